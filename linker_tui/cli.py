@@ -1,0 +1,86 @@
+"""The ``linker-tui`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from linker_tui.config import Settings
+from linker_tui.db import make_engine
+from linker_tui.demo import build_demo, demo_data_dir, read_practice
+from linker_tui.services import Services
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="linker-tui",
+        description="Link online appointment requests to appointments booked in the PMS.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="open the app on the configured database (the default)")
+    demo = sub.add_parser("demo", help="build a fresh demo database from data/ and open it")
+    demo.add_argument("--data", type=Path, help="demo export folder (default: the bundled one)")
+    demo.add_argument("--no-tui", action="store_true", help="build the database only")
+    outbox = sub.add_parser("outbox", help="confirmation emails")
+    outbox.add_argument("action", choices=["send"], help="send the queued emails now")
+    return parser
+
+
+def _run_app(services: Services) -> int:
+    from linker_tui.tui.app import LinkerApp  # the only place the CLI touches the TUI
+
+    LinkerApp(services).run()
+    return 0
+
+
+def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
+    folder = folder or demo_data_dir()
+    practice = read_practice(folder)
+    demo_dir = settings.data_dir / "demo"
+    settings = settings.with_overrides(
+        database_url=f"sqlite:///{demo_dir / 'demo.db'}",
+        outbox_dir=demo_dir / "outbox",
+        practice_name=practice.name,
+        practice_address=practice.address,
+        practice_phone=practice.phone,
+        practice_email=practice.email,
+        practice_timezone=practice.timezone,
+    )
+    engine = make_engine(settings.effective_database_url)
+    services = Services.open(settings, engine=engine)
+    today = services.clock.now().astimezone(settings.tz).date()
+    report = build_demo(engine, folder, today)
+    print(
+        f"Demo database {settings.effective_database_url}: {report.providers} providers, "
+        f"{report.patients} patients, {report.appointments} appointments, "
+        f"{report.requests} requests."
+    )
+    for problem in report.problems:
+        print(f"  skipped {problem}", file=sys.stderr)
+    return _run_app(services) if open_app else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``linker-tui`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"linker-tui: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    if args.command == "demo":
+        return _demo(settings, args.data, open_app=not args.no_tui)
+    services = Services.open(settings)
+    if args.command == "outbox":
+        report = services.deliver_outbox()
+        print(f"sent {report.sent}, failed {report.failed}")
+        return 1 if report.failed else 0
+    return _run_app(services)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Write a PMS export and a folder of request files into the database.
+
+Rows are upserted with set-based statements keyed on the PMS id, so loading the same
+export twice changes nothing. Each load is one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from linker_tui.db import write_session
+from linker_tui.fhir import RequestFormatError, parse_request
+from linker_tui.matching import name_key
+from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.pms_export import Export, RowProblem
+from linker_tui.workflow import find_patient
+
+_CHUNK = 5_000
+
+
+@dataclass
+class LoadReport:
+    """What a load wrote, and what it refused."""
+
+    providers: int = 0
+    patients: int = 0
+    appointments: int = 0
+    requests: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def _upsert(session: Session, model: type[SQLModel], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or update ``rows`` keyed on ``pms_id``, in chunks."""
+    if not rows:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [c for c in rows[0] if c != "pms_id"]
+    for start in range(0, len(rows), _CHUNK):
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=["pms_id"],
+            set_={c: statement.excluded[c] for c in columns},
+        )
+        session.execute(statement, list(rows[start : start + _CHUNK]))
+
+
+def _id_map(session: Session, model: type[SQLModel]) -> dict[str, int]:
+    table = model.__table__  # type: ignore[attr-defined]
+    return {pms_id: id_ for id_, pms_id in session.execute(sa.select(table.c.id, table.c.pms_id))}
+
+
+def load_export(engine: Engine, export: Export) -> LoadReport:
+    """Upsert the export's providers, patients and appointments in one transaction."""
+    report = LoadReport(problems=list(export.problems))
+    with write_session(engine) as session:
+        _upsert(session, Provider, [vars(p) for p in export.providers])
+        _upsert(
+            session,
+            Patient,
+            [
+                {
+                    **vars(p),
+                    "first_name_key": name_key(p.first_name),
+                    "last_name_key": name_key(p.last_name),
+                }
+                for p in export.patients
+            ],
+        )
+        providers, patients = _id_map(session, Provider), _id_map(session, Patient)
+        _upsert(
+            session,
+            Appointment,
+            [
+                {
+                    "pms_id": a.pms_id,
+                    "patient_id": patients[a.patient_pms_id],
+                    "provider_id": providers.get(a.provider_pms_id),
+                    "start": a.start,
+                    "duration_min": a.duration_min,
+                    "operatory": a.operatory,
+                    "reason": a.reason,
+                    "status": a.status.value,
+                    "pms_updated_at": a.updated_at,
+                }
+                for a in export.appointments
+            ],
+        )
+    report.providers, report.patients = len(export.providers), len(export.patients)
+    report.appointments = len(export.appointments)
+    return report
+
+
+def import_request_files(
+    engine: Engine, files: Iterable[Path], tz: ZoneInfo, shift: timedelta = timedelta(0)
+) -> LoadReport:
+    """Import FHIR request files (one request each); known ids are skipped.
+
+    The patient is matched on arrival; a file that cannot be read is reported and skipped.
+    ``shift`` moves the request's times keeping their wall-clock time in ``tz`` (demo).
+    """
+    report = LoadReport()
+    with write_session(engine) as session:
+        providers = _id_map(session, Provider)
+        known = set(session.exec(select(OnlineRequest.external_id)).all())
+        for path in sorted(files):
+            try:
+                parsed = parse_request(json.loads(path.read_text(encoding="utf-8-sig")))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, RequestFormatError) as exc:
+                report.problems.append(RowProblem(path.name, 0, str(exc)))
+                continue
+            if parsed.external_id in known:
+                continue
+            known.add(parsed.external_id)
+            duration = None
+            if parsed.requested_end is not None:
+                length = parsed.requested_end - parsed.requested_start
+                duration = int(length.total_seconds() // 60)
+            request = OnlineRequest(
+                external_id=parsed.external_id,
+                received_at=parsed.received_at.astimezone(tz) + shift,
+                typed_first_name=parsed.first_name,
+                typed_last_name=parsed.last_name,
+                typed_birthdate=parsed.birthdate,
+                typed_email=parsed.email,
+                typed_phone=parsed.phone,
+                requested_start=parsed.requested_start.astimezone(tz) + shift,
+                requested_duration_min=duration,
+                requested_provider_id=providers.get(parsed.practitioner_pms_id),
+                reason=parsed.reason,
+                note=parsed.note,
+            )
+            request.patient_id = find_patient(session, request).patient_id
+            session.add(request)
+            report.requests += 1
+    return report

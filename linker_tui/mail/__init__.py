@@ -1,0 +1,1 @@
+"""Confirmation emails: composing them and delivering the outbox."""

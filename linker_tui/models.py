@@ -1,0 +1,238 @@
+"""The tables: providers, patients and appointments (copied from the PMS), online requests,
+the audit trail and the email outbox. Every timestamp is stored as UTC and read back
+timezone-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Column, Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored as UTC on every backend.
+
+    SQLite has no timezone type: values are converted to UTC and stored without offset,
+    then given ``UTC`` back when read. Naive datetimes are refused.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a timezone-aware column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
+    """A column for a timezone-aware timestamp."""
+    return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class AppointmentStatus(StrEnum):
+    """Status of an appointment as the PMS reports it."""
+
+    SCHEDULED = "scheduled"
+    CONFIRMED = "confirmed"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    BROKEN = "broken"
+    UNSCHEDULED = "unscheduled"
+
+    @property
+    def bookable(self) -> bool:
+        """Whether a request may be linked to an appointment in this status."""
+        return self in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
+
+
+BOOKABLE_STATUSES = tuple(s.value for s in AppointmentStatus if s.bookable)
+
+
+class RequestState(StrEnum):
+    """Where an online request stands."""
+
+    PENDING = "pending"
+    WAITING_PMS = "waiting_pms"
+    LINKED = "linked"
+    REJECTED = "rejected"
+
+    @property
+    def open(self) -> bool:
+        """Whether staff still have to decide on the request."""
+        return self in (RequestState.PENDING, RequestState.WAITING_PMS)
+
+    @property
+    def label(self) -> str:
+        """How the state reads on screen."""
+        return _STATE_LABELS[self]
+
+
+_STATE_LABELS = {
+    RequestState.PENDING: "Pending",
+    RequestState.WAITING_PMS: "Waiting for PMS",
+    RequestState.LINKED: "Linked",
+    RequestState.REJECTED: "Rejected",
+}
+
+OPEN_STATES = tuple(s.value for s in RequestState if s.open)
+
+
+class OutboxStatus(StrEnum):
+    """Where a confirmation email stands."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Provider(SQLModel, table=True):
+    """A dentist or hygienist, as the PMS knows them."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    pms_id: str = Field(unique=True, max_length=64)
+    abbr: str = Field(default="", max_length=32)
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    active: bool = True
+
+    @property
+    def display_name(self) -> str:
+        """``Dr. Amelia Chen`` or ``Jo Smith (HYG1)``."""
+        name = " ".join(part for part in (self.title, self.first_name, self.last_name) if part)
+        return name or self.abbr or self.pms_id
+
+
+class Patient(SQLModel, table=True):
+    """A patient, as the PMS knows them."""
+
+    __table_args__ = (sa.Index("ix_patient_name", "last_name_key", "first_name_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pms_id: str = Field(unique=True, max_length=64)
+    first_name: str = ""
+    last_name: str = ""
+    preferred_name: str = ""
+    first_name_key: str = Field(default="", max_length=200)
+    last_name_key: str = Field(default="", max_length=200)
+    birthdate: date | None = None
+    email: str = ""
+    phone_home: str = ""
+    phone_mobile: str = ""
+    guarantor_pms_id: str = ""
+    no_email: bool = False
+
+    @property
+    def display_name(self) -> str:
+        """``Last, First ("Preferred")``."""
+        name = f"{self.last_name}, {self.first_name}".strip(", ")
+        if self.preferred_name and self.preferred_name != self.first_name:
+            name += f' "{self.preferred_name}"'
+        return name
+
+
+class Appointment(SQLModel, table=True):
+    """An appointment copied from the PMS."""
+
+    __table_args__ = (sa.Index("ix_appointment_patient_start", "patient_id", "start"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    pms_id: str = Field(unique=True, max_length=64)
+    patient_id: int = Field(foreign_key="patient.id")
+    provider_id: int | None = Field(default=None, foreign_key="provider.id")
+    start: datetime = utc_column(nullable=False)
+    duration_min: int = 30
+    operatory: str = ""
+    reason: str = ""
+    status: str = Field(default=AppointmentStatus.SCHEDULED.value, max_length=16)
+    pms_updated_at: datetime | None = utc_column()
+
+
+class OnlineRequest(SQLModel, table=True):
+    """An appointment request a patient sent from the practice website."""
+
+    __tablename__ = "online_request"
+    __table_args__ = (sa.Index("ix_request_state_received", "state", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str = Field(unique=True, max_length=128)
+    received_at: datetime = utc_column(nullable=False)
+    typed_first_name: str = ""
+    typed_last_name: str = ""
+    typed_birthdate: date | None = None
+    typed_email: str = ""
+    typed_phone: str = ""
+    requested_start: datetime = utc_column(nullable=False)
+    requested_duration_min: int | None = None
+    requested_provider_id: int | None = Field(default=None, foreign_key="provider.id")
+    reason: str = ""
+    note: str = ""
+    patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    state: str = Field(default=RequestState.PENDING.value, max_length=16)
+    linked_appointment_id: int | None = Field(
+        default=None, foreign_key="appointment.id", unique=True
+    )
+    reject_reason: str = ""
+    decided_by: str = ""
+    decided_at: datetime | None = utc_column()
+    version: int = 1
+
+    @property
+    def typed_name(self) -> str:
+        """The name as the patient typed it: ``First Last``."""
+        return f"{self.typed_first_name} {self.typed_last_name}".strip()
+
+
+class AuditEvent(SQLModel, table=True):
+    """One decision or change, never updated or deleted."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column(nullable=False, index=True)
+    os_user: str = ""
+    workstation: str = ""
+    action: str = Field(max_length=32)
+    request_id: int | None = Field(default=None, foreign_key="online_request.id", index=True)
+    before: str = ""
+    after: str = ""
+    detail: str = ""
+
+
+class EmailOutbox(SQLModel, table=True):
+    """A confirmation email waiting to be sent (or sent)."""
+
+    __tablename__ = "email_outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="online_request.id", index=True)
+    appointment_id: int = Field(foreign_key="appointment.id")
+    to_address: str
+    to_name: str = ""
+    subject: str = ""
+    body_text: str = ""
+    status: str = Field(default=OutboxStatus.QUEUED.value, max_length=16, index=True)
+    attempts: int = 0
+    last_error: str = ""
+    created_at: datetime = utc_column(nullable=False)
+    sent_at: datetime | None = utc_column()
+    message_id: str = ""

@@ -1,0 +1,206 @@
+"""The read side of the request list: pages of rows, counts per state, one request's detail.
+
+Every query is paged and index-backed, so the list stays fast with 10,000 open requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from linker_tui.db import read_session
+from linker_tui.models import (
+    BOOKABLE_STATUSES,
+    OPEN_STATES,
+    Appointment,
+    OnlineRequest,
+    Patient,
+    Provider,
+    RequestState,
+)
+from linker_tui.views import RequestDetail, RequestRow
+from linker_tui.workflow import appointment_view
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which requests the list shows."""
+
+    show_handled: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """One page of the request list."""
+
+    rows: tuple[RequestRow, ...]
+    offset: int
+    total: int
+
+
+def _filtered(query: ListQuery) -> sa.ColumnElement[bool]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if not query.show_handled:
+        conditions.append(col(OnlineRequest.state).in_(OPEN_STATES))
+    for word in query.text.split():
+        pattern = f"%{word.replace('%', '').replace('_', '')}%"
+        conditions.append(
+            sa.or_(
+                col(OnlineRequest.typed_first_name).ilike(pattern),
+                col(OnlineRequest.typed_last_name).ilike(pattern),
+                col(OnlineRequest.external_id).ilike(pattern),
+                col(OnlineRequest.reason).ilike(pattern),
+                col(OnlineRequest.typed_email).ilike(pattern),
+            )
+        )
+    return sa.and_(sa.true(), *conditions)
+
+
+def request_page(
+    engine: Engine, query: ListQuery, offset: int, tz: ZoneInfo, now: datetime
+) -> RequestPage:
+    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first."""
+    where = _filtered(query)
+    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    with read_session(engine) as session:
+        total = session.exec(select(sa.func.count()).select_from(OnlineRequest).where(where)).one()
+        offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
+        requested = aliased(Provider)
+        exact = (
+            select(Appointment.id)
+            .where(
+                Appointment.patient_id == OnlineRequest.patient_id,
+                Appointment.start == OnlineRequest.requested_start,
+                col(Appointment.status).in_(BOOKABLE_STATUSES),
+            )
+            .exists()
+        )
+        upcoming = (
+            select(sa.func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.patient_id == OnlineRequest.patient_id,
+                col(Appointment.status).in_(BOOKABLE_STATUSES),
+                col(Appointment.start) >= today,
+            )
+            .scalar_subquery()
+        )
+        statement = (
+            select(OnlineRequest, requested, exact.label("exact"), upcoming.label("upcoming"))
+            .join(
+                requested,
+                col(OnlineRequest.requested_provider_id) == requested.id,
+                isouter=True,
+            )
+            .where(where)
+            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+            .offset(offset)
+            .limit(PAGE_SIZE)
+        )
+        rows = tuple(
+            _row(request, provider, bool(is_exact), int(count or 0))
+            for request, provider, is_exact, count in session.exec(statement).all()
+        )
+    return RequestPage(rows=rows, offset=offset, total=total)
+
+
+def _match_hint(request: OnlineRequest, exact: bool, upcoming: int) -> str:
+    if request.state == RequestState.LINKED.value:
+        return "linked"
+    if request.patient_id is None:
+        return "patient not found"
+    if exact:
+        return "exact match"
+    if upcoming:
+        return f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
+    return "nothing scheduled"
+
+
+def _row(
+    request: OnlineRequest, provider: Provider | None, exact: bool, upcoming: int
+) -> RequestRow:
+    assert request.id is not None
+    return RequestRow(
+        id=request.id,
+        external_id=request.external_id,
+        received_at=request.received_at,
+        typed_name=request.typed_name,
+        requested_start=request.requested_start,
+        requested_provider_name=provider.display_name if provider else "",
+        reason=request.reason,
+        state=RequestState(request.state),
+        patient_id=request.patient_id,
+        match_hint=_match_hint(request, exact, upcoming),
+        version=request.version,
+    )
+
+
+def state_counts(engine: Engine) -> dict[RequestState, int]:
+    """How many requests are in each state."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(OnlineRequest.state, sa.func.count()).group_by(col(OnlineRequest.state))
+        ).all()
+    counts = dict.fromkeys(RequestState, 0)
+    for state, count in rows:
+        counts[RequestState(state)] = count
+    return counts
+
+
+def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime) -> RequestDetail:
+    """Everything about one request, for the detail pane."""
+    with read_session(engine) as session:
+        request = session.get(OnlineRequest, request_id)
+        if request is None:
+            raise LookupError(f"request {request_id} does not exist")
+        patient = session.get(Patient, request.patient_id) if request.patient_id else None
+        linked = None
+        if request.linked_appointment_id is not None:
+            appointment = session.get(Appointment, request.linked_appointment_id)
+            if appointment is not None:
+                linked = appointment_view(appointment, _provider(session, appointment.provider_id))
+        return RequestDetail(
+            row=request_page_row(session, request, tz, now),
+            typed_birthdate=request.typed_birthdate,
+            typed_email=request.typed_email,
+            typed_phone=request.typed_phone,
+            note=request.note,
+            patient_name=patient.display_name if patient else "",
+            patient_no_email=bool(patient and patient.no_email),
+            linked=linked,
+            reject_reason=request.reject_reason,
+            decided_by=request.decided_by,
+            decided_at=request.decided_at,
+        )
+
+
+def request_page_row(
+    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime
+) -> RequestRow:
+    """The list row of one request, with its match hint."""
+    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    base = select(sa.func.count()).select_from(Appointment).where(
+        Appointment.patient_id == request.patient_id,
+        col(Appointment.status).in_(BOOKABLE_STATUSES),
+    )
+    exact = session.exec(base.where(Appointment.start == request.requested_start)).one()
+    upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()
+    return _row(request, _provider(session, request.requested_provider_id), exact > 0, upcoming)
+
+
+def _provider(session: Session, provider_id: int | None) -> Provider | None:
+    return session.get(Provider, provider_id) if provider_id is not None else None
+
+
+def providers(engine: Engine) -> list[Provider]:
+    """All providers, by name."""
+    with read_session(engine) as session:
+        return list(session.exec(select(Provider).order_by(col(Provider.last_name))).all())

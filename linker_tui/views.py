@@ -1,0 +1,127 @@
+"""Read-only snapshots handed from the core to its callers (the TUI, the CLI, tests).
+
+They are plain frozen dataclasses, so no caller ever holds a live ORM object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+from linker_tui.matching import Difference
+from linker_tui.models import RequestState
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    """A PMS appointment as staff see it."""
+
+    id: int
+    pms_id: str
+    patient_id: int
+    start: datetime
+    duration_min: int
+    provider_id: int | None
+    provider_name: str
+    operatory: str
+    reason: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    """An appointment offered for linking, and what about it differs from the request."""
+
+    appointment: AppointmentView
+    differences: frozenset[Difference]
+
+    @property
+    def exact(self) -> bool:
+        """Nothing differs from the request."""
+        return not self.differences
+
+
+class MatchKind(StrEnum):
+    """The three outcomes of Accept."""
+
+    EXACT = "exact"
+    PARTIAL = "partial"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class AcceptCheck:
+    """What Accept found for a request."""
+
+    request_id: int
+    version: int
+    kind: MatchKind
+    patient_id: int | None
+    patient_name: str
+    explanation: str
+    requested_start: datetime
+    requested_provider_id: int | None
+    requested_provider_name: str
+    candidates: tuple[CandidateView, ...]
+
+    @property
+    def exact_candidate(self) -> CandidateView | None:
+        """The candidate that matches the request exactly, if there is one."""
+        return self.candidates[0] if self.kind is MatchKind.EXACT else None
+
+
+@dataclass(frozen=True)
+class EmailPlan:
+    """Whether and where to offer a confirmation email."""
+
+    address: str
+    send_by_default: bool
+    note: str
+
+    @property
+    def possible(self) -> bool:
+        """There is an address to write to."""
+        return bool(self.address)
+
+
+@dataclass(frozen=True)
+class RequestRow:
+    """One line of the request list."""
+
+    id: int
+    external_id: str
+    received_at: datetime
+    typed_name: str
+    requested_start: datetime
+    requested_provider_name: str
+    reason: str
+    state: RequestState
+    patient_id: int | None
+    match_hint: str
+    version: int
+
+
+@dataclass(frozen=True)
+class RequestDetail:
+    """Everything the detail pane shows about one request."""
+
+    row: RequestRow
+    typed_birthdate: date | None
+    typed_email: str
+    typed_phone: str
+    note: str
+    patient_name: str
+    patient_no_email: bool
+    linked: AppointmentView | None
+    reject_reason: str
+    decided_by: str
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """What a link did."""
+
+    request_id: int
+    appointment: AppointmentView
+    outbox_id: int | None

@@ -1,0 +1,534 @@
+"""Decisions on online requests: accept-check, link, defer, reject, reopen.
+
+This module is the only writer of request state. Every decision is one transaction:
+the request's new state, its audit event and (for a link) its outbox row are written
+together or not at all. A decision names the request version it was made on; if the
+request changed since (another workstation, a sync), it is refused and nothing changes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from linker_tui.actor import Actor
+from linker_tui.clock import Clock
+from linker_tui.db import read_session, write_session
+from linker_tui.mail.compose import ConfirmationFacts, compose_confirmation
+from linker_tui.matching import (
+    AppointmentFacts,
+    PatientMatch,
+    PatientRecord,
+    TypedIdentity,
+    match_patient,
+    name_key,
+    rank_candidates,
+)
+from linker_tui.models import (
+    BOOKABLE_STATUSES,
+    Appointment,
+    AppointmentStatus,
+    AuditEvent,
+    EmailOutbox,
+    OnlineRequest,
+    OutboxStatus,
+    Patient,
+    Provider,
+    RequestState,
+)
+from linker_tui.views import (
+    AcceptCheck,
+    AppointmentView,
+    CandidateView,
+    EmailPlan,
+    LinkResult,
+    MatchKind,
+)
+
+
+class WorkflowError(Exception):
+    """A decision that was refused; the message is meant for staff. Nothing was changed."""
+
+
+class RequestNotFound(WorkflowError):
+    """The request does not exist (any more)."""
+
+
+class StaleRequest(WorkflowError):
+    """The request changed since it was shown (another workstation decided on it)."""
+
+
+class AppointmentUnavailable(WorkflowError):
+    """The appointment can no longer be linked (cancelled, moved, or taken)."""
+
+
+class InvalidDecision(WorkflowError):
+    """The decision does not apply to the request in its current state."""
+
+
+class PracticeInfo:
+    """The practice details that go into confirmation emails."""
+
+    def __init__(self, name: str, address: str = "", phone: str = "") -> None:
+        self.name, self.address, self.phone = name, address, phone
+
+
+def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
+    """``Thu 2026-12-03 09:30`` in the practice's timezone."""
+    if moment is None:
+        return "-"
+    return moment.astimezone(tz).strftime("%a %Y-%m-%d %H:%M")
+
+
+def patient_record(patient: Patient) -> PatientRecord:
+    """The matching view of a patient row."""
+    assert patient.id is not None
+    return PatientRecord(
+        id=patient.id,
+        first_name=patient.first_name,
+        last_name=patient.last_name,
+        preferred_name=patient.preferred_name,
+        birthdate=patient.birthdate,
+        email=patient.email,
+        phones=tuple(p for p in (patient.phone_home, patient.phone_mobile) if p),
+    )
+
+
+def find_patient(session: Session, request: OnlineRequest) -> PatientMatch:
+    """Match the identity typed in ``request`` against the PMS patients with that surname."""
+    typed = TypedIdentity(
+        first_name=request.typed_first_name,
+        last_name=request.typed_last_name,
+        birthdate=request.typed_birthdate,
+        email=request.typed_email,
+        phone=request.typed_phone,
+    )
+    key = name_key(request.typed_last_name)
+    patients = session.exec(select(Patient).where(Patient.last_name_key == key)).all()
+    return match_patient(typed, [patient_record(p) for p in patients])
+
+
+def appointment_view(appointment: Appointment, provider: Provider | None) -> AppointmentView:
+    """A snapshot of an appointment with its provider's name."""
+    assert appointment.id is not None
+    return AppointmentView(
+        id=appointment.id,
+        pms_id=appointment.pms_id,
+        patient_id=appointment.patient_id,
+        start=appointment.start,
+        duration_min=appointment.duration_min,
+        provider_id=appointment.provider_id,
+        provider_name=provider.display_name if provider else "",
+        operatory=appointment.operatory,
+        reason=appointment.reason,
+        status=appointment.status,
+    )
+
+
+def _snapshot(request: OnlineRequest) -> str:
+    """The request's decision fields as JSON, for the audit trail."""
+    return json.dumps(
+        {
+            "state": request.state,
+            "patient_id": request.patient_id,
+            "linked_appointment_id": request.linked_appointment_id,
+            "reject_reason": request.reject_reason,
+            "version": request.version,
+        },
+        sort_keys=True,
+    )
+
+
+class Workflow:
+    """Staff decisions on requests, each in its own transaction."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        actor: Actor,
+        tz: ZoneInfo,
+        practice: PracticeInfo,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.actor = actor
+        self.tz = tz
+        self.practice = practice
+
+    # ----------------------------------------------------------------- reading
+    def start_of_today(self) -> datetime:
+        """Midnight today in the practice's timezone; earlier appointments are not offered."""
+        today = self.clock.now().astimezone(self.tz).date()
+        return datetime.combine(today, time(0), tzinfo=self.tz)
+
+    def scheduled_appointments(self, session: Session, patient_id: int) -> list[AppointmentView]:
+        """The patient's scheduled or confirmed appointments from today on."""
+        rows = session.exec(
+            select(Appointment, Provider)
+            .join(Provider, isouter=True)
+            .where(
+                Appointment.patient_id == patient_id,
+                col(Appointment.status).in_(BOOKABLE_STATUSES),
+                col(Appointment.start) >= self.start_of_today(),
+            )
+            .order_by(col(Appointment.start))
+        ).all()
+        return [appointment_view(a, p) for a, p in rows]
+
+    def check(self, request_id: int) -> AcceptCheck:
+        """Accept, step one: find the request's patient and rank their scheduled appointments.
+
+        Exact when an appointment has the requested date, time and provider; partial when
+        the patient has other scheduled appointments (all are listed, closest first);
+        none when the patient is unknown or has nothing scheduled.
+        """
+        with read_session(self.engine) as session:
+            request = self._get(session, request_id)
+            if not RequestState(request.state).open:
+                raise InvalidDecision(self._already_decided(request))
+            if request.patient_id is not None:
+                patient_id: int | None = request.patient_id
+                explanation = "matched when the request arrived"
+            else:
+                match = find_patient(session, request)
+                patient_id, explanation = match.patient_id, match.explanation
+            patient = session.get(Patient, patient_id) if patient_id is not None else None
+            appointments = (
+                self.scheduled_appointments(session, patient.id)
+                if patient is not None and patient.id is not None
+                else []
+            )
+            requested_provider = (
+                session.get(Provider, request.requested_provider_id)
+                if request.requested_provider_id is not None
+                else None
+            )
+            by_id = {a.id: a for a in appointments}
+            ranked = rank_candidates(
+                request.requested_start,
+                request.requested_provider_id,
+                [AppointmentFacts(a.id, a.start, a.provider_id) for a in appointments],
+                self.tz,
+            )
+            candidates = tuple(
+                CandidateView(by_id[c.appointment_id], c.differences) for c in ranked
+            )
+            if not candidates:
+                kind = MatchKind.NONE
+            elif candidates[0].exact:
+                kind = MatchKind.EXACT
+            else:
+                kind = MatchKind.PARTIAL
+            assert request.id is not None
+            return AcceptCheck(
+                request_id=request.id,
+                version=request.version,
+                kind=kind,
+                patient_id=patient_id,
+                patient_name=patient.display_name if patient else "",
+                explanation=explanation,
+                requested_start=request.requested_start,
+                requested_provider_id=request.requested_provider_id,
+                requested_provider_name=(
+                    requested_provider.display_name if requested_provider else ""
+                ),
+                candidates=candidates,
+            )
+
+    def email_plan(self, appointment_id: int, request_id: int) -> EmailPlan:
+        """Where a confirmation would go, and whether to offer it by default."""
+        with read_session(self.engine) as session:
+            appointment = session.get(Appointment, appointment_id)
+            request = self._get(session, request_id)
+            patient = session.get(Patient, appointment.patient_id) if appointment else None
+            return self._email_plan(patient, request)
+
+    @staticmethod
+    def _email_plan(patient: Patient | None, request: OnlineRequest) -> EmailPlan:
+        address = (patient.email if patient else "") or request.typed_email
+        name = patient.display_name if patient else request.typed_name
+        if not address.strip():
+            return EmailPlan("", False, f"{name} has no email address: no email will be sent.")
+        if patient is not None and patient.no_email:
+            return EmailPlan(address.strip(), False, "The patient asked not to be emailed.")
+        return EmailPlan(address.strip(), True, "")
+
+    def scheduled_for_request(self, request_id: int) -> list[AppointmentView]:
+        """Scheduled appointments of the request's patient (to warn before a reject)."""
+        with read_session(self.engine) as session:
+            request = self._get(session, request_id)
+            patient_id = request.patient_id
+            if patient_id is None:
+                patient_id = find_patient(session, request).patient_id
+            return self.scheduled_appointments(session, patient_id) if patient_id else []
+
+    # ---------------------------------------------------------------- deciding
+    def link(
+        self,
+        request_id: int,
+        appointment_id: int,
+        *,
+        expected_version: int,
+        send_email: bool,
+    ) -> LinkResult:
+        """Link the request to a scheduled appointment, and queue the confirmation email.
+
+        Refused (nothing changes) when the request changed since ``expected_version``,
+        the appointment is no longer scheduled, belongs to another patient, or is
+        already linked to another request.
+        """
+        try:
+            with write_session(self.engine) as session:
+                request = self._lock(session, request_id, expected_version)
+                if not RequestState(request.state).open:
+                    raise InvalidDecision(self._already_decided(request))
+                appointment = session.get(Appointment, appointment_id)
+                if appointment is None:
+                    raise AppointmentUnavailable(
+                        "That appointment is no longer in the PMS data. Nothing was changed."
+                    )
+                provider = (
+                    session.get(Provider, appointment.provider_id)
+                    if appointment.provider_id is not None
+                    else None
+                )
+                self._check_bookable(session, request, appointment)
+                before = _snapshot(request)
+                request.patient_id = appointment.patient_id
+                request.state = RequestState.LINKED.value
+                request.linked_appointment_id = appointment.id
+                request.decided_by = self.actor.label
+                request.decided_at = self.clock.now()
+                request.version += 1
+                session.add(request)
+                view = appointment_view(appointment, provider)
+                patient = session.get(Patient, appointment.patient_id)
+                outbox_id = None
+                plan = self._email_plan(patient, request)
+                if send_email and plan.possible:
+                    outbox_id = self._queue_confirmation(session, request, view, patient, plan)
+                detail = self._correction_text(session, request, view)
+                if send_email and not plan.possible:
+                    detail += "; " + plan.note
+                elif not send_email:
+                    detail += "; no confirmation email"
+                self._audit(session, "link", request, before, detail)
+                session.flush()
+        except IntegrityError as exc:
+            raise AppointmentUnavailable(
+                "That appointment was linked to another request meanwhile. Nothing was changed."
+            ) from exc
+        return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
+
+    def defer(self, request_id: int, *, expected_version: int) -> None:
+        """"Do this later": keep the request open, marked as waiting for the PMS."""
+        with write_session(self.engine) as session:
+            request = self._lock(session, request_id, expected_version)
+            if not RequestState(request.state).open:
+                raise InvalidDecision(self._already_decided(request))
+            before = _snapshot(request)
+            request.state = RequestState.WAITING_PMS.value
+            request.version += 1
+            session.add(request)
+            self._audit(session, "defer", request, before, "waiting for the PMS")
+
+    def reject(self, request_id: int, reason: str, *, expected_version: int) -> None:
+        """Reject the request with a reason (staff were warned about scheduled appointments)."""
+        reason = " ".join(reason.split())
+        if not reason:
+            raise InvalidDecision("A reason is needed to reject a request.")
+        with write_session(self.engine) as session:
+            request = self._lock(session, request_id, expected_version)
+            if not RequestState(request.state).open:
+                raise InvalidDecision(self._already_decided(request))
+            before = _snapshot(request)
+            request.state = RequestState.REJECTED.value
+            request.reject_reason = reason
+            request.decided_by = self.actor.label
+            request.decided_at = self.clock.now()
+            request.version += 1
+            session.add(request)
+            self._audit(session, "reject", request, before, reason)
+
+    def reopen(self, request_id: int, *, expected_version: int) -> int:
+        """Put a linked or rejected request back to pending; returns emails withdrawn.
+
+        Confirmation emails still queued for it are cancelled; sent ones stay sent.
+        """
+        with write_session(self.engine) as session:
+            request = self._lock(session, request_id, expected_version)
+            if RequestState(request.state).open:
+                raise InvalidDecision("This request is still open: there is nothing to reopen.")
+            before = _snapshot(request)
+            queued = session.exec(
+                select(EmailOutbox).where(
+                    EmailOutbox.request_id == request_id,
+                    EmailOutbox.status == OutboxStatus.QUEUED.value,
+                )
+            ).all()
+            for email in queued:
+                email.status = OutboxStatus.CANCELLED.value
+                email.last_error = "request reopened before sending"
+                session.add(email)
+            request.state = RequestState.PENDING.value
+            request.linked_appointment_id = None
+            request.reject_reason = ""
+            request.decided_by = ""
+            request.decided_at = None
+            request.version += 1
+            session.add(request)
+            detail = f"reopened; {len(queued)} queued email(s) withdrawn" if queued else "reopened"
+            self._audit(session, "reopen", request, before, detail)
+            return len(queued)
+
+    # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _get(session: Session, request_id: int) -> OnlineRequest:
+        request = session.get(OnlineRequest, request_id)
+        if request is None:
+            raise RequestNotFound("This request no longer exists.")
+        return request
+
+    def _lock(self, session: Session, request_id: int, expected_version: int) -> OnlineRequest:
+        """Load the request for update and make sure nobody changed it since it was shown."""
+        request = session.exec(
+            select(OnlineRequest).where(OnlineRequest.id == request_id).with_for_update()
+        ).first()
+        if request is None:
+            raise RequestNotFound("This request no longer exists. Nothing was changed.")
+        if request.version != expected_version:
+            raise StaleRequest(self._changed_meanwhile(request))
+        return request
+
+    def _changed_meanwhile(self, request: OnlineRequest) -> str:
+        state = RequestState(request.state)
+        if state.open:
+            return (
+                f"This request was changed meanwhile (it is now {state.label.lower()}). "
+                "Nothing was changed; please look at it again."
+            )
+        return self._already_decided(request)
+
+    def _already_decided(self, request: OnlineRequest) -> str:
+        state = RequestState(request.state)
+        who = request.decided_by or "someone"
+        when = format_local(request.decided_at, self.tz)
+        what = state.label.lower()
+        if state is RequestState.REJECTED and request.reject_reason:
+            what += f" ({request.reject_reason})"
+        return f"This request was already {what} by {who} at {when}. Nothing was changed."
+
+    def _check_bookable(
+        self, session: Session, request: OnlineRequest, appointment: Appointment
+    ) -> None:
+        status = AppointmentStatus(appointment.status)
+        when = format_local(appointment.start, self.tz)
+        if not status.bookable:
+            raise AppointmentUnavailable(
+                f"The appointment on {when} is now {status.value} in the PMS. Nothing was changed."
+            )
+        if appointment.start < self.start_of_today():
+            raise AppointmentUnavailable(
+                f"The appointment on {when} is in the past. Nothing was changed."
+            )
+        patient_id = request.patient_id
+        if patient_id is None:
+            patient_id = find_patient(session, request).patient_id
+        if patient_id != appointment.patient_id:
+            raise AppointmentUnavailable(
+                f"The appointment on {when} belongs to another patient. Nothing was changed."
+            )
+        taken = session.exec(
+            select(OnlineRequest).where(
+                OnlineRequest.linked_appointment_id == appointment.id,
+                OnlineRequest.id != request.id,
+            )
+        ).first()
+        if taken is not None:
+            raise AppointmentUnavailable(
+                f"The appointment on {when} is already linked to request {taken.external_id} "
+                f"by {taken.decided_by or 'someone'}. Nothing was changed."
+            )
+
+    def _correction_text(
+        self, session: Session, request: OnlineRequest, scheduled: AppointmentView
+    ) -> str:
+        requested_provider = (
+            session.get(Provider, request.requested_provider_id)
+            if request.requested_provider_id is not None
+            else None
+        )
+        asked = format_local(request.requested_start, self.tz)
+        if requested_provider:
+            asked += f" {requested_provider.display_name}"
+        booked = f"{format_local(scheduled.start, self.tz)} {scheduled.provider_name}".strip()
+        return f"requested {asked} -> scheduled {booked} (appointment {scheduled.pms_id})"
+
+    def _queue_confirmation(
+        self,
+        session: Session,
+        request: OnlineRequest,
+        scheduled: AppointmentView,
+        patient: Patient | None,
+        plan: EmailPlan,
+    ) -> int:
+        name = (patient.preferred_name or patient.first_name) if patient else ""
+        composed = compose_confirmation(
+            ConfirmationFacts(
+                patient_name=name or request.typed_first_name,
+                scheduled_start=scheduled.start,
+                duration_min=scheduled.duration_min,
+                provider=scheduled.provider_name or "our team",
+                requested_start=request.requested_start,
+                practice_name=self.practice.name,
+                practice_address=self.practice.address,
+                practice_phone=self.practice.phone,
+            ),
+            self.tz,
+        )
+        assert request.id is not None
+        email = EmailOutbox(
+            request_id=request.id,
+            appointment_id=scheduled.id,
+            to_address=plan.address,
+            to_name=f"{patient.first_name} {patient.last_name}" if patient else "",
+            subject=composed.subject,
+            body_text=composed.body_text,
+            created_at=self.clock.now(),
+        )
+        session.add(email)
+        session.flush()
+        assert email.id is not None
+        return email.id
+
+    def _audit(
+        self, session: Session, action: str, request: OnlineRequest, before: str, detail: str
+    ) -> None:
+        session.add(
+            AuditEvent(
+                at=self.clock.now(),
+                os_user=self.actor.os_user,
+                workstation=self.actor.workstation,
+                action=action,
+                request_id=request.id,
+                before=before,
+                after=_snapshot(request),
+                detail=detail,
+            )
+        )
+
+
+def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[AuditEvent]:
+    """The audit events, oldest first (all, or one request's)."""
+    with read_session(engine) as session:
+        query = select(AuditEvent).order_by(col(AuditEvent.id))
+        if request_id is not None:
+            query = query.where(AuditEvent.request_id == request_id)
+        return session.exec(query).all()

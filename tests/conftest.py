@@ -1,0 +1,57 @@
+"""Fixtures shared by the core tests: a database on SQLite and, when configured, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from linker_tui.actor import Actor
+from linker_tui.clock import FixedClock
+from linker_tui.db import create_schema, drop_schema, make_engine
+from linker_tui.workflow import PracticeInfo, Workflow
+from tests.builders import NOW, TZ
+
+POSTGRES_URL = os.environ.get("LINKER_TEST_POSTGRES_URL", "")
+
+
+def _backends() -> list[object]:
+    skip_pg = pytest.mark.skipif(not POSTGRES_URL, reason="LINKER_TEST_POSTGRES_URL is not set")
+    return ["sqlite", pytest.param("postgresql", marks=[skip_pg, pytest.mark.postgres])]
+
+
+@pytest.fixture(params=_backends())
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty schema on SQLite (a file) or on the test PostgreSQL."""
+    url = f"sqlite:///{tmp_path / 'test.db'}" if request.param == "sqlite" else POSTGRES_URL
+    eng = make_engine(url)
+    drop_schema(eng)
+    create_schema(eng)
+    yield eng
+    if request.param == "postgresql":
+        drop_schema(eng)
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An empty schema in a SQLite file."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    create_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+def make_workflow(engine: Engine, user: str = "alice", desk: str = "desk-1") -> Workflow:
+    """A workflow at the fixed test time."""
+    return Workflow(
+        engine, FixedClock(NOW), Actor(user, desk), TZ, PracticeInfo("Maple Grove Dental")
+    )
+
+
+@pytest.fixture
+def workflow(engine: Engine) -> Workflow:
+    return make_workflow(engine)
