@@ -73,6 +73,16 @@ def request_page(
     with read_session(engine) as session:
         total = session.exec(select(sa.func.count()).select_from(OnlineRequest).where(where)).one()
         offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
+        # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
+        # not for every row before sorting.
+        page_ids = (
+            select(OnlineRequest.id)
+            .where(where)
+            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+            .offset(offset)
+            .limit(PAGE_SIZE)
+            .scalar_subquery()
+        )
         requested = aliased(Provider)
         exact = (
             select(Appointment.id)
@@ -100,10 +110,8 @@ def request_page(
                 col(OnlineRequest.requested_provider_id) == requested.id,
                 isouter=True,
             )
-            .where(where)
+            .where(col(OnlineRequest.id).in_(page_ids))
             .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
-            .offset(offset)
-            .limit(PAGE_SIZE)
         )
         rows = tuple(
             _row(request, provider, bool(is_exact), int(count or 0))
