@@ -1,0 +1,146 @@
+"""Reading PMS exports and request files: bad rows are reported, the rest is imported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from linker_tui.db import read_session
+from linker_tui.fhir import RequestFormatError, parse_request
+from linker_tui.loader import import_request_files, load_export
+from linker_tui.models import Appointment, OnlineRequest, Patient
+from linker_tui.pms_export import read_export
+from tests.builders import TZ
+
+PROVIDERS = "provider_id,abbr,first_name,last_name,title,active\nDOC1,DOC1,Amelia,Chen,Dr.,1\n"
+PATIENTS = (
+    "patient_id,last_name,first_name,preferred_name,birthdate,email,phone_home,phone_mobile,"
+    "guarantor_id,email_opt_out\n"
+    "1001,Hart,William,Bill,1980-04-02,bill@example.com,416-555-0101,,1001,0\n"
+    "1002,Lefèvre,Zoë,,0001-01-01,,,,1002,1\n"
+    ",NoId,Person,,,,,,,0\n"
+    "1003,Bad,Date,,1980-13-45,,,,,0\n"
+)
+APPOINTMENTS = (
+    "appointment_id,patient_id,provider_id,start,duration_min,operatory,reason,status,updated_at\n"
+    "A1,1001,DOC1,2026-12-03T09:30,60,OP1,Cleaning,scheduled,2026-11-20T10:00:00Z\n"
+    "A2,1001,DOC1,not-a-date,60,OP1,Cleaning,scheduled,\n"
+    "A3,1001,DOC9,2026-12-03T10:30,60,OP1,Cleaning,scheduled,\n"
+    "A1,1001,DOC1,2026-12-04T09:30,60,OP1,Duplicate,scheduled,\n"
+    "A4,9999,DOC1,2026-12-04T09:30,60,OP1,Ghost,scheduled,\n"
+    "A5,1002,DOC1,2026-12-05T09:30,45,OP2,Filling,cancelled,\n"
+)
+
+
+def _export(folder: Path, bom: bool = False) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = "\ufeff" if bom else ""
+    (folder / "providers.csv").write_text(prefix + PROVIDERS, encoding="utf-8")
+    (folder / "patients.csv").write_text(prefix + PATIENTS, encoding="utf-8")
+    (folder / "appointments.csv").write_text(prefix + APPOINTMENTS, encoding="utf-8")
+    return folder
+
+
+def test_bad_rows_are_reported_with_file_line_and_reason(tmp_path: Path) -> None:
+    export = read_export(_export(tmp_path / "x", bom=True), TZ)
+    assert [p.pms_id for p in export.patients] == ["1001", "1002"]
+    assert export.patients[1].birthdate is None  # 0001-01-01 means unknown
+    assert [a.pms_id for a in export.appointments] == ["A1", "A5"]
+    assert export.appointments[0].start.utcoffset() is not None
+    assert [str(p) for p in export.problems] == [
+        "patients.csv:4: patient_id is missing",
+        "patients.csv:5: birthdate '1980-13-45' is not a date (YYYY-MM-DD)",
+        "appointments.csv:3: start 'not-a-date' is not an ISO 8601 date-time",
+        "appointments.csv:4: unknown provider 'DOC9'",
+        "appointments.csv:5: duplicate id 'A1'",
+        "appointments.csv:6: unknown patient '9999'",
+    ]
+
+
+def test_broken_encoding_is_reported(tmp_path: Path) -> None:
+    folder = _export(tmp_path / "x")
+    (folder / "providers.csv").write_bytes(PROVIDERS.encode() + b"DOC2,D2,J\xe9r\xf4me,X,Dr.,1\n")
+    export = read_export(folder, TZ)
+    assert any(p.file == "providers.csv" and "not UTF-8" in p.reason for p in export.problems)
+
+
+def test_loading_twice_is_idempotent(engine: Engine, tmp_path: Path) -> None:
+    export = read_export(_export(tmp_path / "x"), TZ)
+    first = load_export(engine, export)
+    load_export(engine, export)
+    assert (first.providers, first.patients, first.appointments) == (1, 2, 2)
+    with read_session(engine) as s:
+        assert s.exec(select(func.count()).select_from(Appointment)).one() == 2
+        bill = s.exec(select(Patient).where(Patient.pms_id == "1001")).one()
+        assert bill.first_name_key == "william" and bill.preferred_name == "Bill"
+
+
+def _request(rid: str, **extra: object) -> dict[str, object]:
+    resource: dict[str, object] = {
+        "resourceType": "Appointment",
+        "id": rid,
+        "status": "proposed",
+        "created": "2026-11-26T14:03:00-05:00",
+        "reasonCode": [{"text": "Cleaning"}],
+        "comment": "[b]please[/b]",
+        "requestedPeriod": [
+            {"start": "2026-12-03T09:30:00-05:00", "end": "2026-12-03T10:30:00-05:00"}
+        ],
+        "contained": [
+            {
+                "resourceType": "Patient",
+                "id": "p",
+                "name": [{"family": "Hart", "given": ["Bill"]}],
+                "birthDate": "1980-04-02",
+                "telecom": [
+                    {"system": "phone", "value": "416 555 0101"},
+                    {"system": "email", "value": "bill@example.com"},
+                ],
+            }
+        ],
+        "participant": [
+            {"actor": {"reference": "#p"}},
+            {"actor": {"reference": "Practitioner/DOC1"}},
+        ],
+    }
+    resource.update(extra)
+    return resource
+
+
+def test_parse_fhir_request() -> None:
+    parsed = parse_request(_request("R1"))
+    assert (parsed.first_name, parsed.last_name, parsed.practitioner_pms_id) == (
+        "Bill",
+        "Hart",
+        "DOC1",
+    )
+    assert parsed.requested_start.utcoffset() is not None and parsed.note == "[b]please[/b]"
+    with pytest.raises(RequestFormatError, match="expected 'proposed'"):
+        parse_request(_request("R1", status="booked"))
+    with pytest.raises(RequestFormatError, match="no UTC offset"):
+        parse_request(_request("R1", requestedPeriod=[{"start": "2026-12-03T09:30"}]))
+
+
+def test_import_requests_matches_patients_skips_duplicates_and_reports_bad_files(
+    engine: Engine, tmp_path: Path
+) -> None:
+    load_export(engine, read_export(_export(tmp_path / "x"), TZ))
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "a.json").write_text(json.dumps(_request("R1")), encoding="utf-8")
+    (inbox / "b.json").write_text(json.dumps(_request("R1")), encoding="utf-8")
+    (inbox / "c.json").write_text("{not json", encoding="utf-8")
+    report = import_request_files(engine, inbox.glob("*.json"), TZ)
+    assert report.requests == 1
+    assert [p.file for p in report.problems] == ["c.json"]
+    again = import_request_files(engine, inbox.glob("*.json"), TZ)
+    assert again.requests == 0
+    with read_session(engine) as s:
+        request = s.exec(select(OnlineRequest)).one()
+        bill = s.exec(select(Patient).where(Patient.pms_id == "1001")).one()
+        assert request.patient_id == bill.id
+        assert request.requested_duration_min == 60
