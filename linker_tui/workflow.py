@@ -252,10 +252,14 @@ class Workflow:
 
     @staticmethod
     def _email_plan(patient: Patient | None, request: OnlineRequest) -> EmailPlan:
-        address = (patient.email if patient else "") or request.typed_email
+        # Only the address on file in the PMS: one typed into a web form is not verified
+        # and may belong to someone else in the family.
+        address = patient.email if patient else ""
         name = patient.display_name if patient else request.typed_name
         if not address.strip():
-            return EmailPlan("", False, f"{name} has no email address: no email will be sent.")
+            return EmailPlan(
+                "", False, f"{name} has no email address in the PMS: no email will be sent."
+            )
         if patient is not None and patient.no_email:
             return EmailPlan(address.strip(), False, "The patient asked not to be emailed.")
         return EmailPlan(address.strip(), True, "")
