@@ -1,0 +1,149 @@
+"""The decision flows (accept, reject, reopen) as chains of dialogs.
+
+Each flow runs inside a worker: database work goes to a thread (``asyncio.to_thread``),
+dialogs are awaited with ``push_screen_wait``. Esc or Cancel at any step returns before
+anything is written. Every write goes through :class:`~linker_tui.workflow.Workflow`,
+which refuses decisions on a request that changed meanwhile (``WorkflowError``); those
+errors propagate to the screen's single error handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from textual.app import App
+
+from linker_tui.queries import outbox_status
+from linker_tui.services import Services
+from linker_tui.tui.formatting import clock_time, long_datetime, plural
+from linker_tui.tui.modals.accept import (
+    Candidates,
+    ConfirmLink,
+    EmailPrompt,
+    ExactChoice,
+    ExactMatch,
+    NoMatch,
+    NoMatchChoice,
+)
+from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning, WarningChoice
+from linker_tui.tui.safe import line
+from linker_tui.views import AcceptCheck, CandidateView, MatchKind, RequestRow
+
+
+class Flows:
+    """Accept, reject and reopen, driven from the request list."""
+
+    def __init__(self, app: App[Any], services: Services) -> None:
+        self.app = app
+        self.services = services
+        self.workflow = services.workflow
+        self.tz = services.settings.tz
+
+    def _say(self, message: str) -> None:
+        self.app.notify(message, markup=False, timeout=8)
+
+    # -------------------------------------------------------------------- accept
+    async def accept(self, row: RequestRow) -> bool:
+        """Find the appointment, let staff pick and confirm it, then link. True if the
+        request changed (linked or deferred)."""
+        check = await asyncio.to_thread(self.workflow.check, row.id)
+        note = ""
+        while check.kind is MatchKind.NONE:
+            choice = await self.app.push_screen_wait(NoMatch(row, check, self.tz, note))
+            if choice is None:
+                return False
+            if choice is NoMatchChoice.LATER:
+                await asyncio.to_thread(self.workflow.defer, row.id, expected_version=check.version)
+                self._say(f"{row.external_id} is now waiting for the PMS; it stays in the list.")
+                return True
+            check = await asyncio.to_thread(self.workflow.check, row.id)
+            checked = clock_time(self.services.clock.now(), self.tz)
+            note = f"Still nothing — checked at {checked}."
+        candidate = await self._pick(row, check)
+        if candidate is None:
+            return False
+        if not await self.app.push_screen_wait(ConfirmLink(row, check, candidate, self.tz)):
+            return False
+        appointment = candidate.appointment
+        plan = await asyncio.to_thread(self.workflow.email_plan, appointment.id, row.id)
+        send = await self.app.push_screen_wait(EmailPrompt(plan, appointment, self.tz))
+        if send is None:
+            return False
+        result = await asyncio.to_thread(
+            self.workflow.link,
+            row.id,
+            appointment.id,
+            expected_version=check.version,
+            send_email=send,
+        )
+        booked = long_datetime(result.appointment.start, self.tz)
+        if result.appointment.provider_name:
+            booked += f" ({result.appointment.provider_name})"
+        message = f"Linked {row.external_id} to {booked}."
+        if result.outbox_id is not None:
+            message += " " + await self._deliver(result.outbox_id, plan.address)
+        else:
+            message += " No confirmation email."
+        self._say(message)
+        return True
+
+    async def _pick(self, row: RequestRow, check: AcceptCheck) -> CandidateView | None:
+        """The appointment staff chose: the exact one, or one of the candidates."""
+        exact = check.exact_candidate
+        if exact is not None:
+            choice = await self.app.push_screen_wait(ExactMatch(row, check, self.tz))
+            if choice is ExactChoice.LINK:
+                return exact
+            if choice is None:
+                return None
+        return await self.app.push_screen_wait(Candidates(row, check, self.tz))
+
+    async def _deliver(self, outbox_id: int, address: str) -> str:
+        """Send the queued email now; the outbox keeps it (and retries) if that fails."""
+        try:
+            await asyncio.to_thread(self.services.deliver_outbox)
+            status = await asyncio.to_thread(outbox_status, self.services.engine, outbox_id)
+        except Exception:  # the link is done; the email stays queued for the next run
+            status = None
+        if status == "sent":
+            return f"Confirmation email sent to {address}."
+        return f"Confirmation email queued for {address}."
+
+    # -------------------------------------------------------------------- reject
+    async def reject(self, row: RequestRow) -> bool:
+        """Warn when the patient has scheduled appointments, ask for a reason, reject."""
+        appointments = await asyncio.to_thread(self.workflow.scheduled_for_request, row.id)
+        if appointments:
+            choice = await self.app.push_screen_wait(ScheduledWarning(row, appointments, self.tz))
+            if choice is None:
+                return False
+            if choice is WarningChoice.LINK_INSTEAD:
+                return await self.accept(row)
+        reason = await self.app.push_screen_wait(RejectReason(row))
+        if reason is None:
+            return False
+        await asyncio.to_thread(self.workflow.reject, row.id, reason, expected_version=row.version)
+        self._say(f"Rejected {row.external_id}: {reason}")
+        return True
+
+    # -------------------------------------------------------------------- reopen
+    async def reopen(self, row: RequestRow) -> bool:
+        """Confirm, then put a linked or rejected request back to pending."""
+        question = line(
+            "Reopen ",
+            (row.external_id, "bold"),
+            f" from {row.typed_name}? It goes back to pending; "
+            "a queued confirmation email is withdrawn.",
+        )
+        if not await self.app.push_screen_wait(Confirm("Reopen request?", question, "Reopen")):
+            return False
+        withdrawn = await asyncio.to_thread(
+            self.workflow.reopen, row.id, expected_version=row.version
+        )
+        message = f"Reopened {row.external_id}: it is pending again."
+        if withdrawn:
+            message += f" {plural(withdrawn, 'queued email')} withdrawn."
+        self._say(message)
+        return True

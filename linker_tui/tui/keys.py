@@ -1,0 +1,155 @@
+"""Every key binding of the app, in one place.
+
+Each binding has an ``id`` so a practice can remap it in the settings (``keys`` maps a
+binding id to a comma-separated list of keys, applied with ``App.set_keymap``). The help
+screen and the command palette are generated from the same list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One action and its default keys."""
+
+    id: str
+    keys: str
+    action: str
+    label: str
+    help: str
+    show: bool = True
+    title: str = ""
+    """The command palette's name for the action (defaults to ``label``)."""
+
+    @property
+    def command(self) -> str:
+        """How the action is named in the command palette."""
+        return self.title or self.label
+
+    def binding(self) -> Binding:
+        """The Textual binding for this action."""
+        return Binding(
+            self.keys, self.action, self.label, show=self.show, id=self.id, tooltip=self.help
+        )
+
+    def current_keys(self, keymap: Mapping[str, str]) -> list[str]:
+        """The keys in effect, after the practice's remapping."""
+        keys = keymap.get(self.id) or self.keys
+        return [key.strip() for key in keys.split(",") if key.strip()]
+
+
+ACCEPT = KeySpec(
+    "linker.accept",
+    "a",
+    "accept",
+    "Accept",
+    "Accept the highlighted request: find its appointment in the PMS data and link it",
+    title="Accept request",
+)
+REJECT = KeySpec(
+    "linker.reject",
+    "r",
+    "reject",
+    "Reject",
+    "Reject the highlighted request, with a reason",
+    title="Reject request",
+)
+REOPEN = KeySpec(
+    "linker.reopen",
+    "o",
+    "reopen",
+    "Reopen",
+    "Put a linked or rejected request back to pending",
+    title="Reopen request",
+)
+TOGGLE_HANDLED = KeySpec(
+    "linker.toggle_handled",
+    "h",
+    "toggle_handled",
+    "Handled",
+    "Show or hide requests that are already linked or rejected",
+    title="Show or hide handled requests",
+)
+FILTER = KeySpec(
+    "linker.filter",
+    "slash",
+    "filter",
+    "Filter",
+    "Filter the list by name, request number, reason or email (Esc clears)",
+    title="Filter the list",
+)
+NEXT_PAGE = KeySpec(
+    "linker.next_page",
+    "right_square_bracket,ctrl+pagedown",
+    "next_page",
+    "Next page",
+    "Show the next page of the list",
+    show=False,
+)
+PREVIOUS_PAGE = KeySpec(
+    "linker.previous_page",
+    "left_square_bracket,ctrl+pageup",
+    "previous_page",
+    "Previous page",
+    "Show the previous page of the list",
+    show=False,
+)
+REFRESH = KeySpec(
+    "linker.refresh",
+    "f5,ctrl+r",
+    "refresh",
+    "Refresh",
+    "Reload the list and the counts from the database",
+    title="Refresh the list",
+)
+HELP = KeySpec(
+    "linker.help",
+    "question_mark,f1",
+    "help",
+    "Help",
+    "Show every key and what it does",
+)
+QUIT = KeySpec("linker.quit", "q", "quit", "Quit", "Leave the app")
+
+MAIN_KEYS: tuple[KeySpec, ...] = (
+    ACCEPT,
+    REJECT,
+    REOPEN,
+    TOGGLE_HANDLED,
+    FILTER,
+    REFRESH,
+    NEXT_PAGE,
+    PREVIOUS_PAGE,
+)
+"""Keys of the request list screen."""
+
+APP_KEYS: tuple[KeySpec, ...] = (HELP, QUIT)
+"""Keys that work everywhere outside dialogs."""
+
+MODAL_CANCEL = KeySpec(
+    "modal.cancel", "escape", "cancel", "Cancel", "Cancel a dialog: nothing changes"
+)
+MODAL_PREVIOUS = KeySpec(
+    "modal.previous", "left,up", "focus_previous", "Previous", "Previous button", show=False
+)
+MODAL_NEXT = KeySpec("modal.next", "right,down", "focus_next", "Next", "Next button", show=False)
+MODAL_KEYS: tuple[KeySpec, ...] = (MODAL_CANCEL, MODAL_PREVIOUS, MODAL_NEXT)
+"""Keys of every dialog."""
+
+OTHER_KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ PgUp PgDn ^Home ^End", "Move in the list"),
+    ("^p", "Command palette: search every action by name"),
+    ("Tab / ← →", "Move between buttons in a dialog"),
+    ("Enter", "Press the highlighted button, or pick the highlighted appointment"),
+)
+"""Keys that are not remappable bindings of ours, for the help screen."""
+
+
+def bindings(specs: Iterable[KeySpec]) -> list[Binding]:
+    """Textual bindings for ``specs``."""
+    return [spec.binding() for spec in specs]

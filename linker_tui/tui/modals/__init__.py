@@ -1,0 +1,1 @@
+"""Dialogs. Each returns a typed result; Esc (or Cancel) always means "change nothing"."""

@@ -1,0 +1,382 @@
+"""The dialogs of the Accept flow: exact match, candidates, no match, confirm, email."""
+
+from __future__ import annotations
+
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widgets import Button, DataTable
+
+from linker_tui.matching import Difference
+from linker_tui.tui.formatting import (
+    DIFFERS,
+    appointment_summary,
+    clock_time,
+    day,
+    differences_text,
+    plural,
+    with_provider,
+)
+from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.safe import cell, line, lines
+from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.views import AcceptCheck, AppointmentView, CandidateView, EmailPlan, RequestRow
+
+_BOLD = "bold"
+_DIFF_STYLE = "bold underline"
+
+
+def request_line(row: RequestRow) -> Content:
+    """``Request REQ-1001 from Jane Doe``."""
+    return line("Request ", (row.external_id, _BOLD), " from ", row.typed_name or "(no name)")
+
+
+def requested_line(check: AcceptCheck, tz: ZoneInfo) -> Content:
+    """``Requested:  Thu 2026-12-03 09:30 with Dr. X``."""
+    asked = with_provider(check.requested_start, check.requested_provider_name, tz)
+    return line(("Requested:  ", _BOLD), asked)
+
+
+def patient_line(check: AcceptCheck) -> Content:
+    """``Patient: Doe, Jane`` or ``Patient: patient not found (why)``."""
+    if check.patient_name:
+        return line(("Patient: ", _BOLD), check.patient_name)
+    return line(("Patient: ", _BOLD), f"patient not found ({check.explanation})")
+
+
+# --------------------------------------------------------------------- exact
+class ExactChoice(Enum):
+    """What staff chose in the exact-match dialog."""
+
+    LINK = "link"
+    OTHERS = "others"
+
+
+class ExactMatch(Dialog[ExactChoice | None]):
+    """The appointment at exactly the requested time, offered for linking."""
+
+    TITLE_TEXT = "Exact match"
+    AUTO_FOCUS = "#link"
+
+    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo) -> None:
+        super().__init__()
+        assert check.exact_candidate is not None
+        self.row, self.check, self.tz = row, check, tz
+        self.appointment = check.exact_candidate.appointment
+
+    def compose_body(self) -> ComposeResult:
+        """The request and the appointment side by side."""
+        a = self.appointment
+        yield text(
+            lines(
+                request_line(self.row),
+                patient_line(self.check),
+                requested_line(self.check, self.tz),
+                line(("Scheduled:  ", _BOLD), appointment_summary(a, self.tz)),
+                line(
+                    "            ",
+                    f"{a.duration_min} min · {a.status} · PMS appointment {a.pms_id}",
+                ),
+            )
+        )
+
+    def buttons(self) -> ComposeResult:
+        """Link / other appointments / cancel."""
+        yield button("Link appointment", "link", variant="primary")
+        others = len(self.check.candidates) - 1
+        if others > 0:
+            yield button(f"Other appointments ({others})", "others")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> ExactChoice | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        choices = {"link": ExactChoice.LINK, "others": ExactChoice.OTHERS}
+        self.dismiss(choices.get(event.button.id or ""))
+
+
+# ---------------------------------------------------------------- candidates
+CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("date", "Date", 15),
+    ColumnSpec("time", "Time", 6),
+    ColumnSpec("provider", "Provider", 10, weight=3, maximum=26),
+    ColumnSpec("chair", "Chair", 5, weight=1, maximum=10),
+    ColumnSpec("reason", "Reason", 8, weight=3, maximum=30),
+    ColumnSpec("differs", "Differs", 14, weight=2, maximum=20),
+)
+
+
+def _marked(value: str, differs: bool, width: int) -> Text:
+    """A cell with the ≠ marker (and bold underline) when it differs from the request."""
+    if differs:
+        return Text.assemble(DIFFERS, cell(value, width - 1, _DIFF_STYLE), style=_DIFF_STYLE)
+    return Text.assemble(" ", cell(value, width - 1))
+
+
+class CandidateTable(DataTable[Text]):
+    """The patient's scheduled appointments, closest to the request first."""
+
+    def __init__(self, candidates: tuple[CandidateView, ...], tz: ZoneInfo) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, id="candidates")
+        self.candidates, self.tz = candidates, tz
+        self._widths: dict[str, int] = {}
+
+    def on_resize(self) -> None:
+        """(Re)build the rows with columns that fit the width."""
+        widths = fit_widths(CANDIDATE_COLUMNS, max(0, self.size.width - 1))
+        if widths == self._widths:
+            return
+        row = self.cursor_row
+        self._widths = widths
+        self.clear(columns=True)
+        for spec in CANDIDATE_COLUMNS:
+            self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
+        for index, candidate in enumerate(self.candidates):
+            self.add_row(*self._cells(candidate), key=str(index))
+        self.move_cursor(row=row, animate=False)
+
+    def _cells(self, candidate: CandidateView) -> list[Text]:
+        a, diff, w = candidate.appointment, candidate.differences, self._widths
+        return [
+            _marked(day(a.start, self.tz), Difference.DATE in diff, w["date"]),
+            _marked(clock_time(a.start, self.tz), Difference.TIME in diff, w["time"]),
+            _marked(a.provider_name or "-", Difference.PROVIDER in diff, w["provider"]),
+            cell(a.operatory or "-", w["chair"]),
+            cell(a.reason or "-", w["reason"]),
+            cell(differences_text(diff), w["differs"], _DIFF_STYLE if diff else ""),
+        ]
+
+    def highlighted(self) -> CandidateView | None:
+        """The candidate under the cursor."""
+        if not self.candidates:
+            return None
+        return self.candidates[min(max(self.cursor_row, 0), len(self.candidates) - 1)]
+
+
+class Candidates(Dialog[CandidateView | None]):
+    """ "Could this be the same appointment?": every scheduled appointment of the patient."""
+
+    TITLE_TEXT = "Could this be the same appointment?"
+    AUTO_FOCUS = "#candidates"
+    WIDE = True
+
+    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo) -> None:
+        super().__init__()
+        self.row, self.check, self.tz = row, check, tz
+
+    def compose_body(self) -> ComposeResult:
+        """The request for comparison, then the appointments."""
+        count = plural(len(self.check.candidates), "scheduled appointment")
+        yield text(
+            lines(
+                request_line(self.row),
+                patient_line(self.check),
+                requested_line(self.check, self.tz),
+                line(f"{count}, closest first. ", (DIFFERS, _BOLD), " marks what differs."),
+            )
+        )
+        yield CandidateTable(self.check.candidates, self.tz)
+
+    def buttons(self) -> ComposeResult:
+        """Link / cancel."""
+        yield button("Link appointment", "link", variant="primary")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> CandidateView | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(DataTable.RowSelected, "#candidates")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(self.query_one(CandidateTable).highlighted())
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "link":
+            self.dismiss(self.query_one(CandidateTable).highlighted())
+        else:
+            self.dismiss(None)
+
+
+# ------------------------------------------------------------------ no match
+class NoMatchChoice(Enum):
+    """What staff chose when nothing matched."""
+
+    TRY_AGAIN = "try_again"
+    LATER = "later"
+
+
+class NoMatch(Dialog[NoMatchChoice | None]):
+    """Nothing scheduled (or the patient is unknown): try again, or do it later."""
+
+    TITLE_TEXT = "No matching appointment"
+    AUTO_FOCUS = "#try_again"
+
+    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo, note: str = "") -> None:
+        super().__init__()
+        self.row, self.check, self.tz, self.note = row, check, tz, note
+
+    def compose_body(self) -> ComposeResult:
+        """Why nothing was found, and what to do."""
+        check = self.check
+        if check.patient_name:
+            why = line(
+                ("Patient: ", _BOLD),
+                check.patient_name,
+                f" ({check.explanation}) has no scheduled appointment from today on.",
+            )
+        else:
+            why = line(("Patient: ", _BOLD), f"patient not found ({check.explanation}).")
+        rows = [
+            request_line(self.row),
+            requested_line(check, self.tz),
+            why,
+            line(
+                "Book it in the PMS, then Try again; or Do this later: the request stays "
+                "in the list as Waiting for PMS."
+            ),
+        ]
+        if self.note:
+            rows.append(line((self.note, _BOLD)))
+        yield text(lines(*rows))
+
+    def buttons(self) -> ComposeResult:
+        """Try again / do this later / cancel."""
+        yield button("Try again", "try_again", variant="primary")
+        yield button("Do this later", "later")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> NoMatchChoice | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        choices = {"try_again": NoMatchChoice.TRY_AGAIN, "later": NoMatchChoice.LATER}
+        self.dismiss(choices.get(event.button.id or ""))
+
+
+# ------------------------------------------------------------------- confirm
+class ConfirmLink(Dialog[bool]):
+    """States exactly what will be corrected (requested → scheduled) and needs an OK."""
+
+    TITLE_TEXT = "Link this request?"
+    AUTO_FOCUS = "#ok"
+
+    def __init__(
+        self, row: RequestRow, check: AcceptCheck, candidate: CandidateView, tz: ZoneInfo
+    ) -> None:
+        super().__init__()
+        self.row, self.check, self.candidate, self.tz = row, check, candidate, tz
+
+    def compose_body(self) -> ComposeResult:
+        """Requested, scheduled, and one line per field that is corrected."""
+        yield text(lines(*correction_lines(self.row, self.check, self.candidate, self.tz)))
+
+    def buttons(self) -> ComposeResult:
+        """OK / cancel."""
+        yield button("OK", "ok", variant="primary")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> bool:
+        """Esc: do not link."""
+        return False
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "ok")
+
+
+def correction_lines(
+    row: RequestRow, check: AcceptCheck, candidate: CandidateView, tz: ZoneInfo
+) -> list[Content]:
+    """The confirmation text: what was asked, what is booked, what differs."""
+    a: AppointmentView = candidate.appointment
+    diff = candidate.differences
+    asked_provider = check.requested_provider_name or "(any provider)"
+    fields = [
+        ("date", Difference.DATE, day(check.requested_start, tz), day(a.start, tz)),
+        ("time", Difference.TIME, clock_time(check.requested_start, tz), clock_time(a.start, tz)),
+        ("provider", Difference.PROVIDER, asked_provider, a.provider_name or "-"),
+    ]
+    result = [
+        request_line(row),
+        patient_line(check),
+        requested_line(check, tz),
+        line(("Scheduled:  ", _BOLD), appointment_summary(a, tz)),
+        Content(""),
+    ]
+    if diff:
+        result.append(line(("The request will be corrected to the scheduled appointment:", _BOLD)))
+    else:
+        result.append(line("Nothing differs: the appointment is exactly what was requested."))
+    for name, difference, asked, booked in fields:
+        if difference in diff:
+            result.append(line((f"{DIFFERS} {name:<9}", _DIFF_STYLE), f"{asked} → {booked}"))
+        else:
+            result.append(line(f"  {name:<9}", f"{booked} (same)"))
+    return result
+
+
+# --------------------------------------------------------------------- email
+class EmailPrompt(Dialog[bool | None]):
+    """Send a confirmation email? ``True`` yes, ``False`` no, ``None`` cancel the link."""
+
+    TITLE_TEXT = "Confirmation email"
+
+    def __init__(self, plan: EmailPlan, appointment: AppointmentView, tz: ZoneInfo) -> None:
+        super().__init__()
+        self.plan, self.appointment, self.tz = plan, appointment, tz
+
+    def compose_body(self) -> ComposeResult:
+        """The address (or why there is none) and the note."""
+        plan = self.plan
+        rows: list[Content] = []
+        if plan.possible:
+            rows.append(line("Send a confirmation email to ", (plan.address, _BOLD), "?"))
+            if plan.note:
+                rows.append(line((plan.note, _BOLD)))
+            rows.append(
+                line(
+                    "The email shows the scheduled appointment: ",
+                    appointment_summary(self.appointment, self.tz),
+                )
+            )
+        else:
+            rows.append(line((plan.note, _BOLD)))
+            rows.append(line("The request can still be linked."))
+        yield text(lines(*rows))
+
+    def buttons(self) -> ComposeResult:
+        """Yes / no / cancel, or link-without-email / cancel."""
+        if self.plan.possible:
+            yield button("Yes, send", "yes", variant="primary" if self.default_yes else "default")
+            yield button("No email", "no", variant="default" if self.default_yes else "primary")
+        else:
+            yield button("OK, link without email", "no", variant="primary")
+        yield button("Cancel", "cancel")
+
+    @property
+    def default_yes(self) -> bool:
+        """Yes is the default button."""
+        return self.plan.possible and self.plan.send_by_default
+
+    def on_mount(self) -> None:
+        """Focus the default answer (No when the patient asked not to be emailed)."""
+        self.set_focus(self.query_one("#yes" if self.default_yes else "#no", Button))
+
+    def cancelled(self) -> bool | None:
+        """Esc: cancel the whole link."""
+        return None
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss({"yes": True, "no": False}.get(event.button.id or ""))

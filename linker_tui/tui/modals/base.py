@@ -1,0 +1,79 @@
+"""What every dialog shares: Esc cancels, arrows move between buttons, a titled frame."""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+from textual.widgets.button import ButtonVariant
+
+from linker_tui.tui.keys import MODAL_KEYS, bindings
+from linker_tui.tui.safe import line
+
+ResultT = TypeVar("ResultT")
+
+HINT = "Enter: choose · Tab/arrows: move · Esc: cancel, nothing changes"
+
+
+class Dialog(ModalScreen[ResultT]):
+    """A centred box with a title, a body and a row of buttons.
+
+    Subclasses implement :meth:`compose_body`, :meth:`buttons` and :meth:`cancelled`
+    (the result Esc returns) and handle ``Button.Pressed``.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(MODAL_KEYS))
+    TITLE_TEXT = ""
+    WIDE = False
+
+    def compose(self) -> ComposeResult:
+        """The frame: title, body, buttons, key hint."""
+        with Vertical(classes="dialog -wide" if self.WIDE else "dialog"):
+            yield Static(line((self.dialog_title(), "bold")), classes="dialog-title")
+            yield from self.compose_body()
+            with Horizontal(classes="dialog-buttons"):
+                yield from self.buttons()
+            yield Static(line(HINT), classes="dialog-hint")
+
+    def dialog_title(self) -> str:
+        """The title line (a constant of ours, shown literally)."""
+        return self.TITLE_TEXT
+
+    def compose_body(self) -> ComposeResult:
+        """The dialog's content."""
+        yield from ()
+
+    def buttons(self) -> ComposeResult:
+        """The dialog's buttons, left to right."""
+        yield from ()
+
+    def cancelled(self) -> ResultT:
+        """The result of Esc / Cancel."""
+        raise NotImplementedError
+
+    def action_cancel(self) -> None:
+        """Esc: close the dialog, nothing changes."""
+        self.dismiss(self.cancelled())
+
+    def action_focus_previous(self) -> None:
+        """Left/up: the previous button."""
+        self.focus_previous()
+
+    def action_focus_next(self) -> None:
+        """Right/down: the next button."""
+        self.focus_next()
+
+
+def text(body: Content, *, classes: str = "dialog-text") -> Static:
+    """A block of literal text for a dialog."""
+    return Static(body, classes=classes, markup=False)
+
+
+def button(label: str, button_id: str, *, variant: ButtonVariant = "default") -> Button:
+    """A dialog button; labels are our constants, never data."""
+    return Button(Content(label), variant, id=button_id)

@@ -1,0 +1,176 @@
+"""The dialogs of the Reject flow: the scheduled-appointments warning and the reason."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from linker_tui.tui.formatting import appointment_summary, plural
+from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.safe import line, lines
+from linker_tui.views import AppointmentView, RequestRow
+
+QUICK_REASONS: tuple[str, ...] = (
+    "No availability",
+    "Duplicate request",
+    "Not a patient of this practice",
+)
+_SHOWN = 5
+
+
+class WarningChoice(Enum):
+    """What staff chose after the warning."""
+
+    LINK_INSTEAD = "link_instead"
+    REJECT_ANYWAY = "reject_anyway"
+
+
+class ScheduledWarning(Dialog[WarningChoice | None]):
+    """ "This patient has N scheduled appointment(s): … Link instead?"."""
+
+    TITLE_TEXT = "Link instead of rejecting?"
+    AUTO_FOCUS = "#link_instead"
+
+    def __init__(
+        self, row: RequestRow, appointments: Sequence[AppointmentView], tz: ZoneInfo
+    ) -> None:
+        super().__init__()
+        self.row, self.appointments, self.tz = row, tuple(appointments), tz
+
+    def compose_body(self) -> ComposeResult:
+        """The appointments, and why linking is better."""
+        count = plural(len(self.appointments), "scheduled appointment")
+        rows = [
+            line("Request ", (self.row.external_id, "bold"), " from ", self.row.typed_name),
+            line(("This patient has ", "bold"), (count, "bold"), ":"),
+        ]
+        rows += [line("  • ", appointment_summary(a, self.tz)) for a in self.appointments[:_SHOWN]]
+        if len(self.appointments) > _SHOWN:
+            rows.append(line(f"  … and {len(self.appointments) - _SHOWN} more"))
+        rows.append(line("Link instead? Rejecting tells the patient the request was declined."))
+        yield text(lines(*rows))
+
+    def buttons(self) -> ComposeResult:
+        """Link instead / reject anyway / cancel."""
+        yield button("Link instead", "link_instead", variant="primary")
+        yield button("Reject anyway", "reject_anyway", variant="error")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> WarningChoice | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        choices = {
+            "link_instead": WarningChoice.LINK_INSTEAD,
+            "reject_anyway": WarningChoice.REJECT_ANYWAY,
+        }
+        self.dismiss(choices.get(event.button.id or ""))
+
+
+class RejectReason(Dialog[str | None]):
+    """Asks for the reason (required). 1, 2, 3 pick a quick reason; any other typing goes
+    into the reason field."""
+
+    TITLE_TEXT = "Reject request"
+    AUTO_FOCUS = "#quick"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *Dialog.BINDINGS,
+        *(
+            Binding(str(n), f"quick({n - 1})", reason, show=False, id=f"modal.reason_{n}")
+            for n, reason in enumerate(QUICK_REASONS, 1)
+        ),
+    ]
+
+    def __init__(self, row: RequestRow) -> None:
+        super().__init__()
+        self.row = row
+
+    def compose_body(self) -> ComposeResult:
+        """Quick reasons, the reason field, and room for an error."""
+        yield text(
+            lines(
+                line("Reject ", (self.row.external_id, "bold"), " from ", self.row.typed_name, "?"),
+                line("Pick a reason (1, 2, 3) or type one; it is kept in the audit trail."),
+            )
+        )
+        yield OptionList(
+            *(
+                Option(Content(f"{n}  {reason}"), id=f"quick-{n}")
+                for n, reason in enumerate(QUICK_REASONS, 1)
+            ),
+            id="quick",
+            compact=True,
+        )
+        with Horizontal(id="reason-row"):
+            yield Static(Content("Reason:"), id="reason-label")
+            yield Input(
+                placeholder="type a reason (required)",
+                id="reason",
+                select_on_focus=False,
+                compact=True,
+            )
+        yield Static(Content(""), id="reason-error", classes="dialog-error")
+
+    def buttons(self) -> ComposeResult:
+        """Reject / cancel."""
+        yield button("Reject", "ok", variant="error")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> str | None:
+        """Esc: not rejected."""
+        return None
+
+    def action_quick(self, index: int) -> None:
+        """Use a quick reason, then focus the Reject button."""
+        self.query_one("#reason", Input).value = QUICK_REASONS[index]
+        self.query_one("#quick", OptionList).highlighted = index
+        self.query_one("#ok", Button).focus()
+
+    @on(OptionList.OptionSelected, "#quick")
+    def _quick_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_quick(event.option_index)
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing while the quick reasons are focused goes into the reason field."""
+        if event.key in self.active_bindings:  # 1, 2, 3 pick a quick reason
+            return
+        reason = self.query_one("#reason", Input)
+        if self.focused is self.query_one("#quick") and event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            reason.focus()
+            reason.insert_text_at_cursor(event.character)
+
+    @on(Input.Submitted, "#reason")
+    def _submitted(self) -> None:
+        self._reject()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._reject()
+        else:
+            self.dismiss(None)
+
+    def _reject(self) -> None:
+        reason = " ".join(self.query_one("#reason", Input).value.split())
+        if not reason:
+            error = self.query_one("#reason-error", Static)
+            error.update(line("A reason is needed."))
+            error.add_class("-shown")
+            self.query_one("#reason", Input).focus()
+            return
+        self.dismiss(reason)

@@ -1,0 +1,64 @@
+"""Turn untrusted text (from patients or the PMS) into renderables that are never parsed
+as markup and carry no control characters.
+
+Rules for the whole TUI:
+
+* ``Static``/``Label`` get a :class:`~textual.content.Content` from :func:`content` or
+  :func:`line` — never an f-string containing data;
+* ``DataTable`` cells get a rich :class:`~rich.text.Text` from :func:`cell`;
+* ``notify`` is called with ``markup=False`` whenever the message includes data.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.style import Style
+from rich.text import Text
+from textual.content import Content
+
+from linker_tui.text import clean
+
+_LINE_BREAKS = re.compile(r"[\t\n\u2028\u2029]+")
+
+Part = str | tuple[str, str]
+"""A piece of a line: plain text, or ``(text, style)`` where the style is ours (``"bold"``)."""
+
+
+def content(text: str | None) -> Content:
+    """Literal, multi-line text (control characters removed)."""
+    return Content(clean(text))
+
+
+def one_line(text: str | None) -> str:
+    """``text`` cleaned, with line breaks and tabs turned into single spaces (other spacing,
+    including leading and trailing blanks, is kept: pieces of a line are glued together)."""
+    return _LINE_BREAKS.sub(" ", clean(text))
+
+
+def line(*parts: Part) -> Content:
+    """One literal line assembled from pieces; each text piece is cleaned to a single line.
+
+    Styles in ``(text, style)`` tuples are the app's own constants; the text never is markup.
+    """
+    pieces: list[str | tuple[str, str]] = []
+    for part in parts:
+        if isinstance(part, tuple):
+            text, style = part
+            pieces.append((one_line(text), style))
+        else:
+            pieces.append(one_line(part))
+    return Content.assemble(*pieces)
+
+
+def lines(*rows: Content) -> Content:
+    """Several lines joined by newlines."""
+    return Content("\n").join(rows)
+
+
+def cell(text: str | None, width: int | None = None, style: str | Style = "") -> Text:
+    """A one-line table cell; cut to ``width`` cells with an ellipsis when given."""
+    value = Text(clean(text, single_line=True), style=style, no_wrap=True, overflow="ellipsis")
+    if width is not None and value.cell_len > width:
+        value.truncate(width, overflow="ellipsis")
+    return value

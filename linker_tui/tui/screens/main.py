@@ -1,0 +1,335 @@
+"""The request list: header with counts, filter, a page of requests, the detail pane."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker, WorkerState
+
+from linker_tui.models import RequestState
+from linker_tui.queries import (
+    PAGE_SIZE,
+    ListQuery,
+    RequestPage,
+    request_detail,
+    request_page,
+    state_counts,
+)
+from linker_tui.services import Services
+from linker_tui.tui.flows import Flows
+from linker_tui.tui.formatting import RANGE_DASH, count
+from linker_tui.tui.keys import MAIN_KEYS, NEXT_PAGE, PREVIOUS_PAGE, KeySpec, bindings
+from linker_tui.tui.safe import line
+from linker_tui.tui.widgets.detail import DetailPane
+from linker_tui.tui.widgets.header import HeaderBar
+from linker_tui.tui.widgets.keybar import KeyBar
+from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.views import RequestRow
+from linker_tui.workflow import WorkflowError
+
+DECISION_GROUP = "decision"
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    page: RequestPage
+    counts: dict[RequestState, int]
+
+
+class FilterInput(Input):
+    """The filter field: Enter or ↓ goes back to the list, Esc clears it first."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave(True)", "Clear filter", id="filter.clear"),
+        Binding("down", "leave(False)", "To the list", show=False, id="filter.to_list"),
+    ]
+
+    def action_leave(self, clear: bool) -> None:
+        """Back to the list (clearing the text on Esc)."""
+        if clear:
+            self.value = ""
+        self.screen.query_one(RequestTable).focus()
+
+
+class MainScreen(Screen[None]):
+    """Where staff work through the requests."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(MAIN_KEYS))
+    AUTO_FOCUS = "#requests"
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.tz = services.settings.tz
+        self._flows: Flows | None = None
+        self.list_query = ListQuery()
+        self.page_offset = 0
+        self.page_total = 0
+        self._detail_wanted: int | None = None
+        self._detail_busy = False
+        self._bindings_state: tuple[object, ...] | None = None
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        """Header, filter bar, list, detail, footer."""
+        yield HeaderBar(self.services.settings.practice_name, id="header")
+        with Horizontal(id="bar"):
+            yield Static(Content("Filter:"), id="filter-label")
+            yield FilterInput(placeholder="/ to filter", id="filter", compact=True)
+            yield Static(Content(""), id="page-status")
+        yield RequestTable(self.tz, id="requests")
+        yield DetailPane(self.tz, id="detail")
+        yield KeyBar(id="keys")
+
+    def on_mount(self) -> None:
+        """Load the first page."""
+        self.reload()
+
+    @property
+    def flows(self) -> Flows:
+        """The decision flows (made once the screen belongs to the app)."""
+        if self._flows is None:
+            self._flows = Flows(self.app, self.services)
+        return self._flows
+
+    @property
+    def table(self) -> RequestTable:
+        """The request list."""
+        return self.query_one(RequestTable)
+
+    @property
+    def selected(self) -> RequestRow | None:
+        """The request under the cursor, read from the table itself (not from the last
+        highlight message, which may still be queued behind a fast key press)."""
+        return self.table.current_row()
+
+    # ------------------------------------------------------------------ loading
+    def reload(self, *, keep_id: int | None = None, keep_index: int | None = None) -> None:
+        """Load the current page again (off the UI thread), keeping the cursor on the same
+        request if it is still listed, else at the same position."""
+        if keep_id is None and self.selected is not None:
+            keep_id = self.selected.id
+        if keep_index is None:
+            keep_index = max(self.table.cursor_row, 0)
+        self._load(self.list_query, self.page_offset, keep_id, keep_index)
+
+    @work(exclusive=True, group="list", exit_on_error=False)
+    async def _load(
+        self, query: ListQuery, offset: int, keep_id: int | None, keep_index: int
+    ) -> None:
+        loaded = await asyncio.to_thread(self._fetch, query, offset)
+        self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
+        self.query_one(HeaderBar).show_counts(loaded.counts)
+        self.table.show_rows(
+            loaded.page.rows,
+            show_state=query.show_handled,
+            keep_id=keep_id,
+            keep_index=keep_index,
+        )
+        self._show_page_status()
+        self._set_current(self.table.current_row())
+
+    def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
+        services = self.services
+        now = services.clock.now()
+        page = request_page(services.engine, query, offset, self.tz, now)
+        return _Loaded(page=page, counts=state_counts(services.engine))
+
+    def _show_page_status(self) -> None:
+        rows = len(self.table.rows_shown)
+        handled = self.list_query.show_handled
+        if not rows:
+            status = "no requests" if handled else "no open requests"
+        else:
+            first, last = count(self.page_offset + 1), count(self.page_offset + rows)
+            status = f"rows {first}{RANGE_DASH}{last} of {count(self.page_total)}"
+            status += " · all" if handled else " · open"
+            if self.page_total > PAGE_SIZE:
+                status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
+        self.query_one("#page-status", Static).update(line(status))
+
+    def _keys(self, spec: KeySpec) -> str:
+        keys = spec.current_keys(self.services.settings.keys)
+        return self.app.get_key_display(Binding(keys[0], spec.action)) if keys else "?"
+
+    # ------------------------------------------------------------------ cursor
+    @on(DataTable.RowHighlighted, "#requests")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._set_current(self.table.current_row())
+
+    def _set_current(self, row: RequestRow | None) -> None:
+        self._update_bindings()
+        detail = self.query_one(DetailPane)
+        if row is None:
+            self._detail_wanted = None
+            detail.show_message("No requests to show." if not self.table.rows_shown else "")
+            return
+        self._detail_wanted = row.id
+        if not self._detail_busy:
+            self._detail_busy = True
+            self._load_detail()
+
+    @work(group="detail", exit_on_error=False)
+    async def _load_detail(self) -> None:
+        """Load the detail of the highlighted request; if the cursor moved meanwhile, load
+        the newest one (at most one query in flight)."""
+        try:
+            while (wanted := self._detail_wanted) is not None:
+                services = self.services
+                try:
+                    detail = await asyncio.to_thread(
+                        request_detail, services.engine, wanted, self.tz, services.clock.now()
+                    )
+                except LookupError:
+                    detail = None
+                if wanted != self._detail_wanted:
+                    continue
+                pane = self.query_one(DetailPane)
+                if detail is None:
+                    pane.show_message("This request no longer exists.")
+                else:
+                    pane.show_detail(detail)
+                return
+        finally:
+            self._detail_busy = False
+
+    # ------------------------------------------------------------------ actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer only what applies to the highlighted request (and nothing while a
+        decision is under way)."""
+        row = self.selected
+        if action in ("accept", "reject", "reopen"):
+            if row is None:
+                return False
+            wanted_open = action != "reopen"
+            if row.state.open != wanted_open:
+                return False
+            return None if self._deciding() else True
+        if action == "next_page":
+            return True if self.page_offset + PAGE_SIZE < self.page_total else None
+        if action == "previous_page":
+            return True if self.page_offset > 0 else None
+        return True
+
+    def _update_bindings(self) -> None:
+        """Refresh the key bar, but only when what applies has changed."""
+        row = self.selected
+        state = (
+            None if row is None else row.state.open,
+            self._deciding(),
+            self.page_offset > 0,
+            self.page_offset + PAGE_SIZE < self.page_total,
+        )
+        if state != self._bindings_state:
+            self._bindings_state = state
+            self.refresh_bindings()
+
+    def _deciding(self) -> bool:
+        return any(not w.is_finished for w in self.workers if w.group == DECISION_GROUP)
+
+    def action_accept(self) -> None:
+        """Accept the highlighted request."""
+        if self.selected is not None:
+            self._decide(self.flows.accept, self.selected)
+
+    def action_reject(self) -> None:
+        """Reject the highlighted request."""
+        if self.selected is not None:
+            self._decide(self.flows.reject, self.selected)
+
+    def action_reopen(self) -> None:
+        """Reopen the highlighted request."""
+        if self.selected is not None:
+            self._decide(self.flows.reopen, self.selected)
+
+    def _decide(self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow) -> None:
+        if self._deciding():
+            return
+        self._run_decision(flow, row)
+        self._update_bindings()
+
+    @work(group=DECISION_GROUP, exit_on_error=False)
+    async def _run_decision(
+        self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow
+    ) -> None:
+        if await flow(row):
+            self.reload(keep_id=row.id)
+
+    def action_toggle_handled(self) -> None:
+        """Show or hide linked and rejected requests."""
+        self.list_query = replace(self.list_query, show_handled=not self.list_query.show_handled)
+        self.page_offset = 0
+        self.reload(keep_index=0)
+
+    def action_filter(self) -> None:
+        """Focus the filter field."""
+        self.query_one(FilterInput).focus()
+
+    def action_refresh(self) -> None:
+        """Reload the list and the counts."""
+        self.reload()
+
+    def action_next_page(self) -> None:
+        """The next page of the list."""
+        if self.page_offset + PAGE_SIZE < self.page_total:
+            self.page_offset += PAGE_SIZE
+            self.reload(keep_id=None, keep_index=0)
+
+    def action_previous_page(self) -> None:
+        """The previous page of the list."""
+        if self.page_offset > 0:
+            self.page_offset = max(0, self.page_offset - PAGE_SIZE)
+            self.reload(keep_id=None, keep_index=0)
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if event.value == self.list_query.text:
+            return
+        self.list_query = replace(self.list_query, text=event.value)
+        self.page_offset = 0
+        self.reload(keep_index=0)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        self.table.focus()
+
+    def palette_actions(self) -> Iterator[KeySpec]:
+        """The actions the command palette offers now."""
+        for spec in MAIN_KEYS:
+            if self.check_action(spec.action, ()):
+                yield spec
+
+    # ------------------------------------------------------------------ errors
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place where a failed worker becomes a visible message.
+
+        A ``WorkflowError`` (the request changed meanwhile, the appointment is gone, ...)
+        is shown as it is — it is written for staff — and the list is reloaded.
+        """
+        if event.worker.group == DECISION_GROUP:
+            self._update_bindings()
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, WorkflowError):
+            self.notify(str(error), title="Not done", severity="error", markup=False, timeout=15)
+        else:
+            self.notify(
+                f"Something went wrong: {type(error).__name__}: {error}",
+                title="Error",
+                severity="error",
+                markup=False,
+                timeout=15,
+            )
+        if event.worker.group == DECISION_GROUP:
+            self.reload()

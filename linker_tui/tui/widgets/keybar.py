@@ -1,0 +1,50 @@
+"""The bottom line: the keys that apply now.
+
+A light replacement for Textual's ``Footer``: one ``Static`` re-rendered when the
+screen's bindings change, instead of a row of widgets rebuilt each time (which made
+every dialog and cursor move noticeably slower).
+"""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.widgets import Static
+
+from linker_tui.tui.safe import Part, line
+
+KEY_STYLE = "bold reverse"
+DISABLED_STYLE = "dim"
+
+
+class KeyBar(Static):
+    """``a Accept  r Reject  h Handled  …  ^p palette``; keys that are shown but do not
+    apply right now are dimmed, keys that do not apply at all are left out."""
+
+    def on_mount(self) -> None:
+        """Follow the screen's bindings."""
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self.call_after_refresh(self.show_keys)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        if screen is self.screen:
+            self.call_after_refresh(self.show_keys)
+
+    def show_keys(self) -> None:
+        """Render the keys of the active bindings, once per action, in binding order."""
+        app = self.app
+        active = self.screen.active_bindings
+        parts: list[Part] = []
+        seen: set[str] = set()
+        for _node, binding, enabled, _tooltip in active.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            style = "" if enabled else DISABLED_STYLE
+            parts += [
+                (app.get_key_display(binding), KEY_STYLE if enabled else DISABLED_STYLE),
+                (f" {binding.description}  ", style),
+            ]
+        palette = active.get(app.COMMAND_PALETTE_BINDING)
+        if app.ENABLE_COMMAND_PALETTE and palette is not None:
+            parts += [(app.get_key_display(palette.binding), KEY_STYLE), " palette"]
+        self.update(line(*parts))

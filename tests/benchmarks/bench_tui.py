@@ -1,0 +1,161 @@
+"""Benchmark: first frame of the main screen, and Accept → candidates modal, at 1k and 1M
+appointments (100k patients, 10k pending requests in both databases).
+
+Run:  python -m tests.benchmarks.bench_tui [--workdir DIR] [--rounds N]
+
+Prints the figures and the ratios the targets are about:
+  * first frame with the first page of requests listed, vs an empty Textual app's first
+    frame measured in the same run (target ≤ 1.5x);
+  * Accept → the modal showing the candidates, median (target < 100 ms), and the ratio of
+    the 1M database's median to the 1k database's (target ≤ 1.5).
+The databases are built once into --workdir (about 40 s for the 1M one) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Static
+
+from linker_tui.actor import Actor
+from linker_tui.clock import FixedClock
+from linker_tui.config import Settings
+from linker_tui.db import make_engine
+from linker_tui.services import Services
+from linker_tui.tui.app import LinkerApp
+from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
+from linker_tui.tui.screens.main import MainScreen
+from tests.benchmarks.build_db import build
+
+TZ = ZoneInfo("America/Toronto")
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
+SIZE = (120, 40)
+
+
+class EmptyApp(App[None]):
+    """The baseline: a Textual app with a label and a footer."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("hello")
+        yield Footer()
+
+
+def _services(db: Path, workdir: Path) -> Services:
+    settings = Settings(data_dir=workdir, practice_name="Bench", practice_timezone=TZ.key)
+    engine = make_engine(f"sqlite:///{db}")
+    return Services.open(settings, clock=FixedClock(NOW), actor=Actor("bench", "b"), engine=engine)
+
+
+async def _wait(condition: object, timeout: float = 30.0) -> None:
+    deadline = time.perf_counter() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.perf_counter() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.0005)
+
+
+async def empty_first_frame() -> float:
+    """Seconds from start until an empty app is up and has drawn its screen."""
+    app = EmptyApp()
+    start = time.perf_counter()
+    async with app.run_test(size=SIZE):
+        await _wait(lambda: app.screen.is_mounted)
+        return time.perf_counter() - start
+
+
+async def main_first_frame(db: Path, workdir: Path) -> float:
+    """Seconds from start until the main screen shows the first page of requests."""
+    app = LinkerApp(_services(db, workdir))
+    start = time.perf_counter()
+    async with app.run_test(size=SIZE):
+        await _wait(lambda: isinstance(app.screen, MainScreen) and app.screen.table.row_count > 0)
+        return time.perf_counter() - start
+
+
+async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
+    """Seconds from pressing Accept until the candidates (or no-match) modal is up."""
+    app = LinkerApp(_services(db, workdir))
+    timings: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        main = app.screen
+        assert isinstance(main, MainScreen)
+        await _wait(lambda: main.table.row_count > 0 and main.selected is not None)
+        for _ in range(count):
+            await app.workers.wait_for_complete()
+            start = time.perf_counter()
+            await pilot.press("a")
+            await _wait(
+                lambda: (
+                    isinstance(app.screen, (Candidates, ExactMatch, NoMatch))
+                    and app.screen.is_mounted
+                )
+            )
+            timings.append(time.perf_counter() - start)
+            await pilot.press("escape")
+            await _wait(lambda: app.screen is main)
+            await pilot.press("down")
+    return timings
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:7.1f} ms"
+
+
+async def run(workdir: Path, rounds: int, accepts: int) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    databases = {}
+    for label, appointments in (("1k", 1_000), ("1M", 1_000_000)):
+        path = workdir / f"bench-{label}.db"
+        if not path.exists():
+            began = time.perf_counter()
+            build(
+                path,
+                patients=100_000,
+                appointments=appointments,
+                requests=10_000,
+                today=NOW.date(),
+                tz=TZ,
+            ).dispose()
+            print(f"built {path.name} in {time.perf_counter() - began:.1f} s")
+        databases[label] = path
+
+    empty = [await empty_first_frame() for _ in range(rounds)]
+    print(f"empty Textual app, first frame:      median {_ms(statistics.median(empty))}")
+    accept_medians = {}
+    for label, path in databases.items():
+        frames = [await main_first_frame(path, workdir) for _ in range(rounds)]
+        ratio = statistics.median(frames) / statistics.median(empty)
+        print(
+            f"{label:>2} appointments, main screen first frame: median "
+            f"{_ms(statistics.median(frames))}  = {ratio:.2f}x empty app (target <= 1.5x)"
+        )
+        timings = await accept_to_modal(path, workdir, accepts)
+        accept_medians[label] = statistics.median(timings)
+        print(
+            f"{label:>2} appointments, Accept -> modal:  median {_ms(accept_medians[label])}"
+            f"  p90 {_ms(sorted(timings)[int(len(timings) * 0.9)])}  (target < 100 ms)"
+        )
+    print(
+        f"Accept -> modal, 1M/1k ratio: {accept_medians['1M'] / accept_medians['1k']:.2f}"
+        " (target <= 1.5)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--accepts", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(run(args.workdir, args.rounds, args.accepts))
+
+
+if __name__ == "__main__":
+    main()

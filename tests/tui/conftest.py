@@ -1,0 +1,15 @@
+"""Fixtures and helpers for the Pilot tests of the TUI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.tui.world import World, build_world
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """A small practice in a SQLite file, at a fixed time (2026-11-27 09:00 Toronto)."""
+    return build_world(tmp_path)

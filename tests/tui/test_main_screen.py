@@ -1,0 +1,317 @@
+"""The request list: hostile text, filter, handled toggle, paging, keys, help, palette."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from textual.command import CommandPalette
+from textual.screen import Screen
+from textual.widgets import Button, Input, Static
+
+from linker_tui.db import write_session
+from linker_tui.models import OnlineRequest
+from linker_tui.tui.app import LinkerApp
+from linker_tui.tui.modals.accept import (
+    Candidates,
+    ConfirmLink,
+    EmailPrompt,
+    ExactMatch,
+    NoMatch,
+)
+from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
+from linker_tui.tui.screens.help import HelpScreen
+from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.widgets.detail import DetailPane
+from tests.tui.drive import (
+    LARGE,
+    SMALL,
+    dialog_text,
+    main_screen,
+    plain,
+    select,
+    settle,
+    table,
+    wait_screen,
+)
+from tests.tui.world import (
+    HOSTILE_FIRST,
+    PRACTICE,
+    World,
+    at,
+    build_world,
+)
+
+
+async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert plain(screen.query_one("#practice")) == PRACTICE  # literally, not markup
+        counts = plain(screen.query_one("#counts"))
+        assert counts == "Pending 8 · Waiting for PMS 0 · Linked 1 · Rejected 0"
+        assert plain(screen.query_one("#page-status")) == "rows 1\u20138 of 8 · open"
+        rows = table(app)
+        assert rows.row_count == 8
+        first = [c.plain for c in rows.get_row(str(world.requests["exact"]))]
+        assert first[:3] == ["11-26 08:15", "Jane Exact", "Thu 12-03 09:30"]
+        assert first[3].startswith("Dr. Am")  # cut to fit 80 columns
+        assert first[4:] == ["Cleaning", "exact match"]
+        detail = plain(screen.query_one(DetailPane))
+        assert "REQ-1001 · Pending" in detail
+        assert "Patient: Exact, Jane" in detail
+        assert "Requested: Thu 2026-12-03 09:30 with Dr. Amelia Chen · Cleaning" in detail
+        await pilot.press("down")
+        await settle(pilot)
+        assert "REQ-1002" in plain(screen.query_one(DetailPane))
+
+
+async def test_hostile_text_is_shown_literally(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=LARGE) as pilot:
+        await settle(pilot)
+        await select(pilot, "click")
+        row = [c.plain for c in table(app).get_row(str(world.requests["hostile"]))]
+        assert row[1].startswith("[@click=app.quit]x[/]")
+        assert "\x1b" not in row[1]
+        assert row[3].startswith("[bold]Mal [/]")
+        assert row[4] == "[red]pain[/red]"
+        detail = plain(main_screen(app).query_one(DetailPane))
+        assert "Typed: [@click=app.quit]x[/] [31mred[/]" in detail
+        assert "Note: [b]not bold[/b] ]0;title [/] end" in detail
+        assert "\x1b" not in detail and "\x07" not in detail
+        # clicking the name must not run the action hidden in it
+        await pilot.click("#requests", offset=(15, 1))
+        await pilot.pause()
+        assert app.is_running
+        # the dialogs show it literally too
+        await pilot.press("a")
+        await wait_screen(pilot, NoMatch)
+        assert HOSTILE_FIRST in dialog_text(app)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert app.is_running
+
+
+async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) -> None:
+    world = build_world(tmp_path, practice="[/] \x1b[2J [@click=app.quit]Q[/]")
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert plain(main_screen(app).query_one("#practice")) == "[/] [2J [@click=app.quit]Q[/]"
+        assert app.is_running
+
+
+async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "o", "l", "i", "v")
+        await settle(pilot)
+        screen = main_screen(app)
+        assert table(app).row_count == 1
+        assert screen.selected is not None and screen.selected.typed_name == "Olive Optout"
+        # keys of the list do not fire while typing
+        assert isinstance(app.focused, Input)
+        await pilot.press("a", "enter")
+        await settle(pilot)
+        assert table(app).row_count == 0
+        assert plain(screen.query_one(DetailPane)) == "No requests to show."
+        assert plain(screen.query_one("#page-status")) == "no open requests"
+        await pilot.press("slash", "escape")
+        await settle(pilot)
+        assert screen.query_one("#filter", Input).value == ""
+        assert app.focused is table(app)
+        assert table(app).row_count == 8
+
+
+async def test_handled_toggle_adds_the_state_column(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=LARGE) as pilot:
+        await settle(pilot)
+        assert len(table(app).columns) == 6
+        await pilot.press("h")
+        await settle(pilot)
+        rows = table(app)
+        assert len(rows.columns) == 7
+        assert rows.row_count == 9
+        linked = [c.plain for c in rows.get_row(str(world.requests["linked"]))]
+        assert linked[-1] == "linked"
+        assert plain(main_screen(app).query_one("#page-status")) == "rows 1\u20139 of 9 · all"
+        await pilot.press("h")
+        await settle(pilot)
+        assert table(app).row_count == 8
+
+
+async def test_pages_of_a_hundred(world: World) -> None:
+    with write_session(world.engine) as session:
+        for n in range(150):
+            session.add(
+                OnlineRequest(
+                    external_id=f"BULK-{n:04d}",
+                    received_at=at(11, 27, 8, 0) + timedelta(seconds=n),
+                    typed_first_name="Bulk",
+                    typed_last_name=f"Person{n}",
+                    requested_start=at(12, 14, 9, 0),
+                )
+            )
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        assert table(app).row_count == 100
+        assert plain(screen.query_one("#page-status")) == "rows 1\u2013100 of 158 · open · [ ] page"
+        assert screen.check_action("previous_page", ()) is None
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert table(app).row_count == 58
+        assert plain(screen.query_one("#page-status")).startswith("rows 101\u2013158 of 158")
+        assert screen.selected is not None and screen.selected.external_id == "BULK-0092"
+        await pilot.press("right_square_bracket")  # no further page
+        await settle(pilot)
+        assert screen.page_offset == 100
+        await pilot.press("ctrl+pageup")
+        await settle(pilot)
+        assert table(app).row_count == 100
+        assert screen.selected is not None and screen.selected.external_id == "REQ-1001"
+
+
+async def test_help_lists_every_key(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        screen = await wait_screen(pilot, HelpScreen)
+        text = "\n".join(plain(s) for s in screen.query("#help-grid Static").results(Static))
+        for expected in (
+            "Accept the highlighted request",
+            "Reject the highlighted request",
+            "Put a linked or rejected request back to pending",
+            "Show or hide requests that are already linked or rejected",
+            "Show the next page",
+            "Reload the list",
+            "Command palette",
+        ):
+            assert expected in text
+        assert "\na\nAccept the highlighted request" in text
+        assert "\nf5 ^r\nReload the list" in text
+        assert "\nesc\nCancel a dialog: nothing changes" in text
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+
+
+async def test_keys_can_be_remapped_from_the_settings(tmp_path: Path) -> None:
+    world = build_world(tmp_path)
+    world.services.settings.keys.update({"linker.accept": "x", "linker.quit": "ctrl+q"})
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("x")
+        await wait_screen(pilot, ExactMatch)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("q")  # no longer quits
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("question_mark")
+        screen = await wait_screen(pilot, HelpScreen)
+        text = "\n".join(plain(s) for s in screen.query("#help-grid Static").results(Static))
+        assert "\nx\nAccept the highlighted request" in text
+
+
+async def test_command_palette_offers_the_actions(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(main_screen(app))]
+        for title in (
+            "Accept request",
+            "Reject request",
+            "Show or hide handled requests",
+            "Filter the list",
+            "Refresh the list",
+            "Help",
+            "Quit",
+        ):
+            assert title in titles
+        assert "Reopen request" not in titles  # the highlighted request is open
+        await pilot.press("ctrl+p")
+        await wait_screen(pilot, CommandPalette)
+        await pilot.press("A", "c", "c", "e", "p", "t")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_screen(pilot, ExactMatch)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+
+
+async def test_no_colour_marks_the_app_monochrome(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert app.has_class("-mono")
+
+
+def _fits(screen: Screen[object], size: tuple[int, int]) -> None:
+    width, height = size
+    dialog = screen.query_one(".dialog").region
+    assert dialog.x >= 0 and dialog.y >= 0
+    assert dialog.right <= width and dialog.bottom <= height
+    buttons = list(screen.query(Button).results())
+    assert buttons and all(b.region.bottom <= dialog.bottom for b in buttons)
+    assert all(b.region.height == 3 for b in buttons)  # not squeezed
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE])
+async def test_dialogs_fit_the_screen(world: World, size: tuple[int, int]) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await select(pilot, "several")
+        await pilot.press("a")
+        _fits(await wait_screen(pilot, Candidates), size)
+        await pilot.press("enter")
+        _fits(await wait_screen(pilot, ConfirmLink), size)
+        await pilot.press("enter")
+        _fits(await wait_screen(pilot, EmailPrompt), size)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("r")
+        _fits(await wait_screen(pilot, ScheduledWarning), size)
+        await pilot.press("right", "enter")
+        _fits(await wait_screen(pilot, RejectReason), size)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("question_mark")
+        help_screen = await wait_screen(pilot, HelpScreen)
+        assert help_screen.query_one("#help").region.bottom <= size[1]
+
+
+async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        keys = plain(main_screen(app).query_one("#keys"))
+        assert "a Accept" in keys and "r Reject" in keys and "o Reopen" not in keys
+        assert table(app).row_count == 8
+        # another desk defers a request and rejects another one
+        workflow = world.services.workflow
+        workflow.defer(world.requests["unknown"], expected_version=1)
+        workflow.reject(world.requests["hostile"], "Duplicate request", expected_version=1)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert table(app).row_count == 7
+        counts = plain(main_screen(app).query_one("#counts"))
+        assert counts == "Pending 6 · Waiting for PMS 1 · Linked 1 · Rejected 1"
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert table(app).row_count == 7

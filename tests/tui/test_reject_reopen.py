@@ -1,0 +1,178 @@
+"""Reject (with the scheduled-appointments warning) and reopen, with real keys."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, OptionList
+
+from linker_tui.models import OutboxStatus, RequestState
+from linker_tui.tui.app import LinkerApp
+from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt
+from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
+from linker_tui.tui.screens.main import MainScreen
+from tests.tui.drive import (
+    SMALL,
+    dialog_text,
+    main_screen,
+    notifications,
+    plain,
+    select,
+    settle,
+    wait_screen,
+)
+from tests.tui.world import World, dump
+
+
+async def test_reject_warns_and_links_instead(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("r")
+        await wait_screen(pilot, ScheduledWarning)
+        text = dialog_text(app)
+        assert "This patient has 2 scheduled appointments:" in text
+        assert "Thu 2026-12-03 10:00 with Dr. Ben Osei, OP2, Checkup" in text
+        assert "Thu 2026-12-10 09:30 with Dr. Amelia Chen, OP1, Cleaning" in text
+        assert app.focused is not None and app.focused.id == "link_instead"
+        await pilot.press("enter")  # Link instead
+        await wait_screen(pilot, Candidates)
+        await pilot.press("enter")
+        await wait_screen(pilot, ConfirmLink)
+        await pilot.press("enter")
+        await wait_screen(pilot, EmailPrompt)
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    request = world.request("partial")
+    assert request.state == RequestState.LINKED.value
+    assert request.linked_appointment_id == world.appointments["A-BOB-1"]
+    assert [e.action for e in world.audit("partial")] == ["link"]
+
+
+async def test_reject_anyway_with_a_quick_reason(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("r")
+        await wait_screen(pilot, ScheduledWarning)
+        await pilot.press("right", "enter")  # Reject anyway
+        screen = await wait_screen(pilot, RejectReason)
+        await pilot.press("1")
+        assert screen.query_one("#reason", Input).value == "No availability"
+        assert app.focused is not None and app.focused.id == "ok"
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert "Rejected REQ-1002: No availability" in notifications(app)
+    request = world.request("partial")
+    assert request.state == RequestState.REJECTED.value
+    assert request.reject_reason == "No availability"
+    assert request.decided_by == "tester@desk-1"
+    assert [e.action for e in world.audit("partial")] == ["reject"]
+
+
+async def test_reject_needs_a_reason_and_takes_typed_text(world: World) -> None:
+    before = dump(world.engine)
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "unknown")
+        await pilot.press("r")  # nobody scheduled: no warning
+        screen = await wait_screen(pilot, RejectReason)
+        assert isinstance(app.focused, OptionList)
+        await pilot.press("tab", "tab", "enter")  # Reject with an empty reason
+        await pilot.pause()
+        assert isinstance(app.screen, RejectReason)
+        assert plain(screen.query_one("#reason-error")) == "A reason is needed."
+        assert dump(world.engine) == before
+        # typing goes to the field, markup-looking text is kept literally
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("r")
+        screen = await wait_screen(pilot, RejectReason)
+        await pilot.press("m", "o", "v", "e", "d", "space", "left_square_bracket", "slash")
+        await pilot.press("right_square_bracket")
+        assert screen.query_one("#reason", Input).value == "moved [/]"
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert "Rejected REQ-1005: moved [/]" in notifications(app)
+        assert app.is_running
+    request = world.request("unknown")
+    assert request.state == RequestState.REJECTED.value
+    assert request.reject_reason == "moved [/]"
+
+
+async def test_cancel_reject_changes_nothing(world: World) -> None:
+    before = dump(world.engine)
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("r")
+        await wait_screen(pilot, ScheduledWarning)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("r")
+        await wait_screen(pilot, ScheduledWarning)
+        await pilot.press("right", "enter")
+        await wait_screen(pilot, RejectReason)
+        await pilot.press("2", "escape")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    assert dump(world.engine) == before
+
+
+async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None:
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("h")  # show handled requests
+        await settle(pilot)
+        await select(pilot, "greta")
+        screen = main_screen(app)
+        assert screen.selected is not None
+        assert screen.selected.state is RequestState.LINKED
+        # Accept and Reject do not apply to a linked request
+        assert screen.check_action("accept", ()) is False
+        assert screen.check_action("reject", ()) is False
+        assert screen.check_action("reopen", ()) is True
+        keys = plain(screen.query_one("#keys"))
+        assert "o Reopen" in keys and "a Accept" not in keys and "r Reject" not in keys
+        await pilot.press("a", "r")
+        await pilot.pause()
+        assert app.screen is screen
+        await pilot.press("o")
+        await wait_screen(pilot, Confirm)
+        assert "Reopen REQ-1009 from Greta Linked? It goes back to pending" in dialog_text(app)
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert any("1 queued email withdrawn" in m for m in notifications(app))
+        assert screen.selected is not None
+        assert screen.selected.state is RequestState.PENDING
+        assert screen.check_action("reopen", ()) is False
+    request = world.request("linked")
+    assert request.state == RequestState.PENDING.value
+    assert request.linked_appointment_id is None
+    (email,) = world.outbox("linked")
+    assert email.status == OutboxStatus.CANCELLED.value
+    assert [e.action for e in world.audit("linked")] == ["link", "reopen"]
+
+
+async def test_reopen_cancelled_changes_nothing(world: World) -> None:
+    before = dump(world.engine)
+    app = LinkerApp(world.services)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        await select(pilot, "greta")
+        await pilot.press("o")
+        await wait_screen(pilot, Confirm)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    assert dump(world.engine) == before
