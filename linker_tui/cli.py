@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
 from linker_tui.demo import build_demo, demo_data_dir, read_practice
+from linker_tui.mail.cli import add_outbox_parser, run_outbox_command
+from linker_tui.match_cli import add_match_parser, run_match_command
 from linker_tui.services import Services
 
 
@@ -25,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build a fresh demo database from data/ and open it")
     demo.add_argument("--data", type=Path, help="demo export folder (default: the bundled one)")
     demo.add_argument("--no-tui", action="store_true", help="build the database only")
-    outbox = sub.add_parser("outbox", help="confirmation emails")
-    outbox.add_argument("action", choices=["send"], help="send the queued emails now")
+    add_outbox_parser(sub)
+    add_match_parser(sub)
     return parser
 
 
@@ -75,10 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(settings, args.data, open_app=not args.no_tui)
     services = Services.open(settings)
+    if args.command == "match":
+        return run_match_command(services.engine, settings.phone_region, args)
     if args.command == "outbox":
-        report = services.deliver_outbox()
-        print(f"sent {report.sent}, failed {report.failed}")
-        return 1 if report.failed else 0
+        return run_outbox_command(services, args)
     return _run_app(services)
 
 

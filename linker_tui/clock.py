@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -31,3 +31,7 @@ class FixedClock:
     def now(self) -> datetime:
         """Return the fixed time."""
         return self.at
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the clock forward (tests wait this way instead of sleeping)."""
+        self.at += delta

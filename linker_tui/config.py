@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,8 +50,26 @@ class Settings(BaseSettings):
     practice_phone: str = ""
     practice_email: str = "reception@practice.invalid"
     practice_timezone: str = "UTC"
+    # Where phone numbers typed without a country code are from (ISO 3166 code).
+    phone_region: str = "CA"
     outbox_dir: Path | None = None
     keys: dict[str, str] = Field(default_factory=dict)
+
+    # confirmation emails (docs/email.md)
+    template_dir: Path | None = None
+    mail_backend: Literal["file", "smtp"] = "file"
+    smtp_host: str = "localhost"
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_password_file: Path | None = None
+    smtp_timeout: float = Field(default=20.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    outbox_retry_base_seconds: float = Field(default=60.0, ge=0)
+    outbox_retry_cap_seconds: float = Field(default=3600.0, ge=0)
+    outbox_lease_seconds: float = Field(default=300.0, gt=0)
+    outbox_interval_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("practice_timezone")
     @classmethod
@@ -60,6 +79,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from exc
         return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r} (use a country code like CA)")
+        return region
 
     @classmethod
     def settings_customise_sources(
@@ -90,6 +117,24 @@ class Settings(BaseSettings):
     def effective_outbox_dir(self) -> Path:
         """Folder where the file mail backend writes ``.eml`` files."""
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def effective_smtp_port(self) -> int:
+        """The SMTP port: as configured, or 465 for implicit TLS, 587 for STARTTLS, 25."""
+        if self.smtp_port:
+            return self.smtp_port
+        return {"tls": 465, "starttls": 587}.get(self.smtp_security, 25)
+
+    def smtp_secret(self) -> SecretStr | None:
+        """The SMTP password: ``LINKER_SMTP_PASSWORD``, else the first line of
+        ``smtp_password_file``, else none. Kept wrapped so it never shows in a repr."""
+        if self.smtp_password is not None and self.smtp_password.get_secret_value():
+            return self.smtp_password
+        if self.smtp_password_file is not None:
+            text = self.smtp_password_file.expanduser().read_text(encoding="utf-8")
+            lines = text.splitlines()
+            return SecretStr(lines[0]) if lines and lines[0] else None
+        return None
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (validated again)."""

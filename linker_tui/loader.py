@@ -20,8 +20,8 @@ from sqlmodel import Session, SQLModel, select
 
 from linker_tui.db import write_session
 from linker_tui.fhir import RequestFormatError, parse_request
-from linker_tui.matching import name_key
-from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.matching import patient_keys
+from linker_tui.models import Appointment, OnlineRequest, Patient, PatientNameKey, Provider
 from linker_tui.pms_export import Export, RowProblem
 from linker_tui.workflow import find_patient
 
@@ -61,24 +61,54 @@ def _id_map(session: Session, model: type[SQLModel]) -> dict[str, int]:
     return {pms_id: id_ for id_, pms_id in session.execute(sa.select(table.c.id, table.c.pms_id))}
 
 
-def load_export(engine: Engine, export: Export) -> LoadReport:
-    """Upsert the export's providers, patients and appointments in one transaction."""
+def _replace_name_keys(
+    session: Session, patient_ids: Sequence[int], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Replace the other surname keys of these patients (compound surnames only)."""
+    table = PatientNameKey.__table__  # type: ignore[attr-defined]
+    for start in range(0, len(patient_ids), _CHUNK):
+        chunk = list(patient_ids[start : start + _CHUNK])
+        session.execute(table.delete().where(table.c.patient_id.in_(chunk)))
+    for start in range(0, len(rows), _CHUNK):
+        session.execute(table.insert(), list(rows[start : start + _CHUNK]))
+
+
+def load_export(engine: Engine, export: Export, phone_region: str = "CA") -> LoadReport:
+    """Upsert the export's providers, patients and appointments in one transaction.
+
+    Each patient's search keys are computed here; ``phone_region`` is where phone numbers
+    without a country code are from (the ``phone_region`` setting).
+    """
     report = LoadReport(problems=list(export.problems))
     with write_session(engine) as session:
         _upsert(session, Provider, [vars(p) for p in export.providers])
+        keys = [
+            patient_keys(
+                p.first_name,
+                p.last_name,
+                p.preferred_name,
+                p.email,
+                p.phone_home,
+                p.phone_mobile,
+                phone_region,
+            )
+            for p in export.patients
+        ]
         _upsert(
             session,
             Patient,
-            [
-                {
-                    **vars(p),
-                    "first_name_key": name_key(p.first_name),
-                    "last_name_key": name_key(p.last_name),
-                }
-                for p in export.patients
-            ],
+            [{**vars(p), **k.columns()} for p, k in zip(export.patients, keys, strict=True)],
         )
         providers, patients = _id_map(session, Provider), _id_map(session, Patient)
+        _replace_name_keys(
+            session,
+            [patients[p.pms_id] for p in export.patients],
+            [
+                {"patient_id": patients[p.pms_id], "key": alt}
+                for p, k in zip(export.patients, keys, strict=True)
+                for alt in sorted(k.last_name_alt_keys)
+            ],
+        )
         _upsert(
             session,
             Appointment,
@@ -103,11 +133,16 @@ def load_export(engine: Engine, export: Export) -> LoadReport:
 
 
 def import_request_files(
-    engine: Engine, files: Iterable[Path], tz: ZoneInfo, shift: timedelta = timedelta(0)
+    engine: Engine,
+    files: Iterable[Path],
+    tz: ZoneInfo,
+    shift: timedelta = timedelta(0),
+    phone_region: str = "CA",
 ) -> LoadReport:
     """Import FHIR request files (one request each); known ids are skipped.
 
-    The patient is matched on arrival; a file that cannot be read is reported and skipped.
+    The patient is matched on arrival (only an exact match is kept; possible patients are
+    offered to staff later); a file that cannot be read is reported and skipped.
     ``shift`` moves the request's times keeping their wall-clock time in ``tz`` (demo).
     """
     report = LoadReport()
@@ -141,7 +176,7 @@ def import_request_files(
                 reason=parsed.reason,
                 note=parsed.note,
             )
-            request.patient_id = find_patient(session, request).patient_id
+            request.patient_id = find_patient(session, request, phone_region).patient_id
             session.add(request)
             report.requests += 1
     return report

@@ -3,35 +3,87 @@ could be the one the request asks for."""
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
+from importlib.resources import files
 from zoneinfo import ZoneInfo
+
+import phonenumbers
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from linker_tui.text import casefold_ascii
 
 _NON_NAME = re.compile(r"[^a-z0-9 ]+")
 
 
+@lru_cache(maxsize=65_536)
 def name_key(name: str) -> str:
     """Normalise a name for comparison: no case, accents, punctuation or extra spaces."""
     folded = casefold_ascii(name).replace("-", " ").replace("'", "")
     return " ".join(_NON_NAME.sub(" ", folded).split())
 
 
-def phone_key(phone: str) -> str:
-    """Digits of a North-American phone number without the leading country code."""
+_NANP_REGIONS = frozenset(
+    {"CA", "US", "AG", "AI", "AS", "BB", "BM", "BS", "DM", "DO", "GD", "GU", "JM", "KN", "KY"}
+    | {"LC", "MP", "MS", "PR", "SX", "TC", "TT", "VC", "VG", "VI"}
+)
+_NANP_PLAIN = re.compile(
+    r"^[\s()+.\-/]*(?:1[\s()+.\-/]*)?([2-9]\d{2})[\s().\-/]*(\d{3})[\s.\-/]*(\d{4})\s*$"
+)
+
+
+def phone_key(phone: str, region: str = "CA") -> str:
+    """A phone number as digits, for comparison: ``"+1 (416) 555-0134"`` → ``"4165550134"``.
+
+    Numbers are read with the ``phonenumbers`` package, ``region`` being where numbers
+    without a country code are from. A number of the region's own country becomes its
+    national digits; a foreign one becomes ``+`` country code and national digits;
+    extensions are dropped. Text that is no phone number keeps just its digits.
+    """
+    return _phone_key(phone.strip(), region.upper())
+
+
+@lru_cache(maxsize=65_536)
+def _phone_key(phone: str, region: str) -> str:
+    if not phone:
+        return ""
+    if region in _NANP_REGIONS:
+        plain = _NANP_PLAIN.match(phone)  # the common case, without the parser's cost
+        if plain:
+            return "".join(plain.groups())
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and phonenumbers.is_possible_number(number):
+        national = phonenumbers.national_significant_number(number)
+        if number.country_code == phonenumbers.country_code_for_region(region):
+            return national
+        return f"+{number.country_code}{national}"
     digits = "".join(ch for ch in phone if ch.isdigit())
-    if len(digits) == 11 and digits.startswith("1"):
+    if len(digits) == 11 and digits.startswith("1") and region in _NANP_REGIONS:
         digits = digits[1:]
     return digits
 
 
+_GMAIL = frozenset({"gmail.com", "googlemail.com"})
+
+
 def email_key(email: str) -> str:
-    """An email address compared case-insensitively."""
-    return email.strip().casefold()
+    """An email address as the mailbox it reaches: no case, no ``+tag``, no Gmail dots."""
+    text = email.strip().removeprefix("mailto:").strip().casefold()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not domain:
+        return text
+    local = local.split("+", 1)[0] or local
+    if domain in _GMAIL:
+        local, domain = local.replace(".", ""), "gmail.com"
+    return f"{local}@{domain}"
 
 
 @dataclass(frozen=True)
@@ -66,46 +118,593 @@ class PatientMatch:
     explanation: str
 
 
-def _first_names(patient: PatientRecord) -> set[str]:
-    return {name_key(n) for n in (patient.first_name, patient.preferred_name) if n.strip()}
-
-
 def match_patient(typed: TypedIdentity, patients: Iterable[PatientRecord]) -> PatientMatch:
     """Choose the one patient whose name agrees and whose birth date or contact confirms it.
 
-    The name (first or preferred, and last) must agree. Among those, an equal birth date
-    decides; without a typed birth date, an email or phone that only one of them has
-    decides. Contact details alone never decide (families share them), and two equally
-    good patients give no match rather than a guess.
+    The name (first, preferred or a nickname of it, and last) must agree. Among those, an
+    equal birth date decides; without a birth date on either side, an email or phone
+    that only one of the given patients has decides. Contact details alone never decide
+    (families share them), a different birth date never lets a name decide, and two
+    patients scoring alike give no match rather than a guess. See :func:`rank_patients`.
     """
-    first, last = name_key(typed.first_name), name_key(typed.last_name)
-    if not first or not last:
-        return PatientMatch(None, "no name was typed")
-    named = [p for p in patients if name_key(p.last_name) == last and first in _first_names(p)]
-    if not named:
-        return PatientMatch(None, "no patient with this name")
-    if typed.birthdate is not None:
-        born = [p for p in named if p.birthdate == typed.birthdate]
-        if len(born) == 1:
-            return PatientMatch(born[0].id, "name and birth date agree")
-        if len(born) > 1:
-            return PatientMatch(None, f"{len(born)} patients share this name and birth date")
-        if any(p.birthdate is not None for p in named):
-            return PatientMatch(None, "a patient has this name but another birth date")
-    contact = [p for p in named if _contact_agrees(typed, p)]
-    if len(contact) == 1:
-        return PatientMatch(contact[0].id, "name and contact details agree")
-    if len(contact) > 1:
-        return PatientMatch(None, f"{len(contact)} patients share this name and contact")
-    return PatientMatch(None, "a patient has this name but nothing else agrees")
+    ranking = rank_patients(typed, list(patients))
+    return PatientMatch(ranking.patient_id, ranking.explanation)
 
 
-def _contact_agrees(typed: TypedIdentity, patient: PatientRecord) -> bool:
-    email = email_key(typed.email)
-    if email and email == email_key(patient.email):
+# --------------------------------------------------------------------------- names
+
+# Particles of compound surnames that alone say little about a person.
+_PARTICLES = frozenset(
+    {"de", "da", "di", "do", "du", "del", "della", "der", "des", "den", "dos", "das"}
+    | {"la", "le", "les", "lo", "van", "von", "ter", "ten", "st", "ste", "y", "e"}
+)
+
+
+def compact_key(key: str) -> str:
+    """A name key without spaces: ``"de la cruz"`` → ``"delacruz"``."""
+    return key.replace(" ", "")
+
+
+def name_tokens(key: str) -> frozenset[str]:
+    """The telling words of a name key, without particles (``"van der berg"`` → ``{berg}``)."""
+    words = key.split()
+    telling = [w for w in words if w not in _PARTICLES]
+    return frozenset(telling or words)
+
+
+def last_name_alt_keys(last_name: str) -> frozenset[str]:
+    """Other keys under which a compound or particle surname may be typed.
+
+    ``"Lefèvre-Côté"`` → ``{"lefevre", "cote", "lefevrecote"}``, ``"De la Cruz"`` →
+    ``{"cruz", "delacruz"}``; empty for a one-word surname (its key says it all).
+    """
+    key = name_key(last_name)
+    if " " not in key:
+        return frozenset()
+    return frozenset({*name_tokens(key), compact_key(key)} - {key})
+
+
+def typed_last_name_keys(last_name: str) -> frozenset[str]:
+    """The keys a typed surname is looked up under (whole, compact, and each word)."""
+    key = name_key(last_name)
+    if not key:
+        return frozenset()
+    return frozenset({key, compact_key(key), *name_tokens(key)})
+
+
+_SOUNDEX = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
+
+
+@lru_cache(maxsize=65_536)
+def soundex(key: str, length: int = 4) -> str:
+    """American Soundex of a name key (``"Robert"`` → ``"r163"``); digits are ignored.
+
+    A longer ``length`` keeps more of the name's consonants (fewer names share a code).
+    """
+    letters = [ch for ch in key if "a" <= ch <= "z"]
+    if not letters:
+        return ""
+    codes = [ch.translate(_SOUNDEX) for ch in letters]
+    out, last = [letters[0]], codes[0]
+    for ch, code in zip(letters[1:], codes[1:], strict=True):
+        if code.isdigit() and code != last:
+            out.append(code)
+        if ch not in "hw":
+            last = code
+    return "".join(out)[:length].ljust(4, "0")
+
+
+def last_name_sound(last_name: str) -> str:
+    """The phonetic key of a surname, for finding it despite a typo (Soundex, up to 8
+    characters: ``"Thompson"`` → ``"t5125"``, as ``"Tomphson"``)."""
+    return soundex(compact_key(name_key(last_name)), 8)
+
+
+@lru_cache(maxsize=1)
+def nickname_groups() -> dict[str, frozenset[int]]:
+    """Name key → the numbers of the nickname groups it belongs to (``nicknames.csv``)."""
+    groups: dict[str, set[int]] = {}
+    text = files("linker_tui").joinpath("nicknames.csv").read_text(encoding="utf-8")
+    rows = (r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#")))
+    for number, row in enumerate(rows):
+        for name in row:
+            key = name_key(name)
+            if key:
+                groups.setdefault(key, set()).add(number)
+    return {key: frozenset(numbers) for key, numbers in groups.items()}
+
+
+def nickname_variants(first_name: str) -> frozenset[str]:
+    """The name key and every name key sharing a nickname group with it."""
+    return _nickname_variants(name_key(first_name))
+
+
+@lru_cache(maxsize=8192)
+def _nickname_variants(key: str) -> frozenset[str]:
+    if not key:
+        return frozenset()
+    table = nickname_groups()
+    numbers = table.get(key, frozenset())
+    return frozenset({key, *(k for k, n in table.items() if n & numbers)})
+
+
+def are_nicknames(a: str, b: str) -> bool:
+    """Whether two name keys are in one nickname group (``bill``, ``william``)."""
+    table = nickname_groups()
+    return bool(table.get(a, frozenset()) & table.get(b, frozenset()))
+
+
+# --------------------------------------------------------------------------- keys
+
+
+@dataclass(frozen=True)
+class PatientKeys:
+    """The normalised columns a patient row is found by (computed when it is stored)."""
+
+    first_name_key: str
+    last_name_key: str
+    preferred_name_key: str
+    last_name_sound: str
+    email_key: str
+    phone_home_key: str
+    phone_mobile_key: str
+    last_name_alt_keys: frozenset[str]
+
+    def columns(self) -> dict[str, str]:
+        """The values of the patient table's key columns."""
+        values = dict(vars(self))
+        del values["last_name_alt_keys"]
+        return values
+
+
+def patient_keys(
+    first_name: str,
+    last_name: str,
+    preferred_name: str = "",
+    email: str = "",
+    phone_home: str = "",
+    phone_mobile: str = "",
+    region: str = "CA",
+) -> PatientKeys:
+    """Compute a patient's search keys."""
+    return PatientKeys(
+        first_name_key=name_key(first_name),
+        last_name_key=name_key(last_name),
+        preferred_name_key=name_key(preferred_name),
+        last_name_sound=last_name_sound(last_name),
+        email_key=email_key(email),
+        phone_home_key=phone_key(phone_home, region),
+        phone_mobile_key=phone_key(phone_mobile, region),
+        last_name_alt_keys=last_name_alt_keys(last_name),
+    )
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+class Agreement(StrEnum):
+    """How one field of the typed identity compares with a patient's."""
+
+    AGREES = "agrees"
+    CLOSE = "close"
+    DIFFERS = "differs"
+    MISSING = "missing"
+
+
+class MatchField(StrEnum):
+    """The fields compared."""
+
+    FIRST_NAME = "first name"
+    LAST_NAME = "last name"
+    BIRTHDATE = "birth date"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one field says: agrees / close / differs / missing, why, and its weight."""
+
+    field: MatchField
+    agreement: Agreement
+    weight: float
+    note: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.field.value} {self.agreement.value}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+class MatchLevel(StrEnum):
+    """How sure the matcher is about a request's patient."""
+
+    EXACT = "exact"  # one patient, decided
+    POSSIBLE = "possible"  # candidates for staff to choose from
+    NONE = "none"  # nobody resembles the typed identity
+
+
+@dataclass(frozen=True)
+class ScoredPatient:
+    """A candidate patient with its score and the evidence behind it."""
+
+    patient: PatientRecord
+    score: float
+    evidence: tuple[Evidence, ...]
+    swapped: bool = False
+
+    @property
+    def patient_id(self) -> int:
+        """The patient's id."""
+        return self.patient.id
+
+    def on(self, field_: MatchField) -> Evidence:
+        """The evidence for one field."""
+        return next(e for e in self.evidence if e.field is field_)
+
+    @property
+    def name_agrees(self) -> bool:
+        """First (or preferred, or a nickname) and last name both agree."""
+        return all(
+            self.on(f).agreement is Agreement.AGREES
+            for f in (MatchField.FIRST_NAME, MatchField.LAST_NAME)
+        )
+
+    @property
+    def name_close(self) -> bool:
+        """Neither name differs or is missing."""
+        return all(
+            self.on(f).agreement in (Agreement.AGREES, Agreement.CLOSE)
+            for f in (MatchField.FIRST_NAME, MatchField.LAST_NAME)
+        )
+
+    @property
+    def unique_contact_agrees(self) -> bool:
+        """An email or phone agrees that no other patient has."""
+        return any(
+            e.agreement is Agreement.AGREES and e.note == _UNIQUE
+            for e in (self.on(MatchField.EMAIL), self.on(MatchField.PHONE))
+        )
+
+    @property
+    def decisive(self) -> bool:
+        """Strong enough to decide alone: name and birth date, or name and a unique contact.
+
+        A name with a typo counts only with both a birth date and a unique contact.
+        """
+        born = self.on(MatchField.BIRTHDATE).agreement
+        if born is Agreement.AGREES and self.name_agrees:
+            return True
+        if born is Agreement.MISSING and self.name_agrees:
+            return self.unique_contact_agrees
+        return born is Agreement.AGREES and self.name_close and self.unique_contact_agrees
+
+    def summary(self) -> str:
+        """``first name agrees (nickname); birth date differs; ...`` for staff and logs."""
+        return "; ".join(str(e) for e in self.evidence if e.agreement is not Agreement.MISSING)
+
+
+@dataclass(frozen=True)
+class PatientRanking:
+    """The patients a typed identity may belong to, best first, and the verdict."""
+
+    level: MatchLevel
+    candidates: tuple[ScoredPatient, ...]
+    explanation: str
+
+    @property
+    def patient_id(self) -> int | None:
+        """The decided patient (exact level only)."""
+        return self.candidates[0].patient_id if self.level is MatchLevel.EXACT else None
+
+
+# Weights: log-odds-like points per field and agreement. A decision never rests on the
+# total alone (see ScoredPatient.decisive); the total orders the candidates.
+W_NAME_SAME = 4.0
+W_NAME_NICK = 3.0
+W_LAST_PART = 3.0
+W_NAME_TYPO = 2.0
+W_NAME_PREFIX = 1.5
+W_NAME_INITIAL = 0.5
+W_NAME_DIFFERS = -3.0
+W_SWAPPED = -0.5
+W_BORN_SAME = 5.0
+W_BORN_TYPO = 1.5
+W_BORN_DIFFERS = -5.0
+W_CONTACT_UNIQUE = 3.0
+W_CONTACT_SHARED = 1.0
+W_CONTACT_CLOSE = 0.5
+W_CONTACT_DIFFERS = -0.5
+# Two candidates closer than this are "alike": neither is picked silently.
+ALIKE_MARGIN = 2.5
+# Candidates scoring below this are not offered.
+MIN_SCORE = 1.0
+MAX_CANDIDATES = 10
+
+_UNIQUE = "only this patient"
+_SHARED = "shared with other patients"
+
+
+def _is_typo(a: str, b: str) -> bool:
+    if not a or not b or (a[0] != b[0] and len(a) < 5):
+        return False
+    distance = DamerauLevenshtein.distance(a, b)
+    longest = max(len(a), len(b))
+    if (distance <= 1 and longest >= 4) or (distance <= 2 and longest >= 8):
         return True
-    phone = phone_key(typed.phone)
-    return bool(phone) and phone in {phone_key(p) for p in patient.phones if p}
+    return JaroWinkler.normalized_similarity(a, b) >= 0.9 and min(len(a), len(b)) >= 4
+
+
+def _compare_first(typed: str, patient: PatientRecord) -> Evidence:
+    names = [
+        (name_key(n), why)
+        for n, why in ((patient.first_name, ""), (patient.preferred_name, "preferred name"))
+        if n.strip()
+    ]
+    return _compare_given(typed, names)
+
+
+def _compare_given(typed: str, names: Sequence[tuple[str, str]]) -> Evidence:
+    if not typed or not names:
+        return Evidence(MatchField.FIRST_NAME, Agreement.MISSING, 0.0)
+    best = Evidence(MatchField.FIRST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+    typed_compact = compact_key(typed)
+    for key, why in names:
+        found = _given_evidence(typed, typed_compact, key, why)
+        if found.weight > best.weight:
+            best = found
+    return best
+
+
+@lru_cache(maxsize=65_536)
+def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evidence:
+    first = MatchField.FIRST_NAME
+    if typed == key or typed_compact == compact_key(key):
+        return Evidence(first, Agreement.AGREES, W_NAME_SAME, why)
+    if are_nicknames(typed, key):
+        return Evidence(first, Agreement.AGREES, W_NAME_NICK, f"nickname of {key}")
+    typed_words, words = typed.split(), key.split()
+    if typed_words[0] == words[0] or (
+        set(typed_words) & set(words) and len(typed_words) != len(words)
+    ):
+        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, f"part of {key}")
+    if _is_typo(typed_compact, compact_key(key)) or any(
+        _is_typo(typed, n) for n in nickname_variants(key) if n != key
+    ):
+        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+    shorter, longer = sorted((typed_compact, compact_key(key)), key=len)
+    if len(shorter) >= 3 and longer.startswith(shorter):
+        return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form")
+    if len(shorter) == 1 and longer.startswith(shorter):
+        return Evidence(first, Agreement.CLOSE, W_NAME_INITIAL, "initial")
+    return Evidence(first, Agreement.DIFFERS, W_NAME_DIFFERS, why)
+
+
+@lru_cache(maxsize=65_536)
+def _compare_last(typed: str, key: str) -> Evidence:
+    last = MatchField.LAST_NAME
+    if not typed or not key:
+        return Evidence(last, Agreement.MISSING, 0.0)
+    if typed == key or compact_key(typed) == compact_key(key):
+        return Evidence(last, Agreement.AGREES, W_NAME_SAME)
+    typed_words, words = name_tokens(typed), name_tokens(key)
+    if typed_words <= words or words <= typed_words:
+        return Evidence(last, Agreement.AGREES, W_LAST_PART, "part of a compound surname")
+    if _is_typo(compact_key(typed), compact_key(key)) or any(
+        _is_typo(a, b) for a in typed_words for b in words
+    ):
+        return Evidence(last, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+    if soundex(compact_key(typed)) == soundex(compact_key(key)):
+        return Evidence(last, Agreement.CLOSE, W_NAME_PREFIX, "sounds alike")
+    return Evidence(last, Agreement.DIFFERS, W_NAME_DIFFERS)
+
+
+def _compare_birthdate(typed: date | None, found: date | None) -> Evidence:
+    born = MatchField.BIRTHDATE
+    if typed is None or found is None:
+        return Evidence(born, Agreement.MISSING, 0.0)
+    if typed == found:
+        return Evidence(born, Agreement.AGREES, W_BORN_SAME)
+    if typed.year == found.year and typed.month == found.day and typed.day == found.month:
+        return Evidence(born, Agreement.CLOSE, W_BORN_TYPO, "day and month swapped")
+    a, b = typed.isoformat(), found.isoformat()
+    if sum(x != y for x, y in zip(a, b, strict=True)) == 1 or (
+        (typed.month, typed.day) == (found.month, found.day) and abs(typed.year - found.year) == 1
+    ):
+        return Evidence(born, Agreement.CLOSE, W_BORN_TYPO, "one digit differs")
+    return Evidence(born, Agreement.DIFFERS, W_BORN_DIFFERS)
+
+
+def _contact_evidence(
+    field_: MatchField, typed: str, found: Sequence[str], sharing: int, close: bool
+) -> Evidence:
+    if not typed or not found:
+        return Evidence(field_, Agreement.MISSING, 0.0)
+    if typed in found:
+        if sharing <= 1:
+            return Evidence(field_, Agreement.AGREES, W_CONTACT_UNIQUE, _UNIQUE)
+        return Evidence(field_, Agreement.AGREES, W_CONTACT_SHARED, _SHARED)
+    if close:
+        return Evidence(field_, Agreement.CLOSE, W_CONTACT_CLOSE, "similar")
+    return Evidence(field_, Agreement.DIFFERS, W_CONTACT_DIFFERS)
+
+
+def _phone_close(typed: str, found: Sequence[str]) -> bool:
+    return any(len(typed) == len(f) and DamerauLevenshtein.distance(typed, f) <= 1 for f in found)
+
+
+def _email_close(typed: str, found: Sequence[str]) -> bool:
+    local, _, domain = typed.partition("@")
+    for other in found:
+        other_local, _, other_domain = other.partition("@")
+        if local == other_local or (
+            domain == other_domain and DamerauLevenshtein.distance(local, other_local) <= 1
+        ):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Typed:
+    first: str
+    last: str
+    birthdate: date | None
+    email: str
+    phone: str
+
+
+def score_patient(
+    typed: TypedIdentity,
+    patient: PatientRecord,
+    *,
+    region: str = "CA",
+    phone_sharing: int = 1,
+    email_sharing: int = 1,
+) -> ScoredPatient:
+    """Compare a typed identity with one patient, field by field.
+
+    ``phone_sharing`` and ``email_sharing`` say how many patients have the typed phone
+    and email; a contact that several patients share earns little and never decides.
+    Swapped first and last names are tried too and kept when they fit better.
+    """
+    t = _normalise(typed, region)
+    return _score(t, patient, region, phone_sharing, email_sharing)
+
+
+def _normalise(typed: TypedIdentity, region: str) -> _Typed:
+    return _Typed(
+        first=name_key(typed.first_name),
+        last=name_key(typed.last_name),
+        birthdate=typed.birthdate,
+        email=email_key(typed.email),
+        phone=phone_key(typed.phone, region),
+    )
+
+
+def _score(
+    t: _Typed, patient: PatientRecord, region: str, phone_sharing: int, email_sharing: int
+) -> ScoredPatient:
+    first, last = (
+        _compare_first(t.first, patient),
+        _compare_last(t.last, name_key(patient.last_name)),
+    )
+    swapped = False
+    if (
+        t.first
+        and t.last
+        and (first.agreement is not Agreement.AGREES or last.agreement is not Agreement.AGREES)
+    ):
+        s_first = _compare_given(t.last, [(name_key(patient.first_name), "")])
+        s_last = _compare_last(t.first, name_key(patient.last_name))
+        if s_first.weight + s_last.weight + W_SWAPPED > first.weight + last.weight:
+            note = "first and last name swapped"
+            first = Evidence(MatchField.FIRST_NAME, s_first.agreement, s_first.weight, note)
+            last = Evidence(MatchField.LAST_NAME, s_last.agreement, s_last.weight + W_SWAPPED, note)
+            swapped = True
+    phones = [k for k in (phone_key(p, region) for p in patient.phones) if k]
+    emails = [email_key(patient.email)] if patient.email.strip() else []
+    evidence = (
+        first,
+        last,
+        _compare_birthdate(t.birthdate, patient.birthdate),
+        _contact_evidence(
+            MatchField.PHONE,
+            t.phone,
+            phones,
+            phone_sharing,
+            bool(t.phone) and _phone_close(t.phone, phones),
+        ),
+        _contact_evidence(
+            MatchField.EMAIL,
+            t.email,
+            emails,
+            email_sharing,
+            bool(t.email) and _email_close(t.email, emails),
+        ),
+    )
+    return ScoredPatient(patient, round(sum(e.weight for e in evidence), 2), evidence, swapped)
+
+
+def rank_patients(
+    typed: TypedIdentity,
+    patients: Sequence[PatientRecord],
+    *,
+    region: str = "CA",
+    phone_sharing: int | None = None,
+    email_sharing: int | None = None,
+    min_score: float | None = MIN_SCORE,
+) -> PatientRanking:
+    """Score ``patients`` against what was typed and decide: exact, possible or none.
+
+    Exact needs one patient whose evidence is decisive (name and birth date, or name and
+    a contact no other patient has) and no other candidate scoring alike. How many
+    patients share the typed phone and email is counted among ``patients`` unless given
+    (the database search passes every patient having them). Candidates scoring under
+    ``min_score`` are not offered (``None``: all are, e.g. to explain a staff choice).
+    """
+    t = _normalise(typed, region)
+    if not t.first and not t.last:
+        return PatientRanking(MatchLevel.NONE, (), "no name was typed")
+    if phone_sharing is None:
+        phone_sharing = sum(
+            1 for p in patients if t.phone and t.phone in {phone_key(x, region) for x in p.phones}
+        )
+    if email_sharing is None:
+        email_sharing = sum(1 for p in patients if t.email and email_key(p.email) == t.email)
+    scored = sorted(
+        (_score(t, p, region, phone_sharing, email_sharing) for p in patients),
+        key=lambda c: (-c.score, c.patient_id),
+    )
+    offered = tuple(c for c in scored if min_score is None or c.score >= min_score)
+    offered = offered[:MAX_CANDIDATES]
+    if not offered:
+        return PatientRanking(MatchLevel.NONE, (), "no patient with this name")
+    best = offered[0]
+    rivals = [c for c in offered[1:] if c.decisive or c.score > best.score - ALIKE_MARGIN]
+    if best.decisive and not rivals:
+        return PatientRanking(MatchLevel.EXACT, offered, _why_exact(best))
+    return PatientRanking(MatchLevel.POSSIBLE, offered, _why_not(t, offered))
+
+
+def _why_exact(best: ScoredPatient) -> str:
+    born = best.on(MatchField.BIRTHDATE).agreement is Agreement.AGREES
+    what = "name and birth date agree" if born else "name and contact details agree"
+    notes = [
+        e.note for e in (best.on(MatchField.FIRST_NAME), best.on(MatchField.LAST_NAME)) if e.note
+    ]
+    if best.name_agrees and born and best.unique_contact_agrees:
+        what = "name, birth date and contact details agree"
+    elif not best.name_agrees:
+        what = "birth date and contact details agree, the name is close"
+    return f"{what} ({', '.join(dict.fromkeys(notes))})" if notes else what
+
+
+def _why_not(t: _Typed, offered: Sequence[ScoredPatient]) -> str:
+    named = [c for c in offered if c.name_agrees]
+    others = len(offered) - len(named)
+    tail = f"; {len(offered)} possible patients" if len(offered) > 1 else "; 1 possible patient"
+    if not named:
+        return "no patient with this name" + tail
+    born = [c for c in named if c.on(MatchField.BIRTHDATE).agreement is Agreement.AGREES]
+    if len(born) > 1:
+        return f"{len(born)} patients share this name and birth date"
+    if (
+        t.birthdate is not None
+        and not born
+        and any(c.on(MatchField.BIRTHDATE).agreement is not Agreement.MISSING for c in named)
+    ):
+        return "a patient has this name but another birth date" + (tail if others else "")
+    contact = [
+        c
+        for c in named
+        if Agreement.AGREES in (c.on(MatchField.EMAIL).agreement, c.on(MatchField.PHONE).agreement)
+    ]
+    if len(contact) > 1:
+        return f"{len(contact)} patients share this name and contact"
+    if len(named) > 1:
+        return f"{len(named)} patients have this name"
+    if born or contact:
+        return "a patient has this name but another patient is alike" + tail
+    return "a patient has this name but nothing else agrees" + (tail if others else "")
 
 
 class Difference(StrEnum):

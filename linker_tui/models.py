@@ -99,6 +99,7 @@ class OutboxStatus(StrEnum):
     """Where a confirmation email stands."""
 
     QUEUED = "queued"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -123,9 +124,21 @@ class Provider(SQLModel, table=True):
 
 
 class Patient(SQLModel, table=True):
-    """A patient, as the PMS knows them."""
+    """A patient, as the PMS knows them.
 
-    __table_args__ = (sa.Index("ix_patient_name", "last_name_key", "first_name_key"),)
+    The ``*_key`` and ``*_sound`` columns are normalised copies (see
+    :func:`linker_tui.matching.patient_keys`) that patient matching searches by index.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_patient_name", "last_name_key", "first_name_key"),
+        sa.Index("ix_patient_sound", "last_name_sound", "first_name_key"),
+        sa.Index("ix_patient_preferred", "preferred_name_key", "last_name_key"),
+        sa.Index("ix_patient_birthdate", "birthdate"),
+        sa.Index("ix_patient_email", "email_key"),
+        sa.Index("ix_patient_phone_home", "phone_home_key"),
+        sa.Index("ix_patient_phone_mobile", "phone_mobile_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     pms_id: str = Field(unique=True, max_length=64)
@@ -134,6 +147,11 @@ class Patient(SQLModel, table=True):
     preferred_name: str = ""
     first_name_key: str = Field(default="", max_length=200)
     last_name_key: str = Field(default="", max_length=200)
+    preferred_name_key: str = Field(default="", max_length=200)
+    last_name_sound: str = Field(default="", max_length=8)
+    email_key: str = Field(default="", max_length=320)
+    phone_home_key: str = Field(default="", max_length=32)
+    phone_mobile_key: str = Field(default="", max_length=32)
     birthdate: date | None = None
     email: str = ""
     phone_home: str = ""
@@ -148,6 +166,17 @@ class Patient(SQLModel, table=True):
         if self.preferred_name and self.preferred_name != self.first_name:
             name += f' "{self.preferred_name}"'
         return name
+
+
+class PatientNameKey(SQLModel, table=True):
+    """Another key a compound or particle surname may be typed as (``cote`` for
+    ``Lefèvre-Côté``, ``delacruz`` for ``De la Cruz``); one-word surnames have none."""
+
+    __tablename__ = "patient_name_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    key: str = Field(max_length=200, index=True)
 
 
 class Appointment(SQLModel, table=True):
@@ -187,6 +216,8 @@ class OnlineRequest(SQLModel, table=True):
     reason: str = ""
     note: str = ""
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
+    # Who chose ``patient_id`` (``user@workstation``); empty when the matcher did.
+    patient_chosen_by: str = ""
     state: str = Field(default=RequestState.PENDING.value, max_length=16)
     linked_appointment_id: int | None = Field(
         default=None, foreign_key="appointment.id", unique=True
@@ -219,7 +250,12 @@ class AuditEvent(SQLModel, table=True):
 
 
 class EmailOutbox(SQLModel, table=True):
-    """A confirmation email waiting to be sent (or sent)."""
+    """A confirmation email, composed when the request was linked, and its delivery state.
+
+    ``queued`` rows are due at ``next_attempt_at``; a relay claims one by setting it to
+    ``sending`` with its ``claimed_by`` and ``lease_until``; it ends ``sent``, ``failed``
+    (after a permanent error or too many attempts) or ``cancelled``.
+    """
 
     __tablename__ = "email_outbox"
 
@@ -230,9 +266,15 @@ class EmailOutbox(SQLModel, table=True):
     to_name: str = ""
     subject: str = ""
     body_text: str = ""
+    body_html: str = ""
+    ics: str = ""
     status: str = Field(default=OutboxStatus.QUEUED.value, max_length=16, index=True)
     attempts: int = 0
     last_error: str = ""
     created_at: datetime = utc_column(nullable=False)
+    next_attempt_at: datetime | None = utc_column()
+    last_attempt_at: datetime | None = utc_column()
+    claimed_by: str = Field(default="", max_length=200)
+    lease_until: datetime | None = utc_column()
     sent_at: datetime | None = utc_column()
     message_id: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
@@ -10,8 +11,45 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
 from linker_tui.db import create_schema, make_engine
-from linker_tui.mail.outbox import DeliveryReport, FileMailer, deliver_queued
+from linker_tui.mail.compose import make_environment
+from linker_tui.mail.relay import (
+    OutboxEntry,
+    OutboxRelay,
+    RelayPolicy,
+    RelayReport,
+    cancel_email,
+    new_worker_id,
+    outbox_counts,
+    outbox_entries,
+    retry_email,
+)
+from linker_tui.mail.transport import FileMailer, Mailer, SmtpMailer
+from linker_tui.models import OutboxStatus
 from linker_tui.workflow import PracticeInfo, Workflow
+
+
+def make_mailer(settings: Settings) -> Mailer:
+    """The configured mail backend: ``file`` (``.eml`` files, the default) or ``smtp``."""
+    if settings.mail_backend == "smtp":
+        return SmtpMailer(
+            settings.smtp_host,
+            settings.effective_smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_secret(),
+            timeout=settings.smtp_timeout,
+        )
+    return FileMailer(settings.effective_outbox_dir)
+
+
+def relay_policy(settings: Settings) -> RelayPolicy:
+    """Retry and lease settings for the outbox relay."""
+    return RelayPolicy(
+        max_attempts=settings.outbox_max_attempts,
+        retry_base=timedelta(seconds=settings.outbox_retry_base_seconds),
+        retry_cap=timedelta(seconds=settings.outbox_retry_cap_seconds),
+        lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )
 
 
 @dataclass
@@ -39,17 +77,59 @@ class Services:
         clock = clock or SystemClock()
         actor = actor or Actor.current()
         practice = PracticeInfo(
-            settings.practice_name, settings.practice_address, settings.practice_phone
+            settings.practice_name,
+            settings.practice_address,
+            settings.practice_phone,
+            settings.practice_email,
         )
-        workflow = Workflow(engine, clock, actor, settings.tz, practice)
-        return cls(settings=settings, engine=engine, clock=clock, actor=actor, workflow=workflow)
+        workflow = Workflow(
+            engine,
+            clock,
+            actor,
+            settings.tz,
+            practice,
+            templates=make_environment(settings.template_dir),
+            phone_region=settings.phone_region,
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            clock=clock,
+            actor=actor,
+            workflow=workflow,
+        )
 
-    def deliver_outbox(self) -> DeliveryReport:
-        """Send queued confirmation emails with the file backend."""
-        return deliver_queued(
+    # ------------------------------------------------------------------ outbox
+    def relay(self, mailer: Mailer | None = None) -> OutboxRelay:
+        """An outbox relay with the configured backend (or ``mailer``)."""
+        return OutboxRelay(
             self.engine,
-            FileMailer(self.settings.effective_outbox_dir),
+            mailer or make_mailer(self.settings),
             self.clock,
             sender=self.settings.practice_email,
             sender_name=self.settings.practice_name,
+            worker_id=new_worker_id(self.actor),  # one per run: claims never mix
+            policy=relay_policy(self.settings),
         )
+
+    def deliver_outbox(self) -> RelayReport:
+        """Send the due confirmation emails once with the configured backend."""
+        return self.relay().run_once()
+
+    def retry_email(self, outbox_id: int) -> None:
+        """A failed email back to the queue, due now (raises OutboxActionError)."""
+        retry_email(self.engine, outbox_id, self.clock, self.actor)
+
+    def cancel_email(self, outbox_id: int, reason: str = "") -> None:
+        """A queued or failed email cancelled (raises OutboxActionError)."""
+        cancel_email(self.engine, outbox_id, self.clock, self.actor, reason)
+
+    def outbox_entries(
+        self, statuses: tuple[OutboxStatus, ...] | None = None, limit: int = 500
+    ) -> list[OutboxEntry]:
+        """The outbox, newest first."""
+        return outbox_entries(self.engine, statuses, limit)
+
+    def outbox_counts(self) -> dict[OutboxStatus, int]:
+        """Emails per status (for the status line's failed count)."""
+        return outbox_counts(self.engine)

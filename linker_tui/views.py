@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from linker_tui.matching import Difference
+from linker_tui.matching import Difference, Evidence, MatchLevel
 from linker_tui.models import RequestState
 
 
@@ -63,6 +63,9 @@ class AcceptCheck:
     requested_provider_id: int | None
     requested_provider_name: str
     candidates: tuple[CandidateView, ...]
+    # When no patient is known: how many possible patients "Is this the same patient?"
+    # would offer (Workflow.patient_candidates).
+    possible_patients: int = 0
 
     @property
     def exact_candidate(self) -> CandidateView | None:
@@ -125,3 +128,57 @@ class LinkResult:
     request_id: int
     appointment: AppointmentView
     outbox_id: int | None
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """A PMS patient as staff see it when choosing who sent a request."""
+
+    id: int
+    pms_id: str
+    display_name: str
+    birthdate: date | None
+    email: str
+    phones: tuple[str, ...]
+    guarantor_pms_id: str
+
+
+@dataclass(frozen=True)
+class PatientCandidateView:
+    """A patient offered for a request: the score and, per field, what agrees or differs.
+
+    ``evidence`` is empty for a search result without a request to compare with.
+    """
+
+    patient: PatientView
+    score: float
+    evidence: tuple[Evidence, ...]
+    decisive: bool
+
+    @property
+    def summary(self) -> str:
+        """``first name agrees (nickname of william); birth date differs; ...``."""
+        return "; ".join(str(e) for e in self.evidence if e.agreement.value != "missing")
+
+
+@dataclass(frozen=True)
+class PatientCheck:
+    """ "Is this the same patient?": what was typed, the ranked candidates, the choice."""
+
+    request_id: int
+    version: int
+    level: MatchLevel
+    explanation: str
+    typed_name: str
+    typed_birthdate: date | None
+    typed_email: str
+    typed_phone: str
+    candidates: tuple[PatientCandidateView, ...]
+    # The patient currently attached to the request (by the matcher or staff), if any.
+    chosen_patient_id: int | None
+    chosen_by: str
+
+    @property
+    def suggested(self) -> PatientCandidateView | None:
+        """The candidate the matcher would pick on its own (exact level only)."""
+        return self.candidates[0] if self.level is MatchLevel.EXACT and self.candidates else None

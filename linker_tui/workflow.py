@@ -13,21 +13,21 @@ from collections.abc import Sequence
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from jinja2 import Environment
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from linker_tui.actor import Actor
 from linker_tui.clock import Clock
 from linker_tui.db import read_session, write_session
 from linker_tui.mail.compose import ConfirmationFacts, compose_confirmation
+from linker_tui.mail.message import new_message_id
 from linker_tui.matching import (
     AppointmentFacts,
-    PatientMatch,
+    PatientRanking,
     PatientRecord,
-    TypedIdentity,
-    match_patient,
-    name_key,
+    ScoredPatient,
     rank_candidates,
 )
 from linker_tui.models import (
@@ -42,6 +42,12 @@ from linker_tui.models import (
     Provider,
     RequestState,
 )
+from linker_tui.patient_search import (
+    rank_request,
+    score_records,
+    search_patients,
+    typed_identity,
+)
 from linker_tui.views import (
     AcceptCheck,
     AppointmentView,
@@ -49,6 +55,9 @@ from linker_tui.views import (
     EmailPlan,
     LinkResult,
     MatchKind,
+    PatientCandidateView,
+    PatientCheck,
+    PatientView,
 )
 
 
@@ -75,8 +84,8 @@ class InvalidDecision(WorkflowError):
 class PracticeInfo:
     """The practice details that go into confirmation emails."""
 
-    def __init__(self, name: str, address: str = "", phone: str = "") -> None:
-        self.name, self.address, self.phone = name, address, phone
+    def __init__(self, name: str, address: str = "", phone: str = "", email: str = "") -> None:
+        self.name, self.address, self.phone, self.email = name, address, phone, email
 
 
 def format_local(moment: datetime | None, tz: ZoneInfo) -> str:
@@ -100,18 +109,39 @@ def patient_record(patient: Patient) -> PatientRecord:
     )
 
 
-def find_patient(session: Session, request: OnlineRequest) -> PatientMatch:
-    """Match the identity typed in ``request`` against the PMS patients with that surname."""
-    typed = TypedIdentity(
-        first_name=request.typed_first_name,
-        last_name=request.typed_last_name,
-        birthdate=request.typed_birthdate,
-        email=request.typed_email,
-        phone=request.typed_phone,
+def find_patient(session: Session, request: OnlineRequest, region: str = "CA") -> PatientRanking:
+    """Rank the PMS patients for the identity typed in ``request``.
+
+    ``.patient_id`` is the decided patient (exact level) or None; ``.candidates`` are the
+    possible patients with their evidence, best first; ``.explanation`` says why.
+    """
+    return rank_request(session, request, region)
+
+
+def patient_view(patient: Patient) -> PatientView:
+    """A snapshot of a patient row."""
+    assert patient.id is not None
+    return PatientView(
+        id=patient.id,
+        pms_id=patient.pms_id,
+        display_name=patient.display_name,
+        birthdate=patient.birthdate,
+        email=patient.email,
+        phones=tuple(p for p in (patient.phone_home, patient.phone_mobile) if p),
+        guarantor_pms_id=patient.guarantor_pms_id,
     )
-    key = name_key(request.typed_last_name)
-    patients = session.exec(select(Patient).where(Patient.last_name_key == key)).all()
-    return match_patient(typed, [patient_record(p) for p in patients])
+
+
+def _candidate_views(
+    session: Session, scored: Sequence[ScoredPatient]
+) -> tuple[PatientCandidateView, ...]:
+    ids = [c.patient_id for c in scored]
+    rows = {p.id: p for p in session.exec(select(Patient).where(col(Patient.id).in_(ids))).all()}
+    return tuple(
+        PatientCandidateView(patient_view(rows[c.patient_id]), c.score, c.evidence, c.decisive)
+        for c in scored
+        if c.patient_id in rows
+    )
 
 
 def appointment_view(appointment: Appointment, provider: Provider | None) -> AppointmentView:
@@ -155,12 +185,17 @@ class Workflow:
         actor: Actor,
         tz: ZoneInfo,
         practice: PracticeInfo,
+        *,
+        templates: Environment | None = None,
+        phone_region: str = "CA",
     ) -> None:
         self.engine = engine
         self.clock = clock
         self.actor = actor
         self.tz = tz
         self.practice = practice
+        self.templates = templates  # None: the packaged templates
+        self.phone_region = phone_region  # where phone numbers without country code are from
 
     # ----------------------------------------------------------------- reading
     def start_of_today(self) -> datetime:
@@ -193,12 +228,19 @@ class Workflow:
             request = self._get(session, request_id)
             if not RequestState(request.state).open:
                 raise InvalidDecision(self._already_decided(request))
+            possible = 0
             if request.patient_id is not None:
                 patient_id: int | None = request.patient_id
-                explanation = "matched when the request arrived"
+                explanation = (
+                    f"chosen by {request.patient_chosen_by}"
+                    if request.patient_chosen_by
+                    else "matched when the request arrived"
+                )
             else:
-                match = find_patient(session, request)
+                match = find_patient(session, request, self.phone_region)
                 patient_id, explanation = match.patient_id, match.explanation
+                if patient_id is None:
+                    possible = len(match.candidates)
             patient = session.get(Patient, patient_id) if patient_id is not None else None
             appointments = (
                 self.scheduled_appointments(session, patient.id)
@@ -240,7 +282,106 @@ class Workflow:
                     requested_provider.display_name if requested_provider else ""
                 ),
                 candidates=candidates,
+                possible_patients=possible,
             )
+
+    def patient_candidates(self, request_id: int) -> PatientCheck:
+        """ "Is this the same patient?": the request's typed identity and the ranked
+        candidate patients with per-field evidence (the chosen patient is always listed)."""
+        with read_session(self.engine) as session:
+            request = self._get(session, request_id)
+            ranking = find_patient(session, request, self.phone_region)
+            candidates = _candidate_views(session, ranking.candidates)
+            chosen = request.patient_id
+            if chosen is not None and all(c.patient.id != chosen for c in candidates):
+                patient = session.get(Patient, chosen)
+                if patient is not None:
+                    extra = score_records(
+                        session,
+                        typed_identity(request),
+                        [patient_record(patient)],
+                        self.phone_region,
+                    )
+                    candidates += _candidate_views(session, extra.candidates)
+            assert request.id is not None
+            return PatientCheck(
+                request_id=request.id,
+                version=request.version,
+                level=ranking.level,
+                explanation=ranking.explanation,
+                typed_name=request.typed_name,
+                typed_birthdate=request.typed_birthdate,
+                typed_email=request.typed_email,
+                typed_phone=request.typed_phone,
+                candidates=candidates,
+                chosen_patient_id=chosen,
+                chosen_by=request.patient_chosen_by,
+            )
+
+    def search_patients(
+        self, text: str, request_id: int | None = None, limit: int = 50
+    ) -> tuple[PatientCandidateView, ...]:
+        """Staff's patient search by name, birth date, phone or email (at most ``limit``).
+
+        With ``request_id`` each patient found is compared with what the request's sender
+        typed (score and evidence, best first); without, they come by name and no evidence.
+        """
+        with read_session(self.engine) as session:
+            found = search_patients(session, text, self.phone_region, limit)
+            if request_id is None:
+                rows = {
+                    p.id: p
+                    for p in session.exec(
+                        select(Patient).where(col(Patient.id).in_([r.id for r in found]))
+                    ).all()
+                }
+                return tuple(
+                    PatientCandidateView(patient_view(rows[r.id]), 0.0, (), False)
+                    for r in found
+                    if r.id in rows
+                )
+            request = self._get(session, request_id)
+            typed = typed_identity(request)
+            scored = score_records(session, typed, found, self.phone_region).candidates
+            return _candidate_views(session, scored)
+
+    def choose_patient(
+        self, request_id: int, patient_id: int | None, *, expected_version: int
+    ) -> int:
+        """Staff say which patient sent the request ("Is this the same patient?").
+
+        The choice is kept on the request (``patient_id``, ``patient_chosen_by``), audited,
+        in one transaction, refused if the request changed since it was shown. ``None``
+        forgets the choice: the request is matched automatically again. Only open requests
+        can change patient. Returns the request's new version.
+        """
+        with write_session(self.engine) as session:
+            request = self._lock(session, request_id, expected_version)
+            if not RequestState(request.state).open:
+                raise InvalidDecision(self._already_decided(request))
+            before = _snapshot(request)
+            previous = session.get(Patient, request.patient_id) if request.patient_id else None
+            if patient_id is None:
+                detail = "patient choice withdrawn"
+                request.patient_chosen_by = ""
+            else:
+                patient = session.get(Patient, patient_id)
+                if patient is None:
+                    raise InvalidDecision("This patient no longer exists. Nothing was changed.")
+                scored = score_records(
+                    session, typed_identity(request), [patient_record(patient)], self.phone_region
+                ).candidates
+                evidence = f"; {scored[0].summary()}" if scored else ""
+                detail = f"patient {patient.pms_id} {patient.display_name} chosen{evidence}"
+                request.patient_chosen_by = self.actor.label
+            if previous is not None:
+                detail += f" (was {previous.pms_id} {previous.display_name})"
+            request.patient_id = patient_id
+            request.version += 1
+            session.add(request)
+            session.flush()
+            self._audit(session, "choose_patient", request, before, detail)
+            return request.version
 
     def email_plan(self, appointment_id: int, request_id: int) -> EmailPlan:
         """Where a confirmation would go, and whether to offer it by default."""
@@ -270,7 +411,7 @@ class Workflow:
             request = self._get(session, request_id)
             patient_id = request.patient_id
             if patient_id is None:
-                patient_id = find_patient(session, request).patient_id
+                patient_id = find_patient(session, request, self.phone_region).patient_id
             return self.scheduled_appointments(session, patient_id) if patient_id else []
 
     # ---------------------------------------------------------------- deciding
@@ -332,7 +473,7 @@ class Workflow:
         return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
 
     def defer(self, request_id: int, *, expected_version: int) -> None:
-        """"Do this later": keep the request open, marked as waiting for the PMS."""
+        """ "Do this later": keep the request open, marked as waiting for the PMS."""
         with write_session(self.engine) as session:
             request = self._lock(session, request_id, expected_version)
             if not RequestState(request.state).open:
@@ -444,7 +585,7 @@ class Workflow:
             )
         patient_id = request.patient_id
         if patient_id is None:
-            patient_id = find_patient(session, request).patient_id
+            patient_id = find_patient(session, request, self.phone_region).patient_id
         if patient_id != appointment.patient_id:
             raise AppointmentUnavailable(
                 f"The appointment on {when} belongs to another patient. Nothing was changed."
@@ -484,6 +625,10 @@ class Workflow:
         plan: EmailPlan,
     ) -> int:
         name = (patient.preferred_name or patient.first_name) if patient else ""
+        earlier = session.exec(
+            select(func.count()).where(EmailOutbox.appointment_id == scheduled.id)
+        ).one()
+        now = self.clock.now()
         composed = compose_confirmation(
             ConfirmationFacts(
                 patient_name=name or request.typed_first_name,
@@ -494,8 +639,13 @@ class Workflow:
                 practice_name=self.practice.name,
                 practice_address=self.practice.address,
                 practice_phone=self.practice.phone,
+                practice_email=self.practice.email,
+                appointment_pms_id=scheduled.pms_id,
+                sequence=int(earlier),  # a later email about it updates the calendar entry
+                stamp=now,
             ),
             self.tz,
+            self.templates,
         )
         assert request.id is not None
         email = EmailOutbox(
@@ -505,7 +655,11 @@ class Workflow:
             to_name=f"{patient.first_name} {patient.last_name}" if patient else "",
             subject=composed.subject,
             body_text=composed.body_text,
-            created_at=self.clock.now(),
+            body_html=composed.body_html,
+            ics=composed.ics,
+            created_at=now,
+            next_attempt_at=now,
+            message_id=new_message_id(self.practice.email),
         )
         session.add(email)
         session.flush()

@@ -10,13 +10,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.db import read_session, write_session
-from linker_tui.matching import name_key
+from linker_tui.matching import patient_keys
 from linker_tui.models import (
     Appointment,
     AuditEvent,
     EmailOutbox,
     OnlineRequest,
     Patient,
+    PatientNameKey,
     Provider,
 )
 
@@ -50,24 +51,30 @@ def add_patient(
     email: str = "",
     phone: str = "",
     preferred: str = "",
+    mobile: str = "",
+    guarantor: str = "",
     no_email: bool = False,
 ) -> int:
     with write_session(engine) as s:
+        keys = patient_keys(first, last, preferred, email, phone, mobile)
         patient = Patient(
             pms_id=f"P{next(_ids)}",
             first_name=first,
             last_name=last,
             preferred_name=preferred,
-            first_name_key=name_key(first),
-            last_name_key=name_key(last),
             birthdate=birthdate,
             email=email,
             phone_home=phone,
+            phone_mobile=mobile,
+            guarantor_pms_id=guarantor,
             no_email=no_email,
+            **keys.columns(),
         )
         s.add(patient)
         s.flush()
         assert patient.id is not None
+        for key in sorted(keys.last_name_alt_keys):
+            s.add(PatientNameKey(patient_id=patient.id, key=key))
         return patient.id
 
 

@@ -1,27 +1,95 @@
-"""Compose the confirmation email for a linked request from a Jinja2 template."""
+"""Compose the confirmation email for a linked request: subject, plain text and HTML from
+Jinja2 templates, and an iCalendar (``.ics``) invitation for the *scheduled* appointment.
+
+Templates are looked up in the practice's own folder first (setting ``template_dir``), then
+in the packaged ``linker_tui/templates``. Names ending ``.html.j2`` are autoescaped (patient
+names may contain ``<``, ``&``); the text and subject templates are not.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
-
-_env = Environment(
-    loader=PackageLoader("linker_tui", "templates"),
-    autoescape=False,
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
+from icalendar import Calendar, Event
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
 )
+from jinja2.sandbox import SandboxedEnvironment
+
+TEXT_TEMPLATE = "confirmation.txt.j2"
+HTML_TEMPLATE = "confirmation.html.j2"
+SUBJECT_TEMPLATE = "confirmation.subject.j2"
+FALLBACK_DOMAIN = "linker-tui.invalid"
+PRODID = "-//linker-tui//appointment confirmation//EN"
+
+
+def make_environment(template_dir: Path | None = None) -> Environment:
+    """A sandboxed Jinja2 environment: ``template_dir`` first, the packaged templates second."""
+    loaders: list[BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(FileSystemLoader(str(Path(template_dir).expanduser())))
+    loaders.append(PackageLoader("linker_tui", "templates"))
+    return SandboxedEnvironment(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(
+            enabled_extensions=("html.j2", "htm.j2", "html", "htm"),
+            disabled_extensions=(),
+            default_for_string=False,
+            default=False,
+        ),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+    )
+
+
+@functools.cache
+def default_environment() -> Environment:
+    """The packaged templates only (built once)."""
+    return make_environment(None)
 
 
 def spoken_datetime(moment: datetime, tz: ZoneInfo) -> str:
     """``Thursday, December 3, 2026 at 9:30 AM`` in the practice's timezone."""
     local = moment.astimezone(tz)
+    return f"{spoken_date(local, tz)} at {spoken_time(local, tz)}"
+
+
+def spoken_date(moment: datetime, tz: ZoneInfo) -> str:
+    """``Thursday, December 3, 2026`` in the practice's timezone."""
+    local = moment.astimezone(tz)
+    return f"{local:%A, %B} {local.day}, {local.year}"
+
+
+def spoken_time(moment: datetime, tz: ZoneInfo) -> str:
+    """``9:30 AM`` in the practice's timezone."""
+    local = moment.astimezone(tz)
     hour = local.strftime("%I").lstrip("0")
-    return f"{local:%A, %B} {local.day}, {local.year} at {hour}:{local:%M %p}"
+    return f"{hour}:{local:%M %p}"
+
+
+def practice_domain(email_address: str) -> str:
+    """The domain of the practice's email address (for Message-IDs and calendar UIDs)."""
+    domain = email_address.strip().rpartition("@")[2].lower()
+    domain = re.sub(r"[^a-z0-9.-]", "", domain.encode("idna").decode("ascii") if domain else "")
+    return domain.strip(".-") or FALLBACK_DOMAIN
+
+
+def appointment_uid(appointment_pms_id: str, domain: str) -> str:
+    """The calendar UID of an appointment, the same in every email about it."""
+    local = re.sub(r"[^A-Za-z0-9._-]", "_", appointment_pms_id) or "unknown"
+    return f"appointment-{local}@{domain}"
 
 
 @dataclass(frozen=True)
@@ -36,36 +104,101 @@ class ConfirmationFacts:
     practice_name: str
     practice_address: str = ""
     practice_phone: str = ""
+    practice_email: str = ""
+    appointment_pms_id: str = ""
+    sequence: int = 0
+    stamp: datetime | None = None  # when it was composed (the calendar's DTSTAMP)
 
 
 @dataclass(frozen=True)
 class ComposedEmail:
-    """Subject and plain-text body."""
+    """Subject, plain-text and HTML bodies, and the calendar invitation."""
 
     subject: str
     body_text: str
+    body_html: str = ""
+    ics: str = ""
 
 
-def compose_confirmation(facts: ConfirmationFacts, tz: ZoneInfo) -> ComposedEmail:
-    """Render the confirmation for the scheduled appointment."""
-    when = spoken_datetime(facts.scheduled_start, tz)
+def _changed(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
     requested = facts.requested_start.astimezone(tz)
     scheduled = facts.scheduled_start.astimezone(tz)
-    changed = ""
     if requested.date() != scheduled.date():
-        changed = "another day"
-    elif requested.time() != scheduled.time():
-        changed = "another time"
-    body = _env.get_template("confirmation.txt.j2").render(
-        patient_name=facts.patient_name,
-        practice_name=facts.practice_name,
-        practice_address=facts.practice_address,
-        practice_phone=facts.practice_phone,
-        when=when,
-        provider=facts.provider,
-        duration_min=facts.duration_min,
-        changed=changed,
-        requested_when=spoken_datetime(facts.requested_start, tz),
+        return "another day"
+    if requested.time() != scheduled.time():
+        return "another time"
+    return ""
+
+
+def confirmation_context(facts: ConfirmationFacts, tz: ZoneInfo) -> dict[str, object]:
+    """The variables the templates see (documented in docs/email.md)."""
+    end = facts.scheduled_start + timedelta(minutes=facts.duration_min)
+    location = ", ".join(p for p in (facts.practice_name, facts.practice_address) if p)
+    return {
+        "patient_name": facts.patient_name,
+        "practice_name": facts.practice_name,
+        "practice_address": facts.practice_address,
+        "practice_phone": facts.practice_phone,
+        "practice_email": facts.practice_email,
+        "when": spoken_datetime(facts.scheduled_start, tz),
+        "date": spoken_date(facts.scheduled_start, tz),
+        "time": spoken_time(facts.scheduled_start, tz),
+        "end_time": spoken_time(end, tz),
+        "provider": facts.provider,
+        "duration_min": facts.duration_min,
+        "location": location,
+        "changed": _changed(facts, tz),
+        "requested_when": spoken_datetime(facts.requested_start, tz),
+    }
+
+
+def confirmation_ics(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
+    """An iCalendar ``METHOD:PUBLISH`` event for the scheduled appointment.
+
+    DTSTART/DTEND carry the practice's TZID and the calendar its VTIMEZONE (UTC when the
+    practice is on UTC); the UID is stable per appointment so a later email updates it.
+    """
+    start = facts.scheduled_start.astimezone(tz)
+    end = start + timedelta(minutes=facts.duration_min)
+    domain = practice_domain(facts.practice_email)
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", appointment_uid(facts.appointment_pms_id, domain))
+    event.add("dtstamp", (facts.stamp or datetime.now(UTC)).astimezone(UTC))
+    event.add("dtstart", start)
+    event.add("dtend", end)
+    event.add("sequence", facts.sequence)
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    summary = f"Appointment at {facts.practice_name}"
+    if facts.provider:
+        summary += f" with {facts.provider}"
+    event.add("summary", summary)
+    location = ", ".join(p for p in (facts.practice_name, facts.practice_address) if p)
+    if location:
+        event.add("location", location)
+    if facts.practice_phone:
+        event.add("description", f"To change this appointment, call {facts.practice_phone}.")
+    calendar.add_component(event)
+    calendar.add_missing_timezones(
+        first_date=date(start.year - 1, 1, 1), last_date=date(start.year + 2, 1, 1)
     )
-    subject = f"Your appointment at {facts.practice_name}: {when}"
-    return ComposedEmail(subject=subject, body_text=body)
+    return calendar.to_ical().decode("utf-8")
+
+
+def compose_confirmation(
+    facts: ConfirmationFacts, tz: ZoneInfo, env: Environment | None = None
+) -> ComposedEmail:
+    """Render subject, text, HTML and the calendar invitation for the scheduled appointment."""
+    env = env or default_environment()
+    context = confirmation_context(facts, tz)
+    subject = " ".join(env.get_template(SUBJECT_TEMPLATE).render(context).split())
+    return ComposedEmail(
+        subject=subject,
+        body_text=env.get_template(TEXT_TEMPLATE).render(context),
+        body_html=env.get_template(HTML_TEMPLATE).render(context),
+        ics=confirmation_ics(facts, tz),
+    )

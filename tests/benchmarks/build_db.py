@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from linker_tui.db import create_schema, make_engine
-from linker_tui.matching import name_key
+from linker_tui.matching import patient_keys
 from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
 
 FIRST = [
@@ -112,8 +112,9 @@ def build(
                     "first_name": first,
                     "last_name": last,
                     "preferred_name": "",
-                    "first_name_key": name_key(first),
-                    "last_name_key": name_key(last),
+                    **patient_keys(
+                        first, last, "", f"p{i}@example.com", f"416555{i % 10000:04d}"
+                    ).columns(),
                     "birthdate": date(1940, 1, 1) + timedelta(days=rng.randrange(30000)),
                     "email": f"p{i}@example.com",
                     "phone_home": f"416555{i % 10000:04d}",

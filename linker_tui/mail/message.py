@@ -1,0 +1,89 @@
+"""Build the MIME message for an outbox row, with every header value checked first.
+
+Python before 3.11.10 folds a header value holding an RFC 2047 encoded-word in a way that
+can smuggle a new header line (CVE-2024-6923), and any CR/LF in a value is an injection
+attempt. Names and addresses come from the PMS and from patients, so values are checked
+here and a bad one fails that one message (permanently) with a clear reason.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from linker_tui.mail.compose import practice_domain
+from linker_tui.models import EmailOutbox
+
+_ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)
+_ADDR_SPEC = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+\.[^@\s\"(),:;<>\[\]\\.]+$")
+
+
+class InvalidHeader(ValueError):
+    """A header value or address that must not be sent; the message is for staff."""
+
+
+def check_header_value(field: str, value: str) -> str:
+    """Refuse CR, LF and other control characters, and raw RFC 2047 encoded-words."""
+    for char in value:
+        if char in "\r\n":
+            raise InvalidHeader(f"{field} contains a line break (header injection refused)")
+        if unicodedata.category(char) == "Cc" and char != "\t":
+            raise InvalidHeader(f"{field} contains a control character (U+{ord(char):04X})")
+    if _ENCODED_WORD.search(value) or ("=?" in value and "?=" in value):
+        raise InvalidHeader(f"{field} contains an encoded-word (=?...?=), refused")
+    return value
+
+
+def make_address(field: str, display_name: str, addr_spec: str) -> Address:
+    """A checked ``Address`` (``email.headerregistry``); raises InvalidHeader if unusable."""
+    name = check_header_value(f"{field} name", display_name.strip())
+    spec = check_header_value(f"{field} address", addr_spec.strip())
+    if not _ADDR_SPEC.match(spec):
+        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address")
+    try:
+        address = Address(display_name=name, addr_spec=spec)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address") from exc
+    if not address.username or not address.domain:
+        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address")
+    return address
+
+
+def new_message_id(sender: str) -> str:
+    """A fresh, globally unique Message-ID in the practice's domain (kept short, so the
+    header is not folded)."""
+    return f"<{uuid.uuid4().hex}@{practice_domain(sender)}>"
+
+
+def build_message(row: EmailOutbox, sender: str, sender_name: str, now: datetime) -> EmailMessage:
+    """The email for an outbox row: text (+ HTML) body, the ``.ics``, its stable Message-ID.
+
+    Raises InvalidHeader for a value that must not go into a header.
+    """
+    message = EmailMessage()
+    message["From"] = make_address("From", sender_name, sender)
+    message["To"] = make_address("To", row.to_name, row.to_address)
+    message["Subject"] = check_header_value("Subject", row.subject)
+    message["Date"] = format_datetime(now)
+    message_id = check_header_value("Message-ID", row.message_id or new_message_id(sender))
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(row.body_text)
+    if row.body_html:
+        message.add_alternative(row.body_html, subtype="html")
+    if row.ics:
+        # bytes keep the iCalendar CRLFs exactly as written (base64 on the wire)
+        message.add_attachment(
+            row.ics.encode("utf-8"),
+            maintype="text",
+            subtype="calendar",
+            filename="appointment.ics",
+            params={"method": "PUBLISH", "charset": "utf-8"},
+        )
+    return message

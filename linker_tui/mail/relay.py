@@ -1,0 +1,531 @@
+"""The outbox relay: claim a due email with a lease, send it, record how it went.
+
+Guarantees (see docs/email.md):
+
+* **Nothing is lost.** A row leaves ``queued``/``sending`` only as ``sent`` (the server or
+  the file backend took it), ``failed`` (permanent error, or ``max_attempts`` temporary
+  ones) or ``cancelled`` (staff, a reopened request, or the patient's no-email flag).
+* **No two relays send the same row at once.** A relay claims a row with one conditional
+  ``UPDATE … SET status='sending', claimed_by=…, lease_until=…`` checked by its row count,
+  in its own transaction (``BEGIN IMMEDIATE`` on SQLite, a row lock on PostgreSQL), and
+  sends only when it won the row. The send happens outside any transaction.
+* **The crash window.** If a relay dies (or loses its database connection) after the
+  server accepted the message but before it recorded ``sent``, the row stays ``sending``
+  until its lease runs out; then another run claims and sends it again, with the same
+  Message-ID. So a message is sent at most twice, and only then. The same happens when
+  a send outlasts the lease (the lease, 5 minutes by default, is far above the SMTP
+  timeout), or when the connection drops after the server accepted the data but before
+  its reply arrived (RFC 1047).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult, Engine
+from sqlmodel import Session, col, func, select
+
+from linker_tui.actor import Actor
+from linker_tui.clock import Clock
+from linker_tui.db import read_session, write_session
+from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
+from linker_tui.mail.transport import DeliveryFailure, Mailer
+from linker_tui.models import (
+    Appointment,
+    AppointmentStatus,
+    AuditEvent,
+    EmailOutbox,
+    OnlineRequest,
+    OutboxStatus,
+    Patient,
+    RequestState,
+)
+
+log = logging.getLogger(__name__)
+
+NO_EMAIL_REASON = "patient asked not to be emailed"
+_MAX_ERROR = 500
+
+
+@dataclass(frozen=True)
+class RelayPolicy:
+    """Retry and lease settings."""
+
+    max_attempts: int = 8
+    retry_base: timedelta = timedelta(minutes=1)
+    retry_cap: timedelta = timedelta(hours=1)
+    lease: timedelta = timedelta(minutes=5)
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed try: base * 2**(attempts-1), capped."""
+        exponent = min(max(attempts - 1, 0), 40)
+        return min(self.retry_base * (2**exponent), self.retry_cap)
+
+
+class Outcome(StrEnum):
+    """What one attempt did to one row."""
+
+    SENT = "sent"
+    RETRY = "retry"  # temporary failure, queued again for later
+    FAILED = "failed"  # permanent failure, or out of attempts
+    CANCELLED = "cancelled"  # not sent on purpose (e.g. the patient's no-email flag)
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    """One row's attempt."""
+
+    outbox_id: int
+    outcome: Outcome
+    reason: str = ""
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RelayReport:
+    """How a relay run went."""
+
+    results: tuple[RelayResult, ...] = ()
+    stopped: str = ""  # why the run stopped early (server unreachable, login refused, …)
+
+    def _count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+    @property
+    def sent(self) -> int:
+        """Emails handed to the server (or written) in this run."""
+        return self._count(Outcome.SENT)
+
+    @property
+    def retrying(self) -> int:
+        """Emails that failed for now and are queued again."""
+        return self._count(Outcome.RETRY)
+
+    @property
+    def failed(self) -> int:
+        """Emails that failed for good in this run (permanent error or out of attempts)."""
+        return self._count(Outcome.FAILED)
+
+    @property
+    def cancelled(self) -> int:
+        """Emails cancelled at send time (e.g. the patient asked not to be emailed)."""
+        return self._count(Outcome.CANCELLED)
+
+    def summary(self) -> str:
+        """``sent 3, retrying 1, failed 0, cancelled 0``."""
+        text = (
+            f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, "
+            f"cancelled {self.cancelled}"
+        )
+        return f"{text} (stopped: {self.stopped})" if self.stopped else text
+
+
+@dataclass
+class _Claimed:
+    row: EmailOutbox
+    cancelled: str = ""
+
+
+def _claimable(now: datetime) -> Any:
+    """Rows a relay may claim now: queued and due with no live lease, or stuck in
+    ``sending`` with an expired lease (a relay died after claiming)."""
+    due = sa.or_(
+        col(EmailOutbox.next_attempt_at).is_(None), col(EmailOutbox.next_attempt_at) <= now
+    )
+    free = sa.or_(col(EmailOutbox.lease_until).is_(None), col(EmailOutbox.lease_until) < now)
+    return sa.or_(
+        sa.and_(col(EmailOutbox.status) == OutboxStatus.QUEUED.value, due, free),
+        sa.and_(
+            col(EmailOutbox.status) == OutboxStatus.SENDING.value,
+            col(EmailOutbox.lease_until) < now,
+        ),
+    )
+
+
+def _rowcount(result: Any) -> int:
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def _clip(text: str) -> str:
+    return " ".join(text.split())[:_MAX_ERROR]
+
+
+def new_worker_id(actor: Actor | None = None) -> str:
+    """``alice@desk-1/4242/3f9a1c``: who holds a claim (user, workstation, process, run)."""
+    who = actor.label if actor else "relay"
+    return f"{who}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
+
+
+class OutboxRelay:
+    """Sends due outbox rows through a mailer, one claimed row at a time."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        mailer: Mailer,
+        clock: Clock,
+        *,
+        sender: str,
+        sender_name: str = "",
+        worker_id: str | None = None,
+        policy: RelayPolicy | None = None,
+    ) -> None:
+        self.engine = engine
+        self.mailer = mailer
+        self.clock = clock
+        self.sender = sender
+        self.sender_name = sender_name
+        self.worker_id = worker_id or new_worker_id()
+        self.policy = policy or RelayPolicy()
+
+    # ------------------------------------------------------------------ running
+    def due_ids(self, limit: int | None = None) -> list[int]:
+        """Rows that may be claimed now, oldest first."""
+        query = (
+            select(EmailOutbox.id).where(_claimable(self.clock.now())).order_by(col(EmailOutbox.id))
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with read_session(self.engine) as session:
+            return [i for i in session.exec(query).all() if i is not None]
+
+    def run_once(self, limit: int | None = None) -> RelayReport:
+        """Try every due row once (rows queued meanwhile wait for the next run).
+
+        Stops early when the problem is the server or the connection rather than a
+        message (the row that met it is rescheduled; the others are left untouched).
+        """
+        results: list[RelayResult] = []
+        for outbox_id in self.due_ids(limit):
+            try:
+                result = self.send(outbox_id)
+            except _StopRun as stop:
+                results.append(stop.result)
+                return RelayReport(tuple(results), stopped=stop.result.reason)
+            if result is not None:
+                results.append(result)
+        return RelayReport(tuple(results))
+
+    def send(self, outbox_id: int) -> RelayResult | None:
+        """Claim, send and record one row; None when it was not claimable (sent, not due,
+        or another relay holds it)."""
+        claimed = self.claim(outbox_id)
+        if claimed is None:
+            return None
+        if claimed.cancelled:
+            return RelayResult(outbox_id, Outcome.CANCELLED, claimed.cancelled)
+        row = claimed.row
+        try:
+            message = build_message(row, self.sender, self.sender_name, self.clock.now())
+            self.mailer.deliver(message)
+        except InvalidHeader as exc:
+            return self._record_failure(row, str(exc), permanent=True)
+        except DeliveryFailure as exc:
+            result = self._record_failure(row, exc.reason, permanent=exc.permanent)
+            if exc.whole_run:
+                raise _StopRun(result) from exc
+            return result
+        except Exception as exc:  # a bug or an unforeseen error: keep the row, retry later
+            log.exception("outbox %s: unexpected error while sending", outbox_id)
+            return self._record_failure(
+                row, f"unexpected error: {type(exc).__name__}: {exc}", permanent=False
+            )
+        return self._record_sent(row)
+
+    # ----------------------------------------------------------------- claiming
+    def claim(self, outbox_id: int) -> _Claimed | None:
+        """Take the row with a lease, in one transaction checked by row count.
+
+        The patient's no-email flag, the request's link and the appointment's status are
+        checked again here: a row that should no longer go out is cancelled instead.
+        """
+        now = self.clock.now()
+        with write_session(self.engine) as session:
+            taken = session.execute(
+                sa.update(EmailOutbox)
+                .where(col(EmailOutbox.id) == outbox_id, _claimable(now))
+                .values(
+                    status=OutboxStatus.SENDING.value,
+                    claimed_by=self.worker_id,
+                    lease_until=now + self.policy.lease,
+                    attempts=col(EmailOutbox.attempts) + 1,
+                    last_attempt_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(taken) != 1:
+                return None
+            row = session.exec(
+                select(EmailOutbox)
+                .where(EmailOutbox.id == outbox_id)
+                .execution_options(populate_existing=True)
+            ).one()
+            reason = self._why_not_send(session, row)
+            if reason:
+                row.status = OutboxStatus.CANCELLED.value
+                row.last_error = reason
+                row.attempts -= 1  # nothing was attempted
+                row.claimed_by = ""
+                row.lease_until = None
+                session.add(row)
+                log.info("outbox %s cancelled at send time: %s", outbox_id, reason)
+                return _Claimed(row, cancelled=reason)
+            if not row.message_id:
+                row.message_id = new_message_id(self.sender)
+                session.add(row)
+            session.flush()
+            return _Claimed(row)
+
+    @staticmethod
+    def _why_not_send(session: Session, row: EmailOutbox) -> str:
+        appointment = session.get(Appointment, row.appointment_id)
+        request = session.get(OnlineRequest, row.request_id)
+        if request is None or request.state != RequestState.LINKED.value:
+            return "the request is no longer linked"
+        if request.linked_appointment_id != row.appointment_id:
+            return "the request is now linked to another appointment"
+        if appointment is None:
+            return "the appointment is no longer in the PMS data"
+        if not AppointmentStatus(appointment.status).bookable:
+            return f"the appointment is now {appointment.status} in the PMS"
+        patient = session.get(Patient, appointment.patient_id)
+        if patient is not None and patient.no_email:
+            return NO_EMAIL_REASON
+        return ""
+
+    # ---------------------------------------------------------------- recording
+    def _finish(self, outbox_id: int, **values: Any) -> bool:
+        """Record the outcome if this relay still holds the claim."""
+        with write_session(self.engine) as session:
+            done = session.execute(
+                sa.update(EmailOutbox)
+                .where(
+                    col(EmailOutbox.id) == outbox_id,
+                    col(EmailOutbox.status) == OutboxStatus.SENDING.value,
+                    col(EmailOutbox.claimed_by) == self.worker_id,
+                )
+                .values(claimed_by="", lease_until=None, **values)
+                .execution_options(synchronize_session=False)
+            )
+            held = _rowcount(done) == 1
+        if not held:
+            log.warning(
+                "outbox %s: the claim expired before the result was recorded "
+                "(another relay took the row over)",
+                outbox_id,
+            )
+        return held
+
+    def _record_sent(self, row: EmailOutbox) -> RelayResult:
+        assert row.id is not None
+        self._finish(
+            row.id, status=OutboxStatus.SENT.value, sent_at=self.clock.now(), last_error=""
+        )
+        log.info("outbox %s sent (%s)", row.id, row.message_id)
+        return RelayResult(row.id, Outcome.SENT)
+
+    def _record_failure(self, row: EmailOutbox, reason: str, *, permanent: bool) -> RelayResult:
+        assert row.id is not None
+        reason = _clip(reason)
+        if permanent or row.attempts >= self.policy.max_attempts:
+            if not permanent:
+                reason = _clip(f"gave up after {row.attempts} attempts: {reason}")
+            self._finish(row.id, status=OutboxStatus.FAILED.value, last_error=reason)
+            log.warning("outbox %s failed: %s", row.id, reason)
+            return RelayResult(row.id, Outcome.FAILED, reason)
+        retry_at = self.clock.now() + self.policy.backoff(row.attempts)
+        self._finish(
+            row.id,
+            status=OutboxStatus.QUEUED.value,
+            next_attempt_at=retry_at,
+            last_error=reason,
+        )
+        log.info("outbox %s will be retried at %s: %s", row.id, retry_at.isoformat(), reason)
+        return RelayResult(row.id, Outcome.RETRY, reason, retry_at)
+
+
+class _StopRun(Exception):
+    def __init__(self, result: RelayResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+# ------------------------------------------------------------ staff actions
+class OutboxActionError(Exception):
+    """A retry or cancel that does not apply; the message is meant for staff."""
+
+
+def _staff_action(
+    engine: Engine,
+    outbox_id: int,
+    clock: Clock,
+    actor: Actor | None,
+    *,
+    action: str,
+    verb: str,
+    allowed: Sequence[OutboxStatus],
+    values: dict[str, Any],
+    detail: str,
+) -> None:
+    with write_session(engine) as session:
+        row = session.get(EmailOutbox, outbox_id)
+        if row is None:
+            raise OutboxActionError("This email no longer exists.")
+        before = row.status
+        changed = session.execute(
+            sa.update(EmailOutbox)
+            .where(
+                col(EmailOutbox.id) == outbox_id,
+                col(EmailOutbox.status).in_([s.value for s in allowed]),
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(changed) != 1:
+            raise OutboxActionError(f"This email is {before}: it cannot be {verb}.")
+        session.add(
+            AuditEvent(
+                at=clock.now(),
+                os_user=actor.os_user if actor else "",
+                workstation=actor.workstation if actor else "",
+                action=action,
+                request_id=row.request_id,
+                before=json.dumps({"outbox_id": outbox_id, "status": before}, sort_keys=True),
+                after=json.dumps(
+                    {"outbox_id": outbox_id, "status": values["status"]}, sort_keys=True
+                ),
+                detail=detail,
+            )
+        )
+
+
+def retry_email(engine: Engine, outbox_id: int, clock: Clock, actor: Actor | None = None) -> None:
+    """Failed → queued, due now, attempts reset to 0 (the last error is kept until then)."""
+    _staff_action(
+        engine,
+        outbox_id,
+        clock,
+        actor,
+        action="email_retry",
+        verb="sent again",
+        allowed=(OutboxStatus.FAILED,),
+        values={
+            "status": OutboxStatus.QUEUED.value,
+            "attempts": 0,
+            "next_attempt_at": clock.now(),
+            "claimed_by": "",
+            "lease_until": None,
+        },
+        detail=f"email {outbox_id} queued again",
+    )
+
+
+def cancel_email(
+    engine: Engine,
+    outbox_id: int,
+    clock: Clock,
+    actor: Actor | None = None,
+    reason: str = "",
+) -> None:
+    """Queued or failed → cancelled (an email being sent right now cannot be cancelled)."""
+    who = actor.label if actor else "staff"
+    text = _clip(f"cancelled by {who}" + (f": {reason}" if reason else ""))
+    _staff_action(
+        engine,
+        outbox_id,
+        clock,
+        actor,
+        action="email_cancel",
+        verb="cancelled",
+        allowed=(OutboxStatus.QUEUED, OutboxStatus.FAILED),
+        values={
+            "status": OutboxStatus.CANCELLED.value,
+            "last_error": text,
+            "claimed_by": "",
+            "lease_until": None,
+        },
+        detail=f"email {outbox_id} {text}",
+    )
+
+
+# ------------------------------------------------------------------ reading
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One line of the outbox list."""
+
+    id: int
+    request_id: int
+    request_external_id: str
+    to_address: str
+    to_name: str
+    subject: str
+    status: OutboxStatus
+    attempts: int
+    last_error: str
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    message_id: str
+    claimed_by: str = field(default="")
+
+
+def outbox_entries(
+    engine: Engine,
+    statuses: Sequence[OutboxStatus] | None = None,
+    limit: int = 500,
+) -> list[OutboxEntry]:
+    """Outbox rows, newest first (optionally only some statuses)."""
+    query = (
+        select(EmailOutbox, OnlineRequest.external_id)
+        .join(OnlineRequest, col(OnlineRequest.id) == col(EmailOutbox.request_id))
+        .order_by(col(EmailOutbox.id).desc())
+        .limit(limit)
+    )
+    if statuses:
+        query = query.where(col(EmailOutbox.status).in_([s.value for s in statuses]))
+    with read_session(engine) as session:
+        rows = session.exec(query).all()
+    entries = []
+    for row, external_id in rows:
+        assert row.id is not None
+        entries.append(
+            OutboxEntry(
+                id=row.id,
+                request_id=row.request_id,
+                request_external_id=external_id,
+                to_address=row.to_address,
+                to_name=row.to_name,
+                subject=row.subject,
+                status=OutboxStatus(row.status),
+                attempts=row.attempts,
+                last_error=row.last_error,
+                created_at=row.created_at,
+                next_attempt_at=row.next_attempt_at,
+                sent_at=row.sent_at,
+                message_id=row.message_id,
+                claimed_by=row.claimed_by,
+            )
+        )
+    return entries
+
+
+def outbox_counts(engine: Engine) -> dict[OutboxStatus, int]:
+    """How many emails are in each status (every status present, zero if none)."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(EmailOutbox.status, func.count()).group_by(col(EmailOutbox.status))
+        ).all()
+    counts = dict.fromkeys(OutboxStatus, 0)
+    for status, count in rows:
+        counts[OutboxStatus(status)] = int(count)
+    return counts

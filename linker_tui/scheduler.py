@@ -1,0 +1,144 @@
+"""Background jobs in the app process (APScheduler 3.x ``BackgroundScheduler``).
+
+Each job runs in the scheduler's worker threads, never two instances of the same job at
+once (``max_instances=1``), and runs missed while busy are merged into one
+(``coalesce=True``). Results and errors go to callbacks, called in the worker thread:
+the TUI turns them into messages (``post_message`` is thread-safe); the core stays free
+of Textual. Example::
+
+    jobs = JobScheduler()
+    jobs.add_job("outbox", services.deliver_outbox, 60, on_result, on_error)
+    jobs.start()
+    ...
+    jobs.shutdown()  # returns at once; a running job finishes in its thread
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.util import undefined
+
+from linker_tui.services import Services
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ResultCallback = Callable[[str, Any], None]
+ErrorCallback = Callable[[str, BaseException], None]
+
+OUTBOX_JOB = "outbox"
+
+
+class JobScheduler:
+    """A small wrapper around ``BackgroundScheduler``: named interval jobs with callbacks."""
+
+    def __init__(self, *, max_workers: int = 4) -> None:
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={"default": {"type": "threadpool", "max_workers": max_workers}},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
+        )
+
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler has been started and not shut down."""
+        return bool(self._scheduler.running)
+
+    def add_job(
+        self,
+        name: str,
+        func: Callable[[], T],
+        interval: float,
+        on_result: Callable[[str, T], None] | None = None,
+        on_error: ErrorCallback | None = None,
+        *,
+        run_now: bool = True,
+    ) -> None:
+        """Run ``func()`` every ``interval`` seconds (and at once when ``run_now``).
+
+        ``on_result(name, result)`` or ``on_error(name, exception)`` is called after each
+        run, in the worker thread. A job with the same name is replaced.
+        """
+        if interval <= 0:
+            raise ValueError("the interval must be positive")
+
+        def run() -> None:
+            try:
+                result = func()
+            except Exception as exc:
+                log.info("job %s failed: %s", name, exc, exc_info=True)
+                _call(on_error, name, exc)
+            else:
+                _call(on_result, name, result)
+
+        self._scheduler.add_job(
+            run,
+            "interval",
+            seconds=interval,
+            id=name,
+            name=name,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC) if run_now else undefined,
+        )
+
+    def run_now(self, name: str) -> None:
+        """Run the job as soon as possible (e.g. "sync now"); skipped if it is running."""
+        self._scheduler.modify_job(name, next_run_time=datetime.now(UTC))
+
+    def remove_job(self, name: str) -> None:
+        """Stop running the job."""
+        self._scheduler.remove_job(name)
+
+    def job_names(self) -> list[str]:
+        """The scheduled jobs."""
+        return [job.id for job in self._scheduler.get_jobs()]
+
+    def start(self) -> None:
+        """Start the scheduler's thread (jobs start running)."""
+        if not self._scheduler.running:
+            self._scheduler.start()
+
+    def shutdown(self, wait: bool = False) -> None:
+        """Stop scheduling. With ``wait=False`` (default) it returns at once; a job that is
+        running finishes in its thread (an SMTP send is bounded by ``smtp_timeout``)."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def __enter__(self) -> JobScheduler:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=False)
+
+
+def _call(callback: Callable[[str, Any], None] | None, name: str, value: Any) -> None:
+    if callback is None:
+        return
+    try:
+        callback(name, value)
+    except Exception:
+        log.exception("callback of job %s failed", name)
+
+
+def add_outbox_job(
+    scheduler: JobScheduler,
+    services: Services,
+    on_result: Callable[[str, Any], None] | None = None,
+    on_error: ErrorCallback | None = None,
+) -> None:
+    """Run the outbox relay every ``outbox_interval_seconds`` (result: a RelayReport)."""
+    scheduler.add_job(
+        OUTBOX_JOB,
+        services.deliver_outbox,
+        services.settings.outbox_interval_seconds,
+        on_result,
+        on_error,
+    )

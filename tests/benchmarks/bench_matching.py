@@ -1,0 +1,167 @@
+"""Benchmark patient matching: 100,000 patients, 10,000 pending requests in a SQLite file.
+
+Builds the database (through the loader, so the search keys are the real ones), then
+ranks the patients of every pending request the way ``linker-tui match`` and Accept do
+(index-backed candidate search, then scoring) and prints the figures.
+
+    .venv/bin/python -m tests.benchmarks.bench_matching [--patients N] [--requests N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from linker_tui.db import create_schema, make_engine, read_session
+from linker_tui.loader import load_export
+from linker_tui.matching import MatchLevel
+from linker_tui.models import OnlineRequest
+from linker_tui.patient_search import rank_request
+from linker_tui.pms_export import Export, PatientRow
+from tests.matching_eval.generate import FIRST_F, FIRST_M, LAST, NICK
+
+SUFFIXES = ["", "son", "ley", "ard", "ette", "ier", "ton", "berg", "ski", "ini", "ez", "ova"]
+
+
+def _typo(rng: random.Random, word: str) -> str:
+    if len(word) < 4:
+        return word + word[-1]
+    i = rng.randrange(1, len(word) - 1)
+    return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+
+
+def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[float, float]:
+    """Create the database; returns the seconds spent loading patients and requests."""
+    rng = random.Random(seed)
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
+    surnames = [f"{last}{suffix}" for last in LAST for suffix in SUFFIXES]
+    # Zipf-like: the commonest surname is about 1.3 % of patients (Smith in Canada: ~1 %)
+    weights = [1 / (rank + 20) for rank in range(len(surnames))]
+    rows, families = [], []
+    while len(rows) < patients:
+        last = rng.choices(surnames, weights)[0]
+        phone, email = f"{rng.choice(['416', '647', '905'])}{rng.randrange(10**7):07d}", ""
+        for member in range(rng.choice([1, 1, 2, 3, 4])):
+            first = rng.choice(FIRST_F + FIRST_M)
+            email = email or f"{first}.{last}.{len(rows)}@example.com".lower()
+            born = date(1940, 1, 1) + timedelta(days=rng.randrange(30_000))
+            rows.append(
+                PatientRow(
+                    pms_id=str(100_000 + len(rows)),
+                    last_name=last,
+                    first_name=first,
+                    preferred_name="",
+                    birthdate=born,
+                    email=email,
+                    phone_home=phone,
+                    phone_mobile="",
+                    guarantor_pms_id="",
+                    no_email=False,
+                )
+            )
+            families.append(member)
+    started = time.perf_counter()
+    load_export(engine, Export(patients=rows[:patients]))
+    load_patients = time.perf_counter() - started
+    now = datetime(2026, 11, 27, 15, tzinfo=UTC)
+    request_rows = []
+    for i in range(requests):
+        p = rng.choice(rows[:patients])
+        first, last, born = p.first_name, p.last_name, p.birthdate
+        email, phone = p.email, p.phone_home
+        roll = rng.random()
+        if roll < 0.15:  # somebody unknown
+            first, last = rng.choice(FIRST_F), rng.choice(["Okafor", "Lindqvist", "Fontaine"])
+            born, email, phone = date(1990, 1, 1) + timedelta(days=i), f"n{i}@example.net", ""
+        elif roll < 0.35:
+            last = _typo(rng, last)
+        elif roll < 0.45:
+            first = NICK.get(first, first)
+        elif roll < 0.65:
+            born = None
+        elif roll < 0.75:
+            email, phone = f"new{i}@example.net", f"514{rng.randrange(10**7):07d}"
+        request_rows.append(
+            {
+                "external_id": f"B-{i:06d}",
+                "received_at": now - timedelta(minutes=i),
+                "typed_first_name": first,
+                "typed_last_name": last,
+                "typed_birthdate": born,
+                "typed_email": email,
+                "typed_phone": phone,
+                "requested_start": now + timedelta(days=7),
+                "state": "pending",
+                "version": 1,
+            }
+        )
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(OnlineRequest.__table__), request_rows)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    load_requests = time.perf_counter() - started
+    engine.dispose()
+    return load_patients, load_requests
+
+
+def run(path: Path) -> None:
+    engine = make_engine(f"sqlite:///{path}")
+    timings, candidates, levels = [], [], {level: 0 for level in MatchLevel}
+    started = time.perf_counter()
+    with read_session(engine) as session:
+        pending = (
+            session.exec(
+                sa.select(OnlineRequest).where(OnlineRequest.state == "pending")  # type: ignore[arg-type]
+            )
+            .scalars()
+            .all()
+        )
+        for request in pending:
+            t0 = time.perf_counter()
+            ranking = rank_request(session, request)
+            timings.append(time.perf_counter() - t0)
+            candidates.append(len(ranking.candidates))
+            levels[ranking.level] += 1
+    total = time.perf_counter() - started
+    timings.sort()
+    print(f"matched {len(timings)} pending requests in {total:.2f} s")
+    print(
+        f"per request: mean {statistics.mean(timings) * 1000:.2f} ms, "
+        f"p50 {timings[len(timings) // 2] * 1000:.2f} ms, "
+        f"p95 {timings[int(len(timings) * 0.95)] * 1000:.2f} ms, "
+        f"max {timings[-1] * 1000:.2f} ms"
+    )
+    print(f"candidates offered per request: mean {statistics.mean(candidates):.1f}")
+    print("levels: " + ", ".join(f"{level.value} {count}" for level, count in levels.items()))
+    engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--db", type=Path, help="keep the database here (default: temporary)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.db or Path(tmp) / "bench_matching.db"
+        if path.exists():
+            path.unlink()
+        load_patients, load_requests = build(path, args.patients, args.requests)
+        print(
+            f"{args.patients} patients loaded (keys computed) in {load_patients:.2f} s; "
+            f"{args.requests} requests inserted in {load_requests:.2f} s"
+        )
+        run(path)
+
+
+if __name__ == "__main__":
+    main()
