@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.widgets import Footer, Static
 
@@ -70,13 +71,17 @@ async def empty_first_frame() -> float:
         return time.perf_counter() - start
 
 
-async def main_first_frame(db: Path, workdir: Path) -> float:
-    """Seconds from start until the main screen shows the first page of requests."""
+async def main_first_frame(db: Path, workdir: Path) -> tuple[float, float]:
+    """Seconds from start until the main screen is up (its first frame: header, empty
+    list, key bar), and until the first page of requests is listed (loaded off the UI
+    thread right after)."""
     app = LinkerApp(_services(db, workdir))
     start = time.perf_counter()
     async with app.run_test(size=SIZE):
+        await _wait(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted)
+        mounted = time.perf_counter() - start
         await _wait(lambda: isinstance(app.screen, MainScreen) and app.screen.table.row_count > 0)
-        return time.perf_counter() - start
+        return mounted, time.perf_counter() - start
 
 
 async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
@@ -89,8 +94,9 @@ async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
         await _wait(lambda: main.table.row_count > 0 and main.selected is not None)
         for _ in range(count):
             await app.workers.wait_for_complete()
+            # The real key path, without Pilot's own waits for idle after a key press.
             start = time.perf_counter()
-            await pilot.press("a")
+            app.post_message(events.Key("a", "a"))
             await _wait(
                 lambda: (
                     isinstance(app.screen, (Candidates, ExactMatch, NoMatch))
@@ -131,10 +137,15 @@ async def run(workdir: Path, rounds: int, accepts: int) -> None:
     accept_medians = {}
     for label, path in databases.items():
         frames = [await main_first_frame(path, workdir) for _ in range(rounds)]
-        ratio = statistics.median(frames) / statistics.median(empty)
+        first = statistics.median(f[0] for f in frames)
+        listed = statistics.median(f[1] for f in frames)
         print(
-            f"{label:>2} appointments, main screen first frame: median "
-            f"{_ms(statistics.median(frames))}  = {ratio:.2f}x empty app (target <= 1.5x)"
+            f"{label:>2} appointments, main screen first frame: median {_ms(first)}"
+            f"  = {first / statistics.median(empty):.2f}x empty app (target <= 1.5x)"
+        )
+        print(
+            f"{label:>2} appointments, first page of requests listed: median {_ms(listed)}"
+            f"  = {listed / statistics.median(empty):.2f}x empty app"
         )
         timings = await accept_to_modal(path, workdir, accepts)
         accept_medians[label] = statistics.median(timings)
