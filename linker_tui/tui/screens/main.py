@@ -85,7 +85,9 @@ class MainScreen(Screen[None]):
         yield HeaderBar(self.services.settings.practice_name, id="header")
         with Horizontal(id="bar"):
             yield Static(Content("Filter:"), id="filter-label")
-            yield FilterInput(placeholder="/ to filter", id="filter", compact=True)
+            # The input field is mounted the first time it is needed: it is the costliest
+            # widget of the first frame, and most sessions never filter.
+            yield Static(Content("/ to filter"), id="filter-hint")
             yield Static(Content(""), id="page-status")
         yield RequestTable(self.tz, id="requests")
         yield DetailPane(self.tz, id="detail")
@@ -271,9 +273,17 @@ class MainScreen(Screen[None]):
         self.page_offset = 0
         self.reload(keep_index=0)
 
-    def action_filter(self) -> None:
-        """Focus the filter field."""
-        self.query_one(FilterInput).focus()
+    async def action_filter(self) -> None:
+        """Focus the filter field (mounting it the first time)."""
+        fields = self.query(FilterInput)
+        if fields:
+            fields.first().focus()
+            return
+        field = FilterInput(placeholder="/ to filter", id="filter", compact=True)
+        hint = self.query_one("#filter-hint", Static)
+        await self.query_one("#bar", Horizontal).mount(field, before=hint)
+        await hint.remove()
+        field.focus()
 
     def action_refresh(self) -> None:
         """Reload the list and the counts."""
