@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from linker_tui.audit_cli import add_audit_parser, run_audit_command
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
 from linker_tui.demo import build_demo, demo_data_dir, read_practice
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-tui", action="store_true", help="build the database only")
     add_outbox_parser(sub)
     add_match_parser(sub)
+    add_audit_parser(sub)
     return parser
 
 
@@ -77,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(settings, args.data, open_app=not args.no_tui)
     services = Services.open(settings)
+    if args.command == "audit":
+        return run_audit_command(args, services.engine, settings.tz)
     if args.command == "match":
         return run_match_command(services.engine, settings.phone_region, args)
     if args.command == "outbox":

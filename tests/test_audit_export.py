@@ -1,0 +1,39 @@
+"""``linker-tui audit``: the audit trail for a date range, as CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+from sqlalchemy.engine import Engine
+
+from linker_tui.audit_cli import audit_rows, write_audit
+from tests.builders import TZ, add_request, local
+from tests.conftest import make_workflow
+
+
+def test_export_by_local_day_in_csv_and_json(engine: Engine) -> None:
+    rid = add_request(engine, "Ann", "Nobody", local(2026, 12, 3, 9, 30))
+    make_workflow(engine).defer(rid, expected_version=1)
+    make_workflow(engine, "bob", "desk-2").reject(rid, "No availability", expected_version=2)
+
+    out = io.StringIO()
+    assert (
+        write_audit(audit_rows(engine, TZ, date(2026, 11, 27), date(2026, 11, 27)), "csv", out) == 2
+    )
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["action"], r["os_user"], r["workstation"]) for r in rows] == [
+        ("defer", "alice", "desk-1"),
+        ("reject", "bob", "desk-2"),
+    ]
+    assert rows[1]["detail"] == "No availability" and rows[0]["request"].startswith("REQ-")
+    assert rows[0]["at"].endswith("+00:00")
+
+    out = io.StringIO()
+    assert write_audit(audit_rows(engine, TZ, date(2026, 11, 28), None), "json", out) == 0
+    assert json.loads(out.getvalue()) == []
+    out = io.StringIO()
+    write_audit(audit_rows(engine, TZ, None, date(2026, 11, 26)), "json", out)
+    assert json.loads(out.getvalue()) == []
