@@ -9,33 +9,130 @@ from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
+from linker_tui.mail.relay import Outcome
 from linker_tui.services import Services
+from linker_tui.tui.formatting import clock_time
+from linker_tui.tui.jobs import (
+    BackgroundJobs,
+    JobFailed,
+    LogKeeper,
+    MailChanged,
+    MailQueued,
+    OutboxDelivered,
+)
 from linker_tui.tui.keys import APP_KEYS, bindings
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.screens.outbox import OutboxScreen
 
 
 class LinkerApp(App[None]):
-    """Link online appointment requests to appointments that exist in the PMS."""
+    """Link online appointment requests to appointments that exist in the PMS.
+
+    ``background_jobs=False`` runs no scheduler (tests that need a fixed world): queued
+    emails then stay queued until ``linker-tui outbox send`` or another desk sends them.
+    """
 
     TITLE = "linker-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, background_jobs: bool = True) -> None:
         super().__init__()
         self.services = services
+        self.logs = LogKeeper()
+        self.jobs: BackgroundJobs | None = (
+            BackgroundJobs(services, self.post_message) if background_jobs else None
+        )
+        self._awaited: dict[int, str] = {}
+        """Emails queued by a link at this desk, by outbox id → address (to say when sent)."""
 
     def get_default_screen(self) -> Screen[None]:
         """The request list."""
         return MainScreen(self.services)
 
     def on_mount(self) -> None:
-        """Apply the practice's key remapping; mark monochrome terminals for the CSS."""
+        """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
+        log records off the terminal; start the background jobs."""
         self.set_keymap(dict(self.services.settings.keys))
         if self.no_color or self.ansi_color:
             self.add_class("-mono")
+        self.logs.install()
+        if self.jobs is not None:
+            self.jobs.start()
 
+    def on_unmount(self) -> None:
+        """Stop scheduling (a send under way finishes in its thread); logging as before."""
+        if self.jobs is not None:
+            self.jobs.shutdown()
+        self.logs.uninstall()
+
+    # ------------------------------------------------------------------ mail
+    @property
+    def main_screen(self) -> MainScreen:
+        """The request list (always at the bottom of the stack)."""
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    def on_mail_queued(self, message: MailQueued) -> None:
+        """A link queued an email: send it now, in the background."""
+        self._awaited[message.outbox_id] = message.address
+        self.main_screen.refresh_mail()
+        if self.jobs is not None:
+            self.jobs.send_mail_now()
+
+    def on_mail_changed(self, message: MailChanged) -> None:
+        """Staff retried or cancelled an email: status line, and send what is due."""
+        self.main_screen.refresh_mail()
+        if self.jobs is not None:
+            self.jobs.send_mail_now()
+
+    def on_outbox_delivered(self, message: OutboxDelivered) -> None:
+        """A relay run finished: refresh the status line and an open outbox; say what became
+        of the emails queued at this desk."""
+        self.main_screen.refresh_mail()
+        for screen in self.screen_stack:
+            if isinstance(screen, OutboxScreen):
+                screen.reload()
+        tz = self.services.settings.tz
+        for result in message.report.results:
+            address = self._awaited.pop(result.outbox_id, None)
+            if address is None:
+                continue
+            if result.outcome is Outcome.SENT:
+                self.notify(f"Confirmation email sent to {address}.", markup=False, timeout=5)
+            elif result.outcome is Outcome.RETRY:
+                when = clock_time(result.next_attempt_at, tz) if result.next_attempt_at else "later"
+                self.notify(
+                    f"The email to {address} could not be sent yet ({result.reason}); "
+                    f"next try at {when}.",
+                    severity="warning",
+                    markup=False,
+                    timeout=10,
+                )
+            else:
+                what = "failed" if result.outcome is Outcome.FAILED else "was not sent"
+                self.notify(
+                    f"The email to {address} {what}: {result.reason}",
+                    title="Email not sent",
+                    severity="error",
+                    markup=False,
+                    timeout=15,
+                )
+
+    def on_job_failed(self, message: JobFailed) -> None:
+        """A background job raised: say so (the job runs again at its next interval)."""
+        error = message.error
+        self.notify(
+            f"Background job {message.name} failed: {type(error).__name__}: {error}",
+            title="Background job",
+            severity="error",
+            markup=False,
+            timeout=15,
+        )
+
+    # ------------------------------------------------------------------ keys
     def action_help(self) -> None:
         """Show every key."""
         if not isinstance(self.screen, HelpScreen):
@@ -43,14 +140,14 @@ class LinkerApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
-        if isinstance(screen, MainScreen):
+        if isinstance(screen, MainScreen | OutboxScreen):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
         yield SystemCommand("Help", "Show every key and what it does", self.action_help)
         yield from super().get_system_commands(screen)
 
 
-def _runner(screen: MainScreen, action: str) -> Callable[[], Awaitable[None]]:
+def _runner(screen: MainScreen | OutboxScreen, action: str) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await screen.run_action(action)
 

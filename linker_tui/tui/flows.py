@@ -10,11 +10,12 @@ errors propagate to the screen's single error handler.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from textual.app import App
 
-from linker_tui.queries import outbox_status
 from linker_tui.services import Services
 from linker_tui.tui.formatting import clock_time, long_datetime, plural
 from linker_tui.tui.modals.accept import (
@@ -27,19 +28,36 @@ from linker_tui.tui.modals.accept import (
     NoMatchChoice,
 )
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning, WarningChoice
 from linker_tui.tui.safe import line
-from linker_tui.views import AcceptCheck, CandidateView, MatchKind, RequestRow
+from linker_tui.views import AcceptCheck, CandidateView, MatchKind, PatientView, RequestRow
+
+MailQueuedCallback = Callable[[int, str], None]
+"""Told ``(outbox_id, address)`` when a link queued a confirmation email."""
+
+
+@dataclass
+class _Progress:
+    """What a flow has written so far (a chosen patient stays chosen if staff cancel later)."""
+
+    changed: bool = False
 
 
 class Flows:
-    """Accept, reject and reopen, driven from the request list."""
+    """Accept, reject, reopen and choose patient, driven from the request list."""
 
-    def __init__(self, app: App[Any], services: Services) -> None:
+    def __init__(
+        self,
+        app: App[Any],
+        services: Services,
+        on_mail_queued: MailQueuedCallback | None = None,
+    ) -> None:
         self.app = app
         self.services = services
         self.workflow = services.workflow
         self.tz = services.settings.tz
+        self.on_mail_queued = on_mail_queued
 
     def _say(self, message: str) -> None:
         self.app.notify(message, markup=False, timeout=8)
@@ -47,8 +65,19 @@ class Flows:
     # -------------------------------------------------------------------- accept
     async def accept(self, row: RequestRow) -> bool:
         """Find the appointment, let staff pick and confirm it, then link. True if the
-        request changed (linked or deferred)."""
+        request changed (linked, deferred, or its patient chosen)."""
+        progress = _Progress()
+        done = await self._accept(row, progress)
+        return done or progress.changed
+
+    async def _accept(self, row: RequestRow, progress: _Progress) -> bool:
         check = await asyncio.to_thread(self.workflow.check, row.id)
+        if check.patient_id is None and check.possible_patients > 0:
+            # Not an exact patient match: staff say who it is before any appointment.
+            if await self._choose_patient(row) is None:
+                return False
+            progress.changed = True
+            check = await asyncio.to_thread(self.workflow.check, row.id)
         note = ""
         while check.kind is MatchKind.NONE:
             choice = await self.app.push_screen_wait(NoMatch(row, check, self.tz, note))
@@ -83,7 +112,9 @@ class Flows:
             booked += f" ({result.appointment.provider_name})"
         message = f"Linked {row.external_id} to {booked}."
         if result.outbox_id is not None:
-            message += " " + await self._deliver(result.outbox_id, plan.address)
+            message += f" Confirmation email queued for {plan.address}."
+            if self.on_mail_queued is not None:
+                self.on_mail_queued(result.outbox_id, plan.address)
         else:
             message += " No confirmation email."
         self._say(message)
@@ -100,16 +131,26 @@ class Flows:
                 return None
         return await self.app.push_screen_wait(Candidates(row, check, self.tz))
 
-    async def _deliver(self, outbox_id: int, address: str) -> str:
-        """Send the queued email now; the outbox keeps it (and retries) if that fails."""
-        try:
-            await asyncio.to_thread(self.services.deliver_outbox)
-            status = await asyncio.to_thread(outbox_status, self.services.engine, outbox_id)
-        except Exception:  # the link is done; the email stays queued for the next run
-            status = None
-        if status == "sent":
-            return f"Confirmation email sent to {address}."
-        return f"Confirmation email queued for {address}."
+    # ------------------------------------------------------------------- patient
+    async def change_patient(self, row: RequestRow) -> bool:
+        """ "Is this the same patient?" for an open request; True if the patient changed."""
+        return await self._choose_patient(row) is not None
+
+    async def _choose_patient(self, row: RequestRow) -> PatientView | None:
+        """Show the ranked candidates (and search); write staff's choice, audited. ``None``
+        when staff cancelled (nothing written)."""
+        check = await asyncio.to_thread(self.workflow.patient_candidates, row.id)
+        chosen = await self.app.push_screen_wait(PatientChooser(row, check, self.workflow))
+        if chosen is None:
+            return None
+        if chosen.id == check.chosen_patient_id and check.chosen_by:
+            self._say(f"{row.external_id}: {chosen.display_name} was already chosen.")
+            return chosen
+        await asyncio.to_thread(
+            self.workflow.choose_patient, row.id, chosen.id, expected_version=check.version
+        )
+        self._say(f"{row.external_id}: patient set to {chosen.display_name} ({chosen.pms_id}).")
+        return chosen
 
     # -------------------------------------------------------------------- reject
     async def reject(self, row: RequestRow) -> bool:

@@ -83,6 +83,23 @@ FILTER = KeySpec(
     "Filter the list by name, request number, reason or email (Esc clears)",
     title="Filter the list",
 )
+PATIENT = KeySpec(
+    "linker.patient",
+    "p",
+    "patient",
+    "Patient",
+    "Choose or change which PMS patient sent the highlighted open request "
+    '("Is this the same patient?")',
+    title="Change the request's patient",
+)
+OUTBOX = KeySpec(
+    "linker.outbox",
+    "m",
+    "outbox",
+    "Mail",
+    "Open the mail outbox: confirmation emails queued, sent, failed; retry or cancel",
+    title="Mail outbox",
+)
 NEXT_PAGE = KeySpec(
     "linker.next_page",
     "right_square_bracket,ctrl+pagedown",
@@ -120,8 +137,10 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     ACCEPT,
     REJECT,
     REOPEN,
+    PATIENT,
     TOGGLE_HANDLED,
     FILTER,
+    OUTBOX,
     REFRESH,
     NEXT_PAGE,
     PREVIOUS_PAGE,
@@ -130,6 +149,50 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
 
 APP_KEYS: tuple[KeySpec, ...] = (HELP, QUIT)
 """Keys that work everywhere outside dialogs."""
+
+OUTBOX_RETRY = KeySpec(
+    "outbox.retry",
+    "r",
+    "retry",
+    "Retry",
+    "Outbox: send the highlighted failed email again (due now, attempts reset)",
+    title="Retry email",
+)
+OUTBOX_CANCEL = KeySpec(
+    "outbox.cancel",
+    "c",
+    "cancel_email",
+    "Cancel email",
+    "Outbox: cancel the highlighted queued or failed email (it will not be sent)",
+    title="Cancel email",
+)
+OUTBOX_REFRESH = KeySpec(
+    "outbox.refresh",
+    "f5,ctrl+r",
+    "refresh",
+    "Refresh",
+    "Outbox: reload the list",
+    title="Refresh the outbox",
+)
+OUTBOX_BACK = KeySpec(
+    "outbox.back",
+    "escape,q",
+    "back",
+    "Back",
+    "Outbox: back to the request list",
+    title="Back to the request list",
+)
+OUTBOX_KEYS: tuple[KeySpec, ...] = (OUTBOX_RETRY, OUTBOX_CANCEL, OUTBOX_REFRESH, OUTBOX_BACK)
+"""Keys of the mail outbox screen."""
+
+PATIENT_SEARCH = KeySpec(
+    "patient.search",
+    "slash,s",
+    "search",
+    "Search",
+    "Patient dialog: search patients by name, birth date or phone (Esc: back to the list)",
+    title="Search patients",
+)
 
 MODAL_CANCEL = KeySpec(
     "modal.cancel", "escape", "cancel", "Cancel", "Cancel a dialog: nothing changes"
@@ -148,6 +211,11 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter", "Press the highlighted button, or pick the highlighted appointment"),
 )
 """Keys that are not remappable bindings of ours, for the help screen."""
+
+
+SPARE_IDS: frozenset[str] = frozenset({OUTBOX.id, REFRESH.id, OUTBOX_REFRESH.id})
+"""Keys the key bar leaves out first when the line is too short (they stay in the help, the
+palette and, for the outbox, the status line)."""
 
 
 def bindings(specs: Iterable[KeySpec]) -> list[Binding]:

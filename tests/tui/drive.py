@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.widgets.request_table import RequestTable
 
 Size = tuple[int, int]
@@ -98,3 +98,14 @@ def dialog_text(app: LinkerApp) -> str:
 def notifications(app: LinkerApp) -> list[str]:
     """Messages of the notifications shown so far."""
     return [n.message for n in app._notifications]
+
+
+async def quiet(pilot: Pilot[None]) -> None:
+    """Wait until every worker but the decision flow (which waits on a dialog) is done."""
+    app = pilot.app
+    await wait_until(
+        pilot,
+        lambda: all(w.is_finished or w.group == DECISION_GROUP for w in app.workers),
+        "the workers to finish",
+    )
+    await pilot.pause()

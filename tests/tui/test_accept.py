@@ -17,6 +17,7 @@ from linker_tui.tui.modals.accept import (
     NoMatch,
 )
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
 from linker_tui.workflow import PracticeInfo, Workflow
 from tests.tui.drive import (
     SMALL,
@@ -40,6 +41,8 @@ def _linked_to(world: World, key: str) -> int | None:
 
 
 async def test_exact_match_links_and_sends_the_email(world: World) -> None:
+    """With the scheduler running: the link queues the email, the relay job sends it (file
+    backend), and the outbox shows it as sent."""
     app = LinkerApp(world.services)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
@@ -58,10 +61,25 @@ async def test_exact_match_links_and_sends_the_email(world: World) -> None:
         await pilot.press("enter")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
-        assert any("Linked REQ-1001 to Thu 2026-12-03 09:30" in m for m in notifications(app))
-        assert any("sent to jane.exact@example.com" in m for m in notifications(app))
+        assert any(
+            "Linked REQ-1001 to Thu 2026-12-03 09:30" in m
+            and "Confirmation email queued for jane.exact@example.com" in m
+            for m in notifications(app)
+        )
         # the filter still shows "exact": the linked request left the open list
         assert table(app).row_count == 0
+        await wait_until(
+            pilot,
+            lambda: "Confirmation email sent to jane.exact@example.com." in notifications(app),
+            "the relay job to send the email",
+        )
+        await pilot.press("m")
+        outbox = await wait_screen(pilot, OutboxScreen)
+        await settle(pilot)
+        assert isinstance(outbox, OutboxScreen)
+        rows = {e.to_address: e.status for e in outbox.query_one(OutboxTable).entries}
+        assert rows["jane.exact@example.com"] is OutboxStatus.SENT
+        assert rows["greta@example.com"] is OutboxStatus.SENT  # queued before the app started
 
     assert _linked_to(world, "exact") == world.appointments["A-EXACT"]
     request = world.request("exact")
@@ -73,7 +91,7 @@ async def test_exact_match_links_and_sends_the_email(world: World) -> None:
 
 
 async def test_partial_pick_the_second_candidate(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "partial")
@@ -105,7 +123,7 @@ async def test_partial_pick_the_second_candidate(world: World) -> None:
 
 
 async def test_partial_with_other_time_and_provider(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "partial")
@@ -130,7 +148,7 @@ async def test_partial_with_other_time_and_provider(world: World) -> None:
 
 
 async def test_several_candidates_pick_the_third(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "several")
@@ -151,7 +169,7 @@ async def test_several_candidates_pick_the_third(world: World) -> None:
 
 
 async def test_none_then_try_again_finds_the_new_appointment(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "nothing")
@@ -175,7 +193,7 @@ async def test_none_then_try_again_finds_the_new_appointment(world: World) -> No
 
 async def test_none_try_again_still_nothing_then_cancel(world: World) -> None:
     before = dump(world.engine)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "nothing")
@@ -196,7 +214,7 @@ async def test_none_try_again_still_nothing_then_cancel(world: World) -> None:
 
 
 async def test_none_do_this_later_marks_waiting_for_pms(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "unknown")
@@ -231,7 +249,7 @@ CANCELS: list[tuple[str, list[str], type[Screen[object]]]] = [
 
 async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
     before = dump(world.engine)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         selected = ""
@@ -253,7 +271,7 @@ async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
 
 
 async def test_patient_who_opted_out_gets_no_by_default(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "optout")
@@ -275,7 +293,7 @@ async def test_patient_who_opted_out_gets_no_by_default(world: World) -> None:
 
 
 async def test_patient_without_address_links_without_email(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "noaddress")
@@ -305,7 +323,7 @@ async def test_change_from_another_desk_is_refused(world: World) -> None:
         services.settings.tz,
         PracticeInfo("Maple Grove Dental"),
     )
-    app = LinkerApp(services)
+    app = LinkerApp(services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "exact")

@@ -45,16 +45,16 @@ from tests.tui.world import (
 
 
 async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         screen = main_screen(app)
         assert plain(screen.query_one("#practice")) == PRACTICE  # literally, not markup
         counts = plain(screen.query_one("#counts"))
-        assert counts == "Pending 8 · Waiting for PMS 0 · Linked 1 · Rejected 0"
-        assert plain(screen.query_one("#page-status")) == "rows 1\u20138 of 8 · open"
+        assert counts == "Pending 9 · Waiting for PMS 0 · Linked 1 · Rejected 0"
+        assert plain(screen.query_one("#page-status")) == "rows 1\u20139 of 9 · open"
         rows = table(app)
-        assert rows.row_count == 8
+        assert rows.row_count == 9
         first = [c.plain for c in rows.get_row(str(world.requests["exact"]))]
         assert first[:3] == ["11-26 08:15", "Jane Exact", "Thu 12-03 09:30"]
         assert first[3].startswith("Dr. Am")  # cut to fit 80 columns
@@ -69,7 +69,7 @@ async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
 
 
 async def test_hostile_text_is_shown_literally(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=LARGE) as pilot:
         await settle(pilot)
         await select(pilot, "click")
@@ -98,7 +98,7 @@ async def test_hostile_text_is_shown_literally(world: World) -> None:
 
 async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) -> None:
     world = build_world(tmp_path, practice="[/] \x1b[2J [@click=app.quit]Q[/]")
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         assert plain(main_screen(app).query_one("#practice")) == "[/] [2J [@click=app.quit]Q[/]"
@@ -106,7 +106,7 @@ async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) 
 
 
 async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("slash", "o", "l", "i", "v")
@@ -125,11 +125,11 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         await settle(pilot)
         assert screen.query_one("#filter", Input).value == ""
         assert app.focused is table(app)
-        assert table(app).row_count == 8
+        assert table(app).row_count == 9
 
 
 async def test_handled_toggle_adds_the_state_column(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=LARGE) as pilot:
         await settle(pilot)
         assert len(table(app).columns) == 6
@@ -137,13 +137,13 @@ async def test_handled_toggle_adds_the_state_column(world: World) -> None:
         await settle(pilot)
         rows = table(app)
         assert len(rows.columns) == 7
-        assert rows.row_count == 9
+        assert rows.row_count == 10
         linked = [c.plain for c in rows.get_row(str(world.requests["linked"]))]
         assert linked[-1] == "linked"
-        assert plain(main_screen(app).query_one("#page-status")) == "rows 1\u20139 of 9 · all"
+        assert plain(main_screen(app).query_one("#page-status")) == "rows 1\u201310 of 10 · all"
         await pilot.press("h")
         await settle(pilot)
-        assert table(app).row_count == 8
+        assert table(app).row_count == 9
 
 
 async def test_pages_of_a_hundred(world: World) -> None:
@@ -158,18 +158,18 @@ async def test_pages_of_a_hundred(world: World) -> None:
                     requested_start=at(12, 14, 9, 0),
                 )
             )
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         screen = main_screen(app)
         assert table(app).row_count == 100
-        assert plain(screen.query_one("#page-status")) == "rows 1\u2013100 of 158 · open · [ ] page"
+        assert plain(screen.query_one("#page-status")) == "rows 1\u2013100 of 159 · open · [ ] page"
         assert screen.check_action("previous_page", ()) is None
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert table(app).row_count == 58
-        assert plain(screen.query_one("#page-status")).startswith("rows 101\u2013158 of 158")
-        assert screen.selected is not None and screen.selected.external_id == "BULK-0092"
+        assert table(app).row_count == 59
+        assert plain(screen.query_one("#page-status")).startswith("rows 101\u2013159 of 159")
+        assert screen.selected is not None and screen.selected.external_id == "BULK-0091"
         await pilot.press("right_square_bracket")  # no further page
         await settle(pilot)
         assert screen.page_offset == 100
@@ -180,7 +180,7 @@ async def test_pages_of_a_hundred(world: World) -> None:
 
 
 async def test_help_lists_every_key(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
@@ -198,6 +198,10 @@ async def test_help_lists_every_key(world: World) -> None:
             assert expected in text
         assert "\na\nAccept the highlighted request" in text
         assert "\nf5 ^r\nReload the list" in text
+        assert "\nm\nOpen the mail outbox" in text
+        assert "\np\nChoose or change which PMS patient" in text
+        assert "\nr\nOutbox: send the highlighted failed email again" in text
+        assert "\n/ s\nPatient dialog: search patients" in text
         assert "\nesc\nCancel a dialog: nothing changes" in text
         await pilot.press("escape")
         await wait_screen(pilot, MainScreen)
@@ -206,7 +210,7 @@ async def test_help_lists_every_key(world: World) -> None:
 async def test_keys_can_be_remapped_from_the_settings(tmp_path: Path) -> None:
     world = build_world(tmp_path)
     world.services.settings.keys.update({"linker.accept": "x", "linker.quit": "ctrl+q"})
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("a")
@@ -226,7 +230,7 @@ async def test_keys_can_be_remapped_from_the_settings(tmp_path: Path) -> None:
 
 
 async def test_command_palette_offers_the_actions(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(main_screen(app))]
@@ -255,7 +259,7 @@ async def test_no_colour_marks_the_app_monochrome(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         assert app.has_class("-mono")
@@ -273,7 +277,7 @@ def _fits(screen: Screen[object], size: tuple[int, int]) -> None:
 
 @pytest.mark.parametrize("size", [SMALL, LARGE])
 async def test_dialogs_fit_the_screen(world: World, size: tuple[int, int]) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await select(pilot, "several")
@@ -297,21 +301,21 @@ async def test_dialogs_fit_the_screen(world: World, size: tuple[int, int]) -> No
 
 
 async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         keys = plain(main_screen(app).query_one("#keys"))
         assert "a Accept" in keys and "r Reject" in keys and "o Reopen" not in keys
-        assert table(app).row_count == 8
+        assert table(app).row_count == 9
         # another desk defers a request and rejects another one
         workflow = world.services.workflow
         workflow.defer(world.requests["unknown"], expected_version=1)
         workflow.reject(world.requests["hostile"], "Duplicate request", expected_version=1)
         await pilot.press("f5")
         await settle(pilot)
-        assert table(app).row_count == 7
+        assert table(app).row_count == 8
         counts = plain(main_screen(app).query_one("#counts"))
-        assert counts == "Pending 6 · Waiting for PMS 1 · Linked 1 · Rejected 1"
+        assert counts == "Pending 7 · Waiting for PMS 1 · Linked 1 · Rejected 1"
         await pilot.press("ctrl+r")
         await settle(pilot)
-        assert table(app).row_count == 7
+        assert table(app).row_count == 8

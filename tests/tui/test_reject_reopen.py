@@ -24,7 +24,7 @@ from tests.tui.world import World, dump
 
 
 async def test_reject_warns_and_links_instead(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "partial")
@@ -51,7 +51,7 @@ async def test_reject_warns_and_links_instead(world: World) -> None:
 
 
 async def test_reject_anyway_with_a_quick_reason(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "partial")
@@ -75,7 +75,7 @@ async def test_reject_anyway_with_a_quick_reason(world: World) -> None:
 
 async def test_reject_needs_a_reason_and_takes_typed_text(world: World) -> None:
     before = dump(world.engine)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "unknown")
@@ -107,7 +107,7 @@ async def test_reject_needs_a_reason_and_takes_typed_text(world: World) -> None:
 
 async def test_cancel_reject_changes_nothing(world: World) -> None:
     before = dump(world.engine)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await select(pilot, "partial")
@@ -126,7 +126,7 @@ async def test_cancel_reject_changes_nothing(world: World) -> None:
 
 
 async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None:
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("h")  # show handled requests
@@ -164,7 +164,7 @@ async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None
 
 async def test_reopen_cancelled_changes_nothing(world: World) -> None:
     before = dump(world.engine)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         await pilot.press("h")

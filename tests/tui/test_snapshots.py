@@ -11,15 +11,18 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Input
 
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt, ExactMatch, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
+from linker_tui.tui.screens.outbox import OutboxScreen
 from tests.tui.drive import LARGE, SMALL, select, settle, wait_screen, wait_until
-from tests.tui.world import build_world
+from tests.tui.world import RefusingMailer, build_world
 
 Steps = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -54,6 +57,32 @@ def _goto(word: str | None, steps: tuple[Step, ...], *, handled: bool = False) -
     return run
 
 
+def _mail_failed(steps: tuple[Step, ...]) -> Steps:
+    """The linked request's queued email fails for good (the server refuses it), then the
+    list is refreshed and ``steps`` follow."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        app.services.relay(RefusingMailer()).run_once()
+        await pilot.press("f5")
+        await settle(pilot)
+        for key, screen in steps:
+            await pilot.press(key)
+            await wait_screen(pilot, screen)
+            await settle(pilot)
+
+    return run
+
+
+async def _patient_search(pilot: Pilot[None]) -> None:
+    await _goto("Zoe", (("p", PatientChooser),))(pilot)
+    pilot.app.screen.query_one("#patient-search", Input).insert_text_at_cursor("lee")
+    await pilot.press("enter")
+    await _quiet(pilot)
+
+
 CASES: dict[str, Steps] = {
     "main": _goto(None, ()),
     "main_handled": _goto(None, (("h", MainScreen),)),
@@ -77,6 +106,10 @@ CASES: dict[str, Steps] = {
     "reject_reason": _goto("unknown", (("r", RejectReason),)),
     "reopen": _goto("linked", (("o", Confirm),), handled=True),
     "help": _goto(None, (("question_mark", HelpScreen),)),
+    "main_mail_failed": _mail_failed(()),
+    "outbox": _mail_failed((("m", OutboxScreen),)),
+    "patient_alike": _goto("REQ-1010", (("a", PatientChooser),)),
+    "patient_search": _patient_search,
 }
 
 
@@ -86,5 +119,5 @@ def test_snapshot(
     snap_compare: Callable[..., bool], tmp_path: Path, case: str, size: tuple[int, int]
 ) -> None:
     world = build_world(tmp_path)
-    app = LinkerApp(world.services)
+    app = LinkerApp(world.services, background_jobs=False)
     assert snap_compare(app, terminal_size=size, run_before=CASES[case])

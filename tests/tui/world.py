@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,7 +16,9 @@ from linker_tui.actor import Actor
 from linker_tui.clock import FixedClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine, read_session, write_session
-from linker_tui.matching import name_key
+from linker_tui.mail.relay import RelayReport
+from linker_tui.mail.transport import DeliveryFailure
+from linker_tui.matching import name_key, patient_keys
 from linker_tui.models import (
     Appointment,
     AuditEvent,
@@ -31,6 +34,7 @@ NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
 PRACTICE = "Maple [b]Grove[/b] Dental"
 HOSTILE_FIRST = "[@click=app.quit]x[/]"
 HOSTILE_LAST = "\x1b[31mred[/]"
+FAMILY_PHONE = "416-555-0101"
 HOSTILE_NOTE = "[b]not bold[/b] \x1b]0;title\x07 [/] end"
 
 
@@ -153,6 +157,27 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
             assert patient.id is not None
             world.patients[key] = patient.id
 
+        # A family sharing a phone: "Sam Lee" could be Samuel or Samantha (never decided).
+        for key, first, last, born, email in (
+            ("samuel", "Samuel", "Lee", date(1990, 3, 4), "lee.family@example.com"),
+            ("samantha", "Samantha", "Lee", date(1992, 8, 9), "samantha.lee@example.com"),
+            ("simon", "Simon", "Lee", date(1961, 5, 6), "lee.family@example.com"),
+        ):
+            keys = patient_keys(first, last, email=email, phone_mobile=FAMILY_PHONE)
+            patient = Patient(
+                pms_id=f"PAT-{key}",
+                first_name=first,
+                last_name=last,
+                birthdate=born,
+                email=email,
+                phone_mobile=FAMILY_PHONE,
+                **keys.columns(),
+            )
+            s.add(patient)
+            s.flush()
+            assert patient.id is not None
+            world.patients[key] = patient.id
+
     for name, patient, provider, start, extra in (
         ("A-EXACT", "jane", "chen", at(12, 3, 9, 30), {}),
         ("A-BOB-1", "bob", "osei", at(12, 3, 10, 0), {"operatory": "OP2", "reason": "Checkup"}),
@@ -165,6 +190,8 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
         ("A-OLIVE", "olive", "chen", at(12, 3, 11, 0), {}),
         ("A-NOAH", "noah", "osei", at(12, 4, 8, 0), {}),
         ("A-GRETA", "greta", "chen", at(12, 7, 9, 0), {}),
+        ("A-SAMANTHA", "samantha", "hyg", at(12, 11, 16, 0), {"reason": "Hygiene"}),
+        ("A-SAMUEL", "samuel", "chen", at(12, 14, 8, 0), {}),
     ):
         world.add_appointment(name, patient, provider, start, **extra)
 
@@ -188,6 +215,15 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
                 {"note": HOSTILE_NOTE, "reason": "[red]pain[/red]"},
             ),
             ("linked", "Greta", "Linked", "greta", "chen", at(12, 7, 9, 0), {}),
+            (
+                "twins",
+                "Sam",
+                "Lee",
+                None,
+                "hyg",
+                at(12, 11, 16, 0),
+                {"birthdate": None, "phone": FAMILY_PHONE},
+            ),
         ),
         start=1,
     ):
@@ -197,8 +233,9 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
                 received_at=received + timedelta(minutes=15 * index),
                 typed_first_name=first,
                 typed_last_name=last,
-                typed_birthdate=date(1980, 1, 2),
+                typed_birthdate=extra.get("birthdate", date(1980, 1, 2)),  # type: ignore[arg-type]
                 typed_email="",
+                typed_phone=str(extra.get("phone", "")),
                 requested_start=start,
                 requested_provider_id=world.providers[provider],
                 reason=str(extra.get("reason", "Cleaning")),
@@ -217,3 +254,17 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
         send_email=True,
     )
     return world
+
+
+class RefusingMailer:
+    """A mail server that refuses every recipient for good (SMTP 550)."""
+
+    REASON = "550 5.1.1 <recipient>: no such user [/] \x1b[31m"
+
+    def deliver(self, message: EmailMessage) -> None:
+        raise DeliveryFailure(self.REASON, permanent=True)
+
+
+def fail_outbox(world: World) -> RelayReport:
+    """Run the relay once with :class:`RefusingMailer`: every due email fails for good."""
+    return world.services.relay(RefusingMailer()).run_once()

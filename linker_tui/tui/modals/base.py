@@ -38,11 +38,15 @@ class Dialog(ModalScreen[ResultT]):
             yield from self.compose_body()
             with Horizontal(classes="dialog-buttons"):
                 yield from self.buttons()
-            yield Static(line(HINT), classes="dialog-hint")
+            yield Static(line(self.hint_text()), classes="dialog-hint")
 
     def dialog_title(self) -> str:
         """The title line (a constant of ours, shown literally)."""
         return self.TITLE_TEXT
+
+    def hint_text(self) -> str:
+        """The key hint under the buttons (a constant of ours)."""
+        return HINT
 
     def compose_body(self) -> ComposeResult:
         """The dialog's content."""

@@ -12,7 +12,15 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from linker_tui.tui.keys import APP_KEYS, MAIN_KEYS, MODAL_CANCEL, OTHER_KEYS, KeySpec
+from linker_tui.tui.keys import (
+    APP_KEYS,
+    MAIN_KEYS,
+    MODAL_CANCEL,
+    OTHER_KEYS,
+    OUTBOX_KEYS,
+    PATIENT_SEARCH,
+    KeySpec,
+)
 from linker_tui.tui.safe import line
 
 
@@ -44,9 +52,12 @@ class HelpScreen(ModalScreen[None]):
     def _rows(self) -> list[tuple[Content, Content]]:
         rows = [(line(("Request list", "bold")), Content(""))]
         rows += [(line(self._key_names(s)), line(s.help)) for s in (*MAIN_KEYS, *APP_KEYS)]
+        rows.append((line(("Mail outbox", "bold")), Content("")))
+        rows += [(line(self._key_names(s)), line(s.help)) for s in OUTBOX_KEYS]
         rows.append((line(("Everywhere", "bold")), Content("")))
         rows += [(line(keys), line(what)) for keys, what in OTHER_KEYS]
         rows.append((line(self._key_names(MODAL_CANCEL)), line(MODAL_CANCEL.help)))
+        rows.append((line(self._key_names(PATIENT_SEARCH)), line(PATIENT_SEARCH.help)))
         return rows
 
     def action_close(self) -> None:

@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from linker_tui.models import RequestState
+from linker_tui.models import OutboxStatus, RequestState
 from linker_tui.queries import (
     PAGE_SIZE,
     ListQuery,
@@ -28,12 +28,15 @@ from linker_tui.queries import (
 from linker_tui.services import Services
 from linker_tui.tui.flows import Flows
 from linker_tui.tui.formatting import RANGE_DASH, count
-from linker_tui.tui.keys import MAIN_KEYS, NEXT_PAGE, PREVIOUS_PAGE, KeySpec, bindings
+from linker_tui.tui.jobs import MailQueued
+from linker_tui.tui.keys import MAIN_KEYS, NEXT_PAGE, OUTBOX, PREVIOUS_PAGE, KeySpec, bindings
 from linker_tui.tui.safe import line
+from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.header import HeaderBar
 from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.tui.widgets.status import StatusLine
 from linker_tui.views import RequestRow
 from linker_tui.workflow import WorkflowError
 
@@ -44,6 +47,7 @@ DECISION_GROUP = "decision"
 class _Loaded:
     page: RequestPage
     counts: dict[RequestState, int]
+    mail: dict[OutboxStatus, int]
 
 
 class FilterInput(Input):
@@ -91,6 +95,7 @@ class MainScreen(Screen[None]):
             yield Static(Content(""), id="page-status")
         yield RequestTable(self.tz, id="requests")
         yield DetailPane(self.tz, id="detail")
+        yield StatusLine(id="status")
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
@@ -101,7 +106,7 @@ class MainScreen(Screen[None]):
     def flows(self) -> Flows:
         """The decision flows (made once the screen belongs to the app)."""
         if self._flows is None:
-            self._flows = Flows(self.app, self.services)
+            self._flows = Flows(self.app, self.services, self._mail_queued)
         return self._flows
 
     @property
@@ -132,6 +137,7 @@ class MainScreen(Screen[None]):
         loaded = await asyncio.to_thread(self._fetch, query, offset)
         self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
         self.query_one(HeaderBar).show_counts(loaded.counts)
+        self.show_mail(loaded.mail)
         self.table.show_rows(
             loaded.page.rows,
             show_state=query.show_handled,
@@ -145,7 +151,22 @@ class MainScreen(Screen[None]):
         services = self.services
         now = services.clock.now()
         page = request_page(services.engine, query, offset, self.tz, now)
-        return _Loaded(page=page, counts=state_counts(services.engine))
+        return _Loaded(
+            page=page, counts=state_counts(services.engine), mail=services.outbox_counts()
+        )
+
+    # ------------------------------------------------------------------ status line
+    def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
+        """The outbox part of the status line ("2 emails failed — m to see")."""
+        self.query_one(StatusLine).show_mail(counts, self._keys(OUTBOX))
+
+    @work(exclusive=True, group="mail-status", exit_on_error=False)
+    async def refresh_mail(self) -> None:
+        """Read the outbox counts again (after a relay run, a retry or a cancel)."""
+        self.show_mail(await asyncio.to_thread(self.services.outbox_counts))
+
+    def _mail_queued(self, outbox_id: int, address: str) -> None:
+        self.app.post_message(MailQueued(outbox_id, address))
 
     def _show_page_status(self) -> None:
         rows = len(self.table.rows_shown)
@@ -210,7 +231,7 @@ class MainScreen(Screen[None]):
         """Offer only what applies to the highlighted request (and nothing while a
         decision is under way)."""
         row = self.selected
-        if action in ("accept", "reject", "reopen"):
+        if action in ("accept", "reject", "reopen", "patient"):
             if row is None:
                 return False
             wanted_open = action != "reopen"
@@ -253,6 +274,15 @@ class MainScreen(Screen[None]):
         """Reopen the highlighted request."""
         if self.selected is not None:
             self._decide(self.flows.reopen, self.selected)
+
+    def action_patient(self) -> None:
+        """Choose or change the patient of the highlighted open request."""
+        if self.selected is not None:
+            self._decide(self.flows.change_patient, self.selected)
+
+    def action_outbox(self) -> None:
+        """Open the mail outbox."""
+        self.app.push_screen(OutboxScreen(self.services))
 
     def _decide(self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow) -> None:
         if self._deciding():

@@ -7,9 +7,12 @@ every dialog and cursor move noticeably slower).
 
 from __future__ import annotations
 
+from textual.binding import Binding
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
+from linker_tui.tui.keys import SPARE_IDS
 from linker_tui.tui.safe import Part, line
 
 KEY_STYLE = "bold reverse"
@@ -18,12 +21,17 @@ DISABLED_STYLE = "dim"
 
 class KeyBar(Static):
     """``a Accept  r Reject  h Handled  …  ^p palette``; keys that are shown but do not
-    apply right now are dimmed, keys that do not apply at all are left out."""
+    apply right now are dimmed, keys that do not apply at all are left out. When the line
+    is too short, the spare keys (:data:`~linker_tui.tui.keys.SPARE_IDS`) go first."""
 
     def on_mount(self) -> None:
         """Follow the screen's bindings."""
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self.call_after_refresh(self.show_keys)
+
+    def on_resize(self) -> None:
+        """Spare keys come back (or go) with the width."""
+        self.show_keys()
 
     def _bindings_changed(self, screen: Screen[object]) -> None:
         if screen is self.screen:
@@ -31,20 +39,34 @@ class KeyBar(Static):
 
     def show_keys(self) -> None:
         """Render the keys of the active bindings, once per action, in binding order."""
+        if not self.is_attached:  # the screen was closed before this callback ran
+            return
         app = self.app
         active = self.screen.active_bindings
-        parts: list[Part] = []
+        shown: list[tuple[Binding, bool]] = []
         seen: set[str] = set()
         for _node, binding, enabled, _tooltip in active.values():
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            style = "" if enabled else DISABLED_STYLE
-            parts += [
-                (app.get_key_display(binding), KEY_STYLE if enabled else DISABLED_STYLE),
-                (f" {binding.description}  ", style),
-            ]
+            shown.append((binding, enabled))
+        tail: list[Part] = []
         palette = active.get(app.COMMAND_PALETTE_BINDING)
         if app.ENABLE_COMMAND_PALETTE and palette is not None:
-            parts += [(app.get_key_display(palette.binding), KEY_STYLE), " palette"]
-        self.update(line(*parts))
+            tail = [(app.get_key_display(palette.binding), KEY_STYLE), " palette"]
+        rendered = self._keys_line(shown, tail)
+        width = self.size.width
+        if width and rendered.cell_length > width:
+            kept = [(b, e) for b, e in shown if b.id not in SPARE_IDS]
+            rendered = self._keys_line(kept, tail)
+        self.update(rendered)
+
+    def _keys_line(self, shown: list[tuple[Binding, bool]], tail: list[Part]) -> Content:
+        parts: list[Part] = []
+        for binding, enabled in shown:
+            style = "" if enabled else DISABLED_STYLE
+            parts += [
+                (self.app.get_key_display(binding), KEY_STYLE if enabled else DISABLED_STYLE),
+                (f" {binding.description}  ", style),
+            ]
+        return line(*parts, *tail)

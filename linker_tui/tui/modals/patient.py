@@ -1,0 +1,340 @@
+""" "Is this the same patient?": the ranked candidate patients, per-field evidence, search.
+
+Each field (first name, last name, birth date, phone, email) carries a marker that reads
+without colour: ``✓`` agrees, ``~`` close, ``✗`` differs, ``·`` missing. The cursor starts
+on the best candidate, but nothing is chosen until staff press Enter (two candidates that
+score alike are both shown, with a warning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import Button, DataTable, Input, Static
+from textual.worker import Worker, WorkerState
+
+from linker_tui.matching import Agreement, MatchField
+from linker_tui.tui.formatting import plural
+from linker_tui.tui.keys import PATIENT_SEARCH, bindings
+from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.safe import cell, line, lines, one_line
+from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.views import PatientCandidateView, PatientCheck, PatientView, RequestRow
+from linker_tui.workflow import Workflow
+
+_BOLD = "bold"
+MARKS: dict[Agreement, str] = {
+    Agreement.AGREES: "✓",
+    Agreement.CLOSE: "~",
+    Agreement.DIFFERS: "✗",
+    Agreement.MISSING: "·",
+}
+LEGEND = "✓ agrees  ~ close  ✗ differs  · missing  (Patient: first, last name)"
+ALIKE = 2.5
+"""Candidates within this many points of the best one are "alike" (as in the matcher)."""
+SEARCH_LIMIT = 50
+TABLE_MAX = 9
+"""At most the heading and 8 patients; fewer when the terminal is short (see _fit_table)."""
+TABLE_MIN = 3
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("name", "Patient", 20, weight=3, maximum=40),
+    ColumnSpec("born", "Born", 12),
+    ColumnSpec("phone", "Phone", 14, weight=1, maximum=24),
+    ColumnSpec("email", "Email", 16, weight=3, maximum=40),
+)
+SCROLLBAR = 1
+
+
+def mark(candidate: PatientCandidateView, field: MatchField) -> str:
+    """The marker of one field (a blank when there is nothing to compare with)."""
+    for evidence in candidate.evidence:
+        if evidence.field is field:
+            return MARKS[evidence.agreement]
+    return " "
+
+
+CURRENT = " (current)"
+"""After the name of the patient the request is attached to now."""
+
+
+def alike(candidates: Sequence[PatientCandidateView]) -> bool:
+    """The two best candidates score alike: staff must tell them apart."""
+    return (
+        len(candidates) > 1
+        and bool(candidates[0].evidence)
+        and candidates[0].score - candidates[1].score < ALIKE
+    )
+
+
+class PatientTable(DataTable[Text]):
+    """Candidate patients (or search results), one per row; the row key is the index."""
+
+    def __init__(self, candidates: Sequence[PatientCandidateView], current_id: int | None) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, id="patients")
+        self.candidates = tuple(candidates)
+        self.current_id = current_id
+        self._widths: dict[str, int] = {}
+
+    def show(self, candidates: Sequence[PatientCandidateView]) -> None:
+        """Replace the rows; the cursor goes to the first (nothing is chosen by it)."""
+        self.candidates = tuple(candidates)
+        self._render_rows(0)
+
+    def on_resize(self) -> None:
+        """(Re)build the rows with columns that fit the width."""
+        if fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR)) != self._widths:
+            self._render_rows(self.cursor_row)
+
+    def _render_rows(self, index: int) -> None:
+        widths = fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR))
+        if widths != self._widths or not self.columns:
+            self._widths = widths
+            self.clear(columns=True)
+            for spec in COLUMNS:
+                self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
+        else:
+            self.clear()
+        for number, candidate in enumerate(self.candidates):
+            self.add_row(*self._cells(candidate), key=str(number))
+        if self.candidates:
+            self.move_cursor(row=min(max(index, 0), len(self.candidates) - 1), animate=False)
+
+    def _cells(self, candidate: PatientCandidateView) -> list[Text]:
+        p, w = candidate.patient, self._widths
+        first, last = mark(candidate, MatchField.FIRST_NAME), mark(candidate, MatchField.LAST_NAME)
+        born = p.birthdate.isoformat() if p.birthdate else "-"
+        phone = p.phones[0] if p.phones else "-"
+        if len(p.phones) > 1:
+            phone += f" +{len(p.phones) - 1}"
+        current = CURRENT if p.id == self.current_id else ""
+        return [
+            cell(f"{first}{last} {p.display_name}{current}", w["name"], _BOLD),
+            cell(f"{mark(candidate, MatchField.BIRTHDATE)} {born}", w["born"]),
+            cell(f"{mark(candidate, MatchField.PHONE)} {phone}", w["phone"]),
+            cell(f"{mark(candidate, MatchField.EMAIL)} {p.email or '-'}", w["email"]),
+        ]
+
+    def highlighted(self) -> PatientCandidateView | None:
+        """The candidate under the cursor."""
+        if not self.candidates or not 0 <= self.cursor_row < len(self.candidates):
+            return None
+        return self.candidates[self.cursor_row]
+
+
+class SearchField(Input):
+    """The search box: Enter searches, Esc goes back to the ranked candidates."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "leave", "Back to the candidates", id="patient.search_back"),
+    ]
+
+    def action_leave(self) -> None:
+        """Close the search, show the ranked candidates again."""
+        screen = self.screen
+        if isinstance(screen, PatientChooser):
+            screen.close_search()
+
+
+class PatientChooser(Dialog[PatientView | None]):
+    """Pick the PMS patient who sent the request; ``None`` (Esc) changes nothing."""
+
+    TITLE_TEXT = "Is this the same patient?"
+    AUTO_FOCUS = "#patients"
+    WIDE = True
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings((PATIENT_SEARCH,)))
+    HINT_TEXT = "Enter: this patient · / search · Esc: cancel, nothing changes"
+
+    def __init__(self, row: RequestRow, check: PatientCheck, workflow: Workflow) -> None:
+        super().__init__()
+        self.row, self.check, self.workflow = row, check, workflow
+
+    # ---------------------------------------------------------------- layout
+    def compose_body(self) -> ComposeResult:
+        """Typed identity, legend, candidates, the highlighted one in words, search."""
+        yield text(lines(*self._intro()))
+        yield Static(line(self._list_title()), id="patients-title", markup=False)
+        yield PatientTable(self.check.candidates, self.check.chosen_patient_id)
+        yield Static(line(""), id="patient-why", classes="dialog-text", markup=False)
+        with Horizontal(id="patient-search-row"):
+            yield Static(line("Search:"), id="patient-search-label")
+            yield SearchField(
+                placeholder="name, birth date or phone · Enter searches · Esc back",
+                id="patient-search",
+                compact=True,
+            )
+
+    def _intro(self) -> list[Content]:
+        check = self.check
+        typed = [check.typed_name or "(no name)"]
+        born = check.typed_birthdate
+        typed.append(f"born {born.isoformat()}" if born else "no birth date")
+        typed.append(check.typed_phone or "no phone")
+        typed.append(check.typed_email or "no email")
+        rows = [
+            line("Request ", (self.row.external_id, _BOLD), f" · {check.explanation}"),
+            line(("Typed:   ", _BOLD), " · ".join(typed)),
+            line(LEGEND),
+        ]
+        if alike(check.candidates):
+            rows.append(
+                line(
+                    (
+                        "The best candidates score alike: check birth date and contact "
+                        "with the patient before choosing.",
+                        _BOLD,
+                    )
+                )
+            )
+        return rows
+
+    def _list_title(self) -> str:
+        n = len(self.check.candidates)
+        if not n:
+            return "Nobody resembles what was typed. Search by name, birth date or phone (/)."
+        return f"{plural(n, 'possible patient')}, best first:"
+
+    def buttons(self) -> ComposeResult:
+        """This patient / search / cancel."""
+        yield button("This patient", "choose", variant="primary")
+        yield button("Search…", "search")
+        yield button("Cancel", "cancel")
+
+    def hint_text(self) -> str:
+        """The key hint: Enter picks, / searches."""
+        return self.HINT_TEXT
+
+    def on_mount(self) -> None:
+        """Explain the highlighted candidate; with nobody to show, start with the search."""
+        self._explain()
+        if not self.check.candidates:
+            self.open_search()
+
+    def on_resize(self) -> None:
+        """Keep the whole dialog, buttons included, on a short terminal."""
+        self.call_after_refresh(self._fit_table)
+
+    def _fit_table(self) -> None:
+        """Give the table the rows the rest of the dialog leaves (between 3 and 9)."""
+        dialog = self.query_one(".dialog")
+        table = self.table
+        chrome = dialog.outer_size.height - dialog.size.height
+        others = sum(
+            child.outer_size.height + child.styles.margin.top + child.styles.margin.bottom
+            for child in dialog.children
+            if child is not table and child.display
+        )
+        room = self.size.height - chrome - others - table.styles.margin.top
+        wanted = max(TABLE_MIN, min(TABLE_MAX, room))
+        if table.styles.max_height is None or table.styles.max_height.value != wanted:
+            table.styles.max_height = wanted
+
+    @property
+    def table(self) -> PatientTable:
+        """The candidates."""
+        return self.query_one(PatientTable)
+
+    # ---------------------------------------------------------------- choosing
+    def cancelled(self) -> PatientView | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(DataTable.RowHighlighted, "#patients")
+    def _highlighted(self) -> None:
+        self._explain()
+
+    def _explain(self) -> None:
+        candidate = self.table.highlighted()
+        why = self.query_one("#patient-why", Static)
+        self.query_one("#choose", Button).disabled = candidate is None
+        if candidate is None:
+            why.update(line(""))
+            return
+        p = candidate.patient
+        said = candidate.summary or "nothing to compare with"
+        current = ", the current patient" if p.id == self.check.chosen_patient_id else ""
+        why.update(line((p.display_name, _BOLD), f" ({p.pms_id}{current}): {said}"))
+
+    @on(DataTable.RowSelected, "#patients")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self._choose()
+
+    def _choose(self) -> None:
+        candidate = self.table.highlighted()
+        if candidate is not None:
+            self.dismiss(candidate.patient)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "choose":
+            self._choose()
+        elif event.button.id == "search":
+            self.open_search()
+        else:
+            self.dismiss(None)
+
+    # ---------------------------------------------------------------- search
+    def action_search(self) -> None:
+        """``/``: search patients."""
+        self.open_search()
+
+    def open_search(self) -> None:
+        """Show and focus the search field."""
+        self.query_one("#patient-search-row").add_class("-shown")
+        self.query_one(SearchField).focus()
+        self.call_after_refresh(self._fit_table)
+
+    def close_search(self) -> None:
+        """Hide the search field and show the ranked candidates again."""
+        self.query_one("#patient-search-row").remove_class("-shown")
+        self.call_after_refresh(self._fit_table)
+        self.query_one(SearchField).value = ""
+        self.table.show(self.check.candidates)
+        self.query_one("#patients-title", Static).update(line(self._list_title()))
+        self._explain()
+        self.table.focus()
+
+    @on(Input.Submitted, "#patient-search")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self._search(event.value.strip())
+
+    @work(exclusive=True, group="patient-search", exit_on_error=False)
+    async def _search(self, query: str) -> None:
+        found = await asyncio.to_thread(
+            self.workflow.search_patients, query, self.row.id, SEARCH_LIMIT
+        )
+        self.table.show(found)
+        shown = f"“{one_line(query)}”"
+        title = (
+            f"{plural(len(found), 'patient')} found for {shown}, closest to what was typed first:"
+            if found
+            else f"Nobody found for {shown}. Try a surname, a birth date (YYYY-MM-DD) or a phone."
+        )
+        if len(found) >= SEARCH_LIMIT:
+            title = f"The first {SEARCH_LIMIT} patients found for {shown}: search more precisely."
+        self.query_one("#patients-title", Static).update(line(title))
+        self._explain()
+        if found:
+            self.table.focus()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failed search becomes a notification (the dialog stays open)."""
+        if event.state is WorkerState.ERROR and event.worker.group == "patient-search":
+            error = event.worker.error
+            self.notify(
+                f"The search failed: {type(error).__name__}: {error}",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
