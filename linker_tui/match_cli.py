@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from linker_tui.db import read_session
 from linker_tui.matching import PatientRanking
 from linker_tui.models import OPEN_STATES, OnlineRequest, Patient
-from linker_tui.patient_search import rank_request
+from linker_tui.patient_search import rank_requests
 from linker_tui.text import clean
 
 
@@ -40,8 +40,9 @@ def match_requests(
             query = query.where(OnlineRequest.external_id == external_id)
         else:
             query = query.where(col(OnlineRequest.state).in_(OPEN_STATES))
-        for request in session.exec(query).all():
-            yield request, rank_request(session, request, region)
+        requests = session.exec(query).all()
+        # The whole list at once: a few set-based lookups, not one search per request.
+        yield from zip(requests, rank_requests(session, requests, region), strict=True)
 
 
 def _as_dict(

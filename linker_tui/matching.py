@@ -14,6 +14,7 @@ from importlib.resources import files
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from linker_tui.text import casefold_ascii
@@ -145,6 +146,7 @@ def compact_key(key: str) -> str:
     return key.replace(" ", "")
 
 
+@lru_cache(maxsize=65_536)
 def name_tokens(key: str) -> frozenset[str]:
     """The telling words of a name key, without particles (``"van der berg"`` → ``{berg}``)."""
     words = key.split()
@@ -224,7 +226,9 @@ def _nickname_variants(key: str) -> frozenset[str]:
     if not key:
         return frozenset()
     table = nickname_groups()
-    numbers = table.get(key, frozenset())
+    numbers = table.get(key)
+    if not numbers:
+        return frozenset({key})
     return frozenset({key, *(k for k, n in table.items() if n & numbers)})
 
 
@@ -315,6 +319,9 @@ class Evidence:
         return f"{text} ({self.note})" if self.note else text
 
 
+_FIELD_ORDER = {f: i for i, f in enumerate(MatchField)}
+
+
 class MatchLevel(StrEnum):
     """How sure the matcher is about a request's patient."""
 
@@ -339,6 +346,9 @@ class ScoredPatient:
 
     def on(self, field_: MatchField) -> Evidence:
         """The evidence for one field."""
+        i = _FIELD_ORDER[field_]  # where scoring puts it
+        if i < len(self.evidence) and self.evidence[i].field is field_:
+            return self.evidence[i]
         return next(e for e in self.evidence if e.field is field_)
 
     @property
@@ -425,28 +435,41 @@ _SHARED = "shared with other patients"
 
 
 def _is_typo(a: str, b: str) -> bool:
+    """One edit apart (two for long names), or very alike by Jaro-Winkler."""
     if not a or not b or (a[0] != b[0] and len(a) < 5):
         return False
-    distance = DamerauLevenshtein.distance(a, b)
-    longest = max(len(a), len(b))
-    if (distance <= 1 and longest >= 4) or (distance <= 2 and longest >= 8):
-        return True
-    return JaroWinkler.normalized_similarity(a, b) >= 0.9 and min(len(a), len(b)) >= 4
+    size_a, size_b = len(a), len(b)
+    longest = size_a if size_a > size_b else size_b
+    # The distance is at least the difference in length (no need to compute it then).
+    if longest >= 4 and -2 <= size_a - size_b <= 2:
+        distance = DamerauLevenshtein.distance(a, b, score_cutoff=2)
+        if distance <= 1 or (distance <= 2 and longest >= 8):
+            return True
+    return (
+        min(size_a, size_b) >= 4
+        and JaroWinkler.normalized_similarity(a, b, score_cutoff=0.9) >= 0.9
+    )
 
 
 def _compare_first(typed: str, patient: PatientRecord) -> Evidence:
-    names = [
+    return _compare_given(typed, _given_names(patient.first_name, patient.preferred_name))
+
+
+@lru_cache(maxsize=65_536)
+def _given_names(first_name: str, preferred_name: str) -> tuple[tuple[str, str], ...]:
+    """A patient's given names as keys, with why each counts (the preferred name)."""
+    return tuple(
         (name_key(n), why)
-        for n, why in ((patient.first_name, ""), (patient.preferred_name, "preferred name"))
+        for n, why in ((first_name, ""), (preferred_name, "preferred name"))
         if n.strip()
-    ]
-    return _compare_given(typed, names)
+    )
 
 
-def _compare_given(typed: str, names: Sequence[tuple[str, str]]) -> Evidence:
+@lru_cache(maxsize=131_072)
+def _compare_given(typed: str, names: tuple[tuple[str, str], ...]) -> Evidence:
     if not typed or not names:
-        return Evidence(MatchField.FIRST_NAME, Agreement.MISSING, 0.0)
-    best = Evidence(MatchField.FIRST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+        return _MISSING[MatchField.FIRST_NAME]
+    best = _FIRST_DIFFERS
     typed_compact = compact_key(typed)
     for key, why in names:
         found = _given_evidence(typed, typed_compact, key, why)
@@ -467,9 +490,7 @@ def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evide
         set(typed_words) & set(words) and len(typed_words) != len(words)
     ):
         return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, f"part of {key}")
-    if _is_typo(typed_compact, compact_key(key)) or any(
-        _is_typo(typed, n) for n in nickname_variants(key) if n != key
-    ):
+    if _is_typo(typed_compact, compact_key(key)) or _typo_of_any(typed, _other_variants(key)):
         return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
     shorter, longer = sorted((typed_compact, compact_key(key)), key=len)
     if len(shorter) >= 3 and longer.startswith(shorter):
@@ -479,57 +500,114 @@ def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evide
     return Evidence(first, Agreement.DIFFERS, W_NAME_DIFFERS, why)
 
 
+@lru_cache(maxsize=8192)
+def _other_variants(key: str) -> tuple[str, ...]:
+    """The nickname variants of a name key but itself."""
+    return tuple(sorted(nickname_variants(key) - {key}))
+
+
+def _typo_of_any(typed: str, names: tuple[str, ...]) -> bool:
+    """Whether ``typed`` is a typo of one of ``names``."""
+    if len(names) > 2 and (
+        # None is close enough to be a typo by either measure: no need to try each.
+        process.extractOne(typed, names, scorer=DamerauLevenshtein.distance, score_cutoff=2) is None
+        and process.extractOne(
+            typed, names, scorer=JaroWinkler.normalized_similarity, score_cutoff=0.9
+        )
+        is None
+    ):
+        return False
+    return any(_is_typo(typed, n) for n in names)
+
+
 @lru_cache(maxsize=65_536)
 def _compare_last(typed: str, key: str) -> Evidence:
-    last = MatchField.LAST_NAME
     if not typed or not key:
-        return Evidence(last, Agreement.MISSING, 0.0)
-    if typed == key or compact_key(typed) == compact_key(key):
-        return Evidence(last, Agreement.AGREES, W_NAME_SAME)
+        return _MISSING[MatchField.LAST_NAME]
+    if typed == key:
+        return _LAST_SAME
+    typed_compact, compact = compact_key(typed), compact_key(key)
+    if typed_compact == compact:
+        return _LAST_SAME
     typed_words, words = name_tokens(typed), name_tokens(key)
     if typed_words <= words or words <= typed_words:
-        return Evidence(last, Agreement.AGREES, W_LAST_PART, "part of a compound surname")
-    if _is_typo(compact_key(typed), compact_key(key)) or any(
-        _is_typo(a, b) for a in typed_words for b in words
+        return _LAST_PART
+    if _is_typo(typed_compact, compact) or (
+        # one word each: the words are the compact forms, already compared
+        (" " in typed or " " in key) and any(_is_typo(a, b) for a in typed_words for b in words)
     ):
-        return Evidence(last, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
-    if soundex(compact_key(typed)) == soundex(compact_key(key)):
-        return Evidence(last, Agreement.CLOSE, W_NAME_PREFIX, "sounds alike")
-    return Evidence(last, Agreement.DIFFERS, W_NAME_DIFFERS)
+        return _LAST_TYPO
+    if soundex(typed_compact) == soundex(compact):
+        return _LAST_SOUNDS
+    return _LAST_DIFFERS
+
+
+_LAST_SAME = Evidence(MatchField.LAST_NAME, Agreement.AGREES, W_NAME_SAME)
+_LAST_PART = Evidence(
+    MatchField.LAST_NAME, Agreement.AGREES, W_LAST_PART, "part of a compound surname"
+)
+_LAST_TYPO = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+_LAST_SOUNDS = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_PREFIX, "sounds alike")
+_LAST_DIFFERS = Evidence(MatchField.LAST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+
+
+# The evidence that does not depend on the names compared, built once (Evidence is
+# immutable; scoring many candidates then allocates little).
+_MISSING = {f: Evidence(f, Agreement.MISSING, 0.0) for f in MatchField}
+_FIRST_DIFFERS = Evidence(MatchField.FIRST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+_BORN_SAME = Evidence(MatchField.BIRTHDATE, Agreement.AGREES, W_BORN_SAME)
+_BORN_SWAPPED = Evidence(
+    MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "day and month swapped"
+)
+_BORN_DIGIT = Evidence(MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "one digit differs")
+_BORN_DIFFERS = Evidence(MatchField.BIRTHDATE, Agreement.DIFFERS, W_BORN_DIFFERS)
+_CONTACT = {
+    (f, outcome): Evidence(f, agreement, weight, note)
+    for f in (MatchField.PHONE, MatchField.EMAIL)
+    for outcome, agreement, weight, note in (
+        ("unique", Agreement.AGREES, W_CONTACT_UNIQUE, _UNIQUE),
+        ("shared", Agreement.AGREES, W_CONTACT_SHARED, _SHARED),
+        ("close", Agreement.CLOSE, W_CONTACT_CLOSE, "similar"),
+        ("differs", Agreement.DIFFERS, W_CONTACT_DIFFERS, ""),
+    )
+}
 
 
 def _compare_birthdate(typed: date | None, found: date | None) -> Evidence:
-    born = MatchField.BIRTHDATE
     if typed is None or found is None:
-        return Evidence(born, Agreement.MISSING, 0.0)
+        return _MISSING[MatchField.BIRTHDATE]
     if typed == found:
-        return Evidence(born, Agreement.AGREES, W_BORN_SAME)
+        return _BORN_SAME
     if typed.year == found.year and typed.month == found.day and typed.day == found.month:
-        return Evidence(born, Agreement.CLOSE, W_BORN_TYPO, "day and month swapped")
-    a, b = typed.isoformat(), found.isoformat()
-    if sum(x != y for x, y in zip(a, b, strict=True)) == 1 or (
-        (typed.month, typed.day) == (found.month, found.day) and abs(typed.year - found.year) == 1
-    ):
-        return Evidence(born, Agreement.CLOSE, W_BORN_TYPO, "one digit differs")
-    return Evidence(born, Agreement.DIFFERS, W_BORN_DIFFERS)
-
-
-def _contact_evidence(
-    field_: MatchField, typed: str, found: Sequence[str], sharing: int, close: bool
-) -> Evidence:
-    if not typed or not found:
-        return Evidence(field_, Agreement.MISSING, 0.0)
-    if typed in found:
-        if sharing <= 1:
-            return Evidence(field_, Agreement.AGREES, W_CONTACT_UNIQUE, _UNIQUE)
-        return Evidence(field_, Agreement.AGREES, W_CONTACT_SHARED, _SHARED)
-    if close:
-        return Evidence(field_, Agreement.CLOSE, W_CONTACT_CLOSE, "similar")
-    return Evidence(field_, Agreement.DIFFERS, W_CONTACT_DIFFERS)
+        return _BORN_SWAPPED
+    # One character of the ISO date differs: only one of year, month and day can differ.
+    differing = (typed.year != found.year) + (typed.month != found.month) + (typed.day != found.day)
+    if differing == 1:
+        a, b = typed.isoformat(), found.isoformat()
+        if sum(x != y for x, y in zip(a, b, strict=True)) == 1 or (
+            (typed.month, typed.day) == (found.month, found.day)
+            and abs(typed.year - found.year) == 1
+        ):
+            return _BORN_DIGIT
+    return _BORN_DIFFERS
 
 
 def _phone_close(typed: str, found: Sequence[str]) -> bool:
-    return any(len(typed) == len(f) and DamerauLevenshtein.distance(typed, f) <= 1 for f in found)
+    """One digit differs, or two adjacent digits are swapped."""
+    size = len(typed)
+    half = size // 2
+    for other in found:
+        if len(other) != size:
+            continue
+        # Such numbers differ in at most two adjacent places: one half is the same, or
+        # all but the two digits in the middle are (a quick test before the distance).
+        if (
+            typed[:half] == other[:half]
+            or typed[half:] == other[half:]
+            or (typed[: half - 1] == other[: half - 1] and typed[half + 1 :] == other[half + 1 :])
+        ) and DamerauLevenshtein.distance(typed, other, score_cutoff=1) <= 1:
+            return True
+    return False
 
 
 def _email_close(typed: str, found: Sequence[str]) -> bool:
@@ -537,7 +615,9 @@ def _email_close(typed: str, found: Sequence[str]) -> bool:
     for other in found:
         other_local, _, other_domain = other.partition("@")
         if local == other_local or (
-            domain == other_domain and DamerauLevenshtein.distance(local, other_local) <= 1
+            domain == other_domain
+            and abs(len(local) - len(other_local)) <= 1
+            and DamerauLevenshtein.distance(local, other_local, score_cutoff=1) <= 1
         ):
             return True
     return False
@@ -583,45 +663,126 @@ def _normalise(typed: TypedIdentity, region: str) -> _Typed:
 def _score(
     t: _Typed, patient: PatientRecord, region: str, phone_sharing: int, email_sharing: int
 ) -> ScoredPatient:
-    first, last = (
-        _compare_first(t.first, patient),
-        _compare_last(t.last, name_key(patient.last_name)),
+    ((score, _, _, evidence, swapped),) = _score_rows(
+        t, [patient], region, phone_sharing, email_sharing
     )
-    swapped = False
+    return ScoredPatient(patient, score, evidence, swapped)
+
+
+_ScoreRow = tuple[float, int, PatientRecord, tuple[Evidence, ...], bool]
+
+# How a candidate's phone or email compares (before knowing how many patients share it).
+_NO_CONTACT, _SAME_CONTACT, _CLOSE_CONTACT, _OTHER_CONTACT = range(4)
+
+
+def _score_rows(
+    t: _Typed,
+    patients: Sequence[PatientRecord],
+    region: str,
+    phone_sharing: int | None,
+    email_sharing: int | None,
+) -> list[_ScoreRow]:
+    """The score, id, patient, evidence and swap of each candidate (the lean form ranking
+    sorts; only the candidates offered become :class:`ScoredPatient`).
+
+    How many patients share the typed phone and email is counted among ``patients``
+    when not given. One tight loop: this runs for every candidate of every request.
+    """
+    typed_first, typed_last, typed_born = t.first, t.last, t.birthdate
+    typed_phone, typed_email = t.phone, t.email
+    names_evidence, phone_keys, email_keys = _names_evidence, _phone_keys, _email_keys
+    compare_birthdate = _compare_birthdate
+    no_born = _MISSING[MatchField.BIRTHDATE]
+    partial = []
+    for p in patients:
+        first, last, swapped = names_evidence(
+            typed_first, typed_last, p.first_name, p.preferred_name, p.last_name
+        )
+        born = p.birthdate
+        if typed_born is None or born is None:
+            born_evidence = no_born
+        elif born == typed_born:
+            born_evidence = _BORN_SAME
+        else:
+            born_evidence = compare_birthdate(typed_born, born)
+        phone = email = _NO_CONTACT
+        if typed_phone:
+            phones = phone_keys(p.phones, region)
+            if phones:
+                if typed_phone in phones:
+                    phone = _SAME_CONTACT
+                else:
+                    phone = _CLOSE_CONTACT if _phone_close(typed_phone, phones) else _OTHER_CONTACT
+        if typed_email:
+            emails = email_keys(p.email)
+            if emails:
+                if typed_email in emails:
+                    email = _SAME_CONTACT
+                else:
+                    email = _CLOSE_CONTACT if _email_close(typed_email, emails) else _OTHER_CONTACT
+        partial.append((p, first, last, swapped, born_evidence, phone, email))
+    if phone_sharing is None:
+        phone_sharing = sum(1 for row in partial if row[5] == _SAME_CONTACT)
+    if email_sharing is None:
+        email_sharing = sum(1 for row in partial if row[6] == _SAME_CONTACT)
+    phone_evidence = _contact_outcomes(MatchField.PHONE, phone_sharing)
+    email_evidence = _contact_outcomes(MatchField.EMAIL, email_sharing)
+    rows: list[_ScoreRow] = []
+    for p, first, last, swapped, born_evidence, phone, email in partial:
+        phone_ev, email_ev = phone_evidence[phone], email_evidence[email]
+        score = round(
+            first.weight + last.weight + born_evidence.weight + phone_ev.weight + email_ev.weight,
+            2,
+        )
+        rows.append((score, p.id, p, (first, last, born_evidence, phone_ev, email_ev), swapped))
+    return rows
+
+
+def _contact_outcomes(field_: MatchField, sharing: int) -> tuple[Evidence, ...]:
+    """The evidence for each way a contact compares (indexed by ``_NO_CONTACT`` ...)."""
+    return (
+        _MISSING[field_],
+        _CONTACT[field_, "unique" if sharing <= 1 else "shared"],
+        _CONTACT[field_, "close"],
+        _CONTACT[field_, "differs"],
+    )
+
+
+@lru_cache(maxsize=131_072)
+def _names_evidence(
+    typed_first: str, typed_last: str, first_name: str, preferred_name: str, last_name: str
+) -> tuple[Evidence, Evidence, bool]:
+    """First- and last-name evidence, and whether the typed names fit better swapped."""
+    first = _compare_given(typed_first, _given_names(first_name, preferred_name))
+    last_key = name_key(last_name)
+    last = _compare_last(typed_last, last_key)
     if (
-        t.first
-        and t.last
+        typed_first
+        and typed_last
         and (first.agreement is not Agreement.AGREES or last.agreement is not Agreement.AGREES)
     ):
-        s_first = _compare_given(t.last, [(name_key(patient.first_name), "")])
-        s_last = _compare_last(t.first, name_key(patient.last_name))
+        s_last = _compare_last(typed_first, last_key)
+        if s_last.weight + W_NAME_SAME + W_SWAPPED <= first.weight + last.weight:
+            return first, last, False  # swapped, even the best first name would not do
+        s_first = _compare_given(typed_last, ((name_key(first_name), ""),))
         if s_first.weight + s_last.weight + W_SWAPPED > first.weight + last.weight:
             note = "first and last name swapped"
             first = Evidence(MatchField.FIRST_NAME, s_first.agreement, s_first.weight, note)
             last = Evidence(MatchField.LAST_NAME, s_last.agreement, s_last.weight + W_SWAPPED, note)
-            swapped = True
-    phones = [k for k in (phone_key(p, region) for p in patient.phones) if k]
-    emails = [email_key(patient.email)] if patient.email.strip() else []
-    evidence = (
-        first,
-        last,
-        _compare_birthdate(t.birthdate, patient.birthdate),
-        _contact_evidence(
-            MatchField.PHONE,
-            t.phone,
-            phones,
-            phone_sharing,
-            bool(t.phone) and _phone_close(t.phone, phones),
-        ),
-        _contact_evidence(
-            MatchField.EMAIL,
-            t.email,
-            emails,
-            email_sharing,
-            bool(t.email) and _email_close(t.email, emails),
-        ),
-    )
-    return ScoredPatient(patient, round(sum(e.weight for e in evidence), 2), evidence, swapped)
+            return first, last, True
+    return first, last, False
+
+
+@lru_cache(maxsize=131_072)
+def _phone_keys(phones: tuple[str, ...], region: str) -> tuple[str, ...]:
+    """A patient's phone numbers as keys (empty ones left out)."""
+    return tuple(k for k in (phone_key(p, region) for p in phones) if k)
+
+
+@lru_cache(maxsize=131_072)
+def _email_keys(email: str) -> tuple[str, ...]:
+    """A patient's email as a key, in a tuple (empty when there is none)."""
+    return (email_key(email),) if email.strip() else ()
 
 
 def rank_patients(
@@ -644,18 +805,14 @@ def rank_patients(
     t = _normalise(typed, region)
     if not t.first and not t.last:
         return PatientRanking(MatchLevel.NONE, (), "no name was typed")
-    if phone_sharing is None:
-        phone_sharing = sum(
-            1 for p in patients if t.phone and t.phone in {phone_key(x, region) for x in p.phones}
-        )
-    if email_sharing is None:
-        email_sharing = sum(1 for p in patients if t.email and email_key(p.email) == t.email)
-    scored = sorted(
-        (_score(t, p, region, phone_sharing, email_sharing) for p in patients),
-        key=lambda c: (-c.score, c.patient_id),
+    rows = _score_rows(t, patients, region, phone_sharing, email_sharing)
+    if min_score is not None:
+        rows = [row for row in rows if row[0] >= min_score]
+    rows.sort(key=_best_first)
+    offered = tuple(
+        ScoredPatient(patient, score, evidence, swapped)
+        for score, _, patient, evidence, swapped in rows[:MAX_CANDIDATES]
     )
-    offered = tuple(c for c in scored if min_score is None or c.score >= min_score)
-    offered = offered[:MAX_CANDIDATES]
     if not offered:
         return PatientRanking(MatchLevel.NONE, (), "no patient with this name")
     best = offered[0]
@@ -663,6 +820,10 @@ def rank_patients(
     if best.decisive and not rivals:
         return PatientRanking(MatchLevel.EXACT, offered, _why_exact(best))
     return PatientRanking(MatchLevel.POSSIBLE, offered, _why_not(t, offered))
+
+
+def _best_first(row: _ScoreRow) -> tuple[float, int]:
+    return -row[0], row[1]
 
 
 def _why_exact(best: ScoredPatient) -> str:
