@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from linker_tui.audit_cli import add_audit_parser, run_audit_command
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
-from linker_tui.demo import build_demo, demo_data_dir, read_practice
+from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
 from linker_tui.mail.cli import add_outbox_parser, run_outbox_command
 from linker_tui.match_cli import add_match_parser, run_match_command
 from linker_tui.services import Services
+from linker_tui.sync.cli import add_sync_parser, run_sync_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     add_outbox_parser(sub)
     add_match_parser(sub)
     add_audit_parser(sub)
+    add_sync_parser(sub)
     return parser
 
 
@@ -45,7 +50,11 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
     folder = folder or demo_data_dir()
     practice = read_practice(folder)
     demo_dir = settings.data_dir / "demo"
+    today = datetime.now(ZoneInfo(practice.timezone)).date()
     settings = settings.with_overrides(
+        pms_export_dir=folder,  # the app's own syncs read the same export
+        inbox_dir=demo_dir / "inbox",
+        demo_shift_days=week_shift(practice.export_date, today).days,
         database_url=f"sqlite:///{demo_dir / 'demo.db'}",
         outbox_dir=demo_dir / "outbox",
         practice_name=practice.name,
@@ -56,8 +65,8 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
     )
     engine = make_engine(settings.effective_database_url)
     services = Services.open(settings, engine=engine)
-    today = services.clock.now().astimezone(settings.tz).date()
-    report = build_demo(engine, folder, today)
+    shutil.rmtree(settings.effective_inbox_dir, ignore_errors=True)  # a fresh demo inbox too
+    report = build_demo(engine, folder, today, inbox_dir=settings.effective_inbox_dir)
     print(
         f"Demo database {settings.effective_database_url}: {report.providers} providers, "
         f"{report.patients} patients, {report.appointments} appointments, "
@@ -85,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_match_command(services.engine, settings.phone_region, args)
     if args.command == "outbox":
         return run_outbox_command(services, args)
+    if args.command == "sync":
+        return run_sync_command(services, args)
     return _run_app(services)
 
 

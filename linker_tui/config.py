@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from linker_tui.pms_export import valid_status_target
+
 APP_NAME = "linker-tui"
 
 
@@ -71,6 +73,18 @@ class Settings(BaseSettings):
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
     outbox_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # sync from the PMS and the request inbox (docs/sync.md)
+    pms_export_dir: Path | None = None  # folder of CSV exports; None: no PMS sync
+    pms_date_format: str = ""  # strptime format of birthdates tried before ISO 8601
+    pms_datetime_format: str = ""  # strptime format of appointment times, before ISO 8601
+    pms_status_map: dict[str, str] = Field(default_factory=dict)  # PMS word → status/ignore
+    inbox_dir: Path | None = None  # online requests (FHIR JSON); default data_dir/inbox
+    sync_interval_minutes: float = Field(default=2.0, gt=0)
+    sync_window_days_back: int | None = Field(default=None, ge=0)
+    sync_window_days_ahead: int | None = Field(default=None, ge=0)
+    sync_io_timeout_seconds: float = Field(default=60.0, gt=0)
+    demo_shift_days: int = 0  # the demo: move every PMS and request date by this many days
+
     @field_validator("practice_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -87,6 +101,17 @@ class Settings(BaseSettings):
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r} (use a country code like CA)")
         return region
+
+    @field_validator("pms_status_map")
+    @classmethod
+    def _known_statuses(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = {k: v for k, v in value.items() if not valid_status_target(v.strip().lower())}
+        if wrong:
+            raise ValueError(
+                f"unknown target status in {wrong!r} (use scheduled, confirmed, completed, "
+                "cancelled, broken, unscheduled or ignore)"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -117,6 +142,11 @@ class Settings(BaseSettings):
     def effective_outbox_dir(self) -> Path:
         """Folder where the file mail backend writes ``.eml`` files."""
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @property
+    def effective_inbox_dir(self) -> Path:
+        """Folder where online requests arrive (``processed/``, ``rejected/`` inside)."""
+        return self.inbox_dir or self.data_dir / "inbox"
 
     @property
     def effective_smtp_port(self) -> int:

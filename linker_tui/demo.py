@@ -1,11 +1,16 @@
 """The demo practice: a fresh database built from the export in ``data/``.
 
-The demo data was exported on a fixed date; the loader moves every date forward by
-whole weeks so that the demo always looks current (weekdays and times stay the same)."""
+The demo goes through the real sync: ``data/`` is read as a PMS export folder by the CSV
+connector, and the request files are copied into an inbox and imported from there.
+The demo data was exported on a fixed date; every date is moved forward by whole weeks
+so that the demo always looks current (weekdays and times stay the same)."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, timedelta
 from importlib.resources import files
@@ -14,9 +19,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
+from linker_tui.actor import Actor
+from linker_tui.clock import SystemClock
 from linker_tui.db import create_schema, drop_schema
-from linker_tui.loader import LoadReport, import_request_files, load_export
-from linker_tui.pms_export import read_export
+from linker_tui.loader import LoadReport
+from linker_tui.pms_export import ExportFormat, RowProblem
+from linker_tui.sync.csv_folder import CsvFolderConnector
+from linker_tui.sync.engine import SyncEngine, SyncOptions
+from linker_tui.sync.inbox import RequestInbox
+from linker_tui.sync.queries import sync_problems
 
 
 @dataclass(frozen=True)
@@ -55,15 +66,43 @@ def week_shift(export_date: date, today: date) -> timedelta:
     return timedelta(weeks=weeks)
 
 
-def build_demo(engine: Engine, folder: Path, today: date) -> LoadReport:
-    """Drop and recreate the schema, then load the demo export and its requests."""
+def build_demo(
+    engine: Engine, folder: Path, today: date, *, inbox_dir: Path | None = None
+) -> LoadReport:
+    """Drop and recreate the schema, then sync the demo export and its requests.
+
+    The request files are copied into ``inbox_dir`` (a temporary folder by default) and
+    imported from there (they end up in its ``processed/``). Raises RuntimeError if the
+    sync fails.
+    """
     practice = read_practice(folder)
     tz = ZoneInfo(practice.timezone)
     shift = week_shift(practice.export_date, today)
     drop_schema(engine)
     create_schema(engine)
-    report = load_export(engine, read_export(folder, tz, shift))
-    requests = import_request_files(engine, (folder / "requests").glob("*.json"), tz, shift)
-    report.requests = requests.requests
-    report.problems.extend(requests.problems)
-    return report
+    holder = tempfile.TemporaryDirectory() if inbox_dir is None else nullcontext(str(inbox_dir))
+    with holder as inbox_name:
+        inbox = Path(inbox_name)
+        inbox.mkdir(parents=True, exist_ok=True)
+        for path in sorted((folder / "requests").glob("*.json")):
+            shutil.copy2(path, inbox / path.name)
+        sync = SyncEngine(
+            engine,
+            SystemClock(),
+            Actor.current(),
+            SyncOptions(tz),
+            connector=CsvFolderConnector(folder, ExportFormat(tz, shift)),
+            inbox=RequestInbox(inbox, tz, shift=shift),
+        )
+        summary = sync.run(trigger="demo", force=True)
+    if not summary.ok or summary.run_id is None:
+        raise RuntimeError(f"the demo sync failed: {summary.text()}")
+    return LoadReport(
+        providers=summary.detail.get("providers_inserted", 0),
+        patients=summary.detail.get("patients_inserted", 0),
+        appointments=summary.detail.get("appointments_inserted", 0),
+        requests=summary.requests_imported,
+        problems=[
+            RowProblem(p.file, p.line, p.reason) for p in sync_problems(engine, summary.run_id)
+        ],
+    )

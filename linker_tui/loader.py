@@ -22,8 +22,8 @@ from linker_tui.db import write_session
 from linker_tui.fhir import RequestFormatError, parse_request
 from linker_tui.matching import patient_keys
 from linker_tui.models import Appointment, OnlineRequest, Patient, PatientNameKey, Provider
+from linker_tui.patient_search import rank_requests
 from linker_tui.pms_export import Export, RowProblem
-from linker_tui.workflow import find_patient
 
 _CHUNK = 5_000
 
@@ -149,6 +149,7 @@ def import_request_files(
     with write_session(engine) as session:
         providers = _id_map(session, Provider)
         known = set(session.exec(select(OnlineRequest.external_id)).all())
+        arrived: list[OnlineRequest] = []
         for path in sorted(files):
             try:
                 parsed = parse_request(json.loads(path.read_text(encoding="utf-8-sig")))
@@ -176,7 +177,12 @@ def import_request_files(
                 reason=parsed.reason,
                 note=parsed.note,
             )
-            request.patient_id = find_patient(session, request, phone_region).patient_id
-            session.add(request)
+            arrived.append(request)
             report.requests += 1
+        # Matched together (a few set-based lookups, not one search per request).
+        for request, ranking in zip(
+            arrived, rank_requests(session, arrived, phone_region), strict=True
+        ):
+            request.patient_id = ranking.patient_id
+            session.add(request)
     return report

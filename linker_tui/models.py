@@ -226,6 +226,10 @@ class OnlineRequest(SQLModel, table=True):
     decided_by: str = ""
     decided_at: datetime | None = utc_column()
     version: int = 1
+    # Something staff should look at, set by the sync (the linked appointment was cancelled
+    # in the PMS; a waiting request's patient now has an appointment); cleared by a decision.
+    attention: str = ""
+    attention_at: datetime | None = utc_column()
 
     @property
     def typed_name(self) -> str:
@@ -278,3 +282,66 @@ class EmailOutbox(SQLModel, table=True):
     lease_until: datetime | None = utc_column()
     sent_at: datetime | None = utc_column()
     message_id: str = ""
+
+
+class SyncRunStatus(StrEnum):
+    """How a sync run ended."""
+
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # stopped (the app quit): nothing of it was kept
+    SKIPPED = "skipped"  # another sync was running
+
+
+class SyncRun(SQLModel, table=True):
+    """One run of the PMS sync and the request inbox (see ``linker_tui.sync``)."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = utc_column(nullable=False, index=True)
+    finished_at: datetime | None = utc_column()
+    status: str = Field(default=SyncRunStatus.RUNNING.value, max_length=16, index=True)
+    trigger: str = Field(default="", max_length=16)  # schedule, manual, cli, demo
+    source: str = ""
+    workstation: str = ""
+    rows_seen: int = 0
+    inserted: int = 0
+    updated: int = 0
+    cancelled: int = 0  # appointments newly cancelled or gone from the export
+    problems: int = 0
+    requests_imported: int = 0
+    flagged: int = 0  # requests flagged for staff
+    note: str = ""
+    error: str = ""
+    detail: str = ""  # JSON: counts per table and phase
+
+
+class SyncProblem(SQLModel, table=True):
+    """A row or file a sync run could not import: file, line and reason."""
+
+    __tablename__ = "sync_problem"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="sync_run.id", index=True)
+    source: str = Field(default="pms", max_length=16)  # pms or inbox
+    file: str = ""
+    line: int = 0
+    reason: str = ""
+
+
+class SyncState(SQLModel, table=True):
+    """What the last successful sync of a source saw: the export's cursor and, per file,
+    the fingerprints of the rows it imported (so the next run parses changed rows only).
+    Written in the same transaction as the data it describes."""
+
+    __tablename__ = "sync_state"
+    __table_args__ = (sa.UniqueConstraint("source", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=500)
+    name: str = Field(max_length=100)
+    run_id: int | None = None
+    cursor: str = ""
+    data: bytes = Field(default=b"", sa_column=Column(sa.LargeBinary, nullable=False))

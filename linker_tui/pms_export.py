@@ -1,20 +1,117 @@
 """Read a folder of PMS CSV exports (``providers.csv``, ``patients.csv``, ``appointments.csv``).
 
-Each bad row is reported with its file, line and reason, and the rest is read."""
+Each bad row is reported with its file, line and reason, and the rest is read. The column
+layout, date formats and status words are documented in ``docs/sync.md``.
+
+Two layers:
+
+* :func:`split_records` cuts a file's bytes into CSV records (a quoted field may span
+  lines) without decoding them, and :func:`record_keys` gives each record a 64-bit
+  fingerprint, so the sync can tell unchanged rows without parsing them;
+* :class:`RowParser` turns a record (a dict of column → text) into a typed row, with the
+  configured date formats and status table (:class:`ExportFormat`).
+
+:func:`read_export` reads a whole folder (tests, benchmarks, the matching evaluation).
+"""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import compress, repeat
+from operator import and_, lshift, or_
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from linker_tui.models import AppointmentStatus
 
 T = TypeVar("T")
+
+PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE = (
+    "providers.csv",
+    "patients.csv",
+    "appointments.csv",
+)
+#: The id column of each file.
+ID_COLUMNS = {
+    PROVIDERS_FILE: "provider_id",
+    PATIENTS_FILE: "patient_id",
+    APPOINTMENTS_FILE: "appointment_id",
+}
+#: Columns a file must have (the others are optional).
+REQUIRED_COLUMNS = {
+    PROVIDERS_FILE: ("provider_id",),
+    PATIENTS_FILE: ("patient_id", "last_name"),
+    APPOINTMENTS_FILE: ("appointment_id", "patient_id", "start", "status"),
+}
+
+#: A status word mapped to this is not an appointment (e.g. Open Dental's patient notes):
+#: the row is skipped without a problem.
+IGNORE = "ignore"
+
+#: Status words of common PMSs → linker_tui's statuses. Keys are compared without case,
+#: spaces, ``-`` or ``_`` (``"No Show"`` = ``noshow``). The ``sync_status_map`` setting adds
+#: or overrides entries.
+DEFAULT_STATUS_MAP: dict[str, str] = {
+    # linker_tui's own words
+    "scheduled": "scheduled",
+    "confirmed": "confirmed",
+    "completed": "completed",
+    "cancelled": "cancelled",
+    "broken": "broken",
+    "unscheduled": "unscheduled",
+    # common PMS words (Open Dental, Dentrix, Eaglesoft, ABELDent, FHIR)
+    "sched": "scheduled",
+    "booked": "scheduled",
+    "pending": "scheduled",
+    "active": "scheduled",
+    "conf": "confirmed",
+    "arrived": "confirmed",
+    "checkedin": "confirmed",
+    "inchair": "confirmed",
+    "complete": "completed",
+    "done": "completed",
+    "fulfilled": "completed",
+    "checkedout": "completed",
+    "canceled": "cancelled",
+    "cancel": "cancelled",
+    "deleted": "cancelled",
+    "enteredinerror": "cancelled",
+    "noshow": "broken",
+    "failed": "broken",
+    "missed": "broken",
+    "unschedlist": "unscheduled",
+    "unsched": "unscheduled",
+    "asap": "unscheduled",
+    "waitlist": "unscheduled",
+    "planned": "unscheduled",
+    "ptnote": IGNORE,
+    "ptnotecompleted": IGNORE,
+    # Open Dental's appointment.AptStatus numbers
+    "1": "scheduled",
+    "2": "completed",
+    "3": "unscheduled",
+    "5": "broken",
+    "6": "unscheduled",
+    "7": IGNORE,
+    "8": IGNORE,
+}
+
+
+def status_word(text: str) -> str:
+    """A status word as the status table compares it: ``"Unsched List"`` → ``unschedlist``."""
+    return "".join(ch for ch in text.casefold() if ch not in " -_\t")
+
+
+def valid_status_target(value: str) -> bool:
+    """Whether a status table entry maps to something known."""
+    return value == IGNORE or value in {s.value for s in AppointmentStatus}
 
 
 @dataclass(frozen=True)
@@ -33,7 +130,11 @@ class BadRow(ValueError):
     """Raised by a row parser; the message is the reason shown to staff."""
 
 
-@dataclass(frozen=True)
+class IgnoredRow(Exception):
+    """Raised by a row parser for a row that is no appointment (mapped to ``ignore``)."""
+
+
+@dataclass
 class ProviderRow:
     """A row of ``providers.csv``."""
 
@@ -45,7 +146,7 @@ class ProviderRow:
     active: bool
 
 
-@dataclass(frozen=True)
+@dataclass
 class PatientRow:
     """A row of ``patients.csv``."""
 
@@ -61,7 +162,7 @@ class PatientRow:
     no_email: bool
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class AppointmentRow:
     """A row of ``appointments.csv``; ``start`` is timezone-aware."""
 
@@ -86,137 +187,508 @@ class Export:
     problems: list[RowProblem] = field(default_factory=list)
 
 
-def _required(row: dict[str, str], column: str) -> str:
-    value = (row.get(column) or "").strip()
-    if not value:
-        raise BadRow(f"{column} is missing")
-    return value
+@dataclass(frozen=True)
+class ExportFormat:
+    """How to read an export: timezone of naive times, date formats, the status table.
+
+    ``date_format`` / ``datetime_format`` are ``strptime`` formats tried before ISO 8601
+    (empty: ISO 8601 only). ``shift`` moves every appointment start (the demo).
+    """
+
+    tz: ZoneInfo
+    shift: timedelta = timedelta(0)
+    date_format: str = ""
+    datetime_format: str = ""
+    status_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUS_MAP))
+
+    @classmethod
+    def with_statuses(
+        cls,
+        tz: ZoneInfo,
+        extra_statuses: Mapping[str, str] | None = None,
+        **options: object,
+    ) -> ExportFormat:
+        """The default status table with ``extra_statuses`` added or overriding."""
+        table = dict(DEFAULT_STATUS_MAP)
+        for word, target in (extra_statuses or {}).items():
+            table[status_word(word)] = target.strip().lower()
+        return cls(tz, status_map=table, **options)  # type: ignore[arg-type]
+
+    def fingerprint(self) -> bytes:
+        """Changes whenever a setting would read the same text differently."""
+        text = json.dumps(
+            [
+                str(self.tz),
+                self.shift.total_seconds(),
+                self.date_format,
+                self.datetime_format,
+                sorted(self.status_map.items()),
+            ]
+        )
+        return hashlib.sha256(text.encode()).digest()
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "y"}
+# ------------------------------------------------------------------ records, bytes level
 
 
-def _birthdate(value: str | None) -> date | None:
-    text = (value or "").strip()
-    if not text or text.startswith("0001-01-01"):
-        return None
+@dataclass
+class Records:
+    """A CSV file cut into records (bytes, not decoded) with the line each starts on."""
+
+    header: bytes
+    records: list[bytes]
+    # Line numbers (1-based; the header is line 1); None: record i starts on line i + 2.
+    start_lines: list[int] | None = None
+
+    def line(self, index: int) -> int:
+        """The line record ``index`` starts on."""
+        return self.start_lines[index] if self.start_lines is not None else index + 2
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def split_records(data: bytes, *, multiline: bool = True) -> Records:
+    """Cut CSV bytes into a header and records, at C speed for the common case.
+
+    A UTF-8 BOM is dropped and ``\\r\\n`` becomes ``\\n``. A record whose quotes are
+    unbalanced continues on the next line (a quoted field with a line break); with
+    ``multiline=False`` every line is a record (the caller checks the lines it reads with
+    :func:`has_open_quotes`).
+    """
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        return Records(b"", [])
+    header, records = lines[0], lines[1:]
+    if not multiline or b'"' not in data:
+        return Records(header, records)
+    odd = list(
+        compress(range(len(records)), map(and_, map(bytes.count, records, repeat(b'"')), repeat(1)))
+    )
+    if not odd:
+        return Records(header, records)
+    merged: list[bytes] = []
+    starts: list[int] = []
+    position = 0
+    pairs = iter(odd)
+    for first in pairs:
+        last = next(pairs, len(records) - 1)
+        merged.extend(records[position:first])
+        starts.extend(range(position + 2, first + 2))
+        merged.append(b"\n".join(records[first : last + 1]))
+        starts.append(first + 2)
+        position = last + 1
+    merged.extend(records[position:])
+    starts.extend(range(position + 2, len(records) + 2))
+    return Records(header, merged, starts)
+
+
+def has_open_quotes(records: Records, indexes: Sequence[int]) -> bool:
+    """Whether one of these records has an odd number of quotes (so it continues on
+    another line)."""
+    return any(records.records[i].count(b'"') & 1 for i in indexes)
+
+
+def record_keys(records: Sequence[bytes], salt: bytes) -> list[int]:
+    """A 64-bit fingerprint per record (CRC-32 and Adler-32 of salt + record).
+
+    ``salt`` holds everything that changes how a record is read (the header, the
+    settings), so a changed setting makes every record look new.
+    """
+    crc, adler = zlib.crc32(salt), zlib.adler32(salt)
+    return list(
+        map(
+            or_,
+            map(lshift, map(zlib.crc32, records, repeat(crc)), repeat(32)),
+            map(zlib.adler32, records, repeat(adler)),
+        )
+    )
+
+
+def header_columns(header: bytes) -> list[str]:
+    """The column names of a header line (BOM-less bytes)."""
+    text = header.decode("utf-8")
+    row = next(csv.reader([text]), [])
+    return [name.strip() for name in row]
+
+
+def decode_records(
+    records: Records, indexes: Sequence[int], width: int, file: str
+) -> Iterator[tuple[int, list[str] | None, RowProblem | None]]:
+    """Decode and CSV-parse the records at ``indexes``, in order: ``(index, values,
+    None)`` for a record read, ``(index, None, problem)`` for one that is not UTF-8; blank
+    records are skipped. ``values`` has ``width`` (the header's) values and one more,
+    empty, that stands for a column the file does not have."""
+    chosen = [records.records[i] for i in indexes]
+    texts: list[str] | None = None
+    try:  # the common case: all of it is UTF-8 and no record holds a line break
+        texts = b"\n".join(chosen).decode("utf-8").split("\n") if chosen else []
+    except UnicodeDecodeError:
+        texts = None
+    decoded: Iterable[tuple[int, str | RowProblem]]
+    if texts is not None and len(texts) == len(chosen):
+        decoded = zip(indexes, texts, strict=True)
+    else:
+        slow: list[tuple[int, str | RowProblem]] = []
+        for index, raw in zip(indexes, chosen, strict=True):
+            try:
+                slow.append((index, raw.decode("utf-8")))
+            except UnicodeDecodeError as exc:
+                reason = f"not UTF-8 text ({exc.reason})"
+                slow.append((index, RowProblem(file, records.line(index), reason)))
+        decoded = slow
+    for index, text in decoded:
+        if not isinstance(text, str):
+            yield index, None, text
+            continue
+        if '"' in text:
+            values = next(csv.reader((text,)), [])
+        elif text:
+            values = text.split(",")
+        else:
+            continue
+        if len(values) == width:
+            values.append("")
+        elif not text.strip(" \t,"):
+            continue  # a blank line
+        else:
+            values = [*values[:width], *repeat("", width + 1 - min(width, len(values)))]
+        yield index, values, None
+
+
+# ------------------------------------------------------------------ rows, typed
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "y"}
+
+
+Reader = Callable[[list[str]], T]
+
+
+class RowParser:
+    """Turns records into typed rows with an :class:`ExportFormat`.
+
+    :meth:`reader` binds a file's columns once and returns a function of a record's
+    values (see :func:`decode_records`); :meth:`provider`, :meth:`patient` and
+    :meth:`appointment` read a dict of column → text.
+    """
+
+    def __init__(self, fmt: ExportFormat) -> None:
+        self.fmt = fmt
+        self._starts: dict[str, datetime] = {}  # appointment starts repeat: parse each once
+        self._statuses: dict[str, AppointmentStatus | None] = {}
+        self._readers: dict[tuple[str, tuple[str, ...]], Callable[[list[str]], object]] = {}
+
+    # -- values
+    def birthdate(self, value: str) -> date | None:
+        """A birthdate; empty or ``0001-01-01`` means unknown."""
+        text = value.strip()
+        if not text or text.startswith("0001-01-01"):
+            return None
+        if self.fmt.date_format:
+            try:
+                return datetime.strptime(text, self.fmt.date_format).date()
+            except ValueError:
+                pass
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:
+            expected = "YYYY-MM-DD"
+            if self.fmt.date_format:
+                expected += f" or {self.fmt.date_format}"
+            raise BadRow(f"birthdate {text!r} is not a date ({expected})") from exc
+
+    def moment(self, value: str, column: str) -> datetime:
+        """A date-time; without an offset it is wall time in the practice's timezone."""
+        moment: datetime | None = None
+        if self.fmt.datetime_format:
+            try:
+                moment = datetime.strptime(value, self.fmt.datetime_format)
+            except ValueError:
+                moment = None
+        if moment is None:
+            try:
+                moment = datetime.fromisoformat(value)  # with "Z" too (Python 3.11)
+            except ValueError as exc:
+                expected = "an ISO 8601 date-time"
+                if self.fmt.datetime_format:
+                    expected += f" or {self.fmt.datetime_format}"
+                raise BadRow(f"{column} {value!r} is not {expected}") from exc
+        return moment if moment.tzinfo else moment.replace(tzinfo=self.fmt.tz)
+
+    def start(self, value: str) -> datetime:
+        """An appointment start, moved by the format's shift."""
+        found = self._starts.get(value)
+        if found is None:
+            found = self.moment(value, "start") + self.fmt.shift
+            self._starts[value] = found
+        return found
+
+    def status(self, value: str) -> AppointmentStatus:
+        """A status word through the status table (raises IgnoredRow for ``ignore``)."""
+        try:
+            found = self._statuses[value]
+        except KeyError:
+            target = self.fmt.status_map.get(status_word(value))
+            if target is None:
+                raise BadRow(f"unknown status {value.strip().lower()!r}") from None
+            found = None if target == IGNORE else AppointmentStatus(target)
+            self._statuses[value] = found
+        if found is None:
+            raise IgnoredRow(value)
+        return found
+
+    # -- rows
+    def reader(self, file: str, columns: Sequence[str]) -> Callable[[list[str]], object]:
+        """The row reader of ``file`` (one of the three) for a header of ``columns``."""
+        key = (file, tuple(columns))
+        found = self._readers.get(key)
+        if found is None:
+            make = {
+                PROVIDERS_FILE: self._provider_reader,
+                PATIENTS_FILE: self._patient_reader,
+                APPOINTMENTS_FILE: self._appointment_reader,
+            }[file]
+            found = self._readers[key] = make(list(columns))
+        return found
+
+    def provider(self, row: Mapping[str, str]) -> ProviderRow:
+        """A ``providers.csv`` row."""
+        return self._from_mapping(PROVIDERS_FILE, row)  # type: ignore[return-value]
+
+    def patient(self, row: Mapping[str, str]) -> PatientRow:
+        """A ``patients.csv`` row."""
+        return self._from_mapping(PATIENTS_FILE, row)  # type: ignore[return-value]
+
+    def appointment(self, row: Mapping[str, str]) -> AppointmentRow:
+        """An ``appointments.csv`` row (references to patients/providers not checked)."""
+        return self._from_mapping(APPOINTMENTS_FILE, row)  # type: ignore[return-value]
+
+    def _from_mapping(self, file: str, row: Mapping[str, str]) -> object:
+        names = [str(k) for k in row]
+        return self.reader(file, names)([*(v or "" for v in row.values()), ""])
+
+    def _provider_reader(self, columns: list[str]) -> Reader[ProviderRow]:
+        pad = len(columns)
+        at = {c: i for i, c in enumerate(columns)}
+        i_id, i_abbr, i_first, i_last, i_title = (
+            at.get(c, pad) for c in ("provider_id", "abbr", "first_name", "last_name", "title")
+        )
+        i_active = at.get("active")
+
+        def read(v: list[str]) -> ProviderRow:
+            pms_id = v[i_id].strip()
+            if not pms_id:
+                raise BadRow("provider_id is missing")
+            return ProviderRow(
+                pms_id,
+                v[i_abbr].strip(),
+                v[i_first].strip(),
+                v[i_last].strip(),
+                v[i_title].strip(),
+                True if i_active is None else _flag(v[i_active]),
+            )
+
+        return read
+
+    def _patient_reader(self, columns: list[str]) -> Reader[PatientRow]:
+        pad = len(columns)
+        at = {c: i for i, c in enumerate(columns)}
+        names = (
+            "patient_id",
+            "last_name",
+            "first_name",
+            "preferred_name",
+            "birthdate",
+            "email",
+            "phone_home",
+            "phone_mobile",
+            "guarantor_id",
+            "email_opt_out",
+        )
+        i_id, i_last, i_first, i_pref, i_birth, i_email, i_home, i_mobile, i_guar, i_opt = (
+            at.get(c, pad) for c in names
+        )
+        birthdate = self.birthdate
+
+        def read(v: list[str]) -> PatientRow:
+            pms_id = v[i_id].strip()
+            if not pms_id:
+                raise BadRow("patient_id is missing")
+            last = v[i_last].strip()
+            if not last:
+                raise BadRow("last_name is missing")
+            return PatientRow(
+                pms_id,
+                last,
+                v[i_first].strip(),
+                v[i_pref].strip(),
+                birthdate(v[i_birth]),
+                v[i_email].strip(),
+                v[i_home].strip(),
+                v[i_mobile].strip(),
+                v[i_guar].strip(),
+                _flag(v[i_opt]),
+            )
+
+        return read
+
+    def _appointment_reader(self, columns: list[str]) -> Reader[AppointmentRow]:
+        pad = len(columns)
+        at = {c: i for i, c in enumerate(columns)}
+        names = (
+            "appointment_id",
+            "patient_id",
+            "provider_id",
+            "start",
+            "duration_min",
+            "operatory",
+            "reason",
+            "status",
+            "updated_at",
+        )
+        i_id, i_pat, i_prov, i_start, i_dur, i_op, i_reason, i_status, i_upd = (
+            at.get(c, pad) for c in names
+        )
+        start, status, moment = self.start, self.status, self.moment
+        iso_only, tz, fromiso = not self.fmt.datetime_format, self.fmt.tz, datetime.fromisoformat
+
+        def updated_at(text: str) -> datetime | None:
+            if not text:
+                return None
+            if iso_only:
+                try:
+                    found = fromiso(text)
+                except ValueError:
+                    pass
+                else:
+                    return found if found.tzinfo else found.replace(tzinfo=tz)
+            return moment(text, "updated_at")
+
+        def read(v: list[str]) -> AppointmentRow:
+            pms_id = v[i_id].strip()
+            if not pms_id:
+                raise BadRow("appointment_id is missing")
+            word = v[i_status].strip()
+            if not word:
+                raise BadRow("status is missing")
+            state = status(word)
+            duration = v[i_dur].strip() or "30"
+            minutes = int(duration) if duration.isdigit() else 0
+            if minutes <= 0:
+                raise BadRow(f"duration_min {duration!r} is not a positive whole number")
+            patient = v[i_pat].strip()
+            if not patient:
+                raise BadRow("patient_id is missing")
+            when = v[i_start].strip()
+            if not when:
+                raise BadRow("start is missing")
+            return AppointmentRow(
+                pms_id,
+                patient,
+                v[i_prov].strip(),
+                start(when),
+                minutes,
+                v[i_op].strip(),
+                v[i_reason].strip(),
+                state,
+                updated_at(v[i_upd].strip()),
+            )
+
+        return read
+
+
+def missing_columns(file: str, columns: Sequence[str]) -> list[str]:
+    """Required columns the header lacks."""
+    return [c for c in REQUIRED_COLUMNS[file] if c not in columns]
+
+
+def read_file_rows(
+    path: Path,
+    read: Callable[[Sequence[str]], Callable[[list[str]], T]],
+    problems: list[RowProblem],
+) -> list[T]:
+    """Parse every data row of a CSV file (UTF-8, with or without BOM) with the reader
+    ``read(columns)`` returns; duplicates of an id already read and bad rows go to
+    ``problems``."""
     try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise BadRow(f"birthdate {text!r} is not a date (YYYY-MM-DD)") from exc
-
-
-def _local_datetime(value: str, tz: ZoneInfo, column: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRow(f"{column} {value!r} is not an ISO 8601 date-time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
-
-
-def _read(path: Path, parse: Callable[[dict[str, str]], T], problems: list[RowProblem]) -> list[T]:
-    """Parse every data row of a CSV file (UTF-8, with or without BOM)."""
-    rows: list[T] = []
-    seen: set[str] = set()
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        data = path.read_bytes()
     except OSError as exc:
         problems.append(RowProblem(path.name, 0, f"cannot open: {exc.strerror}"))
-        return rows
-    with handle:
-        reader = csv.DictReader(handle)
+        return []
+    records = split_records(data)
+    try:
+        columns = header_columns(records.header)
+    except UnicodeDecodeError:
+        problems.append(RowProblem(path.name, 1, "the header is not UTF-8 text"))
+        return []
+    missing = missing_columns(path.name, columns) if path.name in REQUIRED_COLUMNS else []
+    if missing:
+        problems.append(RowProblem(path.name, 1, f"missing column(s): {', '.join(missing)}"))
+        return []
+    parse = read(columns)
+    rows: list[T] = []
+    seen: set[str] = set()
+    indexes = range(len(records.records))
+    for index, values, problem in decode_records(records, indexes, len(columns), path.name):
+        line = records.line(index)
+        if values is None:
+            assert problem is not None
+            problems.append(problem)
+            continue
         try:
-            for record in _records(reader):
-                try:
-                    item = parse(record)
-                except BadRow as exc:
-                    problems.append(RowProblem(path.name, reader.line_num, str(exc)))
-                    continue
-                key = str(getattr(item, "pms_id", ""))
-                if key in seen:
-                    problems.append(
-                        RowProblem(path.name, reader.line_num, f"duplicate id {key!r}")
-                    )
-                    continue
-                seen.add(key)
-                rows.append(item)
-        except UnicodeDecodeError as exc:
-            problems.append(
-                RowProblem(path.name, reader.line_num + 1, f"not UTF-8 text ({exc.reason})")
-            )
+            item = parse(values)
+        except BadRow as exc:
+            problems.append(RowProblem(path.name, line, str(exc)))
+            continue
+        except IgnoredRow:
+            continue
+        key = str(getattr(item, "pms_id", ""))
+        if key in seen:
+            problems.append(RowProblem(path.name, line, f"duplicate id {key!r}"))
+            continue
+        seen.add(key)
+        rows.append(item)
     return rows
 
 
-def _records(reader: csv.DictReader[str]) -> Iterator[dict[str, str]]:
-    for record in reader:
-        yield {k.strip(): (v or "") for k, v in record.items() if isinstance(k, str)}
-
-
-def read_export(folder: Path, tz: ZoneInfo, shift: timedelta = timedelta(0)) -> Export:
+def read_export(
+    folder: Path, tz: ZoneInfo, shift: timedelta = timedelta(0), fmt: ExportFormat | None = None
+) -> Export:
     """Read the three export files; appointment dates are moved by ``shift``."""
+    parser = RowParser(fmt or ExportFormat(tz, shift))
     export = Export()
-    export.providers = _read(folder / "providers.csv", _provider, export.problems)
-    export.patients = _read(folder / "patients.csv", _patient, export.problems)
+
+    def bind(file: str) -> Callable[[Sequence[str]], Callable[[list[str]], Any]]:
+        return lambda columns: parser.reader(file, columns)
+
+    export.providers = read_file_rows(
+        folder / PROVIDERS_FILE, bind(PROVIDERS_FILE), export.problems
+    )
+    export.patients = read_file_rows(folder / PATIENTS_FILE, bind(PATIENTS_FILE), export.problems)
     known_providers = {p.pms_id for p in export.providers}
     known_patients = {p.pms_id for p in export.patients}
 
-    def appointment(row: dict[str, str]) -> AppointmentRow:
-        parsed = _appointment(row, tz, shift)
-        if parsed.patient_pms_id not in known_patients:
-            raise BadRow(f"unknown patient {parsed.patient_pms_id!r}")
-        if parsed.provider_pms_id and parsed.provider_pms_id not in known_providers:
-            raise BadRow(f"unknown provider {parsed.provider_pms_id!r}")
-        return parsed
+    def appointments(columns: Sequence[str]) -> Callable[[list[str]], AppointmentRow]:
+        read = parser.reader(APPOINTMENTS_FILE, columns)
 
-    export.appointments = _read(folder / "appointments.csv", appointment, export.problems)
+        def checked(values: list[str]) -> AppointmentRow:
+            parsed = read(values)
+            assert isinstance(parsed, AppointmentRow)
+            if parsed.patient_pms_id not in known_patients:
+                raise BadRow(f"unknown patient {parsed.patient_pms_id!r}")
+            if parsed.provider_pms_id and parsed.provider_pms_id not in known_providers:
+                raise BadRow(f"unknown provider {parsed.provider_pms_id!r}")
+            return parsed
+
+        return checked
+
+    export.appointments = read_file_rows(folder / APPOINTMENTS_FILE, appointments, export.problems)
     return export
-
-
-def _provider(row: dict[str, str]) -> ProviderRow:
-    return ProviderRow(
-        pms_id=_required(row, "provider_id"),
-        abbr=row.get("abbr", "").strip(),
-        first_name=row.get("first_name", "").strip(),
-        last_name=row.get("last_name", "").strip(),
-        title=row.get("title", "").strip(),
-        active=_flag(row.get("active", "1")),
-    )
-
-
-def _patient(row: dict[str, str]) -> PatientRow:
-    return PatientRow(
-        pms_id=_required(row, "patient_id"),
-        last_name=_required(row, "last_name"),
-        first_name=row.get("first_name", "").strip(),
-        preferred_name=row.get("preferred_name", "").strip(),
-        birthdate=_birthdate(row.get("birthdate")),
-        email=row.get("email", "").strip(),
-        phone_home=row.get("phone_home", "").strip(),
-        phone_mobile=row.get("phone_mobile", "").strip(),
-        guarantor_pms_id=row.get("guarantor_id", "").strip(),
-        no_email=_flag(row.get("email_opt_out")),
-    )
-
-
-def _appointment(row: dict[str, str], tz: ZoneInfo, shift: timedelta) -> AppointmentRow:
-    status_text = _required(row, "status").lower()
-    try:
-        status = AppointmentStatus(status_text)
-    except ValueError as exc:
-        raise BadRow(f"unknown status {status_text!r}") from exc
-    duration_text = row.get("duration_min", "").strip() or "30"
-    if not duration_text.isdigit() or int(duration_text) <= 0:
-        raise BadRow(f"duration_min {duration_text!r} is not a positive whole number")
-    updated_text = row.get("updated_at", "").strip()
-    return AppointmentRow(
-        pms_id=_required(row, "appointment_id"),
-        patient_pms_id=_required(row, "patient_id"),
-        provider_pms_id=row.get("provider_id", "").strip(),
-        start=_local_datetime(_required(row, "start"), tz, "start") + shift,
-        duration_min=int(duration_text),
-        operatory=row.get("operatory", "").strip(),
-        reason=row.get("reason", "").strip(),
-        status=status,
-        updated_at=_local_datetime(updated_text, tz, "updated_at") if updated_text else None,
-    )

@@ -196,9 +196,13 @@ def request_page_row(
 ) -> RequestRow:
     """The list row of one request, with its match hint."""
     today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
-    base = select(sa.func.count()).select_from(Appointment).where(
-        Appointment.patient_id == request.patient_id,
-        col(Appointment.status).in_(BOOKABLE_STATUSES),
+    base = (
+        select(sa.func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.patient_id == request.patient_id,
+            col(Appointment.status).in_(BOOKABLE_STATUSES),
+        )
     )
     exact = session.exec(base.where(Appointment.start == request.requested_start)).one()
     upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()

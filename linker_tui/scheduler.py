@@ -16,6 +16,7 @@ of Textual. Example::
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,7 +24,10 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
+from linker_tui.models import SyncRunStatus
 from linker_tui.services import Services
+from linker_tui.sync.control import StopFlag
+from linker_tui.sync.engine import SyncFailed, SyncSummary
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,7 @@ ResultCallback = Callable[[str, Any], None]
 ErrorCallback = Callable[[str, BaseException], None]
 
 OUTBOX_JOB = "outbox"
+SYNC_JOB = "sync"
 
 
 class JobScheduler:
@@ -43,6 +48,9 @@ class JobScheduler:
             executors={"default": {"type": "threadpool", "max_workers": max_workers}},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
         )
+        # Set by shutdown(): long jobs (the sync) check it and stop early, so quitting
+        # does not wait for them.
+        self.stopping = threading.Event()
 
     @property
     def running(self) -> bool:
@@ -103,11 +111,14 @@ class JobScheduler:
     def start(self) -> None:
         """Start the scheduler's thread (jobs start running)."""
         if not self._scheduler.running:
+            self.stopping.clear()
             self._scheduler.start()
 
     def shutdown(self, wait: bool = False) -> None:
         """Stop scheduling. With ``wait=False`` (default) it returns at once; a job that is
-        running finishes in its thread (an SMTP send is bounded by ``smtp_timeout``)."""
+        running finishes in its thread (an SMTP send is bounded by ``smtp_timeout``; a sync
+        stops at its next check, within a fraction of a second, rolling back)."""
+        self.stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
 
@@ -141,4 +152,37 @@ def add_outbox_job(
         services.settings.outbox_interval_seconds,
         on_result,
         on_error,
+    )
+
+
+def add_sync_job(
+    scheduler: JobScheduler,
+    services: Services,
+    on_result: Callable[[str, SyncSummary], None] | None = None,
+    on_error: ErrorCallback | None = None,
+    *,
+    run_now: bool = True,
+) -> None:
+    """Sync every ``sync_interval_minutes`` (result: a :class:`SyncSummary`).
+
+    A failed run is recorded in ``sync_run`` and reported to ``on_error`` as a
+    :class:`SyncFailed` (its ``.summary`` has the details). A run that finds another one
+    going on (staff's "sync now") is ``skipped``. ``scheduler.run_now(SYNC_JOB)`` asks for
+    a run at once.
+    """
+    stop = StopFlag(scheduler.stopping)
+
+    def job() -> SyncSummary:
+        summary = services.sync_now(trigger="schedule", stop=stop, wait=False)
+        if summary.status is SyncRunStatus.FAILED:
+            raise SyncFailed(summary)
+        return summary
+
+    scheduler.add_job(
+        SYNC_JOB,
+        job,
+        services.settings.sync_interval_minutes * 60,
+        on_result,
+        on_error,
+        run_now=run_now,
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
@@ -25,7 +26,13 @@ from linker_tui.mail.relay import (
 )
 from linker_tui.mail.transport import FileMailer, Mailer, SmtpMailer
 from linker_tui.models import OutboxStatus
+from linker_tui.sync.configure import sync_engine
+from linker_tui.sync.control import StopFlag
+from linker_tui.sync.engine import SyncEngine, SyncSummary
+from linker_tui.sync.queries import SyncStatus, sync_status
 from linker_tui.workflow import PracticeInfo, Workflow
+
+_SYNC_INIT = threading.Lock()
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -61,6 +68,7 @@ class Services:
     clock: Clock
     actor: Actor
     workflow: Workflow
+    _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -133,3 +141,29 @@ class Services:
     def outbox_counts(self) -> dict[OutboxStatus, int]:
         """Emails per status (for the status line's failed count)."""
         return outbox_counts(self.engine)
+
+    # -------------------------------------------------------------------- sync
+    @property
+    def sync(self) -> SyncEngine:
+        """The sync engine (one per Services: runs never overlap in this process)."""
+        with _SYNC_INIT:
+            if self._sync is None:
+                self._sync = sync_engine(self.settings, self.engine, self.clock, self.actor)
+            return self._sync
+
+    def sync_now(
+        self,
+        *,
+        force: bool = False,
+        trigger: str = "manual",
+        stop: StopFlag | None = None,
+        wait: bool = True,
+    ) -> SyncSummary:
+        """Sync once from the PMS export and the request inbox; blocking (call it from a
+        worker thread). Errors are in the summary (``.ok``, ``.error``), not raised.
+        ``force`` reads the export even when unchanged since the last run."""
+        return self.sync.run(trigger=trigger, force=force, stop=stop, wait=wait)
+
+    def sync_status(self) -> SyncStatus:
+        """Last run, last success, running, requests flagged and waiting (status line)."""
+        return sync_status(self.engine, self.clock.now())

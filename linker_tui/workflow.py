@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -452,6 +453,7 @@ class Workflow:
                 request.decided_by = self.actor.label
                 request.decided_at = self.clock.now()
                 request.version += 1
+                _clear_attention(request)
                 session.add(request)
                 view = appointment_view(appointment, provider)
                 patient = session.get(Patient, appointment.patient_id)
@@ -481,6 +483,7 @@ class Workflow:
             before = _snapshot(request)
             request.state = RequestState.WAITING_PMS.value
             request.version += 1
+            _clear_attention(request)
             session.add(request)
             self._audit(session, "defer", request, before, "waiting for the PMS")
 
@@ -499,6 +502,7 @@ class Workflow:
             request.decided_by = self.actor.label
             request.decided_at = self.clock.now()
             request.version += 1
+            _clear_attention(request)
             session.add(request)
             self._audit(session, "reject", request, before, reason)
 
@@ -528,10 +532,26 @@ class Workflow:
             request.decided_by = ""
             request.decided_at = None
             request.version += 1
+            _clear_attention(request)
             session.add(request)
             detail = f"reopened; {len(queued)} queued email(s) withdrawn" if queued else "reopened"
             self._audit(session, "reopen", request, before, detail)
             return len(queued)
+
+    def dismiss_attention(self, request_id: int, *, expected_version: int) -> int:
+        """Staff have seen the request's attention flag: clear it (audited). Returns the
+        request's new version."""
+        with write_session(self.engine) as session:
+            request = self._lock(session, request_id, expected_version)
+            if not request.attention:
+                raise InvalidDecision("This request has nothing to look at. Nothing was changed.")
+            before = _snapshot(request)
+            seen = request.attention
+            _clear_attention(request)
+            request.version += 1
+            session.add(request)
+            self._audit(session, "attention_seen", request, before, seen)
+            return request.version
 
     # ----------------------------------------------------------------- helpers
     @staticmethod
@@ -690,3 +710,64 @@ def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[Audit
         if request_id is not None:
             query = query.where(AuditEvent.request_id == request_id)
         return session.exec(query).all()
+
+
+def _clear_attention(request: OnlineRequest) -> None:
+    request.attention = ""
+    request.attention_at = None
+
+
+@dataclass(frozen=True)
+class AttentionFlag:
+    """Something the sync wants staff to look at on a request, valid only while the request
+    is still in ``state`` (and, for a linked one, still linked to ``linked_appointment_id``)."""
+
+    request_id: int
+    text: str
+    state: RequestState
+    linked_appointment_id: int | None = None
+
+
+def flag_for_attention(
+    session: Session, flags: Sequence[AttentionFlag], now: datetime, actor: Actor
+) -> int:
+    """Set ``attention`` on requests, in the caller's transaction (the sync's); each one
+    audited and its version bumped (a decision shown before is refused: look again).
+
+    Nothing else about the request changes. A flag whose request has moved on (another
+    state or link) or already says the same is skipped. Returns the requests flagged.
+    """
+    flagged = 0
+    for flag in flags:
+        request = session.exec(
+            select(OnlineRequest).where(OnlineRequest.id == flag.request_id).with_for_update()
+        ).first()
+        if request is None or request.state != flag.state.value:
+            continue
+        if (
+            flag.linked_appointment_id is not None
+            and request.linked_appointment_id != flag.linked_appointment_id
+        ):
+            continue
+        if request.attention == flag.text:
+            continue
+        before = _snapshot(request)
+        request.attention = flag.text
+        request.attention_at = now
+        request.version += 1
+        session.add(request)
+        session.flush()
+        session.add(
+            AuditEvent(
+                at=now,
+                os_user=actor.os_user,
+                workstation=actor.workstation,
+                action="attention",
+                request_id=request.id,
+                before=before,
+                after=_snapshot(request),
+                detail=flag.text,
+            )
+        )
+        flagged += 1
+    return flagged

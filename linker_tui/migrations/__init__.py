@@ -1,0 +1,1 @@
+"""Alembic migrations of the linker_tui schema (``linker-tui db upgrade``)."""

@@ -1,0 +1,50 @@
+"""A sync engine wired from the settings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.engine import Engine
+
+from linker_tui.actor import Actor
+from linker_tui.clock import Clock
+from linker_tui.config import Settings
+from linker_tui.pms_export import ExportFormat
+from linker_tui.sync.csv_folder import CsvFolderConnector
+from linker_tui.sync.engine import SyncEngine, SyncOptions
+from linker_tui.sync.inbox import RequestInbox
+
+
+def export_format(settings: Settings) -> ExportFormat:
+    """How to read the PMS export: timezone, date formats, status table, demo shift."""
+    return ExportFormat.with_statuses(
+        settings.tz,
+        settings.pms_status_map,
+        shift=timedelta(days=settings.demo_shift_days),
+        date_format=settings.pms_date_format,
+        datetime_format=settings.pms_datetime_format,
+    )
+
+
+def sync_engine(settings: Settings, engine: Engine, clock: Clock, actor: Actor) -> SyncEngine:
+    """The configured connector (none without ``pms_export_dir``) and request inbox."""
+    timeout = settings.sync_io_timeout_seconds
+    connector = None
+    if settings.pms_export_dir is not None:
+        connector = CsvFolderConnector(
+            settings.pms_export_dir.expanduser(), export_format(settings), io_timeout=timeout
+        )
+    inbox = RequestInbox(
+        settings.effective_inbox_dir.expanduser(),
+        settings.tz,
+        shift=timedelta(days=settings.demo_shift_days),
+        phone_region=settings.phone_region,
+        io_timeout=timeout,
+    )
+    options = SyncOptions(
+        tz=settings.tz,
+        phone_region=settings.phone_region,
+        window_days_back=settings.sync_window_days_back,
+        window_days_ahead=settings.sync_window_days_ahead,
+    )
+    return SyncEngine(engine, clock, actor, options, connector=connector, inbox=inbox)

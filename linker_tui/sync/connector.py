@@ -1,0 +1,97 @@
+"""What a PMS connector gives the sync engine: the rows that changed since the last run.
+
+A connector reads one source (a folder of CSV exports today; Open Dental's tables
+later). It is asked for a cheap :meth:`Connector.cursor` first: when it equals the cursor
+of the last successful run, nothing changed and the run stops there. Otherwise
+:meth:`Connector.changes` returns a :class:`ChangeSet`: the new or changed providers,
+patients and appointments (parsed and checked), the problems found, the appointment ids
+that disappeared from the export and, for a full export, its date window.
+
+``state`` is the connector's own memory of the last successful run (opaque bytes per
+name, e.g. the fingerprints of the rows it imported); the engine stores what
+:meth:`ChangeSet.new_state` returns in the same transaction as the data, so the two never
+disagree. A source with a real change cursor (Open Dental's ``DateTStamp``) keeps that
+cursor there instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, NamedTuple, Protocol, TypeVar
+
+from linker_tui.pms_export import AppointmentRow, PatientRow, ProviderRow, RowProblem
+from linker_tui.sync.control import StopFlag
+
+R = TypeVar("R")
+
+
+class Changed(NamedTuple, Generic[R]):
+    """A new or changed row, the line it was read on, and the connector's handle for it
+    (``key``, given back by :meth:`TableChanges.refuse`)."""
+
+    row: R
+    line: int
+    key: int
+
+
+@dataclass
+class TableChanges(Generic[R]):
+    """The changes to one table (one file of the export)."""
+
+    file: str
+    seen: int = 0  # data rows in the source (changed or not)
+    previous: int = 0  # rows the last run imported
+    changed: list[Changed[R]] = field(default_factory=list)
+    removed_ids: set[str] = field(default_factory=set)  # gone since the last run
+    ignored: int = 0  # rows that are no appointment (status mapped to ``ignore``)
+    readable: bool = True  # False: the file could not be read; what is stored stays
+    refused: set[int] = field(default_factory=set)  # keys refused by the engine
+
+    def refuse(self, item: Changed[R]) -> None:
+        """The engine could not store this row (e.g. unknown patient): it is read again
+        next time instead of being remembered as imported."""
+        self.refused.add(item.key)
+
+
+@dataclass
+class ChangeSet:
+    """Everything a connector found, for one run."""
+
+    source: str
+    cursor: str
+    providers: TableChanges[ProviderRow]
+    patients: TableChanges[PatientRow]
+    appointments: TableChanges[AppointmentRow]
+    problems: list[RowProblem] = field(default_factory=list)
+    # min..max appointment start of a full export (None: not a full export, or empty)
+    window: tuple[datetime, datetime] | None = None
+    state_builder: Callable[[ChangeSet], dict[str, bytes]] | None = None
+
+    @property
+    def rows_seen(self) -> int:
+        """Data rows read from the source."""
+        return self.providers.seen + self.patients.seen + self.appointments.seen
+
+    def new_state(self) -> dict[str, bytes]:
+        """The connector state to store with this run's data (names left out keep what
+        is stored)."""
+        return self.state_builder(self) if self.state_builder is not None else {}
+
+
+class Connector(Protocol):
+    """A source of PMS data."""
+
+    @property
+    def source(self) -> str:
+        """Names the source (runs and state are kept per source)."""
+        ...
+
+    def cursor(self, stop: StopFlag) -> str:
+        """A cheap token that changes whenever the source may have changed."""
+        ...
+
+    def changes(self, state: Mapping[str, bytes], stop: StopFlag) -> ChangeSet:
+        """The rows changed since the run that left ``state``."""
+        ...

@@ -1,0 +1,107 @@
+"""The read side of the sync, for the status line, the runs screen and the CLI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from sqlmodel import col, func, select
+
+from linker_tui.db import read_session
+from linker_tui.models import OnlineRequest, RequestState, SyncProblem, SyncRun, SyncRunStatus
+from linker_tui.sync.engine import SyncSummary
+
+# A run still "running" after this long was cut off (process killed): not shown as running.
+_STALE_RUN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SyncProblemView:
+    """A row or file a run could not import."""
+
+    run_id: int
+    source: str  # pms or inbox
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the status line shows."""
+
+    last_run: SyncSummary | None  # the newest run, whatever its outcome
+    last_success: SyncSummary | None  # the newest run that ended ok
+    running: bool  # a run (of any workstation) is going on
+    attention: int  # requests flagged for staff
+    waiting: int  # requests waiting for the PMS
+
+    @property
+    def failing(self) -> bool:
+        """Whether the newest finished run failed."""
+        return self.last_run is not None and self.last_run.status is SyncRunStatus.FAILED
+
+
+def latest_runs(engine: Engine, n: int = 50) -> list[SyncSummary]:
+    """The newest ``n`` runs, newest first."""
+    with read_session(engine) as session:
+        rows = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(n)).all()
+        return [SyncSummary.from_row(r) for r in rows]
+
+
+def sync_problems(engine: Engine, run_id: int, limit: int = 1_000) -> list[SyncProblemView]:
+    """The problems a run stored (at most ``limit``), in file and line order."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(SyncProblem)
+            .where(SyncProblem.run_id == run_id)
+            .order_by(col(SyncProblem.id))
+            .limit(limit)
+        ).all()
+        return [SyncProblemView(r.run_id, r.source, r.file, r.line, r.reason) for r in rows]
+
+
+def last_successful_sync(engine: Engine) -> SyncSummary | None:
+    """The newest run that ended ok, or None."""
+    with read_session(engine) as session:
+        row = session.exec(
+            select(SyncRun)
+            .where(SyncRun.status == SyncRunStatus.OK.value)
+            .order_by(col(SyncRun.id).desc())
+            .limit(1)
+        ).first()
+        return SyncSummary.from_row(row) if row is not None else None
+
+
+def sync_status(engine: Engine, now: datetime) -> SyncStatus:
+    """Everything the status line needs, in one short read."""
+    with read_session(engine) as session:
+        latest = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(5)).all()
+        running = any(
+            r.status == SyncRunStatus.RUNNING.value and now - r.started_at < _STALE_RUN
+            for r in latest
+        )
+        finished = [r for r in latest if r.status != SyncRunStatus.RUNNING.value]
+        attention = session.exec(
+            select(func.count()).select_from(OnlineRequest).where(OnlineRequest.attention != "")
+        ).one()
+        waiting = session.exec(
+            select(func.count())
+            .select_from(OnlineRequest)
+            .where(OnlineRequest.state == RequestState.WAITING_PMS.value)
+        ).one()
+    success = next((r for r in finished if r.status == SyncRunStatus.OK.value), None)
+    return SyncStatus(
+        last_run=SyncSummary.from_row(finished[0]) if finished else None,
+        last_success=(
+            SyncSummary.from_row(success) if success is not None else last_successful_sync(engine)
+        ),
+        running=running,
+        attention=int(attention),
+        waiting=int(waiting),
+    )

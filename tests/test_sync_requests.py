@@ -1,0 +1,232 @@
+"""The request inbox, and requests flagged for staff by a sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from linker_tui.db import read_session
+from linker_tui.models import OnlineRequest, Patient, RequestState
+from linker_tui.sync.queries import sync_problems, sync_status
+from linker_tui.workflow import InvalidDecision, StaleRequest, Workflow, audit_trail
+from tests.builders import NOW
+from tests.conftest import make_workflow
+from tests.sync_support import (
+    appointment,
+    appointments_by_pms_id,
+    drop_request,
+    fhir_request,
+    make_sync,
+    patient,
+    sample,
+)
+
+
+def _request(engine: Engine, external_id: str) -> OnlineRequest:
+    with read_session(engine) as s:
+        return s.exec(select(OnlineRequest).where(OnlineRequest.external_id == external_id)).one()
+
+
+# ------------------------------------------------------------------ inbox
+
+
+def test_inbox_imports_files_moves_them_and_rejects_bad_ones(
+    engine: Engine, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    drop_request(inbox, "r1-again.json", fhir_request("R1"))  # same request id twice
+    drop_request(inbox, "r2.json", fhir_request("R2", "Ava", "Brown"))
+    drop_request(inbox, "broken.json", "{not json")
+    drop_request(inbox, "booked.json", fhir_request("R3", status="booked"))
+    drop_request(inbox, "notes.txt", "not a request")
+    sync = make_sync(engine, sample().write(tmp_path / "export"), inbox)
+    summary = sync.run()
+    assert summary.ok and summary.requests_imported == 2
+    assert summary.detail["requests_duplicate"] == 1 and summary.detail["requests_rejected"] == 2
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == [
+        "r1-again.json",
+        "r1.json",
+        "r2.json",
+    ]
+    rejected = inbox / "rejected"
+    assert sorted(p.name for p in rejected.iterdir()) == [
+        "booked.json",
+        "booked.json.reason.txt",
+        "broken.json",
+        "broken.json.reason.txt",
+    ]
+    assert "expected 'proposed'" in (rejected / "booked.json.reason.txt").read_text("utf-8")
+    assert (inbox / "notes.txt").exists()  # not a request file: left alone
+    assert summary.run_id is not None
+    problems = sync_problems(engine, summary.run_id)
+    assert [(p.source, p.file) for p in problems] == [
+        ("inbox", "booked.json"),
+        ("inbox", "broken.json"),
+    ]
+    request = _request(engine, "R1")
+    with read_session(engine) as s:
+        bill = s.exec(select(Patient).where(Patient.pms_id == "1001")).one()
+    assert request.patient_id == bill.id and request.requested_duration_min == 60
+    # the same request arrives again later: imported once, the copy filed as processed
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    again = sync.run()
+    assert again.requests_imported == 0 and again.detail["requests_duplicate"] == 1
+    assert (inbox / "processed" / "r1-2.json").exists() and not (inbox / "r1.json").exists()
+
+
+def test_a_file_being_written_is_left_for_the_next_run(engine: Engine, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "half.json", '{"resourceType": "Appoint', age=0)
+    summary = make_sync(engine, None, inbox).run()
+    assert summary.ok and summary.detail["requests_waiting_files"] == 1
+    assert (inbox / "half.json").exists() and not list((inbox / "rejected").iterdir())
+    assert "no PMS export folder" in summary.note
+
+
+def test_inbox_import_is_kept_when_moving_fails_and_retried(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    import linker_tui.sync.inbox as inbox_module
+
+    def refuse(_src: object, _dst: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(inbox_module.os, "replace", refuse)
+    sync = make_sync(engine, None, inbox)
+    first = sync.run()
+    assert first.requests_imported == 1 and not first.ok and "cannot move" in first.error
+    monkeypatch.undo()
+    second = sync.run()
+    assert second.ok and second.requests_imported == 0
+    assert (inbox / "processed" / "r1.json").exists()
+
+
+# ------------------------------------------------------------------ flags
+
+
+def _linked(engine: Engine, tmp_path: Path) -> tuple[Workflow, int]:
+    """Bill's request R1 linked to A2 (Thu 2026-12-03 09:30)."""
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    make_sync(engine, sample().write(tmp_path / "export"), inbox).run()
+    workflow = make_workflow(engine)
+    request = _request(engine, "R1")
+    assert request.id is not None
+    check = workflow.check(request.id)
+    workflow.link(
+        request.id,
+        check.candidates[0].appointment.id,
+        expected_version=check.version,
+        send_email=False,
+    )
+    return workflow, request.id
+
+
+@pytest.mark.parametrize("change", ["cancelled", "vanished", "moved"])
+def test_a_linked_request_whose_appointment_changes_is_flagged(
+    engine: Engine, tmp_path: Path, change: str
+) -> None:
+    workflow, request_id = _linked(engine, tmp_path)
+    before = _request(engine, "R1")
+    data = sample()
+    if change == "cancelled":
+        data.appointments[1][7] = "Canceled"  # the PMS's spelling
+    elif change == "vanished":
+        del data.appointments[1]
+    else:
+        data.appointments[1][3] = "2026-12-03T11:00"
+    summary = make_sync(engine, data.write(tmp_path / "export")).run()
+    assert summary.ok and summary.flagged == 1
+    after = _request(engine, "R1")
+    assert after.state == RequestState.LINKED.value  # never silently changed
+    assert after.linked_appointment_id == before.linked_appointment_id
+    assert after.version == before.version + 1
+    expected = {
+        "cancelled": "The linked appointment A2 on Thu 2026-12-03 09:30 was cancelled in the PMS.",
+        "vanished": "The linked appointment A2 on Thu 2026-12-03 09:30 is no longer in the PMS "
+        "export (deleted there?): it counts as cancelled.",
+        "moved": "The linked appointment A2 on Thu 2026-12-03 09:30 was moved in the PMS to "
+        "Thu 2026-12-03 11:00.",
+    }[change]
+    assert after.attention == expected and after.attention_at == NOW
+    event = audit_trail(engine, request_id)[-1]
+    assert event.action == "attention" and event.detail == expected
+    assert (event.os_user, event.workstation) == ("sync", "desk-1")
+    # a second run does not flag it again
+    again = make_sync(engine, tmp_path / "export").run(force=True)
+    assert again.flagged == 0 and _request(engine, "R1").version == after.version
+    status = sync_status(engine, NOW)
+    assert status.attention == 1 and status.last_run is not None and not status.failing
+    # staff saw it: the flag goes, audited; a decision made before is refused (look again)
+    with pytest.raises(StaleRequest):
+        workflow.reopen(request_id, expected_version=before.version)
+    version = workflow.dismiss_attention(request_id, expected_version=after.version)
+    assert _request(engine, "R1").attention == ""
+    assert audit_trail(engine, request_id)[-1].action == "attention_seen"
+    with pytest.raises(InvalidDecision):
+        workflow.dismiss_attention(request_id, expected_version=version)
+
+
+def test_reopening_a_flagged_request_clears_the_flag(engine: Engine, tmp_path: Path) -> None:
+    workflow, request_id = _linked(engine, tmp_path)
+    data = sample()
+    data.appointments[1][7] = "cancelled"
+    make_sync(engine, data.write(tmp_path / "export")).run()
+    flagged = _request(engine, "R1")
+    assert flagged.attention
+    workflow.reopen(request_id, expected_version=flagged.version)
+    reopened = _request(engine, "R1")
+    assert reopened.state == "pending" and reopened.attention == ""
+    assert reopened.attention_at is None
+
+
+def test_a_waiting_request_is_flagged_when_its_appointment_arrives(
+    engine: Engine, tmp_path: Path
+) -> None:
+    data = sample()
+    data.appointments = [a for a in data.appointments if a[1] != "1001"]  # Bill: nothing booked
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    # someone not (yet) a patient of the practice
+    drop_request(inbox, "r2.json", fhir_request("R2", "Noor", "Haddad"))
+    folder = data.write(tmp_path / "export")
+    make_sync(engine, folder, inbox).run()
+    workflow = make_workflow(engine)
+    for rid in ("R1", "R2"):
+        request = _request(engine, rid)
+        assert request.id is not None
+        workflow.defer(request.id, expected_version=request.version)
+    waiting = _request(engine, "R1")
+    assert waiting.state == "waiting_pms"
+    # an unrelated change: nothing flagged
+    data.appointments[0][6] = "Crown seat"
+    assert make_sync(engine, data.write(folder)).run().flagged == 0
+    # the receptionist books Bill, and registers Noor with an appointment
+    data.appointments.append(appointment("A9", "1001", "2026-12-03T09:30"))
+    data.patients.append(patient("1009", "Noor", "Haddad", email="noor@example.com"))
+    data.appointments.append(appointment("A10", "1009", "2026-12-08T15:00"))
+    summary = make_sync(engine, data.write(folder)).run()
+    assert summary.ok and summary.flagged == 2
+    bill = _request(engine, "R1")
+    assert bill.state == "waiting_pms" and bill.version == waiting.version + 1
+    assert bill.attention == (
+        "The PMS now has an appointment for this patient: Thu 2026-12-03 09:30 (A9)."
+    )
+    noor = _request(engine, "R2")
+    assert noor.attention.endswith("Tue 2026-12-08 15:00 (A10).")
+    assert noor.patient_id is None  # the match is offered on Accept, not written by the sync
+    assert sync_status(engine, NOW).waiting == 2
+    # linking clears the flag
+    assert bill.id is not None
+    check = workflow.check(bill.id)
+    appointment_id = appointments_by_pms_id(engine)["A9"].id
+    assert appointment_id is not None and check.candidates[0].appointment.id == appointment_id
+    workflow.link(bill.id, appointment_id, expected_version=check.version, send_email=False)
+    assert _request(engine, "R1").attention == ""
+    assert summary.detail["appointments_inserted"] == 2
