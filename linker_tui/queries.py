@@ -18,11 +18,13 @@ from linker_tui.models import (
     BOOKABLE_STATUSES,
     OPEN_STATES,
     Appointment,
+    AuditEvent,
     EmailOutbox,
     OnlineRequest,
     Patient,
     Provider,
     RequestState,
+    SyncRun,
 )
 from linker_tui.views import RequestDetail, RequestRow
 from linker_tui.workflow import appointment_view
@@ -122,6 +124,9 @@ def request_page(
 
 
 def _match_hint(request: OnlineRequest, exact: bool, upcoming: int) -> str:
+    if request.attention:
+        # Text, not only colour: the sync flagged the request for staff.
+        return "! appt changed" if request.state == RequestState.LINKED.value else "! can link now"
     if request.state == RequestState.LINKED.value:
         return "linked"
     if request.patient_id is None:
@@ -149,7 +154,36 @@ def _row(
         patient_id=request.patient_id,
         match_hint=_match_hint(request, exact, upcoming),
         version=request.version,
+        attention=request.attention,
     )
+
+
+@dataclass(frozen=True)
+class ChangeStamp:
+    """A cheap fingerprint of what the request list shows: when it differs from the last
+    one, another workstation (or the sync) changed something and the list is read again."""
+
+    last_audit_id: int
+    requests: int
+    last_received_at: datetime | None
+    last_sync_id: int
+    last_sync_status: str
+
+
+def change_stamp(engine: Engine) -> ChangeStamp:
+    """One small, index-backed query: every decision is audited (``audit_event`` ids only
+    grow), new requests change the count, a sync run adds or finishes a ``sync_run`` row."""
+    newest_run = select(sa.func.max(SyncRun.id)).scalar_subquery()
+    statement = sa.select(
+        select(sa.func.max(AuditEvent.id)).scalar_subquery(),
+        select(sa.func.count()).select_from(OnlineRequest).scalar_subquery(),
+        select(sa.func.max(OnlineRequest.received_at)).scalar_subquery(),
+        newest_run,
+        select(SyncRun.status).where(SyncRun.id == newest_run).scalar_subquery(),
+    )
+    with read_session(engine) as session:
+        audit, requests, received, run, status = session.execute(statement).one()
+    return ChangeStamp(int(audit or 0), int(requests or 0), received, int(run or 0), status or "")
 
 
 def state_counts(engine: Engine) -> dict[RequestState, int]:

@@ -102,6 +102,9 @@ class RequestRow:
     patient_id: int | None
     match_hint: str
     version: int
+    attention: str = ""
+    """Set by the sync when staff should look again (the linked appointment was
+    cancelled, the PMS now has an appointment for a waiting request); empty otherwise."""
 
 
 @dataclass(frozen=True)

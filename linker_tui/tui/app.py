@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
 from linker_tui.mail.relay import Outcome
 from linker_tui.services import Services
+from linker_tui.sync.control import StopFlag
+from linker_tui.sync.engine import SyncSummary
 from linker_tui.tui.formatting import clock_time
 from linker_tui.tui.jobs import (
     BackgroundJobs,
@@ -19,27 +24,45 @@ from linker_tui.tui.jobs import (
     MailChanged,
     MailQueued,
     OutboxDelivered,
+    SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
+from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+
+SYNC_GROUP = "sync-now"
+LIVE_SECONDS = 5.0
+"""How often the request list looks whether another desk or the sync changed something."""
 
 
 class LinkerApp(App[None]):
     """Link online appointment requests to appointments that exist in the PMS.
 
     ``background_jobs=False`` runs no scheduler (tests that need a fixed world): queued
-    emails then stay queued until ``linker-tui outbox send`` or another desk sends them.
+    emails then stay queued until ``linker-tui outbox send`` or another desk sends them,
+    and the PMS is synced only when staff ask. ``live_seconds``: how often the list looks
+    for changes made elsewhere (default 5 s with background jobs, never without).
     """
 
     TITLE = "linker-tui"
     CSS_PATH = "app.tcss"
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
 
-    def __init__(self, services: Services, *, background_jobs: bool = True) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        background_jobs: bool = True,
+        live_seconds: float | None = None,
+    ) -> None:
         super().__init__()
         self.services = services
+        self.live_seconds = live_seconds if live_seconds else None
+        if live_seconds is None and background_jobs:
+            self.live_seconds = LIVE_SECONDS
+        self._stopping = threading.Event()
         self.logs = LogKeeper()
         self.jobs: BackgroundJobs | None = (
             BackgroundJobs(services, self.post_message) if background_jobs else None
@@ -49,7 +72,7 @@ class LinkerApp(App[None]):
 
     def get_default_screen(self) -> Screen[None]:
         """The request list."""
-        return MainScreen(self.services)
+        return MainScreen(self.services, live_seconds=self.live_seconds)
 
     def on_mount(self) -> None:
         """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
@@ -61,8 +84,22 @@ class LinkerApp(App[None]):
         if self.jobs is not None:
             self.jobs.start()
 
+    @property
+    def stop_flag(self) -> StopFlag:
+        """Set when the app quits: a sync started here stops at its next check (rolling
+        back), so quitting never waits for a whole sync."""
+        return StopFlag(self._stopping)
+
+    async def action_quit(self) -> None:
+        """Quit: stop a sync under way first (it rolls back)."""
+        self._stopping.set()
+        if self.jobs is not None:
+            self.jobs.shutdown()
+        await super().action_quit()
+
     def on_unmount(self) -> None:
         """Stop scheduling (a send under way finishes in its thread); logging as before."""
+        self._stopping.set()
         if self.jobs is not None:
             self.jobs.shutdown()
         self.logs.uninstall()
@@ -121,6 +158,45 @@ class LinkerApp(App[None]):
                     timeout=15,
                 )
 
+    # ------------------------------------------------------------------ sync
+    def sync_now(self) -> None:
+        """Sync now, in a worker (the status line says so; the list follows)."""
+        if any(not w.is_finished for w in self.workers if w.group == SYNC_GROUP):
+            self.notify("A sync is already running.", timeout=4)
+            return
+        self.main_screen.show_syncing()
+        self._sync_now()
+
+    @work(group=SYNC_GROUP, exit_on_error=False)
+    async def _sync_now(self) -> None:
+        summary = await asyncio.to_thread(
+            self.services.sync_now, trigger="manual", stop=self.stop_flag
+        )
+        self.post_message(SyncFinished(summary, manual=True))
+
+    def sync_finished(self, summary: SyncSummary) -> None:
+        """A sync run at this desk ended (e.g. "Try again"): refresh what shows it."""
+        self.post_message(SyncFinished(summary))
+
+    def on_sync_finished(self, message: SyncFinished) -> None:
+        """A sync ended: status line, the list in place (if it changed), an open runs
+        screen; after "sync now", say what it did."""
+        if self._stopping.is_set():
+            return
+        self.main_screen.poll()
+        for screen in self.screen_stack:
+            if isinstance(screen, SyncRunsScreen):
+                screen.reload()
+        summary = message.summary
+        if message.manual:
+            self.notify(
+                summary.text(),
+                title="Sync" if summary.ok else "Sync did not finish",
+                severity="information" if summary.ok else "error",
+                markup=False,
+                timeout=8 if summary.ok else 15,
+            )
+
     def on_job_failed(self, message: JobFailed) -> None:
         """A background job raised: say so (the job runs again at its next interval)."""
         error = message.error
@@ -140,14 +216,16 @@ class LinkerApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
-        if isinstance(screen, MainScreen | OutboxScreen):
+        if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
         yield SystemCommand("Help", "Show every key and what it does", self.action_help)
         yield from super().get_system_commands(screen)
 
 
-def _runner(screen: MainScreen | OutboxScreen, action: str) -> Callable[[], Awaitable[None]]:
+def _runner(
+    screen: MainScreen | OutboxScreen | SyncRunsScreen, action: str
+) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await screen.run_action(action)
 

@@ -17,6 +17,7 @@ from typing import Any
 from textual.app import App
 
 from linker_tui.services import Services
+from linker_tui.sync.control import StopFlag
 from linker_tui.tui.formatting import clock_time, long_datetime, plural
 from linker_tui.tui.modals.accept import (
     Candidates,
@@ -52,8 +53,12 @@ class Flows:
         app: App[Any],
         services: Services,
         on_mail_queued: MailQueuedCallback | None = None,
+        *,
+        stop: StopFlag | None = None,
     ) -> None:
         self.app = app
+        self.stop = stop
+        """Set when the app quits: a "Try again" sync stops with it."""
         self.services = services
         self.workflow = services.workflow
         self.tz = services.settings.tz
@@ -87,9 +92,20 @@ class Flows:
                 await asyncio.to_thread(self.workflow.defer, row.id, expected_version=check.version)
                 self._say(f"{row.external_id} is now waiting for the PMS; it stays in the list.")
                 return True
+            # Try again: bring the PMS's newest data in first, then look again.
+            summary = await asyncio.to_thread(
+                self.services.sync_now, trigger="try-again", stop=self.stop
+            )
+            notify_sync = getattr(self.app, "sync_finished", None)
+            if notify_sync is not None:
+                notify_sync(summary)
             check = await asyncio.to_thread(self.workflow.check, row.id)
             checked = clock_time(self.services.clock.now(), self.tz)
-            note = f"Still nothing — checked at {checked}."
+            if summary.ok:
+                note = f"Still nothing — checked at {checked} after a sync."
+            else:
+                reason = summary.error or summary.note or summary.status.value
+                note = f"Still nothing — checked at {checked}; the sync did not work: {reason}"
         candidate = await self._pick(row, check)
         if candidate is None:
             return False
@@ -151,6 +167,15 @@ class Flows:
         )
         self._say(f"{row.external_id}: patient set to {chosen.display_name} ({chosen.pms_id}).")
         return chosen
+
+    # ----------------------------------------------------------------- attention
+    async def dismiss_attention(self, row: RequestRow) -> bool:
+        """Clear the sync's warning on the request (audited)."""
+        await asyncio.to_thread(
+            self.workflow.dismiss_attention, row.id, expected_version=row.version
+        )
+        self._say(f"{row.external_id}: sync warning marked as seen.")
+        return True
 
     # -------------------------------------------------------------------- reject
     async def reject(self, row: RequestRow) -> bool:

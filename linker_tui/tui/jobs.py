@@ -1,4 +1,4 @@
-"""Background jobs of the app (the outbox relay now; the PMS sync later).
+"""Background jobs of the app: the outbox relay and the PMS sync.
 
 The jobs run in :class:`~linker_tui.scheduler.JobScheduler`'s threads. They never touch a
 widget: each result or error is posted to the app as a :class:`~textual.message.Message`
@@ -20,8 +20,9 @@ from typing import Any
 from textual.message import Message
 
 from linker_tui.mail.relay import RelayReport
-from linker_tui.scheduler import OUTBOX_JOB, JobScheduler
+from linker_tui.scheduler import OUTBOX_JOB, SYNC_JOB, JobScheduler, add_sync_job
 from linker_tui.services import Services
+from linker_tui.sync.engine import SyncFailed, SyncSummary
 
 QUIET_LOGGERS = ("apscheduler", "linker_tui")
 """Loggers that must not write to the terminal while the app runs."""
@@ -33,6 +34,17 @@ class OutboxDelivered(Message):
     def __init__(self, report: RelayReport) -> None:
         super().__init__()
         self.report = report
+
+
+class SyncFinished(Message):
+    """A sync run ended (scheduled, "sync now" or "try again"); ``summary`` says how.
+
+    ``manual``: staff asked for it at this desk (say what it did)."""
+
+    def __init__(self, summary: SyncSummary, *, manual: bool = False) -> None:
+        super().__init__()
+        self.summary = summary
+        self.manual = manual
 
 
 class JobFailed(Message):
@@ -97,7 +109,8 @@ class BackgroundJobs:
         return self._scheduler
 
     def start(self) -> None:
-        """Schedule the outbox relay (it runs once at once, then every interval)."""
+        """Schedule the outbox relay and the sync (each runs once at once, then every
+        interval)."""
         self._scheduler.add_job(
             OUTBOX_JOB,
             self._outbox,
@@ -105,7 +118,18 @@ class BackgroundJobs:
             self._on_result,
             self._on_error,
         )
+        add_sync_job(self._scheduler, self.services, self._on_result, self._on_error)
         self._scheduler.start()
+
+    @property
+    def stopping(self) -> threading.Event:
+        """Set when the app quits: a sync run started by staff stops too."""
+        return self._scheduler.stopping
+
+    def sync_now(self) -> None:
+        """Run the scheduled sync at once (skipped if it is running)."""
+        if self._scheduler.running:
+            self._scheduler.run_now(SYNC_JOB)
 
     def send_mail_now(self) -> None:
         """Run the outbox relay as soon as possible (after a link queued an email)."""
@@ -123,9 +147,15 @@ class BackgroundJobs:
     def _on_result(self, name: str, result: Any) -> None:
         if isinstance(result, RelayReport):
             self._send(OutboxDelivered(result))
+        elif isinstance(result, SyncSummary):
+            self._send(SyncFinished(result))
 
     def _on_error(self, name: str, error: BaseException) -> None:
-        self._send(JobFailed(name, error))
+        if isinstance(error, SyncFailed):
+            # Shown in the status line ("! sync failed 10:42"), not as a pop-up every run.
+            self._send(SyncFinished(error.summary))
+        else:
+            self._send(JobFailed(name, error))
 
     def _send(self, message: Message) -> None:
         with contextlib.suppress(RuntimeError):  # the app's loop is closed: nobody to tell

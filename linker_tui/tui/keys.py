@@ -100,6 +100,30 @@ OUTBOX = KeySpec(
     "Open the mail outbox: confirmation emails queued, sent, failed; retry or cancel",
     title="Mail outbox",
 )
+SYNC = KeySpec(
+    "linker.sync",
+    "y",
+    "sync",
+    "Sync",
+    "Sync now: read the PMS export and the request inbox, then refresh the list",
+    title="Sync now",
+)
+SYNC_RUNS = KeySpec(
+    "linker.sync_runs",
+    "Y",
+    "sync_runs",
+    "Sync runs",
+    "Show the recent sync runs and the rows of the PMS export they could not import",
+    show=False,
+)
+DISMISS_ATTENTION = KeySpec(
+    "linker.dismiss_attention",
+    "d",
+    "dismiss_attention",
+    "Seen",
+    'Mark the highlighted request\'s sync warning ("! appt changed", "! can link now") as seen',
+    title="Dismiss the sync warning",
+)
 NEXT_PAGE = KeySpec(
     "linker.next_page",
     "right_square_bracket,ctrl+pagedown",
@@ -140,7 +164,10 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
     PATIENT,
     TOGGLE_HANDLED,
     FILTER,
+    DISMISS_ATTENTION,
     OUTBOX,
+    SYNC,
+    SYNC_RUNS,
     REFRESH,
     NEXT_PAGE,
     PREVIOUS_PAGE,
@@ -185,6 +212,25 @@ OUTBOX_BACK = KeySpec(
 OUTBOX_KEYS: tuple[KeySpec, ...] = (OUTBOX_RETRY, OUTBOX_CANCEL, OUTBOX_REFRESH, OUTBOX_BACK)
 """Keys of the mail outbox screen."""
 
+RUNS_REFRESH = KeySpec(
+    "runs.refresh",
+    "f5,ctrl+r",
+    "refresh",
+    "Refresh",
+    "Sync runs: reload the list",
+    title="Refresh the sync runs",
+)
+RUNS_BACK = KeySpec(
+    "runs.back",
+    "escape,q",
+    "back",
+    "Back",
+    "Sync runs: back to the request list",
+    title="Back to the request list",
+)
+RUNS_KEYS: tuple[KeySpec, ...] = (SYNC, RUNS_REFRESH, RUNS_BACK)
+"""Keys of the sync runs screen (``y`` syncs there too)."""
+
 PATIENT_SEARCH = KeySpec(
     "patient.search",
     "slash,s",
@@ -213,7 +259,9 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
 """Keys that are not remappable bindings of ours, for the help screen."""
 
 
-SPARE_IDS: frozenset[str] = frozenset({OUTBOX.id, REFRESH.id, OUTBOX_REFRESH.id})
+SPARE_IDS: frozenset[str] = frozenset(
+    {OUTBOX.id, REFRESH.id, OUTBOX_REFRESH.id, SYNC.id, RUNS_REFRESH.id}
+)
 """Keys the key bar leaves out first when the line is too short (they stay in the help, the
 palette and, for the outbox, the status line)."""
 

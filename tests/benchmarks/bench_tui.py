@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 from textual import events
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
 from textual.widgets import Footer, Static
 
 from linker_tui.actor import Actor
@@ -30,9 +32,16 @@ from linker_tui.clock import FixedClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
 from linker_tui.services import Services
+from linker_tui.tui import app as tui_app
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
+from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.widgets.detail import DetailPane
+from linker_tui.tui.widgets.header import HeaderBar
+from linker_tui.tui.widgets.keybar import KeyBar
+from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.tui.widgets.status import StatusLine
 from tests.benchmarks.build_db import build
 
 TZ = ZoneInfo("America/Toronto")
@@ -46,6 +55,24 @@ class EmptyApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Static("hello")
         yield Footer()
+
+
+class SameWidgetsApp(App[None]):
+    """A second baseline: the main screen's widgets and stylesheet, with no data and no
+    database — what Textual itself needs for this screen."""
+
+    CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar("Practice", id="header")
+        with Horizontal(id="bar"):
+            yield Static(Content("Filter:"), id="filter-label")
+            yield Static(Content("/ to filter"), id="filter-hint")
+            yield Static(Content(""), id="page-status")
+        yield RequestTable(TZ, id="requests")
+        yield DetailPane(TZ, id="detail")
+        yield StatusLine(id="status")
+        yield KeyBar(id="keys")
 
 
 def _services(db: Path, workdir: Path) -> Services:
@@ -62,9 +89,9 @@ async def _wait(condition: object, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.0005)
 
 
-async def empty_first_frame() -> float:
-    """Seconds from start until an empty app is up and has drawn its screen."""
-    app = EmptyApp()
+async def empty_first_frame(cls: type[App[None]] = EmptyApp) -> float:
+    """Seconds from start until a baseline app is up and has drawn its screen."""
+    app = cls()
     start = time.perf_counter()
     async with app.run_test(size=SIZE):
         await _wait(lambda: app.screen.is_mounted)
@@ -99,7 +126,7 @@ async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
             app.post_message(events.Key("a", "a"))
             await _wait(
                 lambda: (
-                    isinstance(app.screen, (Candidates, ExactMatch, NoMatch))
+                    isinstance(app.screen, (Candidates, ExactMatch, NoMatch, PatientChooser))
                     and app.screen.is_mounted
                 )
             )
@@ -134,6 +161,11 @@ async def run(workdir: Path, rounds: int, accepts: int) -> None:
 
     empty = [await empty_first_frame() for _ in range(rounds)]
     print(f"empty Textual app, first frame:      median {_ms(statistics.median(empty))}")
+    same = [await empty_first_frame(SameWidgetsApp) for _ in range(rounds)]
+    print(
+        f"same widgets, no data, first frame:   median {_ms(statistics.median(same))}"
+        f"  = {statistics.median(same) / statistics.median(empty):.2f}x empty app"
+    )
     accept_medians = {}
     for label, path in databases.items():
         frames = [await main_first_frame(path, workdir) for _ in range(rounds)]

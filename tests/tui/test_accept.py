@@ -206,7 +206,7 @@ async def test_none_try_again_still_nothing_then_cancel(world: World) -> None:
             "the second check",
         )
         await pilot.pause()
-        assert "Still nothing — checked at 09:00." in dialog_text(app)
+        assert "Still nothing — checked at 09:00 after a sync." in dialog_text(app)
         await pilot.press("escape")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)

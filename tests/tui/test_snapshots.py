@@ -5,14 +5,19 @@ every worker has finished. Look at the report before ``--snapshot-update``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select as sql_select
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input
 
+from linker_tui.db import write_session
+from linker_tui.models import OnlineRequest, SyncRun, SyncRunStatus
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt, ExactMatch, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
@@ -21,8 +26,11 @@ from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
-from tests.tui.drive import LARGE, SMALL, select, settle, wait_screen, wait_until
-from tests.tui.world import RefusingMailer, build_world
+from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+from tests.sync_support import appointment
+from tests.tui.drive import LARGE, SMALL, main_screen, select, settle, wait_screen, wait_until
+from tests.tui.test_sync import CAN_LINK, dan_export
+from tests.tui.world import NOW, RefusingMailer, build_world
 
 Steps = Callable[[Pilot[None]], Awaitable[None]]
 
@@ -83,6 +91,75 @@ async def _patient_search(pilot: Pilot[None]) -> None:
     await _quiet(pilot)
 
 
+def _synced(*, problem: bool = False, steps: tuple[Step, ...] = ()) -> Steps:
+    """A sync of a small export (with a bad row when ``problem``), then ``steps``."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        export = app.services.settings.pms_export_dir
+        assert export is not None
+        data = dan_export()
+        if problem:
+            data.appointments.append(
+                appointment("A-BAD", "PAT-dan", "2026-12-20T10:30", status="[b]x[/b]")
+            )
+        data.write(export, age=60)
+        summary = await asyncio.to_thread(app.services.sync_now)
+        app.sync_finished(summary)
+        await settle(pilot)
+        for key, screen in steps:
+            await pilot.press(key)
+            await wait_screen(pilot, screen)
+            await settle(pilot)
+
+    return run
+
+
+def _stored_run(status: SyncRunStatus, minutes_ago: int, error: str = "") -> Steps:
+    """A run stored by another desk (failed, or ok but long ago): the status line says so."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        with write_session(app.services.engine) as s:
+            when = NOW - timedelta(minutes=minutes_ago)
+            s.add(
+                SyncRun(
+                    started_at=when - timedelta(seconds=3),
+                    finished_at=when,
+                    status=status.value,
+                    trigger="schedule",
+                    inserted=3,
+                    updated=12,
+                    error=error,
+                )
+            )
+        await settle(pilot)
+        main_screen(app).poll()  # type: ignore[arg-type]
+        await settle(pilot)
+
+    return run
+
+
+async def _attention(pilot: Pilot[None]) -> None:
+    """Two requests flagged by the sync (one open, one linked), handled requests shown."""
+    app = pilot.app
+    assert isinstance(app, LinkerApp)
+    with write_session(app.services.engine) as s:
+        for external_id, text in (
+            ("REQ-1004", CAN_LINK),
+            ("REQ-1009", "The linked appointment A-GRETA on Mon 2026-12-07 09:00 was cancelled."),
+        ):
+            request = s.exec(
+                sql_select(OnlineRequest).where(OnlineRequest.external_id == external_id)
+            ).one()
+            request.attention = text
+            s.add(request)
+    await _goto(None, (("h", MainScreen), *(("down", MainScreen),) * 3))(pilot)
+
+
 CASES: dict[str, Steps] = {
     "main": _goto(None, ()),
     "main_handled": _goto(None, (("h", MainScreen),)),
@@ -110,6 +187,11 @@ CASES: dict[str, Steps] = {
     "outbox": _mail_failed((("m", OutboxScreen),)),
     "patient_alike": _goto("REQ-1010", (("a", PatientChooser),)),
     "patient_search": _patient_search,
+    "main_synced": _synced(),
+    "main_sync_failed": _stored_run(SyncRunStatus.FAILED, 18, "appointments.csv: timed out"),
+    "main_sync_stale": _stored_run(SyncRunStatus.OK, 75),
+    "main_attention": _attention,
+    "sync_runs": _synced(problem=True, steps=(("Y", SyncRunsScreen),)),
 }
 
 
@@ -118,6 +200,8 @@ CASES: dict[str, Steps] = {
 def test_snapshot(
     snap_compare: Callable[..., bool], tmp_path: Path, case: str, size: tuple[int, int]
 ) -> None:
-    world = build_world(tmp_path)
+    export = tmp_path / "export"
+    export.mkdir()
+    world = build_world(tmp_path, pms_export_dir=export)
     app = LinkerApp(world.services, background_jobs=False)
     assert snap_compare(app, terminal_size=size, run_before=CASES[case])

@@ -105,13 +105,14 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
         return rows
 
 
-def build_world(tmp_path: Path, *, practice: str = PRACTICE) -> World:
-    """Create the database in ``tmp_path`` and return its services."""
+def build_world(tmp_path: Path, *, practice: str = PRACTICE, **more: object) -> World:
+    """Create the database in ``tmp_path`` and return its services (``more``: settings)."""
     settings = Settings(
         data_dir=tmp_path,
         practice_name=practice,
         practice_timezone="America/Toronto",
         keys={},
+        **more,  # type: ignore[arg-type]
     )
     engine = make_engine(f"sqlite:///{tmp_path / 'linker.db'}")
     services = Services.open(

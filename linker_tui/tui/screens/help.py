@@ -19,6 +19,7 @@ from linker_tui.tui.keys import (
     OTHER_KEYS,
     OUTBOX_KEYS,
     PATIENT_SEARCH,
+    RUNS_KEYS,
     KeySpec,
 )
 from linker_tui.tui.safe import line
@@ -54,6 +55,8 @@ class HelpScreen(ModalScreen[None]):
         rows += [(line(self._key_names(s)), line(s.help)) for s in (*MAIN_KEYS, *APP_KEYS)]
         rows.append((line(("Mail outbox", "bold")), Content("")))
         rows += [(line(self._key_names(s)), line(s.help)) for s in OUTBOX_KEYS]
+        rows.append((line(("Sync runs", "bold")), Content("")))
+        rows += [(line(self._key_names(s)), line(s.help)) for s in RUNS_KEYS]
         rows.append((line(("Everywhere", "bold")), Content("")))
         rows += [(line(keys), line(what)) for keys, what in OTHER_KEYS]
         rows.append((line(self._key_names(MODAL_CANCEL)), line(MODAL_CANCEL.help)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import ClassVar
 
 from textual import on, work
@@ -19,28 +20,44 @@ from textual.worker import Worker, WorkerState
 from linker_tui.models import OutboxStatus, RequestState
 from linker_tui.queries import (
     PAGE_SIZE,
+    ChangeStamp,
     ListQuery,
     RequestPage,
+    change_stamp,
     request_detail,
     request_page,
     state_counts,
 )
 from linker_tui.services import Services
+from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.flows import Flows
 from linker_tui.tui.formatting import RANGE_DASH, count
 from linker_tui.tui.jobs import MailQueued
-from linker_tui.tui.keys import MAIN_KEYS, NEXT_PAGE, OUTBOX, PREVIOUS_PAGE, KeySpec, bindings
+from linker_tui.tui.keys import (
+    MAIN_KEYS,
+    NEXT_PAGE,
+    OUTBOX,
+    PREVIOUS_PAGE,
+    SYNC,
+    SYNC_RUNS,
+    KeySpec,
+    bindings,
+)
 from linker_tui.tui.safe import line
 from linker_tui.tui.screens.outbox import OutboxScreen
+from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.header import HeaderBar
 from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.request_table import RequestTable
-from linker_tui.tui.widgets.status import StatusLine
+from linker_tui.tui.widgets.status import StatusLine, sync_status_text
 from linker_tui.views import RequestRow
 from linker_tui.workflow import WorkflowError
 
 DECISION_GROUP = "decision"
+POLL_GROUP = "poll"
+STALE_INTERVALS = 3
+"""The data counts as stale when the last good sync is this many sync intervals old."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +88,14 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(MAIN_KEYS))
     AUTO_FOCUS = "#requests"
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, live_seconds: float | None = None) -> None:
         super().__init__()
         self.services = services
         self.tz = services.settings.tz
+        self.live_seconds = live_seconds
+        """How often the screen looks whether anything changed (None: never by itself)."""
+        self._stamp: ChangeStamp | None = None
+        self._sync_status: SyncStatus | None = None
         self._flows: Flows | None = None
         self.list_query = ListQuery()
         self.page_offset = 0
@@ -99,14 +120,18 @@ class MainScreen(Screen[None]):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        """Load the first page."""
+        """Load the first page and the sync status; look for changes every few seconds."""
         self.reload()
+        self.poll()
+        if self.live_seconds:
+            self.set_interval(self.live_seconds, self._tick)
 
     @property
     def flows(self) -> Flows:
         """The decision flows (made once the screen belongs to the app)."""
         if self._flows is None:
-            self._flows = Flows(self.app, self.services, self._mail_queued)
+            stop = getattr(self.app, "stop_flag", None)
+            self._flows = Flows(self.app, self.services, self._mail_queued, stop=stop)
         return self._flows
 
     @property
@@ -154,6 +179,45 @@ class MainScreen(Screen[None]):
         return _Loaded(
             page=page, counts=state_counts(services.engine), mail=services.outbox_counts()
         )
+
+    # ------------------------------------------------------------------ live refresh
+    def _tick(self) -> None:
+        if not any(not w.is_finished for w in self.workers if w.group == POLL_GROUP):
+            self.poll()
+
+    @work(exclusive=True, group=POLL_GROUP, exit_on_error=False)
+    async def poll(self) -> None:
+        """Read the sync status and the change stamp (off the UI thread); reload the list
+        in place, keeping the highlighted request, when another desk or the sync changed
+        something."""
+        status, stamp = await asyncio.to_thread(self._read_poll)
+        self.show_sync(status)
+        if self._stamp is not None and stamp != self._stamp:
+            self.reload()
+        self._stamp = stamp
+
+    def _read_poll(self) -> tuple[SyncStatus, ChangeStamp]:
+        return self.services.sync_status(), change_stamp(self.services.engine)
+
+    def show_sync(self, status: SyncStatus | None = None) -> None:
+        """The sync part of the status line ("synced 40 s ago · +3 ~12 appts")."""
+        if status is not None:
+            self._sync_status = status
+        settings = self.services.settings
+        stale = timedelta(minutes=settings.sync_interval_minutes * STALE_INTERVALS)
+        text, problem = sync_status_text(
+            self._sync_status,
+            self.services.clock.now(),
+            self.tz,
+            stale_after=stale,
+            runs_key=self._keys(SYNC_RUNS),
+            sync_key=self._keys(SYNC),
+        )
+        self.query_one(StatusLine).show_sync(text, problem=problem)
+
+    def show_syncing(self) -> None:
+        """Say a sync started at this desk (until it ends)."""
+        self.query_one(StatusLine).show_sync("syncing…")
 
     # ------------------------------------------------------------------ status line
     def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
@@ -238,6 +302,10 @@ class MainScreen(Screen[None]):
             if row.state.open != wanted_open:
                 return False
             return None if self._deciding() else True
+        if action == "dismiss_attention":
+            if row is None or not row.attention:
+                return False
+            return None if self._deciding() else True
         if action == "next_page":
             return True if self.page_offset + PAGE_SIZE < self.page_total else None
         if action == "previous_page":
@@ -249,6 +317,7 @@ class MainScreen(Screen[None]):
         row = self.selected
         state = (
             None if row is None else row.state.open,
+            row is not None and bool(row.attention),
             self._deciding(),
             self.page_offset > 0,
             self.page_offset + PAGE_SIZE < self.page_total,
@@ -280,9 +349,24 @@ class MainScreen(Screen[None]):
         if self.selected is not None:
             self._decide(self.flows.change_patient, self.selected)
 
+    def action_dismiss_attention(self) -> None:
+        """The sync's warning on the highlighted request has been seen: clear it."""
+        if self.selected is not None and self.selected.attention:
+            self._decide(self.flows.dismiss_attention, self.selected)
+
     def action_outbox(self) -> None:
         """Open the mail outbox."""
         self.app.push_screen(OutboxScreen(self.services))
+
+    def action_sync(self) -> None:
+        """Sync now (in the background; the list follows when it is done)."""
+        sync = getattr(self.app, "sync_now", None)
+        if sync is not None:
+            sync()
+
+    def action_sync_runs(self) -> None:
+        """Show the recent sync runs and their problems."""
+        self.app.push_screen(SyncRunsScreen(self.services))
 
     def _decide(self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow) -> None:
         if self._deciding():

@@ -61,8 +61,10 @@ def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:
             (row.state.label, _LABEL),
             f" by {detail.decided_by or '?'} at {long_datetime(detail.decided_at, tz)}",
         )
-    rows = [
-        first,
+    rows = [first]
+    if row.attention:
+        rows.append(line(("! Sync: ", _LABEL), row.attention, " (d: seen)"))
+    rows += [
         line(("Typed: ", _LABEL), " · ".join(typed)),
         line(("Patient: ", _LABEL), patient),
         line(("Requested: ", _LABEL), requested),

@@ -21,8 +21,9 @@ DISABLED_STYLE = "dim"
 
 class KeyBar(Static):
     """``a Accept  r Reject  h Handled  …  ^p palette``; keys that are shown but do not
-    apply right now are dimmed, keys that do not apply at all are left out. When the line
-    is too short, the spare keys (:data:`~linker_tui.tui.keys.SPARE_IDS`) go first."""
+        apply right now are dimmed, keys that do not apply at all are left out. When the line
+        is too short, the spare keys (:data:`~linker_tui.tui.keys.SPARE_IDS`) go first, the
+    rightmost first."""
 
     def on_mount(self) -> None:
         """Follow the screen's bindings."""
@@ -56,9 +57,11 @@ class KeyBar(Static):
             tail = [(app.get_key_display(palette.binding), KEY_STYLE), " palette"]
         rendered = self._keys_line(shown, tail)
         width = self.size.width
-        if width and rendered.cell_length > width:
-            kept = [(b, e) for b, e in shown if b.id not in SPARE_IDS]
-            rendered = self._keys_line(kept, tail)
+        spare = [b.id for b, _ in shown if b.id in SPARE_IDS]
+        while width and rendered.cell_length > width and spare:
+            dropped = spare.pop()  # the last spare key goes first
+            shown = [(b, e) for b, e in shown if b.id != dropped]
+            rendered = self._keys_line(shown, tail)
         self.update(rendered)
 
     def _keys_line(self, shown: list[tuple[Binding, bool]], tail: list[Part]) -> Content:

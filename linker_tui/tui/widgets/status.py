@@ -1,21 +1,25 @@
 """The status line above the key bar: background work the receptionist should know about.
 
-Two parts on one line: on the left the PMS sync (issue 3 fills it with
-:meth:`StatusLine.show_sync`), on the right the mail outbox ("2 emails failed — m to
-see"). Both are plain text built by the app, never markup; a failure is also marked with
-``!`` so it shows without colour.
+Two parts on one line: on the left the PMS sync ("synced 40 s ago · +3 ~12 appts", or
+"! sync failed 10:42 — Y to see"; :func:`sync_status_text`), on the right the mail outbox
+("2 emails failed — m to see"). Both are plain text built by the app, never markup; a
+failure is also marked with ``!`` so it shows without colour.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from linker_tui.models import OutboxStatus
-from linker_tui.tui.formatting import plural
+from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.queries import SyncStatus
+from linker_tui.tui.formatting import clock_time, plural
 from linker_tui.tui.safe import line
 
 
@@ -32,6 +36,66 @@ def mail_status(counts: Mapping[OutboxStatus, int], key: str) -> tuple[str, bool
     if waiting:
         return f"{plural(waiting, 'email')} waiting to be sent · {key} mail", False
     return "", False
+
+
+def ago(then: datetime, now: datetime) -> str:
+    """``just now``, ``40 s ago``, ``5 min ago``, ``3 h ago``, ``2 days ago``."""
+    seconds = int((now - then).total_seconds())
+    if seconds < 5:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{plural(seconds // 86400, 'day')} ago"
+
+
+def run_counts(summary: SyncSummary) -> str:
+    """``+3 ~12 -1 appts`` (new, changed, cancelled appointments of a run) or ``no changes``."""
+    parts = [
+        f"{sign}{n}"
+        for sign, n in (("+", summary.inserted), ("~", summary.updated), ("-", summary.cancelled))
+        if n
+    ]
+    text = f"{' '.join(parts)} appts" if parts else ""
+    if summary.requests_imported:
+        text += (" " if text else "") + f"+{plural(summary.requests_imported, 'request')}"
+    return text or "no changes"
+
+
+def sync_status_text(
+    status: SyncStatus | None,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    stale_after: timedelta,
+    runs_key: str,
+    sync_key: str,
+) -> tuple[str, bool]:
+    """The sync part of the status line and whether it is a problem (marked ``!`` too).
+
+    ``("synced 40 s ago · +3 ~12 appts", False)``, ``("! sync failed 10:42 — Y to see",
+    True)``, ``("! last sync 25 min ago — Y to see", True)`` when the data is stale.
+    """
+    if status is None:
+        return "", False
+    attention = f" · ! {plural(status.attention, 'request')} to look at" if status.attention else ""
+    running = "syncing… · " if status.running else ""
+    last, success = status.last_run, status.last_success
+    if last is not None and status.failing:
+        when = clock_time(last.finished_at or last.started_at, tz)
+        return f"{running}! sync failed {when} — {runs_key} to see{attention}", True
+    if success is None:
+        if status.running:
+            return f"syncing…{attention}", bool(attention)
+        return f"not synced yet · {sync_key} to sync{attention}", bool(attention)
+    finished = success.finished_at or success.started_at
+    if now - finished > stale_after:
+        return f"{running}! last sync {ago(finished, now)} — {runs_key} to see{attention}", True
+    text = f"{running}synced {ago(finished, now)} · {run_counts(success)}{attention}"
+    return text, bool(attention)
 
 
 class StatusLine(Horizontal):
@@ -54,6 +118,11 @@ class StatusLine(Horizontal):
         part = self.query_one("#status-mail", Static)
         part.update(line(text))
         part.set_class(problem, "-problem")
+
+    @property
+    def sync_text(self) -> str:
+        """What the sync part says now (for tests and screen readers)."""
+        return str(self.query_one("#status-sync", Static).content)
 
     @property
     def mail_text(self) -> str:
