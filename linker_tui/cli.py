@@ -15,9 +15,11 @@ from pydantic import ValidationError
 from linker_tui.audit_cli import add_audit_parser, run_audit_command
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
+from linker_tui.db_cli import add_db_parser, run_db_command
 from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
 from linker_tui.mail.cli import add_outbox_parser, run_outbox_command
 from linker_tui.match_cli import add_match_parser, run_match_command
+from linker_tui.schema import SchemaMismatch
 from linker_tui.services import Services
 from linker_tui.sync.cli import add_sync_parser, run_sync_command
 
@@ -36,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     add_match_parser(sub)
     add_audit_parser(sub)
     add_sync_parser(sub)
+    add_db_parser(sub)
     return parser
 
 
@@ -64,9 +67,10 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
         practice_timezone=practice.timezone,
     )
     engine = make_engine(settings.effective_database_url)
-    services = Services.open(settings, engine=engine)
     shutil.rmtree(settings.effective_inbox_dir, ignore_errors=True)  # a fresh demo inbox too
+    # build_demo drops and recreates the schema (current revision) before Services.open
     report = build_demo(engine, folder, today, inbox_dir=settings.effective_inbox_dir)
+    services = Services.open(settings, engine=engine)
     print(
         f"Demo database {settings.effective_database_url}: {report.providers} providers, "
         f"{report.patients} patients, {report.appointments} appointments, "
@@ -87,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "demo":
         return _demo(settings, args.data, open_app=not args.no_tui)
-    services = Services.open(settings)
+    if args.command == "db":
+        return run_db_command(args, settings)
+    try:
+        services = Services.open(settings)
+    except SchemaMismatch as exc:
+        print(f"linker-tui: {exc}", file=sys.stderr)
+        return 2
     if args.command == "audit":
         return run_audit_command(args, services.engine, settings.tz)
     if args.command == "match":

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
 from linker_tui import models  # noqa: F401  (registers the tables)
+from linker_tui.schema import VERSION_TABLE, stamp_head
 
 _WRITE = "linker_write"
 
@@ -28,6 +29,9 @@ _AUDIT_GUARD_POSTGRES = [
     "DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event",
     """CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event
        FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()""",
+    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
+    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+       FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()""",
 ]
 
 
@@ -68,7 +72,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, indexes and the audit trail's append-only guard."""
+    """Create missing tables, indexes and the audit trail's append-only guard, and record
+    the newest schema revision (the demo and the tests; real databases are created and
+    upgraded with ``linker-tui db upgrade``: ``linker_tui.schema.upgrade``)."""
     SQLModel.metadata.create_all(engine)
     statements = _AUDIT_GUARD_SQLITE if engine.dialect.name == "sqlite" else []
     if engine.dialect.name == "postgresql":
@@ -76,11 +82,14 @@ def create_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
+    stamp_head(engine)
 
 
 def drop_schema(engine: Engine) -> None:
-    """Drop every table (tests and the demo's fresh start)."""
+    """Drop every table and the schema revision (tests and the demo's fresh start)."""
     SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
 
 
 @contextmanager

@@ -345,3 +345,16 @@ class SyncState(SQLModel, table=True):
     run_id: int | None = None
     cursor: str = ""
     data: bytes = Field(default=b"", sa_column=Column(sa.LargeBinary, nullable=False))
+
+
+class JobLease(SQLModel, table=True):
+    """Which workstation runs a shared background job (the PMS sync, the outbox relay)
+    until ``expires_at``: claimed and renewed with a conditional UPDATE or INSERT (see
+    ``linker_tui.lease``), so with several desks on one database only one runs it."""
+
+    __tablename__ = "job_lease"
+
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=200)
+    acquired_at: datetime = utc_column(nullable=False)
+    expires_at: datetime = utc_column(nullable=False)

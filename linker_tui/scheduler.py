@@ -11,6 +11,12 @@ of Textual. Example::
     jobs.start()
     ...
     jobs.shutdown()  # returns at once; a running job finishes in its thread
+
+With several workstations on one database, a job can be given a *leader lease*
+(``lease=``, see :mod:`linker_tui.lease`): before each scheduled run the job claims it,
+and a workstation that is not the leader skips the run (no callback is called). A run
+asked for with :meth:`JobScheduler.run_now` (staff's "sync now", an email just queued)
+runs anyway: the sync's advisory lock and the outbox's per-row claims keep it safe.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
+from linker_tui.lease import lease_ttl
 from linker_tui.models import SyncRunStatus
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
@@ -51,6 +58,9 @@ class JobScheduler:
         # Set by shutdown(): long jobs (the sync) check it and stop early, so quitting
         # does not wait for them.
         self.stopping = threading.Event()
+        self._forced: set[str] = set()  # run_now: this job's next run ignores its lease
+        self._forced_lock = threading.Lock()
+        self._releases: dict[str, Callable[[], object]] = {}
 
     @property
     def running(self) -> bool:
@@ -66,17 +76,29 @@ class JobScheduler:
         on_error: ErrorCallback | None = None,
         *,
         run_now: bool = True,
+        lease: Callable[[], bool] | None = None,
+        release: Callable[[], object] | None = None,
     ) -> None:
         """Run ``func()`` every ``interval`` seconds (and at once when ``run_now``).
 
         ``on_result(name, result)`` or ``on_error(name, exception)`` is called after each
         run, in the worker thread. A job with the same name is replaced.
+
+        ``lease()`` is called before each scheduled run: False (another workstation leads)
+        skips the run silently. ``release()`` is called by :meth:`shutdown` so another
+        workstation takes the lease over at once.
         """
         if interval <= 0:
             raise ValueError("the interval must be positive")
 
         def run() -> None:
+            with self._forced_lock:
+                forced = name in self._forced
+                self._forced.discard(name)
             try:
+                if lease is not None and not forced and not lease():
+                    log.debug("job %s skipped: another workstation holds its lease", name)
+                    return
                 result = func()
             except Exception as exc:
                 log.info("job %s failed: %s", name, exc, exc_info=True)
@@ -95,9 +117,16 @@ class JobScheduler:
             coalesce=True,
             next_run_time=datetime.now(UTC) if run_now else undefined,
         )
+        if release is not None:
+            self._releases[name] = release
+        else:
+            self._releases.pop(name, None)
 
     def run_now(self, name: str) -> None:
-        """Run the job as soon as possible (e.g. "sync now"); skipped if it is running."""
+        """Run the job as soon as possible (e.g. "sync now"), leader or not; skipped if it
+        is running."""
+        with self._forced_lock:
+            self._forced.add(name)
         self._scheduler.modify_job(name, next_run_time=datetime.now(UTC))
 
     def remove_job(self, name: str) -> None:
@@ -114,13 +143,24 @@ class JobScheduler:
             self.stopping.clear()
             self._scheduler.start()
 
-    def shutdown(self, wait: bool = False) -> None:
+    def shutdown(self, wait: bool = False, *, release_leases: bool = True) -> None:
         """Stop scheduling. With ``wait=False`` (default) it returns at once; a job that is
         running finishes in its thread (an SMTP send is bounded by ``smtp_timeout``; a sync
-        stops at its next check, within a fraction of a second, rolling back)."""
+        stops at its next check, within a fraction of a second, rolling back).
+
+        Leases held are released (another workstation takes over at its next check),
+        waiting at most a second for the database; ``release_leases=False`` leaves them to
+        run out, as a crash would."""
         self.stopping.set()
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
+        if release_leases and self._releases:
+            releases = list(self._releases.items())
+            worker = threading.Thread(
+                target=_release_all, args=(releases,), name="release-leases", daemon=True
+            )
+            worker.start()
+            worker.join(_RELEASE_WAIT)
 
     def __enter__(self) -> JobScheduler:
         self.start()
@@ -128,6 +168,27 @@ class JobScheduler:
 
     def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=False)
+
+
+_RELEASE_WAIT = 1.0
+
+
+def _release_all(releases: list[tuple[str, Callable[[], object]]]) -> None:
+    for name, release in releases:
+        try:
+            release()
+        except Exception:
+            log.info("could not release the lease of job %s", name, exc_info=True)
+
+
+def leader_lease(services: Services, name: str, interval: float) -> dict[str, Any]:
+    """``add_job``'s ``lease``/``release`` for a job shared by the workstations: the lease
+    lasts one interval (plus a margin) and is renewed at every run (:mod:`linker_tui.lease`)."""
+    ttl = lease_ttl(interval)
+    return {
+        "lease": lambda: services.leases.claim(name, ttl),
+        "release": lambda: services.leases.release(name),
+    }
 
 
 def _call(callback: Callable[[str, Any], None] | None, name: str, value: Any) -> None:
@@ -145,13 +206,16 @@ def add_outbox_job(
     on_result: Callable[[str, Any], None] | None = None,
     on_error: ErrorCallback | None = None,
 ) -> None:
-    """Run the outbox relay every ``outbox_interval_seconds`` (result: a RelayReport)."""
+    """Run the outbox relay every ``outbox_interval_seconds`` (result: a RelayReport), on
+    the workstation that holds the outbox's leader lease."""
+    interval = services.settings.outbox_interval_seconds
     scheduler.add_job(
         OUTBOX_JOB,
         services.deliver_outbox,
-        services.settings.outbox_interval_seconds,
+        interval,
         on_result,
         on_error,
+        **leader_lease(services, OUTBOX_JOB, interval),
     )
 
 
@@ -168,7 +232,8 @@ def add_sync_job(
     A failed run is recorded in ``sync_run`` and reported to ``on_error`` as a
     :class:`SyncFailed` (its ``.summary`` has the details). A run that finds another one
     going on (staff's "sync now") is ``skipped``. ``scheduler.run_now(SYNC_JOB)`` asks for
-    a run at once.
+    a run at once. With several workstations, only the one holding the sync's leader lease
+    runs the scheduled syncs (a run it skips calls no callback).
     """
     stop = StopFlag(scheduler.stopping)
 
@@ -178,11 +243,13 @@ def add_sync_job(
             raise SyncFailed(summary)
         return summary
 
+    interval = services.settings.sync_interval_minutes * 60
     scheduler.add_job(
         SYNC_JOB,
         job,
-        services.settings.sync_interval_minutes * 60,
+        interval,
         on_result,
         on_error,
         run_now=run_now,
+        **leader_lease(services, SYNC_JOB, interval),
     )

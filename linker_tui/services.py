@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
-from linker_tui.db import create_schema, make_engine
+from linker_tui.db import make_engine
+from linker_tui.lease import LeaseKeeper, new_holder_id
 from linker_tui.mail.compose import make_environment
 from linker_tui.mail.relay import (
     OutboxEntry,
@@ -26,6 +27,7 @@ from linker_tui.mail.relay import (
 )
 from linker_tui.mail.transport import FileMailer, Mailer, SmtpMailer
 from linker_tui.models import OutboxStatus
+from linker_tui.schema import ensure_schema
 from linker_tui.sync.configure import sync_engine
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncEngine, SyncSummary
@@ -69,6 +71,7 @@ class Services:
     actor: Actor
     workflow: Workflow
     _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
+    _leases: LeaseKeeper | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -79,9 +82,12 @@ class Services:
         actor: Actor | None = None,
         engine: Engine | None = None,
     ) -> Services:
-        """Connect to the configured database (creating the schema if missing)."""
+        """Connect to the configured database; raises ``schema.SchemaMismatch`` (with what
+        to do) unless its schema is this version's. The default SQLite file in the data
+        folder (no ``database_url``) is created or upgraded at once; a configured
+        database is left to ``linker-tui db upgrade``."""
         engine = engine or make_engine(settings.effective_database_url)
-        create_schema(engine)
+        ensure_schema(engine, auto_upgrade=not settings.database_url)
         clock = clock or SystemClock()
         actor = actor or Actor.current()
         practice = PracticeInfo(
@@ -141,6 +147,15 @@ class Services:
     def outbox_counts(self) -> dict[OutboxStatus, int]:
         """Emails per status (for the status line's failed count)."""
         return outbox_counts(self.engine)
+
+    # ------------------------------------------------------------------ leases
+    @property
+    def leases(self) -> LeaseKeeper:
+        """This process's leader leases (one holder id per Services; see ``lease``)."""
+        with _SYNC_INIT:
+            if self._leases is None:
+                self._leases = LeaseKeeper(self.engine, self.clock, new_holder_id(self.actor))
+            return self._leases
 
     # -------------------------------------------------------------------- sync
     @property

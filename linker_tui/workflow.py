@@ -469,9 +469,7 @@ class Workflow:
                 self._audit(session, "link", request, before, detail)
                 session.flush()
         except IntegrityError as exc:
-            raise AppointmentUnavailable(
-                "That appointment was linked to another request meanwhile. Nothing was changed."
-            ) from exc
+            raise AppointmentUnavailable(self._taken_meanwhile(appointment_id)) from exc
         return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
 
     def defer(self, request_id: int, *, expected_version: int) -> None:
@@ -619,8 +617,24 @@ class Workflow:
         if taken is not None:
             raise AppointmentUnavailable(
                 f"The appointment on {when} is already linked to request {taken.external_id} "
-                f"by {taken.decided_by or 'someone'}. Nothing was changed."
+                f"by {taken.decided_by or 'someone'} at {format_local(taken.decided_at, self.tz)}. "
+                "Nothing was changed."
             )
+
+    def _taken_meanwhile(self, appointment_id: int) -> str:
+        """The message when another workstation linked the appointment at the same moment
+        (the UNIQUE constraint on ``linked_appointment_id`` refused ours)."""
+        with read_session(self.engine) as session:
+            taken = session.exec(
+                select(OnlineRequest).where(OnlineRequest.linked_appointment_id == appointment_id)
+            ).first()
+        if taken is None:
+            return "That appointment was linked to another request meanwhile. Nothing was changed."
+        return (
+            f"That appointment was linked to request {taken.external_id} meanwhile, by "
+            f"{taken.decided_by or 'someone'} at {format_local(taken.decided_at, self.tz)}. "
+            "Nothing was changed."
+        )
 
     def _correction_text(
         self, session: Session, request: OnlineRequest, scheduled: AppointmentView

@@ -152,6 +152,8 @@ def test_cli_main_lists_the_outbox(
     from linker_tui import cli
 
     monkeypatch.setenv("LINKER_DATABASE_URL", f"sqlite:///{no_config / 'cli.db'}")
+    assert cli.main(["db", "upgrade"]) == 0  # a configured database: the admin creates it
+    capsys.readouterr()
     assert cli.main(["outbox", "list"]) == 0
     assert "queued 0, sending 0" in capsys.readouterr().out
     assert cli.main(["outbox", "send"]) == 0

@@ -200,6 +200,8 @@ def test_sync_command(
     monkeypatch.setenv("LINKER_DATABASE_URL", f"sqlite:///{no_config / 'cli.db'}")
     monkeypatch.setenv("LINKER_PMS_EXPORT_DIR", str(no_config / "export"))
     monkeypatch.setenv("LINKER_INBOX_DIR", str(no_config / "inbox"))
+    assert main(["db", "upgrade"]) == 0  # a configured database: the admin creates it
+    capsys.readouterr()
     assert main(["sync"]) == 0
     out = capsys.readouterr().out
     assert "ok" in out and "10 new" in out and "1 problem" in out

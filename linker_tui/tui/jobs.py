@@ -20,7 +20,13 @@ from typing import Any
 from textual.message import Message
 
 from linker_tui.mail.relay import RelayReport
-from linker_tui.scheduler import OUTBOX_JOB, SYNC_JOB, JobScheduler, add_sync_job
+from linker_tui.scheduler import (
+    OUTBOX_JOB,
+    SYNC_JOB,
+    JobScheduler,
+    add_sync_job,
+    leader_lease,
+)
 from linker_tui.services import Services
 from linker_tui.sync.engine import SyncFailed, SyncSummary
 
@@ -111,12 +117,15 @@ class BackgroundJobs:
     def start(self) -> None:
         """Schedule the outbox relay and the sync (each runs once at once, then every
         interval)."""
+        interval = self.services.settings.outbox_interval_seconds
         self._scheduler.add_job(
             OUTBOX_JOB,
             self._outbox,
-            self.services.settings.outbox_interval_seconds,
+            interval,
             self._on_result,
             self._on_error,
+            # one desk relays per interval; "send now" after a link ignores the lease
+            **leader_lease(self.services, OUTBOX_JOB, interval),
         )
         add_sync_job(self._scheduler, self.services, self._on_result, self._on_error)
         self._scheduler.start()

@@ -1,0 +1,220 @@
+"""Schema versions: ``linker-tui db upgrade`` on empty SQLite and PostgreSQL, the schema it
+makes equal to the models, and the app refusing a missing, older or newer schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import SQLModel
+
+from linker_tui import schema
+from linker_tui.cli import main
+from linker_tui.config import Settings
+from linker_tui.db import create_schema, drop_schema, make_engine, write_session
+from linker_tui.models import AuditEvent
+from linker_tui.services import Services
+from tests.conftest import POSTGRES_URL, _backends
+
+FUTURE = "9999_from_a_newer_linker"
+
+
+@pytest.fixture(params=_backends())
+def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engine, str]]:
+    """An engine on a database with no linker-tui schema at all, and its URL."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}" if request.param == "sqlite" else POSTGRES_URL
+    eng = make_engine(url)
+    drop_schema(eng)
+    yield eng, url
+    drop_schema(eng)
+    eng.dispose()
+
+
+@pytest.fixture
+def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("LINKER_DATABASE_URL", raising=False)
+    return tmp_path / "data"
+
+
+def _stamp(engine: Engine, revision: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": revision})
+
+
+def _audit_row(engine: Engine) -> int:
+    with write_session(engine) as session:
+        event = AuditEvent(at=datetime.now(UTC), os_user="admin", action="test")
+        session.add(event)
+        session.flush()
+        assert event.id is not None
+        return event.id
+
+
+def test_upgrade_of_an_empty_database_makes_the_models_schema(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    assert schema.current_revision(engine) is None
+    before, after = schema.upgrade(engine)
+    assert (before, after) == (None, schema.head_revision())
+    assert schema.current_revision(engine) == schema.head_revision()
+    assert schema.schema_differences(engine) == []
+    tables = set(sa.inspect(engine).get_table_names())
+    assert set(SQLModel.metadata.tables) | {"alembic_version"} == tables
+    schema.check_schema(engine)  # current: no complaint
+
+
+def test_the_migration_installs_the_audit_guard(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    schema.upgrade(engine)
+    event_id = _audit_row(engine)
+    for statement in (
+        "UPDATE audit_event SET action = 'forged' WHERE id = :id",
+        "DELETE FROM audit_event WHERE id = :id",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(sa.text(statement), {"id": event_id})
+
+
+def test_create_schema_is_stamped_current(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    create_schema(engine)
+    assert schema.current_revision(engine) == schema.head_revision()
+    assert schema.schema_differences(engine) == []
+    assert schema.upgrade(engine) == (schema.head_revision(), schema.head_revision())
+
+
+def test_downgrade_removes_everything(empty: tuple[Engine, str]) -> None:
+    from alembic import command
+
+    engine, _ = empty
+    schema.upgrade(engine)
+    config = schema._config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_check_schema_refuses_a_missing_schema(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    with pytest.raises(schema.SchemaMismatch, match=r"no linker-tui schema yet.*db upgrade"):
+        schema.check_schema(engine)
+
+
+def test_check_schema_refuses_a_newer_schema(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    schema.upgrade(engine)
+    _stamp(engine, FUTURE)
+    with pytest.raises(schema.SchemaMismatch, match=rf"newer linker-tui \(schema {FUTURE}\)"):
+        schema.check_schema(engine)
+    # even the default SQLite file is not "upgraded" away from a newer version
+    with pytest.raises(schema.SchemaMismatch, match="newer"):
+        schema.ensure_schema(engine, auto_upgrade=True)
+    assert schema.current_revision(engine) == FUTURE
+
+
+def test_check_schema_refuses_an_older_schema(
+    empty: tuple[Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, _ = empty
+    schema.upgrade(engine)
+    old = schema.head_revision()
+    # this version knows a newer revision than the database's
+    monkeypatch.setattr(schema, "head_revision", lambda: "0002_next")
+    monkeypatch.setattr(schema, "known_revisions", lambda: {old, "0002_next"})
+    with pytest.raises(
+        schema.SchemaMismatch, match=rf"older schema \({old}\).*needs 0002_next.*db upgrade"
+    ):
+        schema.check_schema(engine)
+
+
+def test_a_database_made_before_migrations_is_adopted(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    SQLModel.metadata.create_all(engine)  # what linker-tui did before there were revisions
+    assert schema.has_unversioned_tables(engine)
+    assert schema.upgrade(engine) == (None, schema.head_revision())
+    assert schema.schema_differences(engine) == []
+    event_id = _audit_row(engine)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_event WHERE id = :id"), {"id": event_id})
+
+
+# ---------------------------------------------------------------------------- the CLI
+def test_db_upgrade_twice_is_a_no_op(
+    empty: tuple[Engine, str],
+    no_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, url = empty
+    monkeypatch.setenv("LINKER_DATABASE_URL", url)
+    head = schema.head_revision()
+    assert main(["db", "upgrade"]) == 0
+    assert f"schema (none) → {head}" in capsys.readouterr().out
+    assert schema.schema_differences(engine) == []
+    assert main(["db", "upgrade"]) == 0
+    assert f"schema {head} → {head} (already current)" in capsys.readouterr().out
+    assert main(["db", "status"]) == 0
+    assert f"schema {head}; this linker-tui: {head}" in capsys.readouterr().out
+
+
+def test_db_upgrade_leaves_a_newer_schema_alone(
+    empty: tuple[Engine, str],
+    no_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, url = empty
+    schema.upgrade(engine)
+    _stamp(engine, FUTURE)
+    monkeypatch.setenv("LINKER_DATABASE_URL", url)
+    assert main(["db", "upgrade"]) == 2
+    assert "newer than this linker-tui knows" in capsys.readouterr().err
+    assert schema.current_revision(engine) == FUTURE
+
+
+def test_the_app_refuses_a_configured_database_without_schema(
+    empty: tuple[Engine, str],
+    no_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, url = empty
+    monkeypatch.setenv("LINKER_DATABASE_URL", url)
+    assert main(["outbox", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "no linker-tui schema yet" in err and "linker-tui db upgrade" in err
+    assert schema.current_revision(engine) is None  # nothing was created
+    assert sa.inspect(engine).get_table_names() == []
+    with pytest.raises(schema.SchemaMismatch):
+        Services.open(Settings(database_url=url), engine=engine)
+
+
+def test_the_app_refuses_a_newer_schema(
+    empty: tuple[Engine, str],
+    no_config: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    engine, url = empty
+    schema.upgrade(engine)
+    _stamp(engine, FUTURE)
+    monkeypatch.setenv("LINKER_DATABASE_URL", url)
+    assert main(["outbox", "list"]) == 2
+    assert "upgraded by a newer linker-tui" in capsys.readouterr().err
+
+
+def test_the_default_sqlite_file_is_created_on_first_start(
+    no_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["outbox", "list"]) == 0
+    engine = make_engine(f"sqlite:///{no_config / 'linker.db'}")
+    assert schema.current_revision(engine) == schema.head_revision()
+    assert schema.schema_differences(engine) == []
+    engine.dispose()
