@@ -47,6 +47,7 @@ from tests.benchmarks.build_db import build
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
 SIZE = (120, 40)
+JOBS = True  # the app as staff run it: scheduler, status line, live refresh
 
 
 class EmptyApp(App[None]):
@@ -102,7 +103,7 @@ async def main_first_frame(db: Path, workdir: Path) -> tuple[float, float]:
     """Seconds from start until the main screen is up (its first frame: header, empty
     list, key bar), and until the first page of requests is listed (loaded off the UI
     thread right after)."""
-    app = LinkerApp(_services(db, workdir))
+    app = LinkerApp(_services(db, workdir), background_jobs=JOBS)
     start = time.perf_counter()
     async with app.run_test(size=SIZE):
         await _wait(lambda: isinstance(app.screen, MainScreen) and app.screen.is_mounted)
@@ -113,7 +114,7 @@ async def main_first_frame(db: Path, workdir: Path) -> tuple[float, float]:
 
 async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
     """Seconds from pressing Accept until the candidates (or no-match) modal is up."""
-    app = LinkerApp(_services(db, workdir))
+    app = LinkerApp(_services(db, workdir), background_jobs=JOBS)
     timings: list[float] = []
     async with app.run_test(size=SIZE) as pilot:
         main = app.screen
