@@ -83,6 +83,14 @@ class Settings(BaseSettings):
     sync_window_days_back: int | None = Field(default=None, ge=0)
     sync_window_days_ahead: int | None = Field(default=None, ge=0)
     sync_io_timeout_seconds: float = Field(default=60.0, gt=0)
+    # The app syncs in a child process (the screen never waits for a big export); False:
+    # in one of its threads (a sync then competes with the screen for Python's GIL).
+    sync_in_subprocess: bool = True
+    # The status line warns when the last good sync is older than this; default: three
+    # sync intervals.
+    sync_stale_minutes: float | None = Field(default=None, gt=0)
+    # How often the list checks for other workstations' changes.
+    live_refresh_seconds: float = Field(default=5.0, gt=0)
     demo_shift_days: int = 0  # the demo: move every PMS and request date by this many days
 
     @field_validator("practice_timezone")

@@ -238,7 +238,7 @@ def add_sync_job(
     stop = StopFlag(scheduler.stopping)
 
     def job() -> SyncSummary:
-        summary = services.sync_now(trigger="schedule", stop=stop, wait=False)
+        summary = services.sync_in_background(trigger="schedule", stop=stop, wait=False)
         if summary.status is SyncRunStatus.FAILED:
             raise SyncFailed(summary)
         return summary

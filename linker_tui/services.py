@@ -32,6 +32,7 @@ from linker_tui.sync.configure import sync_engine
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncEngine, SyncSummary
 from linker_tui.sync.queries import SyncStatus, sync_status
+from linker_tui.sync.worker import SyncWorker
 from linker_tui.workflow import PracticeInfo, Workflow
 
 _SYNC_INIT = threading.Lock()
@@ -72,6 +73,7 @@ class Services:
     workflow: Workflow
     _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
     _leases: LeaseKeeper | None = field(default=None, repr=False, compare=False)
+    _sync_worker: SyncWorker | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -178,6 +180,29 @@ class Services:
         worker thread). Errors are in the summary (``.ok``, ``.error``), not raised.
         ``force`` reads the export even when unchanged since the last run."""
         return self.sync.run(trigger=trigger, force=force, stop=stop, wait=wait)
+
+    @property
+    def sync_worker(self) -> SyncWorker:
+        """Runs the app's syncs in a child process (one at a time)."""
+        with _SYNC_INIT:
+            if self._sync_worker is None:
+                url = self.engine.url.render_as_string(hide_password=False)
+                self._sync_worker = SyncWorker(self.settings, self.clock, database_url=url)
+            return self._sync_worker
+
+    def sync_in_background(
+        self,
+        *,
+        force: bool = False,
+        trigger: str = "manual",
+        stop: StopFlag | None = None,
+        wait: bool = True,
+    ) -> SyncSummary:
+        """Like :meth:`sync_now`, for a running app: in a child process (the default,
+        ``sync_in_subprocess``), so the screen never stalls while a big export is read."""
+        if self.settings.sync_in_subprocess:
+            return self.sync_worker.run(trigger=trigger, force=force, stop=stop, wait=wait)
+        return self.sync_now(trigger=trigger, force=force, stop=stop, wait=wait)
 
     def sync_status(self) -> SyncStatus:
         """Last run, last success, running, requests flagged and waiting (status line)."""

@@ -46,6 +46,7 @@ def _services(engine: Engine, tmp_path: Path, **settings: Any) -> Services:
         practice_timezone="America/Toronto",
         pms_export_dir=tmp_path / "export",
         inbox_dir=tmp_path / "inbox",
+        sync_in_subprocess=False,  # in this process: the fixed clock, the patched engine
     )
     return Services.open(
         base.with_overrides(**settings),

@@ -27,6 +27,7 @@ from linker_tui.tui.jobs import (
     SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
+from linker_tui.tui.modals.accept import CheckedDialog
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
@@ -170,7 +171,7 @@ class LinkerApp(App[None]):
     @work(group=SYNC_GROUP, exit_on_error=False)
     async def _sync_now(self) -> None:
         summary = await asyncio.to_thread(
-            self.services.sync_now, trigger="manual", stop=self.stop_flag
+            self.services.sync_in_background, trigger="manual", stop=self.stop_flag
         )
         self.post_message(SyncFinished(summary, manual=True))
 
@@ -180,13 +181,15 @@ class LinkerApp(App[None]):
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         """A sync ended: status line, the list in place (if it changed), an open runs
-        screen; after "sync now", say what it did."""
+        screen or Accept dialog; after "sync now", say what it did."""
         if self._stopping.is_set():
             return
         self.main_screen.poll()
         for screen in self.screen_stack:
             if isinstance(screen, SyncRunsScreen):
                 screen.reload()
+            elif isinstance(screen, CheckedDialog):
+                screen.after_sync()  # an open Accept dialog shows the PMS's new state
         summary = message.summary
         if message.manual:
             self.notify(

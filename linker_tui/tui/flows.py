@@ -10,6 +10,7 @@ errors propagate to the screen's single error handler.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from linker_tui.tui.modals.accept import (
     ExactMatch,
     NoMatch,
     NoMatchChoice,
+    Recheck,
 )
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.patient import PatientChooser
@@ -76,7 +78,8 @@ class Flows:
         return done or progress.changed
 
     async def _accept(self, row: RequestRow, progress: _Progress) -> bool:
-        check = await asyncio.to_thread(self.workflow.check, row.id)
+        recheck = functools.partial(self.workflow.check, row.id)  # an open dialog, after a sync
+        check = await asyncio.to_thread(recheck)
         if check.patient_id is None and check.possible_patients > 0:
             # Not an exact patient match: staff say who it is before any appointment.
             if await self._choose_patient(row) is None:
@@ -85,16 +88,18 @@ class Flows:
             check = await asyncio.to_thread(self.workflow.check, row.id)
         note = ""
         while check.kind is MatchKind.NONE:
-            choice = await self.app.push_screen_wait(NoMatch(row, check, self.tz, note))
+            no_match = NoMatch(row, check, self.tz, note, recheck=recheck)
+            choice = await self.app.push_screen_wait(no_match)
             if choice is None:
                 return False
+            check = no_match.check
             if choice is NoMatchChoice.LATER:
                 await asyncio.to_thread(self.workflow.defer, row.id, expected_version=check.version)
                 self._say(f"{row.external_id} is now waiting for the PMS; it stays in the list.")
                 return True
             # Try again: bring the PMS's newest data in first, then look again.
             summary = await asyncio.to_thread(
-                self.services.sync_now, trigger="try-again", stop=self.stop
+                self.services.sync_in_background, trigger="try-again", stop=self.stop
             )
             notify_sync = getattr(self.app, "sync_finished", None)
             if notify_sync is not None:
@@ -106,11 +111,15 @@ class Flows:
             else:
                 reason = summary.error or summary.note or summary.status.value
                 note = f"Still nothing — checked at {checked}; the sync did not work: {reason}"
-        candidate = await self._pick(row, check)
-        if candidate is None:
+        picked = await self._pick(row, check, recheck)
+        if picked is None:
             return False
-        if not await self.app.push_screen_wait(ConfirmLink(row, check, candidate, self.tz)):
+        candidate, check = picked
+        confirm = ConfirmLink(row, check, candidate, self.tz, recheck=recheck)
+        if not await self.app.push_screen_wait(confirm):
             return False
+        # The dialog may show a newer state (a sync meanwhile moved the appointment).
+        candidate, check = confirm.candidate, confirm.check
         appointment = candidate.appointment
         plan = await asyncio.to_thread(self.workflow.email_plan, appointment.id, row.id)
         send = await self.app.push_screen_wait(EmailPrompt(plan, appointment, self.tz))
@@ -136,16 +145,22 @@ class Flows:
         self._say(message)
         return True
 
-    async def _pick(self, row: RequestRow, check: AcceptCheck) -> CandidateView | None:
-        """The appointment staff chose: the exact one, or one of the candidates."""
-        exact = check.exact_candidate
-        if exact is not None:
-            choice = await self.app.push_screen_wait(ExactMatch(row, check, self.tz))
+    async def _pick(
+        self, row: RequestRow, check: AcceptCheck, recheck: Recheck
+    ) -> tuple[CandidateView, AcceptCheck] | None:
+        """The appointment staff chose (the exact one, or one of the candidates), with the
+        check it was chosen from (a sync meanwhile may have refreshed the dialog)."""
+        if check.exact_candidate is not None:
+            exact = ExactMatch(row, check, self.tz, recheck=recheck)
+            choice = await self.app.push_screen_wait(exact)
             if choice is ExactChoice.LINK:
-                return exact
+                return exact.candidate, exact.check
             if choice is None:
                 return None
-        return await self.app.push_screen_wait(Candidates(row, check, self.tz))
+            check = exact.check
+        candidates = Candidates(row, check, self.tz, recheck=recheck)
+        chosen = await self.app.push_screen_wait(candidates)
+        return None if chosen is None else (chosen, candidates.check)
 
     # ------------------------------------------------------------------- patient
     async def change_patient(self, row: RequestRow) -> bool:

@@ -106,7 +106,11 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
 
 
 def build_world(tmp_path: Path, *, practice: str = PRACTICE, **more: object) -> World:
-    """Create the database in ``tmp_path`` and return its services (``more``: settings)."""
+    """Create the database in ``tmp_path`` and return its services (``more``: settings).
+
+    Syncs run in the app's threads unless ``sync_in_subprocess=True`` is given: a child
+    process would record its runs at the real time, not at the world's fixed clock."""
+    more.setdefault("sync_in_subprocess", False)
     settings = Settings(
         data_dir=tmp_path,
         practice_name=practice,

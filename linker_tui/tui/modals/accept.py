@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -9,7 +11,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.content import Content
-from textual.widgets import Button, DataTable
+from textual.widgets import Button, DataTable, Static
 
 from linker_tui.matching import Difference
 from linker_tui.tui.formatting import (
@@ -21,13 +23,51 @@ from linker_tui.tui.formatting import (
     plural,
     with_provider,
 )
-from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.modals.base import Dialog, ResultT, button, text
 from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 from linker_tui.views import AcceptCheck, AppointmentView, CandidateView, EmailPlan, RequestRow
 
 _BOLD = "bold"
 _DIFF_STYLE = "bold underline"
+GONE = "The last sync changed this appointment in the PMS: it is no longer scheduled."
+"""Shown in a dialog whose appointment a sync cancelled or removed while it was open."""
+
+Recheck = Callable[[], AcceptCheck]
+"""Looks at the request again (``Workflow.check``); blocking, run off the UI thread."""
+
+
+class CheckedDialog(Dialog[ResultT]):
+    """A dialog showing an :class:`AcceptCheck`: after a sync it looks again (when given a
+    ``recheck``) and shows the new state in place (:meth:`show_check`)."""
+
+    def __init__(self, check: AcceptCheck, recheck: Recheck | None = None) -> None:
+        super().__init__()
+        self.check = check
+        self.recheck = recheck
+
+    def after_sync(self) -> None:
+        """A sync ended: look at the request again, off the UI thread."""
+        if self.recheck is not None:
+            self.run_worker(self._look_again(), group="recheck", exclusive=True)
+
+    async def _look_again(self) -> None:
+        assert self.recheck is not None
+        check = await asyncio.to_thread(self.recheck)
+        if self.is_attached:
+            self.check = check
+            self.show_check(check)
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """Show ``check`` (already stored in ``self.check``) in place."""
+
+    def _body(self) -> Static:
+        return self.query_one("#body", Static)
+
+
+def _still_scheduled(check: AcceptCheck, appointment_id: int) -> CandidateView | None:
+    """The candidate for ``appointment_id`` in ``check``, if the PMS still has it scheduled."""
+    return next((c for c in check.candidates if c.appointment.id == appointment_id), None)
 
 
 def request_line(row: RequestRow) -> Content:
@@ -56,33 +96,51 @@ class ExactChoice(Enum):
     OTHERS = "others"
 
 
-class ExactMatch(Dialog[ExactChoice | None]):
+class ExactMatch(CheckedDialog[ExactChoice | None]):
     """The appointment at exactly the requested time, offered for linking."""
 
     TITLE_TEXT = "Exact match"
     AUTO_FOCUS = "#link"
 
-    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo) -> None:
-        super().__init__()
+    def __init__(
+        self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo, recheck: Recheck | None = None
+    ) -> None:
+        super().__init__(check, recheck)
         assert check.exact_candidate is not None
-        self.row, self.check, self.tz = row, check, tz
-        self.appointment = check.exact_candidate.appointment
+        self.row, self.tz = row, tz
+        self.candidate: CandidateView = check.exact_candidate
+        self.gone = False
+
+    @property
+    def appointment(self) -> AppointmentView:
+        """The appointment offered (as the last look at the PMS's data showed it)."""
+        return self.candidate.appointment
 
     def compose_body(self) -> ComposeResult:
         """The request and the appointment side by side."""
+        yield text(self._text(), id="body")
+
+    def _text(self) -> Content:
         a = self.appointment
-        yield text(
-            lines(
-                request_line(self.row),
-                patient_line(self.check),
-                requested_line(self.check, self.tz),
-                line(("Scheduled:  ", _BOLD), appointment_summary(a, self.tz)),
-                line(
-                    "            ",
-                    f"{a.duration_min} min · {a.status} · PMS appointment {a.pms_id}",
-                ),
-            )
-        )
+        rows = [
+            request_line(self.row),
+            patient_line(self.check),
+            requested_line(self.check, self.tz),
+            line(("Scheduled:  ", _BOLD), appointment_summary(a, self.tz)),
+            line("            ", f"{a.duration_min} min · {a.status} · PMS appointment {a.pms_id}"),
+        ]
+        if self.gone:
+            rows.append(line((GONE, _BOLD)))
+        return lines(*rows)
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """The appointment as the PMS has it now; Link is disabled if it is gone."""
+        current = _still_scheduled(check, self.appointment.id)
+        self.gone = current is None
+        if current is not None:
+            self.candidate = current
+        self._body().update(self._text())
+        self.query_one("#link", Button).disabled = self.gone
 
     def buttons(self) -> ComposeResult:
         """Link / other appointments / cancel."""
@@ -133,11 +191,26 @@ class CandidateTable(DataTable[Text]):
         widths = fit_widths(CANDIDATE_COLUMNS, max(0, self.size.width - 1))
         if widths == self._widths:
             return
-        row = self.cursor_row
         self._widths = widths
+        self._rebuild(self.cursor_row)
+
+    def replace(self, candidates: tuple[CandidateView, ...]) -> None:
+        """Show ``candidates`` instead, the cursor staying on the same appointment (if it is
+        still there)."""
+        current = self.highlighted()
+        self.candidates = candidates
+        row = 0
+        if current is not None:
+            ids = [c.appointment.id for c in candidates]
+            if current.appointment.id in ids:
+                row = ids.index(current.appointment.id)
+        if self._widths:
+            self._rebuild(row)
+
+    def _rebuild(self, row: int) -> None:
         self.clear(columns=True)
         for spec in CANDIDATE_COLUMNS:
-            self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
+            self.add_column(Text(spec.label), width=self._widths[spec.key] + GAP, key=spec.key)
         for index, candidate in enumerate(self.candidates):
             self.add_row(*self._cells(candidate), key=str(index))
         self.move_cursor(row=row, animate=False)
@@ -160,29 +233,42 @@ class CandidateTable(DataTable[Text]):
         return self.candidates[min(max(self.cursor_row, 0), len(self.candidates) - 1)]
 
 
-class Candidates(Dialog[CandidateView | None]):
+class Candidates(CheckedDialog[CandidateView | None]):
     """ "Could this be the same appointment?": every scheduled appointment of the patient."""
 
     TITLE_TEXT = "Could this be the same appointment?"
     AUTO_FOCUS = "#candidates"
     WIDE = True
 
-    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo) -> None:
-        super().__init__()
-        self.row, self.check, self.tz = row, check, tz
+    def __init__(
+        self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo, recheck: Recheck | None = None
+    ) -> None:
+        super().__init__(check, recheck)
+        self.row, self.tz = row, tz
 
     def compose_body(self) -> ComposeResult:
         """The request for comparison, then the appointments."""
-        count = plural(len(self.check.candidates), "scheduled appointment")
-        yield text(
-            lines(
-                request_line(self.row),
-                patient_line(self.check),
-                requested_line(self.check, self.tz),
-                line(f"{count}, closest first. ", (DIFFERS, _BOLD), " marks what differs."),
-            )
-        )
+        yield text(self._text(), id="body")
         yield CandidateTable(self.check.candidates, self.tz)
+
+    def _text(self) -> Content:
+        if self.check.candidates:
+            count = plural(len(self.check.candidates), "scheduled appointment")
+            how = line(f"{count}, closest first. ", (DIFFERS, _BOLD), " marks what differs.")
+        else:
+            how = line(("The last sync left no scheduled appointment for this patient.", _BOLD))
+        return lines(
+            request_line(self.row),
+            patient_line(self.check),
+            requested_line(self.check, self.tz),
+            how,
+        )
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """The patient's appointments as the PMS has them now, the cursor kept."""
+        self._body().update(self._text())
+        self.query_one(CandidateTable).replace(check.candidates)
+        self.query_one("#link", Button).disabled = not check.candidates
 
     def buttons(self) -> ComposeResult:
         """Link / cancel."""
@@ -214,18 +300,34 @@ class NoMatchChoice(Enum):
     LATER = "later"
 
 
-class NoMatch(Dialog[NoMatchChoice | None]):
+class NoMatch(CheckedDialog[NoMatchChoice | None]):
     """Nothing scheduled (or the patient is unknown): try again, or do it later."""
 
     TITLE_TEXT = "No matching appointment"
     AUTO_FOCUS = "#try_again"
 
-    def __init__(self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo, note: str = "") -> None:
-        super().__init__()
-        self.row, self.check, self.tz, self.note = row, check, tz, note
+    def __init__(
+        self,
+        row: RequestRow,
+        check: AcceptCheck,
+        tz: ZoneInfo,
+        note: str = "",
+        recheck: Recheck | None = None,
+    ) -> None:
+        super().__init__(check, recheck)
+        self.row, self.tz, self.note = row, tz, note
+        self.found = 0
 
     def compose_body(self) -> ComposeResult:
         """Why nothing was found, and what to do."""
+        yield text(self._text(), id="body")
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """Say so when the sync brought appointments (Try again then shows them)."""
+        self.found = len(check.candidates)
+        self._body().update(self._text())
+
+    def _text(self) -> Content:
         check = self.check
         if check.patient_name:
             why = line(
@@ -244,9 +346,12 @@ class NoMatch(Dialog[NoMatchChoice | None]):
                 "in the list as Waiting for PMS."
             ),
         ]
-        if self.note:
+        if self.found:
+            found = plural(self.found, "scheduled appointment")
+            rows.append(line((f"The last sync brought {found}: Try again to see them.", _BOLD)))
+        elif self.note:
             rows.append(line((self.note, _BOLD)))
-        yield text(lines(*rows))
+        return lines(*rows)
 
     def buttons(self) -> ComposeResult:
         """Try again / do this later / cancel."""
@@ -265,21 +370,43 @@ class NoMatch(Dialog[NoMatchChoice | None]):
 
 
 # ------------------------------------------------------------------- confirm
-class ConfirmLink(Dialog[bool]):
+class ConfirmLink(CheckedDialog[bool]):
     """States exactly what will be corrected (requested → scheduled) and needs an OK."""
 
     TITLE_TEXT = "Link this request?"
     AUTO_FOCUS = "#ok"
 
     def __init__(
-        self, row: RequestRow, check: AcceptCheck, candidate: CandidateView, tz: ZoneInfo
+        self,
+        row: RequestRow,
+        check: AcceptCheck,
+        candidate: CandidateView,
+        tz: ZoneInfo,
+        recheck: Recheck | None = None,
     ) -> None:
-        super().__init__()
-        self.row, self.check, self.candidate, self.tz = row, check, candidate, tz
+        super().__init__(check, recheck)
+        self.row, self.candidate, self.tz = row, candidate, tz
+        self.gone = False
 
     def compose_body(self) -> ComposeResult:
         """Requested, scheduled, and one line per field that is corrected."""
-        yield text(lines(*correction_lines(self.row, self.check, self.candidate, self.tz)))
+        yield text(self._text(), id="body")
+
+    def _text(self) -> Content:
+        rows = correction_lines(self.row, self.check, self.candidate, self.tz)
+        if self.gone:
+            rows.append(line((GONE, _BOLD)))
+        return lines(*rows)
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """The appointment as the PMS has it now (a moved time is shown); OK is disabled
+        if it is gone."""
+        current = _still_scheduled(check, self.candidate.appointment.id)
+        self.gone = current is None
+        if current is not None:
+            self.candidate = current
+        self._body().update(self._text())
+        self.query_one("#ok", Button).disabled = self.gone
 
     def buttons(self) -> ComposeResult:
         """OK / cancel."""

@@ -73,9 +73,9 @@ class Dialog(ModalScreen[ResultT]):
         self.focus_next()
 
 
-def text(body: Content, *, classes: str = "dialog-text") -> Static:
+def text(body: Content, *, classes: str = "dialog-text", id: str | None = None) -> Static:
     """A block of literal text for a dialog."""
-    return Static(body, classes=classes, markup=False)
+    return Static(body, classes=classes, markup=False, id=id)
 
 
 def button(label: str, button_id: str, *, variant: ButtonVariant = "default") -> Button:

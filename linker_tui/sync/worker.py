@@ -1,0 +1,213 @@
+"""The app's syncs run in a separate process, so a big export never stalls the screen.
+
+A sync of a million-row export spends seconds in C-speed passes and in freeing large
+structures; in the app's own process those hold the GIL and freeze the screen for
+hundreds of milliseconds at a time. :class:`SyncWorker` runs each of the app's syncs as
+``python -m linker_tui.sync.worker`` instead (the same :class:`SyncEngine`, the same one
+transaction per run), at a lower CPU priority, and waits for it in a thread:
+
+* the settings travel on the child's standard input as JSON (never on its command line,
+  where other users could read them); the run's summary comes back as the last line of
+  its standard output; what it logs is kept, never printed on the app's screen;
+* a set :class:`StopFlag` (the app quits, staff stop it) sends the child SIGTERM: it stops
+  at its next check and rolls back; one that has not gone after ``grace`` seconds is
+  killed, which also leaves the previous state (its transaction never committed);
+* a child that dies without a summary (killed, out of memory) is reported as a failed run
+  with the end of what it wrote to stderr.
+
+``linker-tui sync`` (cron, systemd) needs none of this: it is its own process already.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from linker_tui.clock import Clock, SystemClock
+from linker_tui.config import Settings
+from linker_tui.models import SyncRunStatus
+from linker_tui.sync.control import StopFlag
+from linker_tui.sync.engine import SyncSummary
+
+log = logging.getLogger(__name__)
+
+SUMMARY_MARK = "linker-tui-sync-summary: "
+"""Prefix of the child's last stdout line (the summary as JSON)."""
+
+_POLL = 0.05
+_NICE = 5  # background work yields the CPU to the screen
+_STDERR_TAIL = 400
+
+
+class SyncWorker:
+    """Runs syncs in a child process, one at a time per worker (per app)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock | None = None,
+        *,
+        database_url: str | None = None,
+        grace: float = 0.5,
+    ) -> None:
+        self.settings = settings
+        self.database_url = database_url  # the app's database, if not the settings' one
+        self.clock = clock or SystemClock()
+        self.grace = grace
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        *,
+        trigger: str = "manual",
+        force: bool = False,
+        stop: StopFlag | None = None,
+        wait: bool = True,
+    ) -> SyncSummary:
+        """Sync once in a child process and return its summary (errors are in it).
+
+        Blocking: call it from a worker thread. When this worker's child is already
+        running, wait for it (``wait``) and then run, or return a ``skipped`` summary at
+        once; a set ``stop`` ends the run (``cancelled``).
+        """
+        stop = stop or StopFlag()
+        if not self._lock.acquire(blocking=False):
+            if not wait:
+                return self._not_run(trigger, SyncRunStatus.SKIPPED, "a sync is already running")
+            while not self._lock.acquire(timeout=_POLL):
+                if stop.is_set:
+                    return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped while waiting")
+        try:
+            if stop.is_set:
+                return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped before it began")
+            return self._run_child(trigger, force, stop)
+        finally:
+            self._lock.release()
+
+    def _run_child(self, trigger: str, force: bool, stop: StopFlag) -> SyncSummary:
+        started = self.clock.now()
+        settings = settings_payload(self.settings)
+        if self.database_url:
+            settings["database_url"] = self.database_url
+        request = json.dumps({"settings": settings, "trigger": trigger, "force": force})
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "linker_tui.sync.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                start_new_session=True,  # the terminal's signals are the app's, not its
+            )
+        except OSError as exc:
+            return self._failed(trigger, started, f"could not start the sync process: {exc}")
+        stopped = False
+        out, err = "", ""
+        pending: str | None = request
+        while True:
+            try:
+                out, err = child.communicate(pending, timeout=_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                pending = None  # already written; retrying loses no output
+                if stop.is_set and not stopped:
+                    stopped = True
+                    child.send_signal(signal.SIGTERM)
+                    threading.Thread(
+                        target=_kill_after, args=(child, self.grace), daemon=True
+                    ).start()
+        summary = parse_summary(out)
+        if summary is not None:
+            return summary
+        if stopped:
+            return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped; nothing was kept")
+        tail = err.strip()[-_STDERR_TAIL:]
+        reason = f"the sync process ended with status {child.returncode}"
+        return self._failed(trigger, started, f"{reason}: {tail}" if tail else reason)
+
+    def _not_run(self, trigger: str, status: SyncRunStatus, note: str) -> SyncSummary:
+        now = self.clock.now()
+        return SyncSummary(None, status, trigger, now, now, note=note)
+
+    def _failed(self, trigger: str, started: datetime, error: str) -> SyncSummary:
+        log.warning("sync process failed: %s", error)
+        return SyncSummary(
+            None, SyncRunStatus.FAILED, trigger, started, self.clock.now(), error=error
+        )
+
+
+def _kill_after(child: subprocess.Popen[str], grace: float) -> None:
+    try:
+        child.wait(grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+
+
+def settings_payload(settings: Settings) -> dict[str, Any]:
+    """The settings a child needs, as JSON values (the SMTP password is left out: a sync
+    sends no email)."""
+    return settings.model_dump(mode="json", exclude={"smtp_password"})
+
+
+def summary_line(summary: SyncSummary) -> str:
+    """The child's last stdout line: :data:`SUMMARY_MARK` + the summary as JSON."""
+    data = asdict(summary)
+    data["status"] = summary.status.value
+    data["started_at"] = summary.started_at.isoformat()
+    data["finished_at"] = summary.finished_at.isoformat() if summary.finished_at else None
+    data["detail"] = dict(summary.detail)
+    return SUMMARY_MARK + json.dumps(data, sort_keys=True)
+
+
+def parse_summary(output: str) -> SyncSummary | None:
+    """The summary in a child's stdout, or None if it wrote none (it was killed)."""
+    for line in reversed(output.splitlines()):
+        if not line.startswith(SUMMARY_MARK):
+            continue
+        try:
+            data = json.loads(line[len(SUMMARY_MARK) :])
+            data["status"] = SyncRunStatus(data["status"])
+            data["started_at"] = datetime.fromisoformat(data["started_at"])
+            if data["finished_at"] is not None:
+                data["finished_at"] = datetime.fromisoformat(data["finished_at"])
+            return SyncSummary(**data)
+        except (ValueError, TypeError, KeyError):
+            log.warning("unreadable summary from the sync process: %r", line[:200])
+            return None
+    return None
+
+
+def main() -> int:
+    """The child: read the request from stdin, sync once, print the summary line."""
+    from linker_tui.services import Services  # the app's whole core, only in the child
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
+        os.nice(_NICE)
+    request = json.loads(sys.stdin.read())
+    settings = Settings(**request["settings"])
+    stop = StopFlag()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    services = Services.open(settings)
+    summary = services.sync_now(
+        trigger=str(request["trigger"]), force=bool(request["force"]), stop=stop
+    )
+    services.engine.dispose()
+    print(summary_line(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
