@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,10 @@ def default_config_file() -> Path:
 def default_data_dir() -> Path:
     """The per-user data folder (database, outbox files)."""
     return Path(user_data_dir(APP_NAME))
+
+
+STALE_INTERVALS = 3
+"""By default the data counts as stale when the last good sync is this many intervals old."""
 
 
 class Settings(BaseSettings):
@@ -138,6 +143,13 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         """The practice's timezone."""
         return ZoneInfo(self.practice_timezone)
+
+    @property
+    def sync_stale_after(self) -> timedelta:
+        """How old the last good sync may be before the status line warns."""
+        if self.sync_stale_minutes is not None:
+            return timedelta(minutes=self.sync_stale_minutes)
+        return timedelta(minutes=self.sync_interval_minutes * STALE_INTERVALS)
 
     @property
     def effective_database_url(self) -> str:

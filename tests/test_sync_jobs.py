@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -224,6 +224,19 @@ def test_status_map_setting_is_checked(no_config: Path) -> None:
         Settings(pms_status_map={"Tentative": "maybe"})
     assert Settings().effective_inbox_dir == no_config / "data" / "inbox"
     assert Settings().sync_interval_minutes == 2
+
+
+def test_stale_after_defaults_to_three_intervals_and_can_be_set(
+    no_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert Settings().sync_stale_after == timedelta(minutes=6)
+    assert Settings(sync_interval_minutes=10).sync_stale_after == timedelta(minutes=30)
+    monkeypatch.setenv("LINKER_SYNC_STALE_MINUTES", "45")
+    assert Settings().sync_stale_after == timedelta(minutes=45)
+    assert Settings().sync_in_subprocess is True
+    assert Settings().live_refresh_seconds == 5
+    with pytest.raises(ValidationError):
+        Settings(sync_stale_minutes=0)
 
 
 # ------------------------------------------------------------------ demo

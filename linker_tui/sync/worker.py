@@ -101,7 +101,8 @@ class SyncWorker:
         request = json.dumps({"settings": settings, "trigger": trigger, "force": force})
         try:
             child = subprocess.Popen(
-                [sys.executable, "-m", "linker_tui.sync.worker"],
+                # -P: the installed package, never a linker_tui folder in the cwd
+                [sys.executable, "-P", "-m", "linker_tui.sync.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -17,6 +17,7 @@ from linker_tui.tui.modals.accept import (
     CandidateTable,
     ConfirmLink,
     EmailPrompt,
+    ExactMatch,
     NoMatch,
 )
 from linker_tui.tui.screens.main import MainScreen
@@ -144,3 +145,30 @@ async def test_no_match_says_when_a_sync_brought_an_appointment(tmp_path: Path) 
             lambda: "The last sync brought 1 scheduled appointment" in dialog_text(app),
             "the no-match box to say so",
         )
+
+
+async def test_exact_match_cancelled_by_a_sync_can_no_longer_be_linked(tmp_path: Path) -> None:
+    world, export = _world(tmp_path)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "exact")
+        await pilot.press("a")
+        exact = await wait_screen(pilot, ExactMatch)
+        assert isinstance(exact, ExactMatch)
+        link = exact.query_one("#link", Button)
+        assert not link.disabled and GONE not in dialog_text(app)
+        ExportData(
+            providers=[provider("DOC1")],
+            patients=[patient("PAT-jane", "Jane", "Exact", "1980-01-02")],
+            appointments=[
+                appointment("A-EXACT", "PAT-jane", "2026-12-03T09:30", status="cancelled")
+            ],
+        ).write(export, age=60)
+        app.sync_now()
+        await wait_until(pilot, lambda: link.disabled, "Link to be disabled")
+        assert GONE in dialog_text(app)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    assert _linked_to(world, "exact") is None
