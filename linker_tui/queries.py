@@ -26,6 +26,7 @@ from linker_tui.models import (
     RequestState,
     SyncRun,
 )
+from linker_tui.patient_search import PatientRanking, rank_requests
 from linker_tui.views import RequestDetail, RequestRow
 from linker_tui.workflow import appointment_view
 
@@ -68,9 +69,18 @@ def _filtered(query: ListQuery) -> sa.ColumnElement[bool]:
 
 
 def request_page(
-    engine: Engine, query: ListQuery, offset: int, tz: ZoneInfo, now: datetime
+    engine: Engine,
+    query: ListQuery,
+    offset: int,
+    tz: ZoneInfo,
+    now: datetime,
+    region: str = "CA",
 ) -> RequestPage:
-    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first."""
+    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first.
+
+    An open request whose patient is not known yet is looked up in the patients (one
+    batch for the page; ``region``: the practice's phone region), so its hint says
+    whether staff will be asked "Is this the same patient?"."""
     where = _filtered(query)
     today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
     with read_session(engine) as session:
@@ -116,21 +126,40 @@ def request_page(
             .where(col(OnlineRequest.id).in_(page_ids))
             .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
         )
+        found = session.exec(statement).all()
+        unknown = [
+            request
+            for request, *_ in found
+            if request.patient_id is None and RequestState(request.state).open
+        ]
+        ranked = rank_requests(session, unknown, region)
+        rankings = {r.id: ranking for r, ranking in zip(unknown, ranked, strict=True)}
         rows = tuple(
-            _row(request, provider, bool(is_exact), int(count or 0))
-            for request, provider, is_exact, count in session.exec(statement).all()
+            _row(request, provider, bool(is_exact), int(count or 0), rankings.get(request.id))
+            for request, provider, is_exact, count in found
         )
     return RequestPage(rows=rows, offset=offset, total=total)
 
 
-def _match_hint(request: OnlineRequest, exact: bool, upcoming: int) -> str:
+def _unknown_patient_hint(ranking: PatientRanking | None) -> str:
+    if ranking is None or not (ranking.patient_id or ranking.candidates):
+        return "patient not found"
+    if ranking.patient_id is not None:
+        return "patient found"
+    count = len(ranking.candidates)
+    return f"{count} possible patients" if count > 1 else "1 possible patient"
+
+
+def _match_hint(
+    request: OnlineRequest, exact: bool, upcoming: int, ranking: PatientRanking | None
+) -> str:
     if request.attention:
         # Text, not only colour: the sync flagged the request for staff.
         return "! appt changed" if request.state == RequestState.LINKED.value else "! can link now"
     if request.state == RequestState.LINKED.value:
         return "linked"
     if request.patient_id is None:
-        return "patient not found"
+        return _unknown_patient_hint(ranking)
     if exact:
         return "exact match"
     if upcoming:
@@ -139,7 +168,11 @@ def _match_hint(request: OnlineRequest, exact: bool, upcoming: int) -> str:
 
 
 def _row(
-    request: OnlineRequest, provider: Provider | None, exact: bool, upcoming: int
+    request: OnlineRequest,
+    provider: Provider | None,
+    exact: bool,
+    upcoming: int,
+    ranking: PatientRanking | None = None,
 ) -> RequestRow:
     assert request.id is not None
     return RequestRow(
@@ -152,7 +185,7 @@ def _row(
         reason=request.reason,
         state=RequestState(request.state),
         patient_id=request.patient_id,
-        match_hint=_match_hint(request, exact, upcoming),
+        match_hint=_match_hint(request, exact, upcoming, ranking),
         version=request.version,
         attention=request.attention,
     )
