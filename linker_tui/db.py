@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,33 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
+        kwargs["connect_args"] = _network_timeouts(parsed.get_backend_name(), parsed.query)
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
+
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for a database server to answer a connection attempt."""
+
+
+def _network_timeouts(backend: str, query: Mapping[str, Any]) -> dict[str, Any]:
+    """Bounds for a server database, unless the URL sets its own: a server that does not
+    answer fails the connection within :data:`CONNECT_TIMEOUT` s, and (PostgreSQL) a link
+    that silently died is noticed by TCP keepalives within about a minute instead of the
+    system's two hours, so a desk or a sync never waits on it for ever."""
+    if backend == "postgresql":
+        args: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        }
+    else:
+        return {}
+    return {key: value for key, value in args.items() if key not in query}
 
 
 def _configure_sqlite(engine: Engine) -> None:
