@@ -186,8 +186,7 @@ class Services:
         """Runs the app's syncs in a child process (one at a time)."""
         with _SYNC_INIT:
             if self._sync_worker is None:
-                url = self.engine.url.render_as_string(hide_password=False)
-                self._sync_worker = SyncWorker(self.settings, self.clock, database_url=url)
+                self._sync_worker = SyncWorker(self.settings, self.engine, self.clock)
             return self._sync_worker
 
     def sync_in_background(

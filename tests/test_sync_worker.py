@@ -5,6 +5,7 @@ dies, one child at a time, and the summary line that carries the result back."""
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,11 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from linker_tui.config import Settings
-from linker_tui.db import read_session
+from linker_tui.db import make_engine, read_session
 from linker_tui.models import Appointment, SyncRun, SyncRunStatus
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.queries import sync_status
 from linker_tui.sync.worker import SyncWorker, parse_summary, summary_line
 from tests.sync_support import sample
 
@@ -38,6 +40,23 @@ def _settings(engine: Engine, tmp_path: Path, export: Path, **more: object) -> S
 def _runs(engine: Engine) -> list[SyncRun]:
     with read_session(engine) as s:
         return list(s.exec(select(SyncRun).order_by(col(SyncRun.id))).all())
+
+
+def _hung_export(tmp_path: Path) -> Path:
+    """An export whose appointments file is a FIFO nobody writes to (a hung network
+    share): a child reading it blocks until it is stopped or killed."""
+    export = sample().write(tmp_path / "export", age=60)
+    (export / "appointments.csv").unlink()
+    os.mkfifo(export / "appointments.csv")
+    return export
+
+
+def _wait_for_a_run(engine: Engine) -> None:
+    """Until the child has recorded the start of its run (it then hangs reading)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not _runs(engine):
+        time.sleep(0.02)
+    assert _runs(engine), "the child never started its run"
 
 
 def _appointments(engine: Engine) -> int:
@@ -70,9 +89,7 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
 ) -> None:
     """The export's appointments file is a FIFO nobody writes to (a hung network share):
     the child blocks reading it until it is told to stop."""
-    export = sample().write(tmp_path / "export", age=60)
-    (export / "appointments.csv").unlink()
-    os.mkfifo(export / "appointments.csv")
+    export = _hung_export(tmp_path)
     services = Services.open(_settings(sqlite_engine, tmp_path, export), engine=sqlite_engine)
     stop = StopFlag()
     result: list[SyncSummary] = []
@@ -80,10 +97,7 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
         target=lambda: result.append(services.sync_in_background(trigger="manual", stop=stop))
     )
     worker.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not _runs(sqlite_engine):
-        time.sleep(0.02)  # the child has started its run (and now hangs reading)
-    assert _runs(sqlite_engine), "the child never started its run"
+    _wait_for_a_run(sqlite_engine)
     time.sleep(0.2)
 
     began = time.monotonic()
@@ -99,31 +113,47 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
 
 
 def test_a_child_that_cannot_sync_is_a_failed_run_with_its_reason(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
-        pms_export_dir=tmp_path,
-    )
-    summary = SyncWorker(settings).run(trigger="manual")
+    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    summary = SyncWorker(Settings(data_dir=tmp_path, pms_export_dir=tmp_path), engine).run()
     assert summary.status is SyncRunStatus.FAILED
     assert summary.run_id is None
     assert "the sync process ended with status 1" in summary.error
     assert "OperationalError" in summary.error  # the end of what the child wrote
 
 
+def test_a_killed_child_is_a_failed_run_and_its_run_is_closed(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    """The child is killed by someone else (the OOM killer, an admin) while it hangs on
+    the export: the run it had started is recorded as failed, not left "running"."""
+    export = _hung_export(tmp_path)
+    worker = SyncWorker(_settings(sqlite_engine, tmp_path, export), sqlite_engine)
+    result: list[SyncSummary] = []
+    runner = threading.Thread(target=lambda: result.append(worker.run(trigger="schedule")))
+    runner.start()
+    _wait_for_a_run(sqlite_engine)
+    assert worker.child_pid is not None
+    os.kill(worker.child_pid, signal.SIGKILL)
+    runner.join(5)
+    assert not runner.is_alive()
+    assert result[0].status is SyncRunStatus.FAILED
+    assert "status -9" in result[0].error
+    (run,) = _runs(sqlite_engine)
+    assert run.status == SyncRunStatus.FAILED.value
+    assert "status -9" in run.error and run.finished_at is not None
+    assert _appointments(sqlite_engine) == 0
+    assert not sync_status(sqlite_engine, datetime.now(UTC)).running
+
+
 def test_one_child_at_a_time_a_second_run_is_skipped_or_waits(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:
-    export = sample().write(tmp_path / "export", age=60)
-    (export / "appointments.csv").unlink()
-    os.mkfifo(export / "appointments.csv")
-    worker = SyncWorker(_settings(sqlite_engine, tmp_path, export))
+    export = _hung_export(tmp_path)
+    worker = SyncWorker(_settings(sqlite_engine, tmp_path, export), sqlite_engine)
     stop = StopFlag()
     first = threading.Thread(target=lambda: worker.run(stop=stop))
     first.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not _runs(sqlite_engine):
-        time.sleep(0.02)
+    _wait_for_a_run(sqlite_engine)
 
     skipped = worker.run(wait=False)
     assert skipped.status is SyncRunStatus.SKIPPED

@@ -29,12 +29,19 @@ import subprocess
 import sys
 import threading
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
+
+from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
-from linker_tui.models import SyncRunStatus
+from linker_tui.db import write_session
+from linker_tui.models import SyncRun, SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
 
@@ -54,15 +61,16 @@ class SyncWorker:
     def __init__(
         self,
         settings: Settings,
+        engine: Engine,
         clock: Clock | None = None,
         *,
-        database_url: str | None = None,
         grace: float = 0.5,
     ) -> None:
         self.settings = settings
-        self.database_url = database_url  # the app's database, if not the settings' one
+        self.engine = engine  # the app's database (the child connects to the same one)
         self.clock = clock or SystemClock()
         self.grace = grace
+        self.child_pid: int | None = None  # the running child's process id
         self._lock = threading.Lock()
 
     def run(
@@ -96,9 +104,9 @@ class SyncWorker:
     def _run_child(self, trigger: str, force: bool, stop: StopFlag) -> SyncSummary:
         started = self.clock.now()
         settings = settings_payload(self.settings)
-        if self.database_url:
-            settings["database_url"] = self.database_url
+        settings["database_url"] = self.engine.url.render_as_string(hide_password=False)
         request = json.dumps({"settings": settings, "trigger": trigger, "force": force})
+        newest_run = _newest_run_id(self.engine)
         try:
             child = subprocess.Popen(
                 # -P: the installed package, never a linker_tui folder in the cwd
@@ -113,6 +121,7 @@ class SyncWorker:
             )
         except OSError as exc:
             return self._failed(trigger, started, f"could not start the sync process: {exc}")
+        self.child_pid = child.pid
         stopped = False
         out, err = "", ""
         pending: str | None = request
@@ -128,14 +137,19 @@ class SyncWorker:
                     threading.Thread(
                         target=_kill_after, args=(child, self.grace), daemon=True
                     ).start()
+        self.child_pid = None
         summary = parse_summary(out)
         if summary is not None:
             return summary
         if stopped:
-            return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped; nothing was kept")
+            note = "stopped; nothing was kept"
+            _close_orphaned_runs(self.engine, newest_run, SyncRunStatus.CANCELLED, note=note)
+            return self._not_run(trigger, SyncRunStatus.CANCELLED, note)
         tail = err.strip()[-_STDERR_TAIL:]
         reason = f"the sync process ended with status {child.returncode}"
-        return self._failed(trigger, started, f"{reason}: {tail}" if tail else reason)
+        error = f"{reason}: {tail}" if tail else reason
+        _close_orphaned_runs(self.engine, newest_run, SyncRunStatus.FAILED, error=error)
+        return self._failed(trigger, started, error)
 
     def _not_run(self, trigger: str, status: SyncRunStatus, note: str) -> SyncSummary:
         now = self.clock.now()
@@ -146,6 +160,46 @@ class SyncWorker:
         return SyncSummary(
             None, SyncRunStatus.FAILED, trigger, started, self.clock.now(), error=error
         )
+
+
+def _newest_run_id(engine: Engine) -> int | None:
+    """The id of the newest ``sync_run`` (0: none) before a child starts its own; None if
+    the database cannot be read (the child will say why)."""
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.max(SyncRun.id))).scalar() or 0)
+    except SQLAlchemyError:
+        return None
+
+
+def _close_orphaned_runs(
+    engine: Engine, after_id: int | None, status: SyncRunStatus, *, note: str = "", error: str = ""
+) -> None:
+    """A child that was killed (or died) could not record the end of its run: record it, so
+    the status line does not say "syncing…" for a run that is over. Its run is the one this
+    workstation started after ``after_id`` that is still ``running`` (nothing of it was
+    kept: its transaction never committed)."""
+    if after_id is None:
+        return
+    label = Actor.current().label
+    try:
+        with write_session(engine) as session:
+            session.execute(
+                sa.update(SyncRun)
+                .where(
+                    col(SyncRun.id) > after_id,
+                    col(SyncRun.status) == SyncRunStatus.RUNNING.value,
+                    col(SyncRun.workstation) == label,
+                )
+                .values(
+                    status=status.value,
+                    finished_at=datetime.now(UTC),
+                    note=note,
+                    error=error[:_STDERR_TAIL],
+                )
+            )
+    except SQLAlchemyError:
+        log.warning("could not record the end of a killed sync's run", exc_info=True)
 
 
 def _kill_after(child: subprocess.Popen[str], grace: float) -> None:
