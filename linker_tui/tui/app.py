@@ -27,15 +27,13 @@ from linker_tui.tui.jobs import (
     SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
-from linker_tui.tui.modals.accept import CheckedDialog
+from linker_tui.tui.modals.base import Dialog
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 
 SYNC_GROUP = "sync-now"
-LIVE_SECONDS = 5.0
-"""How often the request list looks whether another desk or the sync changed something."""
 
 
 class LinkerApp(App[None]):
@@ -44,7 +42,8 @@ class LinkerApp(App[None]):
     ``background_jobs=False`` runs no scheduler (tests that need a fixed world): queued
     emails then stay queued until ``linker-tui outbox send`` or another desk sends them,
     and the PMS is synced only when staff ask. ``live_seconds``: how often the list looks
-    for changes made elsewhere (default 5 s with background jobs, never without).
+    for changes made elsewhere (default: the ``live_refresh_seconds`` setting with
+    background jobs, never without).
     """
 
     TITLE = "linker-tui"
@@ -62,7 +61,7 @@ class LinkerApp(App[None]):
         self.services = services
         self.live_seconds = live_seconds if live_seconds else None
         if live_seconds is None and background_jobs:
-            self.live_seconds = LIVE_SECONDS
+            self.live_seconds = services.settings.live_refresh_seconds
         self._stopping = threading.Event()
         self.logs = LogKeeper()
         self.jobs: BackgroundJobs | None = (
@@ -181,15 +180,15 @@ class LinkerApp(App[None]):
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         """A sync ended: status line, the list in place (if it changed), an open runs
-        screen or Accept dialog; after "sync now", say what it did."""
+        screen or dialog; after "sync now", say what it did."""
         if self._stopping.is_set():
             return
         self.main_screen.poll()
         for screen in self.screen_stack:
             if isinstance(screen, SyncRunsScreen):
                 screen.reload()
-            elif isinstance(screen, CheckedDialog):
-                screen.after_sync()  # an open Accept dialog shows the PMS's new state
+            elif isinstance(screen, Dialog):
+                screen.after_sync()  # an open dialog shows the PMS's new state
         summary = message.summary
         if message.manual:
             self.notify(

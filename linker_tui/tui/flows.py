@@ -195,9 +195,11 @@ class Flows:
     # -------------------------------------------------------------------- reject
     async def reject(self, row: RequestRow) -> bool:
         """Warn when the patient has scheduled appointments, ask for a reason, reject."""
-        appointments = await asyncio.to_thread(self.workflow.scheduled_for_request, row.id)
+        reload = functools.partial(self.workflow.scheduled_for_request, row.id)
+        appointments = await asyncio.to_thread(reload)
         if appointments:
-            choice = await self.app.push_screen_wait(ScheduledWarning(row, appointments, self.tz))
+            warning = ScheduledWarning(row, appointments, self.tz, reload)
+            choice = await self.app.push_screen_wait(warning)
             if choice is None:
                 return False
             if choice is WarningChoice.LINK_INSTEAD:

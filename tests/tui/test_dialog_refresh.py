@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
 from linker_tui.db import read_session
 from linker_tui.models import OnlineRequest
@@ -20,10 +20,21 @@ from linker_tui.tui.modals.accept import (
     ExactMatch,
     NoMatch,
 )
+from linker_tui.tui.modals.patient import PatientChooser, PatientTable
+from linker_tui.tui.modals.reject import ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen
 from tests.sync_support import ExportData, appointment, patient, provider
-from tests.tui.drive import SMALL, dialog_text, select, settle, wait_screen, wait_until
-from tests.tui.world import World, build_world, dump
+from tests.tui.drive import (
+    SMALL,
+    dialog_text,
+    plain,
+    quiet,
+    select,
+    settle,
+    wait_screen,
+    wait_until,
+)
+from tests.tui.world import FAMILY_PHONE, World, build_world, dump
 
 
 def _world(tmp_path: Path) -> tuple[World, Path]:
@@ -172,3 +183,64 @@ async def test_exact_match_cancelled_by_a_sync_can_no_longer_be_linked(tmp_path:
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
     assert _linked_to(world, "exact") is None
+
+
+async def test_reject_warning_follows_a_sync_that_cancels_the_appointments(
+    tmp_path: Path,
+) -> None:
+    world, export = _world(tmp_path)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("r")
+        warning = await wait_screen(pilot, ScheduledWarning)
+        assert "This patient has 2 scheduled appointments" in dialog_text(app)
+        ExportData(
+            providers=[provider("DOC1"), provider("DOC2", "Ben", "Osei")],
+            patients=[patient("PAT-bob", "Bob", "Partial", "1980-01-02")],
+            appointments=[
+                appointment("A-BOB-1", "PAT-bob", "2026-12-03T10:00", "DOC2", status="cancelled"),
+                appointment("A-BOB-2", "PAT-bob", "2026-12-10T09:30", status="cancelled"),
+            ],
+        ).write(export, age=60)
+        app.sync_now()
+        link_instead = warning.query_one("#link_instead", Button)
+        await wait_until(pilot, lambda: link_instead.disabled, "Link instead to be disabled")
+        assert "The last sync left no scheduled appointment" in dialog_text(app)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+
+
+async def test_patient_chooser_ranks_again_after_a_sync_keeping_the_highlight(
+    tmp_path: Path,
+) -> None:
+    world, export = _world(tmp_path)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "REQ-1010")  # "Sam Lee": Samuel or Samantha, same phone
+        await pilot.press("a")
+        chooser = await wait_screen(pilot, PatientChooser)
+        assert isinstance(chooser, PatientChooser)
+        await quiet(pilot)
+        table = chooser.query_one(PatientTable)
+        names = [c.patient.display_name for c in table.candidates]
+        assert names == ["Lee, Samuel", "Lee, Samantha", "Lee, Simon"]
+        await pilot.press("down")
+        # The PMS gets another Lee on the family phone: a sync brings her in.
+        ExportData(
+            providers=[provider("DOC1")],
+            patients=[
+                patient("PAT-sammy", "Sammy", "Lee", "2001-02-03", phone_mobile=FAMILY_PHONE)
+            ],
+        ).write(export, age=60)
+        app.sync_now()
+        await wait_until(pilot, lambda: len(table.candidates) == 4, "the chooser to rank again")
+        assert "Lee, Sammy" in [c.patient.display_name for c in table.candidates]
+        current = table.highlighted()
+        assert current is not None and current.patient.display_name == "Lee, Samantha"
+        assert "4 possible patients" in plain(chooser.query_one("#patients-title", Static))
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+    assert world.request("twins").patient_id is None

@@ -60,6 +60,10 @@ class Dialog(ModalScreen[ResultT]):
         """The result of Esc / Cancel."""
         raise NotImplementedError
 
+    def after_sync(self) -> None:
+        """A sync ended while the dialog is open: a dialog showing PMS data looks again
+        (off the UI thread) and shows the new state in place. This one shows none."""
+
     def action_cancel(self) -> None:
         """Esc: close the dialog, nothing changes."""
         self.dismiss(self.cancelled())

@@ -160,7 +160,7 @@ class PatientChooser(Dialog[PatientView | None]):
     # ---------------------------------------------------------------- layout
     def compose_body(self) -> ComposeResult:
         """Typed identity, legend, candidates, the highlighted one in words, search."""
-        yield text(lines(*self._intro()))
+        yield text(lines(*self._intro()), id="body")
         yield Static(line(self._list_title()), id="patients-title", markup=False)
         yield PatientTable(self.check.candidates, self.check.chosen_patient_id)
         yield Static(line(""), id="patient-why", classes="dialog-text", markup=False)
@@ -281,6 +281,27 @@ class PatientChooser(Dialog[PatientView | None]):
             self.open_search()
         else:
             self.dismiss(None)
+
+    # ---------------------------------------------------------------- after a sync
+    def after_sync(self) -> None:
+        """Rank the patients again (the sync may have brought the one who wrote)."""
+        self.run_worker(self._look_again(), group="recheck", exclusive=True)
+
+    async def _look_again(self) -> None:
+        check = await asyncio.to_thread(self.workflow.patient_candidates, self.row.id)
+        if not self.is_attached:
+            return
+        self.check = check
+        self.query_one("#body", Static).update(lines(*self._intro()))
+        if self.query_one("#patient-search-row").has_class("-shown"):
+            return  # search results stay; Esc shows the new ranking
+        current = self.table.highlighted()
+        self.table.show(check.candidates)
+        ids = [c.patient.id for c in check.candidates]
+        if current is not None and current.patient.id in ids:
+            self.table.move_cursor(row=ids.index(current.patient.id), animate=False)
+        self.query_one("#patients-title", Static).update(line(self._list_title()))
+        self._explain()
 
     # ---------------------------------------------------------------- search
     def action_search(self) -> None:

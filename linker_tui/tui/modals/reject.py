@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -42,23 +43,48 @@ class ScheduledWarning(Dialog[WarningChoice | None]):
     AUTO_FOCUS = "#link_instead"
 
     def __init__(
-        self, row: RequestRow, appointments: Sequence[AppointmentView], tz: ZoneInfo
+        self,
+        row: RequestRow,
+        appointments: Sequence[AppointmentView],
+        tz: ZoneInfo,
+        reload: Callable[[], Sequence[AppointmentView]] | None = None,
     ) -> None:
         super().__init__()
         self.row, self.appointments, self.tz = row, tuple(appointments), tz
+        self.reload = reload  # the patient's scheduled appointments, read again after a sync
 
     def compose_body(self) -> ComposeResult:
         """The appointments, and why linking is better."""
+        yield text(self._text(), id="body")
+
+    def _text(self) -> Content:
+        rows = [line("Request ", (self.row.external_id, "bold"), " from ", self.row.typed_name)]
+        if not self.appointments:
+            rows.append(
+                line(("The last sync left no scheduled appointment for this patient.", "bold"))
+            )
+            return lines(*rows)
         count = plural(len(self.appointments), "scheduled appointment")
-        rows = [
-            line("Request ", (self.row.external_id, "bold"), " from ", self.row.typed_name),
-            line(("This patient has ", "bold"), (count, "bold"), ":"),
-        ]
+        rows.append(line(("This patient has ", "bold"), (count, "bold"), ":"))
         rows += [line("  • ", appointment_summary(a, self.tz)) for a in self.appointments[:_SHOWN]]
         if len(self.appointments) > _SHOWN:
             rows.append(line(f"  … and {len(self.appointments) - _SHOWN} more"))
         rows.append(line("Link instead? Rejecting tells the patient the request was declined."))
-        yield text(lines(*rows))
+        return lines(*rows)
+
+    def after_sync(self) -> None:
+        """Read the patient's scheduled appointments again."""
+        if self.reload is not None:
+            self.run_worker(self._look_again(), group="recheck", exclusive=True)
+
+    async def _look_again(self) -> None:
+        assert self.reload is not None
+        appointments = tuple(await asyncio.to_thread(self.reload))
+        if not self.is_attached:
+            return
+        self.appointments = appointments
+        self.query_one("#body", Static).update(self._text())
+        self.query_one("#link_instead", Button).disabled = not appointments
 
     def buttons(self) -> ComposeResult:
         """Link instead / reject anyway / cancel."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from typing import ClassVar
 
 from textual import on, work
@@ -56,8 +55,6 @@ from linker_tui.workflow import WorkflowError
 
 DECISION_GROUP = "decision"
 POLL_GROUP = "poll"
-STALE_INTERVALS = 3
-"""The data counts as stale when the last good sync is this many sync intervals old."""
 
 
 @dataclass(frozen=True)
@@ -175,7 +172,9 @@ class MainScreen(Screen[None]):
     def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
         services = self.services
         now = services.clock.now()
-        page = request_page(services.engine, query, offset, self.tz, now)
+        page = request_page(
+            services.engine, query, offset, self.tz, now, services.settings.phone_region
+        )
         return _Loaded(
             page=page, counts=state_counts(services.engine), mail=services.outbox_counts()
         )
@@ -203,8 +202,7 @@ class MainScreen(Screen[None]):
         """The sync part of the status line ("synced 40 s ago · +3 ~12 appts")."""
         if status is not None:
             self._sync_status = status
-        settings = self.services.settings
-        stale = timedelta(minutes=settings.sync_interval_minutes * STALE_INTERVALS)
+        stale = self.services.settings.sync_stale_after
         text, problem = sync_status_text(
             self._sync_status,
             self.services.clock.now(),
