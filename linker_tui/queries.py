@@ -146,8 +146,9 @@ def _unknown_patient_hint(ranking: PatientRanking | None) -> str:
         return "patient not found"
     if ranking.patient_id is not None:
         return "patient found"
+    # Accept asks "Is this the same patient?" first: say what staff will do, briefly.
     count = len(ranking.candidates)
-    return f"{count} possible patients" if count > 1 else "1 possible patient"
+    return f"pick patient ({count})" if count > 1 else "confirm patient"
 
 
 def _match_hint(

@@ -1,5 +1,5 @@
-"""The list's match hint for requests whose patient is not known yet: found, possible
-patients ("Is this the same patient?" comes next), or not found."""
+"""The list's match hint for requests whose patient is not known yet: found, patients to
+pick from or confirm ("Is this the same patient?" comes next), or not found."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_hints_for_unknown_patients_say_found_possible_or_not_found(engine: Engi
     add_request(engine, "Jane", "Doe", start, birthdate=date(1980, 1, 2), email="jane@example.com")
     add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE)
     add_request(engine, "Nobody", "Known", start, birthdate=date(1970, 1, 1))
+    add_request(engine, "Jane", "Dough", start, birthdate=date(1980, 1, 2))  # sounds alike
     add_request(engine, "Jane", "Doe", start, patient_id=jane)
     add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE, state="rejected")
 
@@ -36,7 +37,8 @@ def test_hints_for_unknown_patients_say_found_possible_or_not_found(engine: Engi
     by_row = [(row.typed_name, row.state.value, row.match_hint) for row in page.rows]
     assert ("Jane Doe", "pending", "patient found") in by_row
     assert ("Jane Doe", "pending", "exact match") in by_row
-    assert ("Sam Lee", "pending", "2 possible patients") in by_row
+    assert ("Sam Lee", "pending", "pick patient (2)") in by_row
     # Handled requests are not looked up again.
     assert ("Sam Lee", "rejected", "patient not found") in by_row
     assert hints["Nobody Known"] == "patient not found"
+    assert hints["Jane Dough"] == "confirm patient"
