@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -34,6 +36,8 @@ from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 
 SYNC_GROUP = "sync-now"
+SCREENS_CSS = Path(__file__).with_name("screens.tcss")
+"""Styles of every screen but the request list (``CSS_PATH``), read after the first frame."""
 
 
 class LinkerApp(App[None]):
@@ -67,6 +71,7 @@ class LinkerApp(App[None]):
         self.jobs: BackgroundJobs | None = (
             BackgroundJobs(services, self.post_message) if background_jobs else None
         )
+        self._screens_css_loaded = False
         self._awaited: dict[int, str] = {}
         """Emails queued by a link at this desk, by outbox id → address (to say when sent)."""
 
@@ -76,13 +81,36 @@ class LinkerApp(App[None]):
 
     def on_mount(self) -> None:
         """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
-        log records off the terminal; start the background jobs."""
+        log records off the terminal. Once the first frame is drawn: the other screens'
+        styles, and the background jobs."""
         self.set_keymap(dict(self.services.settings.keys))
         if self.no_color or self.ansi_color:
             self.add_class("-mono")
         self.logs.install()
-        if self.jobs is not None:
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        self.load_screens_css()
+        # Everything made so far (modules, services, the request list) lives as long as
+        # the app: keep it out of the garbage collector's full passes, which otherwise
+        # stall the screen for 100 ms and more every few dialogs.
+        gc.freeze()
+        if self.jobs is not None and not self._stopping.is_set():
             self.jobs.start()
+
+    def load_screens_css(self) -> None:
+        """Read and parse the styles of the other screens and the dialogs (once): right
+        after the first frame, and in any case before another screen is shown."""
+        if self._screens_css_loaded:
+            return
+        self._screens_css_loaded = True
+        self.stylesheet.read(SCREENS_CSS)
+        self.stylesheet.rules  # noqa: B018 -- parse now, not when the first dialog opens
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        """Show a screen on top (its styles are loaded first)."""
+        self.load_screens_css()
+        return super().push_screen(*args, **kwargs)
 
     @property
     def stop_flag(self) -> StopFlag:
@@ -103,6 +131,7 @@ class LinkerApp(App[None]):
         if self.jobs is not None:
             self.jobs.shutdown()
         self.logs.uninstall()
+        gc.unfreeze()
 
     # ------------------------------------------------------------------ mail
     @property

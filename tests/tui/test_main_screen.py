@@ -24,6 +24,9 @@ from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.widgets.detail import DetailPane
+from linker_tui.tui.widgets.filter_bar import FilterBar
+from linker_tui.tui.widgets.header import HeaderBar
+from linker_tui.tui.widgets.request_table import RequestTable
 from tests.tui.drive import (
     LARGE,
     SMALL,
@@ -49,10 +52,10 @@ async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         screen = main_screen(app)
-        assert plain(screen.query_one("#practice")) == PRACTICE  # literally, not markup
-        counts = plain(screen.query_one("#counts"))
+        assert screen.query_one(HeaderBar).practice_text == PRACTICE  # literally, not markup
+        counts = screen.query_one(HeaderBar).counts_shown
         assert counts == "Pending 9 · Waiting for PMS 0 · Linked 1 · Rejected 0"
-        assert plain(screen.query_one("#page-status")) == "rows 1\u20139 of 9 · open"
+        assert screen.query_one(FilterBar).status_text == "rows 1\u20139 of 9 · open"
         rows = table(app)
         assert rows.row_count == 9
         first = [c.plain for c in rows.get_row(str(world.requests["exact"]))]
@@ -101,7 +104,9 @@ async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) 
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        assert plain(main_screen(app).query_one("#practice")) == "[/] [2J [@click=app.quit]Q[/]"
+        assert (
+            main_screen(app).query_one(HeaderBar).practice_text == "[/] [2J [@click=app.quit]Q[/]"
+        )
         assert app.is_running
 
 
@@ -120,7 +125,7 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         await settle(pilot)
         assert table(app).row_count == 0
         assert plain(screen.query_one(DetailPane)) == "No requests to show."
-        assert plain(screen.query_one("#page-status")) == "no open requests"
+        assert screen.query_one(FilterBar).status_text == "no open requests"
         await pilot.press("slash", "escape")
         await settle(pilot)
         assert screen.query_one("#filter", Input).value == ""
@@ -140,7 +145,7 @@ async def test_handled_toggle_adds_the_state_column(world: World) -> None:
         assert rows.row_count == 10
         linked = [c.plain for c in rows.get_row(str(world.requests["linked"]))]
         assert linked[-1] == "linked"
-        assert plain(main_screen(app).query_one("#page-status")) == "rows 1\u201310 of 10 · all"
+        assert main_screen(app).query_one(FilterBar).status_text == "rows 1\u201310 of 10 · all"
         await pilot.press("h")
         await settle(pilot)
         assert table(app).row_count == 9
@@ -163,12 +168,12 @@ async def test_pages_of_a_hundred(world: World) -> None:
         await settle(pilot)
         screen = main_screen(app)
         assert table(app).row_count == 100
-        assert plain(screen.query_one("#page-status")) == "rows 1\u2013100 of 159 · open · [ ] page"
+        assert screen.query_one(FilterBar).status_text == "rows 1\u2013100 of 159 · open · [ ] page"
         assert screen.check_action("previous_page", ()) is None
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert table(app).row_count == 59
-        assert plain(screen.query_one("#page-status")).startswith("rows 101\u2013159 of 159")
+        assert screen.query_one(FilterBar).status_text.startswith("rows 101\u2013159 of 159")
         assert screen.selected is not None and screen.selected.external_id == "BULK-0091"
         await pilot.press("right_square_bracket")  # no further page
         await settle(pilot)
@@ -177,6 +182,85 @@ async def test_pages_of_a_hundred(world: World) -> None:
         await settle(pilot)
         assert table(app).row_count == 100
         assert screen.selected is not None and screen.selected.external_id == "REQ-1001"
+
+
+async def test_first_frame_is_the_real_layout_saying_it_is_loading(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the first frame shows (the screen starts loading right after it): the header,
+    the list's header line saying it is loading, the key bar. Then the page follows."""
+    seen: dict[str, object] = {}
+    start = MainScreen._start
+
+    def first_frame(screen: MainScreen) -> None:
+        rows = screen.query_one(RequestTable)
+        seen.update(
+            loaded=rows.loaded,
+            header=rows.render_line(0).text.split(),
+            first=rows.render_line(1).text.strip(),
+            practice=screen.query_one(HeaderBar).practice_text,
+            keys=plain(screen.query_one("#keys")),
+        )
+        start(screen)
+
+    monkeypatch.setattr(MainScreen, "_start", first_frame)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert seen == {
+            "loaded": False,
+            "header": ["Received", "Name", "Requested", "Provider", "Reason", "Match"],
+            "first": "Loading requests…",
+            "practice": PRACTICE,
+            "keys": "h Handled  / Filter  m Mail  y Sync  f5 Refresh  ? Help  q Quit  ^p palette",
+        }
+        assert table(app).loaded and table(app).row_count == 9
+        assert table(app).render_line(1).text.startswith("11-26 08:15 Jane Exact")
+
+
+async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
+    with write_session(world.engine) as session:
+        for n in range(150):
+            session.add(
+                OnlineRequest(
+                    external_id=f"BULK-{n:04d}",
+                    received_at=at(11, 27, 8, 0) + timedelta(seconds=n),
+                    typed_first_name="Bulk",
+                    typed_last_name=f"Person{n}",
+                    requested_start=at(12, 14, 9, 0),
+                )
+            )
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        rows = table(app)
+        screen = main_screen(app)
+        assert rows.row_count == 100 and rows.cursor_row == 0 and rows.scroll_y == 0
+        await pilot.press("ctrl+end")
+        await settle(pilot)
+        assert rows.cursor_row == 99
+        assert screen.selected == rows.rows_shown[99]
+        assert rows.scroll_y == rows.max_scroll_y > 0  # the last row is in view
+        assert screen.selected.external_id in plain(screen.query_one(DetailPane))
+        await pilot.press("ctrl+home")
+        await settle(pilot)
+        assert rows.cursor_row == 0 and rows.scroll_y == 0
+        body = rows.scrollable_content_region.height - 1  # under the header line
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert rows.cursor_row == body
+        await pilot.press("pageup", "up")
+        await settle(pilot)
+        assert rows.cursor_row == 0
+        await pilot.press("down", "down")
+        await settle(pilot)
+        assert rows.cursor_row == 2
+        # a click on the fourth line of the list (the header is the first)
+        await pilot.click(RequestTable, offset=(3, 4))
+        await settle(pilot)
+        assert rows.cursor_row == 3
+        assert screen.selected == rows.rows_shown[3]
+        assert rows.rows_shown[3].external_id in plain(screen.query_one(DetailPane))
 
 
 async def test_help_lists_every_key(world: World) -> None:
@@ -314,7 +398,7 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
         await pilot.press("f5")
         await settle(pilot)
         assert table(app).row_count == 8
-        counts = plain(main_screen(app).query_one("#counts"))
+        counts = main_screen(app).query_one(HeaderBar).counts_shown
         assert counts == "Pending 7 · Waiting for PMS 1 · Linked 1 · Rejected 1"
         await pilot.press("ctrl+r")
         await settle(pilot)

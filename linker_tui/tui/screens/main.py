@@ -10,10 +10,8 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from linker_tui.models import OutboxStatus, RequestState
@@ -42,10 +40,10 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
-from linker_tui.tui.safe import line
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from linker_tui.tui.widgets.detail import DetailPane
+from linker_tui.tui.widgets.filter_bar import FilterBar
 from linker_tui.tui.widgets.header import HeaderBar
 from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.request_table import RequestTable
@@ -55,6 +53,7 @@ from linker_tui.workflow import WorkflowError
 
 DECISION_GROUP = "decision"
 POLL_GROUP = "poll"
+FILTER_HINT = "/ to filter"
 
 
 @dataclass(frozen=True)
@@ -105,19 +104,22 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Header, filter bar, list, detail, footer."""
         yield HeaderBar(self.services.settings.practice_name, id="header")
-        with Horizontal(id="bar"):
-            yield Static(Content("Filter:"), id="filter-label")
-            # The input field is mounted the first time it is needed: it is the costliest
-            # widget of the first frame, and most sessions never filter.
-            yield Static(Content("/ to filter"), id="filter-hint")
-            yield Static(Content(""), id="page-status")
+        # The input field is mounted the first time it is needed: it is the costliest
+        # widget of the first frame, and most sessions never filter.
+        yield FilterBar(FILTER_HINT, id="bar")
         yield RequestTable(self.tz, id="requests")
         yield DetailPane(self.tz, id="detail")
         yield StatusLine(id="status")
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        """Load the first page and the sync status; look for changes every few seconds."""
+        """Once the screen is drawn (the list says it is loading): load the first page and
+        the sync status, and look for changes every few seconds."""
+        self.call_after_refresh(self._start)
+
+    def _start(self) -> None:
+        if not self.is_attached:
+            return
         self.reload()
         self.poll()
         if self.live_seconds:
@@ -241,15 +243,15 @@ class MainScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_total > PAGE_SIZE:
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        self.query_one("#page-status", Static).update(line(status))
+        self.query_one(FilterBar).show_status(status)
 
     def _keys(self, spec: KeySpec) -> str:
         keys = spec.current_keys(self.services.settings.keys)
         return self.app.get_key_display(Binding(keys[0], spec.action)) if keys else "?"
 
     # ------------------------------------------------------------------ cursor
-    @on(DataTable.RowHighlighted, "#requests")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+    @on(RequestTable.Highlighted, "#requests")
+    def _highlighted(self, event: RequestTable.Highlighted) -> None:
         self._set_current(self.table.current_row())
 
     def _set_current(self, row: RequestRow | None) -> None:
@@ -391,10 +393,8 @@ class MainScreen(Screen[None]):
         if fields:
             fields.first().focus()
             return
-        field = FilterInput(placeholder="/ to filter", id="filter", compact=True)
-        hint = self.query_one("#filter-hint", Static)
-        await self.query_one("#bar", Horizontal).mount(field, before=hint)
-        await hint.remove()
+        field = FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
+        await self.query_one(FilterBar).open_field(field)
         field.focus()
 
     def action_refresh(self) -> None:

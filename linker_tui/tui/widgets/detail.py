@@ -26,12 +26,12 @@ class DetailPane(Static):
     def show_message(self, message: str) -> None:
         """A one-line message instead of a request (empty list, request gone)."""
         self.request_id = None
-        self.update(line(message))
+        self.update(line(message), layout=False)  # a fixed height: no layout needed
 
     def show_detail(self, detail: RequestDetail) -> None:
         """Show one request."""
         self.request_id = detail.row.id
-        self.update(render_detail(detail, self.tz))
+        self.update(render_detail(detail, self.tz), layout=False)
 
 
 def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:

@@ -25,6 +25,8 @@ class KeyBar(Static):
         is too short, the spare keys (:data:`~linker_tui.tui.keys.SPARE_IDS`) go first, the
     rightmost first."""
 
+    _shown: tuple[str, tuple[object, ...]] | None = None
+
     def on_mount(self) -> None:
         """Follow the screen's bindings."""
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -62,7 +64,11 @@ class KeyBar(Static):
             dropped = spare.pop()  # the last spare key goes first
             shown = [(b, e) for b, e in shown if b.id != dropped]
             rendered = self._keys_line(shown, tail)
-        self.update(rendered)
+        shown_now = (rendered.plain, tuple(rendered.spans))
+        if shown_now != self._shown:
+            self._shown = shown_now
+            # One line of a fixed size: no layout of the screen needed.
+            self.update(rendered, layout=False)
 
     def _keys_line(self, shown: list[tuple[Binding, bool]], tail: list[Part]) -> Content:
         parts: list[Part] = []
