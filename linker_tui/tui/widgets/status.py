@@ -59,16 +59,28 @@ def ago(then: datetime, now: datetime) -> str:
 
 
 def run_counts(summary: SyncSummary) -> str:
-    """``+3 ~12 -1 appts`` (new, changed, cancelled appointments of a run) or ``no changes``."""
-    parts = [
-        f"{sign}{n}"
-        for sign, n in (("+", summary.inserted), ("~", summary.updated), ("-", summary.cancelled))
-        if n
-    ]
-    text = f"{' '.join(parts)} appts" if parts else ""
+    """``+3 ~12 -1 appts ~2 patients +1 request`` (what a run changed: appointments new,
+    changed and cancelled; patients and providers new or changed; requests imported) or
+    ``no changes``."""
+    detail = summary.detail
+    if "appointments_inserted" in detail:
+        appts = (detail["appointments_inserted"], detail.get("appointments_updated", 0))
+    else:  # a run recorded before the per-table counts: all tables together
+        appts = (summary.inserted, summary.updated)
+    groups = []
+    marks = [("+", appts[0]), ("~", appts[1]), ("-", summary.cancelled)]
+    counted = [f"{sign}{n}" for sign, n in marks if n]
+    if counted:
+        groups.append(f"{' '.join(counted)} appts")
+    for table, word in (("patients", "patient"), ("providers", "provider")):
+        added = detail.get(f"{table}_inserted", 0)
+        changed = detail.get(f"{table}_updated", 0)
+        if added or changed:
+            counted = [f"{sign}{n}" for sign, n in (("+", added), ("~", changed)) if n]
+            groups.append(f"{' '.join(counted)} {word if added + changed == 1 else table}")
     if summary.requests_imported:
-        text += (" " if text else "") + f"+{plural(summary.requests_imported, 'request')}"
-    return text or "no changes"
+        groups.append(f"+{plural(summary.requests_imported, 'request')}")
+    return " ".join(groups) or "no changes"
 
 
 def sync_status_text(
