@@ -48,6 +48,26 @@ class StopFlag:
             raise SyncCancelled("the sync was stopped")
 
 
+BUSY = "a sync is already running"
+WAITED_IN_VAIN = "stopped while waiting"
+
+
+def take_turn(lock: threading.Lock, stop: StopFlag, wait: bool) -> str:
+    """Acquire ``lock`` for a run: at once, or (``wait``) when the run holding it ends.
+
+    Returns "" when acquired (the caller releases it), else why not: :data:`BUSY` (another
+    run holds it and ``wait`` is false) or :data:`WAITED_IN_VAIN` (``stop`` was set while
+    waiting)."""
+    if lock.acquire(blocking=False):
+        return ""
+    if not wait:
+        return BUSY
+    while not lock.acquire(timeout=_POLL):
+        if stop.is_set:
+            return WAITED_IN_VAIN
+    return ""
+
+
 def run_io(func: Callable[[], T], timeout: float, stop: StopFlag, what: str) -> T:
     """Run ``func`` in a daemon thread; give up after ``timeout`` s or when ``stop`` is set.
 

@@ -42,7 +42,7 @@ from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
 from linker_tui.db import write_session
 from linker_tui.models import SyncRun, SyncRunStatus
-from linker_tui.sync.control import StopFlag
+from linker_tui.sync.control import BUSY, StopFlag, take_turn
 from linker_tui.sync.engine import SyncSummary
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,10 @@ class SyncWorker:
         once; a set ``stop`` ends the run (``cancelled``).
         """
         stop = stop or StopFlag()
-        if not self._lock.acquire(blocking=False):
-            if not wait:
-                return self._not_run(trigger, SyncRunStatus.SKIPPED, "a sync is already running")
-            while not self._lock.acquire(timeout=_POLL):
-                if stop.is_set:
-                    return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped while waiting")
+        refused = take_turn(self._lock, stop, wait)
+        if refused:
+            status = SyncRunStatus.SKIPPED if refused == BUSY else SyncRunStatus.CANCELLED
+            return self._not_run(trigger, status, refused)
         try:
             if stop.is_set:
                 return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped before it began")
