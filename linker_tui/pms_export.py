@@ -24,9 +24,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import compress, repeat
-from operator import and_, lshift, or_
+from operator import and_, is_, lshift, ne, not_, or_
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from linker_tui.models import AppointmentStatus
@@ -177,6 +177,69 @@ class AppointmentRow:
     updated_at: datetime | None
 
 
+#: The fields of :class:`AppointmentRow`, in order.
+APPOINTMENT_FIELDS = (
+    "pms_id",
+    "patient_pms_id",
+    "provider_pms_id",
+    "start",
+    "duration_min",
+    "operatory",
+    "reason",
+    "status",
+    "updated_at",
+)
+
+
+@dataclass
+class AppointmentColumns:
+    """Appointments column by column: a list per field of :class:`AppointmentRow` (a
+    million rows cost a few lists instead of a million objects)."""
+
+    pms_id: list[str] = field(default_factory=list)
+    patient_pms_id: list[str] = field(default_factory=list)
+    provider_pms_id: list[str] = field(default_factory=list)
+    start: list[datetime] = field(default_factory=list)
+    duration_min: list[int] = field(default_factory=list)
+    operatory: list[str] = field(default_factory=list)
+    reason: list[str] = field(default_factory=list)
+    status: list[AppointmentStatus] = field(default_factory=list)
+    updated_at: list[datetime | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.pms_id)
+
+    def lists(self) -> list[list[Any]]:
+        """The lists, in the order of :data:`APPOINTMENT_FIELDS`."""
+        return [getattr(self, name) for name in APPOINTMENT_FIELDS]
+
+    @classmethod
+    def of(cls, rows: Iterable[AppointmentRow]) -> AppointmentColumns:
+        """The columns of these rows."""
+        out = cls()
+        for row in rows:
+            out.append(row)
+        return out
+
+    def append(self, row: AppointmentRow) -> None:
+        """Add one row."""
+        for values, name in zip(self.lists(), APPOINTMENT_FIELDS, strict=True):
+            values.append(getattr(row, name))
+
+    def extend(self, other: AppointmentColumns, keep: Sequence[bool] | None = None) -> None:
+        """Add the rows of ``other`` (those whose ``keep`` is true)."""
+        for mine, theirs in zip(self.lists(), other.lists(), strict=True):
+            mine.extend(theirs if keep is None else compress(theirs, keep))
+
+    def slice(self, first: int, end: int) -> AppointmentColumns:
+        """Rows ``first`` to ``end``."""
+        return AppointmentColumns(*(values[first:end] for values in self.lists()))
+
+    def row(self, index: int) -> AppointmentRow:
+        """One row as an object."""
+        return AppointmentRow(*(values[index] for values in self.lists()))
+
+
 @dataclass
 class Export:
     """Everything read from an export folder, and the rows that were refused."""
@@ -256,10 +319,17 @@ _SLICE_RECORDS = 20_000
 _SLICE_BYTES = 1 << 20
 
 
-def _slices(items: Sequence[T]) -> Iterator[tuple[int, Sequence[T]]]:
-    """``(offset, items[offset:offset + _SLICE_RECORDS])`` over ``items``."""
-    for first in range(0, len(items), _SLICE_RECORDS):
-        yield first, items[first : first + _SLICE_RECORDS]
+# Records decoded and read together by the bulk reading (fewer than a slice): small
+# enough that a piece's values stay in the CPU's cache between the passes over them.
+_PIECE_RECORDS = 4_096
+
+
+def _slices(items: Sequence[T], size: int | None = None) -> Iterator[tuple[int, Sequence[T]]]:
+    """``(offset, items[offset:offset + size])`` over ``items`` (``size``: at most
+    ``_SLICE_RECORDS``)."""
+    step = min(size or _SLICE_RECORDS, _SLICE_RECORDS)
+    for first in range(0, len(items), step):
+        yield first, items[first : first + step]
 
 
 def _split_lines(data: bytes) -> list[bytes]:
@@ -396,6 +466,73 @@ def decode_records(
         yield index, values, None
 
 
+def _csv_rows(texts: list[str]) -> list[list[str]]:
+    """``next(csv.reader((text,)), [])`` of each text (one reader for all of them when
+    no text runs on into the next)."""
+    if "\r" not in "".join(texts):
+        try:
+            rows = list(csv.reader(texts))
+        except csv.Error:
+            rows = []
+        if len(rows) == len(texts):  # each text gave its own record
+            return rows
+    return [next(csv.reader((text,)), []) for text in texts]
+
+
+def decode_columns(
+    records: Records, indexes: Sequence[int], width: int, others: list[int]
+) -> Iterator[tuple[Sequence[int], list[list[str]]]]:
+    """Decode and CSV-parse the records at ``indexes`` in bulk, a slice at a time: per
+    slice ``(positions, columns)``, ``width`` lists of values of the records at
+    ``positions``. The records this leaves to :func:`decode_records` (not UTF-8, blank, or
+    not ``width`` values) are added to ``others``, in order. What is read here is what
+    :func:`decode_records` would read (without its padding value).
+
+    A slice is one text split at commas (no list per record): a quoted record is read
+    with :mod:`csv` and its values put in place."""
+    items = records.records
+    for _first, part in _slices(indexes, _PIECE_RECORDS):
+        raws = list(map(items.__getitem__, part))
+        try:
+            texts = b"\n".join(raws).decode("utf-8").split("\n")
+        except UnicodeDecodeError:
+            texts = []
+        if len(texts) != len(raws):  # a bad byte or a line break inside quotes somewhere
+            others.extend(part)
+            continue
+        count = len(texts)
+        quoted = list(compress(range(count), map(str.__contains__, texts, repeat('"'))))
+        odd = set(
+            compress(range(count), map(ne, map(str.count, texts, repeat(",")), repeat(width - 1)))
+        )
+        odd.difference_update(quoted)
+        odd.update(compress(range(count), map(not_, texts)))
+        values: dict[int, list[str]] = {}
+        if quoted:
+            blank = "," * (width - 1)
+            for at, row in zip(quoted, _csv_rows([texts[at] for at in quoted]), strict=True):
+                if len(row) == width:
+                    values[at] = row
+                    texts[at] = blank
+                else:
+                    odd.add(at)
+        if odd:
+            others.extend(part[at] for at in sorted(odd))
+            keep = [at not in odd for at in range(count)]
+            where: Sequence[int] = list(compress(part, keep))
+            kept: Sequence[int] = list(compress(range(count), keep))
+            texts = list(compress(texts, keep))
+        else:
+            where, kept = part, range(count)
+        flat = ",".join(texts).split(",")
+        if values:
+            for place, at in enumerate(kept):
+                found = values.get(at)
+                if found is not None:
+                    flat[place * width : (place + 1) * width] = found
+        yield where, [flat[column::width] for column in range(width)]
+
+
 # ------------------------------------------------------------------ rows, typed
 
 
@@ -404,6 +541,12 @@ def _flag(value: str) -> bool:
 
 
 Reader = Callable[[list[str]], T]
+BulkReader = Callable[[Sequence[Sequence[str]]], list[object | None]]
+AppointmentBulkReader = Callable[[Sequence[Sequence[str]]], "tuple[AppointmentColumns, list[bool]]"]
+
+
+_REFUSED: Any = object()  # a text the bulk reader leaves to the row reader
+_NEW: Any = object()  # a text not converted yet
 
 
 class RowParser:
@@ -493,6 +636,24 @@ class RowParser:
             found = self._readers[key] = make(list(columns))
         return found
 
+    def bulk(self, file: str, columns: Sequence[str]) -> BulkReader:
+        """The bulk reader of ``file`` for a header of ``columns``: given rows of exactly
+        ``len(columns)`` values, the row each reads to, or None
+        for a row the row reader (:meth:`reader`) must read (a bad or ignored row). A row
+        read here is the row the row reader gives."""
+        read = self.reader(file, columns)
+
+        def each(rows: Sequence[Sequence[str]]) -> list[object | None]:
+            out: list[object | None] = []
+            for values in rows:
+                try:
+                    out.append(read([*values, ""]))
+                except (BadRow, IgnoredRow):
+                    out.append(None)
+            return out
+
+        return each
+
     def provider(self, row: Mapping[str, str]) -> ProviderRow:
         """A ``providers.csv`` row."""
         return self._from_mapping(PROVIDERS_FILE, row)  # type: ignore[return-value]
@@ -574,27 +735,33 @@ class RowParser:
 
         return read
 
-    def _appointment_reader(self, columns: list[str]) -> Reader[AppointmentRow]:
-        pad = len(columns)
-        at = {c: i for i, c in enumerate(columns)}
-        names = (
-            "appointment_id",
-            "patient_id",
-            "provider_id",
-            "start",
-            "duration_min",
-            "operatory",
-            "reason",
-            "status",
-            "updated_at",
-        )
-        i_id, i_pat, i_prov, i_start, i_dur, i_op, i_reason, i_status, i_upd = (
-            at.get(c, pad) for c in names
-        )
+    def _appointment_columns(self) -> _AppointmentColumns:
+        """The converters of the appointment columns that need more than ``strip``
+        (shared by the row reader and the bulk reader, so both read alike)."""
         start, status, moment = self.start, self.status, self.moment
         iso_only, tz, fromiso = not self.fmt.datetime_format, self.fmt.tz, datetime.fromisoformat
 
-        def updated_at(text: str) -> datetime | None:
+        def state_of(raw: str) -> AppointmentStatus:
+            word = raw.strip()
+            if not word:
+                raise BadRow("status is missing")
+            return status(word)
+
+        def minutes_of(raw: str) -> int:
+            duration = raw.strip() or "30"
+            minutes = int(duration) if duration.isdigit() else 0
+            if minutes <= 0:
+                raise BadRow(f"duration_min {duration!r} is not a positive whole number")
+            return minutes
+
+        def start_of(raw: str) -> datetime:
+            when = raw.strip()
+            if not when:
+                raise BadRow("start is missing")
+            return start(when)
+
+        def updated_of(raw: str) -> datetime | None:
+            text = raw.strip()
             if not text:
                 return None
             if iso_only:
@@ -606,37 +773,129 @@ class RowParser:
                     return found if found.tzinfo else found.replace(tzinfo=tz)
             return moment(text, "updated_at")
 
+        return _AppointmentColumns(state_of, minutes_of, start_of, updated_of)
+
+    def _appointment_reader(self, columns: list[str]) -> Reader[AppointmentRow]:
+        i_id, i_pat, i_prov, i_start, i_dur, i_op, i_reason, i_status, i_upd = _appointment_indexes(
+            columns
+        )
+        convert = self._appointment_columns()
+        state_of, minutes_of, start_of, updated_of = (
+            convert.state,
+            convert.minutes,
+            convert.start,
+            convert.updated_at,
+        )
+
         def read(v: list[str]) -> AppointmentRow:
             pms_id = v[i_id].strip()
             if not pms_id:
                 raise BadRow("appointment_id is missing")
-            word = v[i_status].strip()
-            if not word:
-                raise BadRow("status is missing")
-            state = status(word)
-            duration = v[i_dur].strip() or "30"
-            minutes = int(duration) if duration.isdigit() else 0
-            if minutes <= 0:
-                raise BadRow(f"duration_min {duration!r} is not a positive whole number")
+            state = state_of(v[i_status])
+            minutes = minutes_of(v[i_dur])
             patient = v[i_pat].strip()
             if not patient:
                 raise BadRow("patient_id is missing")
-            when = v[i_start].strip()
-            if not when:
-                raise BadRow("start is missing")
+            when = start_of(v[i_start])
             return AppointmentRow(
                 pms_id,
                 patient,
                 v[i_prov].strip(),
-                start(when),
+                when,
                 minutes,
                 v[i_op].strip(),
                 v[i_reason].strip(),
                 state,
-                updated_at(v[i_upd].strip()),
+                updated_of(v[i_upd]),
             )
 
         return read
+
+    def appointment_bulk(self, columns: Sequence[str]) -> AppointmentBulkReader:
+        """The bulk reader of ``appointments.csv`` for a header of ``columns``: given the
+        values column by column (see :func:`decode_columns`), the rows' columns and, per
+        row, whether it was read; a row that was not is left to the row reader
+        (:meth:`reader`), which says why. A row read here is what the row reader reads.
+
+        A column at a time: each distinct text of a column is converted once, with the
+        row reader's converters."""
+        i_id, i_pat, i_prov, i_start, i_dur, i_op, i_reason, i_status, i_upd = _appointment_indexes(
+            columns
+        )
+        convert = self._appointment_columns()
+        # text → value, or _REFUSED (kept across calls: the texts repeat)
+        known: tuple[dict[str, Any], ...] = ({}, {}, {}, {})
+
+        def converted(
+            table: dict[str, Any], texts: Sequence[str], read: Callable[[str], Any]
+        ) -> list[Any]:
+            values = list(map(table.get, texts, repeat(_NEW)))
+            if not any(map(is_, values, repeat(_NEW))):
+                return values
+            for text in set(compress(texts, map(is_, values, repeat(_NEW)))):
+                try:
+                    table[text] = read(text)
+                except (BadRow, IgnoredRow, ValueError):
+                    table[text] = _REFUSED
+            return list(map(table.__getitem__, texts))
+
+        def bulk(texts: Sequence[Sequence[str]]) -> tuple[AppointmentColumns, list[bool]]:
+            count = len(texts[0]) if texts else 0
+            if not count:
+                return AppointmentColumns(), []
+            table = [*texts, ("",) * count]  # and a column the file does not have
+            out = AppointmentColumns(
+                list(map(str.strip, table[i_id])),
+                list(map(str.strip, table[i_pat])),
+                list(map(str.strip, table[i_prov])),
+                converted(known[2], table[i_start], convert.start),
+                converted(known[1], table[i_dur], convert.minutes),
+                list(map(str.strip, table[i_op])),
+                list(map(str.strip, table[i_reason])),
+                converted(known[0], table[i_status], convert.state),
+                converted(known[3], table[i_upd], convert.updated_at),
+            )
+            refused: set[int] = set()
+            for texts in (out.pms_id, out.patient_pms_id):
+                if "" in texts:
+                    refused.update(compress(range(count), map(not_, texts)))
+            for values in (out.start, out.duration_min, out.status, out.updated_at):
+                if any(map(is_, values, repeat(_REFUSED))):
+                    refused.update(compress(range(count), map(is_, values, repeat(_REFUSED))))
+            keep = [True] * count
+            for index in refused:
+                keep[index] = False
+            return out, keep
+
+        return bulk
+
+
+_APPOINTMENT_NAMES = (
+    "appointment_id",
+    "patient_id",
+    "provider_id",
+    "start",
+    "duration_min",
+    "operatory",
+    "reason",
+    "status",
+    "updated_at",
+)
+
+
+def _appointment_indexes(columns: Sequence[str]) -> list[int]:
+    """Where each of :data:`_APPOINTMENT_NAMES` is (``len(columns)``: the padding)."""
+    at = {c: i for i, c in enumerate(columns)}
+    return [at.get(c, len(columns)) for c in _APPOINTMENT_NAMES]
+
+
+class _AppointmentColumns(NamedTuple):
+    """Text → value of the appointment columns; each raises BadRow (or IgnoredRow)."""
+
+    state: Callable[[str], AppointmentStatus]
+    minutes: Callable[[str], int]
+    start: Callable[[str], datetime]
+    updated_at: Callable[[str], datetime | None]
 
 
 def missing_columns(file: str, columns: Sequence[str]) -> list[str]:

@@ -4,8 +4,10 @@ A connector reads one source (a folder of CSV exports today; Open Dental's table
 later). It is asked for a cheap :meth:`Connector.cursor` first: when it equals the cursor
 of the last successful run, nothing changed and the run stops there. Otherwise
 :meth:`Connector.changes` returns a :class:`ChangeSet`: the new or changed providers,
-patients and appointments (parsed and checked), the problems found, the appointment ids
-that disappeared from the export and, for a full export, its date window.
+patients and appointments (parsed and checked; many appointments may come column by
+column, :class:`AppointmentBlock`, instead of an object each), the problems found, the
+appointment ids that disappeared from the export and, for a full export, its date
+window.
 
 ``state`` is the connector's own memory of the last successful run (opaque bytes per
 name, e.g. the fingerprints of the rows it imported); the engine stores what
@@ -21,7 +23,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
-from linker_tui.pms_export import AppointmentRow, PatientRow, ProviderRow, RowProblem
+from linker_tui.pms_export import (
+    AppointmentColumns,
+    AppointmentRow,
+    PatientRow,
+    ProviderRow,
+    RowProblem,
+)
 from linker_tui.sync.control import StopFlag
 
 R = TypeVar("R")
@@ -37,6 +45,25 @@ class Changed(NamedTuple, Generic[R]):
 
 
 @dataclass
+class AppointmentBlock:
+    """Changed appointments given column by column (a connector's bulk reading), with
+    the line and key of each row as in :class:`Changed`."""
+
+    columns: AppointmentColumns = field(default_factory=AppointmentColumns)
+    lines: list[int] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def slice(self, first: int, end: int) -> AppointmentBlock:
+        """Rows ``first`` to ``end``."""
+        return AppointmentBlock(
+            self.columns.slice(first, end), self.lines[first:end], self.keys[first:end]
+        )
+
+
+@dataclass
 class TableChanges(Generic[R]):
     """The changes to one table (one file of the export)."""
 
@@ -48,6 +75,9 @@ class TableChanges(Generic[R]):
     ignored: int = 0  # rows that are no appointment (status mapped to ``ignore``)
     readable: bool = True  # False: the file could not be read; what is stored stays
     refused: set[int] = field(default_factory=set)  # keys refused by the engine
+    # appointments only: more changed rows, column by column (with ``changed``: in the
+    # order of their keys)
+    block: AppointmentBlock | None = None
 
     def refuse(self, item: Changed[R]) -> None:
         """The engine could not store this row (e.g. unknown patient): it is read again

@@ -22,11 +22,13 @@ import struct
 import sys
 import time
 from array import array
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from heapq import merge
 from itertools import compress, repeat
-from operator import ne, not_
+from operator import add, is_, is_not, itemgetter, ne, not_
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -35,12 +37,15 @@ from linker_tui.pms_export import (
     ID_COLUMNS,
     PATIENTS_FILE,
     PROVIDERS_FILE,
+    AppointmentColumns,
     AppointmentRow,
     BadRow,
     ExportFormat,
     IgnoredRow,
+    Records,
     RowParser,
     RowProblem,
+    decode_columns,
     decode_records,
     has_open_quotes,
     header_columns,
@@ -48,7 +53,7 @@ from linker_tui.pms_export import (
     record_keys,
     split_records,
 )
-from linker_tui.sync.connector import Changed, ChangeSet, TableChanges
+from linker_tui.sync.connector import AppointmentBlock, Changed, ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
 
 R = TypeVar("R")
@@ -234,7 +239,8 @@ class CsvFolderConnector:
         if data is None:
             table.readable = False
             return table, unread
-        records = split_records(data, multiline=old.multiline or not old.keys)
+        multiline = old.multiline or not old.keys
+        records = split_records(data, multiline=multiline)
         try:
             columns = header_columns(records.header)
         except UnicodeDecodeError:
@@ -250,7 +256,7 @@ class CsvFolderConnector:
         salt = self.fmt.fingerprint() + name.encode() + b"\n" + records.header
         keys = record_keys(records.records, salt)
         compared = _compare(keys, old)
-        if records.start_lines is None and has_open_quotes(records, compared.changed):
+        if not multiline and has_open_quotes(records, compared.changed):
             # a changed record continues on the next line: cut the file again, carefully
             records = split_records(data)
             keys = record_keys(records.records, salt)
@@ -267,21 +273,37 @@ class CsvFolderConnector:
             or index.multiline != old.multiline
         )
         gone_ids = {old.ids[p] for p in compared.gone} - {b""}
-        unchanged_ids: set[bytes] | None = None  # made when a parsed row's id needs it
-        parse = parser.reader(name, columns)
+        width = len(columns)
         id_at = columns.index(ID_COLUMNS[name])
+        fast = _read_in_bulk(records, compared.changed, columns, id_at, parser, name, stop)
+        # rows read one by one (they say what is wrong, or are the same id as another):
+        # those left by the bulk reading, and those of an id that is not plainly new
+        slow = _slow_items(records, fast, width, name)
+        suspect, fast_ids = _suspect_ids(
+            fast.ids, {_id_of(v, id_at) for _, v, _ in slow if v}, stop
+        )
+        unchanged_ids: set[bytes] | None = None  # made when a parsed row's id needs it
+        if fast.ids and any(old.ids):  # an id new here (not gone) may be an unchanged row's
+            new_here = [
+                (i, e) for i, e in zip(fast.ids, fast.encoded, strict=True) if e not in gone_ids
+            ]
+            if new_here:
+                unchanged_ids = _unchanged(None, old, gone_ids)
+                suspect.update(i for i, e in new_here if e in unchanged_ids)
+        if suspect:
+            moved = fast.take(suspect)
+            slow = sorted(slow + list(decode_records(records, moved, width, name)))
+        stop.check()
+        parse = parser.reader(name, columns)
         is_appointment = name == APPOINTMENTS_FILE
         seen: set[str] = set()
-        changed = table.changed
+        slow_changed: list[Changed[Any]] = []
         lines = records.start_lines
         epoch_of: dict[datetime, int] = {}
         index_keys, index_ids, index_starts = index.keys, index.ids, index.starts
         had_ids = any(old.ids)
-        width = len(columns)
         refused = diff.present  # ids of rows read but not imported (still in the file)
-        for done, (at, values, problem) in enumerate(
-            decode_records(records, compared.changed, width, name)
-        ):
+        for done, (at, values, problem) in enumerate(slow):
             if done % _CHECK_EVERY == 0:
                 stop.check()
             line = lines[at] if lines is not None else at + 2
@@ -320,7 +342,7 @@ class CsvFolderConnector:
                 index_keys[at], index_ids[at], index_starts[at] = 0, b"", 0  # the other stands
                 continue
             seen.add(pms_id)
-            changed.append(Changed(parsed, line, at))  # the position is the key to refuse it
+            slow_changed.append(Changed(parsed, line, at))  # the position is the key to refuse
             index_keys[at] = keys[at]
             if is_appointment:
                 start = parsed.start
@@ -328,9 +350,146 @@ class CsvFolderConnector:
                 if epoch is None:
                     epoch = epoch_of[start] = int(start.timestamp())
                 index_starts[at] = epoch
-        present = seen | refused
+        # the rows read in bulk: new ids, each once
+        fast_lines: list[int] = []
+        for first in range(0, len(fast.positions), _CHECK_EVERY):
+            stop.check()
+            end = first + _CHECK_EVERY
+            where = fast.positions[first:end]
+            utf8 = fast.encoded[first:end]
+            epochs: Sequence[int] = ()
+            if fast.columns is not None:
+                epochs = _epochs(fast.columns.start[first:end], epoch_of)
+            if where[-1] - where[0] == len(where) - 1:  # consecutive records: the usual
+                low, high = where[0], where[-1] + 1
+                index_ids[low:high] = utf8
+                index_keys[low:high] = array("Q", keys[low:high])
+                if fast.columns is not None:
+                    index_starts[low:high] = array("q", epochs)
+            else:
+                for at, one in zip(where, utf8, strict=True):
+                    index_ids[at] = one
+                    index_keys[at] = keys[at]
+                if fast.columns is not None:
+                    for at, epoch in zip(where, epochs, strict=True):
+                        index_starts[at] = epoch
+            fast_lines.extend(
+                map(lines.__getitem__, where) if lines is not None else map(add, where, repeat(2))
+            )
+        if fast.columns is not None:
+            table.block = AppointmentBlock(fast.columns, fast_lines, fast.positions)
+            table.changed.extend(slow_changed)
+        else:
+            rows = list(map(Changed, fast.rows, fast_lines, fast.positions))
+            table.changed.extend(
+                merge(rows, slow_changed, key=itemgetter(2)) if slow_changed else rows
+            )
+        present = seen.union(fast_ids - suspect if suspect else fast_ids, refused)
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids} - present
         return table, diff
+
+
+@dataclass
+class _Bulk:
+    """Records read in bulk, in file order: position, row (``rows``, or for appointments
+    ``columns``), id (text and UTF-8); ``later``: the positions left to the row reader."""
+
+    positions: list[int] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+    columns: AppointmentColumns | None = None
+    ids: list[str] = field(default_factory=list)
+    encoded: list[bytes] = field(default_factory=list)
+    later: list[int] = field(default_factory=list)
+
+    def take(self, ids: set[str]) -> list[int]:
+        """Remove the rows of these ids; returns their positions."""
+        keep = [i not in ids for i in self.ids]
+        taken = list(compress(self.positions, map(not_, keep)))
+        self.positions = list(compress(self.positions, keep))
+        self.rows = list(compress(self.rows, keep))
+        if self.columns is not None:
+            kept = AppointmentColumns()
+            kept.extend(self.columns, keep)
+            self.columns = kept
+        self.ids = list(compress(self.ids, keep))
+        self.encoded = list(compress(self.encoded, keep))
+        return taken
+
+
+def _id_of(values: list[str], at: int) -> str:
+    return values[at].strip()
+
+
+def _read_in_bulk(
+    records: Records,
+    indexes: Sequence[int],
+    columns: list[str],
+    id_at: int,
+    parser: RowParser,
+    name: str,
+    stop: StopFlag,
+) -> _Bulk:
+    """Decode and read the records at ``indexes`` a slice at a time (appointments into
+    columns, other rows into objects)."""
+    out = _Bulk()
+    appointments = parser.appointment_bulk(columns) if name == APPOINTMENTS_FILE else None
+    bulk = parser.bulk(name, columns) if appointments is None else None
+    if appointments is not None:
+        out.columns = AppointmentColumns()
+    for where, texts in decode_columns(records, indexes, len(columns), out.later):
+        stop.check()
+        if appointments is not None and out.columns is not None:
+            got, keep = appointments(texts)
+            out.columns.extend(got, None if all(keep) else keep)
+        elif bulk is not None:
+            rows = bulk(list(zip(*texts, strict=True)))
+            keep = list(map(is_not, rows, repeat(None)))
+            out.rows.extend(compress(rows, keep))
+        out.positions.extend(compress(where, keep))
+        out.later.extend(compress(where, map(not_, keep)))
+        ids = list(map(str.strip, compress(texts[id_at], keep)))
+        out.ids.extend(ids)
+        out.encoded.extend(map(str.encode, ids))
+    out.later.sort()
+    return out
+
+
+def _epochs(starts: Sequence[datetime], known: dict[datetime, int]) -> list[int]:
+    """The epoch seconds of these (repeating) starts."""
+    epochs = list(map(known.get, starts))
+    if None in epochs:
+        for start in set(compress(starts, map(is_, epochs, repeat(None)))):
+            known[start] = int(start.timestamp())
+        epochs = list(map(known.__getitem__, starts))
+    return epochs  # type: ignore[return-value]
+
+
+def _slow_items(
+    records: Records, fast: _Bulk, width: int, name: str
+) -> list[tuple[int, list[str] | None, RowProblem | None]]:
+    """The records the bulk reading left, decoded one by one, in file order."""
+    return list(decode_records(records, fast.later, width, name))
+
+
+def _suspect_ids(
+    ids: Sequence[str], slow_ids: set[str], stop: StopFlag
+) -> tuple[set[str], set[str]]:
+    """Ids of rows read in bulk that the row-by-row reading must see (a NUL in the id, an
+    id twice in the file, or an id of a row read one by one), and all the ids."""
+    suspect: set[str] = set()
+    distinct: set[str] = set()
+    for first in range(0, len(ids), _CHECK_EVERY):
+        stop.check()
+        part = ids[first : first + _CHECK_EVERY]
+        new = set(part)
+        if len(new) < len(part):
+            suspect.update(i for i, n in Counter(part).items() if n > 1)
+        suspect.update(new.intersection(distinct))
+        suspect.update(new.intersection(slow_ids))
+        if "\0" in "".join(part):
+            suspect.update(i for i in part if "\0" in i)
+        distinct.update(new)
+    return suspect, distinct
 
 
 def _unchanged(known: set[bytes] | None, old: LineIndex, gone: set[bytes]) -> set[bytes]:

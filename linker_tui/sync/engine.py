@@ -27,11 +27,14 @@ import gc
 import json
 import logging
 import threading
+from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from itertools import compress, repeat
+from operator import is_
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,9 +54,15 @@ from linker_tui.models import (
     SyncRun,
     SyncRunStatus,
 )
-from linker_tui.pms_export import AppointmentRow, PatientRow, ProviderRow, RowProblem
-from linker_tui.sync.connector import ChangeSet, Connector, TableChanges
-from linker_tui.sync.control import StopFlag, SyncCancelled
+from linker_tui.pms_export import (
+    AppointmentColumns,
+    AppointmentRow,
+    PatientRow,
+    ProviderRow,
+    RowProblem,
+)
+from linker_tui.sync.connector import AppointmentBlock, ChangeSet, Connector, TableChanges
+from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.workflow import AttentionFlag, find_patient, flag_for_attention, format_local
 
@@ -308,12 +317,10 @@ class SyncEngine:
         (``cancelled``; nothing of the open transaction is kept).
         """
         stop = stop or StopFlag()
-        if not self._lock.acquire(blocking=False):
-            if not wait:
-                return self._not_run(trigger, SyncRunStatus.SKIPPED, "a sync is already running")
-            while not self._lock.acquire(timeout=0.05):
-                if stop.is_set:
-                    return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped while waiting")
+        refused = take_turn(self._lock, stop, wait)
+        if refused:
+            status = SyncRunStatus.SKIPPED if refused == BUSY else SyncRunStatus.CANCELLED
+            return self._not_run(trigger, status, refused)
         try:
             with _exclusive(self.engine) as alone:
                 if not alone:
@@ -411,7 +418,9 @@ class SyncEngine:
             run.detail[f"{name}_inserted"], run.detail[f"{name}_updated"] = added, changed
             run.inserted += added
             run.updated += changed
-        added, changed, newly_cancelled, refused = _write_appointments(db, changes.appointments)
+        added, changed, newly_cancelled, refused, written = _write_appointments(
+            db, changes.appointments
+        )
         run.add_problems("pms", refused)
         run.detail["appointments_inserted"], run.detail["appointments_updated"] = added, changed
         run.inserted += added
@@ -426,8 +435,6 @@ class SyncEngine:
         run.cancelled = newly_cancelled + len(vanished)
         db.stop.check()
         flags = _linked_flags(db, linked_before, set(vanished), self.options.tz)
-        appointments = changes.appointments
-        written = {c.row.pms_id for c in appointments.changed if c.key not in appointments.refused}
         flags += self._waiting_flags(session, db, written, bool(changes.patients.changed))
         run.flagged = flag_for_attention(session, flags, now, self.actor)
 
@@ -443,7 +450,7 @@ class SyncEngine:
         return first, last - timedelta(microseconds=1)
 
     def _waiting_flags(
-        self, session: Session, db: _Db, written: set[str], patients_changed: bool
+        self, session: Session, db: _Db, written: _Ids, patients_changed: bool
     ) -> list[AttentionFlag]:
         """Waiting requests whose patient got a bookable appointment in this run."""
         if not written and not patients_changed:
@@ -569,6 +576,7 @@ class _Db:
         self.sqlite = conn.dialect.name == "sqlite"
         self.ph = "?" if self.sqlite else "%s"
         self.differs = "IS NOT" if self.sqlite else "IS DISTINCT FROM"
+        self.whole: dict[str, dict[str, int]] = {}  # table → its whole id map, while valid
 
     def marks(self, count: int) -> str:
         """``?, ?, ?``."""
@@ -619,6 +627,12 @@ class _Db:
             )
         return rows
 
+    def insert_sql(self, table: str, columns: Sequence[str]) -> str:
+        """A plain insert."""
+        quote = self.conn.dialect.identifier_preparer.quote
+        names = ", ".join(quote(c) for c in columns)
+        return f"INSERT INTO {table} ({names}) VALUES ({self.marks(len(columns))})"
+
     def upsert_sql(self, table: str, columns: Sequence[str]) -> str:
         """Insert, or update when a column differs: the row count says what was written."""
         data = [c for c in columns if c != "pms_id"]
@@ -639,7 +653,8 @@ class _Db:
             return {}
         if len(pms_ids) > _LOAD_ALL_OVER:
             rows = self.conn.exec_driver_sql(f"SELECT pms_id, id FROM {table}").all()
-            return {pms_id: id_ for pms_id, id_ in rows}
+            whole = self.whole[table] = {pms_id: id_ for pms_id, id_ in rows}
+            return whole
         rows = self.select_in(f"SELECT pms_id, id FROM {table} WHERE pms_id IN ({{}})", pms_ids)
         return {pms_id: id_ for pms_id, id_ in rows}
 
@@ -755,11 +770,59 @@ def _upsert(
     """Write rows; returns (inserted, updated)."""
     if not rows:
         return 0, 0
-    existing = _existing(db, table, [r[0] for r in rows])
-    new = len(rows) - len(existing)
-    with _indexes_rebuilt(db, table, new, len(existing)):
-        written = db.many(db.upsert_sql(table, columns), rows)
-    return new, written - new
+    ids = [r[0] for r in rows]
+    existing = _existing(db, table, ids)
+    writer = _Writer(db, table, columns, existing, _unique(ids, db.stop))
+    with _indexes_rebuilt(db, table, len(rows) - len(existing), len(existing)):
+        writer.write(rows)
+    return writer.inserted, writer.updated
+
+
+class _Writer:
+    """Writes rows of a table a chunk at a time. When each id comes once (``unique``),
+    the rows whose id is not in the table yet (not in ``existing``) are plainly inserted
+    (the run holds the write lock: SQLite's, and on PostgreSQL the sync's own), the others
+    upserted; otherwise all are upserted."""
+
+    def __init__(
+        self, db: _Db, table: str, columns: Sequence[str], existing: set[str], unique: bool
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.existing = existing
+        self.unique = unique
+        self.insert_sql = db.insert_sql(table, columns)
+        self.upsert_sql = db.upsert_sql(table, columns)
+        self.inserted = self.updated = 0
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Write these rows (each id once in a run)."""
+        self.db.whole.pop(self.table, None)
+        existing = self.existing
+        if existing:
+            fresh = [r for r in rows if r[0] not in existing]
+            known = [r for r in rows if r[0] in existing] if self.unique else rows
+        else:
+            fresh, known = rows, [] if self.unique else rows
+        if self.unique:
+            self.db.many(self.insert_sql, fresh)
+            self.updated += self.db.many(self.upsert_sql, known)
+        else:
+            self.updated += self.db.many(self.upsert_sql, known) - len(fresh)
+        self.inserted += len(fresh)
+
+
+def _unique(ids: Sequence[str], stop: StopFlag) -> bool:
+    """Whether each id comes once (a chunk at a time)."""
+    seen: set[str] = set()
+    for start in range(0, len(ids), _CHUNK):
+        stop.check()
+        part = ids[start : start + _CHUNK]
+        before = len(seen)
+        seen.update(part)
+        if len(seen) - before != len(part):
+            return False
+    return True
 
 
 @contextmanager
@@ -853,66 +916,176 @@ def _quoted(db: _Db, name: str) -> str:
 
 def _write_appointments(
     db: _Db, table: TableChanges[AppointmentRow]
-) -> tuple[int, int, int, list[RowProblem]]:
+) -> tuple[int, int, int, list[RowProblem], _Ids]:
     """Write the changed appointments; returns (inserted, updated, newly cancelled,
-    rows refused for an unknown patient or provider)."""
-    changed = table.changed
-    if not changed:
-        return 0, 0, 0, []
+    rows refused for an unknown patient or provider, ids written). Converted a chunk at a
+    time, a column at a time; a chunk with an unknown reference is checked row by row."""
+    block = _appointment_block(table)
+    if not len(block):
+        return 0, 0, 0, [], _Ids()
+    columns = block.columns
     providers = {
         pms_id: id_ for pms_id, id_ in db.conn.exec_driver_sql("SELECT pms_id, id FROM provider")
     }
-    patients = db.id_map("patient", sorted({c.row.patient_pms_id for c in changed}))
-    rows: list[tuple[Any, ...]] = []
+    patients = db.whole.get("patient")  # loaded by the patients' writing of this run
+    if patients is None:
+        wanted: set[str] = set()
+        for start in range(0, len(block), _CHUNK):
+            wanted.update(columns.patient_pms_id[start : start + _CHUNK])
+        patients = db.id_map("patient", sorted(wanted))
+        del wanted
     refused: list[RowProblem] = []
-    cancelled_ids: list[str] = []
-    starts: dict[datetime, Any] = {}  # appointment times repeat: convert each once
+    newly_cancelled = 0
+    written = _Ids()
+    # datetime → as stored (the times repeat); one table per column: a start and an update
+    # at the same instant are equal but not the same object, and comparing them is slow
+    starts: dict[Any, Any] = {}
+    updates: dict[Any, Any] = {None: None}
     status_values = {s: s.value for s in AppointmentStatus}
-    dt = db.dt
-    for done, item in enumerate(changed):
-        if done % _CHUNK == 0:
+    cancelled = AppointmentStatus.CANCELLED
+    existing = _existing(db, "appointment", columns.pms_id)
+    writer = _Writer(
+        db, "appointment", APPOINTMENT_COLUMNS, existing, _unique(columns.pms_id, db.stop)
+    )
+    with _indexes_rebuilt(db, "appointment", len(block) - len(existing), len(existing)):
+        for start in range(0, len(block), _CHUNK):  # converted and written
             db.stop.check()
-        a = item.row
-        patient_id = patients.get(a.patient_pms_id)
-        provider_id = providers.get(a.provider_pms_id) if a.provider_pms_id else None
+            part = block.slice(start, start + _CHUNK)
+            got = part.columns
+            patient_ids = list(map(patients.get, got.patient_pms_id))
+            provider_ids = list(map(providers.get, got.provider_pms_id))
+            if None in patient_ids or None in provider_ids:
+                keep = _known_references(table, part, patient_ids, provider_ids, refused)
+                got = AppointmentColumns()
+                got.extend(part.columns, keep)
+                patient_ids = list(compress(patient_ids, keep))
+                provider_ids = list(compress(provider_ids, keep))
+            if existing:
+                cancelled_ids = [
+                    pms_id
+                    for pms_id in compress(got.pms_id, map(is_, got.status, repeat(cancelled)))
+                    if pms_id in existing
+                ]
+                newly_cancelled += len(
+                    db.select_in(
+                        f"SELECT id FROM appointment WHERE status <> {db.ph} AND pms_id IN ({{}})",
+                        cancelled_ids,
+                        (_CANCELLED,),
+                    )
+                )
+            written.add(got.pms_id)
+            rows = list(
+                zip(
+                    got.pms_id,
+                    patient_ids,
+                    provider_ids,
+                    _as_stored(db, got.start, starts),
+                    got.duration_min,
+                    got.operatory,
+                    got.reason,
+                    map(status_values.__getitem__, got.status),
+                    _as_stored(db, got.updated_at, updates),
+                    strict=True,
+                )
+            )
+            writer.write(rows)
+    return writer.inserted, writer.updated, newly_cancelled, refused, written
+
+
+def _as_stored(db: _Db, moments: Sequence[Any], stored: dict[Any, Any]) -> list[Any]:
+    """These (repeating) datetimes as the column stores them; ``stored`` remembers."""
+    out = list(map(stored.get, moments, repeat(_MISSING)))
+    if any(map(is_, out, repeat(_MISSING))):
+        for moment in set(compress(moments, map(is_, out, repeat(_MISSING)))):
+            stored[moment] = db.dt(moment)
+        out = list(map(stored.__getitem__, moments))
+    return out
+
+
+_MISSING: Any = object()
+
+
+class _Ids:
+    """The ids written, in parts; a set of them is made only when asked (seldom)."""
+
+    def __init__(self) -> None:
+        self._parts: list[list[str]] = []
+        self._set: set[str] | None = None
+
+    def add(self, ids: list[str]) -> None:
+        """Add a part."""
+        self._parts.append(ids)
+        self._set = None
+
+    def __bool__(self) -> bool:
+        return any(self._parts)
+
+    def __contains__(self, pms_id: object) -> bool:
+        if self._set is None:
+            self._set = set().union(*self._parts)
+        return pms_id in self._set
+
+
+def _appointment_block(table: TableChanges[AppointmentRow]) -> AppointmentBlock:
+    """All changed appointments of ``table`` column by column, in the order of their
+    keys (``changed`` merged into ``block``)."""
+    if not table.changed:
+        return table.block if table.block is not None else AppointmentBlock()
+    rows = AppointmentBlock(
+        AppointmentColumns.of(c.row for c in table.changed),
+        [c.line for c in table.changed],
+        [c.key for c in table.changed],
+    )
+    if table.block is None or not len(table.block):
+        return rows
+    block = table.block
+    out = AppointmentBlock()
+    done = 0
+    for index, key in enumerate(rows.keys):  # both in key order: merge
+        upto = bisect_left(block.keys, key, done)
+        _extend(out, block.slice(done, upto))
+        _extend(out, rows.slice(index, index + 1))
+        done = upto
+    _extend(out, block.slice(done, len(block)))
+    return out
+
+
+def _extend(block: AppointmentBlock, more: AppointmentBlock) -> None:
+    block.columns.extend(more.columns)
+    block.lines.extend(more.lines)
+    block.keys.extend(more.keys)
+
+
+def _known_references(
+    table: TableChanges[AppointmentRow],
+    part: AppointmentBlock,
+    patient_ids: Sequence[int | None],
+    provider_ids: Sequence[int | None],
+    refused: list[RowProblem],
+) -> list[bool]:
+    """Per row, whether its patient and provider are known; the others are refused (a
+    problem each, and read again next time)."""
+    keep: list[bool] = []
+    columns = part.columns
+    for patient, provider, line, key, patient_id, provider_id in zip(
+        columns.patient_pms_id,
+        columns.provider_pms_id,
+        part.lines,
+        part.keys,
+        patient_ids,
+        provider_ids,
+        strict=True,
+    ):
         reason = ""
         if patient_id is None:
-            reason = f"unknown patient {a.patient_pms_id!r}"
-        elif a.provider_pms_id and provider_id is None:
-            reason = f"unknown provider {a.provider_pms_id!r}"
+            reason = f"unknown patient {patient!r}"
+        elif provider and provider_id is None:
+            reason = f"unknown provider {provider!r}"
         if reason:
-            refused.append(RowProblem(table.file, item.line, reason))
-            table.refuse(item)
-            continue
-        if a.status is AppointmentStatus.CANCELLED:
-            cancelled_ids.append(a.pms_id)
-        start = starts.get(a.start)
-        if start is None:
-            start = starts[a.start] = db.dt(a.start)
-        rows.append(
-            (
-                a.pms_id,
-                patient_id,
-                provider_id,
-                start,
-                a.duration_min,
-                a.operatory,
-                a.reason,
-                status_values[a.status],
-                dt(a.updated_at),
-            )
-        )
-    newly_cancelled = 0
-    if cancelled_ids:
-        newly_cancelled = len(
-            db.select_in(
-                f"SELECT id FROM appointment WHERE status <> {db.ph} AND pms_id IN ({{}})",
-                cancelled_ids,
-                (_CANCELLED,),
-            )
-        )
-    inserted, updated = _upsert(db, "appointment", APPOINTMENT_COLUMNS, rows)
-    return inserted, updated, newly_cancelled, refused
+            refused.append(RowProblem(table.file, line, reason))
+            table.refused.add(key)
+        keep.append(not reason)
+    return keep
 
 
 def _cancel_vanished(
