@@ -452,7 +452,12 @@ def decode_records(
             yield index, None, text
             continue
         if '"' in text:
-            values = next(csv.reader((text,)), [])
+            row = _csv_row(text)
+            if row is None:
+                reason = "unreadable CSV: a line break (carriage return) outside quotes"
+                yield index, None, RowProblem(file, records.line(index), reason)
+                continue
+            values = row
         elif text:
             values = text.split(",")
         else:
@@ -466,17 +471,26 @@ def decode_records(
         yield index, values, None
 
 
-def _csv_rows(texts: list[str]) -> list[list[str]]:
-    """``next(csv.reader((text,)), [])`` of each text (one reader for all of them when
-    no text runs on into the next)."""
+def _csv_row(text: str) -> list[str] | None:
+    """The values of one CSV record; None if :mod:`csv` cannot read it (a carriage return
+    outside quotes)."""
+    try:
+        return next(csv.reader((text,)), [])
+    except csv.Error:
+        return None
+
+
+def _csv_rows(texts: list[str]) -> list[list[str] | None]:
+    """:func:`_csv_row` of each text (one reader for all of them when no text runs on into
+    the next)."""
     if "\r" not in "".join(texts):
         try:
-            rows = list(csv.reader(texts))
+            rows: list[list[str] | None] = list(csv.reader(texts))
         except csv.Error:
             rows = []
         if len(rows) == len(texts):  # each text gave its own record
             return rows
-    return [next(csv.reader((text,)), []) for text in texts]
+    return [_csv_row(text) for text in texts]
 
 
 def decode_columns(
@@ -511,7 +525,7 @@ def decode_columns(
         if quoted:
             blank = "," * (width - 1)
             for at, row in zip(quoted, _csv_rows([texts[at] for at in quoted]), strict=True):
-                if len(row) == width:
+                if row is not None and len(row) == width:
                     values[at] = row
                     texts[at] = blank
                 else:

@@ -416,3 +416,20 @@ def test_plain_sql_values_are_stored_as_the_orm_stores_them(engine: Engine) -> N
             if db.sqlite:
                 assert db.dt(moment) == expected
             assert db.read_dt(db.dt(moment)) == moment
+
+
+def test_a_carriage_return_outside_quotes_is_a_bad_row_not_a_failed_run(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A record with a quoted field and a stray CR after it cannot be read by ``csv``: that
+    row is reported with its line, the rest of the export is imported."""
+    folder = sample().write(tmp_path / "export")
+    with (folder / "appointments.csv").open("ab") as handle:
+        handle.write(b'B1,1001,DOC1,2026-12-05T09:00,60,OP1,"Clean, ing"\rX,scheduled,\n')
+        handle.write(b"B2,1001,DOC1,2026-12-05T10:00,60,OP1,Fine,scheduled,\n")
+    summary = make_sync(engine, folder).run()
+    assert summary.ok, summary.text()
+    assert _problems(engine, summary.run_id) == [
+        "appointments.csv:7: unreadable CSV: a line break (carriage return) outside quotes"
+    ]
+    assert set(appointments_by_pms_id(engine)) == {"A1", "A2", "A3", "A4", "A5", "B2"}
