@@ -189,6 +189,13 @@ class Services:
                 self._sync_worker = SyncWorker(self.settings, self.engine, self.clock)
             return self._sync_worker
 
+    def close_sync_worker(self) -> None:
+        """End the sync process waiting for the next run (the app quits)."""
+        with _SYNC_INIT:
+            worker = self._sync_worker
+        if worker is not None:
+            worker.close()
+
     def sync_in_background(
         self,
         *,

@@ -22,7 +22,7 @@ from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import sync_status
-from linker_tui.sync.worker import SyncWorker, parse_summary, summary_line
+from linker_tui.sync.worker import SyncWorker, _spawn, parse_summary, summary_line
 from tests.sync_support import sample
 
 
@@ -82,6 +82,7 @@ def test_a_sync_in_a_child_process_imports_the_export_and_reports_back(
     # The child's run is the same as one in this process: a second run changes nothing.
     again = services.sync_now(force=True)
     assert again.ok and not again.changed
+    services.close_sync_worker()
 
 
 def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
@@ -106,6 +107,7 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
     assert not worker.is_alive()
     assert time.monotonic() - began < 1.0
     assert result[0].status is SyncRunStatus.CANCELLED
+    assert services._sync_worker is not None and services._sync_worker._standby is None
     assert _appointments(sqlite_engine) == 0
     last = _runs(sqlite_engine)[-1]
     assert last.status == SyncRunStatus.CANCELLED.value
@@ -114,7 +116,9 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
 
 def test_a_child_that_cannot_sync_is_a_failed_run_with_its_reason(tmp_path: Path) -> None:
     engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
-    summary = SyncWorker(Settings(data_dir=tmp_path, pms_export_dir=tmp_path), engine).run()
+    worker = SyncWorker(Settings(data_dir=tmp_path, pms_export_dir=tmp_path), engine)
+    summary = worker.run()
+    worker.close()
     assert summary.status is SyncRunStatus.FAILED
     assert summary.run_id is None
     assert "the sync process ended with status 1" in summary.error
@@ -136,6 +140,7 @@ def test_a_killed_child_is_a_failed_run_and_its_run_is_closed(
     os.kill(worker.child_pid, signal.SIGKILL)
     runner.join(5)
     assert not runner.is_alive()
+    worker.close()
     assert result[0].status is SyncRunStatus.FAILED
     assert "status -9" in result[0].error
     (run,) = _runs(sqlite_engine)
@@ -162,7 +167,37 @@ def test_one_child_at_a_time_a_second_run_is_skipped_or_waits(
     assert worker.run(wait=True, stop=waiting_stop).status is SyncRunStatus.CANCELLED
     stop.set()
     first.join(5)
+    worker.close()
     assert len(_runs(sqlite_engine)) == 1  # neither started a child of its own
+
+
+def test_the_next_runs_child_waits_ready_and_is_ended_on_close(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    export = sample().write(tmp_path / "export", age=60)
+    worker = SyncWorker(_settings(sqlite_engine, tmp_path, export), sqlite_engine)
+    first = worker.run(trigger="schedule")
+    assert first.ok and first.inserted == 10
+    standby = worker._standby
+    assert standby is not None and standby.poll() is None  # loaded, waiting for a request
+
+    second = worker.run(trigger="schedule", force=True)
+    assert second.ok and not second.changed
+    assert standby.poll() == 0  # it did the second run and ended
+    assert worker._standby is not None and worker._standby is not standby
+
+    waiting = worker._standby
+    worker.close()
+    assert waiting.poll() is not None and worker._standby is None
+    worker.prepare()  # closed: nothing more is started
+    assert worker._standby is None
+
+
+def test_a_waiting_child_whose_app_went_away_exits() -> None:
+    """The app died without closing it: the child reads end-of-input and exits, quietly."""
+    child = _spawn()
+    out, err = child.communicate("", timeout=30)
+    assert (child.returncode, out, err) == (0, "", "")
 
 
 def test_the_in_process_setting_syncs_in_this_process(

@@ -72,6 +72,9 @@ class SyncWorker:
         self.grace = grace
         self.child_pid: int | None = None  # the running child's process id
         self._lock = threading.Lock()
+        self._standby: subprocess.Popen[str] | None = None
+        self._standby_lock = threading.Lock()
+        self._closed = False
 
     def run(
         self,
@@ -106,17 +109,7 @@ class SyncWorker:
         request = json.dumps({"settings": settings, "trigger": trigger, "force": force})
         newest_run = _newest_run_id(self.engine)
         try:
-            child = subprocess.Popen(
-                # -P: the installed package, never a linker_tui folder in the cwd
-                [sys.executable, "-P", "-m", "linker_tui.sync.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                start_new_session=True,  # the terminal's signals are the app's, not its
-            )
+            child = self._take_child()
         except OSError as exc:
             return self._failed(trigger, started, f"could not start the sync process: {exc}")
         self.child_pid = child.pid
@@ -136,6 +129,8 @@ class SyncWorker:
                         target=_kill_after, args=(child, self.grace), daemon=True
                     ).start()
         self.child_pid = None
+        if not stop.is_set:
+            self.prepare()  # the next run's child, ready before it is needed
         summary = parse_summary(out)
         if summary is not None:
             return summary
@@ -149,6 +144,38 @@ class SyncWorker:
         _close_orphaned_runs(self.engine, newest_run, SyncRunStatus.FAILED, error=error)
         return self._failed(trigger, started, error)
 
+    def prepare(self) -> None:
+        """Start the next run's child now: it loads the sync code (about a second of
+        Python start-up on a slow desk PC) and waits, idle, for its request, so "Sync now"
+        and "Try again" do not wait for that. Each run still gets a fresh process (its
+        memory goes back to the system when it ends)."""
+        with self._standby_lock:
+            if self._closed or (self._standby is not None and self._standby.poll() is None):
+                return
+            try:
+                self._standby = _spawn()
+            except OSError:
+                log.warning("could not start a sync process in advance", exc_info=True)
+
+    def close(self) -> None:
+        """End the waiting child (the app quits); a running one is ended by its stop flag."""
+        with self._standby_lock:
+            self._closed = True
+            child, self._standby = self._standby, None
+        if child is not None:
+            child.kill()
+            child.communicate()
+
+    def _take_child(self) -> subprocess.Popen[str]:
+        """The waiting child if it is still there, else a new one."""
+        with self._standby_lock:
+            child, self._standby = self._standby, None
+        if child is not None and child.poll() is None:
+            return child
+        if child is not None:
+            child.communicate()  # it died while waiting: reap it
+        return _spawn()
+
     def _not_run(self, trigger: str, status: SyncRunStatus, note: str) -> SyncSummary:
         now = self.clock.now()
         return SyncSummary(None, status, trigger, now, now, note=note)
@@ -158,6 +185,21 @@ class SyncWorker:
         return SyncSummary(
             None, SyncRunStatus.FAILED, trigger, started, self.clock.now(), error=error
         )
+
+
+def _spawn() -> subprocess.Popen[str]:
+    """A child process that loads the sync code and waits for its request on stdin."""
+    return subprocess.Popen(
+        # -P: the installed package, never a linker_tui folder in the cwd
+        [sys.executable, "-P", "-m", "linker_tui.sync.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,  # the terminal's signals are the app's, not its
+    )
 
 
 def _newest_run_id(engine: Engine) -> int | None:
@@ -242,13 +284,17 @@ def parse_summary(output: str) -> SyncSummary | None:
 
 
 def main() -> int:
-    """The child: read the request from stdin, sync once, print the summary line."""
+    """The child: load the sync code, wait for the request on stdin (none: the app has
+    gone; exit), sync once, print the summary line."""
     from linker_tui.services import Services  # the app's whole core, only in the child
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
         os.nice(_NICE)
-    request = json.loads(sys.stdin.read())
+    text = sys.stdin.read()
+    if not text:  # the app ended (or no longer needs this waiting child)
+        return 0
+    request = json.loads(text)
     settings = Settings(**request["settings"])
     stop = StopFlag()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())

@@ -126,10 +126,12 @@ class LinkerApp(App[None]):
         await super().action_quit()
 
     def on_unmount(self) -> None:
-        """Stop scheduling (a send under way finishes in its thread); logging as before."""
+        """Stop scheduling (a send under way finishes in its thread); end the sync process
+        waiting for the next run; logging as before."""
         self._stopping.set()
         if self.jobs is not None:
             self.jobs.shutdown()
+        self.services.close_sync_worker()
         self.logs.uninstall()
         gc.unfreeze()
 

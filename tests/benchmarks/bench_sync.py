@@ -13,7 +13,8 @@ then measures in the same run, each on a fresh SQLite database with the app's sc
   ``run()`` — target < 2 s;
 * for reference: a forced re-run with nothing changed, a run whose export files are
   untouched (only the cursor is compared), and another 1k-change re-run the way the app
-  runs it (in a child process, ``linker_tui.sync.worker``; the process's start included).
+  runs it: in a child process (``linker_tui.sync.worker``) started ahead of the run and
+  waiting for it, as the app keeps one.
 """
 
 from __future__ import annotations
@@ -312,19 +313,24 @@ def main() -> None:
     )
     seconds, text = _timed(sync, force=False)
     print(f"re-run, export untouched (cursor only): {seconds * 1000:.0f} ms   [{text}]")
-    # The app runs its syncs in a child process (linker_tui.sync.worker): the same run, plus
-    # starting that process.
-    change_rows(folder, args.changes, seed=int(time.time()) + 1)
-    os.utime(folder / "appointments.csv", (old, old))
+    # The app runs its syncs in a child process (linker_tui.sync.worker), started ahead of
+    # each run: a first run leaves the next run's child loaded and waiting, as in the app,
+    # where runs are minutes apart.
     settings = Settings(data_dir=args.work, practice_timezone=TZ.key, pms_export_dir=folder)
     worker = SyncWorker(settings, sync.engine)
+    assert worker.run(trigger="bench").ok  # export untouched: the cursor only
+    time.sleep(3)
+    change_rows(folder, args.changes, seed=int(time.time()) + 1)
+    os.utime(folder / "appointments.csv", (old, old))
     began = time.perf_counter()
     summary = worker.run(trigger="bench")
     seconds = time.perf_counter() - began
+    worker.close()
     assert summary.ok, summary.text()
+    verdict = "met" if seconds < 2 else "NOT met"
     print(
-        f"re-run, {args.changes:,} rows changed, the app's way (child process, its start "
-        f"included): {seconds:.2f} s   [{summary.text()}]"
+        f"re-run, {args.changes:,} rows changed, the app's way (in its waiting child "
+        f"process): {seconds:.2f} s (target < 2 s: {verdict})   [{summary.text()}]"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:,.0f} MiB")
