@@ -34,7 +34,7 @@ from tests.tui.drive import (
     wait_screen,
     wait_until,
 )
-from tests.tui.world import FAMILY_PHONE, World, build_world, dump
+from tests.tui.world import FAMILY_PHONE, World, at, build_world, dump
 
 
 def _world(tmp_path: Path) -> tuple[World, Path]:
@@ -244,3 +244,30 @@ async def test_patient_chooser_ranks_again_after_a_sync_keeping_the_highlight(
         await pilot.press("escape")
         await wait_screen(pilot, MainScreen)
     assert world.request("twins").patient_id is None
+
+
+async def test_exact_match_other_appointments_follow_a_sync(tmp_path: Path) -> None:
+    world, export = _world(tmp_path)
+    world.add_appointment("A-JANE-2", "jane", "chen", at(12, 9, 9, 0))
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "exact")
+        await pilot.press("a")
+        exact = await wait_screen(pilot, ExactMatch)
+        others = exact.query_one("#others", Button)
+        assert str(others.label) == "Other appointments (1)" and not others.disabled
+        ExportData(
+            providers=[provider("DOC1")],
+            patients=[patient("PAT-jane", "Jane", "Exact", "1980-01-02")],
+            appointments=[
+                appointment("A-EXACT", "PAT-jane", "2026-12-03T09:30"),
+                appointment("A-JANE-2", "PAT-jane", "2026-12-09T09:00", status="cancelled"),
+            ],
+        ).write(export, age=60)
+        app.sync_now()
+        await wait_until(pilot, lambda: others.disabled, "the other appointments to go")
+        assert str(others.label) == "Other appointments (0)"
+        assert not exact.query_one("#link", Button).disabled
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)

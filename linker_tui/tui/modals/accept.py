@@ -141,6 +141,10 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
             self.candidate = current
         self._body().update(self._text())
         self.query_one("#link", Button).disabled = self.gone
+        others = len(check.candidates) - (0 if self.gone else 1)
+        for button_ in self.query("#others").results(Button):
+            button_.label = Content(f"Other appointments ({others})")
+            button_.disabled = others <= 0
 
     def buttons(self) -> ComposeResult:
         """Link / other appointments / cancel."""
