@@ -13,7 +13,10 @@ transaction per run), at a lower CPU priority, and waits for it in a thread:
   at its next check and rolls back; one that has not gone after ``grace`` seconds is
   killed, which also leaves the previous state (its transaction never committed);
 * a child that dies without a summary (killed, out of memory) is reported as a failed run
-  with the end of what it wrote to stderr.
+  with the end of what it wrote to stderr, and the run it started is recorded as ended;
+* each run gets a fresh process (its memory goes back to the system), but the next one
+  is started as soon as a run ends and waits, loaded, for its request
+  (:meth:`SyncWorker.prepare`), so staff's "Sync now" does not wait for Python to start.
 
 ``linker-tui sync`` (cron, systemd) needs none of this: it is its own process already.
 """
