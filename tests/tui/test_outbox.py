@@ -51,7 +51,7 @@ async def test_failed_email_retry_then_cancel(world: World) -> None:
         await pilot.press("m")
         await wait_screen(pilot, OutboxScreen)
         await settle(pilot)
-        entry = _outbox(app).current_entry()
+        entry = _outbox(app).current()
         assert entry is not None and entry.status is OutboxStatus.FAILED
         detail = plain(app.screen.query_one("#outbox-detail"))
         assert "Last error: 550 5.1.1 <recipient>: no such user [/] [31m" in detail
@@ -66,7 +66,7 @@ async def test_failed_email_retry_then_cancel(world: World) -> None:
         await pilot.press("r")
         await settle(pilot)
         assert any("queued again" in m for m in notifications(app))
-        entry = _outbox(app).current_entry()
+        entry = _outbox(app).current()
         assert entry is not None and entry.status is OutboxStatus.QUEUED
         assert screen.check_action("retry", ()) is None  # queued: nothing to retry
         assert _mail_status(app) == "1 email waiting to be sent · m mail"
@@ -82,7 +82,7 @@ async def test_failed_email_retry_then_cancel(world: World) -> None:
         await pilot.press("enter")
         await wait_screen(pilot, OutboxScreen)
         await settle(pilot)
-        entry = _outbox(app).current_entry()
+        entry = _outbox(app).current()
         assert entry is not None and entry.status is OutboxStatus.CANCELLED
         assert screen.check_action("retry", ()) is None
         assert screen.check_action("cancel_email", ()) is None
@@ -116,7 +116,7 @@ async def test_action_refused_by_the_core_is_an_error_notification(world: World)
         await settle(pilot)
         errors = [n.message for n in app._notifications if n.severity == "error"]
         assert errors == ["This email is queued: it cannot be sent again."]
-        entry = _outbox(app).current_entry()
+        entry = _outbox(app).current()
         assert entry is not None and entry.status is OutboxStatus.QUEUED  # reloaded
         assert app.is_running
     assert [e.action for e in world.audit("linked")] == ["link", "email_retry"]

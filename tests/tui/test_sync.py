@@ -173,7 +173,7 @@ async def test_runs_screen_shows_a_problem_row_literally(tmp_path: Path) -> None
         screen = await wait_screen(pilot, SyncRunsScreen)
         assert isinstance(screen, SyncRunsScreen)
         await settle(pilot)
-        assert screen.table.current_run() is not None
+        assert screen.table.current() is not None
         text = screen.problems_text()
         assert "1 problem:" in text
         assert "appointments.csv:3: unknown status '[b]x[/b]'" in text

@@ -25,8 +25,9 @@ from linker_tui.tui.jobs import MailChanged
 from linker_tui.tui.keys import OUTBOX_KEYS, KeySpec, bindings
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.safe import cell, line, lines
-from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.tui.widgets.keybar import KeyBar
+from linker_tui.tui.widgets.record_table import RecordTable
 
 ACTION_GROUP = "outbox-action"
 LIMIT = 500
@@ -40,7 +41,6 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("next", "Next try", 11),
     ColumnSpec("error", "Last error", 10, weight=4),
 )
-SCROLLBAR = 1
 
 STATUS_TEXT = {
     OutboxStatus.QUEUED: "queued",
@@ -72,48 +72,18 @@ def counts_line(entries: Sequence[OutboxEntry]) -> str:
     return " · ".join(parts) if parts else "no emails"
 
 
-class OutboxTable(DataTable[Text], inherit_bindings=False):
+class OutboxTable(RecordTable[OutboxEntry]):
     """The emails, one per row; the row key is the outbox id."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(DataTable.BINDINGS)
+    COLUMNS = COLUMNS
 
-    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
-        super().__init__(cursor_type="row", cell_padding=0, id=id)
-        self.tz = tz
-        self.entries: tuple[OutboxEntry, ...] = ()
-        self._widths: dict[str, int] = {}
+    def key_of(self, entry: OutboxEntry) -> int | None:
+        """The database id."""
+        return entry.id
 
-    def show_entries(self, entries: Sequence[OutboxEntry]) -> None:
-        """Replace the rows, keeping the cursor on the same email (else the same place)."""
-        current = self.current_entry()
-        index = max(self.cursor_row, 0)
-        self.entries = tuple(entries)
-        if current is not None:
-            index = next((i for i, e in enumerate(self.entries) if e.id == current.id), index)
-        self._render_rows(index)
-
-    def current_entry(self) -> OutboxEntry | None:
-        """The email under the cursor."""
-        if not self.entries or not 0 <= self.cursor_row < len(self.entries):
-            return None
-        return self.entries[self.cursor_row]
-
-    def _render_rows(self, index: int) -> None:
-        widths = fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR))
-        if widths != self._widths or not self.columns:
-            self.clear(columns=True)
-            self._widths = widths
-            for spec in COLUMNS:
-                self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
-        else:
-            self.clear()
-        for entry in self.entries:
-            self.add_row(*self._cells(entry), key=str(entry.id))
-        if self.entries:
-            self.move_cursor(row=min(index, len(self.entries) - 1), animate=False)
-
-    def _cells(self, entry: OutboxEntry) -> list[Text]:
-        w = self._widths
+    def cells(self, entry: OutboxEntry, widths: dict[str, int]) -> list[Text]:
+        """One cell per column."""
+        w = widths
         due = entry.next_attempt_at
         waiting = entry.status in (OutboxStatus.QUEUED, OutboxStatus.SENDING)
         values = {
@@ -127,11 +97,6 @@ class OutboxTable(DataTable[Text], inherit_bindings=False):
         }
         style = "bold" if entry.status is OutboxStatus.FAILED else ""
         return [cell(values[spec.key], w[spec.key], style) for spec in COLUMNS]
-
-    def on_resize(self) -> None:
-        """Share the new width between the columns."""
-        if fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR)) != self._widths:
-            self._render_rows(max(self.cursor_row, 0))
 
 
 def entry_detail(entry: OutboxEntry | None, tz: ZoneInfo) -> Content:
@@ -192,7 +157,7 @@ class OutboxScreen(Screen[None]):
     async def reload(self) -> None:
         """Read the outbox again (off the UI thread)."""
         entries = await asyncio.to_thread(self.services.outbox_entries, None, LIMIT)
-        self.table.show_entries(entries)
+        self.table.show(entries)
         shown = counts_line(entries)
         if len(entries) >= LIMIT:
             shown += f" · newest {count(LIMIT)}"
@@ -204,7 +169,7 @@ class OutboxScreen(Screen[None]):
         self._show_current()
 
     def _show_current(self) -> None:
-        entry = self.table.current_entry()
+        entry = self.table.current()
         self.query_one("#outbox-detail", Static).update(entry_detail(entry, self.tz))
         state = (None if entry is None else entry.status, self._busy())
         if state != self._bindings_state:
@@ -215,7 +180,7 @@ class OutboxScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Retry only failed emails, cancel only queued or failed ones."""
         if action in ("retry", "cancel_email"):
-            entry = self.table.current_entry() if self.is_mounted else None
+            entry = self.table.current() if self.is_mounted else None
             if entry is None:
                 return False
             allowed = RETRYABLE if action == "retry" else CANCELLABLE
@@ -235,13 +200,13 @@ class OutboxScreen(Screen[None]):
 
     def action_retry(self) -> None:
         """Send the highlighted failed email again."""
-        entry = self.table.current_entry()
+        entry = self.table.current()
         if entry is not None and entry.status in RETRYABLE and not self._busy():
             self._retry(entry)
 
     def action_cancel_email(self) -> None:
         """Cancel the highlighted queued or failed email (after an OK)."""
-        entry = self.table.current_entry()
+        entry = self.table.current()
         if entry is not None and entry.status in CANCELLABLE and not self._busy():
             self._cancel(entry)
 

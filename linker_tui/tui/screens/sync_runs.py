@@ -24,12 +24,12 @@ from linker_tui.sync.queries import SyncProblemView, latest_runs, sync_problems
 from linker_tui.tui.formatting import count, received
 from linker_tui.tui.keys import RUNS_KEYS, KeySpec, bindings
 from linker_tui.tui.safe import cell, line
-from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.tui.widgets.keybar import KeyBar
+from linker_tui.tui.widgets.record_table import RecordTable
 
 LIMIT = 50
 PROBLEM_LIMIT = 200
-SCROLLBAR = 1
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("id", "Run", 4),
@@ -55,48 +55,18 @@ STATUS_TEXT = {
 """Without colour a failure still stands out: ``!``."""
 
 
-class RunsTable(DataTable[Text], inherit_bindings=False):
+class RunsTable(RecordTable[SyncSummary]):
     """The runs, newest first; the row key is the run id."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(DataTable.BINDINGS)
+    COLUMNS = COLUMNS
 
-    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
-        super().__init__(cursor_type="row", cell_padding=0, id=id)
-        self.tz = tz
-        self.runs: tuple[SyncSummary, ...] = ()
-        self._widths: dict[str, int] = {}
+    def key_of(self, run: SyncSummary) -> int | None:
+        """The database id."""
+        return run.run_id
 
-    def show_runs(self, runs: Sequence[SyncSummary]) -> None:
-        """Replace the rows, keeping the cursor on the same run (else the same place)."""
-        current = self.current_run()
-        index = max(self.cursor_row, 0)
-        self.runs = tuple(runs)
-        if current is not None:
-            index = next((i for i, r in enumerate(self.runs) if r.run_id == current.run_id), index)
-        self._render_rows(index)
-
-    def current_run(self) -> SyncSummary | None:
-        """The run under the cursor."""
-        if not self.runs or not 0 <= self.cursor_row < len(self.runs):
-            return None
-        return self.runs[self.cursor_row]
-
-    def _render_rows(self, index: int) -> None:
-        widths = fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR))
-        if widths != self._widths or not self.columns:
-            self.clear(columns=True)
-            self._widths = widths
-            for spec in COLUMNS:
-                self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
-        else:
-            self.clear()
-        for run in self.runs:
-            self.add_row(*self._cells(run), key=str(run.run_id))
-        if self.runs:
-            self.move_cursor(row=min(index, len(self.runs) - 1), animate=False)
-
-    def _cells(self, run: SyncSummary) -> list[Text]:
-        w = self._widths
+    def cells(self, run: SyncSummary, widths: dict[str, int]) -> list[Text]:
+        """One cell per column."""
+        w = widths
         values = {
             "id": f"#{run.run_id}",
             "started": received(run.started_at, self.tz),
@@ -111,11 +81,6 @@ class RunsTable(DataTable[Text], inherit_bindings=False):
         }
         style = "bold" if run.status is SyncRunStatus.FAILED else ""
         return [cell(values[spec.key], w[spec.key], style) for spec in COLUMNS]
-
-    def on_resize(self) -> None:
-        """Share the new width between the columns."""
-        if fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR)) != self._widths:
-            self._render_rows(max(self.cursor_row, 0))
 
 
 def run_detail(
@@ -170,7 +135,7 @@ class SyncRunsScreen(Screen[None]):
     async def reload(self) -> None:
         """Read the runs again (off the UI thread)."""
         runs = await asyncio.to_thread(latest_runs, self.services.engine, LIMIT)
-        self.table.show_runs(runs)
+        self.table.show(runs)
         shown = f"newest {count(len(runs))}" if runs else "no runs yet"
         self.query_one("#runs-counts", Static).update(line(shown))
         self._problems_for = None
@@ -181,7 +146,7 @@ class SyncRunsScreen(Screen[None]):
         self._show_current()
 
     def _show_current(self) -> None:
-        run = self.table.current_run()
+        run = self.table.current()
         run_id = run.run_id if run is not None else None
         if run_id == self._problems_for and run_id is not None:
             return
