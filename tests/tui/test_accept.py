@@ -78,7 +78,7 @@ async def test_exact_match_links_and_sends_the_email(world: World) -> None:
         outbox = await wait_screen(pilot, OutboxScreen)
         await settle(pilot)
         assert isinstance(outbox, OutboxScreen)
-        rows = {e.to_address: e.status for e in outbox.query_one(OutboxTable).entries}
+        rows = {e.to_address: e.status for e in outbox.query_one(OutboxTable).records}
         assert rows["jane.exact@example.com"] is OutboxStatus.SENT
         assert rows["greta@example.com"] is OutboxStatus.SENT  # queued before the app started
 
