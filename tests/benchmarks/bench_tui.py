@@ -38,12 +38,10 @@ from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.filter_bar import FilterBar
-from linker_tui.tui.widgets.header import HeaderBar
-from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.request_table import RequestTable
-from linker_tui.tui.widgets.status import StatusLine
+from linker_tui.tui.widgets.top_bar import TopBar
 from tests.benchmarks.build_db import build
 
 TZ = ZoneInfo("America/Toronto")
@@ -67,12 +65,10 @@ class SameWidgetsApp(App[None]):
     CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar("Practice", id="header")
-        yield FilterBar("/ to filter", id="bar")
+        yield TopBar("Practice", "/ to filter", id="top")
         yield RequestTable(TZ, id="requests")
         yield DetailPane(TZ, id="detail")
-        yield StatusLine(id="status")
-        yield KeyBar(id="keys")
+        yield BottomBar(id="bottom")
 
 
 def _services(db: Path, workdir: Path) -> Services:

@@ -23,10 +23,10 @@ from linker_tui.tui.modals.accept import (
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.filter_bar import FilterBar
-from linker_tui.tui.widgets.header import HeaderBar
 from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.tui.widgets.top_bar import TopBar
 from tests.tui.drive import (
     LARGE,
     SMALL,
@@ -52,10 +52,10 @@ async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         screen = main_screen(app)
-        assert screen.query_one(HeaderBar).practice_text == PRACTICE  # literally, not markup
-        counts = screen.query_one(HeaderBar).counts_shown
+        assert screen.query_one(TopBar).practice_text == PRACTICE  # literally, not markup
+        counts = screen.query_one(TopBar).counts_shown
         assert counts == "Pending 9 · Waiting for PMS 0 · Linked 1 · Rejected 0"
-        assert screen.query_one(FilterBar).status_text == "rows 1\u20139 of 9 · open"
+        assert screen.query_one(TopBar).status_text == "rows 1\u20139 of 9 · open"
         rows = table(app)
         assert rows.row_count == 9
         first = [c.plain for c in rows.get_row(str(world.requests["exact"]))]
@@ -104,9 +104,7 @@ async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) 
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        assert (
-            main_screen(app).query_one(HeaderBar).practice_text == "[/] [2J [@click=app.quit]Q[/]"
-        )
+        assert main_screen(app).query_one(TopBar).practice_text == "[/] [2J [@click=app.quit]Q[/]"
         assert app.is_running
 
 
@@ -125,7 +123,7 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         await settle(pilot)
         assert table(app).row_count == 0
         assert plain(screen.query_one(DetailPane)) == "No requests to show."
-        assert screen.query_one(FilterBar).status_text == "no open requests"
+        assert screen.query_one(TopBar).status_text == "no open requests"
         await pilot.press("slash", "escape")
         await settle(pilot)
         assert screen.query_one("#filter", Input).value == ""
@@ -145,7 +143,7 @@ async def test_handled_toggle_adds_the_state_column(world: World) -> None:
         assert rows.row_count == 10
         linked = [c.plain for c in rows.get_row(str(world.requests["linked"]))]
         assert linked[-1] == "linked"
-        assert main_screen(app).query_one(FilterBar).status_text == "rows 1\u201310 of 10 · all"
+        assert main_screen(app).query_one(TopBar).status_text == "rows 1\u201310 of 10 · all"
         await pilot.press("h")
         await settle(pilot)
         assert table(app).row_count == 9
@@ -168,12 +166,12 @@ async def test_pages_of_a_hundred(world: World) -> None:
         await settle(pilot)
         screen = main_screen(app)
         assert table(app).row_count == 100
-        assert screen.query_one(FilterBar).status_text == "rows 1\u2013100 of 159 · open · [ ] page"
+        assert screen.query_one(TopBar).status_text == "rows 1\u2013100 of 159 · open · [ ] page"
         assert screen.check_action("previous_page", ()) is None
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert table(app).row_count == 59
-        assert screen.query_one(FilterBar).status_text.startswith("rows 101\u2013159 of 159")
+        assert screen.query_one(TopBar).status_text.startswith("rows 101\u2013159 of 159")
         assert screen.selected is not None and screen.selected.external_id == "BULK-0091"
         await pilot.press("right_square_bracket")  # no further page
         await settle(pilot)
@@ -198,8 +196,8 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
             loaded=rows.loaded,
             header=rows.render_line(0).text.split(),
             first=rows.render_line(1).text.strip(),
-            practice=screen.query_one(HeaderBar).practice_text,
-            keys=plain(screen.query_one("#keys")),
+            practice=screen.query_one(TopBar).practice_text,
+            keys=screen.query_one(BottomBar).keys_text,
         )
         start(screen)
 
@@ -388,7 +386,7 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        keys = plain(main_screen(app).query_one("#keys"))
+        keys = main_screen(app).query_one(BottomBar).keys_text
         assert "a Accept" in keys and "r Reject" in keys and "o Reopen" not in keys
         assert table(app).row_count == 9
         # another desk defers a request and rejects another one
@@ -398,7 +396,7 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
         await pilot.press("f5")
         await settle(pilot)
         assert table(app).row_count == 8
-        counts = main_screen(app).query_one(HeaderBar).counts_shown
+        counts = main_screen(app).query_one(TopBar).counts_shown
         assert counts == "Pending 7 · Waiting for PMS 1 · Linked 1 · Rejected 1"
         await pilot.press("ctrl+r")
         await settle(pilot)

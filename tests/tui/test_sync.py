@@ -19,8 +19,8 @@ from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.status import StatusLine
 from tests.sync_support import ExportData, appointment, patient, provider
 from tests.tui.drive import (
     SMALL,
@@ -53,7 +53,7 @@ def synced_world(tmp_path: Path, **settings: object) -> tuple[World, Path]:
 
 
 def status_text(app: LinkerApp) -> str:
-    return main_screen(app).query_one(StatusLine).sync_text
+    return main_screen(app).query_one(BottomBar).sync_text
 
 
 def hint(app: LinkerApp, request_id: int) -> str:

@@ -42,12 +42,11 @@ from linker_tui.tui.keys import (
 )
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.filter_bar import FilterBar
-from linker_tui.tui.widgets.header import HeaderBar
-from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.request_table import RequestTable
-from linker_tui.tui.widgets.status import StatusLine, sync_status_text
+from linker_tui.tui.widgets.status import sync_status_text
+from linker_tui.tui.widgets.top_bar import TopBar
 from linker_tui.views import RequestRow
 from linker_tui.workflow import WorkflowError
 
@@ -102,15 +101,14 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        """Header, filter bar, list, detail, footer."""
-        yield HeaderBar(self.services.settings.practice_name, id="header")
-        # The input field is mounted the first time it is needed: it is the costliest
-        # widget of the first frame, and most sessions never filter.
-        yield FilterBar(FILTER_HINT, id="bar")
+        """Header and filter, list, detail, status and keys: four widgets, each drawing its
+        own lines (every widget on the first frame costs start-up time)."""
+        # The filter's input field is mounted the first time it is needed: it is costlier
+        # than the rest of the first frame together, and most sessions never filter.
+        yield TopBar(self.services.settings.practice_name, FILTER_HINT, id="top")
         yield RequestTable(self.tz, id="requests")
         yield DetailPane(self.tz, id="detail")
-        yield StatusLine(id="status")
-        yield KeyBar(id="keys")
+        yield BottomBar(id="bottom")
 
     def on_mount(self) -> None:
         """Once the screen is drawn (the list says it is loading): load the first page and
@@ -160,7 +158,7 @@ class MainScreen(Screen[None]):
     ) -> None:
         loaded = await asyncio.to_thread(self._fetch, query, offset)
         self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
-        self.query_one(HeaderBar).show_counts(loaded.counts)
+        self.query_one(TopBar).show_counts(loaded.counts)
         self.show_mail(loaded.mail)
         self.table.show_rows(
             loaded.page.rows,
@@ -213,16 +211,16 @@ class MainScreen(Screen[None]):
             runs_key=self._keys(SYNC_RUNS),
             sync_key=self._keys(SYNC),
         )
-        self.query_one(StatusLine).show_sync(text, problem=problem)
+        self.query_one(BottomBar).show_sync(text, problem=problem)
 
     def show_syncing(self) -> None:
         """Say a sync started at this desk (until it ends)."""
-        self.query_one(StatusLine).show_sync("syncing…")
+        self.query_one(BottomBar).show_sync("syncing…")
 
     # ------------------------------------------------------------------ status line
     def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
         """The outbox part of the status line ("2 emails failed — m to see")."""
-        self.query_one(StatusLine).show_mail(counts, self._keys(OUTBOX))
+        self.query_one(BottomBar).show_mail(counts, self._keys(OUTBOX))
 
     @work(exclusive=True, group="mail-status", exit_on_error=False)
     async def refresh_mail(self) -> None:
@@ -243,7 +241,7 @@ class MainScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_total > PAGE_SIZE:
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        self.query_one(FilterBar).show_status(status)
+        self.query_one(TopBar).show_status(status)
 
     def _keys(self, spec: KeySpec) -> str:
         keys = spec.current_keys(self.services.settings.keys)
@@ -394,7 +392,7 @@ class MainScreen(Screen[None]):
             fields.first().focus()
             return
         field = FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
-        await self.query_one(FilterBar).open_field(field)
+        await self.query_one(TopBar).open_field(field)
         field.focus()
 
     def action_refresh(self) -> None:
