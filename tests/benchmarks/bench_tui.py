@@ -5,8 +5,11 @@ Run:  python -m tests.benchmarks.bench_tui [--workdir DIR] [--rounds N]
 
 Prints the figures and the ratios the targets are about:
   * the main screen's first frame, vs an empty Textual app's first frame measured in the
-    same run (target ≤ 1.5x); the first page of requests is listed right after that frame
-    and that time is printed too;
+    same run (target ≤ 1.5x). Every first frame is timed in a fresh process, as staff
+    start the app, the kinds taking turns (empty app, same widgets without data, main
+    screen at 1k, at 1M) round after round (``first_frame.py``). Printed beside it: the
+    first page of requests listed (right after that frame), and launch → first frame,
+    Python's start and the imports included;
   * Accept → the modal showing the candidates, median (target < 100 ms), and the ratio of
     the 1M database's median to the 1k database's (target ≤ 1.5).
 The databases are built once into --workdir (about 40 s for the 1M one) and reused.
@@ -17,58 +20,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
+import os
 import statistics
+import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from textual import events
-from textual.app import App, ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
 
 from linker_tui.actor import Actor
 from linker_tui.clock import FixedClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
 from linker_tui.services import Services
-from linker_tui.tui import app as tui_app
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.widgets.bottom_bar import BottomBar
-from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.request_table import RequestTable
-from linker_tui.tui.widgets.top_bar import TopBar
 from tests.benchmarks.build_db import build
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
 SIZE = (120, 40)
 JOBS = True  # the app as staff run it: scheduler, status line, live refresh
-
-
-class EmptyApp(App[None]):
-    """The baseline: a Textual app with a label and a footer."""
-
-    def compose(self) -> ComposeResult:
-        yield Static("hello")
-        yield Footer()
-
-
-class SameWidgetsApp(App[None]):
-    """A second baseline: the main screen's widgets and stylesheet, with no data and no
-    database — what Textual itself needs for this screen."""
-
-    CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
-
-    def compose(self) -> ComposeResult:
-        yield TopBar("Practice", "/ to filter", id="top")
-        yield RequestTable(TZ, id="requests")
-        yield DetailPane(TZ, id="detail")
-        yield BottomBar(id="bottom")
 
 
 def _services(db: Path, workdir: Path) -> Services:
@@ -108,69 +86,6 @@ async def _settle(timeout: float = 10.0) -> None:
     gc.collect()
 
 
-class FrameClock:
-    """When an app first composes a whole frame of a screen of ``kind``: the moment Textual
-    hands that frame to the terminal driver (``App._display``; headless, the driver then
-    writes nothing). Every app measured here, the baselines too, is timed this way."""
-
-    def __init__(self, app: App[None], kind: type[Screen[object]]) -> None:
-        self.at: float | None = None
-        real = app._display
-
-        def display(screen: Screen[object], renderable: object) -> None:
-            if (
-                self.at is None
-                and renderable is not None
-                and isinstance(screen, kind)
-                and not app._batch_count
-            ):
-                self.at = time.perf_counter()
-            real(screen, renderable)  # type: ignore[arg-type]
-
-        app._display = display  # type: ignore[method-assign]
-
-
-async def empty_first_frame(cls: type[App[None]] = EmptyApp) -> tuple[float, float]:
-    """Seconds from start until a baseline app has drawn its first frame, and until its
-    screen counts as mounted (``is_mounted``: the first frame and the mount handlers)."""
-    await _settle()
-    app = cls()
-    frame = FrameClock(app, Screen)
-    start = time.perf_counter()
-    async with app.run_test(size=SIZE):
-        await _wait(lambda: app.screen.is_mounted and frame.at is not None)
-        mounted = time.perf_counter() - start
-        assert frame.at is not None
-        return frame.at - start, mounted
-
-
-async def main_first_frame(db: Path, workdir: Path) -> tuple[float, float, float]:
-    """Seconds from start until the main screen's first frame is drawn (header, filter
-    line, the list's header saying it is loading, detail pane, status line, key bar), until
-    the screen counts as mounted, and until the first page of requests is listed (loaded
-    off the UI thread right after)."""
-    app = LinkerApp(_services(db, workdir), background_jobs=JOBS)
-    frame = FrameClock(app, MainScreen)
-    await _settle()
-    start = time.perf_counter()
-    async with app.run_test(size=SIZE):
-        await _wait(
-            lambda: (
-                isinstance(app.screen, MainScreen)
-                and app.screen.is_mounted
-                and frame.at is not None
-            )
-        )
-        mounted = time.perf_counter() - start
-        await _wait(lambda: isinstance(app.screen, MainScreen) and app.screen.table.row_count > 0)
-        listed = time.perf_counter() - start
-        # Let the queries under way (detail, sync status) finish here, not in the threads
-        # of the next round's first frame.
-        await app.workers.wait_for_complete()
-    assert frame.at is not None
-    return frame.at - start, mounted, listed
-
-
 async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
     """Seconds from pressing Accept until the candidates (or no-match) modal is up."""
     app = LinkerApp(_services(db, workdir), background_jobs=JOBS)
@@ -202,6 +117,63 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
 
+def first_frame(kind: str, db: Path | None, workdir: Path) -> dict[str, float]:
+    """One first frame of ``kind`` in a fresh process (``first_frame.py``), with
+    ``launch``: from starting that process until the frame, in seconds."""
+    command = [sys.executable, "-m", "tests.benchmarks.first_frame", kind]
+    if db is not None:
+        command += ["--db", str(db), "--workdir", str(workdir)]
+    # No settings file of this machine: the app starts on the benchmark's settings only.
+    env = {**os.environ, "LINKER_CONFIG": str(workdir / "no-settings.toml")}
+    launched = time.monotonic()
+    out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if out.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["launch"] = result.pop("at") - launched
+    return result
+
+
+def first_frames(databases: dict[str, Path], workdir: Path, rounds: int) -> None:
+    """Time the first frames, the kinds taking turns each round; print medians and ratios."""
+    kinds: dict[str, Path | None] = {"empty": None, "same": None}
+    kinds.update({f"main {label}": path for label, path in databases.items()})
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
+    for _ in range(rounds):
+        for kind, db in kinds.items():
+            runs[kind].append(first_frame(kind.split()[0], db, workdir))
+
+    def median(kind: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[kind])
+
+    def spread(kind: str) -> str:
+        values = sorted(run["frame"] for run in runs[kind])
+        return f"{values[0] * 1000:.1f} to {values[-1] * 1000:.1f} ms"
+
+    empty, empty_launch = median("empty", "frame"), median("empty", "launch")
+    print(
+        f"empty Textual app, first frame:      median {_ms(empty)}   ({spread('empty')};"
+        f" launch -> first frame {_ms(empty_launch)})"
+    )
+    same = median("same", "frame")
+    print(
+        f"same widgets, no data, first frame:   median {_ms(same)}  = {same / empty:.2f}x"
+        f" empty app   ({spread('same')})"
+    )
+    for label in databases:
+        kind = f"main {label}"
+        first, launch = median(kind, "frame"), median(kind, "launch")
+        print(
+            f"{label:>2} appointments, main screen first frame: median {_ms(first)}"
+            f"  = {first / empty:.2f}x empty app (target <= 1.5x)   ({spread(kind)})"
+        )
+        print(
+            f"{label:>2} appointments, first page of requests listed: median"
+            f" {_ms(median(kind, 'listed'))};  launch -> first frame {_ms(launch)}"
+            f" = {launch / empty_launch:.2f}x the empty app's"
+        )
+
+
 async def run(workdir: Path, rounds: int, accepts: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     databases = {}
@@ -220,35 +192,9 @@ async def run(workdir: Path, rounds: int, accepts: int) -> None:
             print(f"built {path.name} in {time.perf_counter() - began:.1f} s")
         databases[label] = path
 
-    empty_runs = [await empty_first_frame() for _ in range(rounds)]
-    empty = statistics.median(r[0] for r in empty_runs)
-    empty_mounted = statistics.median(r[1] for r in empty_runs)
-    print(
-        f"empty Textual app, first frame:      median {_ms(empty)}"
-        f"   (screen mounted: {_ms(empty_mounted)})"
-    )
-    same_runs = [await empty_first_frame(SameWidgetsApp) for _ in range(rounds)]
-    same = statistics.median(r[0] for r in same_runs)
-    same_mounted = statistics.median(r[1] for r in same_runs)
-    print(
-        f"same widgets, no data, first frame:   median {_ms(same)}  = {same / empty:.2f}x"
-        f" empty app   (mounted: {_ms(same_mounted)} = {same_mounted / empty_mounted:.2f}x)"
-    )
+    first_frames(databases, workdir, rounds)
     accept_medians = {}
     for label, path in databases.items():
-        frames = [await main_first_frame(path, workdir) for _ in range(rounds)]
-        first = statistics.median(f[0] for f in frames)
-        mounted = statistics.median(f[1] for f in frames)
-        listed = statistics.median(f[2] for f in frames)
-        print(
-            f"{label:>2} appointments, main screen first frame: median {_ms(first)}"
-            f"  = {first / empty:.2f}x empty app (target <= 1.5x)"
-            f"   (mounted: {_ms(mounted)} = {mounted / empty_mounted:.2f}x)"
-        )
-        print(
-            f"{label:>2} appointments, first page of requests listed: median {_ms(listed)}"
-            f"  = {listed / empty:.2f}x empty app"
-        )
         timings = await accept_to_modal(path, workdir, accepts)
         accept_medians[label] = statistics.median(timings)
         print(
