@@ -3,6 +3,9 @@ makes equal to the models, and the app refusing a missing, older or newer schema
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,3 +221,39 @@ def test_the_default_sqlite_file_is_created_on_first_start(
     assert schema.current_revision(engine) == schema.head_revision()
     assert schema.schema_differences(engine) == []
     engine.dispose()
+
+
+def test_the_known_head_is_alembics_head() -> None:
+    """A new migration must move ``HEAD_REVISION`` too."""
+    assert schema.head_revision() == schema.HEAD_REVISION == schema.alembic_head()
+
+
+def test_a_start_on_a_current_schema_does_not_import_alembic(tmp_path: Path) -> None:
+    """What ``linker-tui`` imports and runs before its app starts, in a fresh interpreter:
+    the schema check is a plain query, Alembic (about 200 ms of imports) stays out."""
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    engine = make_engine(url)
+    create_schema(engine)
+    engine.dispose()
+    program = (
+        "import sys\n"
+        "import linker_tui.cli, linker_tui.tui.app\n"
+        "from linker_tui.config import Settings\n"
+        "from linker_tui.services import Services\n"
+        f"Services.open(Settings(database_url={url!r}, data_dir={str(tmp_path)!r}))\n"
+        "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
+    )
+    env = {**os.environ, "LINKER_CONFIG": str(tmp_path / "absent.toml")}
+    out = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_several_recorded_revisions_are_refused(empty: tuple[Engine, str]) -> None:
+    engine, _ = empty
+    schema.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES ('0002_x')"))
+    with pytest.raises(schema.SchemaMismatch, match="several schema revisions"):
+        schema.check_schema(engine)
