@@ -6,8 +6,8 @@ Run:  python -m tests.benchmarks.bench_tui [--workdir DIR] [--rounds N]
 Prints the figures and the ratios the targets are about:
   * the main screen's first frame, vs an empty Textual app's first frame measured in the
     same run (target ≤ 1.5x). Every first frame is timed in a fresh process, as staff
-    start the app, the kinds taking turns (empty app, same widgets without data, main
-    screen at 1k, at 1M) round after round (``first_frame.py``). Printed beside it: the
+    start the app, the kinds taking turns (empty app, main screen at 1k, at 1M) round
+    after round (``first_frame.py``). Printed beside it: the
     first page of requests listed (right after that frame), and launch → first frame,
     Python's start and the imports included;
   * Accept → the modal showing the candidates, median (target < 100 ms), and the ratio of
@@ -136,7 +136,7 @@ def first_frame(kind: str, db: Path | None, workdir: Path) -> dict[str, float]:
 
 def first_frames(databases: dict[str, Path], workdir: Path, rounds: int) -> None:
     """Time the first frames, the kinds taking turns each round; print medians and ratios."""
-    kinds: dict[str, Path | None] = {"empty": None, "same": None}
+    kinds: dict[str, Path | None] = {"empty": None}
     kinds.update({f"main {label}": path for label, path in databases.items()})
     runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for _ in range(rounds):
@@ -154,11 +154,6 @@ def first_frames(databases: dict[str, Path], workdir: Path, rounds: int) -> None
     print(
         f"empty Textual app, first frame:      median {_ms(empty)}   ({spread('empty')};"
         f" launch -> first frame {_ms(empty_launch)})"
-    )
-    same = median("same", "frame")
-    print(
-        f"same widgets, no data, first frame:   median {_ms(same)}  = {same / empty:.2f}x"
-        f" empty app   ({spread('same')})"
     )
     for label in databases:
         kind = f"main {label}"

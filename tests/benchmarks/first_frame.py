@@ -1,6 +1,6 @@
 """One first frame, in this fresh process — the child of ``bench_tui``.
 
-    python -m tests.benchmarks.first_frame empty|same|main [--db PATH --workdir DIR]
+    python -m tests.benchmarks.first_frame empty|main [--db PATH --workdir DIR]
 
 Starts one app headless at 120x40 and prints one JSON line: ``frame``, the seconds from
 starting the app until Textual hands the first whole frame of its screen to the driver
@@ -60,31 +60,6 @@ class FrameClock:
         app._display = display  # type: ignore[method-assign]
 
 
-def same_widgets_app() -> App[None]:
-    """The main screen's widgets and stylesheet, with no data and no database: what
-    Textual itself needs for this screen."""
-    from zoneinfo import ZoneInfo
-
-    from linker_tui.tui import app as tui_app
-    from linker_tui.tui.widgets.bottom_bar import BottomBar
-    from linker_tui.tui.widgets.detail import DetailPane
-    from linker_tui.tui.widgets.request_table import RequestTable
-    from linker_tui.tui.widgets.top_bar import TopBar
-
-    tz = ZoneInfo("America/Toronto")
-
-    class SameWidgetsApp(App[None]):
-        CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))
-
-        def compose(self) -> ComposeResult:
-            yield TopBar("Practice", "/ to filter", id="top")
-            yield RequestTable(tz, id="requests")
-            yield DetailPane(tz, id="detail")
-            yield BottomBar(id="bottom")
-
-    return SameWidgetsApp()
-
-
 def main_app(db: Path, workdir: Path) -> tuple[App[None], Callable[[], bool]]:
     """The app as ``linker-tui`` starts it on ``db`` (its imports, its settings, the
     schema check, background jobs on), and a test for "the first page is listed"."""
@@ -114,8 +89,6 @@ async def measure(kind: str, db: Path | None, workdir: Path | None) -> dict[str,
     screen_kind: type[Screen[Any]] = Screen
     if kind == "empty":
         app: App[None] = EmptyApp()
-    elif kind == "same":
-        app = same_widgets_app()
     else:
         assert db is not None and workdir is not None, "main needs --db and --workdir"
         from linker_tui.tui.screens.main import MainScreen
@@ -141,7 +114,7 @@ async def measure(kind: str, db: Path | None, workdir: Path | None) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("kind", choices=("empty", "same", "main"))
+    parser.add_argument("kind", choices=("empty", "main"))
     parser.add_argument("--db", type=Path)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()

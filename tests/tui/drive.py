@@ -12,6 +12,7 @@ from textual.widgets import Input, Static
 
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
+from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.request_table import RequestTable
 
 Size = tuple[int, int]
@@ -62,7 +63,7 @@ def main_screen(app: LinkerApp) -> MainScreen:
 
 
 def table(app: LinkerApp) -> RequestTable:
-    return main_screen(app).query_one(RequestTable)
+    return main_screen(app).table
 
 
 async def select(pilot: Pilot[None], word: str) -> None:
@@ -83,8 +84,8 @@ async def select(pilot: Pilot[None], word: str) -> None:
     assert word.lower() in listed
 
 
-def plain(widget: Static) -> str:
-    """The text a Static shows."""
+def plain(widget: Static | DetailPane) -> str:
+    """The text a Static (or the main screen's detail pane) shows."""
     content = widget.content
     assert isinstance(content, Content), type(content)
     return content.plain

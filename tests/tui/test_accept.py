@@ -18,7 +18,6 @@ from linker_tui.tui.modals.accept import (
 )
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
-from linker_tui.tui.widgets.top_bar import TopBar
 from linker_tui.workflow import PracticeInfo, Workflow
 from tests.tui.drive import (
     SMALL,
@@ -230,7 +229,7 @@ async def test_none_do_this_later_marks_waiting_for_pms(world: World) -> None:
         assert screen.selected is not None
         assert screen.selected.id == world.requests["unknown"]
         assert screen.selected.state is RequestState.WAITING_PMS
-        assert "Waiting for PMS 1" in app.screen.query_one(TopBar).counts_shown
+        assert "Waiting for PMS 1" in app.screen.top_bar.counts_shown
     request = world.request("unknown")
     assert request.state == RequestState.WAITING_PMS.value
     assert [e.action for e in world.audit("unknown")] == ["defer"]

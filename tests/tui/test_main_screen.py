@@ -23,10 +23,6 @@ from linker_tui.tui.modals.accept import (
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.widgets.bottom_bar import BottomBar
-from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.request_table import RequestTable
-from linker_tui.tui.widgets.top_bar import TopBar
 from tests.tui.drive import (
     LARGE,
     SMALL,
@@ -52,23 +48,23 @@ async def test_first_screen_shows_counts_rows_and_detail(world: World) -> None:
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         screen = main_screen(app)
-        assert screen.query_one(TopBar).practice_text == PRACTICE  # literally, not markup
-        counts = screen.query_one(TopBar).counts_shown
+        assert screen.top_bar.practice_text == PRACTICE  # literally, not markup
+        counts = screen.top_bar.counts_shown
         assert counts == "Pending 9 · Waiting for PMS 0 · Linked 1 · Rejected 0"
-        assert screen.query_one(TopBar).status_text == "rows 1\u20139 of 9 · open"
+        assert screen.top_bar.status_text == "rows 1\u20139 of 9 · open"
         rows = table(app)
         assert rows.row_count == 9
         first = [c.plain for c in rows.get_row(str(world.requests["exact"]))]
         assert first[:3] == ["11-26 08:15", "Jane Exact", "Thu 12-03 09:30"]
         assert first[3].startswith("Dr. Am")  # cut to fit 80 columns
         assert first[4:] == ["Cleaning", "exact match"]
-        detail = plain(screen.query_one(DetailPane))
+        detail = plain(screen.detail)
         assert "REQ-1001 · Pending" in detail
         assert "Patient: Exact, Jane" in detail
         assert "Requested: Thu 2026-12-03 09:30 with Dr. Amelia Chen · Cleaning" in detail
         await pilot.press("down")
         await settle(pilot)
-        assert "REQ-1002" in plain(screen.query_one(DetailPane))
+        assert "REQ-1002" in plain(screen.detail)
 
 
 async def test_hostile_text_is_shown_literally(world: World) -> None:
@@ -81,12 +77,12 @@ async def test_hostile_text_is_shown_literally(world: World) -> None:
         assert "\x1b" not in row[1]
         assert row[3].startswith("[bold]Mal [/]")
         assert row[4] == "[red]pain[/red]"
-        detail = plain(main_screen(app).query_one(DetailPane))
+        detail = plain(main_screen(app).detail)
         assert "Typed: [@click=app.quit]x[/] [31mred[/]" in detail
         assert "Note: [b]not bold[/b] ]0;title [/] end" in detail
         assert "\x1b" not in detail and "\x07" not in detail
         # clicking the name must not run the action hidden in it
-        await pilot.click("#requests", offset=(15, 1))
+        await pilot.click(offset=(15, 3))  # the list starts on line 2
         await pilot.pause()
         assert app.is_running
         # the dialogs show it literally too
@@ -104,7 +100,7 @@ async def test_practice_name_and_notifications_are_never_markup(tmp_path: Path) 
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        assert main_screen(app).query_one(TopBar).practice_text == "[/] [2J [@click=app.quit]Q[/]"
+        assert main_screen(app).top_bar.practice_text == "[/] [2J [@click=app.quit]Q[/]"
         assert app.is_running
 
 
@@ -122,12 +118,12 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         await pilot.press("a", "enter")
         await settle(pilot)
         assert table(app).row_count == 0
-        assert plain(screen.query_one(DetailPane)) == "No requests to show."
-        assert screen.query_one(TopBar).status_text == "no open requests"
+        assert plain(screen.detail) == "No requests to show."
+        assert screen.top_bar.status_text == "no open requests"
         await pilot.press("slash", "escape")
         await settle(pilot)
         assert screen.query_one("#filter", Input).value == ""
-        assert app.focused is table(app)
+        assert app.focused is None  # nothing focused: the list has the keys again
         assert table(app).row_count == 9
 
 
@@ -143,7 +139,7 @@ async def test_handled_toggle_adds_the_state_column(world: World) -> None:
         assert rows.row_count == 10
         linked = [c.plain for c in rows.get_row(str(world.requests["linked"]))]
         assert linked[-1] == "linked"
-        assert main_screen(app).query_one(TopBar).status_text == "rows 1\u201310 of 10 · all"
+        assert main_screen(app).top_bar.status_text == "rows 1\u201310 of 10 · all"
         await pilot.press("h")
         await settle(pilot)
         assert table(app).row_count == 9
@@ -166,12 +162,12 @@ async def test_pages_of_a_hundred(world: World) -> None:
         await settle(pilot)
         screen = main_screen(app)
         assert table(app).row_count == 100
-        assert screen.query_one(TopBar).status_text == "rows 1\u2013100 of 159 · open · [ ] page"
+        assert screen.top_bar.status_text == "rows 1\u2013100 of 159 · open · [ ] page"
         assert screen.check_action("previous_page", ()) is None
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert table(app).row_count == 59
-        assert screen.query_one(TopBar).status_text.startswith("rows 101\u2013159 of 159")
+        assert screen.top_bar.status_text.startswith("rows 101\u2013159 of 159")
         assert screen.selected is not None and screen.selected.external_id == "BULK-0091"
         await pilot.press("right_square_bracket")  # no further page
         await settle(pilot)
@@ -191,13 +187,13 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
     start = MainScreen._start
 
     def first_frame(screen: MainScreen) -> None:
-        rows = screen.query_one(RequestTable)
+        rows = screen.table
         seen.update(
             loaded=rows.loaded,
-            header=rows.render_line(0).text.split(),
-            first=rows.render_line(1).text.strip(),
-            practice=screen.query_one(TopBar).practice_text,
-            keys=screen.query_one(BottomBar).keys_text,
+            header=screen.render_line(2).text.split(),  # the list starts on line 2
+            first=screen.render_line(3).text.strip(),
+            practice=screen.top_bar.practice_text,
+            keys=screen.bottom_bar.keys_text,
         )
         start(screen)
 
@@ -213,7 +209,7 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
             "keys": "h Handled  / Filter  m Mail  y Sync  f5 Refresh  ? Help  q Quit  ^p palette",
         }
         assert table(app).loaded and table(app).row_count == 9
-        assert table(app).render_line(1).text.startswith("11-26 08:15 Jane Exact")
+        assert main_screen(app).render_line(3).text.startswith("11-26 08:15 Jane Exact")
 
 
 async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
@@ -239,11 +235,13 @@ async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
         assert rows.cursor_row == 99
         assert screen.selected == rows.rows_shown[99]
         assert rows.scroll_y == rows.max_scroll_y > 0  # the last row is in view
-        assert screen.selected.external_id in plain(screen.query_one(DetailPane))
+        assert screen.selected.external_id in plain(screen.detail)
         await pilot.press("ctrl+home")
         await settle(pilot)
         assert rows.cursor_row == 0 and rows.scroll_y == 0
-        body = rows.scrollable_content_region.height - 1  # under the header line
+        # in view: the screen less header, filter, list header, detail (7), status, keys
+        body = rows.body_height()
+        assert body == SMALL[1] - 2 - 1 - 7 - 2
         await pilot.press("pagedown")
         await settle(pilot)
         assert rows.cursor_row == body
@@ -254,11 +252,11 @@ async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
         await settle(pilot)
         assert rows.cursor_row == 2
         # a click on the fourth line of the list (the header is the first)
-        await pilot.click(RequestTable, offset=(3, 4))
+        await pilot.click(offset=(3, 6))  # the 4th row: header on line 2
         await settle(pilot)
         assert rows.cursor_row == 3
         assert screen.selected == rows.rows_shown[3]
-        assert rows.rows_shown[3].external_id in plain(screen.query_one(DetailPane))
+        assert rows.rows_shown[3].external_id in plain(screen.detail)
 
 
 async def test_help_lists_every_key(world: World) -> None:
@@ -386,7 +384,7 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        keys = main_screen(app).query_one(BottomBar).keys_text
+        keys = main_screen(app).bottom_bar.keys_text
         assert "a Accept" in keys and "r Reject" in keys and "o Reopen" not in keys
         assert table(app).row_count == 9
         # another desk defers a request and rejects another one
@@ -396,7 +394,7 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
         await pilot.press("f5")
         await settle(pilot)
         assert table(app).row_count == 8
-        counts = main_screen(app).query_one(TopBar).counts_shown
+        counts = main_screen(app).top_bar.counts_shown
         assert counts == "Pending 7 · Waiting for PMS 1 · Linked 1 · Rejected 1"
         await pilot.press("ctrl+r")
         await settle(pilot)

@@ -14,7 +14,6 @@ from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
-from linker_tui.tui.widgets.bottom_bar import BottomBar
 from tests.tui.drive import (
     SMALL,
     main_screen,
@@ -29,7 +28,7 @@ from tests.tui.world import RefusingMailer, World, fail_outbox
 
 
 def _mail_status(app: LinkerApp) -> str:
-    return main_screen(app).query_one(BottomBar).mail_text
+    return main_screen(app).bottom_bar.mail_text
 
 
 def _outbox(app: LinkerApp) -> OutboxTable:

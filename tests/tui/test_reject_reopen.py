@@ -10,7 +10,6 @@ from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.widgets.bottom_bar import BottomBar
 from tests.tui.drive import (
     SMALL,
     dialog_text,
@@ -140,7 +139,7 @@ async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None
         assert screen.check_action("accept", ()) is False
         assert screen.check_action("reject", ()) is False
         assert screen.check_action("reopen", ()) is True
-        keys = screen.query_one(BottomBar).keys_text
+        keys = screen.bottom_bar.keys_text
         assert "o Reopen" in keys and "a Accept" not in keys and "r Reject" not in keys
         await pilot.press("a", "r")
         await pilot.pause()

@@ -19,8 +19,6 @@ from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
-from linker_tui.tui.widgets.bottom_bar import BottomBar
-from linker_tui.tui.widgets.detail import DetailPane
 from tests.sync_support import ExportData, appointment, patient, provider
 from tests.tui.drive import (
     SMALL,
@@ -53,7 +51,7 @@ def synced_world(tmp_path: Path, **settings: object) -> tuple[World, Path]:
 
 
 def status_text(app: LinkerApp) -> str:
-    return main_screen(app).query_one(BottomBar).sync_text
+    return main_screen(app).bottom_bar.sync_text
 
 
 def hint(app: LinkerApp, request_id: int) -> str:
@@ -198,7 +196,7 @@ async def test_attention_is_flagged_shown_and_dismissed(world: World) -> None:
         for _ in range(3):
             await pilot.press("down")
         await settle(pilot)
-        detail = plain(main_screen(app).query_one(DetailPane))
+        detail = plain(main_screen(app).detail)
         assert f"! Sync: {CAN_LINK}" in detail
         await pilot.press("d")
         await wait_until(pilot, lambda: hint(app, dan) == "nothing scheduled", "the flag cleared")

@@ -1,4 +1,12 @@
-"""The request list: header with counts, filter, a page of requests, the detail pane."""
+"""The request list: header with counts, filter, a page of requests, the detail pane.
+
+The screen draws every line itself (Textual's Line API, :meth:`MainScreen.render_line`):
+the header and filter line (:class:`TopBar`), the list (:class:`RequestTable`), the detail
+pane (:class:`DetailPane`), the status line and the keys (:class:`BottomBar`). Those are
+plain objects holding what they show. Every widget on the first frame costs start-up time;
+drawn this way the screen starts about as fast as an empty Textual app. The filter's input
+field is the one widget, mounted over the filter line the first time staff filter.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +15,15 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from textual import on, work
-from textual.app import ComposeResult
+from rich.style import Style
+from textual import events, on, work
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.geometry import Region
 from textual.screen import Screen
-from textual.widgets import Input
+from textual.strip import Strip
+from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from linker_tui.models import OutboxStatus, RequestState
@@ -40,19 +52,27 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
+from linker_tui.tui.safe import line
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from linker_tui.tui.widgets.bottom_bar import BottomBar
+from linker_tui.tui.widgets.detail import HEIGHT as DETAIL_HEIGHT
 from linker_tui.tui.widgets.detail import DetailPane
+from linker_tui.tui.widgets.keybar import follow_bindings, keys_content
+from linker_tui.tui.widgets.line_styles import COMPONENTS, LineStyles
 from linker_tui.tui.widgets.request_table import RequestTable
 from linker_tui.tui.widgets.status import sync_status_text
-from linker_tui.tui.widgets.top_bar import TopBar
+from linker_tui.tui.widgets.top_bar import LABEL, TopBar
 from linker_tui.views import RequestRow
 from linker_tui.workflow import WorkflowError
 
 DECISION_GROUP = "decision"
 POLL_GROUP = "poll"
 FILTER_HINT = "/ to filter"
+TOP_LINES = 2
+"""The header and the filter line."""
+BOTTOM_LINES = 2
+"""The status line and the keys."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +94,28 @@ class FilterInput(Input):
         """Back to the list (clearing the text on Esc)."""
         if clear:
             self.value = ""
-        self.screen.query_one(RequestTable).focus()
+        self.screen.set_focus(None)  # the list has the keys when nothing is focused
 
 
 class MainScreen(Screen[None]):
     """Where staff work through the requests."""
 
-    BINDINGS: ClassVar[list[BindingType]] = list(bindings(MAIN_KEYS))
-    AUTO_FOCUS = "#requests"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *bindings(MAIN_KEYS),
+        Binding("up", "list('cursor_up')", "Cursor up", show=False),
+        Binding("down", "list('cursor_down')", "Cursor down", show=False),
+        Binding("pageup", "list('page_up')", "Page up", show=False),
+        Binding("pagedown", "list('page_down')", "Page down", show=False),
+        Binding("ctrl+home", "list('first')", "Top", show=False),
+        Binding("ctrl+end", "list('last')", "Bottom", show=False),
+    ]
+    """The decisions and screens (``keys.MAIN_KEYS``), and the list's cursor keys: ↑ ↓,
+    PgUp PgDn a screen, ctrl+Home ctrl+End the first and last row (ctrl+PgUp/ctrl+PgDn
+    are the previous/next page)."""
+    AUTO_FOCUS = ""
+    """Nothing is focused: the list has the keys (the filter field takes them while it
+    has the focus)."""
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS.values())
 
     def __init__(self, services: Services, *, live_seconds: float | None = None) -> None:
         super().__init__()
@@ -98,22 +132,98 @@ class MainScreen(Screen[None]):
         self._detail_wanted: int | None = None
         self._detail_busy = False
         self._bindings_state: tuple[object, ...] | None = None
+        self.top_bar = TopBar(
+            services.settings.practice_name, FILTER_HINT, refresh=self._refresh_top
+        )
+        self.table = RequestTable(
+            self.tz, highlighted=self._highlighted, refresh=self._refresh_list
+        )
+        self.detail = DetailPane(self.tz, refresh=self._refresh_detail)
+        self.bottom_bar = BottomBar(refresh=self._refresh_bottom)
+        self._line_styles: LineStyles | None = None
 
-    # ------------------------------------------------------------------ layout
-    def compose(self) -> ComposeResult:
-        """Header and filter, list, detail, status and keys: four widgets, each drawing its
-        own lines (every widget on the first frame costs start-up time)."""
-        # The filter's input field is mounted the first time it is needed: it is costlier
-        # than the rest of the first frame together, and most sessions never filter.
-        yield TopBar(self.services.settings.practice_name, FILTER_HINT, id="top")
-        yield RequestTable(self.tz, id="requests")
-        yield DetailPane(self.tz, id="detail")
-        yield BottomBar(id="bottom")
+    # ------------------------------------------------------------------ drawing
+    def _list_top(self) -> int:
+        return TOP_LINES
 
+    def _detail_top(self) -> int:
+        return max(TOP_LINES, self.size.height - BOTTOM_LINES - DETAIL_HEIGHT)
+
+    def _bottom_top(self) -> int:
+        return max(TOP_LINES, self.size.height - BOTTOM_LINES)
+
+    def _styles(self) -> LineStyles:
+        if self._line_styles is None:
+            self._line_styles = LineStyles.read(self, list_focused=self.focused is None)
+        return self._line_styles
+
+    def _scrollbar_styles(self) -> tuple[Style, Style]:
+        """The list scrollbar's (background, thumb) styles, as Textual's scrollbar
+        computes them over the list's background."""
+        styles = self.styles
+        background = styles.scrollbar_background
+        if background.a < 1:
+            list_background = self.get_component_styles(COMPONENTS["list"]).background
+            background = list_background + background
+        color = background + styles.scrollbar_color
+        return Style(bgcolor=background.rich_color), Style(color=color.rich_color)
+
+    def render_line(self, y: int) -> Strip:
+        """Line ``y`` of the screen: header, filter line, list, detail, status, keys."""
+        width = self.size.width
+        styles = self._styles()
+        detail_top, bottom_top = self._detail_top(), self._bottom_top()
+        if y < TOP_LINES:
+            return self.top_bar.line(y, width, styles)
+        if y < detail_top:
+            self.table.resize(width, detail_top - TOP_LINES)
+            return self.table.line(y - TOP_LINES, styles, self._scrollbar_styles())
+        if y < bottom_top:
+            return self.detail.line(y - detail_top, width, styles, self)
+        return self.bottom_bar.line(y - bottom_top, width, styles)
+
+    def notify_style_update(self) -> None:
+        """Styles changed (theme, monochrome): draw with the new ones."""
+        self._line_styles = None
+        super().notify_style_update()
+
+    def watch_focused(self) -> None:
+        """The list's cursor is brighter while the list has the keys (nothing focused)."""
+        self._line_styles = None
+        self._refresh_list()
+
+    def _refresh_lines(self, top: int, count: int) -> None:
+        if self.is_attached:
+            self.refresh(Region(0, top, self.size.width, count))
+
+    def _refresh_top(self, line: int) -> None:
+        self._refresh_lines(line, 1)
+
+    def _refresh_list(self) -> None:
+        self._refresh_lines(TOP_LINES, self._detail_top() - TOP_LINES)
+
+    def _refresh_detail(self) -> None:
+        self._refresh_lines(self._detail_top(), DETAIL_HEIGHT)
+
+    def _refresh_bottom(self, line: int) -> None:
+        self._refresh_lines(self._bottom_top() + line, 1)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Share the new size between the list and the rest (the cursor stays in view)."""
+        self.table.resize(event.size.width, self._detail_top() - TOP_LINES)
+        self._show_keys()
+
+    # ------------------------------------------------------------------ start
     def on_mount(self) -> None:
         """Once the screen is drawn (the list says it is loading): load the first page and
-        the sync status, and look for changes every few seconds."""
+        the sync status, and look for changes every few seconds; follow the bindings in
+        the key line."""
+        follow_bindings(self, self._show_keys)
         self.call_after_refresh(self._start)
+
+    def _show_keys(self) -> None:
+        if self.is_attached:
+            self.bottom_bar.show_keys(keys_content(self, self.size.width))
 
     def _start(self) -> None:
         if not self.is_attached:
@@ -130,11 +240,6 @@ class MainScreen(Screen[None]):
             stop = getattr(self.app, "stop_flag", None)
             self._flows = Flows(self.app, self.services, self._mail_queued, stop=stop)
         return self._flows
-
-    @property
-    def table(self) -> RequestTable:
-        """The request list."""
-        return self.query_one(RequestTable)
 
     @property
     def selected(self) -> RequestRow | None:
@@ -158,7 +263,7 @@ class MainScreen(Screen[None]):
     ) -> None:
         loaded = await asyncio.to_thread(self._fetch, query, offset)
         self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
-        self.query_one(TopBar).show_counts(loaded.counts)
+        self.top_bar.show_counts(loaded.counts)
         self.show_mail(loaded.mail)
         self.table.show_rows(
             loaded.page.rows,
@@ -167,7 +272,6 @@ class MainScreen(Screen[None]):
             keep_index=keep_index,
         )
         self._show_page_status()
-        self._set_current(self.table.current_row())
 
     def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
         services = self.services
@@ -211,16 +315,16 @@ class MainScreen(Screen[None]):
             runs_key=self._keys(SYNC_RUNS),
             sync_key=self._keys(SYNC),
         )
-        self.query_one(BottomBar).show_sync(text, problem=problem)
+        self.bottom_bar.show_sync(text, problem=problem)
 
     def show_syncing(self) -> None:
         """Say a sync started at this desk (until it ends)."""
-        self.query_one(BottomBar).show_sync("syncing…")
+        self.bottom_bar.show_sync("syncing…")
 
     # ------------------------------------------------------------------ status line
     def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
         """The outbox part of the status line ("2 emails failed — m to see")."""
-        self.query_one(BottomBar).show_mail(counts, self._keys(OUTBOX))
+        self.bottom_bar.show_mail(counts, self._keys(OUTBOX))
 
     @work(exclusive=True, group="mail-status", exit_on_error=False)
     async def refresh_mail(self) -> None:
@@ -241,20 +345,45 @@ class MainScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_total > PAGE_SIZE:
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        self.query_one(TopBar).show_status(status)
+        if self.top_bar.show_status(status) and self.top_bar.field_open:
+            self.query_one("#page-status", Static).update(line(self.top_bar.status_text))
 
     def _keys(self, spec: KeySpec) -> str:
         keys = spec.current_keys(self.services.settings.keys)
         return self.app.get_key_display(Binding(keys[0], spec.action)) if keys else "?"
 
     # ------------------------------------------------------------------ cursor
-    @on(RequestTable.Highlighted, "#requests")
-    def _highlighted(self, event: RequestTable.Highlighted) -> None:
+    def _highlighted(self) -> None:
         self._set_current(self.table.current_row())
+
+    def action_list(self, move: str) -> None:
+        """Move the list's cursor (``cursor_up``, ``page_down``, ``first``, ...)."""
+        moves = {
+            "cursor_up": self.table.cursor_up,
+            "cursor_down": self.table.cursor_down,
+            "page_up": self.table.page_up,
+            "page_down": self.table.page_down,
+            "first": self.table.first,
+            "last": self.table.last,
+        }
+        moves[move]()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row of the list puts the cursor there."""
+        if TOP_LINES <= event.y < self._detail_top():
+            self.table.click(event.y - TOP_LINES)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """The wheel scrolls the list."""
+        self.table.scroll_to(self.table.scroll_y + 1)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """The wheel scrolls the list."""
+        self.table.scroll_to(self.table.scroll_y - 1)
 
     def _set_current(self, row: RequestRow | None) -> None:
         self._update_bindings()
-        detail = self.query_one(DetailPane)
+        detail = self.detail
         if row is None:
             self._detail_wanted = None
             detail.show_message("No requests to show." if not self.table.rows_shown else "")
@@ -279,7 +408,7 @@ class MainScreen(Screen[None]):
                     detail = None
                 if wanted != self._detail_wanted:
                     continue
-                pane = self.query_one(DetailPane)
+                pane = self.detail
                 if detail is None:
                     pane.show_message("This request no longer exists.")
                 else:
@@ -392,7 +521,16 @@ class MainScreen(Screen[None]):
             fields.first().focus()
             return
         field = FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
-        await self.query_one(TopBar).open_field(field)
+        await self.mount(
+            Horizontal(
+                Static(Content(LABEL), id="filter-label"),
+                field,
+                Static(line(self.top_bar.status_text), id="page-status"),
+                id="filter-row",
+            )
+        )
+        self.top_bar.field_open = True
+        self._refresh_top(1)
         field.focus()
 
     def action_refresh(self) -> None:
@@ -421,7 +559,7 @@ class MainScreen(Screen[None]):
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self) -> None:
-        self.table.focus()
+        self.set_focus(None)
 
     def palette_actions(self) -> Iterator[KeySpec]:
         """The actions the command palette offers now."""

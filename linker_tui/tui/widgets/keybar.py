@@ -10,6 +10,7 @@ and sync-runs screens); the request list draws it under its status line
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.binding import Binding
 from textual.content import Content
@@ -24,7 +25,7 @@ KEY_STYLE = "bold reverse"
 DISABLED_STYLE = "dim"
 
 
-def keys_content(screen: Screen[object], width: int) -> Content:
+def keys_content(screen: Screen[Any], width: int) -> Content:
     """``a Accept  r Reject  h Handled  …  ^p palette``: the keys of the screen's active
     bindings, once per action, in binding order. Keys that are shown but do not apply right
     now are dimmed, keys that do not apply at all are left out. When the line is longer

@@ -1,31 +1,30 @@
-"""The request list: one page of rows whose columns fit the width.
+"""The request list: one page of rows whose columns fit the width, drawn by the main
+screen (:class:`~linker_tui.tui.screens.main.MainScreen`) between the filter line and the
+detail pane.
 
-A Line-API widget (:class:`~textual.scroll_view.ScrollView`) rather than a ``DataTable``:
-it draws only the lines on screen, one strip per line, from the page it was given. That
-keeps the first frame and every dialog (which draws the list dimmed behind it) cheap;
-a ``DataTable`` costs several times more to mount and to draw for the same page.
+Not a widget of its own: it holds the page, the cursor and the scroll position, and turns
+them into one strip per line (header, rows, and a scrollbar column when the rows do not
+fit). Every widget on the first frame costs start-up time; a screen that draws its own
+lines starts about as fast as an empty Textual app.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from math import ceil
 from zoneinfo import ZoneInfo
 
 from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual import events
-from textual.binding import Binding, BindingType
-from textual.geometry import Size
-from textual.message import Message
-from textual.scroll_view import ScrollView
+from textual.scrollbar import ScrollBarRender
 from textual.strip import Strip
 
 from linker_tui.tui.formatting import received, short_datetime, state_short
 from linker_tui.tui.safe import cell
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.line_styles import LineStyles
 from linker_tui.views import RequestRow
 
 COLUMNS: tuple[ColumnSpec, ...] = (
@@ -46,92 +45,43 @@ WITH_STATE: tuple[ColumnSpec, ...] = (
 SCROLLBAR = 1
 LOADING = "Loading requests…"
 
-HEADER = "request-table--header"
-CURSOR = "request-table--cursor"
-MUTED = "request-table--muted"
 
+class RequestTable:
+    """A page of requests with a row cursor, a fixed header line and a scroll position.
 
-class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
-    """A page of requests with a row cursor and a fixed header line.
+    Until the first page arrives it says so ("Loading requests…"). The main screen gives
+    it its height (:meth:`resize`), its keys (↑ ↓ PgUp PgDn ^Home ^End) and clicks, and
+    draws its lines (:meth:`line`). ``highlighted`` is called when the cursor moves to
+    another row (or the rows change under it); ``refresh`` when the list must be drawn
+    again."""
 
-    Until the first page arrives it says so ("Loading requests…"). Keys: ↑ ↓ move the
-    cursor, PgUp PgDn move it a screen, ctrl+Home ctrl+End go to the first and last row
-    (ctrl+PgUp/ctrl+PgDn stay with the screen: previous/next page).
-    """
-
-    COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, CURSOR, MUTED}
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("ctrl+home", "first", "Top", show=False),
-        Binding("ctrl+end", "last", "Bottom", show=False),
-    ]
-    DEFAULT_CSS = """
-    RequestTable {
-        background: $surface;
-        color: $foreground;
-        &:focus {
-            background-tint: $foreground 5%;
-            & > .request-table--cursor {
-                background: $block-cursor-background;
-                color: $block-cursor-foreground;
-                text-style: $block-cursor-text-style;
-            }
-            & > .request-table--header {
-                background-tint: $foreground 5%;
-            }
-        }
-        & > .request-table--header {
-            text-style: bold;
-            background: $panel;
-            color: $foreground;
-        }
-        &:ansi > .request-table--header {
-            background: ansi_bright_blue;
-            color: ansi_default;
-        }
-        & > .request-table--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-            text-style: $block-cursor-blurred-text-style;
-        }
-        & > .request-table--muted {
-            color: $text-muted;
-        }
-    }
-    """
-
-    class Highlighted(Message):
-        """The cursor moved to another row (or the rows changed under it)."""
-
-        def __init__(self, table: RequestTable, row: RequestRow | None) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-
-        @property
-        def control(self) -> RequestTable:
-            """The table (for ``@on(..., "#requests")``)."""
-            return self.table
-
-    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(
+        self,
+        tz: ZoneInfo,
+        *,
+        highlighted: Callable[[], None],
+        refresh: Callable[[], None],
+    ) -> None:
         self.tz = tz
+        self._highlighted = highlighted
+        self._refresh = refresh
         self.rows_shown: tuple[RequestRow, ...] = ()
         self.show_state = False
         self.loaded = False
         """A page has been shown (until then the list says it is loading)."""
         self.cursor_row = 0
+        self.scroll_y = 0
+        """The row shown first under the header."""
+        self.width = 0
+        self.height = 0
+        """The list's size on the screen, header line included."""
         self._widths: dict[str, int] = {}
         self._lines: list[str] = []
         """Each row's text, cells cut and padded to the column widths."""
         self._header = ""
         self._layout_width = -1
         """The width the columns were fitted to (-1: not yet, or the rows changed)."""
-        self._styles: tuple[Style, Style, Style, Style] | None = None
-        self._blank_line: tuple[int, Style, Strip] | None = None
+        self._bar: tuple[tuple[object, ...], list[Segment]] | None = None
 
     # ------------------------------------------------------------------ rows
     def show_rows(
@@ -151,9 +101,9 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
         if keep_id is not None:
             index = next((i for i, r in enumerate(self.rows_shown) if r.id == keep_id), index)
         self._layout_width = -1
-        self._layout()
-        self._fit_scrolling()
-        self.move_cursor(row=index)
+        self.scroll_y = min(self.scroll_y, self.max_scroll_y)
+        self._refresh()
+        self.move_cursor(row=index, force=True)
 
     @property
     def row_count(self) -> int:
@@ -176,22 +126,101 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
         row = next(r for r in self.rows_shown if str(r.id) == key)
         return self._cells(row, self.columns)
 
-    def move_cursor(self, *, row: int, animate: bool = False) -> None:
-        """Put the cursor on ``row`` (kept within the list) and scroll it into view."""
+    def move_cursor(self, *, row: int, force: bool = False) -> None:
+        """Put the cursor on ``row`` (kept within the list) and scroll it into view;
+        ``force``: tell the screen about the highlighted row even if the index is the
+        same (the rows changed)."""
         last = len(self.rows_shown) - 1
         row = min(max(row, 0), max(last, 0))
         changed = row != self.cursor_row
         self.cursor_row = row
         self._scroll_to_cursor()
-        self.refresh()
-        if changed:
-            self.post_message(self.Highlighted(self, self.current_row()))
+        self._refresh()
+        if changed or force:
+            self._highlighted()
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ size and scrolling
+    def resize(self, width: int, height: int) -> None:
+        """The list's new size on the screen (the cursor stays in view)."""
+        if (width, height) != (self.width, self.height):
+            self.width, self.height = width, height
+            self.scroll_y = min(self.scroll_y, self.max_scroll_y)
+            self._scroll_to_cursor()
+
+    @property
+    def overflows(self) -> bool:
+        """The rows do not all fit: a scrollbar is shown at the right edge."""
+        return len(self.rows_shown) + 1 > self.height
+
+    @property
+    def max_scroll_y(self) -> int:
+        """The furthest the list can scroll (the last row at the bottom)."""
+        return max(0, len(self.rows_shown) + 1 - self.height)
+
+    def body_height(self) -> int:
+        """How many rows are in view under the header."""
+        return max(1, self.height - 1)
+
+    def scroll_to(self, top: int) -> None:
+        """Show the rows from ``top`` (kept within the list)."""
+        top = min(max(top, 0), self.max_scroll_y)
+        if top != self.scroll_y:
+            self.scroll_y = top
+            self._refresh()
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll the least needed for the cursor's row to be in view under the header."""
+        top = self.scroll_y
+        body = self.body_height()
+        if self.cursor_row < top:
+            top = self.cursor_row
+        elif self.cursor_row >= top + body:
+            top = self.cursor_row - body + 1
+        self.scroll_to(top)
+
+    # ------------------------------------------------------------------ keys and mouse
+    def cursor_up(self) -> None:
+        """The row above."""
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def cursor_down(self) -> None:
+        """The row below."""
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def page_down(self) -> None:
+        """A screen further down."""
+        body = self.body_height()
+        self.scroll_to(self.scroll_y + body)
+        self.move_cursor(row=self.cursor_row + body)
+
+    def page_up(self) -> None:
+        """A screen further up."""
+        body = self.body_height()
+        self.scroll_to(self.scroll_y - body)
+        self.move_cursor(row=self.cursor_row - body)
+
+    def first(self) -> None:
+        """The first row."""
+        self.move_cursor(row=0)
+
+    def last(self) -> None:
+        """The last row."""
+        self.move_cursor(row=len(self.rows_shown) - 1)
+
+    def click(self, y: int) -> None:
+        """A click on line ``y`` of the list (0: the header) puts the cursor on that row."""
+        index = y - 1 + self.scroll_y
+        if y >= 1 and 0 <= index < len(self.rows_shown):
+            self.move_cursor(row=index)
+
+    # ------------------------------------------------------------------ drawing
+    def _content_width(self) -> int:
+        return max(0, self.width - SCROLLBAR) if self.overflows else self.width
+
     def _layout(self) -> None:
         """Fit the columns to the width; prepare the header and each row's text (again
-        only when the rows or the width changed; drawing only, no refresh)."""
-        width = self.size.width
+        only when the rows or the width changed)."""
+        width = self._content_width()
         if width == self._layout_width:
             return
         self._layout_width = width
@@ -209,13 +238,6 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             for row in self.rows_shown
         ]
 
-    def _fit_scrolling(self) -> None:
-        """The scrollable size: every row, under the header."""
-        size = Size(len(self._header), len(self._lines) + 1)
-        if size != self.virtual_size:
-            self.virtual_size = size
-        self.refresh()
-
     def _cells(self, row: RequestRow, specs: Sequence[ColumnSpec]) -> list[Text]:
         values = {
             "received": received(row.received_at, self.tz),
@@ -226,111 +248,58 @@ class RequestTable(ScrollView, can_focus=True, inherit_bindings=False):
             "hint": row.match_hint,
             "state": state_short(row.state),
         }
-        widths = self._widths or fit_widths(specs, max(0, self.size.width - SCROLLBAR))
+        widths = self._widths or fit_widths(specs, max(0, self._content_width() - SCROLLBAR))
         return [cell(values[spec.key], widths[spec.key]) for spec in specs]
 
-    def on_resize(self, event: events.Resize) -> None:
-        """Share the new width between the columns (the cursor stays in view)."""
+    def line(self, y: int, styles: LineStyles, scrollbar: tuple[Style, Style]) -> Strip:
+        """Line ``y`` of the list (0: the header), with the scrollbar's cell at the right
+        when the rows overflow; ``scrollbar``: its (background, thumb) styles."""
         self._layout()
-        self._fit_scrolling()
-        self._scroll_to_cursor()
+        width = self._content_width()
+        strip = self._content_line(y, width, styles)
+        if not self.overflows or self.width <= width:
+            return strip
+        return Strip([*strip, self._scrollbar(scrollbar)[y]], self.width)
 
-    def _body_height(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _scroll_to_cursor(self) -> None:
-        """Scroll the least needed for the cursor's row to be in view under the header."""
-        top = round(self.scroll_y)
-        body = self._body_height()
-        if self.cursor_row < top:
-            top = self.cursor_row
-        elif self.cursor_row >= top + body:
-            top = self.cursor_row - body + 1
-        if top != round(self.scroll_y):
-            self.scroll_to(y=top, animate=False, force=True, immediate=True)
-
-    # ------------------------------------------------------------------ drawing
-    def notify_style_update(self) -> None:
-        """Styles changed (focus, theme): draw with the new ones."""
-        self._styles = None
-        super().notify_style_update()
-
-    def on_focus(self) -> None:
-        """The cursor is brighter while the list has the focus."""
-        self._styles = None
-        self.refresh()
-
-    def on_blur(self) -> None:
-        """…and dimmer without it."""
-        self._styles = None
-        self.refresh()
-
-    def _get_styles(self) -> tuple[Style, Style, Style, Style]:
-        if self._styles is None:
-            base = self.rich_style
-            self._styles = (
-                base,
-                base + self.get_component_styles(HEADER).rich_style,
-                base + self.get_component_rich_style(CURSOR),
-                base + self.get_component_rich_style(MUTED),
-            )
-        return self._styles
-
-    def render_line(self, y: int) -> Strip:
-        """The header on the first line, then the rows from the scroll position."""
-        self._layout()  # the first frame may come before the first resize event
-        base, header, cursor, muted = self._get_styles()
-        width = self.size.width
+    def _content_line(self, y: int, width: int, styles: LineStyles) -> Strip:
         if y == 0:
-            text = self._header
-            return Strip([Segment(text, header)]).adjust_cell_length(width, header)
-        index = y - 1 + round(self.scroll_y)
+            return Strip([Segment(self._header, styles.list_header)]).adjust_cell_length(
+                width, styles.list_header
+            )
+        index = y - 1 + self.scroll_y
         if not self.loaded:
             if index == 0:
-                return Strip([Segment(LOADING, muted)]).adjust_cell_length(width, base)
-            return self._blank(width, base)
+                return Strip([Segment(LOADING, styles.list_muted)]).adjust_cell_length(
+                    width, styles.list
+                )
+            return Strip.blank(width, styles.list)
         if not 0 <= index < len(self._lines):
-            return self._blank(width, base)
-        style = cursor if index == self.cursor_row else base
+            return Strip.blank(width, styles.list)
+        style = styles.cursor if index == self.cursor_row else styles.list
         return Strip([Segment(self._lines[index], style)]).adjust_cell_length(width, style)
 
-    def _blank(self, width: int, style: Style) -> Strip:
-        """An empty line (one strip shared by every empty line of the list)."""
-        if self._blank_line is None or self._blank_line[:2] != (width, style):
-            self._blank_line = (width, style, Strip.blank(width, style))
-        return self._blank_line[2]
-
-    # ------------------------------------------------------------------ keys and mouse
-    def action_cursor_up(self) -> None:
-        """The row above."""
-        self.move_cursor(row=self.cursor_row - 1)
-
-    def action_cursor_down(self) -> None:
-        """The row below."""
-        self.move_cursor(row=self.cursor_row + 1)
-
-    def action_page_down(self) -> None:
-        """A screen further down."""
-        body = self._body_height()
-        self.scroll_to(y=round(self.scroll_y) + body, animate=False, force=True, immediate=True)
-        self.move_cursor(row=self.cursor_row + body)
-
-    def action_page_up(self) -> None:
-        """A screen further up."""
-        body = self._body_height()
-        self.scroll_to(y=round(self.scroll_y) - body, animate=False, force=True, immediate=True)
-        self.move_cursor(row=self.cursor_row - body)
-
-    def action_first(self) -> None:
-        """The first row."""
-        self.move_cursor(row=0)
-
-    def action_last(self) -> None:
-        """The last row."""
-        self.move_cursor(row=len(self.rows_shown) - 1)
-
-    def on_click(self, event: events.Click) -> None:
-        """A click on a row puts the cursor there."""
-        index = event.y - 1 + round(self.scroll_y)
-        if event.y >= 1 and 0 <= index < len(self.rows_shown):
-            self.move_cursor(row=index)
+    def _scrollbar(self, colours: tuple[Style, Style]) -> list[Segment]:
+        """The scrollbar column, one segment per line (Textual's own scrollbar drawing)."""
+        virtual = len(self.rows_shown) + 1
+        key = (self.height, virtual, self.scroll_y, colours)
+        if self._bar is None or self._bar[0] != key:
+            back, bar = colours
+            window = self.height if self.height < virtual else 0
+            render = ScrollBarRender.render_bar(
+                size=self.height,
+                virtual_size=ceil(virtual),
+                window_size=ceil(window),
+                position=self.scroll_y,
+                thickness=SCROLLBAR,
+                vertical=True,
+                back_color=back.bgcolor,  # type: ignore[arg-type]
+                bar_color=bar.color,  # type: ignore[arg-type]
+            )
+            # The same drawing as Textual's scrollbar, without its mouse actions (which
+            # belong to a scrollbar widget): the list scrolls with the wheel and the keys.
+            segments = [
+                Segment(s.text, s.style.clear_meta_and_links() if s.style else None)
+                for s in render.segments
+            ]
+            self._bar = (key, segments)
+        return self._bar[1]

@@ -1,30 +1,26 @@
-"""The two lines above the list: the practice's name with the counts per state, and the
-filter (a hint until it is first used) with which rows of how many the list shows."""
+"""The two lines above the list, drawn by the main screen: the practice's name with the
+counts per state, and the filter (a hint until it is first used) with which rows of how
+many the list shows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Callable, Mapping
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
-from textual.content import Content
 from textual.strip import Strip
-from textual.widget import Widget
-from textual.widgets import Input, Static
 
 from linker_tui.models import RequestState
 from linker_tui.tui.formatting import count
-from linker_tui.tui.safe import line, one_line
+from linker_tui.tui.safe import one_line
+from linker_tui.tui.widgets.line_styles import LineStyles
 
 NAME_MINIMUM = 8
 """The name keeps at least this many cells; the counts are cut first below that."""
 COUNTS_GAP = 2
 BOLD = Style(bold=True)
 LABEL = "Filter:"
-HEADER = "top-bar--header"
-HINT = "top-bar--hint"
 
 
 def counts_text(counts: Mapping[RequestState, int]) -> str:
@@ -41,34 +37,15 @@ def fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…"
 
 
-class TopBar(Widget):
+class TopBar:
     """Line 1: `` Practice name            Pending 31 · Waiting for PMS 2 · … `` (the name
     bold and cut first when the line is short). Line 2: `` Filter:  / to filter   rows
-    1\u2013100 of 9,310 · open · [ ] page ``.
+    1\u2013100 of 9,310 · open · [ ] page ``; once staff filter, the screen lays the input
+    field (label, field, page status) over this line, which is then left blank.
 
-    Both lines are drawn directly (one widget, no children) until staff first filter:
-    then the label, the input field and the page status become widgets of their own on
-    the second line (:meth:`open_field`), laid out the same way."""
+    ``refresh(line)`` is called when a line must be drawn again."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, HINT}
-    DEFAULT_CSS = """
-    TopBar {
-        layout: horizontal;
-        height: 2;
-        & > .top-bar--header {
-            background: $panel;
-        }
-        & > .top-bar--hint {
-            color: $text-muted;
-        }
-        & > * {
-            margin-top: 1;
-        }
-    }
-    """
-
-    def __init__(self, practice_name: str, hint: str, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+    def __init__(self, practice_name: str, hint: str, *, refresh: Callable[[int], None]) -> None:
         self.practice_name = practice_name
         self.practice_text = one_line(practice_name)
         """The name as shown: literal text, on one line."""
@@ -77,48 +54,31 @@ class TopBar(Widget):
         self.hint = hint
         self.status_text = ""
         """The page status as shown ("rows 1\u2013100 of 159 · open")."""
+        self.field_open = False
+        """The input field is laid over the filter line (the filter has been used)."""
+        self._refresh = refresh
 
     def show_counts(self, counts: Mapping[RequestState, int]) -> None:
         """Show the counts per state."""
         text = one_line(counts_text(counts))
         if text != self.counts_shown:
             self.counts_shown = text
-            self.refresh()
+            self._refresh(0)
 
-    @property
-    def field_open(self) -> bool:
-        """The input field is there (the filter has been used)."""
-        return bool(self.children)
-
-    def show_status(self, text: str) -> None:
-        """Which rows of how many are listed."""
+    def show_status(self, text: str) -> bool:
+        """Which rows of how many are listed; False if it is what is shown already."""
         text = one_line(text)
         if text == self.status_text:
-            return
+            return False
         self.status_text = text
-        if self.field_open:
-            self.query_one("#page-status", Static).update(line(text))
-        else:
-            self.refresh()
+        self._refresh(1)
+        return True
 
-    async def open_field(self, field: Input) -> None:
-        """Put the input field in place of the hint (once)."""
-        if self.field_open:
-            return
-        await self.mount(
-            Static(Content(LABEL), id="filter-label"),
-            field,
-            Static(line(self.status_text), id="page-status"),
-        )
-        self.refresh()
+    def line(self, y: int, width: int, styles: LineStyles) -> Strip:
+        """The header (``y`` 0) or the filter line (1)."""
+        return self._header_line(width, styles.top) if y == 0 else self._filter_line(width, styles)
 
-    def render_line(self, y: int) -> Strip:
-        """The header on the first line, the filter on the second."""
-        return self._header_line() if y == 0 else self._filter_line()
-
-    def _header_line(self) -> Strip:
-        base = self.rich_style + self.get_component_rich_style(HEADER)
-        width = self.size.width
+    def _header_line(self, width: int, base: Style) -> Strip:
         counts = self.counts_shown
         inner = width - 2  # a blank at each end
         name_width = max(NAME_MINIMUM, inner - COUNTS_GAP - cell_len(counts))
@@ -129,10 +89,9 @@ class TopBar(Widget):
         ]
         return Strip(segments).crop(0, width - 1).adjust_cell_length(width, base)
 
-    def _filter_line(self) -> Strip:
+    def _filter_line(self, width: int, styles: LineStyles) -> Strip:
         """Label, hint (muted) and page status, each with a blank on both sides."""
-        base = self.rich_style
-        width = self.size.width
+        base = styles.base
         if self.field_open:
             return Strip.blank(width, base)
         status = self.status_text
@@ -141,7 +100,7 @@ class TopBar(Widget):
         hint_width = max(0, width - label_width - status_width)
         segments = [
             Segment(f" {LABEL}  ", base),
-            Segment(fit(self.hint, hint_width - 2), base + self.get_component_rich_style(HINT)),
+            Segment(fit(self.hint, hint_width - 2), styles.hint),
             Segment(f"  {status} ", base),
         ]
         return Strip(segments).crop(0, width).adjust_cell_length(width, base)
