@@ -343,6 +343,15 @@ async def test_no_colour_marks_the_app_monochrome(
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         assert app.has_class("-mono")
+        # the cursor row (line 3: the list's first row) shows without colour: reversed,
+        # and bold while the list has the keys
+        screen = main_screen(app)
+        cursor = [segment.style for segment in screen.render_line(3) if segment.text.strip()]
+        assert cursor and all(s is not None and s.reverse and s.bold for s in cursor)
+        await pilot.press("slash")  # the filter field takes the keys: the list is blurred
+        await settle(pilot)
+        cursor = [segment.style for segment in screen.render_line(3) if segment.text.strip()]
+        assert cursor and all(s is not None and s.reverse and not s.bold for s in cursor)
 
 
 def _fits(screen: Screen[object], size: tuple[int, int]) -> None:

@@ -141,15 +141,16 @@ class MainScreen(Screen[None]):
         self.detail = DetailPane(self.tz, refresh=self._refresh_detail)
         self.bottom_bar = BottomBar(refresh=self._refresh_bottom)
         self._line_styles: LineStyles | None = None
+        self._scrollbar: tuple[Style, Style] | None = None
 
     # ------------------------------------------------------------------ drawing
-    def _list_top(self) -> int:
-        return TOP_LINES
-
     def _detail_top(self) -> int:
+        """The detail pane's first line (the list is everything above, under the top
+        lines)."""
         return max(TOP_LINES, self.size.height - BOTTOM_LINES - DETAIL_HEIGHT)
 
     def _bottom_top(self) -> int:
+        """The status line."""
         return max(TOP_LINES, self.size.height - BOTTOM_LINES)
 
     def _styles(self) -> LineStyles:
@@ -158,15 +159,16 @@ class MainScreen(Screen[None]):
         return self._line_styles
 
     def _scrollbar_styles(self) -> tuple[Style, Style]:
-        """The list scrollbar's (background, thumb) styles, as Textual's scrollbar
-        computes them over the list's background."""
-        styles = self.styles
-        background = styles.scrollbar_background
-        if background.a < 1:
-            list_background = self.get_component_styles(COMPONENTS["list"]).background
-            background = list_background + background
-        color = background + styles.scrollbar_color
-        return Style(bgcolor=background.rich_color), Style(color=color.rich_color)
+        """The list scrollbar's (background, thumb) styles, computed as Textual's own
+        scrollbar computes them (over the background of the list's parent: the screen)."""
+        if self._scrollbar is None:
+            styles = self.styles
+            background = styles.scrollbar_background
+            if background.a < 1:
+                background = self.background_colors[1] + background
+            color = background + styles.scrollbar_color
+            self._scrollbar = Style(bgcolor=background.rich_color), Style(color=color.rich_color)
+        return self._scrollbar
 
     def render_line(self, y: int) -> Strip:
         """Line ``y`` of the screen: header, filter line, list, detail, status, keys."""
@@ -176,6 +178,7 @@ class MainScreen(Screen[None]):
         if y < TOP_LINES:
             return self.top_bar.line(y, width, styles)
         if y < detail_top:
+            # The first frame can come before the screen's first resize event.
             self.table.resize(width, detail_top - TOP_LINES)
             return self.table.line(y - TOP_LINES, styles, self._scrollbar_styles())
         if y < bottom_top:
@@ -185,6 +188,7 @@ class MainScreen(Screen[None]):
     def notify_style_update(self) -> None:
         """Styles changed (theme, monochrome): draw with the new ones."""
         self._line_styles = None
+        self._scrollbar = None
         super().notify_style_update()
 
     def watch_focused(self) -> None:
