@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from textual import events
 from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
@@ -257,6 +258,41 @@ async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
         assert rows.cursor_row == 3
         assert screen.selected == rows.rows_shown[3]
         assert rows.rows_shown[3].external_id in plain(screen.detail)
+
+
+async def test_wheel_scrolls_the_list_and_a_resize_keeps_the_cursor_in_view(
+    world: World,
+) -> None:
+    with write_session(world.engine) as session:
+        for n in range(40):
+            session.add(
+                OnlineRequest(
+                    external_id=f"BULK-{n:04d}",
+                    received_at=at(11, 27, 8, 0) + timedelta(seconds=n),
+                    typed_first_name="Bulk",
+                    typed_last_name=f"Person{n}",
+                    requested_start=at(12, 14, 9, 0),
+                )
+            )
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        rows = table(app)
+        screen = main_screen(app)
+        for _ in range(3):  # the wheel over the list scrolls it; the cursor stays put
+            screen.post_message(events.MouseScrollDown(screen, 5, 6, 0, 1, 0, False, False, False))
+        await settle(pilot)
+        assert rows.scroll_y == 3 and rows.cursor_row == 0
+        first_shown = screen.render_line(3).text  # line 3: the first row in view
+        assert first_shown.startswith(rows.get_row(str(rows.rows_shown[3].id))[0].plain)
+        await pilot.press("ctrl+end")
+        await settle(pilot)
+        await pilot.resize_terminal(80, 18)  # the list gets 6 lines: the header and 5 rows
+        await settle(pilot)
+        assert rows.body_height() == 18 - 2 - 1 - 7 - 2
+        last = rows.row_count - 1
+        assert rows.cursor_row == last
+        assert rows.scroll_y <= last < rows.scroll_y + rows.body_height()
 
 
 async def test_help_lists_every_key(world: World) -> None:

@@ -378,11 +378,13 @@ class MainScreen(Screen[None]):
             self.table.click(event.y - TOP_LINES)
 
     def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        """The wheel scrolls the list."""
+        """The wheel scrolls the list (a line per step)."""
+        event.stop()  # unstopped, the same wheel step reached the screen a second time
         self.table.scroll_to(self.table.scroll_y + 1)
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        """The wheel scrolls the list."""
+        """The wheel scrolls the list (a line per step)."""
+        event.stop()  # as above
         self.table.scroll_to(self.table.scroll_y - 1)
 
     def _set_current(self, row: RequestRow | None) -> None:
