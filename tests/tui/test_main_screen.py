@@ -146,9 +146,10 @@ async def test_handled_toggle_adds_the_state_column(world: World) -> None:
         assert table(app).row_count == 9
 
 
-async def test_pages_of_a_hundred(world: World) -> None:
+def _add_bulk_requests(world: World, count: int) -> None:
+    """``count`` more pending requests (BULK-0000 ...), received a second apart."""
     with write_session(world.engine) as session:
-        for n in range(150):
+        for n in range(count):
             session.add(
                 OnlineRequest(
                     external_id=f"BULK-{n:04d}",
@@ -158,6 +159,10 @@ async def test_pages_of_a_hundred(world: World) -> None:
                     requested_start=at(12, 14, 9, 0),
                 )
             )
+
+
+async def test_pages_of_a_hundred(world: World) -> None:
+    _add_bulk_requests(world, 150)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
@@ -214,17 +219,7 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
 
 
 async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
-    with write_session(world.engine) as session:
-        for n in range(150):
-            session.add(
-                OnlineRequest(
-                    external_id=f"BULK-{n:04d}",
-                    received_at=at(11, 27, 8, 0) + timedelta(seconds=n),
-                    typed_first_name="Bulk",
-                    typed_last_name=f"Person{n}",
-                    requested_start=at(12, 14, 9, 0),
-                )
-            )
+    _add_bulk_requests(world, 150)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
@@ -263,17 +258,7 @@ async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
 async def test_wheel_scrolls_the_list_and_a_resize_keeps_the_cursor_in_view(
     world: World,
 ) -> None:
-    with write_session(world.engine) as session:
-        for n in range(40):
-            session.add(
-                OnlineRequest(
-                    external_id=f"BULK-{n:04d}",
-                    received_at=at(11, 27, 8, 0) + timedelta(seconds=n),
-                    typed_first_name="Bulk",
-                    typed_last_name=f"Person{n}",
-                    requested_start=at(12, 14, 9, 0),
-                )
-            )
+    _add_bulk_requests(world, 40)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
