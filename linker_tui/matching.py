@@ -400,6 +400,7 @@ class PatientRanking:
     level: MatchLevel
     candidates: tuple[ScoredPatient, ...]
     explanation: str
+    error: str = ""  # matching failed (the request is left to staff)
 
     @property
     def patient_id(self) -> int | None:
@@ -458,11 +459,8 @@ def _compare_first(typed: str, patient: PatientRecord) -> Evidence:
 @lru_cache(maxsize=65_536)
 def _given_names(first_name: str, preferred_name: str) -> tuple[tuple[str, str], ...]:
     """A patient's given names as keys, with why each counts (the preferred name)."""
-    return tuple(
-        (name_key(n), why)
-        for n, why in ((first_name, ""), (preferred_name, "preferred name"))
-        if n.strip()
-    )
+    keys = ((name_key(first_name), ""), (name_key(preferred_name), "preferred name"))
+    return tuple((key, why) for key, why in keys if key)  # "?", "-": no name at all
 
 
 @lru_cache(maxsize=131_072)
@@ -764,7 +762,7 @@ def _names_evidence(
         s_last = _compare_last(typed_first, last_key)
         if s_last.weight + W_NAME_SAME + W_SWAPPED <= first.weight + last.weight:
             return first, last, False  # swapped, even the best first name would not do
-        s_first = _compare_given(typed_last, ((name_key(first_name), ""),))
+        s_first = _compare_given(typed_last, _given_names(first_name, ""))
         if s_first.weight + s_last.weight + W_SWAPPED > first.weight + last.weight:
             note = "first and last name swapped"
             first = Evidence(MatchField.FIRST_NAME, s_first.agreement, s_first.weight, note)

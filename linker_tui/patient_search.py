@@ -9,6 +9,7 @@ scored (:func:`linker_tui.matching.rank_patients`)."""
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from linker_tui.matching import (
+    MatchLevel,
     PatientRanking,
     PatientRecord,
     TypedIdentity,
@@ -33,6 +35,9 @@ from linker_tui.matching import (
     typed_last_name_keys,
 )
 from linker_tui.models import OnlineRequest, Patient, PatientNameKey
+from linker_tui.text import clean
+
+log = logging.getLogger(__name__)
 
 # A phone or email shared by more patients than this is not a useful lead (a clinic's
 # placeholder address, "000-000-0000"): at most this many of them become candidates.
@@ -488,13 +493,26 @@ def rank_typed_many(
             index.load_records(session, (pid for ids in found for pid in ids))
             records = index.records
             rankings += [
-                rank_patients(t, [records[pid] for pid in ids], region=region)
+                _rank_isolated(t, [records[pid] for pid in ids], region)
                 for t, ids in zip(identities, found, strict=True)
             ]
     finally:
         if collecting:
             gc.enable()
     return rankings
+
+
+def _rank_isolated(
+    typed: TypedIdentity, records: list[PatientRecord], region: str
+) -> PatientRanking:
+    """Rank one identity; a failure (a bug, a record scoring cannot read) is logged and
+    costs this identity its match, never the others of the batch."""
+    try:
+        return rank_patients(typed, records, region=region)
+    except Exception as exc:
+        log.exception("matching failed for one request")
+        error = clean(f"{type(exc).__name__}: {exc}", single_line=True)
+        return PatientRanking(MatchLevel.NONE, (), f"matching failed ({error})", error)
 
 
 def rank_requests(

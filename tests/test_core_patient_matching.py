@@ -234,3 +234,17 @@ def test_evaluation_set_meets_the_quality_targets(tmp_path: Path) -> None:
     assert total.precision == 1.0, total.misses
     assert total.recall_top3 >= TARGET_RECALL_TOP3, total.misses
     assert total.unknown_exact == 0, total.misses
+
+
+@pytest.mark.parametrize("nameless", ["", "?", "-", ".", " - "])
+def test_a_patient_without_a_usable_first_name_is_scored(nameless: str) -> None:
+    patients = [*HARTS, _p(9, nameless, "Hart", date(1980, 4, 2), preferred_name=nameless)]
+    for typed in (
+        TypedIdentity("William", "Hart", date(1980, 4, 2)),
+        TypedIdentity("Hart", "William", date(1980, 4, 2)),  # swapped names are tried too
+        TypedIdentity("?", "Hart", date(1980, 4, 2)),
+    ):
+        ranking = rank_patients(typed, patients)
+        assert 9 in {c.patient_id for c in ranking.candidates}
+        nameless_one = next(c for c in ranking.candidates if c.patient_id == 9)
+        assert nameless_one.on(MatchField.FIRST_NAME).agreement is Agreement.MISSING

@@ -230,3 +230,57 @@ def test_a_waiting_request_is_flagged_when_its_appointment_arrives(
     workflow.link(bill.id, appointment_id, expected_version=check.version, send_email=False)
     assert _request(engine, "R1").attention == ""
     assert summary.detail["appointments_inserted"] == 2
+
+
+# ------------------------------------------------------------------ matching on import
+
+
+@pytest.mark.parametrize("nameless", ["", "?", "-", "."])
+def test_a_patient_without_a_usable_first_name_never_blocks_the_import(
+    engine: Engine, tmp_path: Path, nameless: str
+) -> None:
+    data = sample()
+    # Candidates of every request below: same surname, birth date, email, or the
+    # typed first name as surname (the swapped-names comparison).
+    data.patients += [
+        patient("2001", nameless, "Hart", email="hart@example.com"),
+        patient("2002", nameless, "Ava", "2001-05-06"),
+        patient("2003", nameless, "Brown", "2001-05-06", email="ava@example.com"),
+    ]
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    drop_request(inbox, "r2.json", fhir_request("R2", "Ava", "Brown"))
+    drop_request(inbox, "r3.json", fhir_request("R3", "Brown", "Ava"))
+    summary = make_sync(engine, data.write(tmp_path / "export"), inbox).run()
+    assert summary.ok and summary.requests_imported == 3
+    assert summary.run_id is not None and sync_problems(engine, summary.run_id) == []
+    with read_session(engine) as s:
+        ids = {p.pms_id: p.id for p in s.exec(select(Patient)).all()}
+    assert _request(engine, "R1").patient_id == ids["1001"]
+
+
+def test_a_request_whose_matching_fails_is_reported_and_the_others_imported(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import linker_tui.patient_search as search
+
+    real = search.rank_patients
+
+    def failing(typed: object, *args: object, **kwargs: object) -> object:
+        if getattr(typed, "first_name", "") == "Ava":
+            raise IndexError("string index out of range")
+        return real(typed, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "rank_patients", failing)
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    drop_request(inbox, "r2.json", fhir_request("R2", "Ava", "Brown"))
+    summary = make_sync(engine, sample().write(tmp_path / "export"), inbox).run()
+    assert summary.ok and summary.requests_imported == 2
+    assert summary.run_id is not None
+    problems = sync_problems(engine, summary.run_id)
+    assert [(p.source, p.file) for p in problems] == [("inbox", "r2.json")]
+    assert "patient not matched: IndexError" in problems[0].reason
+    assert _request(engine, "R2").patient_id is None
+    assert _request(engine, "R1").patient_id is not None
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["r1.json", "r2.json"]

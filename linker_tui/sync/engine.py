@@ -509,6 +509,7 @@ class SyncEngine:
         run.add_problems("inbox", batch.problems)
         with write_session(self.engine) as session:
             imported = self.inbox.store(session, batch)
+            run.add_problems("inbox", batch.match_problems)
             db = _Db(session.connection(), stop)
             _insert_problems(
                 db, run.id, run.take_unstored(self.options.max_problems_stored, "inbox")

@@ -27,9 +27,9 @@ from sqlmodel import Session, col, select
 
 from linker_tui.fhir import ParsedRequest, RequestFormatError, parse_request
 from linker_tui.models import OnlineRequest, Provider
+from linker_tui.patient_search import rank_requests
 from linker_tui.pms_export import RowProblem
 from linker_tui.sync.control import StopFlag, run_io
-from linker_tui.workflow import find_patient
 
 PROCESSED, REJECTED = "processed", "rejected"
 _SETTLE_SECONDS = 5.0
@@ -51,6 +51,8 @@ class InboxBatch:
 
     files: list[InboxFile] = field(default_factory=list)
     waiting: int = 0  # unreadable but just written: left for the next run
+    # Requests imported without a patient because matching them failed (after store).
+    match_problems: list[RowProblem] = field(default_factory=list)
 
     def count(self, outcome: str) -> int:
         """Files with this outcome."""
@@ -131,6 +133,7 @@ class RequestInbox:
                 p.pms_id: p.id for p in session.exec(select(Provider)).all() if p.id is not None
             }
         imported = 0
+        new: list[tuple[InboxFile, OnlineRequest]] = []
         for item in batch.files:
             parsed = item.request
             if parsed is None:
@@ -140,20 +143,33 @@ class RequestInbox:
                 item.outcome = "duplicate"
                 continue
             known.add(parsed.external_id)
-            session.add(self._request(session, parsed, providers))
+            new.append((item, self._request(parsed, providers)))
             item.outcome = "imported"
             imported += 1
+        self._match(session, new, batch)
+        session.add_all(request for _, request in new)
         session.flush()
         return imported
 
-    def _request(
-        self, session: Session, parsed: ParsedRequest, providers: dict[str, int]
-    ) -> OnlineRequest:
+    def _match(
+        self, session: Session, new: list[tuple[InboxFile, OnlineRequest]], batch: InboxBatch
+    ) -> None:
+        """Match the new requests' patients in one batch (exact matches are attached); a
+        request whose matching fails is imported without a patient and reported."""
+        rankings = rank_requests(session, [request for _, request in new], self.phone_region)
+        for (item, request), ranking in zip(new, rankings, strict=True):
+            request.patient_id = ranking.patient_id
+            if ranking.error:
+                batch.match_problems.append(
+                    RowProblem(item.path.name, 0, f"patient not matched: {ranking.error}")
+                )
+
+    def _request(self, parsed: ParsedRequest, providers: dict[str, int]) -> OnlineRequest:
         duration = None
         if parsed.requested_end is not None:
             length = parsed.requested_end - parsed.requested_start
             duration = int(length.total_seconds() // 60)
-        request = OnlineRequest(
+        return OnlineRequest(
             external_id=parsed.external_id,
             received_at=parsed.received_at.astimezone(self.tz) + self.shift,
             typed_first_name=parsed.first_name,
@@ -167,8 +183,6 @@ class RequestInbox:
             reason=parsed.reason,
             note=parsed.note,
         )
-        request.patient_id = find_patient(session, request, self.phone_region).patient_id
-        return request
 
     def file_away(self, batch: InboxBatch, stop: StopFlag) -> list[RowProblem]:
         """Move the files of a stored batch to ``processed/`` or ``rejected/`` (after the
