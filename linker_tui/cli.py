@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from linker_tui import __version__
 from linker_tui.audit_cli import add_audit_parser, run_audit_command
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
@@ -29,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="linker-tui",
         description="Link online appointment requests to appointments booked in the PMS.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="open the app on the configured database (the default)")
     demo = sub.add_parser("demo", help="build a fresh demo database from data/ and open it")
