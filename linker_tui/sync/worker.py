@@ -47,6 +47,7 @@ from linker_tui.db import write_session
 from linker_tui.models import SyncRun, SyncRunStatus
 from linker_tui.sync.control import BUSY, StopFlag, take_turn
 from linker_tui.sync.engine import SyncSummary
+from linker_tui.text import CleanFormatter
 
 log = logging.getLogger(__name__)
 
@@ -291,7 +292,9 @@ def main() -> int:
     gone; exit), sync once, print the summary line."""
     from linker_tui.services import Services  # the app's whole core, only in the child
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(CleanFormatter("%(name)s: %(message)s"))  # data in messages: cleaned
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
         os.nice(_NICE)
     text = sys.stdin.read()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
@@ -30,6 +30,7 @@ from linker_tui.tui.jobs import (
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
 from linker_tui.tui.modals.base import Dialog
+from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
@@ -40,7 +41,7 @@ SCREENS_CSS = Path(__file__).with_name("screens.tcss")
 """Styles of every screen but the request list (``CSS_PATH``), read after the first frame."""
 
 
-class LinkerApp(App[None]):
+class LinkerApp(SafeApp[None]):
     """Link online appointment requests to appointments that exist in the PMS.
 
     ``background_jobs=False`` runs no scheduler (tests that need a fixed world): queued

@@ -29,6 +29,7 @@ from linker_tui.scheduler import (
 )
 from linker_tui.services import Services
 from linker_tui.sync.engine import SyncFailed, SyncSummary
+from linker_tui.text import CleanFormatter
 
 QUIET_LOGGERS = ("apscheduler", "linker_tui")
 """Loggers that must not write to the terminal while the app runs."""
@@ -176,6 +177,7 @@ class LogKeeper(logging.Handler):
 
     def __init__(self, capacity: int = 200) -> None:
         super().__init__(logging.INFO)
+        self.setFormatter(CleanFormatter())  # whoever formats a record gets clean text
         self.records: deque[logging.LogRecord] = deque(maxlen=capacity)
         self._saved: dict[str, tuple[bool, int]] = {}
 

@@ -6,20 +6,30 @@ Rules for the whole TUI:
 * ``Static``/``Label`` get a :class:`~textual.content.Content` from :func:`content` or
   :func:`line` — never an f-string containing data;
 * ``DataTable`` cells get a rich :class:`~rich.text.Text` from :func:`cell`;
-* ``notify`` is called with ``markup=False`` whenever the message includes data.
+* text fields are :class:`SafeInput`: what is typed or pasted is cleaned to one line;
+* notifications: the app derives from :class:`SafeApp`, whose ``notify`` is the only way
+  to a toast (``Screen.notify`` and ``Widget.notify`` call it): message and title are
+  cleaned there and never parsed as markup, whatever the caller passes. Nothing else in
+  the app may create a ``Notification`` (a test reads the source to keep it so).
 """
 
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.app import App
 from textual.content import Content
+from textual.notifications import SeverityLevel
+from textual.widgets import Input
 
 from linker_tui.text import clean
 
 _LINE_BREAKS = re.compile(r"[\t\n\u2028\u2029]+")
+
+ReturnType = TypeVar("ReturnType")
 
 Part = str | tuple[str, str]
 """A piece of a line: plain text, or ``(text, style)`` where the style is ours (``"bold"``)."""
@@ -62,3 +72,39 @@ def cell(text: str | None, width: int | None = None, style: str | Style = "") ->
     if width is not None and value.cell_len > width:
         value.truncate(width, overflow="ellipsis")
     return value
+
+
+def toast_text(message: object) -> str:
+    """What a notification shows for ``message`` (an error, a string): cleaned, literal."""
+    return clean(str(message)).strip()
+
+
+class SafeApp(App[ReturnType]):
+    """An app whose notifications can carry no markup and no control characters."""
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a toast. ``message`` and ``title`` are cleaned and shown literally:
+        ``markup`` is accepted for Textual's callers and ignored (data is never markup)."""
+        super().notify(
+            toast_text(message),
+            title=one_line(title).strip(),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+
+class SafeInput(Input):
+    """A text field whose value is always one clean line (a paste cannot bring escapes)."""
+
+    def validate_value(self, value: str) -> str:
+        """Clean every new value (typed, pasted or set by code)."""
+        return one_line(value)

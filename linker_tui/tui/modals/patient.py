@@ -25,7 +25,7 @@ from linker_tui.matching import Agreement, MatchField
 from linker_tui.tui.formatting import plural
 from linker_tui.tui.keys import PATIENT_SEARCH, bindings
 from linker_tui.tui.modals.base import Dialog, button, text
-from linker_tui.tui.safe import cell, line, lines, one_line
+from linker_tui.tui.safe import SafeInput, cell, line, lines, one_line
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 from linker_tui.views import PatientCandidateView, PatientCheck, PatientView, RequestRow
 from linker_tui.workflow import Workflow
@@ -130,7 +130,7 @@ class PatientTable(DataTable[Text]):
         return self.candidates[self.cursor_row]
 
 
-class SearchField(Input):
+class SearchField(SafeInput):
     """The search box: Enter searches, Esc goes back to the ranked candidates."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

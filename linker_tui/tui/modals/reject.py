@@ -18,7 +18,7 @@ from textual.widgets.option_list import Option
 
 from linker_tui.tui.formatting import appointment_summary, plural
 from linker_tui.tui.modals.base import Dialog, button, text
-from linker_tui.tui.safe import line, lines
+from linker_tui.tui.safe import SafeInput, line, lines
 from linker_tui.views import AppointmentView, RequestRow
 
 QUICK_REASONS: tuple[str, ...] = (
@@ -141,7 +141,7 @@ class RejectReason(Dialog[str | None]):
         )
         with Horizontal(id="reason-row"):
             yield Static(Content("Reason:"), id="reason-label")
-            yield Input(
+            yield SafeInput(
                 placeholder="type a reason (required)",
                 id="reason",
                 select_on_focus=False,

@@ -52,7 +52,7 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
-from linker_tui.tui.safe import line
+from linker_tui.tui.safe import SafeInput, line
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from linker_tui.tui.widgets.bottom_bar import BottomBar
@@ -82,7 +82,7 @@ class _Loaded:
     mail: dict[OutboxStatus, int]
 
 
-class FilterInput(Input):
+class FilterInput(SafeInput):
     """The filter field: Enter or ↓ goes back to the list, Esc clears it first."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
