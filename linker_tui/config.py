@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     live_refresh_seconds: float = Field(default=5.0, gt=0)
     demo_shift_days: int = 0  # the demo: move every PMS and request date by this many days
 
+    # which PMS the sync reads; Open Dental's database (docs/sync.md, "Open Dental")
+    pms: Literal["csv_folder", "open_dental"] = "csv_folder"
+    open_dental_url: str = ""  # mysql+pymysql://user@host:3306/opendental (no password)
+    open_dental_password: SecretStr | None = None  # or LINKER_OPEN_DENTAL_PASSWORD
+    open_dental_password_file: Path | None = None  # first line is the password (mode 600)
+    open_dental_clinic: int | None = Field(default=None, ge=0)  # a ClinicNum; None: all
+
     @field_validator("practice_timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
@@ -125,6 +132,12 @@ class Settings(BaseSettings):
                 "cancelled, broken, unscheduled or ignore)"
             )
         return value
+
+    @model_validator(mode="after")
+    def _open_dental_needs_url(self) -> Settings:
+        if self.pms == "open_dental" and not self.open_dental_url:
+            raise ValueError('pms = "open_dental" needs open_dental_url')
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -178,16 +191,24 @@ class Settings(BaseSettings):
     def smtp_secret(self) -> SecretStr | None:
         """The SMTP password: ``LINKER_SMTP_PASSWORD``, else the first line of
         ``smtp_password_file``, else none. Kept wrapped so it never shows in a repr."""
-        if self.smtp_password is not None and self.smtp_password.get_secret_value():
-            return self.smtp_password
-        if self.smtp_password_file is not None:
-            text = self.smtp_password_file.expanduser().read_text(encoding="utf-8")
-            lines = text.splitlines()
-            return SecretStr(lines[0]) if lines and lines[0] else None
-        return None
+        return _secret(self.smtp_password, self.smtp_password_file)
+
+    def open_dental_secret(self) -> SecretStr | None:
+        """The Open Dental database password, found as the SMTP one is."""
+        return _secret(self.open_dental_password, self.open_dental_password_file)
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (validated again)."""
         data = self.model_dump()
         data.update(changes)
         return Settings(**data)
+
+
+def _secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
+    """A password given directly (the environment), else the first line of ``file``."""
+    if value is not None and value.get_secret_value():
+        return value
+    if file is not None:
+        lines = file.expanduser().read_text(encoding="utf-8").splitlines()
+        return SecretStr(lines[0]) if lines and lines[0] else None
+    return None

@@ -10,9 +10,11 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock
 from linker_tui.config import Settings
 from linker_tui.pms_export import ExportFormat
+from linker_tui.sync.connector import Connector
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.inbox import RequestInbox
+from linker_tui.sync.open_dental import OpenDentalConnector
 
 
 def export_format(settings: Settings) -> ExportFormat:
@@ -26,14 +28,32 @@ def export_format(settings: Settings) -> ExportFormat:
     )
 
 
-def sync_engine(settings: Settings, engine: Engine, clock: Clock, actor: Actor) -> SyncEngine:
-    """The configured connector (none without ``pms_export_dir``) and request inbox."""
+def connector(settings: Settings) -> Connector | None:
+    """The configured PMS connector: ``pms = "open_dental"`` reads Open Dental's
+    database (``open_dental_url``), else the CSV folder (none without ``pms_export_dir``)."""
     timeout = settings.sync_io_timeout_seconds
-    connector = None
-    if settings.pms_export_dir is not None:
-        connector = CsvFolderConnector(
-            settings.pms_export_dir.expanduser(), export_format(settings), io_timeout=timeout
+    if settings.pms == "open_dental":
+        if not settings.open_dental_url:
+            raise ValueError('pms = "open_dental" needs open_dental_url')
+        return OpenDentalConnector(
+            settings.open_dental_url,
+            settings.tz,
+            password=settings.open_dental_secret(),
+            clinic=settings.open_dental_clinic,
+            timeout=timeout,
+            window_days_back=settings.sync_window_days_back,
+            window_days_ahead=settings.sync_window_days_ahead,
         )
+    if settings.pms_export_dir is None:
+        return None
+    return CsvFolderConnector(
+        settings.pms_export_dir.expanduser(), export_format(settings), io_timeout=timeout
+    )
+
+
+def sync_engine(settings: Settings, engine: Engine, clock: Clock, actor: Actor) -> SyncEngine:
+    """The configured connector (:func:`connector`) and request inbox."""
+    timeout = settings.sync_io_timeout_seconds
     inbox = RequestInbox(
         settings.effective_inbox_dir.expanduser(),
         settings.tz,
@@ -47,4 +67,4 @@ def sync_engine(settings: Settings, engine: Engine, clock: Clock, actor: Actor) 
         window_days_back=settings.sync_window_days_back,
         window_days_ahead=settings.sync_window_days_ahead,
     )
-    return SyncEngine(engine, clock, actor, options, connector=connector, inbox=inbox)
+    return SyncEngine(engine, clock, actor, options, connector=connector(settings), inbox=inbox)

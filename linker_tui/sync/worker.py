@@ -254,9 +254,10 @@ def _kill_after(child: subprocess.Popen[str], grace: float) -> None:
 
 
 def settings_payload(settings: Settings) -> dict[str, Any]:
-    """The settings a child needs, as JSON values (the SMTP password is left out: a sync
-    sends no email)."""
-    return settings.model_dump(mode="json", exclude={"smtp_password"})
+    """The settings a child needs, as JSON values. Passwords are left out (JSON would
+    mask them): a sync sends no email, and the child reads the Open Dental password from
+    the environment or its file as the app did."""
+    return settings.model_dump(mode="json", exclude={"smtp_password", "open_dental_password"})
 
 
 def summary_line(summary: SyncSummary) -> str:
