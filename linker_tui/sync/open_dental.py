@@ -41,7 +41,6 @@ import pymysql
 import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.pool import NullPool
 
 from linker_tui.pms_export import (
     AppointmentColumns,
@@ -187,8 +186,9 @@ class OpenDentalConnector:
                 for rows in _fetched(cur, stop):
                     reader.add(_latest_copies(rows), "histappointment", deleted=True)
                 removed = self._deleted_objects(cur, old.deleted, stop)
+                # those of patients just marked deleted (a first run read them all)
+                removed.update(self._appointments_of(cur, patients.deleted, stop))
             removed.update(map(str, reader.of_deleted_patients))
-            removed.update(self._appointments_of(cur, patients.deleted, stop))
             removed -= set(reader.columns.pms_id)
             appointments = self._table(reader, removed, cur)
         problems.extend(reader.problems)
@@ -313,12 +313,17 @@ class OpenDentalConnector:
 
     # ---------------------------------------------------------------- session
     def engine(self) -> sa.Engine:
-        """The SQLAlchemy engine (PyMySQL; no pool: one connection per read)."""
+        """The SQLAlchemy engine (PyMySQL). It keeps one connection between runs of this
+        process (checked with a ping before use), so a run with no change costs its
+        queries, not a new connection (PyMySQL builds a TLS context for each)."""
         if self._engine is None:
             timeout = max(1, round(self.timeout))
             self._engine = sa.create_engine(
                 self.url,
-                poolclass=NullPool,
+                pool_size=1,
+                max_overflow=1,
+                pool_pre_ping=True,
+                pool_recycle=3600,
                 connect_args={
                     "connect_timeout": timeout,
                     "read_timeout": timeout,
@@ -365,8 +370,7 @@ class OpenDentalConnector:
             else f"SET SESSION MAX_EXECUTION_TIME = {seconds * 1000}"
         )
         return [
-            "SET SESSION time_zone = '+00:00'",
-            limit,
+            f"SET SESSION time_zone = '+00:00', {limit.removeprefix('SET ')}",
             "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
         ]
 
