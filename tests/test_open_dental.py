@@ -42,8 +42,12 @@ def od() -> Iterator[OpenDental]:
         database.dispose()
 
 
-def _sync(engine: Engine, od: OpenDental, **connector: Any) -> SyncSummary:
-    return make_od_sync(engine, OpenDentalConnector(od.url, TZ, **connector)).run()
+NEVER = 10**9  # patient_check_seconds: patients alone are not looked at during a test
+
+
+def _sync(engine: Engine, od: OpenDental, *, force: bool = False, **connector: Any) -> SyncSummary:
+    connector.setdefault("patient_check_seconds", NEVER)
+    return make_od_sync(engine, OpenDentalConnector(od.url, TZ, **connector)).run(force=force)
 
 
 def _patients(engine: Engine) -> dict[str, Patient]:
@@ -106,10 +110,16 @@ def test_a_run_with_no_change_stops_at_the_cursor(sqlite_engine: Engine, od: Ope
 def test_a_changed_patient_is_read_alone(sqlite_engine: Engine, od: OpenDental) -> None:
     assert _sync(sqlite_engine, od).ok
     od.run("UPDATE patient SET Email = 'bill.hart@example.com' WHERE PatNum = 1001")
-    summary = _sync(sqlite_engine, od)
+    # patient.DateTStamp has no index: patients alone are looked at every
+    # patient_check_seconds (or with any other change), not at every run
+    assert "unchanged since sync" in _sync(sqlite_engine, od).note
+    summary = _sync(sqlite_engine, od, force=True)
     assert summary.ok and summary.rows_seen == 1  # DateTStamp: only that row
     assert summary.detail["patients_updated"] == 1 and summary.updated == 1
     assert _patients(sqlite_engine)["1001"].email == "bill.hart@example.com"
+    od.run("UPDATE patient SET Email = 'w.hart@example.com' WHERE PatNum = 1001")
+    checked = _sync(sqlite_engine, od, patient_check_seconds=1)  # a new period: read
+    assert checked.ok and _patients(sqlite_engine)["1001"].email == "w.hart@example.com"
 
 
 def _linked(engine: Engine, od: OpenDental, tmp_path: Path) -> int:
@@ -200,7 +210,7 @@ def test_a_patient_marked_deleted_is_skipped_and_their_appointments_cancelled(
 ) -> None:
     assert _sync(sqlite_engine, od).ok
     od.run("UPDATE patient SET PatStatus = 4, LName = 'gone' WHERE PatNum = 1003")
-    summary = _sync(sqlite_engine, od)
+    summary = _sync(sqlite_engine, od, force=True)
     assert summary.ok and summary.cancelled == 1
     assert appointments_by_pms_id(sqlite_engine)["4"].status == "cancelled"
     assert _patients(sqlite_engine)["1003"].last_name == "Brown"  # not updated

@@ -11,9 +11,12 @@ directly, read-only, incrementally; see ``docs/sync.md`` ("Open Dental").
   row written in the same second as the read, or committed a little later, is not lost
   (rows read twice are written once: the engine skips rows that did not change).
 * **Cheap when nothing changed.** :meth:`OpenDentalConnector.cursor` is one query of
-  maxima (``DateTStamp`` per table, the last ``histappointment`` and ``deletedobject``
-  numbers); while the newest change is younger than the overlap it always differs, so
-  such a change is read however close it was to the last read.
+  indexed maxima (``DateTStamp`` of appointments, providers, operatories; the last
+  ``histappointment`` and ``deletedobject`` numbers); while the newest change is younger
+  than the overlap it always differs, so such a change is read however close it was to
+  the last read. ``patient.DateTStamp`` has no index in Open Dental, so a change to
+  patients alone is read with the next other change or within ``patient_check_seconds``
+  (the cursor changes that often).
 * **Deletions.** Open Dental deletes appointment rows and keeps a copy in
   ``histappointment`` (``HistApptAction`` 4 = Deleted): each becomes a cancelled
   appointment. An id in ``deletedobject`` without such a copy, and the appointments of a
@@ -65,6 +68,7 @@ from linker_tui.sync.open_dental_rows import (
 
 STATE_NAME = "open_dental"
 OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while this fresh)
+PATIENT_CHECK_SECONDS = 300  # patients alone changed: read at the latest after this
 _HIST_OVERLAP = 200  # history numbers re-read (a row committed after a later one)
 _FETCH = 20_000  # rows per fetch (a stop is noticed between fetches)
 _IN_CHUNK = 1_000
@@ -127,6 +131,7 @@ class OpenDentalConnector:
         window_days_back: int | None = None,
         window_days_ahead: int | None = None,
         overlap_seconds: int = OVERLAP_SECONDS,
+        patient_check_seconds: int = PATIENT_CHECK_SECONDS,
     ) -> None:
         parsed = make_url(url)
         if password is not None:
@@ -137,6 +142,7 @@ class OpenDentalConnector:
         self.timeout = timeout
         self.window = (window_days_back, window_days_ahead)
         self.overlap = max(int(overlap_seconds), 1)
+        self.patient_check = max(int(patient_check_seconds), 1)
         self.where = f"{parsed.host or 'localhost'}:{parsed.port or 3306}/{parsed.database or ''}"
         self._engine: sa.Engine | None = None
 
@@ -159,7 +165,8 @@ class OpenDentalConnector:
     def _token(self, now: int, marks: list[Any]) -> str:
         digest = hashlib.sha256(self.scope().encode())
         digest.update(repr(marks).encode())
-        newest = max((int(m) for m in marks[:4] if m is not None), default=0)
+        digest.update(str(now // self.patient_check).encode())  # patients: a scan, seldom
+        newest = max((int(m) for m in marks[:3] if m is not None), default=0)
         if int(now) - newest < self.overlap:  # may still be written in that second
             digest.update(str(time.monotonic_ns()).encode())
         return digest.hexdigest()[:40]
@@ -173,7 +180,7 @@ class OpenDentalConnector:
         with self._session(stop) as cur:
             now, marks = _marks(cur)
             token = self._token(now, marks)
-            hist_max, deleted_max = int(marks[4] or 0), int(marks[5] or 0)
+            hist_max, deleted_max = int(marks[3] or 0), int(marks[4] or 0)
             since = None if old.since is None else old.since - self.overlap
             problems: list[RowProblem] = []
             providers = self._providers(cur, since, stop)

@@ -73,12 +73,14 @@ DELETED_OBJECTS_SQL = (
     "SELECT ObjectNum FROM deletedobject "
     f"WHERE ObjectType = {DELETED_APPOINTMENT} AND DeletedObjectNum > %s"
 )
-#: The change marks of every table read: a few index look-ups (``appointment.DateTStamp``
-#: and the primary keys are indexed; ``patient.DateTStamp`` is not: one scan).
+#: The change marks read for the cheap cursor: index look-ups only (``appointment`` has an
+#: index on ``DateTStamp``, ``provider`` and ``operatory`` are small, the others by
+#: primary key). ``patient`` has no index on ``DateTStamp``: its maximum is a scan of the
+#: whole (wide) table, so patients are looked at every ``patient_check_seconds`` and with
+#: every other change instead (see the connector).
 MARKS_SQL = (
     "SELECT UNIX_TIMESTAMP(NOW()), "
     "UNIX_TIMESTAMP((SELECT MAX(DateTStamp) FROM appointment)), "
-    "UNIX_TIMESTAMP((SELECT MAX(DateTStamp) FROM patient)), "
     "UNIX_TIMESTAMP((SELECT MAX(DateTStamp) FROM provider)), "
     "UNIX_TIMESTAMP((SELECT MAX(DateTStamp) FROM operatory)), "
     "(SELECT MAX(HistApptNum) FROM histappointment), "

@@ -84,6 +84,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=1_000)
     parser.add_argument("--work", type=Path, default=Path("bench-out/open_dental"))
     parser.add_argument("--reload", action="store_true", help="load Open Dental's tables again")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="skip the initial imports: reuse the last run's imported database",
+    )
     args = parser.parse_args()
     folder = args.work / "export"
     began = time.perf_counter()
@@ -96,19 +101,22 @@ def main() -> None:
         print(f"loaded into MariaDB in {time.perf_counter() - began:.1f} s: {counts}")
     rows = args.patients + args.appointments + 6
 
-    csv_summary, csv_seconds = _run(
-        _engine(args.work / "csv.db"), CsvFolderConnector(folder, ExportFormat(TZ))
-    )
-    print(
-        f"CSV initial import: {csv_seconds:.1f} s = {rows / csv_seconds / 1000:.0f}k rows/s "
-        f"({csv_summary.text()})"
-    )
-    od_db = _engine(args.work / "open_dental.db")
-    od_summary, od_seconds = _run(od_db, OpenDentalConnector(args.url, TZ))
-    print(
-        f"Open Dental initial import: {od_seconds:.1f} s = {rows / od_seconds / 1000:.0f}k "
-        f"rows/s = {csv_seconds / od_seconds:.2f}x the CSV connector ({od_summary.text()})"
-    )
+    if args.again:
+        od_db = make_engine(f"sqlite:///{args.work / 'open_dental.db'}")
+    else:
+        csv_summary, csv_seconds = _run(
+            _engine(args.work / "csv.db"), CsvFolderConnector(folder, ExportFormat(TZ))
+        )
+        print(
+            f"CSV initial import: {csv_seconds:.1f} s = {rows / csv_seconds / 1000:.0f}k "
+            f"rows/s ({csv_summary.text()})"
+        )
+        od_db = _engine(args.work / "open_dental.db")
+        od_summary, od_seconds = _run(od_db, OpenDentalConnector(args.url, TZ))
+        print(
+            f"Open Dental initial import: {od_seconds:.1f} s = {rows / od_seconds / 1000:.0f}k "
+            f"rows/s = {csv_seconds / od_seconds:.2f}x the CSV connector ({od_summary.text()})"
+        )
     cold = [_run(od_db, OpenDentalConnector(args.url, TZ))[1] for _ in range(3)]
     connector = OpenDentalConnector(args.url, TZ)  # as a process keeps it between runs
     quiet = [_run(od_db, connector)[1] for _ in range(6)][1:]
