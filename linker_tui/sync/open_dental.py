@@ -65,6 +65,7 @@ from linker_tui.sync.open_dental_rows import (
     patient_row,
     provider_row,
 )
+from linker_tui.text import clean
 
 STATE_NAME = "open_dental"
 OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while this fresh)
@@ -384,7 +385,10 @@ class OpenDentalConnector:
     def _error(self, exc: BaseException | None) -> OpenDentalError:
         """A sentence for staff and IT instead of the driver's exception."""
         code = exc.args[0] if exc is not None and exc.args else None
-        text = str(exc.args[1]) if exc is not None and len(exc.args) > 1 else str(exc)
+        text = clean(
+            str(exc.args[1]) if exc is not None and len(exc.args) > 1 else str(exc),
+            single_line=True,
+        )
         user = self.url.username or ""
         where = self.where
         if code in (2003, 2005):
