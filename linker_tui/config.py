@@ -52,6 +52,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
+    # several desks on PostgreSQL (docs/multi-workstation.md): the role that owns the schema
+    # and runs `db upgrade`, and the role the desks log in as (granted by the migrations);
+    # "" skips the check / the grants (one role does everything)
+    database_admin_role: str = "linker_admin"
+    database_desk_role: str = "linker_desk"
     practice_name: str = "Dental practice"
     practice_address: str = ""
     practice_phone: str = ""

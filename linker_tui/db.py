@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
-from linker_tui import models  # noqa: F401  (registers the tables)
-from linker_tui.schema import VERSION_TABLE, stamp_head
+from linker_tui import models, schema  # noqa: F401  (models registers the tables)
+from linker_tui.schema import VERSION_TABLE
 
 _WRITE = "linker_write"
 
@@ -33,6 +34,16 @@ _AUDIT_GUARD_POSTGRES = [
     """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
        FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()""",
 ]
+
+
+_PG_FUNCTIONS = (
+    "linker_decide",
+    "linker_audit_request",
+    "linker_audit_email",
+    "linker_audit_row",
+    "linker_request_facts",
+    "audit_event_append_only",
+)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -64,6 +75,8 @@ def _network_timeouts(backend: str, query: Mapping[str, Any]) -> dict[str, Any]:
     system's two hours, so a desk or a sync never waits on it for ever."""
     if backend == "postgresql":
         args: dict[str, Any] = {
+            # the database records it in the audit trail beside its role (linker_tui.trail)
+            "application_name": f"linker-tui {socket.gethostname()}"[:63],
             "connect_timeout": CONNECT_TIMEOUT,
             "keepalives": 1,
             "keepalives_idle": 30,
@@ -95,9 +108,19 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables, indexes and the audit trail's append-only guard, and record
-    the newest schema revision (the demo and the tests; real databases are created and
-    upgraded with ``linker-tui db upgrade``: ``linker_tui.schema.upgrade``)."""
+    """Create the newest schema (the demo and the tests; real databases are created and
+    upgraded with ``linker-tui db upgrade``). SQLite: the tables from the models, the
+    audit guard and the revision stamp; PostgreSQL: the migrations themselves, since the
+    database's own part of the trail (functions, triggers) lives only there."""
+    if engine.dialect.name == "postgresql":
+        schema.upgrade(engine)
+        return
+    create_schema_tables(engine)
+    schema.stamp_head(engine)
+
+
+def create_schema_tables(engine: Engine) -> None:
+    """Missing tables and indexes, and the audit trail's append-only guard."""
     SQLModel.metadata.create_all(engine)
     statements = _AUDIT_GUARD_SQLITE if engine.dialect.name == "sqlite" else []
     if engine.dialect.name == "postgresql":
@@ -105,11 +128,14 @@ def create_schema(engine: Engine) -> None:
     with engine.begin() as conn:
         for statement in statements:
             conn.exec_driver_sql(statement)
-    stamp_head(engine)
 
 
 def drop_schema(engine: Engine) -> None:
     """Drop every table and the schema revision (tests and the demo's fresh start)."""
+    if engine.dialect.name == "postgresql":  # the trail's functions go with the tables
+        with engine.begin() as conn:
+            for function in _PG_FUNCTIONS:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from linker_tui import schema
 from linker_tui.config import Settings
@@ -50,11 +50,16 @@ def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(f"{url}: schema {current} → {current} (already current)")
             return 0
-        before, after = schema.upgrade(engine)
+        schema.check_upgrader(engine, settings.database_admin_role, settings.database_desk_role)
+        before, after = schema.upgrade(engine, settings.database_desk_role)
         print(f"{url}: schema {before or '(none)'} → {after}")
         return 0
+    except schema.WrongRole as exc:
+        print(f"linker-tui db: {exc}; nothing changed.", file=sys.stderr)
+        return 2
     except SQLAlchemyError as exc:
-        print(f"linker-tui db: {exc}", file=sys.stderr)
+        first = str(exc.orig if isinstance(exc, DBAPIError) else exc).splitlines()[0]
+        print(f"linker-tui db: {first}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

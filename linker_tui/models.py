@@ -238,12 +238,22 @@ class OnlineRequest(SQLModel, table=True):
 
 
 class AuditEvent(SQLModel, table=True):
-    """One decision or change, never updated or deleted."""
+    """One decision or change, never updated or deleted.
+
+    On PostgreSQL the database writes it (``linker_tui.trail``): ``at`` is the server's
+    time, ``db_user`` and ``application_name`` its own record of the connection; the
+    desk adds who sits there (``desk_user``: the staff member, ``system`` for the sync),
+    its OS login, machine and own clock (``desk_at``, information only).
+    """
 
     __tablename__ = "audit_event"
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = utc_column(nullable=False, index=True)
+    desk_at: datetime | None = utc_column()
+    db_user: str = ""
+    application_name: str = ""
+    desk_user: str = ""
     os_user: str = ""
     workstation: str = ""
     action: str = Field(max_length=32)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 VERSION_TABLE = "alembic_version"
-HEAD_REVISION = "0001_initial"
+HEAD_REVISION = "0002_server_trail"
 """The newest revision in ``linker_tui/migrations/versions``; a test checks it against
 Alembic's own reading of that folder (:func:`alembic_head`), so a new migration that
 forgets it fails the tests."""
@@ -78,36 +78,78 @@ def has_unversioned_tables(engine: Engine) -> bool:
     return VERSION_TABLE not in names and "online_request" in names
 
 
-def upgrade(engine: Engine) -> tuple[str | None, str]:
+def upgrade(engine: Engine, desk_role: str = "") -> tuple[str | None, str]:
     """Create or upgrade the schema to the newest revision; returns (before, after).
 
-    A database made before migrations existed (tables, no ``alembic_version``) is
-    adopted: missing tables and the audit guard are added, then it is stamped as the
-    newest revision (its tables are those of the initial revision).
+    ``desk_role`` (PostgreSQL): the role the desks log in as, given its grants by the
+    migrations (empty: no grants, one role does everything). A database made before
+    migrations existed (tables, no ``alembic_version``) is adopted: missing tables and
+    the audit guard are added, it is stamped as the initial revision (its tables are
+    those of 1.x) and upgraded from there.
     """
     before = current_revision(engine)
     if before is None and has_unversioned_tables(engine):
-        from linker_tui.db import create_schema  # db imports this module
+        from linker_tui.db import create_schema_tables  # db imports this module
 
-        create_schema(engine)  # create_all (missing tables only) + guard + stamp
-        return before, head_revision()
+        create_schema_tables(engine)  # create_all (missing tables only) + guard
+        _run(engine, "stamp", "0001_initial", desk_role)
+    _run(engine, "upgrade", "head", desk_role)
+    return before, head_revision()
+
+
+def _run(engine: Engine, what: str, revision: str, desk_role: str) -> None:
     from alembic import command
 
     config = _config()
+    config.attributes["desk_role"] = desk_role
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    return before, head_revision()
+        getattr(command, what)(config, revision)
+
+
+class WrongRole(RuntimeError):
+    """``db upgrade`` run by a role that may not change the schema; says so in one line."""
+
+
+def check_upgrader(engine: Engine, admin_role: str, desk_role: str) -> None:
+    """Raise :class:`WrongRole` unless this connection may run the migrations (PostgreSQL):
+    it must be the admin role (or a member of it, or a superuser), and the desk role
+    must exist. Empty names skip the check."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        me = connection.execute(sa.text("SELECT session_user")).scalar_one()
+        roles = set(
+            connection.execute(
+                sa.text("SELECT rolname FROM pg_roles WHERE rolname IN (:a, :d)"),
+                {"a": admin_role, "d": desk_role},
+            ).scalars()
+        )
+        if admin_role and admin_role not in roles:
+            raise WrongRole(
+                f"the admin role {admin_role} does not exist: create it (see "
+                "docs/multi-workstation.md) or name yours in database_admin_role"
+            )
+        if desk_role and desk_role not in roles:
+            raise WrongRole(
+                f"the desk role {desk_role} does not exist: create it (see "
+                "docs/multi-workstation.md) or name yours in database_desk_role"
+            )
+        if (
+            admin_role
+            and not connection.execute(
+                sa.text("SELECT pg_has_role(session_user, :a, 'MEMBER')"), {"a": admin_role}
+            ).scalar_one()
+        ):
+            raise WrongRole(
+                f"connected as {me}: the schema is changed by the admin role {admin_role} "
+                "only; run `linker-tui db upgrade` with the admin's database URL"
+            )
 
 
 def stamp_head(engine: Engine) -> None:
     """Record that a schema made by ``create_all`` is at the newest revision."""
-    from alembic import command
-
-    config = _config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.stamp(config, "head")
+    _run(engine, "stamp", "head", "")
 
 
 def check_schema(engine: Engine) -> None:

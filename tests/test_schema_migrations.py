@@ -43,6 +43,9 @@ def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("LINKER_DATABASE_URL", raising=False)
+    # one role does everything here (the admin and desk roles: tests/test_trail_postgres.py)
+    monkeypatch.setenv("LINKER_DATABASE_ADMIN_ROLE", "")
+    monkeypatch.setenv("LINKER_DATABASE_DESK_ROLE", "")
     return tmp_path / "data"
 
 
