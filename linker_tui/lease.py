@@ -17,8 +17,9 @@ lease lasts one interval plus a small margin (:func:`lease_ttl`), so a leader th
 takes over at its next check: within one interval (plus the margin) of the missed run.
 A workstation that quits releases its leases so another takes over at once.
 
-Times come from the workstations' clocks: keep them synchronised (NTP); a skew of a few
-seconds only shifts the take-over by as much.
+Times come from the database: on PostgreSQL (several desks) ``now`` is the server's
+clock (``clock_timestamp()``), so a desk whose own clock is minutes off neither takes a
+live lease early nor keeps one late; on SQLite (one machine) it is the desk's clock.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock
 from linker_tui.db import read_session, write_session
 from linker_tui.models import JobLease
+from linker_tui.trail import db_now
 
 _TABLE = cast(sa.Table, SQLModel.metadata.tables[JobLease.__tablename__])
 
@@ -75,7 +77,7 @@ class LeaseKeeper:
         """Take or renew the lease ``name`` for ``ttl``; False while another holds it."""
         if ttl <= timedelta(0):
             raise ValueError("the lease must last a positive time")
-        now = self.clock.now()
+        now = db_now(self.engine, self.clock)
         until = now + ttl
         table = _TABLE
         mine = table.c.holder == self.holder
@@ -116,10 +118,16 @@ class LeaseKeeper:
 
     def holds(self, name: str) -> bool:
         """Whether this holder has the lease now (and it has not run out)."""
-        info = lease_info(self.engine, name)
-        return (
-            info is not None and info.holder == self.holder and info.expires_at > (self.clock.now())
-        )
+        table = _TABLE
+        with read_session(self.engine) as session:
+            held = session.execute(
+                sa.select(table.c.name).where(
+                    table.c.name == name,
+                    table.c.holder == self.holder,
+                    table.c.expires_at > db_now(self.engine, self.clock),
+                )
+            ).first()
+        return held is not None
 
 
 def lease_info(engine: Engine, name: str) -> LeaseInfo | None:

@@ -8,10 +8,11 @@ request changed since (another workstation, a sync), it is refused and nothing c
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
@@ -20,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from linker_tui.actor import Actor
-from linker_tui.clock import Clock
+from linker_tui.clock import Clock, FixedClock
 from linker_tui.db import read_session, write_session
 from linker_tui.mail.compose import ConfirmationFacts, compose_confirmation
 from linker_tui.mail.message import new_message_id
@@ -49,6 +50,7 @@ from linker_tui.patient_search import (
     search_patients,
     typed_identity,
 )
+from linker_tui.trail import decide, read_request
 from linker_tui.views import (
     AcceptCheck,
     AppointmentView,
@@ -159,20 +161,6 @@ def appointment_view(appointment: Appointment, provider: Provider | None) -> App
         operatory=appointment.operatory,
         reason=appointment.reason,
         status=appointment.status,
-    )
-
-
-def _snapshot(request: OnlineRequest) -> str:
-    """The request's decision fields as JSON, for the audit trail."""
-    return json.dumps(
-        {
-            "state": request.state,
-            "patient_id": request.patient_id,
-            "linked_appointment_id": request.linked_appointment_id,
-            "reject_reason": request.reject_reason,
-            "version": request.version,
-        },
-        sort_keys=True,
     )
 
 
@@ -356,15 +344,11 @@ class Workflow:
         forgets the choice: the request is matched automatically again. Only open requests
         can change patient. Returns the request's new version.
         """
-        with write_session(self.engine) as session:
-            request = self._lock(session, request_id, expected_version)
-            if not RequestState(request.state).open:
-                raise InvalidDecision(self._already_decided(request))
-            before = _snapshot(request)
+        with self._deciding(request_id, expected_version) as (session, request):
             previous = session.get(Patient, request.patient_id) if request.patient_id else None
+            chosen_by = ""
             if patient_id is None:
                 detail = "patient choice withdrawn"
-                request.patient_chosen_by = ""
             else:
                 patient = session.get(Patient, patient_id)
                 if patient is None:
@@ -374,14 +358,11 @@ class Workflow:
                 ).candidates
                 evidence = f"; {scored[0].summary()}" if scored else ""
                 detail = f"patient {patient.pms_id} {patient.display_name} chosen{evidence}"
-                request.patient_chosen_by = self.actor.label
+                chosen_by = self.actor.label
             if previous is not None:
                 detail += f" (was {previous.pms_id} {previous.display_name})"
-            request.patient_id = patient_id
-            request.version += 1
-            session.add(request)
-            session.flush()
-            self._audit(session, "choose_patient", request, before, detail)
+            changes = {"patient_id": patient_id, "patient_chosen_by": chosen_by}
+            self._decide(session, request, "choose_patient", changes, detail)
             return request.version
 
     def email_plan(self, appointment_id: int, request_id: int) -> EmailPlan:
@@ -431,10 +412,7 @@ class Workflow:
         already linked to another request.
         """
         try:
-            with write_session(self.engine) as session:
-                request = self._lock(session, request_id, expected_version)
-                if not RequestState(request.state).open:
-                    raise InvalidDecision(self._already_decided(request))
+            with self._deciding(request_id, expected_version) as (session, request):
                 appointment = session.get(Appointment, appointment_id)
                 if appointment is None:
                     raise AppointmentUnavailable(
@@ -446,74 +424,58 @@ class Workflow:
                     else None
                 )
                 self._check_bookable(session, request, appointment)
-                before = _snapshot(request)
-                request.patient_id = appointment.patient_id
-                request.state = RequestState.LINKED.value
-                request.linked_appointment_id = appointment.id
-                request.decided_by = self.actor.label
-                request.decided_at = self.clock.now()
-                request.version += 1
-                _clear_attention(request)
-                session.add(request)
                 view = appointment_view(appointment, provider)
                 patient = session.get(Patient, appointment.patient_id)
-                outbox_id = None
                 plan = self._email_plan(patient, request)
-                if send_email and plan.possible:
-                    outbox_id = self._queue_confirmation(session, request, view, patient, plan)
                 detail = self._correction_text(session, request, view)
                 if send_email and not plan.possible:
                     detail += "; " + plan.note
                 elif not send_email:
                     detail += "; no confirmation email"
-                self._audit(session, "link", request, before, detail)
-                session.flush()
+                changes = {
+                    "state": RequestState.LINKED.value,
+                    "linked_appointment_id": appointment.id,
+                    "patient_id": appointment.patient_id,
+                    "attention": "",
+                }
+                self._decide(session, request, "link", changes, detail)
+                outbox_id = None
+                if send_email and plan.possible:
+                    outbox_id = self._queue_confirmation(session, request, view, patient, plan)
         except IntegrityError as exc:
             raise AppointmentUnavailable(self._taken_meanwhile(appointment_id)) from exc
         return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
 
     def defer(self, request_id: int, *, expected_version: int) -> None:
         """ "Do this later": keep the request open, marked as waiting for the PMS."""
-        with write_session(self.engine) as session:
-            request = self._lock(session, request_id, expected_version)
-            if not RequestState(request.state).open:
-                raise InvalidDecision(self._already_decided(request))
-            before = _snapshot(request)
-            request.state = RequestState.WAITING_PMS.value
-            request.version += 1
-            _clear_attention(request)
-            session.add(request)
-            self._audit(session, "defer", request, before, "waiting for the PMS")
+        with self._deciding(request_id, expected_version) as (session, request):
+            changes = {"state": RequestState.WAITING_PMS.value, "attention": ""}
+            self._decide(session, request, "defer", changes, "waiting for the PMS")
 
     def reject(self, request_id: int, reason: str, *, expected_version: int) -> None:
         """Reject the request with a reason (staff were warned about scheduled appointments)."""
         reason = " ".join(reason.split())
         if not reason:
             raise InvalidDecision("A reason is needed to reject a request.")
-        with write_session(self.engine) as session:
-            request = self._lock(session, request_id, expected_version)
-            if not RequestState(request.state).open:
-                raise InvalidDecision(self._already_decided(request))
-            before = _snapshot(request)
-            request.state = RequestState.REJECTED.value
-            request.reject_reason = reason
-            request.decided_by = self.actor.label
-            request.decided_at = self.clock.now()
-            request.version += 1
-            _clear_attention(request)
-            session.add(request)
-            self._audit(session, "reject", request, before, reason)
+        with self._deciding(request_id, expected_version) as (session, request):
+            changes = {
+                "state": RequestState.REJECTED.value,
+                "reject_reason": reason,
+                "attention": "",
+            }
+            self._decide(session, request, "reject", changes, reason)
 
     def reopen(self, request_id: int, *, expected_version: int) -> int:
         """Put a linked or rejected request back to pending; returns emails withdrawn.
 
         Confirmation emails still queued for it are cancelled; sent ones stay sent.
         """
-        with write_session(self.engine) as session:
-            request = self._lock(session, request_id, expected_version)
+        with self._deciding(request_id, expected_version, must_be_open=False) as (
+            session,
+            request,
+        ):
             if RequestState(request.state).open:
                 raise InvalidDecision("This request is still open: there is nothing to reopen.")
-            before = _snapshot(request)
             queued = session.exec(
                 select(EmailOutbox).where(
                     EmailOutbox.request_id == request_id,
@@ -524,31 +486,26 @@ class Workflow:
                 email.status = OutboxStatus.CANCELLED.value
                 email.last_error = "request reopened before sending"
                 session.add(email)
-            request.state = RequestState.PENDING.value
-            request.linked_appointment_id = None
-            request.reject_reason = ""
-            request.decided_by = ""
-            request.decided_at = None
-            request.version += 1
-            _clear_attention(request)
-            session.add(request)
+            changes = {
+                "state": RequestState.PENDING.value,
+                "linked_appointment_id": None,
+                "reject_reason": "",
+                "attention": "",
+            }
             detail = f"reopened; {len(queued)} queued email(s) withdrawn" if queued else "reopened"
-            self._audit(session, "reopen", request, before, detail)
+            self._decide(session, request, "reopen", changes, detail)
             return len(queued)
 
     def dismiss_attention(self, request_id: int, *, expected_version: int) -> int:
         """Staff have seen the request's attention flag: clear it (audited). Returns the
         request's new version."""
-        with write_session(self.engine) as session:
-            request = self._lock(session, request_id, expected_version)
+        with self._deciding(request_id, expected_version, must_be_open=False) as (
+            session,
+            request,
+        ):
             if not request.attention:
                 raise InvalidDecision("This request has nothing to look at. Nothing was changed.")
-            before = _snapshot(request)
-            seen = request.attention
-            _clear_attention(request)
-            request.version += 1
-            session.add(request)
-            self._audit(session, "attention_seen", request, before, seen)
+            self._decide(session, request, "attention_seen", {"attention": ""}, request.attention)
             return request.version
 
     # ----------------------------------------------------------------- helpers
@@ -559,16 +516,42 @@ class Workflow:
             raise RequestNotFound("This request no longer exists.")
         return request
 
-    def _lock(self, session: Session, request_id: int, expected_version: int) -> OnlineRequest:
-        """Load the request for update and make sure nobody changed it since it was shown."""
-        request = session.exec(
-            select(OnlineRequest).where(OnlineRequest.id == request_id).with_for_update()
-        ).first()
+    @contextmanager
+    def _deciding(
+        self, request_id: int, expected_version: int, *, must_be_open: bool = True
+    ) -> Iterator[tuple[Session, OnlineRequest]]:
+        """The decision skeleton's start, in one write transaction: read the request, make
+        sure nobody changed it since it was shown (and, for most decisions, that it is
+        still open). The caller checks the rest, then calls :meth:`_decide`."""
+        with write_session(self.engine) as session:
+            request = self._current(session, request_id, expected_version)
+            if must_be_open and not RequestState(request.state).open:
+                raise InvalidDecision(self._already_decided(request))
+            yield session, request
+
+    def _current(self, session: Session, request_id: int, expected_version: int) -> OnlineRequest:
+        request = read_request(session, request_id)
         if request is None:
             raise RequestNotFound("This request no longer exists. Nothing was changed.")
         if request.version != expected_version:
             raise StaleRequest(self._changed_meanwhile(request))
         return request
+
+    def _decide(
+        self,
+        session: Session,
+        request: OnlineRequest,
+        action: str,
+        changes: dict[str, Any],
+        detail: str,
+    ) -> None:
+        """The skeleton's end: snapshot, apply on the version read, version + 1, audit
+        (:func:`linker_tui.trail.decide`); another desk was quicker: StaleRequest."""
+        shown = request.version
+        assert request.id is not None
+        if not decide(session, request, action, changes, detail, self.actor, self.clock):
+            self._current(session, request.id, shown)  # raises, saying who and when
+            raise StaleRequest("This request was changed meanwhile. Nothing was changed.")
 
     def _changed_meanwhile(self, request: OnlineRequest) -> str:
         state = RequestState(request.state)
@@ -700,22 +683,6 @@ class Workflow:
         assert email.id is not None
         return email.id
 
-    def _audit(
-        self, session: Session, action: str, request: OnlineRequest, before: str, detail: str
-    ) -> None:
-        session.add(
-            AuditEvent(
-                at=self.clock.now(),
-                os_user=self.actor.os_user,
-                workstation=self.actor.workstation,
-                action=action,
-                request_id=request.id,
-                before=before,
-                after=_snapshot(request),
-                detail=detail,
-            )
-        )
-
 
 def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[AuditEvent]:
     """The audit events, oldest first (all, or one request's)."""
@@ -724,11 +691,6 @@ def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[Audit
         if request_id is not None:
             query = query.where(AuditEvent.request_id == request_id)
         return session.exec(query).all()
-
-
-def _clear_attention(request: OnlineRequest) -> None:
-    request.attention = ""
-    request.attention_at = None
 
 
 @dataclass(frozen=True)
@@ -746,16 +708,17 @@ def flag_for_attention(
     session: Session, flags: Sequence[AttentionFlag], now: datetime, actor: Actor
 ) -> int:
     """Set ``attention`` on requests, in the caller's transaction (the sync's); each one
-    audited and its version bumped (a decision shown before is refused: look again).
+    audited as the system (the desk that ran the sync in the detail) and its version
+    bumped (a decision shown before is refused: look again).
 
     Nothing else about the request changes. A flag whose request has moved on (another
-    state or link) or already says the same is skipped. Returns the requests flagged.
+    state or link) or already says the same is skipped. ``now`` is the desk's time (SQLite;
+    PostgreSQL takes the server's). Returns the requests flagged.
     """
+    clock = FixedClock(now)
     flagged = 0
     for flag in flags:
-        request = session.exec(
-            select(OnlineRequest).where(OnlineRequest.id == flag.request_id).with_for_update()
-        ).first()
+        request = read_request(session, flag.request_id)
         if request is None or request.state != flag.state.value:
             continue
         if (
@@ -765,23 +728,8 @@ def flag_for_attention(
             continue
         if request.attention == flag.text:
             continue
-        before = _snapshot(request)
-        request.attention = flag.text
-        request.attention_at = now
-        request.version += 1
-        session.add(request)
-        session.flush()
-        session.add(
-            AuditEvent(
-                at=now,
-                os_user=actor.os_user,
-                workstation=actor.workstation,
-                action="attention",
-                request_id=request.id,
-                before=before,
-                after=_snapshot(request),
-                detail=flag.text,
-            )
-        )
-        flagged += 1
+        detail = f"{flag.text} (found by the sync on {actor.label})"
+        changes = {"attention": flag.text}
+        if decide(session, request, "attention", changes, detail, actor, clock, system=True):
+            flagged += 1
     return flagged

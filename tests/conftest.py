@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,19 @@ def make_workflow(engine: Engine, user: str = "alice", desk: str = "desk-1") -> 
 @pytest.fixture
 def workflow(engine: Engine) -> Workflow:
     return make_workflow(engine)
+
+
+def is_decision_time(engine: Engine, value: datetime | None) -> bool:
+    """Whether ``value`` is when a decision was just stamped: the desk's clock (the tests'
+    fixed ``NOW``) on SQLite, the server's clock (now, give or take a minute) on
+    PostgreSQL, whatever the desk's clock says."""
+    if engine.dialect.name == "postgresql":
+        return value is not None and abs(value - datetime.now(UTC)) < timedelta(minutes=1)
+    return value == NOW
+
+
+def decision_day(engine: Engine) -> date:
+    """The practice's local day of a decision made now (see :func:`is_decision_time`)."""
+    if engine.dialect.name == "postgresql":
+        return datetime.now(TZ).date()
+    return NOW.astimezone(TZ).date()

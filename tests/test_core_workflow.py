@@ -19,9 +19,18 @@ from linker_tui.workflow import (
     StaleRequest,
     Workflow,
     audit_trail,
+    format_local,
 )
-from tests.builders import add_appointment, add_patient, add_provider, add_request, dump, local
-from tests.conftest import make_workflow
+from tests.builders import (
+    TZ,
+    add_appointment,
+    add_patient,
+    add_provider,
+    add_request,
+    dump,
+    local,
+)
+from tests.conftest import is_decision_time, make_workflow
 
 
 @pytest.fixture
@@ -176,7 +185,11 @@ def test_link_refused_when_request_changed_meanwhile(
     other = make_workflow(engine, "bob", "desk-2")
     other.link(rid, practice["exact"], expected_version=check.version, send_email=False)
     before = dump(engine)
-    with pytest.raises(StaleRequest, match=r"already linked by bob@desk-2 at Fri 2026-11-27 09:00"):
+    with read_session(engine) as s:
+        decided = s.get(OnlineRequest, rid)
+        assert decided is not None and is_decision_time(engine, decided.decided_at)
+        when = format_local(decided.decided_at, TZ)  # the server's time on PostgreSQL
+    with pytest.raises(StaleRequest, match=rf"already linked by bob@desk-2 at {when}\."):
         workflow.link(rid, practice["later"], expected_version=check.version, send_email=True)
     assert dump(engine) == before
 

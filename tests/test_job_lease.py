@@ -12,12 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from linker_tui.actor import Actor
 from linker_tui.clock import SystemClock
-from linker_tui.db import make_engine
+from linker_tui.db import make_engine, write_session
 from linker_tui.lease import LeaseKeeper, lease_info, lease_ttl, new_holder_id
+from linker_tui.models import JobLease
 from linker_tui.scheduler import SYNC_JOB, JobScheduler
 
 TTL = timedelta(seconds=60)
@@ -33,26 +36,46 @@ class StepClock:
         return self.at
 
 
+def _age(engine: Engine, by: timedelta) -> None:
+    """Time passes for the leases: they were taken and last renewed ``by`` earlier (on
+    PostgreSQL the server's clock decides, so the test moves the leases, not a clock)."""
+    with write_session(engine) as session:
+        for lease in session.exec(select(JobLease)).all():
+            lease.acquired_at -= by
+            lease.expires_at -= by
+            session.add(lease)
+
+
 def test_one_holder_renews_and_another_takes_over_when_it_runs_out(engine: Engine) -> None:
     clock = StepClock()
     a, b = LeaseKeeper(engine, clock, "a@desk-1"), LeaseKeeper(engine, clock, "b@desk-2")
     assert a.claim("sync", TTL)
     assert not b.claim("sync", TTL)
-    clock.at += TTL - timedelta(seconds=1)
+    _age(engine, TTL - timedelta(seconds=1))
     assert not b.claim("sync", TTL)  # not run out yet
     assert a.claim("sync", TTL)  # the leader renews
     first = lease_info(engine, "sync")
     assert first is not None and first.holder == "a@desk-1"
-    clock.at += TTL  # the leader stopped renewing: it ran out
+    _age(engine, TTL)  # the leader stopped renewing: it ran out
     assert b.claim("sync", TTL)
     assert not a.claim("sync", TTL)
     info = lease_info(engine, "sync")
-    assert info is not None and info.holder == "b@desk-2" and info.acquired_at == clock.at
+    assert info is not None and info.holder == "b@desk-2"
+    assert abs(info.acquired_at - _now(engine, clock)) < timedelta(seconds=5)
     assert a.holds("sync") is False and b.holds("sync") is True
     assert not a.release("sync")  # only the holder can release
     assert b.release("sync")
     assert a.claim("sync", TTL)  # released: taken at once
     assert a.claim("outbox", TTL) and not b.claim("outbox", TTL)  # one lease per job
+
+
+def _now(engine: Engine, clock: StepClock) -> datetime:
+    """The leases' time: the server's on PostgreSQL, the desk's on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return clock.now()
+    with engine.connect() as conn:
+        server: datetime = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+    return server
 
 
 def _claim(keeper: LeaseKeeper, name: str, barrier: threading.Barrier, wins: list[str]) -> None:
@@ -69,7 +92,7 @@ def test_only_one_of_many_simultaneous_claims_wins(engine: Engine) -> None:
         eng = make_engine(url)
         keepers.append(LeaseKeeper(eng, clock, f"user@desk-{i}"))
     for round_ in range(5):
-        clock.at += TTL * 2  # whoever had it, it ran out
+        _age(engine, TTL * 2)  # whoever had it, it ran out
         barrier = threading.Barrier(len(keepers))
         wins: list[str] = []
         threads = [
@@ -83,6 +106,30 @@ def test_only_one_of_many_simultaneous_claims_wins(engine: Engine) -> None:
         assert len(wins) == 1, wins
     for keeper in keepers:
         keeper.engine.dispose()
+
+
+def test_a_desk_whose_clock_runs_fast_does_not_take_a_live_lease_early(engine: Engine) -> None:
+    """On PostgreSQL the server's clock decides: a desk 3 minutes fast cannot take over a
+    lease that is still live, and a desk 3 minutes slow cannot keep one that ran out. On
+    SQLite (one machine, one clock) the desk's clock is the clock."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one clock on one machine")
+    real = SystemClock()
+    fast = StepClock()
+    fast.at = real.now() + timedelta(minutes=3)
+    slow = StepClock()
+    slow.at = real.now() - timedelta(minutes=3)
+    leader = LeaseKeeper(engine, real, "a@desk-1")
+    skewed = LeaseKeeper(engine, fast, "b@desk-2")
+    assert leader.claim("sync", TTL)
+    assert not skewed.claim("sync", TTL)  # 3 minutes "later" at desk 2: still live
+    assert not skewed.holds("sync") and leader.holds("sync")
+    info = lease_info(engine, "sync")
+    assert info is not None and abs(info.expires_at - (real.now() + TTL)) < timedelta(seconds=5)
+    behind = LeaseKeeper(engine, slow, "a@desk-1")  # the leader's clock falls behind
+    _age(engine, TTL + timedelta(seconds=1))
+    assert not behind.holds("sync")  # ran out by the server's clock
+    assert skewed.claim("sync", TTL)  # and the other desk takes it over
 
 
 # ------------------------------------------------------------- three workstations

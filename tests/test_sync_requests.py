@@ -13,7 +13,7 @@ from linker_tui.models import OnlineRequest, Patient, RequestState
 from linker_tui.sync.queries import sync_problems, sync_status
 from linker_tui.workflow import InvalidDecision, StaleRequest, Workflow, audit_trail
 from tests.builders import NOW
-from tests.conftest import make_workflow
+from tests.conftest import is_decision_time, make_workflow
 from tests.sync_support import (
     appointment,
     appointments_by_pms_id,
@@ -154,9 +154,11 @@ def test_a_linked_request_whose_appointment_changes_is_flagged(
         "moved": "The linked appointment A2 on Thu 2026-12-03 09:30 was moved in the PMS to "
         "Thu 2026-12-03 11:00.",
     }[change]
-    assert after.attention == expected and after.attention_at == NOW
+    assert after.attention == expected and is_decision_time(engine, after.attention_at)
     event = audit_trail(engine, request_id)[-1]
-    assert event.action == "attention" and event.detail == expected
+    # the system's action, with the desk that ran the sync as detail
+    assert event.action == "attention" and event.desk_user == "system"
+    assert event.detail == f"{expected} (found by the sync on sync@desk-1)"
     assert (event.os_user, event.workstation) == ("sync", "desk-1")
     # a second run does not flag it again
     again = make_sync(engine, tmp_path / "export").run(force=True)

@@ -20,7 +20,6 @@ Guarantees (see docs/email.md):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -42,13 +41,13 @@ from linker_tui.mail.transport import DeliveryFailure, Mailer
 from linker_tui.models import (
     Appointment,
     AppointmentStatus,
-    AuditEvent,
     EmailOutbox,
     OnlineRequest,
     OutboxStatus,
     Patient,
     RequestState,
 )
+from linker_tui.trail import explain, record
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +381,8 @@ def _staff_action(
         if row is None:
             raise OutboxActionError("This email no longer exists.")
         before = row.status
+        who = actor or Actor("", "")
+        explain(session, action, detail, who, clock)  # PostgreSQL: its trigger writes the row
         changed = session.execute(
             sa.update(EmailOutbox)
             .where(
@@ -393,19 +394,15 @@ def _staff_action(
         )
         if _rowcount(changed) != 1:
             raise OutboxActionError(f"This email is {before}: it cannot be {verb}.")
-        session.add(
-            AuditEvent(
-                at=clock.now(),
-                os_user=actor.os_user if actor else "",
-                workstation=actor.workstation if actor else "",
-                action=action,
-                request_id=row.request_id,
-                before=json.dumps({"outbox_id": outbox_id, "status": before}, sort_keys=True),
-                after=json.dumps(
-                    {"outbox_id": outbox_id, "status": values["status"]}, sort_keys=True
-                ),
-                detail=detail,
-            )
+        record(
+            session,
+            action=action,
+            request_id=row.request_id,
+            before={"outbox_id": outbox_id, "status": before},
+            after={"outbox_id": outbox_id, "status": values["status"]},
+            detail=detail,
+            actor=who,
+            clock=clock,
         )
 
 
