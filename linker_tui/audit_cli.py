@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from linker_tui.db import read_session
 from linker_tui.models import AuditEvent, OnlineRequest
+from linker_tui.trail_check import verify_trail
 
 FIELDS = ("id", "at", "os_user", "workstation", "action", "request", "before", "after", "detail")
 
@@ -26,6 +27,11 @@ def add_audit_parser(sub: Any) -> None:
     audit.add_argument("--since", type=date.fromisoformat, help="first day (YYYY-MM-DD)")
     audit.add_argument("--until", type=date.fromisoformat, help="last day, inclusive")
     audit.add_argument("--format", choices=("csv", "json"), default="csv")
+    audit.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the trail is complete (every change of every request, in order)",
+    )
 
 
 def audit_rows(
@@ -74,7 +80,20 @@ def write_audit(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> int:
 
 
 def run_audit_command(args: argparse.Namespace, engine: Engine, tz: ZoneInfo) -> int:
-    """Print the audit trail to standard output; the count goes to standard error."""
+    """Print the audit trail to standard output; the count goes to standard error.
+    ``--verify``: check it instead; exit 1 when something is missing."""
+    if args.verify:
+        return run_verify(engine)
     count = write_audit(audit_rows(engine, tz, args.since, args.until), args.format, sys.stdout)
     print(f"{count} audit event(s)", file=sys.stderr)
     return 0
+
+
+def run_verify(engine: Engine) -> int:
+    """``audit --verify``: one line per gap, a summary; 0 when the trail is complete."""
+    report = verify_trail(engine)
+    for gap in report.gaps:
+        print(f"gap: {gap}")
+    verdict = "complete" if report.complete else f"{len(report.gaps)} gap(s)"
+    print(f"audit trail {verdict}: {report.requests} request(s), {report.events} event(s)")
+    return 0 if report.complete else 1
