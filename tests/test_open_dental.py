@@ -330,6 +330,35 @@ def test_a_user_without_select_on_histappointment_gets_a_clear_error(
         od.run(f"DROP USER IF EXISTS '{user}'@'localhost'")
 
 
+class _Probe(OpenDentalConnector):
+    """Runs one more statement in the connector's own session before reading."""
+
+    statement = ""
+
+    def _appointments(self, cur: Any, *args: Any) -> None:
+        cur.execute(self.statement)
+        cur.fetchall()
+        super()._appointments(cur, *args)
+
+
+def test_the_session_is_read_only_and_has_a_statement_timeout(
+    sqlite_engine: Engine, od: OpenDental
+) -> None:
+    writer = _Probe(od.url, TZ)
+    writer.statement = "UPDATE patient SET FName = 'x' WHERE PatNum = 1001"
+    failed = make_od_sync(sqlite_engine, writer).run()
+    assert not failed.ok and "READ ONLY transaction" in failed.error
+    assert od.value("SELECT FName FROM patient WHERE PatNum = 1001") == "William"
+    slow = _Probe(od.url, TZ, timeout=1)
+    slow.statement = "SELECT COUNT(*) FROM appointment a, appointment b, appointment c, " + (
+        "appointment d, appointment e, appointment f, appointment g WHERE SLEEP(0.01) = 0"
+    )
+    stopped = make_od_sync(sqlite_engine, slow).run()
+    assert not stopped.ok
+    assert "took longer than 1 s and was stopped" in stopped.error
+    assert _sync(sqlite_engine, od).ok
+
+
 def test_an_unreachable_server_is_one_sentence(sqlite_engine: Engine) -> None:
     connector = OpenDentalConnector("mysql+pymysql://od@127.0.0.1:1/opendental", TZ, timeout=2)
     summary = make_od_sync(sqlite_engine, connector).run()
