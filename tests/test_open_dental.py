@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from linker_tui.db import read_session
 from linker_tui.models import OnlineRequest, Patient, Provider, RequestState
+from linker_tui.sync import open_dental
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.open_dental import OpenDentalConnector
@@ -99,6 +100,16 @@ def test_first_run_maps_open_dental_rows(sqlite_engine: Engine, od: OpenDental) 
     with read_session(sqlite_engine) as s:
         titles = {p.pms_id: p.title for p in s.exec(select(Provider)).all()}
     assert titles == {"1": "Dr.", "2": ""}
+
+
+def test_a_big_read_comes_in_pages(
+    sqlite_engine: Engine, od: OpenDental, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open_dental, "_PAGE", 2)  # each page its own short statement
+    summary = _sync(sqlite_engine, od)
+    assert summary.ok and summary.inserted == 10
+    assert sorted(appointments_by_pms_id(sqlite_engine)) == ["1", "2", "3", "4", "7"]
+    assert sorted(_patients(sqlite_engine)) == ["1001", "1002", "1003"]
 
 
 def test_a_run_with_no_change_stops_at_the_cursor(sqlite_engine: Engine, od: OpenDental) -> None:

@@ -72,6 +72,7 @@ OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while t
 PATIENT_CHECK_SECONDS = 300  # patients alone changed: read at the latest after this
 _HIST_OVERLAP = 200  # history numbers re-read (a row committed after a later one)
 _FETCH = 20_000  # rows per fetch (a stop is noticed between fetches)
+_PAGE = 50_000  # rows per statement of a big read
 _IN_CHUNK = 1_000
 _MAX_RETRIED = 20_000  # refused appointments read again next time (at most)
 _FAR = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
@@ -226,8 +227,8 @@ class OpenDentalConnector:
         self, cur: Any, since: int | None, problems: list[RowProblem], stop: StopFlag
     ) -> _Patients:
         out = _Patients(TableChanges(file="patient"))
-        cur.execute(PATIENTS_SQL + _since_sql("patient", since))
-        for rows in _fetched(cur, stop):
+        where = [] if since is None else [f"DateTStamp >= FROM_UNIXTIME({int(since)})"]
+        for rows in _pages(cur, PATIENTS_SQL, where, [], "PatNum", stop):
             out.table.seen += len(rows)
             for values in rows:
                 row = patient_row(values)
@@ -252,9 +253,7 @@ class OpenDentalConnector:
         if since is not None:
             where.append("a.DateTStamp >= FROM_UNIXTIME(%s)")
             params.append(since)
-        sql = APPOINTMENTS_SQL + (" WHERE " + " AND ".join(where) if where else "")
-        cur.execute(sql, params)
-        for rows in _fetched(cur, stop):
+        for rows in _pages(cur, APPOINTMENTS_SQL, where, params, "a.AptNum", stop):
             reader.add(rows)
         done = set(reader.keys)
         wanted = [n for n in retry if n not in done]
@@ -425,6 +424,25 @@ def _marks(cur: Any) -> tuple[int, list[Any]]:
     cur.execute(MARKS_SQL)
     now, *marks = cur.fetchall()[0]  # read to the end (an unbuffered cursor)
     return int(now), marks
+
+
+def _pages(
+    cur: Any, sql: str, where: list[str], params: list[Any], key: str, stop: StopFlag
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of ``sql`` in pages of :data:`_PAGE` in the order of ``key`` (the first
+    column), each page its own statement: in the snapshot, and every statement short
+    (the statement timeout holds for each), however big the first read."""
+    last = -1
+    while True:
+        stop.check()
+        conditions = " AND ".join([*where, f"{key} > %s"])
+        cur.execute(f"{sql} WHERE {conditions} ORDER BY {key} LIMIT {_PAGE}", [*params, last])
+        rows = cur.fetchall()
+        if rows:
+            yield rows
+        if len(rows) < _PAGE:
+            return
+        last = rows[-1][0]
 
 
 def _since_sql(table: str, since: int | None) -> str:
