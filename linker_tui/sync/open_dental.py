@@ -4,7 +4,8 @@ directly, read-only, incrementally; see ``docs/sync.md`` ("Open Dental").
 * **Read-only and bounded.** Each read is one transaction opened ``READ ONLY, WITH
   CONSISTENT SNAPSHOT``, with a statement timeout (``max_statement_time`` on MariaDB,
   ``MAX_EXECUTION_TIME`` on MySQL) and the session in UTC (``DateTStamp`` is a
-  ``TIMESTAMP``: no daylight-saving jumps). It never writes.
+  ``TIMESTAMP``: no daylight-saving jumps); big reads come in pages, a statement each.
+  It never writes.
 * **Incremental.** Every Open Dental write sets the row's ``DateTStamp`` (second
   resolution). The connector state keeps the database clock's time of the last read
   (``since``); the next read takes the rows with ``DateTStamp >= since - overlap``, so a
