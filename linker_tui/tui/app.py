@@ -29,6 +29,7 @@ from linker_tui.tui.jobs import (
     SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
+from linker_tui.tui.messages import SyncRequested
 from linker_tui.tui.modals.base import Dialog
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.help import HelpScreen
@@ -78,7 +79,7 @@ class LinkerApp(SafeApp[None]):
 
     def get_default_screen(self) -> Screen[None]:
         """The request list."""
-        return MainScreen(self.services, live_seconds=self.live_seconds)
+        return MainScreen(self.services, live_seconds=self.live_seconds, stop=self.stop_flag)
 
     def on_mount(self) -> None:
         """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
@@ -191,6 +192,10 @@ class LinkerApp(SafeApp[None]):
                 )
 
     # ------------------------------------------------------------------ sync
+    def on_sync_requested(self, message: SyncRequested) -> None:
+        """Staff asked for a sync (key or palette, on the list or the runs screen)."""
+        self.sync_now()
+
     def sync_now(self) -> None:
         """Sync now, in a worker (the status line says so; the list follows)."""
         if any(not w.is_finished for w in self.workers if w.group == SYNC_GROUP):

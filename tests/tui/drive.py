@@ -13,7 +13,7 @@ from textual.widgets import Input, Static
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.tui.widgets.request_list import RequestList
 
 Size = tuple[int, int]
 SMALL: Size = (80, 24)
@@ -62,7 +62,7 @@ def main_screen(app: LinkerApp) -> MainScreen:
     return screen
 
 
-def table(app: LinkerApp) -> RequestTable:
+def table(app: LinkerApp) -> RequestList:
     return main_screen(app).table
 
 

@@ -124,7 +124,7 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         await pilot.press("slash", "escape")
         await settle(pilot)
         assert screen.query_one("#filter", Input).value == ""
-        assert app.focused is None  # nothing focused: the list has the keys again
+        assert app.focused is table(app)  # the list has the keys again
         assert table(app).row_count == 9
 
 
@@ -196,8 +196,8 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
         rows = screen.table
         seen.update(
             loaded=rows.loaded,
-            header=screen.render_line(2).text.split(),  # the list starts on line 2
-            first=screen.render_line(3).text.strip(),
+            header=rows.render_line(0).text.split(),
+            first=rows.render_line(1).text.strip(),
             practice=screen.top_bar.practice_text,
             keys=screen.bottom_bar.keys_text,
         )
@@ -215,7 +215,7 @@ async def test_first_frame_is_the_real_layout_saying_it_is_loading(
             "keys": "h Handled  / Filter  m Mail  y Sync  f5 Refresh  ? Help  q Quit  ^p palette",
         }
         assert table(app).loaded and table(app).row_count == 9
-        assert main_screen(app).render_line(3).text.startswith("11-26 08:15 Jane Exact")
+        assert table(app).render_line(1).text.startswith("11-26 08:15 Jane Exact")
 
 
 async def test_list_keys_and_mouse_move_the_cursor(world: World) -> None:
@@ -263,12 +263,11 @@ async def test_wheel_scrolls_the_list_and_a_resize_keeps_the_cursor_in_view(
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         rows = table(app)
-        screen = main_screen(app)
         for _ in range(3):  # the wheel over the list scrolls it; the cursor stays put
-            screen.post_message(events.MouseScrollDown(screen, 5, 6, 0, 1, 0, False, False, False))
+            rows.post_message(events.MouseScrollDown(rows, 5, 4, 0, 1, 0, False, False, False))
         await settle(pilot)
         assert rows.scroll_y == 3 and rows.cursor_row == 0
-        first_shown = screen.render_line(3).text  # line 3: the first row in view
+        first_shown = rows.render_line(1).text  # the first row in view, under the header
         assert first_shown.startswith(rows.get_row(str(rows.rows_shown[3].id))[0].plain)
         await pilot.press("ctrl+end")
         await settle(pilot)
@@ -364,14 +363,14 @@ async def test_no_colour_marks_the_app_monochrome(
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         assert app.has_class("-mono")
-        # the cursor row (line 3: the list's first row) shows without colour: reversed,
-        # and bold while the list has the keys
-        screen = main_screen(app)
-        cursor = [segment.style for segment in screen.render_line(3) if segment.text.strip()]
+        # the cursor row (the list's first row) shows without colour: reversed, and bold
+        # while the list has the keys
+        rows = table(app)
+        cursor = [segment.style for segment in rows.render_line(1) if segment.text.strip()]
         assert cursor and all(s is not None and s.reverse and s.bold for s in cursor)
         await pilot.press("slash")  # the filter field takes the keys: the list is blurred
         await settle(pilot)
-        cursor = [segment.style for segment in screen.render_line(3) if segment.text.strip()]
+        cursor = [segment.style for segment in rows.render_line(1) if segment.text.strip()]
         assert cursor and all(s is not None and s.reverse and not s.bold for s in cursor)
 
 
@@ -429,3 +428,40 @@ async def test_refresh_shows_changes_made_elsewhere(world: World) -> None:
         await pilot.press("ctrl+r")
         await settle(pilot)
         assert table(app).row_count == 8
+
+
+async def test_tab_key_bar_clicks_scrollbar_drag_and_detail_selection(world: World) -> None:
+    """The screen is made of ordinary widgets: Tab moves between the list and the filter,
+    a click on a key presses it, the list's scrollbar can be dragged, the detail pane's
+    text can be selected."""
+    _add_bulk_requests(world, 40)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        rows = table(app)
+        assert app.focused is rows
+        await pilot.press("tab")
+        assert app.focused is screen.query_one("#filter", Input)
+        await pilot.press("shift+tab")
+        assert app.focused is rows
+        # a click on "h Handled" in the key bar (the last line) shows the handled requests
+        keys = screen.bottom_bar.keys_text
+        await pilot.click(offset=(keys.index("Handled"), SMALL[1] - 1))
+        await settle(pilot)
+        assert screen.list_query.show_handled
+        # the scrollbar (the list's last column) dragged down scrolls the list
+        assert rows.scroll_y == 0 and rows.max_scroll_y > 0
+        await pilot.mouse_down(offset=(SMALL[0] - 1, 3))
+        await pilot.hover(offset=(SMALL[0] - 1, 8))
+        await pilot.mouse_up(offset=(SMALL[0] - 1, 8))
+        await settle(pilot)
+        assert rows.scroll_y > 0
+        # the detail pane's first line, selected with the mouse
+        top = screen.detail.region.y + 1  # under the rule
+        await pilot.mouse_down(offset=(1, top))
+        await pilot.hover(offset=(30, top))
+        await pilot.mouse_up(offset=(30, top))
+        await pilot.pause()
+        selected = screen.get_selected_text()
+        assert selected is not None and selected.startswith("REQ-1001")

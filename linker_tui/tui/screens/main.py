@@ -1,11 +1,9 @@
 """The request list: header with counts, filter, a page of requests, the detail pane.
 
-The screen draws every line itself (Textual's Line API, :meth:`MainScreen.render_line`):
-the header and filter line (:class:`TopBar`), the list (:class:`RequestTable`), the detail
-pane (:class:`DetailPane`), the status line and the keys (:class:`BottomBar`). Those are
-plain objects holding what they show. Every widget on the first frame costs start-up time;
-drawn this way the screen starts about as fast as an empty Textual app. The filter's input
-field is the one widget, mounted over the filter line the first time staff filter.
+Ordinary widgets, top to bottom: :class:`TopBar` (header and filter line),
+:class:`RequestList` (a page of requests), :class:`DetailPane`, :class:`BottomBar`
+(status line and keys). The page is read after the first frame, which says the list is
+loading.
 """
 
 from __future__ import annotations
@@ -15,15 +13,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from rich.style import Style
-from textual import events, on, work
+from textual import on, work
+from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
-from textual.content import Content
-from textual.geometry import Region
 from textual.screen import Screen
-from textual.strip import Strip
-from textual.widgets import Input, Static
+from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
 from linker_tui.models import OutboxStatus, RequestState
@@ -38,6 +32,7 @@ from linker_tui.queries import (
     state_counts,
 )
 from linker_tui.services import Services
+from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.flows import Flows
 from linker_tui.tui.formatting import RANGE_DASH, count
@@ -52,27 +47,19 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
-from linker_tui.tui.safe import SafeInput, line
+from linker_tui.tui.messages import SyncRequested
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from linker_tui.tui.widgets.bottom_bar import BottomBar
-from linker_tui.tui.widgets.detail import HEIGHT as DETAIL_HEIGHT
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.keybar import follow_bindings, keys_content
-from linker_tui.tui.widgets.line_styles import COMPONENTS, LineStyles
-from linker_tui.tui.widgets.request_table import RequestTable
+from linker_tui.tui.widgets.request_list import RequestList
 from linker_tui.tui.widgets.status import sync_status_text
-from linker_tui.tui.widgets.top_bar import LABEL, TopBar
+from linker_tui.tui.widgets.top_bar import FilterInput, TopBar
 from linker_tui.views import RequestRow
 from linker_tui.workflow import WorkflowError
 
 DECISION_GROUP = "decision"
 POLL_GROUP = "poll"
-FILTER_HINT = "/ to filter"
-TOP_LINES = 2
-"""The header and the filter line."""
-BOTTOM_LINES = 2
-"""The status line and the keys."""
 
 
 @dataclass(frozen=True)
@@ -82,47 +69,27 @@ class _Loaded:
     mail: dict[OutboxStatus, int]
 
 
-class FilterInput(SafeInput):
-    """The filter field: Enter or ↓ goes back to the list, Esc clears it first."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "leave(True)", "Clear filter", id="filter.clear"),
-        Binding("down", "leave(False)", "To the list", show=False, id="filter.to_list"),
-    ]
-
-    def action_leave(self, clear: bool) -> None:
-        """Back to the list (clearing the text on Esc)."""
-        if clear:
-            self.value = ""
-        self.screen.set_focus(None)  # the list has the keys when nothing is focused
-
-
 class MainScreen(Screen[None]):
     """Where staff work through the requests."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *bindings(MAIN_KEYS),
-        Binding("up", "list('cursor_up')", "Cursor up", show=False),
-        Binding("down", "list('cursor_down')", "Cursor down", show=False),
-        Binding("pageup", "list('page_up')", "Page up", show=False),
-        Binding("pagedown", "list('page_down')", "Page down", show=False),
-        Binding("ctrl+home", "list('first')", "Top", show=False),
-        Binding("ctrl+end", "list('last')", "Bottom", show=False),
-    ]
-    """The decisions and screens (``keys.MAIN_KEYS``), and the list's cursor keys: ↑ ↓,
-    PgUp PgDn a screen, ctrl+Home ctrl+End the first and last row (ctrl+PgUp/ctrl+PgDn
-    are the previous/next page)."""
-    AUTO_FOCUS = ""
-    """Nothing is focused: the list has the keys (the filter field takes them while it
-    has the focus)."""
-    COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENTS.values())
+    BINDINGS: ClassVar[list[BindingType]] = list(bindings(MAIN_KEYS))
+    """The decisions and screens (``keys.MAIN_KEYS``); the list has its cursor keys."""
+    AUTO_FOCUS = "#requests"
 
-    def __init__(self, services: Services, *, live_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        live_seconds: float | None = None,
+        stop: StopFlag | None = None,
+    ) -> None:
         super().__init__()
         self.services = services
         self.tz = services.settings.tz
         self.live_seconds = live_seconds
         """How often the screen looks whether anything changed (None: never by itself)."""
+        self.stop = stop
+        """Set when the app quits (a sync started by a dialog stops at its next check)."""
         self._stamp: ChangeStamp | None = None
         self._sync_status: SyncStatus | None = None
         self._flows: Flows | None = None
@@ -132,102 +99,39 @@ class MainScreen(Screen[None]):
         self._detail_wanted: int | None = None
         self._detail_busy = False
         self._bindings_state: tuple[object, ...] | None = None
-        self.top_bar = TopBar(
-            services.settings.practice_name, FILTER_HINT, refresh=self._refresh_top
-        )
-        self.table = RequestTable(
-            self.tz, highlighted=self._highlighted, refresh=self._refresh_list
-        )
-        self.detail = DetailPane(self.tz, refresh=self._refresh_detail)
-        self.bottom_bar = BottomBar(refresh=self._refresh_bottom)
-        self._line_styles: LineStyles | None = None
-        self._scrollbar: tuple[Style, Style] | None = None
 
-    # ------------------------------------------------------------------ drawing
-    def _detail_top(self) -> int:
-        """The detail pane's first line (the list is everything above, under the top
-        lines)."""
-        return max(TOP_LINES, self.size.height - BOTTOM_LINES - DETAIL_HEIGHT)
+    def compose(self) -> ComposeResult:
+        """Header and filter line, the list, the detail pane, status line and keys."""
+        yield TopBar(self.services.settings.practice_name, id="top")
+        yield RequestList(self.tz, id="requests")
+        yield DetailPane(self.tz, id="detail")
+        yield BottomBar(id="bottom")
 
-    def _bottom_top(self) -> int:
-        """The status line."""
-        return max(TOP_LINES, self.size.height - BOTTOM_LINES)
+    @property
+    def top_bar(self) -> TopBar:
+        """The header and the filter line."""
+        return self.query_one(TopBar)
 
-    def _styles(self) -> LineStyles:
-        if self._line_styles is None:
-            self._line_styles = LineStyles.read(self, list_focused=self.focused is None)
-        return self._line_styles
+    @property
+    def table(self) -> RequestList:
+        """The request list."""
+        return self.query_one(RequestList)
 
-    def _scrollbar_styles(self) -> tuple[Style, Style]:
-        """The list scrollbar's (background, thumb) styles, computed as Textual's own
-        scrollbar computes them (over the background of the list's parent: the screen)."""
-        if self._scrollbar is None:
-            styles = self.styles
-            background = styles.scrollbar_background
-            if background.a < 1:
-                background = self.background_colors[1] + background
-            color = background + styles.scrollbar_color
-            self._scrollbar = Style(bgcolor=background.rich_color), Style(color=color.rich_color)
-        return self._scrollbar
+    @property
+    def detail(self) -> DetailPane:
+        """The detail pane."""
+        return self.query_one(DetailPane)
 
-    def render_line(self, y: int) -> Strip:
-        """Line ``y`` of the screen: header, filter line, list, detail, status, keys."""
-        width = self.size.width
-        styles = self._styles()
-        detail_top, bottom_top = self._detail_top(), self._bottom_top()
-        if y < TOP_LINES:
-            return self.top_bar.line(y, width, styles)
-        if y < detail_top:
-            # The first frame can come before the screen's first resize event.
-            self.table.resize(width, detail_top - TOP_LINES)
-            return self.table.line(y - TOP_LINES, styles, self._scrollbar_styles())
-        if y < bottom_top:
-            return self.detail.line(y - detail_top, width, styles, self)
-        return self.bottom_bar.line(y - bottom_top, width, styles)
-
-    def notify_style_update(self) -> None:
-        """Styles changed (theme, monochrome): draw with the new ones."""
-        self._line_styles = None
-        self._scrollbar = None
-        super().notify_style_update()
-
-    def watch_focused(self) -> None:
-        """The list's cursor is brighter while the list has the keys (nothing focused)."""
-        self._line_styles = None
-        self._refresh_list()
-
-    def _refresh_lines(self, top: int, count: int) -> None:
-        if self.is_attached:
-            self.refresh(Region(0, top, self.size.width, count))
-
-    def _refresh_top(self, line: int) -> None:
-        self._refresh_lines(line, 1)
-
-    def _refresh_list(self) -> None:
-        self._refresh_lines(TOP_LINES, self._detail_top() - TOP_LINES)
-
-    def _refresh_detail(self) -> None:
-        self._refresh_lines(self._detail_top(), DETAIL_HEIGHT)
-
-    def _refresh_bottom(self, line: int) -> None:
-        self._refresh_lines(self._bottom_top() + line, 1)
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Share the new size between the list and the rest (the cursor stays in view)."""
-        self.table.resize(event.size.width, self._detail_top() - TOP_LINES)
-        self._show_keys()
+    @property
+    def bottom_bar(self) -> BottomBar:
+        """The status line and the keys."""
+        return self.query_one(BottomBar)
 
     # ------------------------------------------------------------------ start
     def on_mount(self) -> None:
         """Once the screen is drawn (the list says it is loading): load the first page and
-        the sync status, and look for changes every few seconds; follow the bindings in
-        the key line."""
-        follow_bindings(self, self._show_keys)
+        the sync status, and look for changes every few seconds."""
         self.call_after_refresh(self._start)
-
-    def _show_keys(self) -> None:
-        if self.is_attached:
-            self.bottom_bar.show_keys(keys_content(self, self.size.width))
 
     def _start(self) -> None:
         if not self.is_attached:
@@ -241,13 +145,12 @@ class MainScreen(Screen[None]):
     def flows(self) -> Flows:
         """The decision flows (made once the screen belongs to the app)."""
         if self._flows is None:
-            stop = getattr(self.app, "stop_flag", None)
-            self._flows = Flows(self.app, self.services, self._mail_queued, stop=stop)
+            self._flows = Flows(self.app, self.services, self._mail_queued, stop=self.stop)
         return self._flows
 
     @property
     def selected(self) -> RequestRow | None:
-        """The request under the cursor, read from the table itself (not from the last
+        """The request under the cursor, read from the list itself (not from the last
         highlight message, which may still be queued behind a fast key press)."""
         return self.table.current_row()
 
@@ -276,6 +179,7 @@ class MainScreen(Screen[None]):
             keep_index=keep_index,
         )
         self._show_page_status()
+        self._set_current(self.table.current_row())
 
     def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
         services = self.services
@@ -349,43 +253,16 @@ class MainScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_total > PAGE_SIZE:
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        if self.top_bar.show_status(status) and self.top_bar.field_open:
-            self.query_one("#page-status", Static).update(line(self.top_bar.status_text))
+        self.top_bar.show_status(status)
 
     def _keys(self, spec: KeySpec) -> str:
         keys = spec.current_keys(self.services.settings.keys)
         return self.app.get_key_display(Binding(keys[0], spec.action)) if keys else "?"
 
     # ------------------------------------------------------------------ cursor
+    @on(RequestList.Highlighted, "#requests")
     def _highlighted(self) -> None:
         self._set_current(self.table.current_row())
-
-    def action_list(self, move: str) -> None:
-        """Move the list's cursor (``cursor_up``, ``page_down``, ``first``, ...)."""
-        moves = {
-            "cursor_up": self.table.cursor_up,
-            "cursor_down": self.table.cursor_down,
-            "page_up": self.table.page_up,
-            "page_down": self.table.page_down,
-            "first": self.table.first,
-            "last": self.table.last,
-        }
-        moves[move]()
-
-    def on_click(self, event: events.Click) -> None:
-        """A click on a row of the list puts the cursor there."""
-        if TOP_LINES <= event.y < self._detail_top():
-            self.table.click(event.y - TOP_LINES)
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        """The wheel scrolls the list (a line per step)."""
-        event.stop()  # unstopped, the same wheel step reached the screen a second time
-        self.table.scroll_to(self.table.scroll_y + 1)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        """The wheel scrolls the list (a line per step)."""
-        event.stop()  # as above
-        self.table.scroll_to(self.table.scroll_y - 1)
 
     def _set_current(self, row: RequestRow | None) -> None:
         self._update_bindings()
@@ -493,9 +370,7 @@ class MainScreen(Screen[None]):
 
     def action_sync(self) -> None:
         """Sync now (in the background; the list follows when it is done)."""
-        sync = getattr(self.app, "sync_now", None)
-        if sync is not None:
-            sync()
+        self.post_message(SyncRequested())
 
     def action_sync_runs(self) -> None:
         """Show the recent sync runs and their problems."""
@@ -520,24 +395,9 @@ class MainScreen(Screen[None]):
         self.page_offset = 0
         self.reload(keep_index=0)
 
-    async def action_filter(self) -> None:
-        """Focus the filter field (mounting it the first time)."""
-        fields = self.query(FilterInput)
-        if fields:
-            fields.first().focus()
-            return
-        field = FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
-        await self.mount(
-            Horizontal(
-                Static(Content(LABEL), id="filter-label"),
-                field,
-                Static(line(self.top_bar.status_text), id="page-status"),
-                id="filter-row",
-            )
-        )
-        self.top_bar.field_open = True
-        self._refresh_top(1)
-        field.focus()
+    def action_filter(self) -> None:
+        """Put the keys in the filter field."""
+        self.query_one(FilterInput).focus()
 
     def action_refresh(self) -> None:
         """Reload the list and the counts."""
@@ -564,8 +424,9 @@ class MainScreen(Screen[None]):
         self.reload(keep_index=0)
 
     @on(Input.Submitted, "#filter")
-    def _filter_submitted(self) -> None:
-        self.set_focus(None)
+    @on(FilterInput.Left)
+    def _filter_left(self) -> None:
+        self.table.focus()
 
     def palette_actions(self) -> Iterator[KeySpec]:
         """The actions the command palette offers now."""

@@ -23,6 +23,7 @@ from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import SyncProblemView, latest_runs, sync_problems
 from linker_tui.tui.formatting import count, received
 from linker_tui.tui.keys import RUNS_KEYS, KeySpec, bindings
+from linker_tui.tui.messages import SyncRequested
 from linker_tui.tui.safe import cell, line
 from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.tui.widgets.keybar import KeyBar
@@ -177,9 +178,7 @@ class SyncRunsScreen(Screen[None]):
 
     def action_sync(self) -> None:
         """Sync now (the list follows when it is done)."""
-        sync = getattr(self.app, "sync_now", None)
-        if sync is not None:
-            sync()
+        self.post_message(SyncRequested())
 
     def palette_actions(self) -> Iterator[KeySpec]:
         """The actions the command palette offers now."""

@@ -2,9 +2,8 @@
 
 A light replacement for Textual's ``Footer``: one line re-rendered when the screen's
 bindings change, instead of a row of widgets rebuilt each time (which made every dialog
-and cursor move noticeably slower). :class:`KeyBar` is that line on its own (the outbox
-and sync-runs screens); the request list draws it under its status line
-(:class:`~linker_tui.tui.widgets.bottom_bar.BottomBar`).
+and cursor move noticeably slower). Like the footer, a click on a key presses it and the
+mouse over a key shows what it does.
 """
 
 from __future__ import annotations
@@ -12,17 +11,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from textual import events
 from textual.binding import Binding
 from textual.content import Content
 from textual.screen import Screen
+from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
 from linker_tui.tui.keys import SPARE_IDS
-from linker_tui.tui.safe import Part, line
+from linker_tui.tui.safe import one_line
 
-KEY_STYLE = "bold reverse"
-DISABLED_STYLE = "dim"
+KEY_STYLE = Style.parse("bold reverse")
+DISABLED_STYLE = Style.parse("dim")
+PLAIN = Style()
+
+
+def _pressing(key: str, help_text: str) -> Style:
+    """Marks a key's cells: a click presses ``key``; the tooltip is ``help_text``."""
+    return Style.from_meta({"key": key, "help": help_text})
 
 
 def keys_content(screen: Screen[Any], width: int) -> Content:
@@ -40,20 +47,32 @@ def keys_content(screen: Screen[Any], width: int) -> Content:
             continue
         seen.add(binding.action)
         shown.append((binding, enabled))
-    tail: list[Part] = []
+    tail: list[tuple[str, Style]] = []
     palette = active.get(app.COMMAND_PALETTE_BINDING)
     if app.ENABLE_COMMAND_PALETTE and palette is not None:
-        tail = [(app.get_key_display(palette.binding), KEY_STYLE), " palette"]
+        binding = palette.binding
+        click = _pressing(binding.key, "Command palette")
+        tail = [
+            (one_line(app.get_key_display(binding)), KEY_STYLE + click),
+            (" palette", click),
+        ]
 
     def assemble(keys: list[tuple[Binding, bool]]) -> Content:
-        parts: list[Part] = []
+        parts: list[tuple[str, Style]] = []
         for binding, enabled in keys:
-            style = "" if enabled else DISABLED_STYLE
+            style = PLAIN if enabled else DISABLED_STYLE
+            key_style = KEY_STYLE if enabled else DISABLED_STYLE
+            if enabled:  # a click presses the key; the mouse over it shows what it does
+                click = _pressing(binding.key, binding.tooltip or binding.description)
+                key_style, described = key_style + click, style + click
+            else:
+                described = style
             parts += [
-                (app.get_key_display(binding), KEY_STYLE if enabled else DISABLED_STYLE),
-                (f" {binding.description}  ", style),
+                (one_line(app.get_key_display(binding)), key_style),
+                (one_line(f" {binding.description}"), described),
+                ("  ", style),
             ]
-        return line(*parts, *tail)
+        return Content.assemble(*parts, *tail)
 
     rendered = assemble(shown)
     spare = [b.id for b, _ in shown if b.id in SPARE_IDS]
@@ -79,6 +98,14 @@ def follow_bindings(widget: Widget, show: Callable[[], None]) -> None:
 class KeyBar(Static):
     """The keys that apply now, on one line (:func:`keys_content`)."""
 
+    DEFAULT_CSS = """
+    KeyBar {
+        height: 1;
+        background: $panel;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
     _shown: tuple[str, tuple[object, ...]] | None = None
 
     def on_mount(self) -> None:
@@ -99,6 +126,18 @@ class KeyBar(Static):
             self._shown = shown_now
             # One line of a fixed size: no layout of the screen needed.
             self.update(rendered, layout=False)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a key that applies presses it."""
+        key = event.style.meta.get("key")
+        if isinstance(key, str):
+            event.stop()
+            self.app.simulate_key(key)
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        """The mouse over a key shows what it does."""
+        help_text = event.style.meta.get("help")
+        self.tooltip = help_text if isinstance(help_text, str) else None
 
     @property
     def keys_text(self) -> str:

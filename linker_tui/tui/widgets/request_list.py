@@ -1,0 +1,336 @@
+"""The request list: one page of rows whose columns fit the width.
+
+A Line-API widget (:class:`~textual.scroll_view.ScrollView`, as Textual's ``DataTable``
+and ``OptionList`` are): it draws only the lines in view, one strip per line, from the
+page it was given (a page is at most ``queries.PAGE_SIZE`` rows, read in SQL). Textual
+gives it its scrollbar (draggable), focus and mouse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+from zoneinfo import ZoneInfo
+
+from rich.cells import set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from linker_tui.tui.formatting import received, short_datetime, state_short
+from linker_tui.tui.safe import cell
+from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.views import RequestRow
+
+COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("received", "Received", 11),
+    ColumnSpec("name", "Name", 10, weight=3, maximum=32),
+    ColumnSpec("requested", "Requested", 15),
+    ColumnSpec("provider", "Provider", 8, weight=2, maximum=24),
+    ColumnSpec("reason", "Reason", 8, weight=2, maximum=32),
+    ColumnSpec("hint", "Match", 17),
+)
+STATE_COLUMN = ColumnSpec("state", "State", 8)
+WITH_STATE: tuple[ColumnSpec, ...] = (
+    *COLUMNS[:-1],
+    ColumnSpec("hint", "Match", 11, weight=1, maximum=17),
+    STATE_COLUMN,
+)
+"""With handled requests shown the state column needs room: the match hint may be cut."""
+SCROLLBAR = 1
+LOADING = "Loading requests…"
+
+HEADER = "request-list--header"
+CURSOR = "request-list--cursor"
+MUTED = "request-list--muted"
+
+
+class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
+    """A page of requests with a row cursor and a fixed header line.
+
+    Until the first page arrives it says so ("Loading requests…"). Keys: ↑ ↓ move the
+    cursor, PgUp PgDn move it a screen, ctrl+Home ctrl+End go to the first and last row
+    (ctrl+PgUp/ctrl+PgDn stay with the screen: previous/next page). A click puts the
+    cursor on a row; a wheel step scrolls one line.
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, CURSOR, MUTED}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "first", "Top", show=False),
+        Binding("ctrl+end", "last", "Bottom", show=False),
+    ]
+    DEFAULT_CSS = """
+    RequestList {
+        height: 1fr;
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .request-list--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .request-list--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .request-list--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .request-list--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .request-list--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .request-list--muted {
+            color: $text-muted;
+        }
+    }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another row (or the rows changed under it)."""
+
+        def __init__(self, request_list: RequestList, row: RequestRow | None) -> None:
+            super().__init__()
+            self.request_list = request_list
+            self.row = row
+
+        @property
+        def control(self) -> RequestList:
+            """The list (for ``@on(..., "#requests")``)."""
+            return self.request_list
+
+    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tz = tz
+        self.rows_shown: tuple[RequestRow, ...] = ()
+        self.show_state = False
+        self.loaded = False
+        """A page has been shown (until then the list says it is loading)."""
+        self.cursor_row = 0
+        self._widths: dict[str, int] = {}
+        self._lines: list[str] = []
+        """Each row's text, cells cut and padded to the column widths."""
+        self._header = ""
+        self._layout_width = -1
+        """The width the columns were fitted to (-1: not yet, or the rows changed)."""
+        self._styles: tuple[Style, Style, Style, Style] | None = None
+
+    # ------------------------------------------------------------------ rows
+    def show_rows(
+        self,
+        rows: Sequence[RequestRow],
+        *,
+        show_state: bool,
+        keep_id: int | None = None,
+        keep_index: int = 0,
+    ) -> None:
+        """Replace the rows; put the cursor on ``keep_id`` if it is still listed, else near
+        ``keep_index`` (the owner reads the new current row itself)."""
+        self.rows_shown = tuple(rows)
+        self.show_state = show_state
+        self.loaded = True
+        index = min(max(keep_index, 0), max(len(self.rows_shown) - 1, 0))
+        if keep_id is not None:
+            index = next((i for i, r in enumerate(self.rows_shown) if r.id == keep_id), index)
+        self._layout_width = -1
+        self._layout()
+        self._fit_scrolling()
+        self.move_cursor(row=index, announce=False)
+
+    @property
+    def row_count(self) -> int:
+        """How many rows are listed."""
+        return len(self.rows_shown)
+
+    @property
+    def columns(self) -> tuple[ColumnSpec, ...]:
+        """The columns shown now."""
+        return WITH_STATE if self.show_state else COLUMNS
+
+    def current_row(self) -> RequestRow | None:
+        """The request under the cursor."""
+        if not 0 <= self.cursor_row < len(self.rows_shown):
+            return None
+        return self.rows_shown[self.cursor_row]
+
+    def get_row(self, key: str) -> list[Text]:
+        """The cells of the request with id ``key``, as shown (cut to the column widths)."""
+        row = next(r for r in self.rows_shown if str(r.id) == key)
+        return self._cells(row, self.columns)
+
+    def move_cursor(self, *, row: int, announce: bool = True) -> None:
+        """Put the cursor on ``row`` (kept within the list) and scroll it into view;
+        ``announce``: post :class:`Highlighted` if the cursor is on another row."""
+        last = len(self.rows_shown) - 1
+        row = min(max(row, 0), max(last, 0))
+        changed = row != self.cursor_row
+        self.cursor_row = row
+        self._scroll_to_cursor()
+        self.refresh()
+        if changed and announce:
+            self.post_message(self.Highlighted(self, self.current_row()))
+
+    # ------------------------------------------------------------------ size and scrolling
+    def body_height(self) -> int:
+        """How many rows are in view under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _layout(self) -> None:
+        """Fit the columns to the width; prepare the header and each row's text (again
+        only when the rows or the width changed; drawing only, no refresh)."""
+        width = self.size.width
+        if width == self._layout_width:
+            return
+        self._layout_width = width
+        specs = self.columns
+        self._widths = fit_widths(specs, max(0, width - SCROLLBAR))
+        widths = [self._widths[spec.key] + GAP for spec in specs]
+        self._header = "".join(
+            set_cell_size(spec.label, width) for spec, width in zip(specs, widths, strict=True)
+        )
+        self._lines = [
+            "".join(
+                set_cell_size(text.plain, width)
+                for text, width in zip(self._cells(row, specs), widths, strict=True)
+            )
+            for row in self.rows_shown
+        ]
+
+    def _fit_scrolling(self) -> None:
+        """The scrollable size: every row, under the header."""
+        size = Size(len(self._header), len(self._lines) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size
+        self.refresh()
+
+    def _cells(self, row: RequestRow, specs: Sequence[ColumnSpec]) -> list[Text]:
+        values = {
+            "received": received(row.received_at, self.tz),
+            "name": row.typed_name,
+            "requested": short_datetime(row.requested_start, self.tz),
+            "provider": row.requested_provider_name,
+            "reason": row.reason,
+            "hint": row.match_hint,
+            "state": state_short(row.state),
+        }
+        widths = self._widths or fit_widths(specs, max(0, self.size.width - SCROLLBAR))
+        return [cell(values[spec.key], widths[spec.key]) for spec in specs]
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Share the new width between the columns (the cursor stays in view)."""
+        self._layout()
+        self._fit_scrolling()
+        self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        """Scroll the least needed for the cursor's row to be in view under the header."""
+        top = round(self.scroll_y)
+        body = self.body_height()
+        if self.cursor_row < top:
+            top = self.cursor_row
+        elif self.cursor_row >= top + body:
+            top = self.cursor_row - body + 1
+        if top != round(self.scroll_y):
+            self.scroll_to(y=top, animate=False, force=True, immediate=True)
+
+    # ------------------------------------------------------------------ drawing
+    def notify_style_update(self) -> None:
+        """Styles changed (focus, theme): draw with the new ones."""
+        self._styles = None
+        super().notify_style_update()
+
+    def _get_styles(self) -> tuple[Style, Style, Style, Style]:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = (
+                base,
+                base + self.get_component_rich_style(HEADER),
+                base + self.get_component_rich_style(CURSOR),
+                base + self.get_component_rich_style(MUTED),
+            )
+        return self._styles
+
+    def render_line(self, y: int) -> Strip:
+        """The header on the first line, then the rows from the scroll position."""
+        self._layout()  # the first frame may come before the first resize event
+        base, header, cursor, muted = self._get_styles()
+        width = self.size.width
+        if y == 0:
+            return Strip([Segment(self._header, header)]).adjust_cell_length(width, header)
+        index = y - 1 + round(self.scroll_y)
+        if not self.loaded:
+            if index == 0:
+                return Strip([Segment(LOADING, muted)]).adjust_cell_length(width, base)
+            return Strip.blank(width, base)
+        if not 0 <= index < len(self._lines):
+            return Strip.blank(width, base)
+        style = cursor if index == self.cursor_row else base
+        return Strip([Segment(self._lines[index], style)]).adjust_cell_length(width, style)
+
+    # ------------------------------------------------------------------ keys and mouse
+    def action_cursor_up(self) -> None:
+        """The row above."""
+        self.move_cursor(row=self.cursor_row - 1)
+
+    def action_cursor_down(self) -> None:
+        """The row below."""
+        self.move_cursor(row=self.cursor_row + 1)
+
+    def action_page_down(self) -> None:
+        """A screen further down."""
+        body = self.body_height()
+        self.scroll_to(y=round(self.scroll_y) + body, animate=False, force=True, immediate=True)
+        self.move_cursor(row=self.cursor_row + body)
+
+    def action_page_up(self) -> None:
+        """A screen further up."""
+        body = self.body_height()
+        self.scroll_to(y=round(self.scroll_y) - body, animate=False, force=True, immediate=True)
+        self.move_cursor(row=self.cursor_row - body)
+
+    def action_first(self) -> None:
+        """The first row."""
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        """The last row."""
+        self.move_cursor(row=len(self.rows_shown) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on a row puts the cursor there."""
+        index = event.y - 1 + round(self.scroll_y)
+        if event.y >= 1 and 0 <= index < len(self.rows_shown):
+            self.move_cursor(row=index)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        """A wheel step scrolls one line (the cursor stays put)."""
+        event.prevent_default()  # not Textual's step (a few lines)
+        event.stop()  # nor handled again by the screen
+        self.scroll_to(y=round(self.scroll_y) + 1, animate=False, immediate=True)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        """A wheel step scrolls one line (the cursor stays put)."""
+        event.prevent_default()
+        event.stop()
+        self.scroll_to(y=round(self.scroll_y) - 1, animate=False, immediate=True)
