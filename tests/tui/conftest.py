@@ -9,6 +9,13 @@ import pytest
 from tests.tui.world import World, build_world
 
 
+@pytest.fixture(autouse=True)
+def _colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every TUI test starts in a colour terminal: a ``NO_COLOR`` in the environment of
+    the run would turn every snapshot monochrome (a test wanting it sets it itself)."""
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     """A small practice in a SQLite file, at a fixed time (2026-11-27 09:00 Toronto)."""
