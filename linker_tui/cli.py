@@ -1,8 +1,14 @@
-"""The ``linker-tui`` command."""
+"""The ``linker-tui`` command.
+
+The app (``linker-tui`` alone, or ``run``) is what staff wait for: the subcommands'
+modules (audit, db, demo, outbox, match, sync) are imported only when their command is
+given (or ``--help`` lists them all).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import sys
 from collections.abc import Sequence
@@ -13,19 +19,31 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from linker_tui import __version__
-from linker_tui.audit_cli import add_audit_parser, run_audit_command
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
-from linker_tui.db_cli import add_db_parser, run_db_command
-from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
-from linker_tui.mail.cli import add_outbox_parser, run_outbox_command
-from linker_tui.match_cli import add_match_parser, run_match_command
 from linker_tui.schema import SchemaMismatch
 from linker_tui.services import Services
-from linker_tui.sync.cli import add_sync_parser, run_sync_command
+
+SUBCOMMANDS = {
+    "outbox": ("linker_tui.mail.cli", "add_outbox_parser"),
+    "match": ("linker_tui.match_cli", "add_match_parser"),
+    "audit": ("linker_tui.audit_cli", "add_audit_parser"),
+    "sync": ("linker_tui.sync.cli", "add_sync_parser"),
+    "db": ("linker_tui.db_cli", "add_db_parser"),
+}
+"""Subcommand → (module, the function adding its parser)."""
 
 
-def _parser() -> argparse.ArgumentParser:
+def _wanted(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` asks for (``run`` when none); None when every subcommand's
+    parser is needed (``--help``, or a word that is no command: argparse says so)."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first is None:
+        return None if any(arg in ("-h", "--help") for arg in argv) else "run"
+    return first if first in ("run", "demo", *SUBCOMMANDS) else None
+
+
+def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="linker-tui",
         description="Link online appointment requests to appointments booked in the PMS.",
@@ -36,11 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="build a fresh demo database from data/ and open it")
     demo.add_argument("--data", type=Path, help="demo export folder (default: the bundled one)")
     demo.add_argument("--no-tui", action="store_true", help="build the database only")
-    add_outbox_parser(sub)
-    add_match_parser(sub)
-    add_audit_parser(sub)
-    add_sync_parser(sub)
-    add_db_parser(sub)
+    for name, (module, add_parser) in SUBCOMMANDS.items():
+        if wanted in (None, name):
+            getattr(importlib.import_module(module), add_parser)(sub)
     return parser
 
 
@@ -52,6 +68,8 @@ def _run_app(services: Services) -> int:
 
 
 def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
+    from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
+
     folder = folder or demo_data_dir()
     practice = read_practice(folder)
     demo_dir = settings.data_dir / "demo"
@@ -85,7 +103,8 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``linker-tui`` console script."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(_wanted(argv)).parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -94,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         return _demo(settings, args.data, open_app=not args.no_tui)
     if args.command == "db":
+        from linker_tui.db_cli import run_db_command
+
         return run_db_command(args, settings)
     try:
         services = Services.open(settings)
@@ -101,12 +122,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"linker-tui: {exc}", file=sys.stderr)
         return 2
     if args.command == "audit":
+        from linker_tui.audit_cli import run_audit_command
+
         return run_audit_command(args, services.engine, settings.tz)
     if args.command == "match":
+        from linker_tui.match_cli import run_match_command
+
         return run_match_command(services.engine, settings.phone_region, args)
     if args.command == "outbox":
+        from linker_tui.mail.cli import run_outbox_command
+
         return run_outbox_command(services, args)
     if args.command == "sync":
+        from linker_tui.sync.cli import run_sync_command
+
         return run_sync_command(services, args)
     return _run_app(services)
 

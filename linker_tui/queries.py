@@ -27,8 +27,7 @@ from linker_tui.models import (
     SyncRun,
 )
 from linker_tui.patient_search import PatientRanking, rank_requests
-from linker_tui.views import RequestDetail, RequestRow
-from linker_tui.workflow import appointment_view
+from linker_tui.views import RequestDetail, RequestRow, appointment_view
 
 PAGE_SIZE = 100
 

@@ -1,10 +1,17 @@
-"""Everything the app and the CLI need, wired from the settings."""
+"""Everything the app and the CLI need, wired from the settings.
+
+Opening the services connects to the database and checks its schema, nothing more: the
+workflow (with the email templates), the outbox relay, the sync engine and its worker
+process are made, and their modules imported, on first use. The app lists its first
+requests before any of them is needed.
+"""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -12,34 +19,28 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
-from linker_tui.lease import LeaseKeeper, new_holder_id
-from linker_tui.mail.compose import make_environment
-from linker_tui.mail.relay import (
-    OutboxEntry,
-    OutboxRelay,
-    RelayPolicy,
-    RelayReport,
-    cancel_email,
-    new_worker_id,
-    outbox_counts,
-    outbox_entries,
-    retry_email,
-)
-from linker_tui.mail.transport import FileMailer, Mailer, SmtpMailer
+from linker_tui.mail.queries import OutboxEntry, outbox_counts, outbox_entries
 from linker_tui.models import OutboxStatus
 from linker_tui.schema import ensure_schema
-from linker_tui.sync.configure import sync_engine
-from linker_tui.sync.control import StopFlag
-from linker_tui.sync.engine import SyncEngine, SyncSummary
 from linker_tui.sync.queries import SyncStatus, sync_status
-from linker_tui.sync.worker import SyncWorker
-from linker_tui.workflow import PracticeInfo, Workflow
+
+if TYPE_CHECKING:
+    from linker_tui.lease import LeaseKeeper
+    from linker_tui.mail.relay import OutboxRelay, RelayPolicy, RelayReport
+    from linker_tui.mail.transport import Mailer
+    from linker_tui.sync.control import StopFlag
+    from linker_tui.sync.engine import SyncEngine
+    from linker_tui.sync.summary import SyncSummary
+    from linker_tui.sync.worker import SyncWorker
+    from linker_tui.workflow import Workflow
 
 _SYNC_INIT = threading.Lock()
 
 
 def make_mailer(settings: Settings) -> Mailer:
     """The configured mail backend: ``file`` (``.eml`` files, the default) or ``smtp``."""
+    from linker_tui.mail.transport import FileMailer, SmtpMailer
+
     if settings.mail_backend == "smtp":
         return SmtpMailer(
             settings.smtp_host,
@@ -54,6 +55,8 @@ def make_mailer(settings: Settings) -> Mailer:
 
 def relay_policy(settings: Settings) -> RelayPolicy:
     """Retry and lease settings for the outbox relay."""
+    from linker_tui.mail.relay import RelayPolicy
+
     return RelayPolicy(
         max_attempts=settings.outbox_max_attempts,
         retry_base=timedelta(seconds=settings.outbox_retry_base_seconds),
@@ -70,7 +73,7 @@ class Services:
     engine: Engine
     clock: Clock
     actor: Actor
-    workflow: Workflow
+    _workflow: Workflow | None = field(default=None, repr=False, compare=False)
     _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
     _leases: LeaseKeeper | None = field(default=None, repr=False, compare=False)
     _sync_worker: SyncWorker | None = field(default=None, repr=False, compare=False)
@@ -90,34 +93,44 @@ class Services:
         database is left to ``linker-tui db upgrade``."""
         engine = engine or make_engine(settings.effective_database_url)
         ensure_schema(engine, auto_upgrade=not settings.database_url)
-        clock = clock or SystemClock()
-        actor = actor or Actor.current()
-        practice = PracticeInfo(
-            settings.practice_name,
-            settings.practice_address,
-            settings.practice_phone,
-            settings.practice_email,
-        )
-        workflow = Workflow(
-            engine,
-            clock,
-            actor,
-            settings.tz,
-            practice,
-            templates=make_environment(settings.template_dir),
-            phone_region=settings.phone_region,
-        )
         return cls(
             settings=settings,
             engine=engine,
-            clock=clock,
-            actor=actor,
-            workflow=workflow,
+            clock=clock or SystemClock(),
+            actor=actor or Actor.current(),
         )
+
+    @property
+    def workflow(self) -> Workflow:
+        """The decisions (link, reject, defer, reopen), with the email templates."""
+        with _SYNC_INIT:
+            if self._workflow is None:
+                from linker_tui.mail.compose import make_environment
+                from linker_tui.workflow import PracticeInfo, Workflow
+
+                settings = self.settings
+                practice = PracticeInfo(
+                    settings.practice_name,
+                    settings.practice_address,
+                    settings.practice_phone,
+                    settings.practice_email,
+                )
+                self._workflow = Workflow(
+                    self.engine,
+                    self.clock,
+                    self.actor,
+                    settings.tz,
+                    practice,
+                    templates=make_environment(settings.template_dir),
+                    phone_region=settings.phone_region,
+                )
+            return self._workflow
 
     # ------------------------------------------------------------------ outbox
     def relay(self, mailer: Mailer | None = None) -> OutboxRelay:
         """An outbox relay with the configured backend (or ``mailer``)."""
+        from linker_tui.mail.relay import OutboxRelay, new_worker_id
+
         return OutboxRelay(
             self.engine,
             mailer or make_mailer(self.settings),
@@ -134,10 +147,14 @@ class Services:
 
     def retry_email(self, outbox_id: int) -> None:
         """A failed email back to the queue, due now (raises OutboxActionError)."""
+        from linker_tui.mail.relay import retry_email
+
         retry_email(self.engine, outbox_id, self.clock, self.actor)
 
     def cancel_email(self, outbox_id: int, reason: str = "") -> None:
         """A queued or failed email cancelled (raises OutboxActionError)."""
+        from linker_tui.mail.relay import cancel_email
+
         cancel_email(self.engine, outbox_id, self.clock, self.actor, reason)
 
     def outbox_entries(
@@ -156,6 +173,8 @@ class Services:
         """This process's leader leases (one holder id per Services; see ``lease``)."""
         with _SYNC_INIT:
             if self._leases is None:
+                from linker_tui.lease import LeaseKeeper, new_holder_id
+
                 self._leases = LeaseKeeper(self.engine, self.clock, new_holder_id(self.actor))
             return self._leases
 
@@ -165,6 +184,8 @@ class Services:
         """The sync engine (one per Services: runs never overlap in this process)."""
         with _SYNC_INIT:
             if self._sync is None:
+                from linker_tui.sync.configure import sync_engine
+
                 self._sync = sync_engine(self.settings, self.engine, self.clock, self.actor)
             return self._sync
 
@@ -186,6 +207,8 @@ class Services:
         """Runs the app's syncs in a child process (one at a time)."""
         with _SYNC_INIT:
             if self._sync_worker is None:
+                from linker_tui.sync.worker import SyncWorker
+
                 self._sync_worker = SyncWorker(self.settings, self.engine, self.clock)
             return self._sync_worker
 

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from linker_tui.matching import Difference, Evidence, MatchLevel
-from linker_tui.models import RequestState
+from linker_tui.models import Appointment, Provider, RequestState
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,23 @@ class AppointmentView:
     operatory: str
     reason: str
     status: str
+
+
+def appointment_view(appointment: Appointment, provider: Provider | None) -> AppointmentView:
+    """A snapshot of an appointment with its provider's name."""
+    assert appointment.id is not None
+    return AppointmentView(
+        id=appointment.id,
+        pms_id=appointment.pms_id,
+        patient_id=appointment.patient_id,
+        start=appointment.start,
+        duration_min=appointment.duration_min,
+        provider_id=appointment.provider_id,
+        provider_name=provider.display_name if provider else "",
+        operatory=appointment.operatory,
+        reason=appointment.reason,
+        status=appointment.status,
+    )
 
 
 @dataclass(frozen=True)

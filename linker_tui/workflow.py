@@ -61,6 +61,7 @@ from linker_tui.views import (
     PatientCandidateView,
     PatientCheck,
     PatientView,
+    appointment_view,
 )
 
 
@@ -144,23 +145,6 @@ def _candidate_views(
         PatientCandidateView(patient_view(rows[c.patient_id]), c.score, c.evidence, c.decisive)
         for c in scored
         if c.patient_id in rows
-    )
-
-
-def appointment_view(appointment: Appointment, provider: Provider | None) -> AppointmentView:
-    """A snapshot of an appointment with its provider's name."""
-    assert appointment.id is not None
-    return AppointmentView(
-        id=appointment.id,
-        pms_id=appointment.pms_id,
-        patient_id=appointment.patient_id,
-        start=appointment.start,
-        duration_min=appointment.duration_min,
-        provider_id=appointment.provider_id,
-        provider_name=provider.display_name if provider else "",
-        operatory=appointment.operatory,
-        reason=appointment.reason,
-        status=appointment.status,
     )
 
 

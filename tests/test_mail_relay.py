@@ -15,13 +15,12 @@ from linker_tui.actor import Actor
 from linker_tui.clock import FixedClock
 from linker_tui.db import make_engine, read_session
 from linker_tui.mail.message import build_message
+from linker_tui.mail.queries import outbox_counts, outbox_entries
 from linker_tui.mail.relay import (
     OutboxActionError,
     Outcome,
     RelayPolicy,
     cancel_email,
-    outbox_counts,
-    outbox_entries,
     retry_email,
 )
 from linker_tui.models import EmailOutbox, OutboxStatus

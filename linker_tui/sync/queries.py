@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from linker_tui.db import read_session
 from linker_tui.models import OnlineRequest, RequestState, SyncProblem, SyncRun, SyncRunStatus
-from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.summary import SyncSummary
 
 # A run still "running" after this long was cut off (process killed): not shown as running.
 _STALE_RUN = timedelta(hours=1)

@@ -46,7 +46,7 @@ from linker_tui.config import Settings
 from linker_tui.db import write_session
 from linker_tui.models import SyncRun, SyncRunStatus
 from linker_tui.sync.control import BUSY, StopFlag, take_turn
-from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.summary import SyncSummary
 from linker_tui.text import CleanFormatter
 
 log = logging.getLogger(__name__)

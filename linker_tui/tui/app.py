@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from pathlib import Path
-from typing import Any, ClassVar
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from linker_tui.mail.relay import Outcome
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.engine import SyncSummary
 from linker_tui.tui.formatting import clock_time
 from linker_tui.tui.jobs import (
     BackgroundJobs,
@@ -29,17 +26,14 @@ from linker_tui.tui.jobs import (
     SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, bindings
-from linker_tui.tui.messages import SyncRequested
-from linker_tui.tui.modals.base import Dialog
+from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.safe import SafeApp
-from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.screens.outbox import OutboxScreen
-from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+
+if TYPE_CHECKING:
+    from linker_tui.sync.summary import SyncSummary
 
 SYNC_GROUP = "sync-now"
-SCREENS_CSS = Path(__file__).with_name("screens.tcss")
-"""Styles of every screen but the request list (``CSS_PATH``), read after the first frame."""
 
 
 class LinkerApp(SafeApp[None]):
@@ -53,7 +47,7 @@ class LinkerApp(SafeApp[None]):
     """
 
     TITLE = "linker-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "screens.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
 
     def __init__(
@@ -70,10 +64,9 @@ class LinkerApp(SafeApp[None]):
             self.live_seconds = services.settings.live_refresh_seconds
         self._stopping = threading.Event()
         self.logs = LogKeeper()
-        self.jobs: BackgroundJobs | None = (
-            BackgroundJobs(services, self.post_message) if background_jobs else None
-        )
-        self._screens_css_loaded = False
+        self._background_jobs = background_jobs
+        self.jobs: BackgroundJobs | None = None
+        """The scheduler's jobs, once started (after the first page of requests)."""
         self._awaited: dict[int, str] = {}
         """Emails queued by a link at this desk, by outbox id → address (to say when sent)."""
 
@@ -83,36 +76,18 @@ class LinkerApp(SafeApp[None]):
 
     def on_mount(self) -> None:
         """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
-        log records off the terminal. Once the first frame is drawn: the other screens'
-        styles, and the background jobs."""
+        log records off the terminal."""
         self.set_keymap(dict(self.services.settings.keys))
         if self.no_color or self.ansi_color:
             self.add_class("-mono")
         self.logs.install()
-        self.call_after_refresh(self._after_first_frame)
 
-    def _after_first_frame(self) -> None:
-        self.load_screens_css()
-        # Everything made so far (modules, services, the request list) lives as long as
-        # the app: keep it out of the garbage collector's full passes, which otherwise
-        # stall the screen for 100 ms and more every few dialogs.
-        gc.freeze()
-        if self.jobs is not None and not self._stopping.is_set():
+    def on_first_page_shown(self, message: FirstPageShown) -> None:
+        """The requests staff wait for are on screen: start the background jobs (the
+        scheduler, the mail relay and the sync engine are imported now, not before)."""
+        if self._background_jobs and self.jobs is None and not self._stopping.is_set():
+            self.jobs = BackgroundJobs(self.services, self.post_message)
             self.jobs.start()
-
-    def load_screens_css(self) -> None:
-        """Read and parse the styles of the other screens and the dialogs (once): right
-        after the first frame, and in any case before another screen is shown."""
-        if self._screens_css_loaded:
-            return
-        self._screens_css_loaded = True
-        self.stylesheet.read(SCREENS_CSS)
-        self.stylesheet.rules  # noqa: B018 -- parse now, not when the first dialog opens
-
-    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
-        """Show a screen on top (its styles are loaded first)."""
-        self.load_screens_css()
-        return super().push_screen(*args, **kwargs)
 
     @property
     def stop_flag(self) -> StopFlag:
@@ -135,7 +110,11 @@ class LinkerApp(SafeApp[None]):
             self.jobs.shutdown()
         self.services.close_sync_worker()
         self.logs.uninstall()
-        gc.unfreeze()
+
+    def _tell_screens(self, change: type[OutboxChanged | PmsSynced]) -> None:
+        """Every screen on the stack hears of the change (those showing it read again)."""
+        for screen in self.screen_stack:
+            screen.post_message(change())
 
     # ------------------------------------------------------------------ mail
     @property
@@ -148,23 +127,22 @@ class LinkerApp(SafeApp[None]):
     def on_mail_queued(self, message: MailQueued) -> None:
         """A link queued an email: send it now, in the background."""
         self._awaited[message.outbox_id] = message.address
-        self.main_screen.refresh_mail()
+        self._tell_screens(OutboxChanged)
         if self.jobs is not None:
             self.jobs.send_mail_now()
 
     def on_mail_changed(self, message: MailChanged) -> None:
         """Staff retried or cancelled an email: status line, and send what is due."""
-        self.main_screen.refresh_mail()
+        self._tell_screens(OutboxChanged)
         if self.jobs is not None:
             self.jobs.send_mail_now()
 
     def on_outbox_delivered(self, message: OutboxDelivered) -> None:
         """A relay run finished: refresh the status line and an open outbox; say what became
         of the emails queued at this desk."""
-        self.main_screen.refresh_mail()
-        for screen in self.screen_stack:
-            if isinstance(screen, OutboxScreen):
-                screen.reload()
+        from linker_tui.mail.relay import Outcome
+
+        self._tell_screens(OutboxChanged)
         tz = self.services.settings.tz
         for result in message.report.results:
             address = self._awaited.pop(result.outbox_id, None)
@@ -220,12 +198,7 @@ class LinkerApp(SafeApp[None]):
         screen or dialog; after "sync now", say what it did."""
         if self._stopping.is_set():
             return
-        self.main_screen.poll()
-        for screen in self.screen_stack:
-            if isinstance(screen, SyncRunsScreen):
-                screen.reload()
-            elif isinstance(screen, Dialog):
-                screen.after_sync()  # an open dialog shows the PMS's new state
+        self._tell_screens(PmsSynced)  # an open dialog shows the PMS's new state too
         summary = message.summary
         if message.manual:
             self.notify(
@@ -250,11 +223,16 @@ class LinkerApp(SafeApp[None]):
     # ------------------------------------------------------------------ keys
     def action_help(self) -> None:
         """Show every key."""
+        from linker_tui.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.services.settings.keys))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
+        from linker_tui.tui.screens.outbox import OutboxScreen
+        from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+
         if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
@@ -262,9 +240,7 @@ class LinkerApp(SafeApp[None]):
         yield from super().get_system_commands(screen)
 
 
-def _runner(
-    screen: MainScreen | OutboxScreen | SyncRunsScreen, action: str
-) -> Callable[[], Awaitable[None]]:
+def _runner(screen: Screen[Any], action: str) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         await screen.run_action(action)
 

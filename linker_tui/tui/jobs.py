@@ -6,6 +6,9 @@ widget: each result or error is posted to the app as a :class:`~textual.message.
 
 While the app runs, log records of the scheduler and the core are kept in memory
 (:class:`LogKeeper`) instead of reaching the terminal, where they would garble the screen.
+
+The scheduler, the relay and the sync engine are imported when the jobs are made (once
+the first requests are listed), not with this module: the app imports it at start.
 """
 
 from __future__ import annotations
@@ -15,21 +18,17 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
-from linker_tui.mail.relay import RelayReport
-from linker_tui.scheduler import (
-    OUTBOX_JOB,
-    SYNC_JOB,
-    JobScheduler,
-    add_sync_job,
-    leader_lease,
-)
 from linker_tui.services import Services
-from linker_tui.sync.engine import SyncFailed, SyncSummary
 from linker_tui.text import CleanFormatter
+
+if TYPE_CHECKING:
+    from linker_tui.mail.relay import RelayReport
+    from linker_tui.scheduler import JobScheduler
+    from linker_tui.sync.summary import SyncSummary
 
 QUIET_LOGGERS = ("apscheduler", "linker_tui")
 """Loggers that must not write to the terminal while the app runs."""
@@ -90,6 +89,8 @@ class OutboxRunner:
         self._again.set()
 
     def __call__(self) -> RelayReport:
+        from linker_tui.mail.relay import RelayReport
+
         results: list[Any] = []
         stopped = ""
         while True:
@@ -105,6 +106,8 @@ class BackgroundJobs:
     """The app's scheduler: started on mount, shut down (without waiting) on exit."""
 
     def __init__(self, services: Services, post: Callable[[Message], object]) -> None:
+        from linker_tui.scheduler import JobScheduler
+
         self.services = services
         self._post = post
         self._scheduler = JobScheduler(max_workers=2)
@@ -118,6 +121,8 @@ class BackgroundJobs:
     def start(self) -> None:
         """Schedule the outbox relay and the sync (each runs once at once, then every
         interval)."""
+        from linker_tui.scheduler import OUTBOX_JOB, add_sync_job, leader_lease
+
         interval = self.services.settings.outbox_interval_seconds
         self._scheduler.add_job(
             OUTBOX_JOB,
@@ -138,11 +143,15 @@ class BackgroundJobs:
 
     def sync_now(self) -> None:
         """Run the scheduled sync at once (skipped if it is running)."""
+        from linker_tui.scheduler import SYNC_JOB
+
         if self._scheduler.running:
             self._scheduler.run_now(SYNC_JOB)
 
     def send_mail_now(self) -> None:
         """Run the outbox relay as soon as possible (after a link queued an email)."""
+        from linker_tui.scheduler import OUTBOX_JOB
+
         if not self._scheduler.running:
             return
         self._outbox.kick()
@@ -155,12 +164,17 @@ class BackgroundJobs:
 
     # Called in the job's thread: hand over to the app, never touch a widget here.
     def _on_result(self, name: str, result: Any) -> None:
+        from linker_tui.mail.relay import RelayReport
+        from linker_tui.sync.summary import SyncSummary
+
         if isinstance(result, RelayReport):
             self._send(OutboxDelivered(result))
         elif isinstance(result, SyncSummary):
             self._send(SyncFinished(result))
 
     def _on_error(self, name: str, error: BaseException) -> None:
+        from linker_tui.sync.engine import SyncFailed
+
         if isinstance(error, SyncFailed):
             # Shown in the status line ("! sync failed 10:42"), not as a pop-up every run.
             self._send(SyncFinished(error.summary))

@@ -1,4 +1,9 @@
-"""Messages between the screens and the app (light: importing them imports no engine)."""
+"""Messages between the screens and the app (a light module: it imports no engine).
+
+The app tells every screen on its stack what changed (:class:`OutboxChanged`,
+:class:`PmsSynced`); each screen that shows it reads it again. The app does not need to
+know which screens there are.
+"""
 
 from __future__ import annotations
 
@@ -7,3 +12,15 @@ from textual.message import Message
 
 class SyncRequested(Message):
     """Staff asked for a sync now (the app runs it, the status line says so)."""
+
+
+class FirstPageShown(Message):
+    """The request list shows its first page: what staff wait for at start is there."""
+
+
+class OutboxChanged(Message, bubble=False):
+    """The outbox changed (an email queued, sent, retried or cancelled)."""
+
+
+class PmsSynced(Message, bubble=False):
+    """A sync run ended: the PMS data, the requests and the sync runs may have changed."""

@@ -13,6 +13,7 @@ from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
 from linker_tui.tui.keys import MODAL_KEYS, bindings
+from linker_tui.tui.messages import PmsSynced
 from linker_tui.tui.safe import line
 
 ResultT = TypeVar("ResultT")
@@ -59,6 +60,10 @@ class Dialog(ModalScreen[ResultT]):
     def cancelled(self) -> ResultT:
         """The result of Esc / Cancel."""
         raise NotImplementedError
+
+    def on_pms_synced(self, message: PmsSynced) -> None:
+        """A sync ended while the dialog is open (:meth:`after_sync`)."""
+        self.after_sync()
 
     def after_sync(self) -> None:
         """A sync ended while the dialog is open: a dialog showing PMS data looks again

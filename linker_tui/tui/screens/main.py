@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -34,7 +34,6 @@ from linker_tui.queries import (
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import SyncStatus
-from linker_tui.tui.flows import Flows
 from linker_tui.tui.formatting import RANGE_DASH, count
 from linker_tui.tui.jobs import MailQueued
 from linker_tui.tui.keys import (
@@ -47,16 +46,16 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
-from linker_tui.tui.messages import SyncRequested
-from linker_tui.tui.screens.outbox import OutboxScreen
-from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.request_list import RequestList
 from linker_tui.tui.widgets.status import sync_status_text
 from linker_tui.tui.widgets.top_bar import FilterInput, TopBar
 from linker_tui.views import RequestRow
-from linker_tui.workflow import WorkflowError
+
+if TYPE_CHECKING:
+    from linker_tui.tui.flows import Flows
 
 DECISION_GROUP = "decision"
 POLL_GROUP = "poll"
@@ -99,6 +98,7 @@ class MainScreen(Screen[None]):
         self._detail_wanted: int | None = None
         self._detail_busy = False
         self._bindings_state: tuple[object, ...] | None = None
+        self._first_page_shown = False
 
     def compose(self) -> ComposeResult:
         """Header and filter line, the list, the detail pane, status line and keys."""
@@ -143,8 +143,10 @@ class MainScreen(Screen[None]):
 
     @property
     def flows(self) -> Flows:
-        """The decision flows (made once the screen belongs to the app)."""
+        """The decision flows (made, and the dialogs imported, on the first decision)."""
         if self._flows is None:
+            from linker_tui.tui.flows import Flows
+
             self._flows = Flows(self.app, self.services, self._mail_queued, stop=self.stop)
         return self._flows
 
@@ -156,19 +158,20 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ loading
     def reload(self, *, keep_id: int | None = None, keep_index: int | None = None) -> None:
-        """Load the current page again (off the UI thread), keeping the cursor on the same
-        request if it is still listed, else at the same position."""
-        if keep_id is None and self.selected is not None:
-            keep_id = self.selected.id
-        if keep_index is None:
-            keep_index = max(self.table.cursor_row, 0)
+        """Load the current page again (off the UI thread). When it arrives the cursor is
+        on ``keep_id`` if it is listed, else on the request it is on by then (staff may
+        have moved meanwhile), else at ``keep_index`` or the same position."""
         self._load(self.list_query, self.page_offset, keep_id, keep_index)
 
     @work(exclusive=True, group="list", exit_on_error=False)
     async def _load(
-        self, query: ListQuery, offset: int, keep_id: int | None, keep_index: int
+        self, query: ListQuery, offset: int, keep_id: int | None, keep_index: int | None
     ) -> None:
         loaded = await asyncio.to_thread(self._fetch, query, offset)
+        if keep_id is None and self.selected is not None:
+            keep_id = self.selected.id
+        if keep_index is None:
+            keep_index = max(self.table.cursor_row, 0)
         self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
         self.top_bar.show_counts(loaded.counts)
         self.show_mail(loaded.mail)
@@ -180,6 +183,9 @@ class MainScreen(Screen[None]):
         )
         self._show_page_status()
         self._set_current(self.table.current_row())
+        if not self._first_page_shown:
+            self._first_page_shown = True
+            self.post_message(FirstPageShown())
 
     def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
         services = self.services
@@ -206,6 +212,10 @@ class MainScreen(Screen[None]):
         if self._stamp is not None and stamp != self._stamp:
             self.reload()
         self._stamp = stamp
+
+    def on_pms_synced(self, message: PmsSynced) -> None:
+        """A sync ended: the status line, and the list in place if anything changed."""
+        self.poll()
 
     def _read_poll(self) -> tuple[SyncStatus, ChangeStamp]:
         return self.services.sync_status(), change_stamp(self.services.engine)
@@ -238,6 +248,10 @@ class MainScreen(Screen[None]):
     async def refresh_mail(self) -> None:
         """Read the outbox counts again (after a relay run, a retry or a cancel)."""
         self.show_mail(await asyncio.to_thread(self.services.outbox_counts))
+
+    def on_outbox_changed(self, message: OutboxChanged) -> None:
+        """The outbox changed: the status line's mail part."""
+        self.refresh_mail()
 
     def _mail_queued(self, outbox_id: int, address: str) -> None:
         self.app.post_message(MailQueued(outbox_id, address))
@@ -366,6 +380,8 @@ class MainScreen(Screen[None]):
 
     def action_outbox(self) -> None:
         """Open the mail outbox."""
+        from linker_tui.tui.screens.outbox import OutboxScreen
+
         self.app.push_screen(OutboxScreen(self.services))
 
     def action_sync(self) -> None:
@@ -374,6 +390,8 @@ class MainScreen(Screen[None]):
 
     def action_sync_runs(self) -> None:
         """Show the recent sync runs and their problems."""
+        from linker_tui.tui.screens.sync_runs import SyncRunsScreen
+
         self.app.push_screen(SyncRunsScreen(self.services))
 
     def _decide(self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow) -> None:
@@ -445,6 +463,8 @@ class MainScreen(Screen[None]):
             self._update_bindings()
         if event.state is not WorkerState.ERROR:
             return
+        from linker_tui.workflow import WorkflowError
+
         error = event.worker.error
         if isinstance(error, WorkflowError):
             self.notify(str(error), title="Not done", severity="error", markup=False, timeout=15)

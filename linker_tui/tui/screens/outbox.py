@@ -17,12 +17,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from linker_tui.mail.relay import OutboxActionError, OutboxEntry
+from linker_tui.mail.queries import OutboxEntry
+from linker_tui.mail.relay import OutboxActionError
 from linker_tui.models import OutboxStatus
 from linker_tui.services import Services
 from linker_tui.tui.formatting import count, long_datetime, plural, received
 from linker_tui.tui.jobs import MailChanged
 from linker_tui.tui.keys import OUTBOX_KEYS, KeySpec, bindings
+from linker_tui.tui.messages import OutboxChanged
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import ColumnSpec
@@ -153,6 +155,10 @@ class OutboxScreen(Screen[None]):
         return self.query_one(OutboxTable)
 
     # ---------------------------------------------------------------- loading
+    def on_outbox_changed(self, message: OutboxChanged) -> None:
+        """An email was queued, sent, retried or cancelled: read the outbox again."""
+        self.reload()
+
     @work(exclusive=True, group="outbox-load", exit_on_error=False)
     async def reload(self) -> None:
         """Read the outbox again (off the UI thread)."""

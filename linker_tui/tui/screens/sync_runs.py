@@ -19,11 +19,11 @@ from textual.worker import Worker, WorkerState
 
 from linker_tui.models import SyncRunStatus
 from linker_tui.services import Services
-from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import SyncProblemView, latest_runs, sync_problems
+from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.formatting import count, received
 from linker_tui.tui.keys import RUNS_KEYS, KeySpec, bindings
-from linker_tui.tui.messages import SyncRequested
+from linker_tui.tui.messages import PmsSynced, SyncRequested
 from linker_tui.tui.safe import cell, line
 from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.tui.widgets.keybar import KeyBar
@@ -131,6 +131,10 @@ class SyncRunsScreen(Screen[None]):
     def table(self) -> RunsTable:
         """The list of runs."""
         return self.query_one(RunsTable)
+
+    def on_pms_synced(self, message: PmsSynced) -> None:
+        """A sync ended: read the runs again."""
+        self.reload()
 
     @work(exclusive=True, group="runs-load", exit_on_error=False)
     async def reload(self) -> None:
