@@ -18,7 +18,12 @@ from linker_tui.db import read_session
 from linker_tui.models import AuditEvent, OnlineRequest
 from linker_tui.trail_check import verify_trail
 
-FIELDS = ("id", "at", "os_user", "workstation", "action", "request", "before", "after", "detail")
+FIELDS = (
+    *("id", "at", "db_user", "application_name", "desk_user", "os_user", "workstation"),
+    *("desk_at", "action", "request", "before", "after", "detail"),
+)
+"""``at``, ``db_user`` and ``application_name`` are the database's own record on
+PostgreSQL; the desk's say who sat there and its clock (docs/multi-workstation.md)."""
 
 
 def add_audit_parser(sub: Any) -> None:
@@ -53,8 +58,12 @@ def audit_rows(
             yield {
                 "id": event.id,
                 "at": event.at.isoformat(),
+                "db_user": event.db_user,
+                "application_name": event.application_name,
+                "desk_user": event.desk_user,
                 "os_user": event.os_user,
                 "workstation": event.workstation,
+                "desk_at": event.desk_at.isoformat() if event.desk_at else "",
                 "action": event.action,
                 "request": external_id or "",
                 "before": event.before,

@@ -42,10 +42,13 @@ def test_audit_command_exports_a_date_range(
     assert main(["audit", *day, "--format", "json"]) == 0
     captured = capsys.readouterr()
     events = json.loads(captured.out)
-    assert [(e["action"], e["os_user"], e["workstation"]) for e in events] == [
-        ("defer", "alice", "desk-1"),
-        ("reject", "bob", "desk-2"),
+    assert [(e["action"], e["desk_user"], e["os_user"], e["workstation"]) for e in events] == [
+        ("defer", "alice", "alice", "desk-1"),
+        ("reject", "bob", "bob", "desk-2"),
     ]
+    on_server = cli_env.dialect.name == "postgresql"  # the database's record, or none
+    assert all(bool(e["db_user"]) == on_server for e in events)
+    assert all(e["desk_at"].startswith("2026-11-27T14:00:00") for e in events)  # the desk's
     assert events[1]["detail"] == "No availability"
     assert "2 audit event(s)" in captured.err
 
@@ -60,5 +63,8 @@ def test_audit_command_exports_a_date_range(
     assert json.loads(capsys.readouterr().out) == []
     assert main(["audit", "--until", (today - timedelta(days=1)).isoformat()]) == 0
     assert capsys.readouterr().out.strip() == ",".join(
-        ("id", "at", "os_user", "workstation", "action", "request", "before", "after", "detail")
+        [
+            *("id", "at", "db_user", "application_name", "desk_user", "os_user", "workstation"),
+            *("desk_at", "action", "request", "before", "after", "detail"),
+        ]
     )
