@@ -40,6 +40,7 @@ _PG_FUNCTIONS = (
     "linker_decide",
     "linker_audit_request",
     "linker_audit_email",
+    "linker_new_request",
     "linker_audit_row",
     "linker_request_facts",
     "audit_event_append_only",

@@ -153,6 +153,12 @@ def test_each_forging_attempt_by_the_desk_role_fails(shared: tuple[Engine, Engin
             "permission denied"
         ),
         "DELETE FROM online_request WHERE id = :rid": "permission denied",
+        # a request that "arrives" decided
+        "INSERT INTO online_request (external_id, received_at, typed_first_name,"
+        " typed_last_name, typed_email, typed_phone, requested_start, reason, note,"
+        " patient_chosen_by, state, reject_reason, decided_by, version, attention)"
+        " VALUES ('REQ-FORGED', now(), 'Eve', 'X', '', '', now(), '', '', '', 'rejected',"
+        " 'forged', 'alice@desk-1', 2, '')": "arrives undecided",
         # the decision function changes decision fields only, and only by its rules
         "SELECT linker_decide(:rid, 2, 'reject', '{\"decided_by\": \"carol\"}', '', 'c', 'c',"
         " 'c', now())": "cannot change",

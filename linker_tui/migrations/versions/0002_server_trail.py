@@ -11,7 +11,8 @@ Create Date: 2026-12-06
 * PostgreSQL: a decision on a request goes through ``linker_decide`` (SECURITY DEFINER,
   owned by whoever runs the migrations: the admin role); a trigger on ``online_request``
   writes the audit row from the actual before/after rows, at the server's time, in the
-  same transaction. A trigger on ``email_outbox`` does the same for staff's email actions.
+  same transaction. A trigger on ``email_outbox`` does the same for staff's email actions;
+  one on insert makes sure a desk's new request arrives undecided.
 * PostgreSQL, when a desk role is named (``database_desk_role``): its grants. The desks
   read everything, write the data tables, insert requests; they cannot write
   ``audit_event`` nor update ``online_request`` (only through ``linker_decide``). Default
@@ -170,6 +171,24 @@ _FUNCTIONS = [
           OR OLD.decided_at IS DISTINCT FROM NEW.decided_at
           OR OLD.attention IS DISTINCT FROM NEW.attention)
     EXECUTE FUNCTION linker_audit_request()""",
+    # a request arrives undecided: a desk cannot insert one already decided (its owner,
+    # restoring or repairing data, can)
+    """CREATE OR REPLACE FUNCTION linker_new_request() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    BEGIN
+        IF (NEW.state NOT IN ('pending', 'waiting_pms') OR NEW.version <> 1
+            OR NEW.linked_appointment_id IS NOT NULL OR NEW.reject_reason <> ''
+            OR NEW.decided_by <> '' OR NEW.decided_at IS NOT NULL OR NEW.attention <> '')
+           AND NOT pg_has_role(session_user,
+                               (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+        THEN
+            RAISE EXCEPTION 'a new request arrives undecided (pending, version 1)';
+        END IF;
+        RETURN NEW;
+    END $$""",
+    "DROP TRIGGER IF EXISTS online_request_arrives ON online_request",
+    """CREATE TRIGGER online_request_arrives BEFORE INSERT ON online_request FOR EACH ROW
+    EXECUTE FUNCTION linker_new_request()""",
     "DROP TRIGGER IF EXISTS email_outbox_audit ON email_outbox",
     """CREATE TRIGGER email_outbox_audit AFTER UPDATE OF status ON email_outbox
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status)
@@ -182,6 +201,8 @@ _FUNCTIONS = [
 _DROP_FUNCTIONS = [
     "DROP TRIGGER IF EXISTS online_request_audit ON online_request",
     "DROP TRIGGER IF EXISTS email_outbox_audit ON email_outbox",
+    "DROP TRIGGER IF EXISTS online_request_arrives ON online_request",
+    "DROP FUNCTION IF EXISTS linker_new_request()",
     "DROP FUNCTION IF EXISTS linker_decide(integer, integer, text, jsonb, text, text, text,"
     " text, timestamptz)",
     "DROP FUNCTION IF EXISTS linker_audit_request()",
