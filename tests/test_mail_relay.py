@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -42,6 +42,25 @@ def row(engine: Engine, outbox_id: int) -> EmailOutbox:
         return found
 
 
+def _time_passes(engine: Engine, clock: FixedClock, delta: timedelta) -> None:
+    """The desks' clock moves on, and with it the claims' leases: on PostgreSQL they run
+    by the server's clock, so the test moves them back instead."""
+    clock.advance(delta)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE email_outbox SET lease_until = lease_until - :d"), {"d": delta}
+            )
+
+
+def _lease_now(engine: Engine, clock: FixedClock) -> datetime:
+    if engine.dialect.name != "postgresql":
+        return clock.now()
+    with engine.connect() as conn:
+        now: datetime = conn.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+    return now
+
+
 def test_backoff_doubles_from_one_minute_up_to_one_hour() -> None:
     policy = RelayPolicy()
     minutes = [policy.backoff(n) / timedelta(minutes=1) for n in range(1, 10)]
@@ -67,14 +86,32 @@ def test_a_claimed_row_cannot_be_claimed_again_until_its_lease_expires(engine: E
     assert claimed is not None and not claimed.cancelled
     stored = row(engine, oid)
     assert (stored.status, stored.claimed_by, stored.attempts) == ("sending", "relay-1", 1)
-    assert stored.lease_until == NOW + timedelta(minutes=5)
+    assert stored.lease_until is not None
+    lease = stored.lease_until - _lease_now(engine, clock)
+    assert timedelta(minutes=4, seconds=55) < lease <= timedelta(minutes=5)
     assert two.claim(oid) is None
     assert two.due_ids() == []
-    clock.advance(timedelta(minutes=5))
-    assert two.claim(oid) is None  # lease_until < now, strictly
-    clock.advance(timedelta(seconds=1))
+    _time_passes(engine, clock, timedelta(minutes=5) - timedelta(seconds=2))
+    assert two.claim(oid) is None
+    if engine.dialect.name == "sqlite":
+        clock.advance(timedelta(seconds=2))
+        assert two.claim(oid) is None  # lease_until < now, strictly
+    _time_passes(engine, clock, timedelta(seconds=3))
     assert two.claim(oid) is not None
     assert row(engine, oid).claimed_by == "relay-2"
+
+
+def test_a_relay_whose_clock_runs_fast_does_not_take_over_a_row_being_sent(
+    engine: Engine,
+) -> None:
+    """Leases by the server's clock on PostgreSQL: a desk 6 minutes fast sees no expired
+    claim. SQLite is one machine: one clock, which says the lease ran out."""
+    oid = linked_email(engine)
+    one = make_relay(engine, _NeverMailer(), FixedClock(NOW), "relay-1")
+    fast = make_relay(engine, _NeverMailer(), FixedClock(NOW + timedelta(minutes=6)), "relay-2")
+    assert one.claim(oid) is not None
+    taken = fast.claim(oid)
+    assert (taken is None) == (engine.dialect.name == "postgresql")
 
 
 def test_crash_between_send_and_mark_resends_once_with_the_same_message_id(
@@ -92,7 +129,7 @@ def test_crash_between_send_and_mark_resends_once_with_the_same_message_id(
         # ... the process dies here: the row stays "sending" under relay-1's lease
         survivor = make_relay(engine, server.mailer(), clock, "relay-2")
         assert survivor.run_once().results == ()  # lease still live: no double send now
-        clock.advance(timedelta(minutes=5, seconds=1))
+        _time_passes(engine, clock, timedelta(minutes=5, seconds=1))
         report = survivor.run_once()
     assert report.sent == 1
     stored = row(engine, oid)
@@ -106,7 +143,7 @@ def test_a_result_is_not_recorded_by_a_relay_that_lost_its_claim(engine: Engine)
     slow = make_relay(engine, _NeverMailer(), clock, "relay-1")
     claimed = slow.claim(oid)
     assert claimed is not None
-    clock.advance(timedelta(minutes=6))
+    _time_passes(engine, clock, timedelta(minutes=6))
     with smtp_server() as server:
         assert make_relay(engine, server.mailer(), clock, "relay-2").run_once().sent == 1
     slow._record_failure(claimed.row, "late", permanent=True)  # too late: ignored

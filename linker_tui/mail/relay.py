@@ -47,7 +47,7 @@ from linker_tui.models import (
     Patient,
     RequestState,
 )
-from linker_tui.trail import explain, record
+from linker_tui.trail import db_now, explain, record
 
 log = logging.getLogger(__name__)
 
@@ -134,19 +134,19 @@ class _Claimed:
     cancelled: str = ""
 
 
-def _claimable(now: datetime) -> Any:
+def _claimable(now: datetime, lease_now: Any) -> Any:
     """Rows a relay may claim now: queued and due with no live lease, or stuck in
-    ``sending`` with an expired lease (a relay died after claiming)."""
+    ``sending`` with an expired lease (a relay died after claiming). Leases are timed by
+    ``lease_now``: the database server's clock on PostgreSQL (a desk whose clock runs
+    fast does not take over a row another desk is sending), the desk's on SQLite."""
     due = sa.or_(
         col(EmailOutbox.next_attempt_at).is_(None), col(EmailOutbox.next_attempt_at) <= now
     )
-    free = sa.or_(col(EmailOutbox.lease_until).is_(None), col(EmailOutbox.lease_until) < now)
+    expired = col(EmailOutbox.lease_until) < lease_now
+    free = sa.or_(col(EmailOutbox.lease_until).is_(None), expired)
     return sa.or_(
         sa.and_(col(EmailOutbox.status) == OutboxStatus.QUEUED.value, due, free),
-        sa.and_(
-            col(EmailOutbox.status) == OutboxStatus.SENDING.value,
-            col(EmailOutbox.lease_until) < now,
-        ),
+        sa.and_(col(EmailOutbox.status) == OutboxStatus.SENDING.value, expired),
     )
 
 
@@ -190,9 +190,8 @@ class OutboxRelay:
     # ------------------------------------------------------------------ running
     def due_ids(self, limit: int | None = None) -> list[int]:
         """Rows that may be claimed now, oldest first."""
-        query = (
-            select(EmailOutbox.id).where(_claimable(self.clock.now())).order_by(col(EmailOutbox.id))
-        )
+        claimable = _claimable(self.clock.now(), db_now(self.engine, self.clock))
+        query = select(EmailOutbox.id).where(claimable).order_by(col(EmailOutbox.id))
         if limit is not None:
             query = query.limit(limit)
         with read_session(self.engine) as session:
@@ -249,14 +248,15 @@ class OutboxRelay:
         checked again here: a row that should no longer go out is cancelled instead.
         """
         now = self.clock.now()
+        lease_now = db_now(self.engine, self.clock)
         with write_session(self.engine) as session:
             taken = session.execute(
                 sa.update(EmailOutbox)
-                .where(col(EmailOutbox.id) == outbox_id, _claimable(now))
+                .where(col(EmailOutbox.id) == outbox_id, _claimable(now, lease_now))
                 .values(
                     status=OutboxStatus.SENDING.value,
                     claimed_by=self.worker_id,
-                    lease_until=now + self.policy.lease,
+                    lease_until=lease_now + self.policy.lease,
                     attempts=col(EmailOutbox.attempts) + 1,
                     last_attempt_at=now,
                 )
