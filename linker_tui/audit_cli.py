@@ -1,10 +1,15 @@
-"""``linker-tui audit``: export the audit trail for a date range (CSV or JSON)."""
+"""``linker-tui audit``: export the audit trail for a date range (CSV or JSON).
+
+The stored text may hold anything a patient or the PMS sent. CSV is cleaned (control and
+invisible characters removed, :func:`~linker_tui.text.clean`); JSON is exact, with those
+characters as ``\\uXXXX`` escapes; ``--raw`` writes CSV with the exact stored text and
+refuses to write it to a terminal.
+"""
 
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -16,6 +21,7 @@ from sqlmodel import col, select
 
 from linker_tui.db import read_session
 from linker_tui.models import AuditEvent, OnlineRequest
+from linker_tui.text import clean, dumps_json
 from linker_tui.trail_check import verify_trail
 
 FIELDS = (
@@ -36,6 +42,12 @@ def add_audit_parser(sub: Any) -> None:
         "--verify",
         action="store_true",
         help="check the trail is complete (every change of every request, in order)",
+    )
+    audit.add_argument(
+        "--raw",
+        action="store_true",
+        help="CSV with the exact stored text, control characters included (not to a terminal;"
+        " JSON is always exact)",
     )
 
 
@@ -72,17 +84,20 @@ def audit_rows(
             }
 
 
-def write_audit(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO) -> int:
-    """Write ``rows`` as CSV or JSON lines' array; returns how many were written."""
+def write_audit(rows: Iterator[dict[str, Any]], fmt: str, out: TextIO, *, raw: bool = False) -> int:
+    """Write ``rows`` as CSV or a JSON array; returns how many were written. CSV values are
+    cleaned unless ``raw``; JSON is exact and escaped."""
     count = 0
     if fmt == "json":
         items = list(rows)
-        json.dump(items, out, ensure_ascii=False, indent=1)
+        out.write(dumps_json(items, indent=1))
         out.write("\n")
         return len(items)
     writer = csv.DictWriter(out, fieldnames=FIELDS)
     writer.writeheader()
     for row in rows:
+        if not raw:
+            row = {k: clean(v) if isinstance(v, str) else v for k, v in row.items()}
         writer.writerow(row)
         count += 1
     return count
@@ -93,7 +108,17 @@ def run_audit_command(args: argparse.Namespace, engine: Engine, tz: ZoneInfo) ->
     ``--verify``: check it instead; exit 1 when something is missing."""
     if args.verify:
         return run_verify(engine)
-    count = write_audit(audit_rows(engine, tz, args.since, args.until), args.format, sys.stdout)
+    raw = getattr(args, "raw", False) and args.format == "csv"
+    if raw and sys.stdout.isatty():
+        print(
+            "linker-tui: --raw writes the exact stored text, control characters included, "
+            "not to a terminal: "
+            "redirect it to a file (linker-tui audit --raw > audit.csv) or use --format json",
+            file=sys.stderr,
+        )
+        return 2
+    rows = audit_rows(engine, tz, args.since, args.until)
+    count = write_audit(rows, args.format, sys.stdout, raw=raw)
     print(f"{count} audit event(s)", file=sys.stderr)
     return 0
 
@@ -102,7 +127,7 @@ def run_verify(engine: Engine) -> int:
     """``audit --verify``: one line per gap, a summary; 0 when the trail is complete."""
     report = verify_trail(engine)
     for gap in report.gaps:
-        print(f"gap: {gap}")
+        print(clean(f"gap: {gap}", single_line=True))
     verdict = "complete" if report.complete else f"{len(report.gaps)} gap(s)"
     print(f"audit trail {verdict}: {report.requests} request(s), {report.events} event(s)")
     return 0 if report.complete else 1

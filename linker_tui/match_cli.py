@@ -4,7 +4,6 @@ their scores and per-field evidence, for support staff."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
@@ -16,7 +15,7 @@ from linker_tui.db import read_session
 from linker_tui.matching import PatientRanking
 from linker_tui.models import OPEN_STATES, OnlineRequest, Patient
 from linker_tui.patient_search import rank_requests
-from linker_tui.text import clean
+from linker_tui.text import clean, dumps_json
 
 
 def add_match_parser(sub: Any) -> None:
@@ -96,7 +95,7 @@ def run_match_command(
         found += 1
         data = _as_dict(request, ranking, pms)  # type: ignore[arg-type]
         if args.json:
-            print(json.dumps(data, ensure_ascii=False), file=out)
+            print(dumps_json(data), file=out)
             continue
         typed = data["typed"]
         print(

@@ -6,9 +6,11 @@ goes through it before it reaches a screen, a toast, CLI output or a log line.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
+from typing import Any
 
 # C0 controls except tab and newline (ESC, BEL, CR, ...), DEL, and the C1 range (CSI 0x9B,
 # OSC 0x9D, ...).
@@ -30,6 +32,9 @@ _INVISIBLE = re.compile(f"[{_CONTROLS}{_FORMAT}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Unicode line and paragraph separators are line breaks.
 _SEPARATOR = re.compile("[\u2028\u2029]")
+# What JSON output may not carry raw: all of the above. ``json`` escapes C0 itself but
+# not DEL, C1, format characters or separators, and writes lone surrogates raw.
+_JSON_UNSAFE = re.compile(f"[{_CONTROLS}{_FORMAT}\u2028\u2029\ud800-\udfff]")
 
 
 def clean(text: str | None, *, single_line: bool = False) -> str:
@@ -49,6 +54,22 @@ def clean(text: str | None, *, single_line: bool = False) -> str:
     if single_line:
         text = " ".join(text.split())
     return text
+
+
+def dumps_json(value: Any, *, indent: int | None = None) -> str:
+    """``value`` as JSON whose text is safe on a terminal and whose values are exact: every
+    character :func:`clean` would remove is written as a ``\\uXXXX`` escape (letters such
+    as ``ë`` or ``李`` stay readable)."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:  # a surrogate pair, as JSON writes characters beyond the BMP
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 class CleanFormatter(logging.Formatter):

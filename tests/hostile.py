@@ -7,7 +7,17 @@ a sequence that came from data from the app's own escape sequences.
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import unicodedata
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from linker_tui.db import write_session
+from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
 
 SAMPLES: dict[str, str] = {
     "osc-title": "\x1b]0;PWNED-TITLE\x07",
@@ -52,3 +62,50 @@ def bad_characters(text: str) -> list[str]:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             found.append(f"U+{ord(ch):04X}")
     return found
+
+
+X = hostile("PWN")
+"""What :func:`make_hostile` appends to every piece of data."""
+
+
+def make_hostile(engine: Engine) -> None:
+    """Every name, phone, reason, note, operatory and request id gets every control class
+    (email addresses stay valid, so confirmation emails can still be queued)."""
+    with write_session(engine) as s:
+        for provider in s.exec(select(Provider)).all():
+            provider.first_name += X
+            provider.last_name += X
+            provider.title += X
+            provider.abbr += X
+        for patient in s.exec(select(Patient)).all():
+            patient.first_name += X
+            patient.last_name += X
+            patient.preferred_name = X
+            patient.phone_mobile += X
+        for appointment in s.exec(select(Appointment)).all():
+            appointment.reason += X
+            appointment.operatory += X
+        for request in s.exec(select(OnlineRequest)).all():
+            request.external_id += X
+            request.typed_first_name += X
+            request.typed_last_name += X
+            request.typed_phone += X
+            request.reason += X
+            request.note += X
+            request.attention = X
+
+
+def hostile_inbox(inbox: Path) -> list[Path]:
+    """Unreadable inbox files whose names hold each control class (no ``/``: one file per
+    class, a name has at most 255 bytes)."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, sample in SAMPLES.items():
+        name = sample.replace("/", "_")
+        for prefix, body in (("bad", "{not json " + X), ("wrong", json.dumps({"x": X}))):
+            path = inbox / f"{prefix}-{kind}{name}.json"
+            path.write_text(body)
+            old = time.time() - 3600  # settled: a fresh unreadable file may still be written
+            os.utime(path, (old, old))
+            written.append(path)
+    return written

@@ -1,6 +1,7 @@
 """``linker-tui sync``: one sync, headless (cron, a systemd timer), then exit.
 
-Prints the run's summary and its problems; the exit status is 0 when the run ended ok
+Prints the run's summary and its problems (cleaned: a file name or a PMS value cannot drive
+the terminal); the exit status is 0 when the run ended ok
 (or was skipped because another workstation was syncing), 1 when it failed, 130 when it
 was stopped (SIGINT/SIGTERM stop it cleanly: its transaction is rolled back).
 """
@@ -19,6 +20,7 @@ from linker_tui.models import SyncRunStatus
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems
+from linker_tui.text import clean
 
 
 def add_sync_parser(sub: Any) -> None:
@@ -42,17 +44,17 @@ def run_sync_command(services: Services, args: argparse.Namespace) -> int:
     if args.runs:
         for run in latest_runs(services.engine, args.runs):
             when = run.started_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-            print(f"{when} {run.trigger:<8} {run.text()}")
+            print(clean(f"{when} {run.trigger:<8} {run.text()}", single_line=True))
         return 0
     stop = StopFlag()
     with _stop_on_signals(stop):
         summary = services.sync_now(force=args.force, trigger="cli", stop=stop)
     stream = sys.stdout if summary.status is not SyncRunStatus.FAILED else sys.stderr
-    print(summary.text(), file=stream)
+    print(clean(summary.text(), single_line=True), file=stream)
     if summary.run_id is not None and summary.problems and args.problems > 0:
         shown = sync_problems(services.engine, summary.run_id, limit=args.problems)
         for problem in shown:
-            print(f"  {problem.source}: {problem}", file=stream)
+            print("  " + clean(f"{problem.source}: {problem}", single_line=True), file=stream)
         if summary.problems > len(shown):
             print(f"  ... and {summary.problems - len(shown)} more", file=stream)
     if summary.status is SyncRunStatus.CANCELLED:

@@ -10,11 +10,9 @@ compositor would write (each screen's strips) and every notification is checked.
 from __future__ import annotations
 
 import ast
-import json
 from datetime import timedelta
 from pathlib import Path
 
-from sqlmodel import select as sql_select
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -22,7 +20,7 @@ import linker_tui
 from linker_tui.db import write_session
 from linker_tui.mail.relay import Outcome, RelayReport, RelayResult
 from linker_tui.mail.transport import DeliveryFailure
-from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.jobs import JobFailed, OutboxDelivered
 from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
@@ -32,48 +30,9 @@ from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
-from tests.hostile import SAMPLES, bad_characters, hostile
+from tests.hostile import X, bad_characters, hostile, hostile_inbox, make_hostile
 from tests.tui.drive import LARGE, quiet, settle, wait_screen, wait_until
 from tests.tui.world import World
-
-X = hostile("PWN")
-"""Appended to every piece of data."""
-
-
-def make_hostile(world: World) -> None:
-    """Every name, reason, note, operatory and request id gets every control class."""
-    with write_session(world.engine) as s:
-        for provider in s.exec(sql_select(Provider)).all():
-            provider.first_name += X
-            provider.last_name += X
-            provider.title += X
-            provider.abbr += X
-        for patient in s.exec(sql_select(Patient)).all():
-            patient.first_name += X
-            patient.last_name += X
-            patient.preferred_name = X
-            patient.phone_mobile += X
-        for appointment in s.exec(sql_select(Appointment)).all():
-            appointment.reason += X
-            appointment.operatory += X
-        for request in s.exec(sql_select(OnlineRequest)).all():
-            request.external_id += X
-            request.typed_first_name += X
-            request.typed_last_name += X
-            request.typed_phone += X
-            request.reason += X
-            request.note += X
-            request.attention = X
-
-
-def hostile_inbox(world: World) -> None:
-    """Inbox files whose names hold every control class (no ``/``): unreadable ones."""
-    inbox = world.services.settings.effective_inbox_dir
-    inbox.mkdir(parents=True, exist_ok=True)
-    for kind, sample in SAMPLES.items():
-        name = sample.replace("/", "_")
-        (inbox / f"bad-{kind}{name}.json").write_text("{not json " + X)
-        (inbox / f"wrong-{kind}{name}.json").write_text(json.dumps({"resourceType": X}))
 
 
 class HostileMailer:
@@ -117,8 +76,8 @@ async def check(pilot: Pilot[None], where: str) -> None:
 
 
 async def test_hostile_data_never_reaches_the_screen(world: World) -> None:
-    make_hostile(world)
-    hostile_inbox(world)
+    make_hostile(world.engine)
+    hostile_inbox(world.services.settings.effective_inbox_dir)
     world.services.sync_now(trigger="manual")  # a run with problems named after the files
     world.services.relay(HostileMailer()).run_once()  # the linked request's email fails
     app = LinkerApp(world.services, background_jobs=False)
