@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath
@@ -88,6 +89,11 @@ class LinkerApp(SafeApp[None]):
         if self._background_jobs and self.jobs is None and not self._stopping.is_set():
             self.jobs = BackgroundJobs(self.services, self.post_message)
             self.jobs.start()
+        # Everything made so far (modules, services, the list) lives as long as the app:
+        # keep it out of the garbage collector's full passes, which otherwise stall the
+        # screen every few dialogs (Accept p90 228-292 ms with, 409-549 ms without;
+        # docs/benchmarks.md).
+        gc.freeze()
 
     @property
     def stop_flag(self) -> StopFlag:
@@ -110,6 +116,7 @@ class LinkerApp(SafeApp[None]):
             self.jobs.shutdown()
         self.services.close_sync_worker()
         self.logs.uninstall()
+        gc.unfreeze()
 
     def _tell_screens(self, change: type[OutboxChanged | PmsSynced]) -> None:
         """Every screen on the stack hears of the change (those showing it read again)."""
