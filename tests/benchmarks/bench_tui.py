@@ -1,17 +1,11 @@
-"""Benchmark: first frame of the main screen, and Accept → candidates modal, at 1k and 1M
-appointments (100k patients, 10k pending requests in both databases).
+"""Benchmark: Accept → candidates modal, at 1k and 1M appointments (100k patients, 10k
+pending requests in both databases).
 
-Run:  python -m tests.benchmarks.bench_tui [--workdir DIR] [--rounds N]
+Run:  python -m tests.benchmarks.bench_tui [--workdir DIR] [--accepts N]
 
-Prints the figures and the ratios the targets are about:
-  * the main screen's first frame, vs an empty Textual app's first frame measured in the
-    same run (target ≤ 1.5x). Every first frame is timed in a fresh process, as staff
-    start the app, the kinds taking turns (empty app, main screen at 1k, at 1M) round
-    after round (``first_frame.py``). Printed beside it: the
-    first page of requests listed (right after that frame), and launch → first frame,
-    Python's start and the imports included;
-  * Accept → the modal showing the candidates, median (target < 100 ms), and the ratio of
-    the 1M database's median to the 1k database's (target ≤ 1.5).
+Prints Accept → the modal showing the candidates, median (target < 100 ms), and the ratio
+of the 1M database's median to the 1k database's (target ≤ 1.5). The launch staff wait
+for (launch → first request rows, in a real terminal) is ``bench_launch.py``.
 The databases are built once into --workdir (about 40 s for the 1M one) and reused.
 """
 
@@ -20,11 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -117,59 +107,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
 
-def first_frame(kind: str, db: Path | None, workdir: Path) -> dict[str, float]:
-    """One first frame of ``kind`` in a fresh process (``first_frame.py``), with
-    ``launch``: from starting that process until the frame, in seconds."""
-    command = [sys.executable, "-m", "tests.benchmarks.first_frame", kind]
-    if db is not None:
-        command += ["--db", str(db), "--workdir", str(workdir)]
-    # No settings file of this machine: the app starts on the benchmark's settings only.
-    env = {**os.environ, "LINKER_CONFIG": str(workdir / "no-settings.toml")}
-    launched = time.monotonic()
-    out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    if out.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed:\n{out.stderr[-2000:]}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
-    result["launch"] = result.pop("at") - launched
-    return result
-
-
-def first_frames(databases: dict[str, Path], workdir: Path, rounds: int) -> None:
-    """Time the first frames, the kinds taking turns each round; print medians and ratios."""
-    kinds: dict[str, Path | None] = {"empty": None}
-    kinds.update({f"main {label}": path for label, path in databases.items()})
-    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
-    for _ in range(rounds):
-        for kind, db in kinds.items():
-            runs[kind].append(first_frame(kind.split()[0], db, workdir))
-
-    def median(kind: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[kind])
-
-    def spread(kind: str) -> str:
-        values = sorted(run["frame"] for run in runs[kind])
-        return f"{values[0] * 1000:.1f} to {values[-1] * 1000:.1f} ms"
-
-    empty, empty_launch = median("empty", "frame"), median("empty", "launch")
-    print(
-        f"empty Textual app, first frame:      median {_ms(empty)}   ({spread('empty')};"
-        f" launch -> first frame {_ms(empty_launch)})"
-    )
-    for label in databases:
-        kind = f"main {label}"
-        first, launch = median(kind, "frame"), median(kind, "launch")
-        print(
-            f"{label:>2} appointments, main screen first frame: median {_ms(first)}"
-            f"  = {first / empty:.2f}x empty app (target <= 1.5x)   ({spread(kind)})"
-        )
-        print(
-            f"{label:>2} appointments, first page of requests listed: median"
-            f" {_ms(median(kind, 'listed'))};  launch -> first frame {_ms(launch)}"
-            f" = {launch / empty_launch:.2f}x the empty app's"
-        )
-
-
-async def run(workdir: Path, rounds: int, accepts: int) -> None:
+async def run(workdir: Path, accepts: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     databases = {}
     for label, appointments in (("1k", 1_000), ("1M", 1_000_000)):
@@ -187,7 +125,6 @@ async def run(workdir: Path, rounds: int, accepts: int) -> None:
             print(f"built {path.name} in {time.perf_counter() - began:.1f} s")
         databases[label] = path
 
-    first_frames(databases, workdir, rounds)
     accept_medians = {}
     for label, path in databases.items():
         timings = await accept_to_modal(path, workdir, accepts)
@@ -205,10 +142,9 @@ async def run(workdir: Path, rounds: int, accepts: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
-    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--accepts", type=int, default=30)
     args = parser.parse_args()
-    asyncio.run(run(args.workdir, args.rounds, args.accepts))
+    asyncio.run(run(args.workdir, args.accepts))
 
 
 if __name__ == "__main__":
