@@ -1,0 +1,77 @@
+"""Patient and appointment matching (pure functions): keys, evidence, ranking, levels.
+
+``keys`` normalises names, phones and emails; ``evidence`` compares one field;
+``patients`` scores candidates and decides the level; ``appointments`` ranks a
+patient's appointments against a request. The database search is
+:mod:`linker_tui.patient_search`.
+"""
+
+from linker_tui.matching.appointments import (
+    AppointmentFacts,
+    Candidate,
+    Difference,
+    differences,
+    rank_candidates,
+)
+from linker_tui.matching.evidence import Agreement, Evidence, MatchField
+from linker_tui.matching.keys import (
+    PatientKeys,
+    are_nicknames,
+    compact_key,
+    email_key,
+    last_name_alt_keys,
+    last_name_sound,
+    name_key,
+    name_tokens,
+    nickname_groups,
+    nickname_variants,
+    patient_keys,
+    phone_key,
+    soundex,
+    typed_last_name_keys,
+)
+from linker_tui.matching.patients import (
+    MatchLevel,
+    PatientMatch,
+    PatientRanking,
+    PatientRecord,
+    ScoredPatient,
+    TypedIdentity,
+    match_patient,
+    rank_patients,
+    score_patient,
+)
+
+__all__ = [
+    "Agreement",
+    "AppointmentFacts",
+    "Candidate",
+    "Difference",
+    "Evidence",
+    "MatchField",
+    "MatchLevel",
+    "PatientKeys",
+    "PatientMatch",
+    "PatientRanking",
+    "PatientRecord",
+    "ScoredPatient",
+    "TypedIdentity",
+    "are_nicknames",
+    "compact_key",
+    "differences",
+    "email_key",
+    "last_name_alt_keys",
+    "last_name_sound",
+    "match_patient",
+    "name_key",
+    "name_tokens",
+    "nickname_groups",
+    "nickname_variants",
+    "patient_keys",
+    "phone_key",
+    "rank_candidates",
+    "rank_patients",
+    "score_patient",
+    "soundex",
+    "typed_last_name_keys",
+]

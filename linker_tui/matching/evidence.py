@@ -1,0 +1,268 @@
+"""Field-by-field comparison of a typed identity with a patient: the evidence (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
+
+from linker_tui.matching.keys import (
+    are_nicknames,
+    compact_key,
+    name_key,
+    name_tokens,
+    nickname_variants,
+    soundex,
+)
+
+# --------------------------------------------------------------------------- evidence
+
+
+class Agreement(StrEnum):
+    """How one field of the typed identity compares with a patient's."""
+
+    AGREES = "agrees"
+    CLOSE = "close"
+    DIFFERS = "differs"
+    MISSING = "missing"
+
+
+class MatchField(StrEnum):
+    """The fields compared."""
+
+    FIRST_NAME = "first name"
+    LAST_NAME = "last name"
+    BIRTHDATE = "birth date"
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What one field says: agrees / close / differs / missing, why, and its weight."""
+
+    field: MatchField
+    agreement: Agreement
+    weight: float
+    note: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.field.value} {self.agreement.value}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+_FIELD_ORDER = {f: i for i, f in enumerate(MatchField)}
+
+
+# Weights: log-odds-like points per field and agreement. A decision never rests on the
+# total alone (see ScoredPatient.decisive); the total orders the candidates.
+W_NAME_SAME = 4.0
+W_NAME_NICK = 3.0
+W_LAST_PART = 3.0
+W_NAME_TYPO = 2.0
+W_NAME_PREFIX = 1.5
+W_NAME_INITIAL = 0.5
+W_NAME_DIFFERS = -3.0
+W_SWAPPED = -0.5
+W_BORN_SAME = 5.0
+W_BORN_TYPO = 1.5
+W_BORN_DIFFERS = -5.0
+W_CONTACT_UNIQUE = 3.0
+W_CONTACT_SHARED = 1.0
+W_CONTACT_CLOSE = 0.5
+W_CONTACT_DIFFERS = -0.5
+# Two candidates closer than this are "alike": neither is picked silently.
+ALIKE_MARGIN = 2.5
+# Candidates scoring below this are not offered.
+MIN_SCORE = 1.0
+MAX_CANDIDATES = 10
+
+_UNIQUE = "only this patient"
+_SHARED = "shared with other patients"
+
+
+def _is_typo(a: str, b: str) -> bool:
+    """One edit apart (two for long names), or very alike by Jaro-Winkler."""
+    if not a or not b or (a[0] != b[0] and len(a) < 5):
+        return False
+    size_a, size_b = len(a), len(b)
+    longest = size_a if size_a > size_b else size_b
+    # The distance is at least the difference in length (no need to compute it then).
+    if longest >= 4 and -2 <= size_a - size_b <= 2:
+        distance = DamerauLevenshtein.distance(a, b, score_cutoff=2)
+        if distance <= 1 or (distance <= 2 and longest >= 8):
+            return True
+    return (
+        min(size_a, size_b) >= 4
+        and JaroWinkler.normalized_similarity(a, b, score_cutoff=0.9) >= 0.9
+    )
+
+
+@lru_cache(maxsize=65_536)
+def _given_names(first_name: str, preferred_name: str) -> tuple[tuple[str, str], ...]:
+    """A patient's given names as keys, with why each counts (the preferred name)."""
+    keys = ((name_key(first_name), ""), (name_key(preferred_name), "preferred name"))
+    return tuple((key, why) for key, why in keys if key)  # "?", "-": no name at all
+
+
+@lru_cache(maxsize=131_072)
+def _compare_given(typed: str, names: tuple[tuple[str, str], ...]) -> Evidence:
+    if not typed or not names:
+        return _MISSING[MatchField.FIRST_NAME]
+    best = _FIRST_DIFFERS
+    typed_compact = compact_key(typed)
+    for key, why in names:
+        found = _given_evidence(typed, typed_compact, key, why)
+        if found.weight > best.weight:
+            best = found
+    return best
+
+
+@lru_cache(maxsize=65_536)
+def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evidence:
+    first = MatchField.FIRST_NAME
+    if typed == key or typed_compact == compact_key(key):
+        return Evidence(first, Agreement.AGREES, W_NAME_SAME, why)
+    if are_nicknames(typed, key):
+        return Evidence(first, Agreement.AGREES, W_NAME_NICK, f"nickname of {key}")
+    typed_words, words = typed.split(), key.split()
+    if typed_words[0] == words[0] or (
+        set(typed_words) & set(words) and len(typed_words) != len(words)
+    ):
+        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, f"part of {key}")
+    if _is_typo(typed_compact, compact_key(key)) or _typo_of_any(typed, _other_variants(key)):
+        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+    shorter, longer = sorted((typed_compact, compact_key(key)), key=len)
+    if len(shorter) >= 3 and longer.startswith(shorter):
+        return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form")
+    if len(shorter) == 1 and longer.startswith(shorter):
+        return Evidence(first, Agreement.CLOSE, W_NAME_INITIAL, "initial")
+    return Evidence(first, Agreement.DIFFERS, W_NAME_DIFFERS, why)
+
+
+@lru_cache(maxsize=8192)
+def _other_variants(key: str) -> tuple[str, ...]:
+    """The nickname variants of a name key but itself."""
+    return tuple(sorted(nickname_variants(key) - {key}))
+
+
+def _typo_of_any(typed: str, names: tuple[str, ...]) -> bool:
+    """Whether ``typed`` is a typo of one of ``names``."""
+    if len(names) > 2 and (
+        # None is close enough to be a typo by either measure: no need to try each.
+        process.extractOne(typed, names, scorer=DamerauLevenshtein.distance, score_cutoff=2) is None
+        and process.extractOne(
+            typed, names, scorer=JaroWinkler.normalized_similarity, score_cutoff=0.9
+        )
+        is None
+    ):
+        return False
+    return any(_is_typo(typed, n) for n in names)
+
+
+@lru_cache(maxsize=65_536)
+def _compare_last(typed: str, key: str) -> Evidence:
+    if not typed or not key:
+        return _MISSING[MatchField.LAST_NAME]
+    if typed == key:
+        return _LAST_SAME
+    typed_compact, compact = compact_key(typed), compact_key(key)
+    if typed_compact == compact:
+        return _LAST_SAME
+    typed_words, words = name_tokens(typed), name_tokens(key)
+    if typed_words <= words or words <= typed_words:
+        return _LAST_PART
+    if _is_typo(typed_compact, compact) or (
+        # one word each: the words are the compact forms, already compared
+        (" " in typed or " " in key) and any(_is_typo(a, b) for a in typed_words for b in words)
+    ):
+        return _LAST_TYPO
+    if soundex(typed_compact) == soundex(compact):
+        return _LAST_SOUNDS
+    return _LAST_DIFFERS
+
+
+_LAST_SAME = Evidence(MatchField.LAST_NAME, Agreement.AGREES, W_NAME_SAME)
+_LAST_PART = Evidence(
+    MatchField.LAST_NAME, Agreement.AGREES, W_LAST_PART, "part of a compound surname"
+)
+_LAST_TYPO = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+_LAST_SOUNDS = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_PREFIX, "sounds alike")
+_LAST_DIFFERS = Evidence(MatchField.LAST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+
+
+# The evidence that does not depend on the names compared, built once (Evidence is
+# immutable; scoring many candidates then allocates little).
+_MISSING = {f: Evidence(f, Agreement.MISSING, 0.0) for f in MatchField}
+_FIRST_DIFFERS = Evidence(MatchField.FIRST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+_BORN_SAME = Evidence(MatchField.BIRTHDATE, Agreement.AGREES, W_BORN_SAME)
+_BORN_SWAPPED = Evidence(
+    MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "day and month swapped"
+)
+_BORN_DIGIT = Evidence(MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "one digit differs")
+_BORN_DIFFERS = Evidence(MatchField.BIRTHDATE, Agreement.DIFFERS, W_BORN_DIFFERS)
+_CONTACT = {
+    (f, outcome): Evidence(f, agreement, weight, note)
+    for f in (MatchField.PHONE, MatchField.EMAIL)
+    for outcome, agreement, weight, note in (
+        ("unique", Agreement.AGREES, W_CONTACT_UNIQUE, _UNIQUE),
+        ("shared", Agreement.AGREES, W_CONTACT_SHARED, _SHARED),
+        ("close", Agreement.CLOSE, W_CONTACT_CLOSE, "similar"),
+        ("differs", Agreement.DIFFERS, W_CONTACT_DIFFERS, ""),
+    )
+}
+
+
+def _compare_birthdate(typed: date | None, found: date | None) -> Evidence:
+    if typed is None or found is None:
+        return _MISSING[MatchField.BIRTHDATE]
+    if typed == found:
+        return _BORN_SAME
+    if typed.year == found.year and typed.month == found.day and typed.day == found.month:
+        return _BORN_SWAPPED
+    # One character of the ISO date differs: only one of year, month and day can differ.
+    differing = (typed.year != found.year) + (typed.month != found.month) + (typed.day != found.day)
+    if differing == 1:
+        a, b = typed.isoformat(), found.isoformat()
+        if sum(x != y for x, y in zip(a, b, strict=True)) == 1 or (
+            (typed.month, typed.day) == (found.month, found.day)
+            and abs(typed.year - found.year) == 1
+        ):
+            return _BORN_DIGIT
+    return _BORN_DIFFERS
+
+
+def _phone_close(typed: str, found: Sequence[str]) -> bool:
+    """One digit differs, or two adjacent digits are swapped."""
+    size = len(typed)
+    half = size // 2
+    for other in found:
+        if len(other) != size:
+            continue
+        # Such numbers differ in at most two adjacent places: one half is the same, or
+        # all but the two digits in the middle are (a quick test before the distance).
+        if (
+            typed[:half] == other[:half]
+            or typed[half:] == other[half:]
+            or (typed[: half - 1] == other[: half - 1] and typed[half + 1 :] == other[half + 1 :])
+        ) and DamerauLevenshtein.distance(typed, other, score_cutoff=1) <= 1:
+            return True
+    return False
+
+
+def _email_close(typed: str, found: Sequence[str]) -> bool:
+    local, _, domain = typed.partition("@")
+    for other in found:
+        other_local, _, other_domain = other.partition("@")
+        if local == other_local or (
+            domain == other_domain
+            and abs(len(local) - len(other_local)) <= 1
+            and DamerauLevenshtein.distance(local, other_local, score_cutoff=1) <= 1
+        ):
+            return True
+    return False

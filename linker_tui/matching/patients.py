@@ -1,0 +1,408 @@
+"""Which patient a request belongs to: scoring candidates and deciding the level (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+
+from linker_tui.matching.evidence import (
+    _BORN_SAME,
+    _CONTACT,
+    _FIELD_ORDER,
+    _MISSING,
+    _UNIQUE,
+    ALIKE_MARGIN,
+    MAX_CANDIDATES,
+    MIN_SCORE,
+    W_NAME_SAME,
+    W_SWAPPED,
+    Agreement,
+    Evidence,
+    MatchField,
+    _compare_birthdate,
+    _compare_given,
+    _compare_last,
+    _email_close,
+    _given_names,
+    _phone_close,
+)
+from linker_tui.matching.keys import email_key, name_key, phone_key
+
+
+@dataclass(frozen=True)
+class TypedIdentity:
+    """What a person typed into the booking form."""
+
+    first_name: str
+    last_name: str
+    birthdate: date | None = None
+    email: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """The fields of a PMS patient that matching looks at."""
+
+    id: int
+    first_name: str
+    last_name: str
+    preferred_name: str = ""
+    birthdate: date | None = None
+    email: str = ""
+    phones: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientMatch:
+    """The patient a request belongs to (``patient_id``), or why none was chosen."""
+
+    patient_id: int | None
+    explanation: str
+
+
+def match_patient(typed: TypedIdentity, patients: Iterable[PatientRecord]) -> PatientMatch:
+    """Choose the one patient whose name agrees and whose birth date or contact confirms it.
+
+    The name (first, preferred or a nickname of it, and last) must agree. Among those, an
+    equal birth date decides; without a birth date on either side, an email or phone
+    that only one of the given patients has decides. Contact details alone never decide
+    (families share them), a different birth date never lets a name decide, and two
+    patients scoring alike give no match rather than a guess. See :func:`rank_patients`.
+    """
+    ranking = rank_patients(typed, list(patients))
+    return PatientMatch(ranking.patient_id, ranking.explanation)
+
+
+class MatchLevel(StrEnum):
+    """How sure the matcher is about a request's patient."""
+
+    EXACT = "exact"  # one patient, decided
+    POSSIBLE = "possible"  # candidates for staff to choose from
+    NONE = "none"  # nobody resembles the typed identity
+
+
+@dataclass(frozen=True)
+class ScoredPatient:
+    """A candidate patient with its score and the evidence behind it."""
+
+    patient: PatientRecord
+    score: float
+    evidence: tuple[Evidence, ...]
+    swapped: bool = False
+
+    @property
+    def patient_id(self) -> int:
+        """The patient's id."""
+        return self.patient.id
+
+    def on(self, field_: MatchField) -> Evidence:
+        """The evidence for one field."""
+        i = _FIELD_ORDER[field_]  # where scoring puts it
+        if i < len(self.evidence) and self.evidence[i].field is field_:
+            return self.evidence[i]
+        return next(e for e in self.evidence if e.field is field_)
+
+    @property
+    def name_agrees(self) -> bool:
+        """First (or preferred, or a nickname) and last name both agree."""
+        return all(
+            self.on(f).agreement is Agreement.AGREES
+            for f in (MatchField.FIRST_NAME, MatchField.LAST_NAME)
+        )
+
+    @property
+    def name_close(self) -> bool:
+        """Neither name differs or is missing."""
+        return all(
+            self.on(f).agreement in (Agreement.AGREES, Agreement.CLOSE)
+            for f in (MatchField.FIRST_NAME, MatchField.LAST_NAME)
+        )
+
+    @property
+    def unique_contact_agrees(self) -> bool:
+        """An email or phone agrees that no other patient has."""
+        return any(
+            e.agreement is Agreement.AGREES and e.note == _UNIQUE
+            for e in (self.on(MatchField.EMAIL), self.on(MatchField.PHONE))
+        )
+
+    @property
+    def decisive(self) -> bool:
+        """Strong enough to decide alone: name and birth date, or name and a unique contact.
+
+        A name with a typo counts only with both a birth date and a unique contact.
+        """
+        born = self.on(MatchField.BIRTHDATE).agreement
+        if born is Agreement.AGREES and self.name_agrees:
+            return True
+        if born is Agreement.MISSING and self.name_agrees:
+            return self.unique_contact_agrees
+        return born is Agreement.AGREES and self.name_close and self.unique_contact_agrees
+
+    def summary(self) -> str:
+        """``first name agrees (nickname); birth date differs; ...`` for staff and logs."""
+        return "; ".join(str(e) for e in self.evidence if e.agreement is not Agreement.MISSING)
+
+
+@dataclass(frozen=True)
+class PatientRanking:
+    """The patients a typed identity may belong to, best first, and the verdict."""
+
+    level: MatchLevel
+    candidates: tuple[ScoredPatient, ...]
+    explanation: str
+    error: str = ""  # matching failed (the request is left to staff)
+
+    @property
+    def patient_id(self) -> int | None:
+        """The decided patient (exact level only)."""
+        return self.candidates[0].patient_id if self.level is MatchLevel.EXACT else None
+
+
+@dataclass(frozen=True)
+class _Typed:
+    first: str
+    last: str
+    birthdate: date | None
+    email: str
+    phone: str
+
+
+def score_patient(
+    typed: TypedIdentity,
+    patient: PatientRecord,
+    *,
+    region: str = "CA",
+    phone_sharing: int = 1,
+    email_sharing: int = 1,
+) -> ScoredPatient:
+    """Compare a typed identity with one patient, field by field.
+
+    ``phone_sharing`` and ``email_sharing`` say how many patients have the typed phone
+    and email; a contact that several patients share earns little and never decides.
+    Swapped first and last names are tried too and kept when they fit better.
+    """
+    t = _normalise(typed, region)
+    return _score(t, patient, region, phone_sharing, email_sharing)
+
+
+def _normalise(typed: TypedIdentity, region: str) -> _Typed:
+    return _Typed(
+        first=name_key(typed.first_name),
+        last=name_key(typed.last_name),
+        birthdate=typed.birthdate,
+        email=email_key(typed.email),
+        phone=phone_key(typed.phone, region),
+    )
+
+
+def _score(
+    t: _Typed, patient: PatientRecord, region: str, phone_sharing: int, email_sharing: int
+) -> ScoredPatient:
+    ((score, _, _, evidence, swapped),) = _score_rows(
+        t, [patient], region, phone_sharing, email_sharing
+    )
+    return ScoredPatient(patient, score, evidence, swapped)
+
+
+_ScoreRow = tuple[float, int, PatientRecord, tuple[Evidence, ...], bool]
+
+# How a candidate's phone or email compares (before knowing how many patients share it).
+_NO_CONTACT, _SAME_CONTACT, _CLOSE_CONTACT, _OTHER_CONTACT = range(4)
+
+
+def _score_rows(
+    t: _Typed,
+    patients: Sequence[PatientRecord],
+    region: str,
+    phone_sharing: int | None,
+    email_sharing: int | None,
+) -> list[_ScoreRow]:
+    """The score, id, patient, evidence and swap of each candidate (the lean form ranking
+    sorts; only the candidates offered become :class:`ScoredPatient`).
+
+    How many patients share the typed phone and email is counted among ``patients``
+    when not given. One tight loop: this runs for every candidate of every request.
+    """
+    typed_first, typed_last, typed_born = t.first, t.last, t.birthdate
+    typed_phone, typed_email = t.phone, t.email
+    names_evidence, phone_keys, email_keys = _names_evidence, _phone_keys, _email_keys
+    compare_birthdate = _compare_birthdate
+    no_born = _MISSING[MatchField.BIRTHDATE]
+    partial = []
+    for p in patients:
+        first, last, swapped = names_evidence(
+            typed_first, typed_last, p.first_name, p.preferred_name, p.last_name
+        )
+        born = p.birthdate
+        if typed_born is None or born is None:
+            born_evidence = no_born
+        elif born == typed_born:
+            born_evidence = _BORN_SAME
+        else:
+            born_evidence = compare_birthdate(typed_born, born)
+        phone = email = _NO_CONTACT
+        if typed_phone:
+            phones = phone_keys(p.phones, region)
+            if phones:
+                if typed_phone in phones:
+                    phone = _SAME_CONTACT
+                else:
+                    phone = _CLOSE_CONTACT if _phone_close(typed_phone, phones) else _OTHER_CONTACT
+        if typed_email:
+            emails = email_keys(p.email)
+            if emails:
+                if typed_email in emails:
+                    email = _SAME_CONTACT
+                else:
+                    email = _CLOSE_CONTACT if _email_close(typed_email, emails) else _OTHER_CONTACT
+        partial.append((p, first, last, swapped, born_evidence, phone, email))
+    if phone_sharing is None:
+        phone_sharing = sum(1 for row in partial if row[5] == _SAME_CONTACT)
+    if email_sharing is None:
+        email_sharing = sum(1 for row in partial if row[6] == _SAME_CONTACT)
+    phone_evidence = _contact_outcomes(MatchField.PHONE, phone_sharing)
+    email_evidence = _contact_outcomes(MatchField.EMAIL, email_sharing)
+    rows: list[_ScoreRow] = []
+    for p, first, last, swapped, born_evidence, phone, email in partial:
+        phone_ev, email_ev = phone_evidence[phone], email_evidence[email]
+        score = round(
+            first.weight + last.weight + born_evidence.weight + phone_ev.weight + email_ev.weight,
+            2,
+        )
+        rows.append((score, p.id, p, (first, last, born_evidence, phone_ev, email_ev), swapped))
+    return rows
+
+
+def _contact_outcomes(field_: MatchField, sharing: int) -> tuple[Evidence, ...]:
+    """The evidence for each way a contact compares (indexed by ``_NO_CONTACT`` ...)."""
+    return (
+        _MISSING[field_],
+        _CONTACT[field_, "unique" if sharing <= 1 else "shared"],
+        _CONTACT[field_, "close"],
+        _CONTACT[field_, "differs"],
+    )
+
+
+@lru_cache(maxsize=131_072)
+def _names_evidence(
+    typed_first: str, typed_last: str, first_name: str, preferred_name: str, last_name: str
+) -> tuple[Evidence, Evidence, bool]:
+    """First- and last-name evidence, and whether the typed names fit better swapped."""
+    first = _compare_given(typed_first, _given_names(first_name, preferred_name))
+    last_key = name_key(last_name)
+    last = _compare_last(typed_last, last_key)
+    if (
+        typed_first
+        and typed_last
+        and (first.agreement is not Agreement.AGREES or last.agreement is not Agreement.AGREES)
+    ):
+        s_last = _compare_last(typed_first, last_key)
+        if s_last.weight + W_NAME_SAME + W_SWAPPED <= first.weight + last.weight:
+            return first, last, False  # swapped, even the best first name would not do
+        s_first = _compare_given(typed_last, _given_names(first_name, ""))
+        if s_first.weight + s_last.weight + W_SWAPPED > first.weight + last.weight:
+            note = "first and last name swapped"
+            first = Evidence(MatchField.FIRST_NAME, s_first.agreement, s_first.weight, note)
+            last = Evidence(MatchField.LAST_NAME, s_last.agreement, s_last.weight + W_SWAPPED, note)
+            return first, last, True
+    return first, last, False
+
+
+@lru_cache(maxsize=131_072)
+def _phone_keys(phones: tuple[str, ...], region: str) -> tuple[str, ...]:
+    """A patient's phone numbers as keys (empty ones left out)."""
+    return tuple(k for k in (phone_key(p, region) for p in phones) if k)
+
+
+@lru_cache(maxsize=131_072)
+def _email_keys(email: str) -> tuple[str, ...]:
+    """A patient's email as a key, in a tuple (empty when there is none)."""
+    return (email_key(email),) if email.strip() else ()
+
+
+def rank_patients(
+    typed: TypedIdentity,
+    patients: Sequence[PatientRecord],
+    *,
+    region: str = "CA",
+    phone_sharing: int | None = None,
+    email_sharing: int | None = None,
+    min_score: float | None = MIN_SCORE,
+) -> PatientRanking:
+    """Score ``patients`` against what was typed and decide: exact, possible or none.
+
+    Exact needs one patient whose evidence is decisive (name and birth date, or name and
+    a contact no other patient has) and no other candidate scoring alike. How many
+    patients share the typed phone and email is counted among ``patients`` unless given
+    (the database search passes every patient having them). Candidates scoring under
+    ``min_score`` are not offered (``None``: all are, e.g. to explain a staff choice).
+    """
+    t = _normalise(typed, region)
+    if not t.first and not t.last:
+        return PatientRanking(MatchLevel.NONE, (), "no name was typed")
+    rows = _score_rows(t, patients, region, phone_sharing, email_sharing)
+    if min_score is not None:
+        rows = [row for row in rows if row[0] >= min_score]
+    rows.sort(key=_best_first)
+    offered = tuple(
+        ScoredPatient(patient, score, evidence, swapped)
+        for score, _, patient, evidence, swapped in rows[:MAX_CANDIDATES]
+    )
+    if not offered:
+        return PatientRanking(MatchLevel.NONE, (), "no patient with this name")
+    best = offered[0]
+    rivals = [c for c in offered[1:] if c.decisive or c.score > best.score - ALIKE_MARGIN]
+    if best.decisive and not rivals:
+        return PatientRanking(MatchLevel.EXACT, offered, _why_exact(best))
+    return PatientRanking(MatchLevel.POSSIBLE, offered, _why_not(t, offered))
+
+
+def _best_first(row: _ScoreRow) -> tuple[float, int]:
+    return -row[0], row[1]
+
+
+def _why_exact(best: ScoredPatient) -> str:
+    born = best.on(MatchField.BIRTHDATE).agreement is Agreement.AGREES
+    what = "name and birth date agree" if born else "name and contact details agree"
+    notes = [
+        e.note for e in (best.on(MatchField.FIRST_NAME), best.on(MatchField.LAST_NAME)) if e.note
+    ]
+    if best.name_agrees and born and best.unique_contact_agrees:
+        what = "name, birth date and contact details agree"
+    elif not best.name_agrees:
+        what = "birth date and contact details agree, the name is close"
+    return f"{what} ({', '.join(dict.fromkeys(notes))})" if notes else what
+
+
+def _why_not(t: _Typed, offered: Sequence[ScoredPatient]) -> str:
+    named = [c for c in offered if c.name_agrees]
+    others = len(offered) - len(named)
+    tail = f"; {len(offered)} possible patients" if len(offered) > 1 else "; 1 possible patient"
+    if not named:
+        return "no patient with this name" + tail
+    born = [c for c in named if c.on(MatchField.BIRTHDATE).agreement is Agreement.AGREES]
+    if len(born) > 1:
+        return f"{len(born)} patients share this name and birth date"
+    if (
+        t.birthdate is not None
+        and not born
+        and any(c.on(MatchField.BIRTHDATE).agreement is not Agreement.MISSING for c in named)
+    ):
+        return "a patient has this name but another birth date" + (tail if others else "")
+    contact = [
+        c
+        for c in named
+        if Agreement.AGREES in (c.on(MatchField.EMAIL).agreement, c.on(MatchField.PHONE).agreement)
+    ]
+    if len(contact) > 1:
+        return f"{len(contact)} patients share this name and contact"
+    if len(named) > 1:
+        return f"{len(named)} patients have this name"
+    if born or contact:
+        return "a patient has this name but another patient is alike" + tail
+    return "a patient has this name but nothing else agrees" + (tail if others else "")
