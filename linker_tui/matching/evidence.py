@@ -19,6 +19,7 @@ from linker_tui.matching.keys import (
     nickname_variants,
     soundex,
 )
+from linker_tui.matching.names import distinct_given_names
 
 # --------------------------------------------------------------------------- evidence
 
@@ -68,6 +69,7 @@ W_NAME_TYPO = 2.0
 W_NAME_PREFIX = 1.5
 W_NAME_INITIAL = 0.5
 W_NAME_DIFFERS = -3.0
+W_NAME_OTHER = -1.0
 W_SWAPPED = -0.5
 W_BORN_SAME = 5.0
 W_BORN_TYPO = 1.5
@@ -135,9 +137,13 @@ def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evide
         set(typed_words) & set(words) and len(typed_words) != len(words)
     ):
         return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, f"part of {key}")
-    if _is_typo(typed_compact, compact_key(key)) or _typo_of_any(typed, _other_variants(key)):
+    compact = compact_key(key)
+    if distinct_given_names(typed_compact, compact):
+        # Roberta is not a typo of Robert: a twin or sibling, never the same person.
+        return Evidence(first, Agreement.DIFFERS, W_NAME_OTHER, f"another name than {key}")
+    if _is_typo(typed_compact, compact) or _typo_of_any(typed, _other_variants(key)):
         return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
-    shorter, longer = sorted((typed_compact, compact_key(key)), key=len)
+    shorter, longer = sorted((typed_compact, compact), key=len)
     if len(shorter) >= 3 and longer.startswith(shorter):
         return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form")
     if len(shorter) == 1 and longer.startswith(shorter):

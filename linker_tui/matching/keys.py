@@ -10,6 +10,7 @@ from importlib.resources import files
 
 import phonenumbers
 
+from linker_tui.matching.names import equivalent_names
 from linker_tui.text import casefold_ascii
 
 _NON_NAME = re.compile(r"[^a-z0-9 ]+")
@@ -152,10 +153,12 @@ def last_name_sound(last_name: str) -> str:
 
 @lru_cache(maxsize=1)
 def nickname_groups() -> dict[str, frozenset[int]]:
-    """Name key → the numbers of the nickname groups it belongs to (``nicknames.csv``)."""
+    """Name key → the numbers of the nickname groups it belongs to (``nicknames.csv``,
+    then each pair of equivalent names of ``given_names.csv``)."""
     groups: dict[str, set[int]] = {}
     text = files("linker_tui.matching").joinpath("nicknames.csv").read_text(encoding="utf-8")
-    rows = (r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#")))
+    rows = [r for r in csv.reader(line for line in text.splitlines() if not line.startswith("#"))]
+    rows += [list(pair) for pair in equivalent_names()]
     for number, row in enumerate(rows):
         for name in row:
             key = name_key(name)
