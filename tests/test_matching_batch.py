@@ -1,5 +1,5 @@
 """Matching a whole list at once (``rank_requests``) gives the rankings of one request at a
-time (``rank_request``): same candidates, scores, evidence, levels and explanations."""
+time (``rank_request``; the same candidate search, in chunks and blocks of any size)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui import patient_search
+from linker_tui import candidates, patient_search
 from linker_tui.db import read_session
 from linker_tui.loader import load_export
 from linker_tui.match_cli import match_requests
@@ -89,7 +89,7 @@ TYPED = [
 def test_batch_ranks_as_one_at_a_time(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     load_export(engine, Export(patients=_patients()))
     # small chunks and blocks, to go through every chunking and block boundary
-    monkeypatch.setattr(patient_search, "_MAX_PARAMS", 6)
+    monkeypatch.setattr(candidates, "_MAX_PARAMS", 6)
     monkeypatch.setattr(patient_search, "BATCH_REQUESTS", 7)
     typed = TYPED * 2
     with read_session(engine) as session:
