@@ -119,6 +119,8 @@ def rank_request(session: Session, request: OnlineRequest, region: str = "CA") -
 
 # Requests whose candidates are gathered together (bounds the rows held in memory).
 BATCH_REQUESTS = 10_000
+
+
 def rank_typed_many(
     session: Session, typed: Sequence[TypedIdentity], region: str = "CA"
 ) -> list[PatientRanking]:
