@@ -1,6 +1,6 @@
 """Build ``linker_tui/matching/given_names.csv`` from Jörg Michael's ``nam_dict.txt``.
 
-Source: ``nam_dict.txt`` (© 2007–2008 Jörg Michael, GNU Free Documentation License 1.2
+Source: ``nam_dict.txt`` (© 2007-2008 Jörg Michael, GNU Free Documentation License 1.2
 or later), as shipped in the PyPI package ``gender-guesser`` 0.4.0
 (``gender_guesser/data/nam_dict.txt``). Run::
 

@@ -96,7 +96,8 @@ class Holdout:
     # ---------------------------------------------------------------- practice
     def phone(self) -> str:
         while True:
-            digits = f"{self.rng.choice(['416', '647', '905', '514', '613'])}{self.rng.randrange(2_000_000, 10_000_000):07d}"
+            area = self.rng.choice(["416", "647", "905", "514", "613"])
+            digits = f"{area}{self.rng.randrange(2_000_000, 10_000_000):07d}"
             if digits not in self.phones:
                 self.phones.add(digits)
                 return f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
@@ -104,7 +105,8 @@ class Holdout:
     def email(self, first: str, last: str) -> str:
         local = tuning.ascii_fold(f"{first}{self.rng.choice(['.', '_', ''])}{last}").lower()
         local = "".join(ch for ch in local if ch.isalnum() or ch in "._")
-        return f"{local}{self.rng.randrange(1000)}@{self.rng.choice(['mail.test', 'inbox.test', 'post.test'])}"
+        domain = self.rng.choice(["mail.test", "inbox.test", "post.test"])
+        return f"{local}{self.rng.randrange(1000)}@{domain}"
 
     def born(self, start: int, end: int) -> date:
         first = date(start, 1, 1)
@@ -428,9 +430,11 @@ def report(tallies: dict[str, Tally], took: float) -> str:
     t = tallies["ALL"]
     lines += [
         "",
-        f"exact precision {t.exact_right / max(t.exact, 1):.4f} ({t.exact_right}/{t.exact}; target 1.000)",
+        f"exact precision {t.exact_right / max(t.exact, 1):.4f} "
+        f"({t.exact_right}/{t.exact}; target 1.000)",
         f"top-3 recall {t.top3 / t.known:.4f} ({t.top3}/{t.known}; target >= {TARGET_RECALL_TOP3})",
-        f"exact coverage {t.exact_right / t.known:.4f} ({t.exact_right}/{t.known}; target >= {TARGET_COVERAGE})",
+        f"exact coverage {t.exact_right / t.known:.4f} "
+        f"({t.exact_right}/{t.known}; target >= {TARGET_COVERAGE})",
         f"unknown people linked exactly: {t.unknown_exact}/{t.unknown} (target 0)",
         f"family mislinks: {t.family_mislinks} (target 0)",
         f"ranking {t.requests} requests: {took:.2f} s",
