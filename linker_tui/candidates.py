@@ -77,9 +77,12 @@ def _birthdate_variants(born: date) -> set[date]:
     return variants
 
 
-def search_plan(typed: TypedIdentity, region: str) -> SearchPlan:
+def search_plan(typed: TypedIdentity, region: str, *, wide: bool = False) -> SearchPlan:
     """The lookups that find the patients worth scoring for ``typed`` (none when nothing
-    was typed to search by)."""
+    was typed to search by). ``wide`` adds the passes for errors in two fields at once
+    (given name with birth year or surname start, surname start with birth year, any
+    first name starting with the same letter): asked only for the requests the narrow
+    passes left without a likely patient."""
     plan = SearchPlan()
     first, last = name_key(typed.first_name), name_key(typed.last_name)
     last_keys = typed_last_name_keys(typed.last_name)
@@ -92,12 +95,13 @@ def search_plan(typed: TypedIdentity, region: str) -> SearchPlan:
     if last_keys and not first:
         plan.surname_only |= last_keys
     elif last_keys:
-        start = compact_key(first)[: 3 if len(first) > 3 else 2]
+        start = compact_key(first)[: 1 if wide else 3 if len(first) > 3 else 2]
         plan.start = (start, start + _END)
         plan.firsts = firsts
         plan.names |= {(key, name) for key in last_keys for name in firsts}
         plan.preferred |= {(name, key) for key in last_keys for name in firsts}
-        plan.name_starts |= {(key, start, start + _END) for key in last_keys}
+        if wide or typed.birthdate is None:  # with one, a misspelt first name is found by it
+            plan.name_starts |= {(key, start, start + _END) for key in last_keys}
         plan.compound |= last_keys
     if first and last:
         sound = last_name_sound(typed.last_name)
@@ -105,6 +109,7 @@ def search_plan(typed: TypedIdentity, region: str) -> SearchPlan:
             plan.sounds |= {(sound, name) for name in firsts}
         swap_first = nickname_variants(last)
         plan.names |= {(k, n) for k in typed_last_name_keys(typed.first_name) for n in swap_first}
+    if first and last and wide:
         head = compact_key(last)[:2]
         plan.given_surname |= {(name, head, head + _END) for name in firsts}
         if year:
@@ -306,10 +311,11 @@ class CandidateIndex:
 
 
 def find_candidates(
-    session: Session, typed: Sequence[TypedIdentity], region: str
+    session: Session, typed: Sequence[TypedIdentity], region: str, *, wide: bool = False
 ) -> list[list[PatientRecord]]:
-    """The candidate patients of each typed identity, in the same order."""
-    plans = [search_plan(t, region) for t in typed]
+    """The candidate patients of each typed identity, in the same order (``wide``: with
+    the passes for double errors too)."""
+    plans = [search_plan(t, region, wide=wide) for t in typed]
     index = CandidateIndex()
     index.load(session, plans)
     found = [index.candidate_ids(plan) for plan in plans]

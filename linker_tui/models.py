@@ -137,6 +137,7 @@ class Patient(SQLModel, table=True):
         sa.Index("ix_patient_birthdate", "birthdate"),
         sa.Index("ix_patient_given_born", "first_name_key", "birthdate"),
         sa.Index("ix_patient_given_name", "first_name_key", "last_name_key"),
+        sa.Index("ix_patient_surname_born", "last_name_key", "birthdate"),
         sa.Index("ix_patient_email", "email_key"),
         sa.Index("ix_patient_phone_home", "phone_home_key"),
         sa.Index("ix_patient_phone_mobile", "phone_mobile_key"),

@@ -117,6 +117,8 @@ def rank_request(session: Session, request: OnlineRequest, region: str = "CA") -
 
 # --------------------------------------------------------------------------- batches
 
+# A request whose best candidate is less likely than this is searched again, wider.
+WIDE_BELOW = 0.9
 # Requests whose candidates are gathered together (bounds the rows held in memory).
 BATCH_REQUESTS = 10_000
 
@@ -136,14 +138,27 @@ def rank_typed_many(
         for block in range(0, len(typed), BATCH_REQUESTS):
             identities = typed[block : block + BATCH_REQUESTS]
             found = find_candidates(session, identities, region)
-            rankings += [
+            ranked = [
                 _rank_isolated(t, records, region)
                 for t, records in zip(identities, found, strict=True)
             ]
+            # The requests without a likely patient: search again with the wide passes.
+            again = [i for i, r in enumerate(ranked) if _unsure(r)]
+            wide = find_candidates(session, [identities[i] for i in again], region, wide=True)
+            for i, records in zip(again, wide, strict=True):
+                ranked[i] = _rank_isolated(identities[i], records, region)
+            rankings += ranked
     finally:
         if collecting:
             gc.enable()
     return rankings
+
+
+def _unsure(ranking: PatientRanking) -> bool:
+    """No candidate is likely the patient (the narrow passes may have missed them)."""
+    if ranking.error or ranking.level is MatchLevel.EXACT:
+        return False
+    return not ranking.candidates or ranking.candidates[0].probability < WIDE_BELOW
 
 
 def _rank_isolated(

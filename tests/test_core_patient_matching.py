@@ -69,15 +69,20 @@ def test_evidence_per_field() -> None:
 
 
 def test_typos_swaps_and_compound_surnames() -> None:
+    # one name with a typo, the birth date the same: exact
     typo = rank_patients(TypedIdentity("Wiliam", "Hart", date(1980, 4, 2)), HARTS)
-    assert typo.level is MatchLevel.POSSIBLE and typo.candidates[0].patient_id == 1
+    assert typo.patient_id == 1 and "the name is close" in typo.explanation
     assert typo.candidates[0].on(MatchField.FIRST_NAME).agreement is Agreement.CLOSE
+    # a typo in a name and a slip in the birth date: two errors, staff decide
+    double = rank_patients(TypedIdentity("Wiliam", "Hart", date(1980, 2, 4)), HARTS)
+    assert double.level is MatchLevel.POSSIBLE and double.candidates[0].patient_id == 1
     swapped = rank_patients(TypedIdentity("Hart", "Emma", date(2015, 6, 1)), HARTS)
     assert swapped.patient_id == 2 and swapped.candidates[0].swapped
     part = rank_patients(TypedIdentity("Zoe", "Cote", date(1991, 2, 3)), HARTS)
     assert part.patient_id == 4
+    # the name agrees, day and month of the birth date swapped: exact
     swapped_date = rank_patients(TypedIdentity("Zoe", "Lefevre Cote", date(1991, 3, 2)), HARTS)
-    assert swapped_date.level is MatchLevel.POSSIBLE
+    assert swapped_date.patient_id == 4 and "one slip off" in swapped_date.explanation
     assert swapped_date.candidates[0].on(MatchField.BIRTHDATE).agreement is Agreement.CLOSE
 
 

@@ -245,7 +245,7 @@ def test_a_patient_without_a_usable_first_name_never_blocks_the_import(
     # Candidates of every request below: same surname, birth date, email, or the
     # typed first name as surname (the swapped-names comparison).
     data.patients += [
-        patient("2001", nameless, "Hart", email="hart@example.com"),
+        patient("2001", nameless, "Hart", "1975-01-01", email="hart@example.com"),
         patient("2002", nameless, "Ava", "2001-05-06"),
         patient("2003", nameless, "Brown", "2001-05-06", email="ava@example.com"),
     ]

@@ -20,6 +20,7 @@ from linker_tui.matching.keys import (
     soundex,
 )
 from linker_tui.matching.names import distinct_given_names
+from linker_tui.matching.weights import DEFAULT_MODEL, SWAP_PENALTY, F
 
 # --------------------------------------------------------------------------- evidence
 
@@ -51,6 +52,7 @@ class Evidence:
     agreement: Agreement
     weight: float
     note: str = ""
+    level: str = ""  # the Fellegi-Sunter level (see weights.DEFAULTS)
 
     def __str__(self) -> str:
         text = f"{self.field.value} {self.agreement.value}"
@@ -60,28 +62,19 @@ class Evidence:
 _FIELD_ORDER = {f: i for i, f in enumerate(MatchField)}
 
 
-# Weights: log-odds-like points per field and agreement. A decision never rests on the
-# total alone (see ScoredPatient.decisive); the total orders the candidates.
-W_NAME_SAME = 4.0
-W_NAME_NICK = 3.0
-W_LAST_PART = 3.0
-W_NAME_TYPO = 2.0
-W_NAME_PREFIX = 1.5
-W_NAME_INITIAL = 0.5
-W_NAME_DIFFERS = -3.0
-W_NAME_OTHER = -1.0
-W_SWAPPED = -0.5
-W_BORN_SAME = 5.0
-W_BORN_TYPO = 1.5
-W_BORN_DIFFERS = -5.0
-W_CONTACT_UNIQUE = 3.0
-W_CONTACT_SHARED = 1.0
-W_CONTACT_CLOSE = 0.5
-W_CONTACT_DIFFERS = -0.5
-# Two candidates closer than this are "alike": neither is picked silently.
-ALIKE_MARGIN = 2.5
-# Candidates scoring below this are not offered.
-MIN_SCORE = 1.0
+# Default weights (bits) of the levels, to choose between a patient's names and to try
+# swapped names; the score itself uses the practice's model (weights.MatchModel).
+W_NAME_SAME = DEFAULT_MODEL.weight(F, "same")
+W_NAME_NICK = DEFAULT_MODEL.weight(F, "nickname")
+W_NAME_PART = DEFAULT_MODEL.weight(F, "part")
+W_NAME_TYPO = DEFAULT_MODEL.weight(F, "typo")
+W_NAME_PREFIX = DEFAULT_MODEL.weight(F, "short")
+W_NAME_INITIAL = DEFAULT_MODEL.weight(F, "initial")
+W_NAME_OTHER = DEFAULT_MODEL.weight(F, "other")
+W_NAME_DIFFERS = DEFAULT_MODEL.weight(F, "differs")
+W_SWAPPED = SWAP_PENALTY
+# Candidates scoring below this (bits) are not offered.
+MIN_SCORE = 0.0
 MAX_CANDIDATES = 10
 
 _UNIQUE = "only this patient"
@@ -129,26 +122,26 @@ def _compare_given(typed: str, names: tuple[tuple[str, str], ...]) -> Evidence:
 def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evidence:
     first = MatchField.FIRST_NAME
     if typed == key or typed_compact == compact_key(key):
-        return Evidence(first, Agreement.AGREES, W_NAME_SAME, why)
+        return Evidence(first, Agreement.AGREES, W_NAME_SAME, why, "same")
     if are_nicknames(typed, key):
-        return Evidence(first, Agreement.AGREES, W_NAME_NICK, f"nickname of {key}")
+        return Evidence(first, Agreement.AGREES, W_NAME_NICK, f"nickname of {key}", "nickname")
     typed_words, words = typed.split(), key.split()
     if typed_words[0] == words[0] or (
         set(typed_words) & set(words) and len(typed_words) != len(words)
     ):
-        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, f"part of {key}")
+        return Evidence(first, Agreement.CLOSE, W_NAME_PART, f"part of {key}", "part")
     compact = compact_key(key)
     if distinct_given_names(typed_compact, compact):
         # Roberta is not a typo of Robert: a twin or sibling, never the same person.
-        return Evidence(first, Agreement.DIFFERS, W_NAME_OTHER, f"another name than {key}")
+        return Evidence(first, Agreement.DIFFERS, W_NAME_OTHER, f"another name than {key}", "other")
     if _is_typo(typed_compact, compact) or _typo_of_any(typed, _other_variants(key)):
-        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
+        return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently", "typo")
     shorter, longer = sorted((typed_compact, compact), key=len)
     if len(shorter) >= 3 and longer.startswith(shorter):
-        return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form")
+        return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form", "short")
     if len(shorter) == 1 and longer.startswith(shorter):
-        return Evidence(first, Agreement.CLOSE, W_NAME_INITIAL, "initial")
-    return Evidence(first, Agreement.DIFFERS, W_NAME_DIFFERS, why)
+        return Evidence(first, Agreement.CLOSE, W_NAME_INITIAL, "initial", "initial")
+    return Evidence(first, Agreement.DIFFERS, W_NAME_DIFFERS, why, "differs")
 
 
 @lru_cache(maxsize=8192)
@@ -193,33 +186,33 @@ def _compare_last(typed: str, key: str) -> Evidence:
     return _LAST_DIFFERS
 
 
-_LAST_SAME = Evidence(MatchField.LAST_NAME, Agreement.AGREES, W_NAME_SAME)
-_LAST_PART = Evidence(
-    MatchField.LAST_NAME, Agreement.AGREES, W_LAST_PART, "part of a compound surname"
-)
-_LAST_TYPO = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_TYPO, "spelt differently")
-_LAST_SOUNDS = Evidence(MatchField.LAST_NAME, Agreement.CLOSE, W_NAME_PREFIX, "sounds alike")
-_LAST_DIFFERS = Evidence(MatchField.LAST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
+def _level(field_: MatchField, agreement: Agreement, level: str, note: str = "") -> Evidence:
+    return Evidence(field_, agreement, DEFAULT_MODEL.weight(field_, level), note, level)
+
+
+_LAST_SAME = _level(MatchField.LAST_NAME, Agreement.AGREES, "same")
+_LAST_PART = _level(MatchField.LAST_NAME, Agreement.AGREES, "part", "part of a compound surname")
+_LAST_TYPO = _level(MatchField.LAST_NAME, Agreement.CLOSE, "typo", "spelt differently")
+_LAST_SOUNDS = _level(MatchField.LAST_NAME, Agreement.CLOSE, "sounds", "sounds alike")
+_LAST_DIFFERS = _level(MatchField.LAST_NAME, Agreement.DIFFERS, "differs")
 
 
 # The evidence that does not depend on the names compared, built once (Evidence is
 # immutable; scoring many candidates then allocates little).
-_MISSING = {f: Evidence(f, Agreement.MISSING, 0.0) for f in MatchField}
-_FIRST_DIFFERS = Evidence(MatchField.FIRST_NAME, Agreement.DIFFERS, W_NAME_DIFFERS)
-_BORN_SAME = Evidence(MatchField.BIRTHDATE, Agreement.AGREES, W_BORN_SAME)
-_BORN_SWAPPED = Evidence(
-    MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "day and month swapped"
-)
-_BORN_DIGIT = Evidence(MatchField.BIRTHDATE, Agreement.CLOSE, W_BORN_TYPO, "one digit differs")
-_BORN_DIFFERS = Evidence(MatchField.BIRTHDATE, Agreement.DIFFERS, W_BORN_DIFFERS)
+_MISSING = {f: Evidence(f, Agreement.MISSING, 0.0, "", "missing") for f in MatchField}
+_FIRST_DIFFERS = _level(MatchField.FIRST_NAME, Agreement.DIFFERS, "differs")
+_BORN_SAME = _level(MatchField.BIRTHDATE, Agreement.AGREES, "same")
+_BORN_SWAPPED = _level(MatchField.BIRTHDATE, Agreement.CLOSE, "swapped", "day and month swapped")
+_BORN_DIGIT = _level(MatchField.BIRTHDATE, Agreement.CLOSE, "digit", "one digit differs")
+_BORN_DIFFERS = _level(MatchField.BIRTHDATE, Agreement.DIFFERS, "differs")
 _CONTACT = {
-    (f, outcome): Evidence(f, agreement, weight, note)
+    (f, outcome): _level(f, agreement, level, note)
     for f in (MatchField.PHONE, MatchField.EMAIL)
-    for outcome, agreement, weight, note in (
-        ("unique", Agreement.AGREES, W_CONTACT_UNIQUE, _UNIQUE),
-        ("shared", Agreement.AGREES, W_CONTACT_SHARED, _SHARED),
-        ("close", Agreement.CLOSE, W_CONTACT_CLOSE, "similar"),
-        ("differs", Agreement.DIFFERS, W_CONTACT_DIFFERS, ""),
+    for outcome, agreement, level, note in (
+        ("unique", Agreement.AGREES, "same", _UNIQUE),
+        ("shared", Agreement.AGREES, "same", _SHARED),
+        ("close", Agreement.CLOSE, "close", "similar"),
+        ("differs", Agreement.DIFFERS, "differs", ""),
     )
 }
 

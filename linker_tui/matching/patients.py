@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -14,7 +14,6 @@ from linker_tui.matching.evidence import (
     _FIELD_ORDER,
     _MISSING,
     _UNIQUE,
-    ALIKE_MARGIN,
     MAX_CANDIDATES,
     MIN_SCORE,
     W_NAME_SAME,
@@ -30,6 +29,22 @@ from linker_tui.matching.evidence import (
     _phone_close,
 )
 from linker_tui.matching.keys import email_key, name_key, phone_key
+from linker_tui.matching.weights import (
+    DEFAULT_MODEL,
+    NO_FREQUENCIES,
+    SWAP_PENALTY,
+    B,
+    E,
+    F,
+    Frequencies,
+    L,
+    MatchModel,
+    P,
+    probabilities,
+)
+
+# A best candidate needs at least this probability (and the hard guards) to be exact.
+P_EXACT = 0.99
 
 
 @dataclass(frozen=True)
@@ -90,9 +105,10 @@ class ScoredPatient:
     """A candidate patient with its score and the evidence behind it."""
 
     patient: PatientRecord
-    score: float
+    score: float  # the match weight (bits, Fellegi-Sunter)
     evidence: tuple[Evidence, ...]
     swapped: bool = False
+    probability: float = 0.0  # that the request is from this patient
 
     @property
     def patient_id(self) -> int:
@@ -132,16 +148,23 @@ class ScoredPatient:
 
     @property
     def decisive(self) -> bool:
-        """Strong enough to decide alone: name and birth date, or name and a unique contact.
-
-        A name with a typo counts only with both a birth date and a unique contact.
-        """
-        born = self.on(MatchField.BIRTHDATE).agreement
-        if born is Agreement.AGREES and self.name_agrees:
-            return True
-        if born is Agreement.MISSING and self.name_agrees:
-            return self.unique_contact_agrees
-        return born is Agreement.AGREES and self.name_close and self.unique_contact_agrees
+        """The hard guards an exact match needs, whatever the probability: both names
+        agree and the birth date agrees or is one slip off; or one name has a typo and
+        the birth date agrees; or, with no birth date, both names agree and a phone or
+        email no other patient has. A differing birth date, another given name
+        (Robert/Roberta) or a shared family contact never decide."""
+        first = self.on(MatchField.FIRST_NAME).level
+        last = self.on(MatchField.LAST_NAME).level
+        born = self.on(MatchField.BIRTHDATE).level
+        names = first in ("same", "nickname") and last in ("same", "part")
+        if born == "same":
+            typo = (first in ("typo", "part") and last in ("same", "part")) or (
+                first in ("same", "nickname") and last == "typo"
+            )
+            return names or typo or (self.name_close and self.unique_contact_agrees)
+        if born in ("swapped", "digit"):
+            return names
+        return born == "missing" and names and self.unique_contact_agrees
 
     def summary(self) -> str:
         """``first name agrees (nickname); birth date differs; ...`` for staff and logs."""
@@ -190,11 +213,16 @@ def score_patient(
     return _score(t, patient, region, phone_sharing, email_sharing)
 
 
+def _plausible(born: date | None) -> bool:
+    """A typed birth date that can be somebody's (not 1900-01-01 or in the future)."""
+    return born is not None and date(1900, 1, 1) < born <= date.today()
+
+
 def _normalise(typed: TypedIdentity, region: str) -> _Typed:
     return _Typed(
         first=name_key(typed.first_name),
         last=name_key(typed.last_name),
-        birthdate=typed.birthdate,
+        birthdate=typed.birthdate if _plausible(typed.birthdate) else None,
         email=email_key(typed.email),
         phone=phone_key(typed.phone, region),
     )
@@ -221,9 +249,11 @@ def _score_rows(
     region: str,
     phone_sharing: int | None,
     email_sharing: int | None,
+    model: MatchModel = DEFAULT_MODEL,
+    frequencies: Frequencies = NO_FREQUENCIES,
 ) -> list[_ScoreRow]:
-    """The score, id, patient, evidence and swap of each candidate (the lean form ranking
-    sorts; only the candidates offered become :class:`ScoredPatient`).
+    """The match weight, id, patient, evidence and swap of each candidate (the lean form
+    ranking sorts; only the candidates offered become :class:`ScoredPatient`).
 
     How many patients share the typed phone and email is counted among ``patients``
     when not given. One tight loop: this runs for every candidate of every request.
@@ -267,14 +297,30 @@ def _score_rows(
         email_sharing = sum(1 for row in partial if row[6] == _SAME_CONTACT)
     phone_evidence = _contact_outcomes(MatchField.PHONE, phone_sharing)
     email_evidence = _contact_outcomes(MatchField.EMAIL, email_sharing)
+    # The weight of each level for this request (the same value: by how common it is).
+    table = model.table
+    same = {
+        MatchField.FIRST_NAME: model.same_weight(F, frequencies.share(F, typed_first)),
+        MatchField.LAST_NAME: model.same_weight(L, frequencies.share(L, typed_last)),
+        MatchField.BIRTHDATE: model.same_weight(B, frequencies.share(B, typed_born)),
+    }
+    contact = (
+        (0.0, model.contact_weight(P, phone_sharing), table[P, "close"], table[P, "differs"]),
+        (0.0, model.contact_weight(E, email_sharing), table[E, "close"], table[E, "differs"]),
+    )
     rows: list[_ScoreRow] = []
     for p, first, last, swapped, born_evidence, phone, email in partial:
-        phone_ev, email_ev = phone_evidence[phone], email_evidence[email]
-        score = round(
-            first.weight + last.weight + born_evidence.weight + phone_ev.weight + email_ev.weight,
-            2,
-        )
-        rows.append((score, p.id, p, (first, last, born_evidence, phone_ev, email_ev), swapped))
+        weight = contact[0][phone] + contact[1][email]
+        for e in (first, last, born_evidence):
+            level = e.level
+            if level == "same" and not swapped:
+                weight += same[e.field]
+            else:
+                weight += table[e.field, level]
+        if swapped:
+            weight += SWAP_PENALTY
+        evidence = (first, last, born_evidence, phone_evidence[phone], email_evidence[email])
+        rows.append((round(weight, 2), p.id, p, evidence, swapped))
     return rows
 
 
@@ -307,8 +353,8 @@ def _names_evidence(
         s_first = _compare_given(typed_last, _given_names(first_name, ""))
         if s_first.weight + s_last.weight + W_SWAPPED > first.weight + last.weight:
             note = "first and last name swapped"
-            first = Evidence(MatchField.FIRST_NAME, s_first.agreement, s_first.weight, note)
-            last = Evidence(MatchField.LAST_NAME, s_last.agreement, s_last.weight + W_SWAPPED, note)
+            first = replace(s_first, note=note)
+            last = replace(s_last, weight=s_last.weight + W_SWAPPED, note=note)
             return first, last, True
     return first, last, False
 
@@ -333,33 +379,55 @@ def rank_patients(
     phone_sharing: int | None = None,
     email_sharing: int | None = None,
     min_score: float | None = MIN_SCORE,
+    model: MatchModel = DEFAULT_MODEL,
+    frequencies: Frequencies = NO_FREQUENCIES,
 ) -> PatientRanking:
     """Score ``patients`` against what was typed and decide: exact, possible or none.
 
-    Exact needs one patient whose evidence is decisive (name and birth date, or name and
-    a contact no other patient has) and no other candidate scoring alike. How many
-    patients share the typed phone and email is counted among ``patients`` unless given
-    (the database search passes every patient having them). Candidates scoring under
-    ``min_score`` are not offered (``None``: all are, e.g. to explain a staff choice).
+    Each candidate gets a match weight (``model``; names and birth dates weighed by how
+    common they are among the practice's patients, ``frequencies``) and a probability.
+    Exact needs a best candidate whose probability is at least ``P_EXACT``, that passes
+    the hard guards (:attr:`ScoredPatient.decisive`), with no other candidate passing
+    them. How many patients share the typed phone and email is counted among
+    ``patients`` unless given (the database search passes every patient having them).
+    Candidates scoring under ``min_score`` are not offered (``None``: all are, e.g. to
+    explain a staff choice).
     """
     t = _normalise(typed, region)
     if not t.first and not t.last:
         return PatientRanking(MatchLevel.NONE, (), "no name was typed")
-    rows = _score_rows(t, patients, region, phone_sharing, email_sharing)
+    rows = _score_rows(t, patients, region, phone_sharing, email_sharing, model, frequencies)
+    chances = probabilities([row[0] for row in rows], frequencies.patients)
+    chance = {row[1]: c for row, c in zip(rows, chances, strict=True)}
     if min_score is not None:
         rows = [row for row in rows if row[0] >= min_score]
     rows.sort(key=_best_first)
     offered = tuple(
-        ScoredPatient(patient, score, evidence, swapped)
-        for score, _, patient, evidence, swapped in rows[:MAX_CANDIDATES]
+        ScoredPatient(patient, score, _weighed(evidence, model), swapped, round(chance[pid], 6))
+        for score, pid, patient, evidence, swapped in rows[:MAX_CANDIDATES]
     )
     if not offered:
         return PatientRanking(MatchLevel.NONE, (), "no patient with this name")
     best = offered[0]
-    rivals = [c for c in offered[1:] if c.decisive or c.score > best.score - ALIKE_MARGIN]
-    if best.decisive and not rivals:
+    rivals = [c for c in offered[1:] if c.decisive]
+    if best.decisive and not rivals and best.probability >= P_EXACT:
         return PatientRanking(MatchLevel.EXACT, offered, _why_exact(best))
     return PatientRanking(MatchLevel.POSSIBLE, offered, _why_not(t, offered))
+
+
+def _weighed(evidence: tuple[Evidence, ...], model: MatchModel) -> tuple[Evidence, ...]:
+    """The evidence with the model's weight of each level (for staff and ``--json``)."""
+    cache = model.weighed
+    out = []
+    for e in evidence:
+        found = cache.get(e)
+        if found is None:
+            found = e
+            if e.level not in ("", "missing"):
+                found = replace(e, weight=round(model.table[e.field, e.level], 2))
+            cache[e] = found
+        out.append(found)
+    return tuple(out)
 
 
 def _best_first(row: _ScoreRow) -> tuple[float, int]:
@@ -375,7 +443,11 @@ def _why_exact(best: ScoredPatient) -> str:
     if best.name_agrees and born and best.unique_contact_agrees:
         what = "name, birth date and contact details agree"
     elif not best.name_agrees:
-        what = "birth date and contact details agree, the name is close"
+        what = "birth date agrees, the name is close"
+        if best.unique_contact_agrees:
+            what = "birth date and contact details agree, the name is close"
+    elif best.on(MatchField.BIRTHDATE).agreement is Agreement.CLOSE:
+        what = "name agrees, the birth date is one slip off"
     return f"{what} ({', '.join(dict.fromkeys(notes))})" if notes else what
 
 
