@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from linker_tui.candidates import MAX_SHARED_CONTACT, find_candidates
+from linker_tui.match_model import frequencies, load_model
 from linker_tui.matching import (
     MatchLevel,
     PatientRanking,
@@ -26,6 +27,7 @@ from linker_tui.matching import (
     phone_key,
     rank_patients,
 )
+from linker_tui.matching.weights import Frequencies, MatchModel
 from linker_tui.models import OnlineRequest, Patient, PatientNameKey
 from linker_tui.text import clean
 
@@ -101,7 +103,14 @@ def score_records(
     counting shared phones and emails over the whole database; nobody is left out."""
     phones, emails = contact_sharing(session, typed, region)
     return rank_patients(
-        typed, records, region=region, phone_sharing=phones, email_sharing=emails, min_score=None
+        typed,
+        records,
+        region=region,
+        phone_sharing=phones,
+        email_sharing=emails,
+        min_score=None,
+        model=load_model(session),
+        frequencies=frequencies(session, [typed]),
     )
 
 
@@ -130,6 +139,7 @@ def rank_typed_many(
     as :func:`rank_typed` for each, from a few set-based index lookups per
     ``BATCH_REQUESTS`` identities instead of one query per identity."""
     rankings: list[PatientRanking] = []
+    model = load_model(session)
     collecting = gc.isenabled()
     # Scoring makes many small objects but no reference cycles: the cyclic collector
     # would only walk the caches over and over (a third of the time).
@@ -138,15 +148,16 @@ def rank_typed_many(
         for block in range(0, len(typed), BATCH_REQUESTS):
             identities = typed[block : block + BATCH_REQUESTS]
             found = find_candidates(session, identities, region)
+            counts = frequencies(session, identities)
             ranked = [
-                _rank_isolated(t, records, region)
+                _rank_isolated(t, records, region, model, counts)
                 for t, records in zip(identities, found, strict=True)
             ]
             # The requests without a likely patient: search again with the wide passes.
             again = [i for i, r in enumerate(ranked) if _unsure(r)]
             wide = find_candidates(session, [identities[i] for i in again], region, wide=True)
             for i, records in zip(again, wide, strict=True):
-                ranked[i] = _rank_isolated(identities[i], records, region)
+                ranked[i] = _rank_isolated(identities[i], records, region, model, counts)
             rankings += ranked
     finally:
         if collecting:
@@ -162,12 +173,16 @@ def _unsure(ranking: PatientRanking) -> bool:
 
 
 def _rank_isolated(
-    typed: TypedIdentity, records: list[PatientRecord], region: str
+    typed: TypedIdentity,
+    records: list[PatientRecord],
+    region: str,
+    model: MatchModel,
+    counts: Frequencies,
 ) -> PatientRanking:
     """Rank one identity; a failure (a bug, a record scoring cannot read) is logged and
     costs this identity its match, never the others of the batch."""
     try:
-        return rank_patients(typed, records, region=region)
+        return rank_patients(typed, records, region=region, model=model, frequencies=counts)
     except Exception as exc:
         log.exception("matching failed for one request")
         error = clean(f"{type(exc).__name__}: {exc}", single_line=True)

@@ -40,6 +40,7 @@ from linker_tui.matching.weights import (
     L,
     MatchModel,
     P,
+    Pattern,
     probabilities,
 )
 
@@ -413,6 +414,20 @@ def rank_patients(
     if best.decisive and not rivals and best.probability >= P_EXACT:
         return PatientRanking(MatchLevel.EXACT, offered, _why_exact(best))
     return PatientRanking(MatchLevel.POSSIBLE, offered, _why_not(t, offered))
+
+
+def comparison_patterns(
+    typed: TypedIdentity, patients: Sequence[PatientRecord], region: str = "CA"
+) -> list[Pattern]:
+    """The level of each field (first, last, birth date, phone, email) for each of
+    ``patients``: what the model is fitted on."""
+    t = _normalise(typed, region)
+    if not t.first and not t.last:
+        return []
+    return [
+        tuple(e.level for e in evidence)  # type: ignore[misc]
+        for _, _, _, evidence, _ in _score_rows(t, patients, region, None, None)
+    ]
 
 
 def _weighed(evidence: tuple[Evidence, ...], model: MatchModel) -> tuple[Evidence, ...]:

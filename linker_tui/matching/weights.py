@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -168,50 +168,58 @@ _FIELDS = (F, L, B, P, E)
 
 
 def fit(
-    patterns: Iterable[Pattern],
+    requests: Iterable[Sequence[Pattern]],
+    patients: int,
     u: Mapping[MatchField, Mapping[str, float]] | None = None,
     *,
-    iterations: int = 30,
+    iterations: int = 15,
     start: MatchModel = DEFAULT_MODEL,
 ) -> MatchModel:
-    """Estimate m (and the share of matching pairs) by expectation-maximisation over the
-    level patterns of candidate pairs, u held fixed (``u``: estimated from the practice's
-    patients, see :func:`population_u`; else the start model's). Levels never seen keep
-    their start value; every m stays within [0.001, 0.999]."""
-    counts = Counter(patterns)
-    if not counts:
+    """Estimate m by expectation-maximisation over the level patterns of each request's
+    candidates, u held fixed (``u``: from the practice's patients, see
+    :func:`population_u`; else the start model's).
+
+    The expectation step is the ranking's own: each request is from at most one of its
+    candidates or from somebody new (:func:`probabilities`), so a family sharing a
+    phone does not count as several matches. Levels never seen keep their start value;
+    every m stays within [0.001, 0.999]."""
+    groups = Counter(tuple(patterns) for patterns in requests if patterns)
+    if not groups:
         return start
     u_table = {f: dict(start.u[f]) for f in _FIELDS}
     for f, levels in (u or {}).items():
         u_table[f].update(levels)
     m_table = {f: dict(start.m[f]) for f in _FIELDS}
-    share = 0.1
+    pairs = sum(len(g) * n for g, n in groups.items())
     for _ in range(iterations):
+        weight = {
+            (f, level): math.log2(m_table[f][level] / u_table[f][level])
+            for f in _FIELDS
+            for level in m_table[f]
+        }
         totals: dict[MatchField, dict[str, float]] = {f: defaultdict(float) for f in _FIELDS}
-        matched, everything = 0.0, 0.0
-        for pattern, count in counts.items():
-            pm, pu = share, 1 - share
-            for f, level in zip(_FIELDS, pattern, strict=True):
-                if level != "missing":
-                    pm *= m_table[f][level]
-                    pu *= u_table[f][level]
-            w = pm / (pm + pu) if pm + pu > 0 else 0.0
-            matched += w * count
-            everything += count
-            for f, level in zip(_FIELDS, pattern, strict=True):
-                if level != "missing":
-                    totals[f][level] += w * count
-        share = min(max(matched / everything, 1e-6), 0.999)
+        for group, count in groups.items():
+            scores = [
+                sum(
+                    weight[f, level]
+                    for f, level in zip(_FIELDS, pattern, strict=True)
+                    if level != "missing"
+                )
+                for pattern in group
+            ]
+            for pattern, chance in zip(group, probabilities(scores, patients), strict=True):
+                for f, level in zip(_FIELDS, pattern, strict=True):
+                    if level != "missing":
+                        totals[f][level] += chance * count
         for f in _FIELDS:
-            seen = float(sum(totals[f].values()))
+            seen = sum(totals[f].values())
             if seen <= 0:
                 continue
             for level in m_table[f]:
-                if level in totals[f]:
-                    m_table[f][level] = min(max(totals[f][level] / seen, 0.001), 0.999)
+                m_table[f][level] = min(max(totals[f].get(level, 0.0) / seen, 0.001), 0.999)
             norm = sum(m_table[f].values())
             m_table[f] = {k: v / norm for k, v in m_table[f].items()}
-    return MatchModel(m_table, u_table, f"fitted on {sum(counts.values())} candidate pairs")
+    return MatchModel(m_table, u_table, f"fitted on {pairs} candidate pairs")
 
 
 def population_u(

@@ -27,8 +27,9 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from linker_tui.db import create_schema, make_engine, read_session
+from linker_tui.db import create_schema, make_engine, read_session, write_session
 from linker_tui.loader import load_export
+from linker_tui.match_model import fit_and_store
 from linker_tui.matching import MatchLevel, TypedIdentity
 from linker_tui.models import Patient
 from linker_tui.patient_search import rank_typed_many
@@ -371,9 +372,13 @@ class Holdout:
         return [self.unknown() if self.rng.random() < 0.12 else self.known() for _ in range(count)]
 
 
-def evaluate(workdir: Path, seed: int = SEED) -> tuple[dict[str, Tally], float]:
-    """Load the practice into SQLite in ``workdir``, rank every request in one batch;
-    the tallies per category (and "ALL"), and the seconds ranking took."""
+def evaluate(
+    workdir: Path, seed: int = SEED, *, fitted: bool = True
+) -> tuple[dict[str, Tally], float]:
+    """Load the practice into SQLite in ``workdir``, fit the model on the requests
+    (EM, their true patients unknown to it) unless ``fitted`` is false, then rank every
+    request in one batch; the tallies per category (and "ALL"), and the seconds
+    ranking took. Calibration: the tally "p>=x" bins of the best candidate."""
     holdout = Holdout(seed)
     holdout.practice(FAMILIES)
     requests = holdout.requests(REQUESTS)
@@ -381,7 +386,11 @@ def evaluate(workdir: Path, seed: int = SEED) -> tuple[dict[str, Tally], float]:
     create_schema(engine)
     load_export(engine, Export(patients=[p.row for p in holdout.people]))
     family = {p.row.pms_id: p.family for p in holdout.people}
+    if fitted:
+        with write_session(engine) as session:
+            fit_and_store(session, [r.typed for r in requests], "CA")
     tallies: dict[str, Tally] = {}
+    calibrations.clear()
     with read_session(engine) as session:
         pms = dict(session.exec(select(Patient.id, Patient.pms_id)).all())
         started = time.perf_counter()
@@ -391,6 +400,12 @@ def evaluate(workdir: Path, seed: int = SEED) -> tuple[dict[str, Tally], float]:
     for request, ranking in zip(requests, rankings, strict=True):
         found = [pms[c.patient_id] for c in ranking.candidates]
         exact = ranking.level is MatchLevel.EXACT
+        chance = ranking.candidates[0].probability if ranking.candidates else 0.0
+        band = next(b for b in _BANDS if chance >= b)
+        calibration = calibrations.setdefault(band, [0, 0.0, 0])
+        calibration[0] += 1
+        calibration[1] += chance
+        calibration[2] += bool(found) and found[0] == request.expected
         for key in (request.category, "ALL"):
             t = tallies.setdefault(key, Tally())
             t.requests += 1
@@ -410,6 +425,11 @@ def evaluate(workdir: Path, seed: int = SEED) -> tuple[dict[str, Tally], float]:
                     f"got {found[:3]} ({ranking.level.value}: {ranking.explanation})"
                 )
     return tallies, took
+
+
+_BANDS = (0.99, 0.9, 0.5, 0.0)
+# band -> [requests, sum of the best candidate's probability, best candidate right]
+calibrations: dict[float, list[float]] = {}
 
 
 def report(tallies: dict[str, Tally], took: float) -> str:
@@ -439,6 +459,14 @@ def report(tallies: dict[str, Tally], took: float) -> str:
         f"family mislinks: {t.family_mislinks} (target 0)",
         f"ranking {t.requests} requests: {took:.2f} s",
     ]
+    lines += ["", "calibration: best candidate's probability -> right patient"]
+    for band in _BANDS:
+        n, chances, right = calibrations.get(band, [0, 0.0, 0])
+        if n:
+            lines.append(
+                f"  p >= {band:<4}: {int(n):5d} requests, mean p {chances / n:.3f}, "
+                f"right {right / n:.3f}"
+            )
     if t.misses:
         lines += ["", f"misses ({len(t.misses)}, first 40):", *(f"  {m}" for m in t.misses[:40])]
     return "\n".join(lines)
@@ -455,8 +483,9 @@ def meets_targets(t: Tally) -> bool:
 
 
 def main() -> int:
+    fitted = "--defaults" not in sys.argv  # --defaults: the model before any fit
     with tempfile.TemporaryDirectory() as tmp:
-        tallies, took = evaluate(Path(tmp))
+        tallies, took = evaluate(Path(tmp), fitted=fitted)
     print(report(tallies, took))
     return 0 if meets_targets(tallies["ALL"]) else 1
 
