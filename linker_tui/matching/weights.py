@@ -61,6 +61,9 @@ DEFAULTS: dict[MatchField, dict[str, tuple[float, float]]] = {
 }
 SWAP_PENALTY = -1.0  # bits: first and last name typed the other way round
 PRIOR_KNOWN = 0.9  # share of requests that come from a patient of the practice
+# A practice is taken to have at least this many patients (a new database's first few
+# patients do not make every name "common").
+MIN_POPULATION = 1_000
 # u of the same value never falls under this (a name or date only one patient has).
 _U_FLOOR = {F: 0.0002, L: 0.0001, B: 0.00002}
 
@@ -142,7 +145,7 @@ class Frequencies:
         count = table.get(value)
         if not count or not self.patients:
             return None
-        return count / self.patients
+        return count / max(self.patients, MIN_POPULATION)
 
 
 NO_FREQUENCIES = Frequencies()
@@ -151,7 +154,7 @@ NO_FREQUENCIES = Frequencies()
 def probabilities(weights: list[float], patients: int) -> list[float]:
     """The match probability of each candidate of one request, from their weights:
     P(this patient) against the other candidates and against somebody new."""
-    population = max(patients, 1_000)
+    population = max(patients, MIN_POPULATION)
     prior = math.log2(PRIOR_KNOWN / ((1 - PRIOR_KNOWN) * population))
     top = max(weights, default=0.0) + prior
     shift = max(top, 0.0)  # keep 2**x finite
