@@ -221,6 +221,10 @@ class OnlineRequest(SQLModel, table=True):
     patient_id: int | None = Field(default=None, foreign_key="patient.id", index=True)
     # Who chose ``patient_id`` (``user@workstation``); empty when the matcher did.
     patient_chosen_by: str = ""
+    # The patient ranking when the request was last ranked (linker_tui.request_match):
+    # exact / possible / none ("" = not ranked yet), and how many candidates it offered.
+    patient_match_level: str = Field(default="", max_length=16)
+    patient_match_count: int = 0
     state: str = Field(default=RequestState.PENDING.value, max_length=16)
     linked_appointment_id: int | None = Field(
         default=None, foreign_key="appointment.id", unique=True

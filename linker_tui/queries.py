@@ -27,6 +27,11 @@ from linker_tui.models import (
     SyncRun,
 )
 from linker_tui.patient_search import PatientRanking, rank_requests
+from linker_tui.request_match import (
+    exact_appointment_clause,
+    patient_status,
+    request_patient_status,
+)
 from linker_tui.views import RequestDetail, RequestRow, appointment_view
 
 PAGE_SIZE = 100
@@ -100,7 +105,7 @@ def request_page(
             select(Appointment.id)
             .where(
                 Appointment.patient_id == OnlineRequest.patient_id,
-                Appointment.start == OnlineRequest.requested_start,
+                exact_appointment_clause(),
                 col(Appointment.status).in_(BOOKABLE_STATUSES),
             )
             .exists()
@@ -126,10 +131,13 @@ def request_page(
             .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
         )
         found = session.exec(statement).all()
+        # Requests ranked on arrival carry their ranking; older ones are ranked here.
         unknown = [
             request
             for request, *_ in found
-            if request.patient_id is None and RequestState(request.state).open
+            if request.patient_id is None
+            and not request.patient_match_level
+            and RequestState(request.state).open
         ]
         ranked = rank_requests(session, unknown, region)
         rankings = {r.id: ranking for r, ranking in zip(unknown, ranked, strict=True)}
@@ -140,14 +148,12 @@ def request_page(
     return RequestPage(rows=rows, offset=offset, total=total)
 
 
-def _unknown_patient_hint(ranking: PatientRanking | None) -> str:
-    if ranking is None or not (ranking.patient_id or ranking.candidates):
-        return "patient not found"
-    if ranking.patient_id is not None:
-        return "patient found"
-    # Accept asks "Is this the same patient?" first: say what staff will do, briefly.
-    count = len(ranking.candidates)
-    return f"pick patient ({count})" if count > 1 else "confirm patient"
+def _patient_hint(request: OnlineRequest, ranking: PatientRanking | None) -> str:
+    """:func:`~linker_tui.request_match.patient_status` from the stored ranking, or from
+    ``ranking`` for a request not ranked yet."""
+    if request.patient_match_level or ranking is None:
+        return request_patient_status(request)
+    return patient_status(request.patient_id, ranking.level.value, len(ranking.candidates))
 
 
 def _match_hint(
@@ -159,7 +165,7 @@ def _match_hint(
     if request.state == RequestState.LINKED.value:
         return "linked"
     if request.patient_id is None:
-        return _unknown_patient_hint(ranking)
+        return _patient_hint(request, ranking)
     if exact:
         return "exact match"
     if upcoming:
@@ -186,6 +192,7 @@ def _row(
         state=RequestState(request.state),
         patient_id=request.patient_id,
         match_hint=_match_hint(request, exact, upcoming, ranking),
+        patient_status=_patient_hint(request, ranking),
         version=request.version,
         attention=request.attention,
     )
@@ -231,7 +238,9 @@ def state_counts(engine: Engine) -> dict[RequestState, int]:
     return counts
 
 
-def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime) -> RequestDetail:
+def request_detail(
+    engine: Engine, request_id: int, tz: ZoneInfo, now: datetime, region: str = "CA"
+) -> RequestDetail:
     """Everything about one request, for the detail pane."""
     with read_session(engine) as session:
         request = session.get(OnlineRequest, request_id)
@@ -243,13 +252,15 @@ def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime)
             appointment = session.get(Appointment, request.linked_appointment_id)
             if appointment is not None:
                 linked = appointment_view(appointment, _provider(session, appointment.provider_id))
+        row = request_page_row(session, request, tz, now, region)
         return RequestDetail(
-            row=request_page_row(session, request, tz, now),
+            row=row,
             typed_birthdate=request.typed_birthdate,
             typed_email=request.typed_email,
             typed_phone=request.typed_phone,
             note=request.note,
             patient_name=patient.display_name if patient else "",
+            patient_status=row.patient_status,
             patient_no_email=bool(patient and patient.no_email),
             linked=linked,
             reject_reason=request.reject_reason,
@@ -259,7 +270,7 @@ def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime)
 
 
 def request_page_row(
-    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime
+    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime, region: str = "CA"
 ) -> RequestRow:
     """The list row of one request, with its match hint."""
     today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
@@ -271,9 +282,21 @@ def request_page_row(
             col(Appointment.status).in_(BOOKABLE_STATUSES),
         )
     )
-    exact = session.exec(base.where(Appointment.start == request.requested_start)).one()
+    exact = session.exec(
+        base.join(OnlineRequest, col(OnlineRequest.id) == request.id).where(
+            exact_appointment_clause()
+        )
+    ).one()
     upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()
-    return _row(request, _provider(session, request.requested_provider_id), exact > 0, upcoming)
+    ranking = None
+    if (
+        request.patient_id is None
+        and not request.patient_match_level
+        and request.state in (s.value for s in RequestState if s.open)
+    ):
+        ranking = rank_requests(session, [request], region)[0]  # not ranked yet
+    provider = _provider(session, request.requested_provider_id)
+    return _row(request, provider, exact > 0, upcoming, ranking)
 
 
 def _provider(session: Session, provider_id: int | None) -> Provider | None:

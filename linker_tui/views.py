@@ -122,6 +122,9 @@ class RequestRow:
     attention: str = ""
     """Set by the sync when staff should look again (the linked appointment was
     cancelled, the PMS now has an appointment for a waiting request); empty otherwise."""
+    patient_status: str = ""
+    """What is known of the patient: ``patient found``, ``pick patient (2)``...
+    (:func:`linker_tui.request_match.patient_status`)."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class RequestDetail:
     typed_phone: str
     note: str
     patient_name: str
+    patient_status: str  # "patient found", "pick patient (2)"... (the list's words)
     patient_no_email: bool
     linked: AppointmentView | None
     reject_reason: str

@@ -1,5 +1,6 @@
 """The list's match hint for requests whose patient is not known yet: found, patients to
-pick from or confirm ("Is this the same patient?" comes next), or not found."""
+pick from or confirm ("Is this the same patient?" comes next), or not found; and the
+list, the detail pane and Accept saying the same (one definition, request_match)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,22 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.queries import ListQuery, request_page
-from tests.builders import NOW, TZ, add_appointment, add_patient, add_request, local
+from linker_tui.db import read_session, write_session
+from linker_tui.models import OnlineRequest
+from linker_tui.patient_search import rank_requests
+from linker_tui.queries import ListQuery, request_detail, request_page
+from linker_tui.request_match import record_ranking
+from linker_tui.views import MatchKind, RequestRow
+from tests.builders import (
+    NOW,
+    TZ,
+    add_appointment,
+    add_patient,
+    add_provider,
+    add_request,
+    local,
+)
+from tests.conftest import make_workflow
 
 FAMILY_PHONE = "416-555-0199"
 
@@ -42,3 +57,73 @@ def test_hints_for_unknown_patients_say_found_possible_or_not_found(engine: Engi
     assert ("Sam Lee", "rejected", "patient not found") in by_row
     assert hints["Nobody Known"] == "patient not found"
     assert hints["Jane Dough"] == "confirm patient"
+
+
+def _detail(engine: Engine, request_id: int) -> tuple[str, str]:
+    detail = request_detail(engine, request_id, TZ, NOW, "CA")
+    return detail.row.match_hint, detail.patient_name or detail.patient_status
+
+
+def test_list_detail_and_accept_agree_on_the_patient(engine: Engine) -> None:
+    add_patient(engine, "Samuel", "Lee", date(1990, 3, 4), mobile=FAMILY_PHONE)
+    add_patient(engine, "Samantha", "Lee", date(1992, 8, 9), mobile=FAMILY_PHONE)
+    jane = add_patient(engine, "Jane", "Doe", date(1980, 1, 2), email="jane@example.com")
+    start = local(2026, 12, 3, 9, 30)
+    sam = add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE)
+    nobody = add_request(engine, "Nobody", "Known", start, birthdate=date(1970, 1, 1))
+    found = add_request(engine, "Jane", "Doe", start, birthdate=date(1980, 1, 2))
+    workflow = make_workflow(engine)
+    for rid, words in (
+        (sam, "pick patient (2)"),
+        (nobody, "patient not found"),
+        (found, "patient found"),
+    ):
+        listed = {row.id: row.match_hint for row in _page(engine)}[rid]
+        hint, patient = _detail(engine, rid)
+        assert listed == hint == words, (listed, hint, words)
+        if words != "patient found":
+            assert patient == words  # the detail pane's patient line
+        check = workflow.check(rid)  # Accept: ranks again, and stores what it found
+        assert (check.patient_id is not None) == (words == "patient found")
+        assert check.possible_patients == (2 if rid == sam else 0)
+        # the ranking is now stored on the request: the same words without ranking again
+        assert {row.id: row.match_hint for row in _page(engine)}[rid] == words
+    assert workflow.check(found).patient_id == jane
+
+
+def test_imported_requests_carry_their_ranking(engine: Engine) -> None:
+    add_patient(engine, "Samuel", "Lee", date(1990, 3, 4), mobile=FAMILY_PHONE)
+    add_patient(engine, "Samantha", "Lee", date(1992, 8, 9), mobile=FAMILY_PHONE)
+    rid = add_request(engine, "Sam", "Lee", local(2026, 12, 3, 9, 30), phone=FAMILY_PHONE)
+    with write_session(engine) as session:
+        request = session.get(OnlineRequest, rid)
+        assert request is not None
+        (ranking,) = rank_requests(session, [request])
+        record_ranking(request, ranking)
+    with read_session(engine) as session:
+        stored = session.get(OnlineRequest, rid)
+        assert stored is not None
+        assert (stored.patient_match_level, stored.patient_match_count) == ("possible", 2)
+    assert _detail(engine, rid) == ("pick patient (2)", "pick patient (2)")
+
+
+def test_exact_appointment_match_needs_the_requested_provider(engine: Engine) -> None:
+    doc1 = add_provider(engine, "DOC1", "Amelia", "Chen")
+    doc2 = add_provider(engine, "DOC2", "Rahul", "Patel")
+    jane = add_patient(engine, "Jane", "Doe", date(1980, 1, 2))
+    start = local(2026, 12, 3, 9, 30)
+    add_appointment(engine, jane, doc2, start)
+    other_provider = add_request(engine, "Jane", "Doe", start, patient_id=jane, provider_id=doc1)
+    same_provider = add_request(engine, "Jane", "Doe", start, patient_id=jane, provider_id=doc2)
+    any_provider = add_request(engine, "Jane", "Doe", start, patient_id=jane)
+    workflow = make_workflow(engine)
+    hints = {row.id: row.match_hint for row in _page(engine)}
+    for rid, exact in ((other_provider, False), (same_provider, True), (any_provider, True)):
+        assert (hints[rid] == "exact match") is exact
+        assert (_detail(engine, rid)[0] == "exact match") is exact
+        assert (workflow.check(rid).kind is MatchKind.EXACT) is exact
+    assert hints[other_provider] == "1 scheduled"
+
+
+def _page(engine: Engine) -> tuple[RequestRow, ...]:
+    return request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA").rows

@@ -29,6 +29,7 @@ from linker_tui.fhir import ParsedRequest, RequestFormatError, parse_request
 from linker_tui.models import OnlineRequest, Provider
 from linker_tui.patient_search import rank_requests
 from linker_tui.pms_export import RowProblem
+from linker_tui.request_match import record_ranking
 from linker_tui.sync.control import StopFlag, run_io
 
 PROCESSED, REJECTED = "processed", "rejected"
@@ -158,7 +159,7 @@ class RequestInbox:
         request whose matching fails is imported without a patient and reported."""
         rankings = rank_requests(session, [request for _, request in new], self.phone_region)
         for (item, request), ranking in zip(new, rankings, strict=True):
-            request.patient_id = ranking.patient_id
+            record_ranking(request, ranking)
             if ranking.error:
                 batch.match_problems.append(
                     RowProblem(item.path.name, 0, f"patient not matched: {ranking.error}")

@@ -299,7 +299,12 @@ class MainScreen(Screen[None]):
                 services = self.services
                 try:
                     detail = await asyncio.to_thread(
-                        request_detail, services.engine, wanted, self.tz, services.clock.now()
+                        request_detail,
+                        services.engine,
+                        wanted,
+                        self.tz,
+                        services.clock.now(),
+                        services.settings.phone_region,
                     )
                 except LookupError:
                     detail = None

@@ -53,7 +53,7 @@ def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:
     if detail.typed_birthdate:
         typed.append(f"born {detail.typed_birthdate.isoformat()}")
     typed += [value for value in (detail.typed_phone, detail.typed_email) if value]
-    patient = detail.patient_name or "patient not found"
+    patient = detail.patient_name or detail.patient_status
     if detail.patient_name and detail.patient_no_email:
         patient += " (asked not to be emailed)"
     requested = with_provider(row.requested_start, row.requested_provider_name, tz)

@@ -1,0 +1,57 @@
+"""Patient matching, second pass: the ranking stored on each request (level, candidate
+count), and the indexes of the new blocking passes (given name with birth year or
+surname, surname with birth year). PostgreSQL with a desk role: the desks may update
+these two columns of a request (the ranking Accept made), nothing else of it.
+
+Revision ID: 0003_patient_match
+Revises: 0002_server_trail
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context, op
+
+revision = "0003_patient_match"
+down_revision = "0002_server_trail"
+branch_labels = None
+depends_on = None
+
+_INDEXES = (
+    ("ix_patient_given_born", ["first_name_key", "birthdate"]),
+    ("ix_patient_given_name", ["first_name_key", "last_name_key"]),
+    ("ix_patient_surname_born", ["last_name_key", "birthdate"]),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("online_request") as batch:
+        batch.add_column(
+            sa.Column(
+                "patient_match_level", sa.String(length=16), nullable=False, server_default=""
+            )
+        )
+        batch.add_column(
+            sa.Column("patient_match_count", sa.Integer(), nullable=False, server_default="0")
+        )
+    for name, columns in _INDEXES:
+        op.create_index(name, "patient", columns)
+    bind = op.get_bind()
+    role = context.config.attributes.get("desk_role", "")
+    if bind.dialect.name == "postgresql" and role:
+        # A desk stores the ranking it made at Accept (not a decision: no trail row),
+        # the only columns of a request it may update outside linker_decide.
+        desk = bind.dialect.identifier_preparer.quote(role)
+        op.execute(
+            "GRANT UPDATE (patient_match_level, patient_match_count) ON online_request"
+            f" TO {desk}"
+        )
+
+
+def downgrade() -> None:
+    for name, _ in reversed(_INDEXES):
+        op.drop_index(name, table_name="patient")
+    with op.batch_alter_table("online_request") as batch:
+        batch.drop_column("patient_match_count")
+        batch.drop_column("patient_match_level")
