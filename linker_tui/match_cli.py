@@ -11,7 +11,8 @@ from typing import Any, TextIO
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from linker_tui.db import read_session
+from linker_tui.db import read_session, write_session
+from linker_tui.match_model import fit_model
 from linker_tui.matching import PatientRanking
 from linker_tui.models import OPEN_STATES, OnlineRequest, Patient
 from linker_tui.patient_search import rank_requests
@@ -25,6 +26,11 @@ def add_match_parser(sub: Any) -> None:
         "request_id", nargs="?", help="one request's external id (default: all open)"
     )
     match.add_argument("--json", action="store_true", help="one JSON object per request per line")
+    match.add_argument(
+        "--fit",
+        action="store_true",
+        help="first learn the practice's matching model from its latest requests (EM) and store it",
+    )
 
 
 def match_requests(
@@ -64,10 +70,12 @@ def _as_dict(
                 "patient": pms.get(c.patient_id, str(c.patient_id)),
                 "name": f"{c.patient.last_name}, {c.patient.first_name}",
                 "score": c.score,
+                "probability": c.probability,
                 "decisive": c.decisive,
                 "evidence": {
                     e.field.value: {
                         "agreement": e.agreement.value,
+                        "level": e.level,
                         "note": e.note,
                         "weight": e.weight,
                     }
@@ -88,6 +96,10 @@ def run_match_command(
 ) -> int:
     """Print the candidates; exit status 1 when the named request does not exist."""
     out = out or sys.stdout
+    if getattr(args, "fit", False):
+        with write_session(engine) as session:
+            model = fit_model(session, region)
+        print(f"matching model: {model.source}", file=sys.stderr)
     with read_session(engine) as session:
         pms = dict(session.exec(select(Patient.id, Patient.pms_id)).all())
     found = 0
@@ -108,7 +120,11 @@ def run_match_command(
         )
         print(f"  {ranking.level.value}: {_line(ranking.explanation)}", file=out)
         for c in data["candidates"]:
-            print(f"  {c['score']:6.1f}  {_line(c['patient']):<10} {_line(c['name'])}", file=out)
+            print(
+                f"  {c['score']:6.1f}  p={c['probability']:.3f}  {_line(c['patient']):<10} "
+                f"{_line(c['name'])}",
+                file=out,
+            )
             for field, e in c["evidence"].items():
                 if e["agreement"] != "missing":
                     note = f" ({_line(e['note'])})" if e["note"] else ""

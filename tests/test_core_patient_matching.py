@@ -226,10 +226,16 @@ def test_match_cli_prints_candidates(
     assert run_match_command(engine, "CA", argparse.Namespace(request_id=None, json=True)) == 0
     (line,) = capsys.readouterr().out.splitlines()
     data = json.loads(line)
-    assert (
-        data["level"] == "exact"
-        and data["candidates"][0]["evidence"]["first name"]["agreement"] == "agrees"
-    )
+    best = data["candidates"][0]
+    assert data["level"] == "exact" and best["evidence"]["first name"]["agreement"] == "agrees"
+    assert 0.99 <= best["probability"] <= 1.0
+    assert best["evidence"]["birth date"]["level"] == "same"
+    assert best["evidence"]["birth date"]["weight"] > 0
+    assert set(best["evidence"]) == {"first name", "last name", "birth date", "phone", "email"}
+    # --fit learns the practice's model first (EM over its requests' candidates)
+    fitted = argparse.Namespace(request_id=None, json=True, fit=True)
+    assert run_match_command(engine, "CA", fitted) == 0
+    assert "matching model: fitted on" in capsys.readouterr().err
     assert run_match_command(engine, "CA", argparse.Namespace(request_id="nope", json=False)) == 1
 
 
@@ -253,3 +259,81 @@ def test_a_patient_without_a_usable_first_name_is_scored(nameless: str) -> None:
         assert 9 in {c.patient_id for c in ranking.candidates}
         nameless_one = next(c for c in ranking.candidates if c.patient_id == 9)
         assert nameless_one.on(MatchField.FIRST_NAME).agreement is Agreement.MISSING
+
+
+@pytest.mark.parametrize(
+    ("typed", "patient"),
+    [
+        ("Roberta", "Robert"),
+        ("Georgia", "George"),
+        ("Nicola", "Nicholas"),
+        ("Michelle", "Mitchell"),
+        ("Samara", "Sam"),
+        ("Jackson", "Jack"),
+    ],
+)
+def test_a_known_different_given_name_is_never_a_typo(typed: str, patient: str) -> None:
+    # A twin who is not a patient yet: same surname, birth date and family contact.
+    for first, other in ((typed, patient), (patient, typed)):
+        sibling = _p(1, other, "Hart", date(2015, 6, 1), email="hart@example.com")
+        ranking = rank_patients(
+            TypedIdentity(first, "Hart", date(2015, 6, 1), "hart@example.com"), [sibling]
+        )
+        evidence = ranking.candidates[0].on(MatchField.FIRST_NAME)
+        assert evidence.agreement is Agreement.DIFFERS and "another name" in evidence.note
+        assert ranking.patient_id is None
+
+
+def test_typos_of_a_name_stay_typos() -> None:
+    for typed, patient in (("Micheal", "Michael"), ("Jenifer", "Jennifer"), ("Jonh", "John")):
+        ranking = rank_patients(
+            TypedIdentity(typed, "Hart", date(1980, 4, 2)),
+            [_p(1, patient, "Hart", date(1980, 4, 2))],
+        )
+        assert ranking.candidates[0].on(MatchField.FIRST_NAME).agreement is Agreement.CLOSE
+        assert ranking.patient_id == 1
+
+
+def test_probabilities_share_between_alike_candidates_and_nobody() -> None:
+    twins = [_p(1, "Emma", "Hart", date(2015, 6, 1)), _p(2, "Emma", "Hart", date(2015, 6, 1))]
+    ranking = rank_patients(TypedIdentity("Emma", "Hart", date(2015, 6, 1)), twins)
+    assert ranking.level is MatchLevel.POSSIBLE
+    chances = [c.probability for c in ranking.candidates]
+    assert chances[0] == pytest.approx(chances[1]) and sum(chances) <= 1.0
+    # likely, but a name without birth date or own contact never decides
+    alone = rank_patients(TypedIdentity("Emma", "Hart"), twins[:1])
+    assert alone.candidates[0].probability > 0.9 and alone.level is MatchLevel.POSSIBLE
+
+
+def test_em_learns_m_from_candidate_pairs() -> None:
+    from linker_tui.matching.weights import DEFAULT_MODEL, MatchModel, fit
+
+    right = ("same", "same", "same", "missing", "missing")
+    sibling = ("differs", "same", "differs", "same", "missing")
+    typo = ("typo", "same", "same", "missing", "missing")
+    requests = [[right, sibling]] * 80 + [[typo, sibling]] * 20
+    model = fit(requests, 10_000)
+    assert model.source == "fitted on 200 candidate pairs"
+    assert model.m["first name"]["typo"] == pytest.approx(0.2, abs=0.05)
+    assert model.m["first name"]["same"] == pytest.approx(0.8, abs=0.05)
+    assert model.m["birth date"]["same"] > 0.95  # siblings did not count as matches
+    assert MatchModel.from_json(model.to_json()).m == model.m
+    assert fit([], 10) is DEFAULT_MODEL
+
+
+def test_holdout_evaluation_meets_the_targets(tmp_path: Path) -> None:
+    from tests.matching_eval.holdout import (
+        REQUESTS,
+        TARGET_COVERAGE,
+        TARGET_RECALL_TOP3,
+        evaluate,
+        report,
+    )
+
+    tallies, took = evaluate(tmp_path)
+    t = tallies["ALL"]
+    assert t.requests == REQUESTS >= 5_000
+    assert t.exact_right == t.exact, report(tallies, took)  # precision 1.000
+    assert t.unknown_exact == 0 and t.family_mislinks == 0, report(tallies, took)
+    assert t.top3 / t.known >= TARGET_RECALL_TOP3, report(tallies, took)
+    assert t.exact_right / t.known >= TARGET_COVERAGE, report(tallies, took)
