@@ -101,7 +101,7 @@ def test_db_upgrade_by_the_admin_leaves_the_database_ready_for_the_desks(
         assert schema.current_revision(desk) is None  # nothing changed
         _cli_env(monkeypatch, tmp_path, roles, roles.admin_url)
         assert main(["db", "upgrade"]) == 0
-        assert "→ 0002_server_trail" in capsys.readouterr().out
+        assert f"→ {schema.head_revision()}" in capsys.readouterr().out
         # no GRANT by hand: the desk inserts requests and decides at once
         rid = add_request(desk, "Ann", "Nobody", local(2026, 12, 3, 9, 30))
         make_workflow(desk).defer(rid, expected_version=1)

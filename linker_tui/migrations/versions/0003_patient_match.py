@@ -26,26 +26,33 @@ _INDEXES = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("online_request") as batch:
-        batch.add_column(
-            sa.Column(
-                "patient_match_level", sa.String(length=16), nullable=False, server_default=""
-            )
-        )
-        batch.add_column(
-            sa.Column("patient_match_count", sa.Integer(), nullable=False, server_default="0")
-        )
-    for name, columns in _INDEXES:
-        op.create_index(name, "patient", columns)
     bind = op.get_bind()
+    # A database adopted from create_all (stamped 0001, upgraded from there) may have
+    # the columns and indexes already.
+    inspector = sa.inspect(bind)
+    present = {c["name"] for c in inspector.get_columns("online_request")}
+    with op.batch_alter_table("online_request") as batch:
+        if "patient_match_level" not in present:
+            batch.add_column(
+                sa.Column(
+                    "patient_match_level", sa.String(length=16), nullable=False, server_default=""
+                )
+            )
+        if "patient_match_count" not in present:
+            batch.add_column(
+                sa.Column("patient_match_count", sa.Integer(), nullable=False, server_default="0")
+            )
+    indexes = {i["name"] for i in inspector.get_indexes("patient")}
+    for name, columns in _INDEXES:
+        if name not in indexes:
+            op.create_index(name, "patient", columns)
     role = context.config.attributes.get("desk_role", "")
     if bind.dialect.name == "postgresql" and role:
         # A desk stores the ranking it made at Accept (not a decision: no trail row),
         # the only columns of a request it may update outside linker_decide.
         desk = bind.dialect.identifier_preparer.quote(role)
         op.execute(
-            "GRANT UPDATE (patient_match_level, patient_match_count) ON online_request"
-            f" TO {desk}"
+            f"GRANT UPDATE (patient_match_level, patient_match_count) ON online_request TO {desk}"
         )
 
 
