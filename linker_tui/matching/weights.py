@@ -167,6 +167,12 @@ def probabilities(weights: list[float], patients: int) -> list[float]:
 # ----------------------------------------------------------------------------- fitting
 
 Pattern = tuple[str, str, str, str, str]  # the level of each field (first, last, born...)
+# The start model counts as this many candidate pairs in the fit (a Dirichlet prior).
+PRIOR_PAIRS = 500
+# Levels a fit may make rarer for the same person, never more common: another given name,
+# a different name or birth date. Unlabelled requests from a twin or a new family member
+# look like their sibling in every other field, and EM would take them for matches.
+_NEVER_MORE_LIKELY = frozenset({(F, "other"), (F, "differs"), (L, "differs"), (B, "differs")})
 _FIELDS = (F, L, B, P, E)
 
 
@@ -180,7 +186,8 @@ def fit(
 ) -> MatchModel:
     """Estimate m by expectation-maximisation over the level patterns of each request's
     candidates, u held fixed (``u``: from the practice's patients, see
-    :func:`population_u`; else the start model's).
+    :func:`population_u`; else the start model's), the start model's m counting as
+    ``PRIOR_PAIRS`` pairs.
 
     The expectation step is the ranking's own: each request is from at most one of its
     candidates or from somebody new (:func:`probabilities`), so a family sharing a
@@ -215,11 +222,14 @@ def fit(
                     if level != "missing":
                         totals[f][level] += chance * count
         for f in _FIELDS:
-            seen = sum(totals[f].values())
-            if seen <= 0:
-                continue
+            # the start model as PRIOR_PAIRS pseudo-pairs: a rare level is not decided
+            # by a handful of pairs
+            seen = sum(totals[f].values()) + PRIOR_PAIRS
             for level in m_table[f]:
-                m_table[f][level] = min(max(totals[f].get(level, 0.0) / seen, 0.001), 0.999)
+                found = (totals[f].get(level, 0.0) + PRIOR_PAIRS * start.m[f][level]) / seen
+                if (f, level) in _NEVER_MORE_LIKELY:
+                    found = min(found, start.m[f][level])
+                m_table[f][level] = min(max(found, 0.001), 0.999)
             norm = sum(m_table[f].values())
             m_table[f] = {k: v / norm for k, v in m_table[f].items()}
     return MatchModel(m_table, u_table, f"fitted on {pairs} candidate pairs")

@@ -402,10 +402,11 @@ def evaluate(
         exact = ranking.level is MatchLevel.EXACT
         chance = ranking.candidates[0].probability if ranking.candidates else 0.0
         band = next(b for b in _BANDS if chance >= b)
-        calibration = calibrations.setdefault(band, [0, 0.0, 0])
-        calibration[0] += 1
-        calibration[1] += chance
-        calibration[2] += bool(found) and found[0] == request.expected
+        for key in (band, -band - 1) if request.expected else (band,):  # negative: known only
+            calibration = calibrations.setdefault(key, [0, 0.0, 0])
+            calibration[0] += 1
+            calibration[1] += chance
+            calibration[2] += bool(found) and found[0] == request.expected
         for key in (request.category, "ALL"):
             t = tallies.setdefault(key, Tally())
             t.requests += 1
@@ -459,13 +460,14 @@ def report(tallies: dict[str, Tally], took: float) -> str:
         f"family mislinks: {t.family_mislinks} (target 0)",
         f"ranking {t.requests} requests: {took:.2f} s",
     ]
-    lines += ["", "calibration: best candidate's probability -> right patient"]
+    lines += ["", "calibration: best candidate's probability -> right patient (all; known)"]
     for band in _BANDS:
         n, chances, right = calibrations.get(band, [0, 0.0, 0])
+        k, _known_chances, known_right = calibrations.get(-band - 1, [0, 0.0, 0])
         if n:
             lines.append(
                 f"  p >= {band:<4}: {int(n):5d} requests, mean p {chances / n:.3f}, "
-                f"right {right / n:.3f}"
+                f"right {right / n:.3f}; known {int(k)}, right {known_right / max(k, 1):.3f}"
             )
     if t.misses:
         lines += ["", f"misses ({len(t.misses)}, first 40):", *(f"  {m}" for m in t.misses[:40])]
