@@ -24,6 +24,7 @@ from linker_tui.matching import patient_keys
 from linker_tui.models import Appointment, OnlineRequest, Patient, PatientNameKey, Provider
 from linker_tui.patient_search import rank_requests
 from linker_tui.pms_export import Export, RowProblem
+from linker_tui.request_match import record_ranking
 
 _CHUNK = 5_000
 
@@ -183,6 +184,6 @@ def import_request_files(
         for request, ranking in zip(
             arrived, rank_requests(session, arrived, phone_region), strict=True
         ):
-            request.patient_id = ranking.patient_id
+            record_ranking(request, ranking)
             session.add(request)
     return report

@@ -4,8 +4,6 @@ match; and storing a request's patient ranking on it when it is ranked."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from sqlmodel import col
 
@@ -20,15 +18,6 @@ def record_ranking(request: OnlineRequest, ranking: PatientRanking) -> None:
         request.patient_id = ranking.patient_id
     request.patient_match_level = ranking.level.value
     request.patient_match_count = len(ranking.candidates)
-
-
-def ranking_changes(request: OnlineRequest, ranking: PatientRanking) -> dict[str, Any]:
-    """The stored ranking columns that differ from ``ranking`` (empty: nothing to store)."""
-    values = {
-        "patient_match_level": ranking.level.value,
-        "patient_match_count": len(ranking.candidates),
-    }
-    return {k: v for k, v in values.items() if getattr(request, k) != v}
 
 
 def patient_status(patient_id: int | None, level: str, count: int) -> str:

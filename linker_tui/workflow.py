@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session, col, func, select
 
 from linker_tui.actor import Actor
 from linker_tui.clock import Clock, FixedClock
@@ -50,7 +50,6 @@ from linker_tui.patient_search import (
     search_patients,
     typed_identity,
 )
-from linker_tui.request_match import ranking_changes
 from linker_tui.trail import decide, read_request
 from linker_tui.views import (
     AcceptCheck,
@@ -202,7 +201,7 @@ class Workflow:
             request = self._get(session, request_id)
             if not RequestState(request.state).open:
                 raise InvalidDecision(self._already_decided(request))
-            possible, changes = 0, dict[str, object]()
+            possible = 0
             if request.patient_id is not None:
                 patient_id: int | None = request.patient_id
                 explanation = (
@@ -213,7 +212,6 @@ class Workflow:
             else:
                 match = find_patient(session, request, self.phone_region)
                 patient_id, explanation = match.patient_id, match.explanation
-                changes = ranking_changes(request, match)
                 if patient_id is None:
                     possible = len(match.candidates)
             patient = session.get(Patient, patient_id) if patient_id is not None else None
@@ -259,7 +257,6 @@ class Workflow:
                 candidates=candidates,
                 possible_patients=possible,
             )
-        self._remember_ranking(request_id, changes)
         return check
 
     def patient_candidates(self, request_id: int) -> PatientCheck:
@@ -268,7 +265,6 @@ class Workflow:
         with read_session(self.engine) as session:
             request = self._get(session, request_id)
             ranking = find_patient(session, request, self.phone_region)
-            changes = ranking_changes(request, ranking)
             candidates = _candidate_views(session, ranking.candidates)
             chosen = request.patient_id
             if chosen is not None and all(c.patient.id != chosen for c in candidates):
@@ -295,18 +291,7 @@ class Workflow:
                 chosen_patient_id=chosen,
                 chosen_by=request.patient_chosen_by,
             )
-        self._remember_ranking(request_id, changes)
         return check
-
-    def _remember_ranking(self, request_id: int, changes: dict[str, object]) -> None:
-        """Store a ranking made at Accept on its request when it differs from the stored
-        one (the list and the detail pane then say what Accept says); no version bump:
-        it is what the matcher found, not a decision."""
-        if changes:
-            with write_session(self.engine) as session:
-                session.execute(
-                    update(OnlineRequest).where(col(OnlineRequest.id) == request_id).values(changes)
-                )
 
     def search_patients(
         self, text: str, request_id: int | None = None, limit: int = 50

@@ -311,9 +311,9 @@ def test_em_learns_m_from_candidate_pairs() -> None:
     right = ("same", "same", "same", "missing", "missing")
     sibling = ("differs", "same", "differs", "same", "missing")
     typo = ("typo", "same", "same", "missing", "missing")
-    requests = [[right, sibling]] * 80 + [[typo, sibling]] * 20
+    requests = [[right, sibling]] * 8_000 + [[typo, sibling]] * 2_000
     model = fit(requests, 10_000)
-    assert model.source == "fitted on 200 candidate pairs"
+    assert model.source == "fitted on 20000 candidate pairs"
     assert model.m["first name"]["typo"] == pytest.approx(0.2, abs=0.05)
     assert model.m["first name"]["same"] == pytest.approx(0.8, abs=0.05)
     assert model.m["birth date"]["same"] > 0.95  # siblings did not count as matches

@@ -131,13 +131,15 @@ def _given_evidence(typed: str, typed_compact: str, key: str, why: str) -> Evide
     ):
         return Evidence(first, Agreement.CLOSE, W_NAME_PART, f"part of {key}", "part")
     compact = compact_key(key)
-    if distinct_given_names(typed_compact, compact):
+    typo = _is_typo(typed_compact, compact) or _typo_of_any(typed, _other_variants(key))
+    shorter, longer = sorted((typed_compact, compact), key=len)
+    short = len(shorter) >= 3 and longer.startswith(shorter)
+    if (typo or short) and distinct_given_names(typed_compact, compact):
         # Roberta is not a typo of Robert: a twin or sibling, never the same person.
         return Evidence(first, Agreement.DIFFERS, W_NAME_OTHER, f"another name than {key}", "other")
-    if _is_typo(typed_compact, compact) or _typo_of_any(typed, _other_variants(key)):
+    if typo:
         return Evidence(first, Agreement.CLOSE, W_NAME_TYPO, "spelt differently", "typo")
-    shorter, longer = sorted((typed_compact, compact), key=len)
-    if len(shorter) >= 3 and longer.startswith(shorter):
+    if short:
         return Evidence(first, Agreement.CLOSE, W_NAME_PREFIX, "short form", "short")
     if len(shorter) == 1 and longer.startswith(shorter):
         return Evidence(first, Agreement.CLOSE, W_NAME_INITIAL, "initial", "initial")

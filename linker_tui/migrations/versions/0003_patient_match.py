@@ -1,7 +1,6 @@
 """Patient matching, second pass: the ranking stored on each request (level, candidate
 count), and the indexes of the new blocking passes (given name with birth year or
-surname, surname with birth year). PostgreSQL with a desk role: the desks may update
-these two columns of a request (the ranking Accept made), nothing else of it.
+surname, surname with birth year).
 
 Revision ID: 0003_patient_match
 Revises: 0002_server_trail
@@ -11,7 +10,7 @@ Create Date: 2026-12-07
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import context, op
+from alembic import op
 
 revision = "0003_patient_match"
 down_revision = "0002_server_trail"
@@ -46,14 +45,6 @@ def upgrade() -> None:
     for name, columns in _INDEXES:
         if name not in indexes:
             op.create_index(name, "patient", columns)
-    role = context.config.attributes.get("desk_role", "")
-    if bind.dialect.name == "postgresql" and role:
-        # A desk stores the ranking it made at Accept (not a decision: no trail row),
-        # the only columns of a request it may update outside linker_decide.
-        desk = bind.dialect.identifier_preparer.quote(role)
-        op.execute(
-            f"GRANT UPDATE (patient_match_level, patient_match_count) ON online_request TO {desk}"
-        )
 
 
 def downgrade() -> None:
