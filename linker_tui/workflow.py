@@ -190,20 +190,23 @@ class Workflow:
         ).all()
         return [appointment_view(a, p) for a, p in rows]
 
-    def check(self, request_id: int) -> AcceptCheck:
+    def check(self, request_id: int, patient_id: int | None = None) -> AcceptCheck:
         """Accept, step one: find the request's patient and rank their scheduled appointments.
 
         Exact when an appointment has the requested date, time and provider; partial when
         the patient has other scheduled appointments (all are listed, closest first);
-        none when the patient is unknown or has nothing scheduled.
+        none when the patient is unknown or has nothing scheduled. ``patient_id``: the
+        patient staff chose in this Accept flow (not saved until the link or defer).
         """
         with read_session(self.engine) as session:
             request = self._get(session, request_id)
             if not RequestState(request.state).open:
                 raise InvalidDecision(self._already_decided(request))
             possible = 0
-            if request.patient_id is not None:
-                patient_id: int | None = request.patient_id
+            if patient_id is not None:
+                explanation = "chosen now, saved with the decision"
+            elif request.patient_id is not None:
+                patient_id = request.patient_id
                 explanation = (
                     f"chosen by {request.patient_chosen_by}"
                     if request.patient_chosen_by
@@ -336,14 +339,7 @@ class Workflow:
             if patient_id is None:
                 detail = "patient choice withdrawn"
             else:
-                patient = session.get(Patient, patient_id)
-                if patient is None:
-                    raise InvalidDecision("This patient no longer exists. Nothing was changed.")
-                scored = score_records(
-                    session, typed_identity(request), [patient_record(patient)], self.phone_region
-                ).candidates
-                evidence = f"; {scored[0].summary()}" if scored else ""
-                detail = f"patient {patient.pms_id} {patient.display_name} chosen{evidence}"
+                detail = self._staff_choice(session, request, patient_id).removesuffix("; ")
                 chosen_by = self.actor.label
             if previous is not None:
                 detail += f" (was {previous.pms_id} {previous.display_name})"
@@ -390,15 +386,18 @@ class Workflow:
         *,
         expected_version: int,
         send_email: bool,
+        patient_id: int | None = None,
     ) -> LinkResult:
         """Link the request to a scheduled appointment, and queue the confirmation email.
 
-        Refused (nothing changes) when the request changed since ``expected_version``,
-        the appointment is no longer scheduled, belongs to another patient, or is
-        already linked to another request.
+        ``patient_id``: the patient staff chose in this Accept flow ("Is this the same
+        patient?"), recorded with the link in the same decision. Refused (nothing changes)
+        when the request changed since ``expected_version``, the appointment is no longer
+        scheduled, belongs to another patient, or is already linked to another request.
         """
         try:
             with self._deciding(request_id, expected_version) as (session, request):
+                chosen = self._staff_choice(session, request, patient_id)
                 appointment = session.get(Appointment, appointment_id)
                 if appointment is None:
                     raise AppointmentUnavailable(
@@ -409,11 +408,11 @@ class Workflow:
                     if appointment.provider_id is not None
                     else None
                 )
-                self._check_bookable(session, request, appointment)
+                self._check_bookable(session, request, appointment, patient_id)
                 view = appointment_view(appointment, provider)
                 patient = session.get(Patient, appointment.patient_id)
                 plan = self._email_plan(patient, request)
-                detail = self._correction_text(session, request, view)
+                detail = chosen + self._correction_text(session, request, view)
                 if send_email and not plan.possible:
                     detail += "; " + plan.note
                 elif not send_email:
@@ -424,6 +423,8 @@ class Workflow:
                     "patient_id": appointment.patient_id,
                     "attention": "",
                 }
+                if patient_id is not None:
+                    changes["patient_chosen_by"] = self.actor.label
                 self._decide(session, request, "link", changes, detail)
                 outbox_id = None
                 if send_email and plan.possible:
@@ -432,11 +433,17 @@ class Workflow:
             raise AppointmentUnavailable(self._taken_meanwhile(appointment_id)) from exc
         return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
 
-    def defer(self, request_id: int, *, expected_version: int) -> None:
-        """ "Do this later": keep the request open, marked as waiting for the PMS."""
+    def defer(
+        self, request_id: int, *, expected_version: int, patient_id: int | None = None
+    ) -> None:
+        """ "Do this later": keep the request open, marked as waiting for the PMS
+        (``patient_id``: the patient staff chose in this flow, saved with it)."""
         with self._deciding(request_id, expected_version) as (session, request):
-            changes = {"state": RequestState.WAITING_PMS.value, "attention": ""}
-            self._decide(session, request, "defer", changes, "waiting for the PMS")
+            chosen = self._staff_choice(session, request, patient_id)
+            changes: dict[str, Any] = {"state": RequestState.WAITING_PMS.value, "attention": ""}
+            if patient_id is not None:
+                changes |= {"patient_id": patient_id, "patient_chosen_by": self.actor.label}
+            self._decide(session, request, "defer", changes, chosen + "waiting for the PMS")
 
     def reject(self, request_id: int, reason: str, *, expected_version: int) -> None:
         """Reject the request with a reason (staff were warned about scheduled appointments)."""
@@ -557,8 +564,27 @@ class Workflow:
             what += f" ({request.reject_reason})"
         return f"This request was already {what} by {who} at {when}. Nothing was changed."
 
+    def _staff_choice(
+        self, session: Session, request: OnlineRequest, patient_id: int | None
+    ) -> str:
+        """The audit detail's start for a patient chosen in the flow ("" when none)."""
+        if patient_id is None:
+            return ""
+        patient = session.get(Patient, patient_id)
+        if patient is None:
+            raise InvalidDecision("This patient no longer exists. Nothing was changed.")
+        scored = score_records(
+            session, typed_identity(request), [patient_record(patient)], self.phone_region
+        ).candidates
+        evidence = f" ({scored[0].summary()})" if scored else ""
+        return f"patient {patient.pms_id} {patient.display_name} chosen{evidence}; "
+
     def _check_bookable(
-        self, session: Session, request: OnlineRequest, appointment: Appointment
+        self,
+        session: Session,
+        request: OnlineRequest,
+        appointment: Appointment,
+        chosen_patient_id: int | None = None,
     ) -> None:
         status = AppointmentStatus(appointment.status)
         when = format_local(appointment.start, self.tz)
@@ -570,7 +596,7 @@ class Workflow:
             raise AppointmentUnavailable(
                 f"The appointment on {when} is in the past. Nothing was changed."
             )
-        patient_id = request.patient_id
+        patient_id = chosen_patient_id or request.patient_id
         if patient_id is None:
             patient_id = find_patient(session, request, self.phone_region).patient_id
         if patient_id != appointment.patient_id:

@@ -241,7 +241,11 @@ PATIENT_SEARCH = KeySpec(
 )
 
 MODAL_CANCEL = KeySpec(
-    "modal.cancel", "escape", "cancel", "Cancel", "Cancel a dialog: nothing changes"
+    "modal.cancel",
+    "escape",
+    "cancel",
+    "Cancel",
+    "Dialogs: Esc steps back one dialog (from the first, back to the list); nothing changes",
 )
 MODAL_PREVIOUS = KeySpec(
     "modal.previous", "left,up", "focus_previous", "Previous", "Previous button", show=False

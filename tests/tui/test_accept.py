@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.screen import Screen
-from textual.widgets import Button
+from textual.widgets import Button, Static
 
 from linker_tui.actor import Actor
 from linker_tui.models import OutboxStatus, RequestState
@@ -24,6 +24,7 @@ from tests.tui.drive import (
     dialog_text,
     main_screen,
     notifications,
+    plain,
     select,
     settle,
     table,
@@ -120,6 +121,63 @@ async def test_partial_pick_the_second_candidate(world: World) -> None:
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
     assert _linked_to(world, "partial") == world.appointments["A-BOB-2"]
+
+
+async def test_esc_on_link_this_request_steps_back_to_the_appointments(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("a")
+        await wait_screen(pilot, Candidates)
+        await pilot.press("down", "enter")
+        await wait_screen(pilot, ConfirmLink)
+        hint = plain(app.screen.query_one(".dialog-hint", Static))
+        assert "Esc: back, nothing changes" in hint
+        await pilot.press("escape")
+        screen = await wait_screen(pilot, Candidates)
+        # the list again, the cursor on the appointment chosen before
+        assert screen.query_one(CandidateTable).cursor_row == 1
+        await pilot.press("enter")
+        await wait_screen(pilot, ConfirmLink)
+        assert "≠ date     Thu 2026-12-03 → Thu 2026-12-10" in dialog_text(app)
+        await pilot.press("enter")
+        await wait_screen(pilot, EmailPrompt)
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    assert _linked_to(world, "partial") == world.appointments["A-BOB-2"]
+    assert [e.action for e in world.audit("partial")] == ["link"]
+
+
+async def test_none_of_these_then_do_this_later(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "partial")
+        await pilot.press("a")
+        await wait_screen(pilot, Candidates)
+        await pilot.press("right", "right")
+        assert app.focused is not None and app.focused.id == "none_of_these"
+        await pilot.press("enter")
+        first = await wait_screen(pilot, NoMatch)
+        text = dialog_text(app)
+        assert "has 2 scheduled appointments; none is the one asked for." in text
+        assert app.focused is not None and app.focused.id == "try_again"
+        await pilot.press("enter")  # Try again: a sync brings nothing new
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, NoMatch) and app.screen is not first,
+            "the second check",
+        )
+        await pilot.pause()
+        assert "Still nothing — checked at 09:00 after a sync." in dialog_text(app)
+        await pilot.press("right", "enter")  # Do this later
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    request = world.request("partial")
+    assert request.state == RequestState.WAITING_PMS.value
+    assert [e.action for e in world.audit("partial")] == ["defer"]
 
 
 async def test_partial_with_other_time_and_provider(world: World) -> None:
@@ -235,25 +293,33 @@ async def test_none_do_this_later_marks_waiting_for_pms(world: World) -> None:
     assert [e.action for e in world.audit("unknown")] == ["defer"]
 
 
-CANCELS: list[tuple[str, list[str], type[Screen[object]]]] = [
-    ("exact", ["escape"], ExactMatch),
-    ("exact", ["enter", "enter", "escape"], EmailPrompt),
-    ("exact", ["enter", "enter", "right", "right", "enter"], EmailPrompt),  # Cancel button
-    ("partial", ["escape"], Candidates),
-    ("partial", ["enter", "escape"], ConfirmLink),
-    ("partial", ["enter", "right", "enter"], ConfirmLink),  # Cancel button
-    ("nothing", ["escape"], NoMatch),
-    ("nothing", ["right", "right", "enter"], NoMatch),  # Cancel button
+CANCELS: list[tuple[str, list[str], type[Screen[object]], list[type[Screen[object]]]]] = [
+    # (request, keys, the dialog the last key is pressed on, the dialogs Esc steps back to)
+    ("exact", ["escape"], ExactMatch, []),
+    ("exact", ["enter", "escape"], ConfirmLink, [Candidates]),
+    ("exact", ["enter", "right", "enter"], ConfirmLink, []),  # Cancel button
+    ("exact", ["enter", "enter", "escape"], EmailPrompt, []),
+    ("exact", ["enter", "enter", "right", "right", "enter"], EmailPrompt, []),  # Cancel button
+    ("partial", ["escape"], Candidates, []),
+    ("partial", ["right", "right", "right", "enter"], Candidates, []),  # Cancel button
+    ("partial", ["enter", "escape"], ConfirmLink, [Candidates]),
+    ("partial", ["enter", "right", "enter"], ConfirmLink, []),  # Cancel button
+    ("partial", ["enter", "enter", "escape"], EmailPrompt, []),
+    ("partial", ["right", "right", "enter", "escape"], NoMatch, []),  # None of these
+    ("nothing", ["escape"], NoMatch, []),
+    ("nothing", ["right", "right", "enter"], NoMatch, []),  # Cancel button
 ]
 
 
 async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
+    """Esc (or Cancel) on every dialog of the Accept path: every table as before; Esc on
+    "Link this request?" steps back to the appointments first."""
     before = dump(world.engine)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
         selected = ""
-        for word, keys, last_screen in CANCELS:
+        for word, keys, last_screen, back in CANCELS:
             if word != selected:
                 await pilot.press("slash", "escape")
                 await select(pilot, word)
@@ -264,6 +330,10 @@ async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
                 await pilot.press(key)
             await wait_screen(pilot, last_screen)
             await pilot.press(keys[-1])
+            for dialog in back:
+                await wait_screen(pilot, dialog)
+                assert dump(world.engine) == before, (word, keys, dialog)
+                await pilot.press("escape")
             await wait_screen(pilot, MainScreen)
             await settle(pilot)
             assert dump(world.engine) == before, (word, keys)

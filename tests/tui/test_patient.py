@@ -3,11 +3,19 @@ the database afterwards."""
 
 from __future__ import annotations
 
+from textual.screen import Screen
 from textual.widgets import Button, Input
 
 from linker_tui.models import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
+from linker_tui.tui.modals.accept import (
+    Candidates,
+    ConfirmLink,
+    EmailPrompt,
+    ExactMatch,
+    NoMatch,
+)
+from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.patient import PatientChooser, PatientTable
 from linker_tui.tui.screens.main import MainScreen
 from tests.tui.drive import (
@@ -74,7 +82,7 @@ async def test_accept_asks_which_patient_then_links(world: World) -> None:
         await pilot.press("enter")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
-        assert any("patient set to Lee, Samantha" in m for m in notifications(app))
+        assert any("Patient: Lee, Samantha (PAT-samantha)" in m for m in notifications(app))
 
     request = world.request("twins")
     assert request.state == RequestState.LINKED.value
@@ -82,8 +90,8 @@ async def test_accept_asks_which_patient_then_links(world: World) -> None:
     assert request.patient_chosen_by == "tester@desk-1"
     assert request.linked_appointment_id == world.appointments["A-SAMANTHA"]
     audit = world.audit("twins")
-    assert [e.action for e in audit] == ["choose_patient", "link"]
-    assert "PAT-samantha" in audit[0].detail
+    assert [e.action for e in audit] == ["link"]  # the choice is saved with the link
+    assert audit[0].detail.startswith("patient PAT-samantha Lee, Samantha chosen (")
     (email,) = world.outbox("twins")
     assert email.status == OutboxStatus.QUEUED.value  # no scheduler in this test
     assert email.to_address == "samantha.lee@example.com"
@@ -113,6 +121,71 @@ async def test_cancel_changes_nothing(world: World) -> None:
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
     assert dump(world.engine) == before
+
+
+PATIENT_STEP_CANCELS: list[tuple[list[str], type[Screen[object]], list[type[Screen[object]]]]] = [
+    # Sam Lee: Samuel or Samantha; the highlighted one is chosen, nothing is written yet.
+    # (keys, the dialog the last key is pressed on, the dialogs further Escs step back to)
+    (["escape"], PatientChooser, []),
+    (["down", "enter", "escape"], ExactMatch, []),
+    (["down", "enter", "enter", "escape"], ConfirmLink, [Candidates]),
+    (["down", "enter", "enter", "right", "enter"], ConfirmLink, []),  # Cancel button
+    (["down", "enter", "enter", "enter", "escape"], EmailPrompt, []),
+    # Simon Lee has no appointment: the no-match dialog after the choice
+    (["down", "down", "enter", "escape"], NoMatch, []),
+]
+
+
+async def test_esc_after_choosing_a_patient_changes_nothing(world: World) -> None:
+    """Choosing a patient in Accept is saved with the final OK: Esc on every later dialog
+    leaves every table as it was."""
+    before = dump(world.engine)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "REQ-1010")
+        for keys, last_screen, back in PATIENT_STEP_CANCELS:
+            await pilot.press("a")
+            await wait_screen(pilot, PatientChooser)
+            await quiet(pilot)
+            for key in keys[:-1]:
+                await pilot.press(key)
+                await pilot.pause()
+            await wait_screen(pilot, last_screen)
+            await quiet(pilot)
+            await pilot.press(keys[-1])
+            for dialog in back:
+                await wait_screen(pilot, dialog)
+                await quiet(pilot)
+                assert dump(world.engine) == before, (keys, dialog)
+                await pilot.press("escape")
+            await wait_screen(pilot, MainScreen)
+            await settle(pilot)
+            assert dump(world.engine) == before, keys
+        assert not any("patient set" in m for m in notifications(app))
+
+
+async def test_do_this_later_saves_the_chosen_patient_with_it(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "REQ-1010")
+        await pilot.press("a")
+        await wait_screen(pilot, PatientChooser)
+        await quiet(pilot)
+        await pilot.press("down", "down", "enter")  # Simon: nothing scheduled
+        await wait_screen(pilot, NoMatch)
+        assert "Lee, Simon (chosen now, saved with the decision)" in dialog_text(app)
+        await pilot.press("right", "enter")  # Do this later
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+    request = world.request("twins")
+    assert request.state == RequestState.WAITING_PMS.value
+    assert request.patient_id == world.patients["simon"]
+    assert request.patient_chosen_by == "tester@desk-1"
+    (event,) = world.audit("twins")
+    assert event.action == "defer"
+    assert event.detail.startswith("patient PAT-simon Lee, Simon chosen (")
 
 
 async def test_patient_key_search_then_choose(world: World) -> None:
@@ -146,6 +219,16 @@ async def test_patient_key_search_then_choose(world: World) -> None:
         assert _names(app) == ["Lee, Samuel", "Lee, Samantha", "Lee, Simon"]
         assert "3 patients found for “lee”" in plain(app.screen.query_one("#patients-title"))
         await pilot.press("down", "down", "enter")
+        # a decision of its own: confirmed, and Cancel is the default (Simon's birth date
+        # is not the one typed)
+        await wait_screen(pilot, Confirm)
+        assert "the patient becomes Lee, Simon (PAT-simon)" in dialog_text(app)
+        assert "The birth date differs: typed 1980-01-02, in the PMS 1961-05-06." in dialog_text(
+            app
+        )
+        assert app.focused is not None and app.focused.id == "cancel"
+        assert world.request("unknown").patient_id is None  # nothing written yet
+        await pilot.press("left", "enter")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
         assert any("patient set to Lee, Simon (PAT-simon)" in m for m in notifications(app))
@@ -170,6 +253,9 @@ async def test_patient_key_applies_to_open_requests_only(world: World) -> None:
         assert _row_text(app, 0)[0] == "✓✓ Exact, Jane (current)"
         assert "(PAT-jane, the current patient)" in plain(app.screen.query_one("#patient-why"))
         await pilot.press("enter")  # choosing the same patient confirms it, audited
+        await wait_screen(pilot, Confirm)
+        assert app.focused is not None and app.focused.id == "ok"  # the birth date agrees
+        await pilot.press("enter")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
         assert world.request("exact").patient_chosen_by == "tester@desk-1"

@@ -35,6 +35,9 @@ async def test_reject_warns_and_links_instead(world: World) -> None:
         assert "Thu 2026-12-03 10:00 with Dr. Ben Osei, OP2, Checkup" in text
         assert "Thu 2026-12-10 09:30 with Dr. Amelia Chen, OP1, Cleaning" in text
         assert app.focused is not None and app.focused.id == "link_instead"
+        # the app sends nothing on reject, and says so (it does not claim a message)
+        assert "Rejecting only marks it declined: no message is sent." in text
+        assert "tells the patient" not in text
         await pilot.press("enter")  # Link instead
         await wait_screen(pilot, Candidates)
         await pilot.press("enter")

@@ -185,18 +185,24 @@ def _marked(value: str, differs: bool, width: int) -> Text:
 class CandidateTable(DataTable[Text]):
     """The patient's scheduled appointments, closest to the request first."""
 
-    def __init__(self, candidates: tuple[CandidateView, ...], tz: ZoneInfo) -> None:
+    def __init__(
+        self, candidates: tuple[CandidateView, ...], tz: ZoneInfo, start_at: int | None = None
+    ) -> None:
         super().__init__(cursor_type="row", cell_padding=0, id="candidates")
         self.candidates, self.tz = candidates, tz
         self._widths: dict[str, int] = {}
+        ids = [c.appointment.id for c in candidates]
+        self._start = ids.index(start_at) if start_at in ids else 0
+        """The row the cursor starts on (the appointment chosen before stepping back)."""
 
     def on_resize(self) -> None:
         """(Re)build the rows with columns that fit the width."""
         widths = fit_widths(CANDIDATE_COLUMNS, max(0, self.size.width - 1))
         if widths == self._widths:
             return
+        first = not self._widths
         self._widths = widths
-        self._rebuild(self.cursor_row)
+        self._rebuild(self._start if first else self.cursor_row)
 
     def replace(self, candidates: tuple[CandidateView, ...]) -> None:
         """Show ``candidates`` instead, the cursor staying on the same appointment (if it is
@@ -237,7 +243,13 @@ class CandidateTable(DataTable[Text]):
         return self.candidates[min(max(self.cursor_row, 0), len(self.candidates) - 1)]
 
 
-class Candidates(CheckedDialog[CandidateView | None]):
+class CandidateChoice(Enum):
+    """What staff chose instead of an appointment."""
+
+    NONE_OF_THESE = "none_of_these"
+
+
+class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
     """ "Could this be the same appointment?": every scheduled appointment of the patient."""
 
     TITLE_TEXT = "Could this be the same appointment?"
@@ -245,15 +257,20 @@ class Candidates(CheckedDialog[CandidateView | None]):
     WIDE = True
 
     def __init__(
-        self, row: RequestRow, check: AcceptCheck, tz: ZoneInfo, recheck: Recheck | None = None
+        self,
+        row: RequestRow,
+        check: AcceptCheck,
+        tz: ZoneInfo,
+        recheck: Recheck | None = None,
+        start_at: int | None = None,
     ) -> None:
         super().__init__(check, recheck)
-        self.row, self.tz = row, tz
+        self.row, self.tz, self.start_at = row, tz, start_at
 
     def compose_body(self) -> ComposeResult:
         """The request for comparison, then the appointments."""
         yield text(self._text(), id="body")
-        yield CandidateTable(self.check.candidates, self.tz)
+        yield CandidateTable(self.check.candidates, self.tz, self.start_at)
 
     def _text(self) -> Content:
         if self.check.candidates:
@@ -275,11 +292,12 @@ class Candidates(CheckedDialog[CandidateView | None]):
         self.query_one("#link", Button).disabled = not check.candidates
 
     def buttons(self) -> ComposeResult:
-        """Link / cancel."""
+        """Link / none of these / cancel."""
         yield button("Link appointment", "link", variant="primary")
+        yield button("None of these", "none_of_these")
         yield button("Cancel", "cancel")
 
-    def cancelled(self) -> CandidateView | None:
+    def cancelled(self) -> CandidateView | CandidateChoice | None:
         """Esc: nothing chosen."""
         return None
 
@@ -292,6 +310,8 @@ class Candidates(CheckedDialog[CandidateView | None]):
     def _pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "link":
             self.dismiss(self.query_one(CandidateTable).highlighted())
+        elif event.button.id == "none_of_these":
+            self.dismiss(CandidateChoice.NONE_OF_THESE)
         else:
             self.dismiss(None)
 
@@ -317,9 +337,14 @@ class NoMatch(CheckedDialog[NoMatchChoice | None]):
         tz: ZoneInfo,
         note: str = "",
         recheck: Recheck | None = None,
+        *,
+        none_of_these: bool = False,
     ) -> None:
         super().__init__(check, recheck)
         self.row, self.tz, self.note = row, tz, note
+        self.none_of_these = none_of_these
+        """Staff said none of the patient's scheduled appointments is the one asked for."""
+        self.known = {c.appointment.id for c in check.candidates}
         self.found = 0
 
     def compose_body(self) -> ComposeResult:
@@ -328,12 +353,19 @@ class NoMatch(CheckedDialog[NoMatchChoice | None]):
 
     def show_check(self, check: AcceptCheck) -> None:
         """Say so when the sync brought appointments (Try again then shows them)."""
-        self.found = len(check.candidates)
+        self.found = len({c.appointment.id for c in check.candidates} - self.known)
         self._body().update(self._text())
 
     def _text(self) -> Content:
         check = self.check
-        if check.patient_name:
+        if self.none_of_these:
+            count = plural(len(self.known), "scheduled appointment")
+            why = line(
+                ("Patient: ", _BOLD),
+                check.patient_name,
+                f" ({check.explanation}) has {count}; none is the one asked for.",
+            )
+        elif check.patient_name:
             why = line(
                 ("Patient: ", _BOLD),
                 check.patient_name,
@@ -374,8 +406,12 @@ class NoMatch(CheckedDialog[NoMatchChoice | None]):
 
 
 # ------------------------------------------------------------------- confirm
-class ConfirmLink(CheckedDialog[bool]):
-    """States exactly what will be corrected (requested → scheduled) and needs an OK."""
+BACK_HINT = "Enter: choose · Tab/arrows: move · Esc: back, nothing changes"
+
+
+class ConfirmLink(CheckedDialog[bool | None]):
+    """States exactly what will be corrected (requested → scheduled) and needs an OK.
+    ``True`` OK, ``False`` Cancel (the whole Accept), ``None`` Esc: back one dialog."""
 
     TITLE_TEXT = "Link this request?"
     AUTO_FOCUS = "#ok"
@@ -417,9 +453,13 @@ class ConfirmLink(CheckedDialog[bool]):
         yield button("OK", "ok", variant="primary")
         yield button("Cancel", "cancel")
 
-    def cancelled(self) -> bool:
-        """Esc: do not link."""
-        return False
+    def hint_text(self) -> str:
+        """Esc steps back to the appointments."""
+        return BACK_HINT
+
+    def cancelled(self) -> bool | None:
+        """Esc: back to the appointments (nothing linked)."""
+        return None
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:

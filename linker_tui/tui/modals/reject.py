@@ -69,7 +69,7 @@ class ScheduledWarning(Dialog[WarningChoice | None]):
         rows += [line("  • ", appointment_summary(a, self.tz)) for a in self.appointments[:_SHOWN]]
         if len(self.appointments) > _SHOWN:
             rows.append(line(f"  … and {len(self.appointments) - _SHOWN} more"))
-        rows.append(line("Link instead? Rejecting tells the patient the request was declined."))
+        rows.append(line("Link instead? Rejecting only marks it declined: no message is sent."))
         return lines(*rows)
 
     def after_sync(self) -> None:
