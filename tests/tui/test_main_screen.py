@@ -302,7 +302,7 @@ async def test_help_lists_every_key(world: World) -> None:
         assert "\np\nChoose or change which PMS patient" in text
         assert "\nr\nOutbox: send the highlighted failed email again" in text
         assert "\n/ s\nPatient dialog: search patients" in text
-        assert "\nesc\nCancel a dialog: nothing changes" in text
+        assert "\nesc\nDialogs: Esc steps back one dialog" in text
         await pilot.press("escape")
         await wait_screen(pilot, MainScreen)
 
