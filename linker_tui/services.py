@@ -19,7 +19,13 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
-from linker_tui.mail.queries import OutboxEntry, outbox_counts, outbox_entries
+from linker_tui.mail.queries import (
+    OutboxEntry,
+    SentEmail,
+    outbox_counts,
+    outbox_entries,
+    sent_emails,
+)
 from linker_tui.models import OutboxStatus
 from linker_tui.schema import ensure_schema
 from linker_tui.sync.queries import SyncStatus, sync_status
@@ -166,6 +172,10 @@ class Services:
     def outbox_counts(self) -> dict[OutboxStatus, int]:
         """Emails per status (for the status line's failed count)."""
         return outbox_counts(self.engine)
+
+    def sent_emails(self, request_id: int) -> list[SentEmail]:
+        """Emails the patient already has for this request (reopen warns of them)."""
+        return sent_emails(self.engine, request_id)
 
     # ------------------------------------------------------------------ leases
     @property

@@ -84,3 +84,25 @@ def outbox_counts(engine: Engine) -> dict[OutboxStatus, int]:
     for status, count in rows:
         counts[OutboxStatus(status)] = int(count)
     return counts
+
+
+@dataclass(frozen=True)
+class SentEmail:
+    """A confirmation email the patient already has."""
+
+    to_address: str
+    sent_at: datetime | None
+
+
+def sent_emails(engine: Engine, request_id: int) -> list[SentEmail]:
+    """The emails already sent for a request, oldest first (reopening it warns of them)."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(EmailOutbox)
+            .where(
+                EmailOutbox.request_id == request_id,
+                EmailOutbox.status == OutboxStatus.SENT.value,
+            )
+            .order_by(col(EmailOutbox.id))
+        ).all()
+        return [SentEmail(row.to_address, row.sent_at) for row in rows]

@@ -293,12 +293,24 @@ class Flows:
     # -------------------------------------------------------------------- reopen
     async def reopen(self, row: RequestRow) -> bool:
         """Confirm, then put a linked or rejected request back to pending."""
+        sent = await asyncio.to_thread(self.services.sent_emails, row.id)
         question = line(
             "Reopen ",
             (row.external_id, "bold"),
             f" from {row.typed_name}? It goes back to pending; "
             "a queued confirmation email is withdrawn.",
         )
+        if sent:
+            last = sent[-1]
+            when = f" on {long_datetime(last.sent_at, self.tz)}" if last.sent_at else ""
+            question = lines(
+                question,
+                line(
+                    ("The patient already has the confirmation email", "bold"),
+                    f" (sent to {last.to_address}{when}). Reopening does not take it back: "
+                    "if the request is linked to another appointment, tell the patient.",
+                ),
+            )
         if not await self.app.push_screen_wait(Confirm("Reopen request?", question, "Reopen")):
             return False
         withdrawn = await asyncio.to_thread(
@@ -307,5 +319,7 @@ class Flows:
         message = f"Reopened {row.external_id}: it is pending again."
         if withdrawn:
             message += f" {plural(withdrawn, 'queued email')} withdrawn."
+        if sent:
+            message += " The patient already has the confirmation email."
         self._say(message)
         return True

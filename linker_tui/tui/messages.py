@@ -24,3 +24,8 @@ class OutboxChanged(Message, bubble=False):
 
 class PmsSynced(Message, bubble=False):
     """A sync run ended: the PMS data, the requests and the sync runs may have changed."""
+
+
+class RequestsChanged(Message, bubble=False):
+    """The live refresh saw a change made elsewhere (another desk decided, the inbox or a
+    sync brought something): open dialogs look at their request again."""

@@ -420,3 +420,44 @@ async def test_change_from_another_desk_is_refused(world: World) -> None:
     assert request.linked_appointment_id is None
     assert [e.action for e in world.audit("exact")] == ["reject"]
     assert world.outbox("exact") == []
+
+
+async def test_link_dialog_follows_another_desks_decision(world: World) -> None:
+    """With the live refresh on, "Link this request?" learns that another desk rejected the
+    request while it was open: OK is disabled and the dialog says who and when."""
+    services = world.services
+    other = Workflow(
+        world.engine,
+        services.clock,
+        Actor("other", "desk-2"),
+        services.settings.tz,
+        PracticeInfo("Maple Grove Dental"),
+    )
+    app = LinkerApp(services, background_jobs=False, live_seconds=0.1)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "exact")
+        await pilot.press("a")
+        await wait_screen(pilot, ExactMatch)
+        await pilot.press("enter")
+        screen = await wait_screen(pilot, ConfirmLink)
+        assert not screen.query_one("#ok", Button).disabled
+        other.reject(world.requests["exact"], "Duplicate request", expected_version=1)
+        await wait_until(
+            pilot,
+            lambda: screen.query_one("#ok", Button).disabled,
+            "the open dialog to follow the other desk's decision",
+        )
+        assert (
+            "Decided at another desk meanwhile. This request was already rejected "
+            "(Duplicate request) by other@desk-2 at Fri 2026-11-27 09:00"
+        ) in dialog_text(app)
+        assert app.focused is not None and app.focused.id == "cancel"
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert not [n for n in app._notifications if n.severity == "error"]
+    request = world.request("exact")
+    assert request.state == RequestState.REJECTED.value
+    assert request.decided_by == "other@desk-2"
+    assert [e.action for e in world.audit("exact")] == ["reject"]

@@ -165,6 +165,34 @@ async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None
     assert [e.action for e in world.audit("linked")] == ["link", "reopen"]
 
 
+async def test_reopen_after_the_email_was_sent_warns(world: World) -> None:
+    """The confirmation already went out: the question and the message say the patient
+    has it (reopening does not take it back)."""
+    report = world.services.deliver_outbox()
+    assert report.sent == 1
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        await select(pilot, "greta")
+        await pilot.press("o")
+        await wait_screen(pilot, Confirm)
+        text = dialog_text(app)
+        assert "The patient already has the confirmation email (sent to greta@example.com" in (text)
+        assert "Reopening does not take it back" in text
+        await pilot.press("enter")
+        await wait_screen(pilot, MainScreen)
+        await settle(pilot)
+        assert any(
+            "Reopened REQ-1009" in m and "already has the confirmation email" in m
+            for m in notifications(app)
+        )
+    (email,) = world.outbox("linked")
+    assert email.status == OutboxStatus.SENT.value
+    assert world.request("linked").state == RequestState.PENDING.value
+
+
 async def test_reopen_cancelled_changes_nothing(world: World) -> None:
     before = dump(world.engine)
     app = LinkerApp(world.services, background_jobs=False)

@@ -27,6 +27,7 @@ from linker_tui.tui.modals.base import Dialog, ResultT, button, text
 from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 from linker_tui.views import AcceptCheck, AppointmentView, CandidateView, EmailPlan, RequestRow
+from linker_tui.workflow import WorkflowError
 
 _BOLD = "bold"
 _DIFF_STYLE = "bold underline"
@@ -45,6 +46,8 @@ class CheckedDialog(Dialog[ResultT]):
         super().__init__()
         self.check = check
         self.recheck = recheck
+        self.decided = ""
+        """Why the request can no longer be decided here (another desk did), once known."""
 
     def after_sync(self) -> None:
         """A sync ended: look at the request again, off the UI thread."""
@@ -53,13 +56,29 @@ class CheckedDialog(Dialog[ResultT]):
 
     async def _look_again(self) -> None:
         assert self.recheck is not None
-        check = await asyncio.to_thread(self.recheck)
-        if self.is_attached:
+        try:
+            check = await asyncio.to_thread(self.recheck)
+        except WorkflowError as error:  # another desk decided the request meanwhile
+            if self.is_attached:
+                self.show_decided(str(error))
+            return
+        if self.is_attached and not self.decided:
             self.check = check
             self.show_check(check)
 
     def show_check(self, check: AcceptCheck) -> None:
         """Show ``check`` (already stored in ``self.check``) in place."""
+
+    def show_decided(self, why: str) -> None:
+        """Another desk decided the request: say who and when; only Cancel is left."""
+        first = not self.decided
+        self.decided = why
+        if first:
+            notice = text(line(("Decided at another desk meanwhile. ", _BOLD), why), id="decided")
+            self.query_one(".dialog").mount(notice, after=self._body())
+        for each in self.query(".dialog-buttons Button").results(Button):
+            each.disabled = each.id != "cancel"
+        self.set_focus(self.query_one("#cancel", Button))
 
     def _body(self) -> Static:
         return self.query_one("#body", Static)

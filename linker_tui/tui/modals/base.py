@@ -13,7 +13,7 @@ from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
 from linker_tui.tui.keys import MODAL_KEYS, bindings
-from linker_tui.tui.messages import PmsSynced
+from linker_tui.tui.messages import PmsSynced, RequestsChanged
 from linker_tui.tui.safe import line
 
 ResultT = TypeVar("ResultT")
@@ -63,6 +63,10 @@ class Dialog(ModalScreen[ResultT]):
 
     def on_pms_synced(self, message: PmsSynced) -> None:
         """A sync ended while the dialog is open (:meth:`after_sync`)."""
+        self.after_sync()
+
+    def on_requests_changed(self, message: RequestsChanged) -> None:
+        """Another desk changed something (the live refresh saw it): as after a sync."""
         self.after_sync()
 
     def after_sync(self) -> None:

@@ -46,7 +46,13 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
-from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
+from linker_tui.tui.messages import (
+    FirstPageShown,
+    OutboxChanged,
+    PmsSynced,
+    RequestsChanged,
+    SyncRequested,
+)
 from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.request_list import RequestList
@@ -211,6 +217,8 @@ class MainScreen(Screen[None]):
         self.show_sync(status)
         if self._stamp is not None and stamp != self._stamp:
             self.reload()
+            for screen in self.app.screen_stack[1:]:  # open dialogs follow it too
+                screen.post_message(RequestsChanged())
         self._stamp = stamp
 
     def on_pms_synced(self, message: PmsSynced) -> None:
