@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from linker_tui import __version__
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
+from linker_tui.outage import exit_when_unavailable
 from linker_tui.schema import SchemaMismatch
 from linker_tui.services import Services
 
@@ -101,6 +102,7 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
     return _run_app(services) if open_app else 0
 
 
+@exit_when_unavailable  # database away: one line, exit 69 (linker_tui.outage)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``linker-tui`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)

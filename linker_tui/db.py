@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
 from linker_tui import models, schema  # noqa: F401  (models registers the tables)
+from linker_tui.outage import watch
 from linker_tui.schema import VERSION_TABLE
 
 _WRITE = "linker_write"
@@ -48,41 +50,63 @@ _PG_FUNCTIONS = (
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs.
+
+    Every wait on the database is bounded (:data:`CONNECT_TIMEOUT`, :data:`READ_TIMEOUT`,
+    :data:`STATEMENT_TIMEOUT`, SQLite's :data:`BUSY_TIMEOUT`), and the engine is watched
+    (:func:`linker_tui.outage.watch`): a database that is away raises a one-line
+    ``DatabaseUnavailable`` and shows in its health record. A connection taken from the
+    pool is checked first (a dead one is replaced)."""
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
+    limits: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            # A folder that cannot be made: opening the file says so (DatabaseUnavailable)
+            with contextlib.suppress(OSError):
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT, "check_same_thread": False}
+        limits["busy_timeout"] = BUSY_TIMEOUT
     else:
-        kwargs["pool_pre_ping"] = True
-        kwargs["connect_args"] = _network_timeouts(parsed.get_backend_name(), parsed.query)
+        kwargs["connect_args"] = args = _network_timeouts(parsed.get_backend_name(), parsed.query)
+        limits["connect_timeout"] = args.get("connect_timeout")
+        limits["statement_timeout"] = STATEMENT_TIMEOUT if "options" in args else None
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    watch(engine, limits)
     return engine
 
 
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 5
 """Seconds to wait for a database server to answer a connection attempt."""
+READ_TIMEOUT = 10
+"""Seconds a request sent to PostgreSQL may stay unacknowledged by the server's machine
+before the connection counts as dead (``tcp_user_timeout``): a link that drops packets."""
+STATEMENT_TIMEOUT = 30
+"""Seconds one statement may run on PostgreSQL (``statement_timeout``, lock waits included)."""
+BUSY_TIMEOUT = 30
+"""Seconds a SQLite statement waits for another process's lock."""
 
 
 def _network_timeouts(backend: str, query: Mapping[str, Any]) -> dict[str, Any]:
     """Bounds for a server database, unless the URL sets its own: a server that does not
-    answer fails the connection within :data:`CONNECT_TIMEOUT` s, and (PostgreSQL) a link
-    that silently died is noticed by TCP keepalives within about a minute instead of the
-    system's two hours, so a desk or a sync never waits on it for ever."""
+    answer fails the connection within :data:`CONNECT_TIMEOUT` s; (PostgreSQL) a request
+    the server's machine does not acknowledge fails within :data:`READ_TIMEOUT` s, an idle
+    link that silently died is noticed by TCP keepalives within about 25 s, and a statement
+    runs at most :data:`STATEMENT_TIMEOUT` s, so a desk or a sync never waits for ever."""
     if backend == "postgresql":
         args: dict[str, Any] = {
             # the database records it in the audit trail beside its role (linker_tui.trail)
             "application_name": f"linker-tui {socket.gethostname()}"[:63],
             "connect_timeout": CONNECT_TIMEOUT,
             "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
             "keepalives_count": 3,
+            "tcp_user_timeout": READ_TIMEOUT * 1000,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT * 1000}",
         }
     else:
         return {}
@@ -97,7 +121,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from linker_tui import schema
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
+from linker_tui.outage import DatabaseUnavailable
 
 
 def add_db_parser(sub: Any) -> None:
@@ -54,6 +55,8 @@ def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
         before, after = schema.upgrade(engine, settings.database_desk_role)
         print(f"{url}: schema {before or '(none)'} → {after}")
         return 0
+    except DatabaseUnavailable:
+        raise  # one line and its own exit code (linker_tui.outage)
     except schema.WrongRole as exc:
         print(f"linker-tui db: {exc}; nothing changed.", file=sys.stderr)
         return 2

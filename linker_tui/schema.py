@@ -103,6 +103,8 @@ def _run(engine: Engine, what: str, revision: str, desk_role: str) -> None:
     config = _config()
     config.attributes["desk_role"] = desk_role
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # a migration may take longer
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         config.attributes["connection"] = connection
         getattr(command, what)(config, revision)
 
