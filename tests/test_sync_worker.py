@@ -122,7 +122,8 @@ def test_a_child_that_cannot_sync_is_a_failed_run_with_its_reason(tmp_path: Path
     assert summary.status is SyncRunStatus.FAILED
     assert summary.run_id is None
     assert "the sync process ended with status 1" in summary.error
-    assert "OperationalError" in summary.error  # the end of what the child wrote
+    # the end of what the child wrote: the one-line reason (linker_tui.outage)
+    assert "postgresql+psycopg://nobody@127.0.0.1:1/none: connection refused" in summary.error
 
 
 def test_a_killed_child_is_a_failed_run_and_its_run_is_closed(
