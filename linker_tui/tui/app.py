@@ -16,6 +16,7 @@ from textual.screen import Screen
 
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
+from linker_tui.tui.db_watch import outage_of
 from linker_tui.tui.formatting import clock_time
 from linker_tui.tui.jobs import (
     BackgroundJobs,
@@ -217,8 +218,12 @@ class LinkerApp(SafeApp[None]):
             )
 
     def on_job_failed(self, message: JobFailed) -> None:
-        """A background job raised: say so (the job runs again at its next interval)."""
+        """A background job raised: say so (the job runs again at its next interval); the
+        database being away is on the status line instead."""
         error = message.error
+        if outage_of(error) is not None:
+            self.main_screen.show_sync()
+            return
         self.notify(
             f"Background job {message.name} failed: {type(error).__name__}: {error}",
             title="Background job",

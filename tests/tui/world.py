@@ -105,8 +105,11 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
         return rows
 
 
-def build_world(tmp_path: Path, *, practice: str = PRACTICE, **more: object) -> World:
-    """Create the database in ``tmp_path`` and return its services (``more``: settings).
+def build_world(
+    tmp_path: Path, *, practice: str = PRACTICE, engine: Engine | None = None, **more: object
+) -> World:
+    """Create the database in ``tmp_path`` (or on ``engine``) and return its services
+    (``more``: settings).
 
     Syncs run in the app's threads unless ``sync_in_subprocess=True`` is given: a child
     process would record its runs at the real time, not at the world's fixed clock."""
@@ -118,7 +121,7 @@ def build_world(tmp_path: Path, *, practice: str = PRACTICE, **more: object) -> 
         keys={},
         **more,  # type: ignore[arg-type]
     )
-    engine = make_engine(f"sqlite:///{tmp_path / 'linker.db'}")
+    engine = engine or make_engine(f"sqlite:///{tmp_path / 'linker.db'}")
     services = Services.open(
         settings, clock=FixedClock(NOW), actor=Actor("tester", "desk-1"), engine=engine
     )

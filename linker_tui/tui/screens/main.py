@@ -34,6 +34,7 @@ from linker_tui.queries import (
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import SyncStatus
+from linker_tui.tui.db_watch import CHECK_SECONDS, DatabaseWatch, failed_decision, outage_of
 from linker_tui.tui.formatting import RANGE_DASH, count
 from linker_tui.tui.jobs import MailQueued
 from linker_tui.tui.keys import (
@@ -98,6 +99,8 @@ class MainScreen(Screen[None]):
         self._stamp: ChangeStamp | None = None
         self._sync_status: SyncStatus | None = None
         self._flows: Flows | None = None
+        self.database = DatabaseWatch(services.engine, self.tz)
+        """The database's state: away (since when), slow (the status line says so)."""
         self.list_query = ListQuery()
         self.page_offset = 0
         self.page_total = 0
@@ -144,6 +147,7 @@ class MainScreen(Screen[None]):
             return
         self.reload()
         self.poll()
+        self.set_interval(CHECK_SECONDS, self.show_sync)  # the database away or slow
         if self.live_seconds:
             self.set_interval(self.live_seconds, self._tick)
 
@@ -232,6 +236,12 @@ class MainScreen(Screen[None]):
         """The sync part of the status line ("synced 40 s ago · +3 ~12 appts")."""
         if status is not None:
             self._sync_status = status
+        if self.database.came_back():
+            self.reload()  # what changed while it was away
+        database = self.database.status()
+        if database is not None:  # away or slow: that is what matters now
+            self.bottom_bar.show_sync(database[0], problem=database[1])
+            return
         stale = self.services.settings.sync_stale_after
         text, problem = sync_status_text(
             self._sync_status,
@@ -410,6 +420,10 @@ class MainScreen(Screen[None]):
     def _decide(self, flow: Callable[[RequestRow], Awaitable[bool]], row: RequestRow) -> None:
         if self._deciding():
             return
+        refused = self.database.refusal()
+        if refused is not None:
+            self.notify(refused, title="Not done", severity="error", markup=False, timeout=10)
+            return
         self._run_decision(flow, row)
         self._update_bindings()
 
@@ -479,6 +493,12 @@ class MainScreen(Screen[None]):
         from linker_tui.workflow import WorkflowError
 
         error = event.worker.error
+        away = outage_of(error)
+        if away is not None:  # the status line says it (one state, not a pop-up per read)
+            self.show_sync()
+            if event.worker.group == DECISION_GROUP:
+                self.notify(failed_decision(away), title="Not done", severity="error", markup=False)
+            return
         if isinstance(error, WorkflowError):
             self.notify(str(error), title="Not done", severity="error", markup=False, timeout=15)
         else:
