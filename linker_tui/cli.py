@@ -91,7 +91,7 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
     shutil.rmtree(settings.effective_inbox_dir, ignore_errors=True)  # a fresh demo inbox too
     # build_demo drops and recreates the schema (current revision) before Services.open
     report = build_demo(engine, folder, today, inbox_dir=settings.effective_inbox_dir)
-    services = Services.open(settings, engine=engine)
+    services = Services.open(settings, engine=engine, demo=True)
     print(
         f"Demo database {settings.effective_database_url}: {report.providers} providers, "
         f"{report.patients} patients, {report.appointments} appointments, "

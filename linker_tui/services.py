@@ -59,6 +59,14 @@ def make_mailer(settings: Settings) -> Mailer:
     return FileMailer(settings.effective_outbox_dir)
 
 
+def not_sent_note(settings: Settings) -> str:
+    """What the file backend does instead of sending: ``written to <folder> (mail is not
+    sent: mail_backend = file)``; "" when mail really goes to an SMTP server."""
+    if settings.mail_backend == "smtp":
+        return ""
+    return f"written to {settings.effective_outbox_dir} (mail is not sent: mail_backend = file)"
+
+
 def relay_policy(settings: Settings) -> RelayPolicy:
     """Retry and lease settings for the outbox relay."""
     from linker_tui.mail.relay import RelayPolicy
@@ -80,6 +88,8 @@ class Services:
     clock: Clock
     actor: Actor
     _workflow: Workflow | None = field(default=None, repr=False, compare=False)
+    demo: bool = False
+    """The demo practice (``linker-tui demo``): its emails go to files on purpose."""
     _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
     _leases: LeaseKeeper | None = field(default=None, repr=False, compare=False)
     _sync_worker: SyncWorker | None = field(default=None, repr=False, compare=False)
@@ -92,6 +102,7 @@ class Services:
         clock: Clock | None = None,
         actor: Actor | None = None,
         engine: Engine | None = None,
+        demo: bool = False,
     ) -> Services:
         """Connect to the configured database; raises ``schema.SchemaMismatch`` (with what
         to do) unless its schema is this version's. The default SQLite file in the data
@@ -104,6 +115,7 @@ class Services:
             engine=engine,
             clock=clock or SystemClock(),
             actor=actor or Actor.current(),
+            demo=demo,
         )
 
     @property
@@ -133,6 +145,14 @@ class Services:
             return self._workflow
 
     # ------------------------------------------------------------------ outbox
+    @property
+    def mail_notice(self) -> str:
+        """What the status line says about mail when nothing else is to say: that it is not
+        sent (the file backend outside the demo), or ""."""
+        if self.demo or self.settings.mail_backend == "smtp":
+            return ""
+        return "mail is not sent: mail_backend = file"
+
     def relay(self, mailer: Mailer | None = None) -> OutboxRelay:
         """An outbox relay with the configured backend (or ``mailer``)."""
         from linker_tui.mail.relay import OutboxRelay, new_worker_id

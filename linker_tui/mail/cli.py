@@ -12,7 +12,7 @@ from typing import Any
 
 from linker_tui.mail.relay import OutboxActionError, Outcome
 from linker_tui.models import OutboxStatus
-from linker_tui.services import Services
+from linker_tui.services import Services, not_sent_note
 from linker_tui.text import clean
 
 EX_TEMPFAIL = 75
@@ -70,6 +70,9 @@ def _send(services: Services) -> int:
             reason = clean(result.reason, single_line=True)
             print(f"  email {result.outbox_id}: {result.outcome.value}: {reason}", file=sys.stderr)
     print(report.summary())
+    written = not_sent_note(services.settings)
+    if written and report.sent:
+        print(f"those {report.sent} were {written}")
     if report.failed:
         return 1
     if report.retrying or report.stopped:

@@ -14,7 +14,7 @@ from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from linker_tui.services import Services
+from linker_tui.services import Services, not_sent_note
 from linker_tui.sync.control import StopFlag
 from linker_tui.tui.db_watch import outage_of
 from linker_tui.tui.formatting import clock_time
@@ -157,7 +157,9 @@ class LinkerApp(SafeApp[None]):
             if address is None:
                 continue
             if result.outcome is Outcome.SENT:
-                self.notify(f"Confirmation email sent to {address}.", markup=False, timeout=5)
+                written = not_sent_note(self.services.settings)
+                what = f"to {address} {written}" if written else f"sent to {address}"
+                self.notify(f"Confirmation email {what}.", markup=False, timeout=5)
             elif result.outcome is Outcome.RETRY:
                 when = clock_time(result.next_attempt_at, tz) if result.next_attempt_at else "later"
                 self.notify(

@@ -77,3 +77,16 @@ async def test_the_database_going_away_and_coming_back(tmp_path: Path) -> None:
             proxy.restore()
             drop_schema(engine)
             engine.dispose()
+
+
+async def test_outside_the_demo_the_status_line_says_mail_is_not_sent(tmp_path: Path) -> None:
+    world = build_world(tmp_path, demo=False)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        bar = main_screen(app).bottom_bar
+        assert (bar.mail_text, bar.mail_problem) == ("1 email waiting to be sent · m mail", False)
+        world.services.cancel_email(world.outbox("linked")[0].id or 0)
+        main_screen(app).refresh_mail()
+        await settle(pilot)
+        assert bar.mail_text == "mail is not sent: mail_backend = file"

@@ -106,10 +106,16 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
 
 
 def build_world(
-    tmp_path: Path, *, practice: str = PRACTICE, engine: Engine | None = None, **more: object
+    tmp_path: Path,
+    *,
+    practice: str = PRACTICE,
+    engine: Engine | None = None,
+    demo: bool = True,
+    **more: object,
 ) -> World:
     """Create the database in ``tmp_path`` (or on ``engine``) and return its services
-    (``more``: settings).
+    (``more``: settings). ``demo``: a practice whose emails go to files on purpose (the
+    status line does not say that mail is not sent).
 
     Syncs run in the app's threads unless ``sync_in_subprocess=True`` is given: a child
     process would record its runs at the real time, not at the world's fixed clock."""
@@ -123,7 +129,11 @@ def build_world(
     )
     engine = engine or make_engine(f"sqlite:///{tmp_path / 'linker.db'}")
     services = Services.open(
-        settings, clock=FixedClock(NOW), actor=Actor("tester", "desk-1"), engine=engine
+        settings,
+        clock=FixedClock(NOW),
+        actor=Actor("tester", "desk-1"),
+        engine=engine,
+        demo=demo,
     )
     world = World(services=services, tmp_path=tmp_path)
 

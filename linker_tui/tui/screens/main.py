@@ -260,7 +260,7 @@ class MainScreen(Screen[None]):
     # ------------------------------------------------------------------ status line
     def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
         """The outbox part of the status line ("2 emails failed — m to see")."""
-        self.bottom_bar.show_mail(counts, self._keys(OUTBOX))
+        self.bottom_bar.show_mail(counts, self._keys(OUTBOX), self.services.mail_notice)
 
     @work(exclusive=True, group="mail-status", exit_on_error=False)
     async def refresh_mail(self) -> None:

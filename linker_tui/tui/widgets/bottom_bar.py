@@ -71,9 +71,10 @@ class BottomBar(Vertical):
             self._sync = value
             self._show("#sync-status", value)
 
-    def show_mail(self, counts: Mapping[OutboxStatus, int], key: str) -> None:
-        """The outbox part, from the counts per status; ``key`` opens the outbox."""
-        text, problem = mail_status(counts, key)
+    def show_mail(self, counts: Mapping[OutboxStatus, int], key: str, idle: str = "") -> None:
+        """The outbox part, from the counts per status; ``key`` opens the outbox; ``idle``:
+        what to say when there is nothing else."""
+        text, problem = mail_status(counts, key, idle)
         value = (one_line(text), problem)
         if value != self._mail:
             self._mail = value

@@ -19,11 +19,12 @@ from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.formatting import clock_time, plural
 
 
-def mail_status(counts: Mapping[OutboxStatus, int], key: str) -> tuple[str, bool]:
+def mail_status(counts: Mapping[OutboxStatus, int], key: str, idle: str = "") -> tuple[str, bool]:
     """The outbox part of the status line and whether it is a problem.
 
     ``("! 2 emails failed — m to see", True)``, ``("1 email waiting · m mail", False)`` or
-    ``("", False)`` when there is nothing to say.
+    ``(idle, False)`` when there is nothing else to say (``idle``: e.g. "mail is not sent:
+    mail_backend = file").
     """
     failed = counts.get(OutboxStatus.FAILED, 0)
     waiting = counts.get(OutboxStatus.QUEUED, 0) + counts.get(OutboxStatus.SENDING, 0)
@@ -31,7 +32,7 @@ def mail_status(counts: Mapping[OutboxStatus, int], key: str) -> tuple[str, bool
         return f"! {plural(failed, 'email')} failed — {key} to see", True
     if waiting:
         return f"{plural(waiting, 'email')} waiting to be sent · {key} mail", False
-    return "", False
+    return idle, False
 
 
 def ago(then: datetime, now: datetime) -> str:
