@@ -173,13 +173,13 @@ class Services:
 
     def retry_email(self, outbox_id: int) -> None:
         """A failed email back to the queue, due now (raises OutboxActionError)."""
-        from linker_tui.mail.relay import retry_email
+        from linker_tui.mail.admin import retry_email
 
         retry_email(self.engine, outbox_id, self.clock, self.actor)
 
     def cancel_email(self, outbox_id: int, reason: str = "") -> None:
         """A queued or failed email cancelled (raises OutboxActionError)."""
-        from linker_tui.mail.relay import cancel_email
+        from linker_tui.mail.admin import cancel_email
 
         cancel_email(self.engine, outbox_id, self.clock, self.actor, reason)
 

@@ -14,15 +14,14 @@ from sqlalchemy.engine import Engine
 from linker_tui.actor import Actor
 from linker_tui.clock import FixedClock
 from linker_tui.db import make_engine, read_session
-from linker_tui.mail.message import build_message
-from linker_tui.mail.queries import outbox_counts, outbox_entries
-from linker_tui.mail.relay import (
+from linker_tui.mail.admin import (
     OutboxActionError,
-    Outcome,
-    RelayPolicy,
     cancel_email,
     retry_email,
 )
+from linker_tui.mail.message import build_message
+from linker_tui.mail.queries import outbox_counts, outbox_entries
+from linker_tui.mail.relay import Outcome, RelayPolicy
 from linker_tui.models import EmailOutbox, OutboxStatus
 from linker_tui.workflow import audit_trail
 from tests.builders import NOW

@@ -10,7 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from linker_tui.mail.relay import OutboxActionError, Outcome
+from linker_tui.mail.admin import OutboxActionError
+from linker_tui.mail.relay import Outcome
 from linker_tui.models import OutboxStatus
 from linker_tui.services import Services, not_sent_note
 from linker_tui.text import clean

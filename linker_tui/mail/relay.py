@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -47,7 +46,7 @@ from linker_tui.models import (
     Patient,
     RequestState,
 )
-from linker_tui.trail import db_now, explain, record
+from linker_tui.trail import db_now
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +149,14 @@ def _claimable(now: datetime, lease_now: Any) -> Any:
     )
 
 
-def _rowcount(result: Any) -> int:
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE changed."""
     assert isinstance(result, CursorResult)
     return int(result.rowcount)
 
 
-def _clip(text: str) -> str:
+def clip(text: str) -> str:
+    """An error text on one line, cut to what ``last_error`` keeps."""
     return " ".join(text.split())[:_MAX_ERROR]
 
 
@@ -262,7 +263,7 @@ class OutboxRelay:
                 )
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(taken) != 1:
+            if rowcount(taken) != 1:
                 return None
             row = session.exec(
                 select(EmailOutbox)
@@ -316,7 +317,7 @@ class OutboxRelay:
                 .values(claimed_by="", lease_until=None, **values)
                 .execution_options(synchronize_session=False)
             )
-            held = _rowcount(done) == 1
+            held = rowcount(done) == 1
         if not held:
             log.warning(
                 "outbox %s: the claim expired before the result was recorded "
@@ -335,10 +336,10 @@ class OutboxRelay:
 
     def _record_failure(self, row: EmailOutbox, reason: str, *, permanent: bool) -> RelayResult:
         assert row.id is not None
-        reason = _clip(reason)
+        reason = clip(reason)
         if permanent or row.attempts >= self.policy.max_attempts:
             if not permanent:
-                reason = _clip(f"gave up after {row.attempts} attempts: {reason}")
+                reason = clip(f"gave up after {row.attempts} attempts: {reason}")
             self._finish(row.id, status=OutboxStatus.FAILED.value, last_error=reason)
             log.warning("outbox %s failed: %s", row.id, reason)
             return RelayResult(row.id, Outcome.FAILED, reason)
@@ -357,99 +358,3 @@ class _StopRun(Exception):
     def __init__(self, result: RelayResult) -> None:
         super().__init__(result.reason)
         self.result = result
-
-
-# ------------------------------------------------------------ staff actions
-class OutboxActionError(Exception):
-    """A retry or cancel that does not apply; the message is meant for staff."""
-
-
-def _staff_action(
-    engine: Engine,
-    outbox_id: int,
-    clock: Clock,
-    actor: Actor | None,
-    *,
-    action: str,
-    verb: str,
-    allowed: Sequence[OutboxStatus],
-    values: dict[str, Any],
-    detail: str,
-) -> None:
-    with write_session(engine) as session:
-        row = session.get(EmailOutbox, outbox_id)
-        if row is None:
-            raise OutboxActionError("This email no longer exists.")
-        before = row.status
-        who = actor or Actor("", "")
-        explain(session, action, detail, who, clock)  # PostgreSQL: its trigger writes the row
-        changed = session.execute(
-            sa.update(EmailOutbox)
-            .where(
-                col(EmailOutbox.id) == outbox_id,
-                col(EmailOutbox.status).in_([s.value for s in allowed]),
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
-        if _rowcount(changed) != 1:
-            raise OutboxActionError(f"This email is {before}: it cannot be {verb}.")
-        record(
-            session,
-            action=action,
-            request_id=row.request_id,
-            before={"outbox_id": outbox_id, "status": before},
-            after={"outbox_id": outbox_id, "status": values["status"]},
-            detail=detail,
-            actor=who,
-            clock=clock,
-        )
-
-
-def retry_email(engine: Engine, outbox_id: int, clock: Clock, actor: Actor | None = None) -> None:
-    """Failed → queued, due now, attempts reset to 0 (the last error is kept until then)."""
-    _staff_action(
-        engine,
-        outbox_id,
-        clock,
-        actor,
-        action="email_retry",
-        verb="sent again",
-        allowed=(OutboxStatus.FAILED,),
-        values={
-            "status": OutboxStatus.QUEUED.value,
-            "attempts": 0,
-            "next_attempt_at": clock.now(),
-            "claimed_by": "",
-            "lease_until": None,
-        },
-        detail=f"email {outbox_id} queued again",
-    )
-
-
-def cancel_email(
-    engine: Engine,
-    outbox_id: int,
-    clock: Clock,
-    actor: Actor | None = None,
-    reason: str = "",
-) -> None:
-    """Queued or failed → cancelled (an email being sent right now cannot be cancelled)."""
-    who = actor.label if actor else "staff"
-    text = _clip(f"cancelled by {who}" + (f": {reason}" if reason else ""))
-    _staff_action(
-        engine,
-        outbox_id,
-        clock,
-        actor,
-        action="email_cancel",
-        verb="cancelled",
-        allowed=(OutboxStatus.QUEUED, OutboxStatus.FAILED),
-        values={
-            "status": OutboxStatus.CANCELLED.value,
-            "last_error": text,
-            "claimed_by": "",
-            "lease_until": None,
-        },
-        detail=f"email {outbox_id} {text}",
-    )

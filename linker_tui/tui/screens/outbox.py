@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
+from linker_tui.mail.admin import OutboxActionError
 from linker_tui.mail.queries import OutboxEntry
-from linker_tui.mail.relay import OutboxActionError
 from linker_tui.models import OutboxStatus
 from linker_tui.services import Services
 from linker_tui.tui.formatting import count, long_datetime, plural, received
