@@ -152,6 +152,8 @@ class LinkResult:
     request_id: int
     appointment: AppointmentView
     outbox_id: int | None
+    email_refused: str = ""
+    """Why the confirmation email was not queued although staff asked for it."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock, FixedClock
 from linker_tui.db import read_session, write_session
 from linker_tui.mail.compose import ConfirmationFacts, compose_confirmation
-from linker_tui.mail.message import new_message_id
+from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
 from linker_tui.matching import (
     AppointmentFacts,
     PatientRanking,
@@ -88,7 +88,13 @@ class InvalidDecision(WorkflowError):
 class PracticeInfo:
     """The practice details that go into confirmation emails."""
 
-    def __init__(self, name: str, address: str = "", phone: str = "", email: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str = "",
+        phone: str = "",
+        email: str = "reception@practice.invalid",  # the default of Settings.practice_email
+    ) -> None:
         self.name, self.address, self.phone, self.email = name, address, phone, email
 
 
@@ -411,9 +417,14 @@ class Workflow:
                 self._check_bookable(session, request, appointment, patient_id)
                 view = appointment_view(appointment, provider)
                 patient = session.get(Patient, appointment.patient_id)
+                email, refused = None, ""
                 plan = self._email_plan(patient, request)
+                if send_email and plan.possible:
+                    email, refused = self._confirmation(session, request, view, patient, plan)
                 detail = chosen + self._correction_text(session, request, view)
-                if send_email and not plan.possible:
+                if refused:
+                    detail += f"; no confirmation email: {refused}"
+                elif send_email and not plan.possible:
                     detail += "; " + plan.note
                 elif not send_email:
                     detail += "; no confirmation email"
@@ -427,11 +438,13 @@ class Workflow:
                     changes["patient_chosen_by"] = self.actor.label
                 self._decide(session, request, "link", changes, detail)
                 outbox_id = None
-                if send_email and plan.possible:
-                    outbox_id = self._queue_confirmation(session, request, view, patient, plan)
+                if email is not None:
+                    session.add(email)
+                    session.flush()
+                    outbox_id = email.id
         except IntegrityError as exc:
             raise AppointmentUnavailable(self._taken_meanwhile(appointment_id)) from exc
-        return LinkResult(request_id=request_id, appointment=view, outbox_id=outbox_id)
+        return LinkResult(request_id, view, outbox_id, email_refused=refused)
 
     def defer(
         self, request_id: int, *, expected_version: int, patient_id: int | None = None
@@ -645,14 +658,16 @@ class Workflow:
         booked = f"{format_local(scheduled.start, self.tz)} {scheduled.provider_name}".strip()
         return f"requested {asked} -> scheduled {booked} (appointment {scheduled.pms_id})"
 
-    def _queue_confirmation(
+    def _confirmation(
         self,
         session: Session,
         request: OnlineRequest,
         scheduled: AppointmentView,
         patient: Patient | None,
         plan: EmailPlan,
-    ) -> int:
+    ) -> tuple[EmailOutbox | None, str]:
+        """The confirmation's outbox row, to queue: (the row, ""), or (None, why) when the
+        message does not build or read back intact (the link goes ahead without it)."""
         name = (patient.preferred_name or patient.first_name) if patient else ""
         earlier = session.exec(
             select(func.count()).where(EmailOutbox.appointment_id == scheduled.id)
@@ -690,10 +705,11 @@ class Workflow:
             next_attempt_at=now,
             message_id=new_message_id(self.practice.email),
         )
-        session.add(email)
-        session.flush()
-        assert email.id is not None
-        return email.id
+        try:  # the relay builds it again when it sends; refuse it now if it cannot work
+            build_message(email, self.practice.email, self.practice.name, now)
+        except InvalidHeader as exc:
+            return None, str(exc)
+        return email, ""
 
 
 def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[AuditEvent]:

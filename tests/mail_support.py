@@ -30,6 +30,7 @@ from linker_tui.actor import Actor
 from linker_tui.clock import FixedClock
 from linker_tui.mail.relay import OutboxRelay, RelayPolicy
 from linker_tui.mail.transport import Mailer, SmtpMailer
+from linker_tui.views import LinkResult
 from linker_tui.workflow import PracticeInfo, Workflow
 from tests.builders import NOW, TZ, add_appointment, add_patient, add_provider, add_request, local
 
@@ -200,7 +201,7 @@ def practice_workflow(engine: Engine, clock: FixedClock | None = None) -> Workfl
     return Workflow(engine, clock or FixedClock(NOW), Actor("alice", "desk-1"), TZ, PRACTICE)
 
 
-def linked_email(
+def link_with_email(
     engine: Engine,
     *,
     first: str = "Zoë",
@@ -209,16 +210,21 @@ def linked_email(
     start: datetime | None = None,
     requested: datetime | None = None,
     workflow: Workflow | None = None,
-) -> int:
-    """A patient, an appointment, a request linked to it; returns the queued outbox id."""
+) -> LinkResult:
+    """A patient, an appointment, a request linked to it, staff saying Yes to the email."""
     doc = add_provider(engine, f"DOC-{uuid.uuid4().hex[:8]}", "Rahul", "Patel")
     pid = add_patient(engine, first, last, date(1990, 1, 2), email=address)
     aid = add_appointment(engine, pid, doc, start or local(2026, 12, 10, 14, 0))
     rid = add_request(engine, first, last, requested or local(2026, 12, 3, 9, 30), patient_id=pid)
-    result = (workflow or practice_workflow(engine)).link(
+    return (workflow or practice_workflow(engine)).link(
         rid, aid, expected_version=1, send_email=True
     )
-    assert result.outbox_id is not None
+
+
+def linked_email(engine: Engine, **patient: Any) -> int:
+    """Like :func:`link_with_email`; returns the queued outbox id."""
+    result = link_with_email(engine, **patient)
+    assert result.outbox_id is not None, result.email_refused
     return result.outbox_id
 
 

@@ -200,10 +200,17 @@ def test_out_of_attempts_ends_failed(sqlite_engine: Engine) -> None:
 
 
 def test_header_injection_fails_that_message_only(sqlite_engine: Engine) -> None:
-    crlf = linked_email(sqlite_engine, first="Eve\r\nBcc: x@evil.example", last="Smith")
-    encoded = linked_email(sqlite_engine, first="=?utf-8?q?Bcc=3A_x=40evil.example?=", last="E")
-    bad_address = linked_email(sqlite_engine, first="Al", last="Bad", address="al@@example")
+    """Rows queued before the queue-time check (an older version, a PMS name changed since):
+    the relay checks every message again when it sends."""
+    crlf, encoded, bad_address = (linked_email(sqlite_engine) for _ in range(3))
     good = linked_email(sqlite_engine, first="Bill", last="Hart", address="bill@example.com")
+    with write_session(sqlite_engine) as s:
+        for oid, values in (
+            (crlf, {"to_name": "Eve\r\nBcc: x@evil.example Smith"}),
+            (encoded, {"to_name": "=?utf-8?q?Bcc=3A_x=40evil.example?= E"}),
+            (bad_address, {"to_address": "al@@example"}),
+        ):
+            s.execute(sa.update(EmailOutbox).where(EmailOutbox.id == oid).values(**values))  # type: ignore[arg-type]
     with smtp_server() as server:
         report = make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once()
     assert (report.sent, report.failed) == (1, 3)

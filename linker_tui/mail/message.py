@@ -12,9 +12,11 @@ import re
 import unicodedata
 import uuid
 from datetime import datetime
+from email import policy
 from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import format_datetime
 
 from linker_tui.mail.compose import practice_domain
@@ -64,11 +66,49 @@ def new_message_id(sender: str) -> str:
 def build_message(row: EmailOutbox, sender: str, sender_name: str, now: datetime) -> EmailMessage:
     """The email for an outbox row: text (+ HTML) body, the ``.ics``, its stable Message-ID.
 
-    Raises InvalidHeader for a value that must not go into a header.
+    Every message is read back from its bytes before it is used (:func:`read_back`). A
+    display name the header folding cannot carry (Python 3.11 folds a word longer than a
+    line, e.g. a 79-letter name, with an empty line inside ``To:``, so the headers after
+    it become body text) is left out: the message goes to the bare address. Raises
+    InvalidHeader for a value that must not go into a header, or a message that still does
+    not read back intact.
     """
+    problem = ""
+    for from_name, to_name in ((sender_name, row.to_name), (sender_name, ""), ("", "")):
+        message = _assemble(row, sender, from_name, to_name, now)
+        problem = read_back(message)
+        if not problem:
+            return message
+    raise InvalidHeader(f"the message does not read back intact: {problem}")
+
+
+def read_back(message: EmailMessage) -> str:
+    """Parse ``message`` back from its bytes; what is wrong ("" when nothing): every header
+    there and no other, exactly one ``To`` with one address, From, To, Subject and
+    Message-ID as built, and no defects."""
+    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    if [k.lower() for k in parsed] != [k.lower() for k in message]:
+        return f"headers {list(message.keys())} came back as {list(parsed.keys())}"
+    for name in ("From", "To"):
+        values = parsed.get_all(name) or []
+        if len(values) != 1 or len(values[0].addresses) != 1:
+            return f"{name} does not hold exactly one address"
+        got, want = values[0].addresses[0], message[name].addresses[0]
+        if (got.addr_spec, got.display_name) != (want.addr_spec, want.display_name):
+            return f"{name} came back as {str(values[0])!r}"
+    for name in ("Subject", "Message-ID"):  # folding may move the value to the next line
+        if str(parsed[name]).split() != str(message[name]).split():
+            return f"{name} came back as {str(parsed[name])!r}"
+    defects = list(parsed.defects) + [d for k in parsed for d in parsed[k].defects]
+    return f"defects {defects}" if defects else ""
+
+
+def _assemble(
+    row: EmailOutbox, sender: str, sender_name: str, to_name: str, now: datetime
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = make_address("From", sender_name, sender)
-    message["To"] = make_address("To", row.to_name, row.to_address)
+    message["To"] = make_address("To", to_name, row.to_address)
     message["Subject"] = check_header_value("Subject", row.subject)
     message["Date"] = format_datetime(now)
     message_id = check_header_value("Message-ID", row.message_id or new_message_id(sender))

@@ -137,6 +137,8 @@ class Flows:
             message += f" Confirmation email queued for {plan.address}."
             if self.on_mail_queued is not None:
                 self.on_mail_queued(result.outbox_id, plan.address)
+        elif result.email_refused:
+            message += f" No confirmation email: {result.email_refused}."
         else:
             message += " No confirmation email."
         self._say(message)
