@@ -157,6 +157,16 @@ class LinkResult:
 
 
 @dataclass(frozen=True)
+class ReopenResult:
+    """What a reopen did to the request's confirmation emails."""
+
+    withdrawn: int
+    """Queued emails cancelled."""
+    being_sent: tuple[str, ...] = ()
+    """Addresses of emails being sent at that moment: they cannot be withdrawn."""
+
+
+@dataclass(frozen=True)
 class PatientView:
     """A PMS patient as staff see it when choosing who sent a request."""
 

@@ -61,6 +61,7 @@ from linker_tui.views import (
     PatientCandidateView,
     PatientCheck,
     PatientView,
+    ReopenResult,
     appointment_view,
 )
 
@@ -471,10 +472,12 @@ class Workflow:
             }
             self._decide(session, request, "reject", changes, reason)
 
-    def reopen(self, request_id: int, *, expected_version: int) -> int:
-        """Put a linked or rejected request back to pending; returns emails withdrawn.
+    def reopen(self, request_id: int, *, expected_version: int) -> ReopenResult:
+        """Put a linked or rejected request back to pending.
 
-        Confirmation emails still queued for it are cancelled; sent ones stay sent.
+        Confirmation emails still queued for it are cancelled (withdrawn); sent ones stay
+        sent; one being sent at this moment cannot be withdrawn (the server may already
+        have it): the result and the audit trail say so.
         """
         with self._deciding(request_id, expected_version, must_be_open=False) as (
             session,
@@ -492,6 +495,12 @@ class Workflow:
                 email.status = OutboxStatus.CANCELLED.value
                 email.last_error = "request reopened before sending"
                 session.add(email)
+            sending = session.exec(
+                select(EmailOutbox.to_address).where(
+                    EmailOutbox.request_id == request_id,
+                    EmailOutbox.status == OutboxStatus.SENDING.value,
+                )
+            ).all()
             changes = {
                 "state": RequestState.PENDING.value,
                 "linked_appointment_id": None,
@@ -499,8 +508,10 @@ class Workflow:
                 "attention": "",
             }
             detail = f"reopened; {len(queued)} queued email(s) withdrawn" if queued else "reopened"
+            for address in sending:
+                detail += f"; the email to {address} was being sent: not withdrawn"
             self._decide(session, request, "reopen", changes, detail)
-            return len(queued)
+            return ReopenResult(len(queued), tuple(sending))
 
     def dismiss_attention(self, request_id: int, *, expected_version: int) -> int:
         """Staff have seen the request's attention flag: clear it (audited). Returns the

@@ -267,7 +267,7 @@ def test_defer_reject_reopen(engine: Engine, workflow: Workflow, practice: dict[
     workflow.reject(rid, "Not a patient of this practice", expected_version=2)
     with pytest.raises(InvalidDecision, match=r"already rejected \(Not a patient"):
         workflow.check(rid)
-    assert workflow.reopen(rid, expected_version=3) == 0
+    assert workflow.reopen(rid, expected_version=3).withdrawn == 0
     with read_session(engine) as s:
         request = s.get(OnlineRequest, rid)
         assert request is not None and request.state == "pending" and request.reject_reason == ""
@@ -283,7 +283,7 @@ def test_reopen_withdraws_a_queued_email(
         engine, "Bill", "Hart", local(2026, 12, 3, 9, 30), patient_id=practice["bill"]
     )
     result = workflow.link(rid, practice["exact"], expected_version=1, send_email=True)
-    assert workflow.reopen(rid, expected_version=2) == 1
+    assert workflow.reopen(rid, expected_version=2).withdrawn == 1
     with read_session(engine) as s:
         assert s.get(EmailOutbox, result.outbox_id).status == "cancelled"  # type: ignore[union-attr]
         request = s.get(OnlineRequest, rid)

@@ -4,16 +4,28 @@ go to the bare address; values that must never be sent are refused when staff li
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from email import policy
 from email.parser import BytesParser
 
 import pytest
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 
 from linker_tui.clock import FixedClock
+from linker_tui.mail.relay import RelayReport
+from linker_tui.views import ReopenResult
 from linker_tui.workflow import audit_trail
 from tests.builders import NOW
-from tests.mail_support import link_with_email, linked_email, make_relay, smtp_server
+from tests.mail_support import (
+    ScriptedHandler,
+    link_with_email,
+    linked_email,
+    make_relay,
+    practice_workflow,
+    smtp_server,
+)
 
 LONG = "A" * 80
 """A name longer than a header line, without a space: Python 3.11's folding wrote an empty
@@ -67,3 +79,47 @@ def test_a_message_that_cannot_be_sent_is_refused_when_staff_link(
     (event,) = audit_trail(sqlite_engine, result.request_id)
     assert event.action == "link"
     assert f"; no confirmation email: {result.email_refused}" in event.detail
+
+
+class SlowHandler(ScriptedHandler):
+    """Holds the DATA reply until told (an email "being sent" for as long as a test needs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_data = threading.Event()
+        self.reply = threading.Event()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.in_data.set()
+        await asyncio.to_thread(self.reply.wait, 10)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_reopening_while_the_email_is_being_sent_says_so(sqlite_engine: Engine) -> None:
+    """The server already has the message: it cannot be withdrawn, and reopen says so
+    plainly (never "0 withdrawn" while it goes out)."""
+    result = link_with_email(sqlite_engine, address="pat@example.com")
+    handler = SlowHandler()
+    with smtp_server(handler) as server:
+        relay = make_relay(sqlite_engine, server.mailer(), FixedClock(NOW))
+        reports: list[RelayReport] = []
+        sender = threading.Thread(target=lambda: reports.append(relay.run_once()))
+        sender.start()
+        assert handler.in_data.wait(10)
+        desk = practice_workflow(sqlite_engine)  # staff reopen it meanwhile
+        reopened = desk.reopen(result.request_id, expected_version=2)
+        handler.reply.set()
+        sender.join(10)
+    assert reopened == ReopenResult(withdrawn=0, being_sent=("pat@example.com",))
+    (event,) = [e for e in audit_trail(sqlite_engine, result.request_id) if e.action == "reopen"]
+    assert event.detail == "reopened; the email to pat@example.com was being sent: not withdrawn"
+    assert reports[0].sent == 1 and len(handler.accepted) == 1  # it did go out
+
+
+def test_reopening_before_the_send_withdraws_it(sqlite_engine: Engine) -> None:
+    result = link_with_email(sqlite_engine, address="pat@example.com")
+    reopened = practice_workflow(sqlite_engine).reopen(result.request_id, expected_version=2)
+    assert reopened == ReopenResult(withdrawn=1)
+    with smtp_server() as server:
+        assert make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once().sent == 0
+    assert server.handler.accepted == []

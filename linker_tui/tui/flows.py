@@ -315,13 +315,16 @@ class Flows:
             )
         if not await self.app.push_screen_wait(Confirm("Reopen request?", question, "Reopen")):
             return False
-        withdrawn = await asyncio.to_thread(
-            self.workflow.reopen, row.id, expected_version=row.version
-        )
+        result = await asyncio.to_thread(self.workflow.reopen, row.id, expected_version=row.version)
         message = f"Reopened {row.external_id}: it is pending again."
-        if withdrawn:
-            message += f" {plural(withdrawn, 'queued email')} withdrawn."
+        if result.withdrawn:
+            message += f" {plural(result.withdrawn, 'queued email')} withdrawn."
         if sent:
             message += " The patient already has the confirmation email."
+        for address in result.being_sent:
+            message += (
+                f" The confirmation email to {address} was being sent at that moment: it "
+                "cannot be withdrawn and has most likely gone out (see the mail outbox)."
+            )
         self._say(message)
         return True
