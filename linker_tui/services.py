@@ -19,6 +19,7 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock, SystemClock
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
+from linker_tui.mail.pause import ServerPause  # light: no relay, no templates
 from linker_tui.mail.queries import (
     OutboxEntry,
     SentEmail,
@@ -93,6 +94,7 @@ class Services:
     _sync: SyncEngine | None = field(default=None, repr=False, compare=False)
     _leases: LeaseKeeper | None = field(default=None, repr=False, compare=False)
     _sync_worker: SyncWorker | None = field(default=None, repr=False, compare=False)
+    _mail_pause: ServerPause = field(default_factory=ServerPause, repr=False, compare=False)
 
     @classmethod
     def open(
@@ -165,6 +167,7 @@ class Services:
             sender_name=self.settings.practice_name,
             worker_id=new_worker_id(self.actor),  # one per run: claims never mix
             policy=relay_policy(self.settings),
+            pause=self._mail_pause,  # a mail server away pauses every run of this process
         )
 
     def deliver_outbox(self) -> RelayReport:

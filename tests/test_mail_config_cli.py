@@ -132,7 +132,9 @@ def test_outbox_send_exits_tempfail_when_the_server_is_down(
         smtp_port=1, smtp_security="none", smtp_timeout=1,
     )  # fmt: skip
     assert run_outbox_command(services, _args("send")) == EX_TEMPFAIL
-    assert "stopped: SMTP server 127.0.0.1:1 unavailable" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "stopped: mail server unavailable, paused until 2026-11-27T14:01+00:00: " in out
+    assert "SMTP server 127.0.0.1:1 unavailable" in out
 
 
 def test_outbox_send_with_an_unreadable_password_file(

@@ -166,7 +166,7 @@ def test_a_server_that_never_answers_times_out_and_stays_queued(sqlite_engine: E
     assert elapsed < 3
     assert report.retrying == 1 and report.stopped
     stored = row(sqlite_engine, oid)
-    assert stored.status == "queued" and stored.attempts == 1
+    assert stored.status == "queued" and stored.attempts == 0  # the server's failure
     assert "timed out" in stored.last_error
     assert stored.next_attempt_at == NOW + timedelta(minutes=1)
 
@@ -185,7 +185,7 @@ def test_out_of_attempts_ends_failed(sqlite_engine: Engine) -> None:
     oid = linked_email(sqlite_engine)
     clock = FixedClock(NOW)
     policy = RelayPolicy(max_attempts=3)
-    handler = ScriptedHandler(data_script=["421 4.7.0 busy"] * 5)
+    handler = ScriptedHandler(data_script=["451 4.3.0 try later"] * 5)
     outcomes = []
     with smtp_server(handler) as server:
         relay = make_relay(sqlite_engine, server.mailer(), clock, policy=policy)
@@ -195,7 +195,7 @@ def test_out_of_attempts_ends_failed(sqlite_engine: Engine) -> None:
     assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.FAILED]
     stored = row(sqlite_engine, oid)
     assert stored.status == "failed" and stored.attempts == 3
-    assert stored.last_error == "gave up after 3 attempts: message refused: 421 4.7.0 busy"
+    assert stored.last_error == "gave up after 3 attempts: message refused: 451 4.3.0 try later"
     assert handler.accepted == []
 
 

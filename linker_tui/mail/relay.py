@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,7 @@ from linker_tui.actor import Actor
 from linker_tui.clock import Clock
 from linker_tui.db import read_session, write_session
 from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
+from linker_tui.mail.pause import PauseState, ServerPause, same_code_streak
 from linker_tui.mail.transport import DeliveryFailure, Mailer
 from linker_tui.models import (
     Appointment,
@@ -86,6 +87,8 @@ class RelayResult:
     outcome: Outcome
     reason: str = ""
     next_attempt_at: datetime | None = None
+    code: int | None = None
+    """The SMTP reply code of a failure, when there was one."""
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class OutboxRelay:
         sender_name: str = "",
         worker_id: str | None = None,
         policy: RelayPolicy | None = None,
+        pause: ServerPause | None = None,
     ) -> None:
         self.engine = engine
         self.mailer = mailer
@@ -187,6 +191,8 @@ class OutboxRelay:
         self.sender_name = sender_name
         self.worker_id = worker_id or new_worker_id()
         self.policy = policy or RelayPolicy()
+        self.pause = pause or ServerPause()
+        """Shared by the runs of one process (``Services``), so a pause outlives a run."""
 
     # ------------------------------------------------------------------ running
     def due_ids(self, limit: int | None = None) -> list[int]:
@@ -202,18 +208,56 @@ class OutboxRelay:
         """Try every due row once (rows queued meanwhile wait for the next run).
 
         Stops early when the problem is the server or the connection rather than a
-        message (the row that met it is rescheduled; the others are left untouched).
+        message (the row that met it is rescheduled; the others are left untouched). When
+        the server is away for every message (:mod:`linker_tui.mail.pause`), the rows that
+        met it get their attempt back and the relay pauses: runs before the pause ends do
+        nothing.
         """
+        paused = self.pause.active(self.clock.now())
+        if paused is not None:
+            return RelayReport(stopped=_paused_text(paused))
         results: list[RelayResult] = []
+        streak: list[RelayResult] | None = []  # temporary failures since the run began
         for outbox_id in self.due_ids(limit):
             try:
                 result = self.send(outbox_id)
             except _StopRun as stop:
                 results.append(stop.result)
-                return RelayReport(tuple(results), stopped=stop.result.reason)
-            if result is not None:
-                results.append(result)
+                why = _paused_text(stop.paused) if stop.paused else stop.result.reason
+                return RelayReport(tuple(results), stopped=why)
+            if result is None:
+                continue
+            results.append(result)
+            if result.outcome is Outcome.SENT:
+                self.pause.cleared()
+            temporary = result.outcome is Outcome.RETRY and result.code is not None
+            streak = [*streak, result] if streak is not None and temporary else None
+            if streak and same_code_streak([r.code for r in streak], complete=False):
+                return self._server_refuses(results, streak)
+        if streak and same_code_streak([r.code for r in streak], complete=True):
+            return self._server_refuses(results, streak)
         return RelayReport(tuple(results))
+
+    def _server_refuses(self, results: list[RelayResult], streak: list[RelayResult]) -> RelayReport:
+        """The same 4xx for every message: the server's failure. Give the rows their
+        attempts back, wait until the pause ends, and stop."""
+        state = self.pause.failed(self.clock.now(), streak[0].reason, self.policy.backoff)
+        ids = [r.outbox_id for r in streak]
+        with write_session(self.engine) as session:
+            session.execute(
+                sa.update(EmailOutbox)
+                .where(
+                    col(EmailOutbox.id).in_(ids),
+                    col(EmailOutbox.status) == OutboxStatus.QUEUED.value,
+                )
+                .values(attempts=col(EmailOutbox.attempts) - 1, next_attempt_at=state.until)
+                .execution_options(synchronize_session=False)
+            )
+        log.warning("outbox: the server refuses every message, %s", _paused_text(state))
+        again = {r.outbox_id: replace(r, next_attempt_at=state.until) for r in streak}
+        return RelayReport(
+            tuple(again.get(r.outbox_id, r) for r in results), stopped=_paused_text(state)
+        )
 
     def send(self, outbox_id: int) -> RelayResult | None:
         """Claim, send and record one row; None when it was not claimable (sent, not due,
@@ -230,7 +274,10 @@ class OutboxRelay:
         except InvalidHeader as exc:
             return self._record_failure(row, str(exc), permanent=True)
         except DeliveryFailure as exc:
-            result = self._record_failure(row, exc.reason, permanent=exc.permanent)
+            if exc.server_away and not exc.permanent:
+                paused = self.pause.failed(self.clock.now(), exc.reason, self.policy.backoff)
+                raise _StopRun(self._give_back(row, exc.reason, paused.until), paused) from exc
+            result = self._record_failure(row, exc.reason, permanent=exc.permanent, code=exc.code)
             if exc.whole_run:
                 raise _StopRun(result) from exc
             return result
@@ -334,7 +381,22 @@ class OutboxRelay:
         log.info("outbox %s sent (%s)", row.id, row.message_id)
         return RelayResult(row.id, Outcome.SENT)
 
-    def _record_failure(self, row: EmailOutbox, reason: str, *, permanent: bool) -> RelayResult:
+    def _give_back(self, row: EmailOutbox, reason: str, until: datetime) -> RelayResult:
+        """Not the message's fault: queued again without the attempt, until ``until``."""
+        assert row.id is not None
+        reason = clip(reason)
+        self._finish(
+            row.id,
+            status=OutboxStatus.QUEUED.value,
+            attempts=row.attempts - 1,
+            next_attempt_at=until,
+            last_error=reason,
+        )
+        return RelayResult(row.id, Outcome.RETRY, reason, until)
+
+    def _record_failure(
+        self, row: EmailOutbox, reason: str, *, permanent: bool, code: int | None = None
+    ) -> RelayResult:
         assert row.id is not None
         reason = clip(reason)
         if permanent or row.attempts >= self.policy.max_attempts:
@@ -342,7 +404,7 @@ class OutboxRelay:
                 reason = clip(f"gave up after {row.attempts} attempts: {reason}")
             self._finish(row.id, status=OutboxStatus.FAILED.value, last_error=reason)
             log.warning("outbox %s failed: %s", row.id, reason)
-            return RelayResult(row.id, Outcome.FAILED, reason)
+            return RelayResult(row.id, Outcome.FAILED, reason, code=code)
         retry_at = self.clock.now() + self.policy.backoff(row.attempts)
         self._finish(
             row.id,
@@ -351,10 +413,16 @@ class OutboxRelay:
             last_error=reason,
         )
         log.info("outbox %s will be retried at %s: %s", row.id, retry_at.isoformat(), reason)
-        return RelayResult(row.id, Outcome.RETRY, reason, retry_at)
+        return RelayResult(row.id, Outcome.RETRY, reason, retry_at, code)
+
+
+def _paused_text(state: PauseState) -> str:
+    until = state.until.isoformat(timespec="minutes")
+    return f"mail server unavailable, paused until {until}: {state.reason}"
 
 
 class _StopRun(Exception):
-    def __init__(self, result: RelayResult) -> None:
+    def __init__(self, result: RelayResult, paused: PauseState | None = None) -> None:
         super().__init__(result.reason)
         self.result = result
+        self.paused = paused

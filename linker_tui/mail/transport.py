@@ -28,11 +28,24 @@ Security = Literal["starttls", "tls", "none"]
 class DeliveryFailure(Exception):
     """The message was not delivered; ``reason`` is meant for staff (and ``last_error``)."""
 
-    def __init__(self, reason: str, *, permanent: bool, whole_run: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool,
+        whole_run: bool = False,
+        server_away: bool = False,
+        code: int | None = None,
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
-        self.whole_run = whole_run
+        self.whole_run = whole_run or server_away
+        self.server_away = server_away
+        """The server failed before any message was handed over, or said 421: not this
+        message's fault (the relay pauses instead of charging it an attempt)."""
+        self.code = code
+        """The SMTP reply code, when there was one."""
 
 
 class Mailer(Protocol):
@@ -66,7 +79,7 @@ class FileMailer:
             raise DeliveryFailure(
                 f"cannot write to {self.folder}: {exc.strerror or exc}",
                 permanent=False,
-                whole_run=True,
+                server_away=True,
             ) from exc
 
 
@@ -79,8 +92,8 @@ def _by_code(code: int, what: str, reply: bytes | str) -> DeliveryFailure:
     """4xx: try again later; 5xx: permanent; 421: the server is closing (stop the run)."""
     reason = f"{what}: {_reply_text(code, reply)}"
     if 500 <= code < 600:
-        return DeliveryFailure(reason, permanent=True)
-    return DeliveryFailure(reason, permanent=False, whole_run=code == 421)
+        return DeliveryFailure(reason, permanent=True, code=code)
+    return DeliveryFailure(reason, permanent=False, server_away=code == 421, code=code)
 
 
 class SmtpMailer:
@@ -141,19 +154,19 @@ class SmtpMailer:
             raise DeliveryFailure(
                 f"{where} refused the login: {_reply_text(exc.smtp_code, exc.smtp_error)}",
                 permanent=False,
-                whole_run=True,
+                server_away=True,
             ) from None  # no traceback chain that could carry the login exchange
         except smtplib.SMTPResponseException as exc:
             self._close(client)
             raise DeliveryFailure(
                 f"{where}: {_reply_text(exc.smtp_code, exc.smtp_error)}",
                 permanent=False,
-                whole_run=True,
+                server_away=True,
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._close(client)
             raise DeliveryFailure(
-                f"{where} unavailable: {_describe(exc)}", permanent=False, whole_run=True
+                f"{where} unavailable: {_describe(exc)}", permanent=False, server_away=True
             ) from exc
 
     @staticmethod
