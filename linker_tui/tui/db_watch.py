@@ -39,10 +39,20 @@ class DatabaseWatch:
         self._health = health(engine)
         self.tz = tz
         self._was_down = False
+        self._seen: tuple[str, bool] | None = None
 
     def status(self) -> tuple[str, bool] | None:
         """The status line's text now (None: say what you normally say)."""
         return status_text(self._health.state(), self.tz)
+
+    def changed(self) -> bool:
+        """Whether :meth:`status` says something else than when last asked here (no query:
+        cheap enough for a timer)."""
+        now = self.status()
+        if now == self._seen:
+            return False
+        self._seen = now
+        return True
 
     def came_back(self) -> bool:
         """True once, when the database answers again after being away."""

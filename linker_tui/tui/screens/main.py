@@ -147,7 +147,7 @@ class MainScreen(Screen[None]):
             return
         self.reload()
         self.poll()
-        self.set_interval(CHECK_SECONDS, self.show_sync)  # the database away or slow
+        self.set_interval(CHECK_SECONDS, self._watch_database)
         if self.live_seconds:
             self.set_interval(self.live_seconds, self._tick)
 
@@ -252,6 +252,11 @@ class MainScreen(Screen[None]):
             sync_key=self._keys(SYNC),
         )
         self.bottom_bar.show_sync(text, problem=problem)
+
+    def _watch_database(self) -> None:
+        """The database went away, became slow or is back: say so at once."""
+        if self.database.changed():
+            self.show_sync()
 
     def show_syncing(self) -> None:
         """Say a sync started at this desk (until it ends)."""
