@@ -7,14 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from email import policy
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 
 from linker_tui.clock import FixedClock
-from linker_tui.mail.relay import RelayReport
+from linker_tui.mail.relay import Outcome, RelayReport
 from linker_tui.views import ReopenResult
 from linker_tui.workflow import audit_trail
 from tests.builders import NOW
@@ -123,3 +123,38 @@ def test_reopening_before_the_send_withdraws_it(sqlite_engine: Engine) -> None:
     with smtp_server() as server:
         assert make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once().sent == 0
     assert server.handler.accepted == []
+
+
+def test_an_internationalised_domain_goes_out_in_its_ascii_form(sqlite_engine: Engine) -> None:
+    linked_email(sqlite_engine, address="zoe@exämple.ca")
+    with smtp_server(enable_SMTPUTF8=False) as server:  # no SMTPUTF8 needed
+        report = make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once()
+    assert report.sent == 1
+    (got,) = server.handler.accepted
+    assert got.rcpt_tos == ["zoe@xn--exmple-cua.ca"]
+
+
+def test_non_ascii_before_the_at_goes_to_a_server_offering_smtputf8(sqlite_engine: Engine) -> None:
+    linked_email(sqlite_engine, address="zoë@exämple.ca")
+    with smtp_server(enable_SMTPUTF8=True) as server:  # aiosmtpd's Controller default
+        report = make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once()
+    assert report.sent == 1, report
+    (got,) = server.handler.accepted
+    assert got.rcpt_tos == ["zoë@xn--exmple-cua.ca"]
+    parsed = Parser(policy=policy.default).parsestr(got.raw.decode("utf-8"))
+    (address,) = parsed["To"].addresses
+    assert (address.display_name, address.addr_spec) == ("Zoë Lefèvre", "zoë@xn--exmple-cua.ca")
+
+
+def test_a_server_without_smtputf8_is_a_clear_permanent_failure(sqlite_engine: Engine) -> None:
+    oid = linked_email(sqlite_engine, address="zoë@example.ca")
+    other = linked_email(sqlite_engine, first="Bill", address="bill@example.com")
+    with smtp_server(enable_SMTPUTF8=False) as server:
+        report = make_relay(sqlite_engine, server.mailer(), FixedClock(NOW)).run_once()
+    assert (report.sent, report.failed) == (1, 1)
+    (failed,) = (r for r in report.results if r.outcome is Outcome.FAILED)
+    assert failed.outbox_id == oid and other != oid
+    assert failed.reason == (
+        "the address Zoë Lefèvre <zoë@example.ca> has non-ASCII characters before the @: "
+        f"it needs SMTPUTF8, which the SMTP server 127.0.0.1:{server.port} does not offer"
+    )

@@ -13,10 +13,10 @@ import unicodedata
 import uuid
 from datetime import datetime
 from email import policy
-from email.errors import HeaderParseError
+from email.errors import HeaderParseError, NonASCIILocalPartDefect
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.parser import BytesParser
+from email.parser import BytesParser, Parser
 from email.utils import format_datetime
 
 from linker_tui.mail.compose import practice_domain
@@ -24,6 +24,16 @@ from linker_tui.models import EmailOutbox
 
 _ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)
 _ADDR_SPEC = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+\.[^@\s\"(),:;<>\[\]\\.]+$")
+# RFC 5322 dot-atom text, and any non-ASCII character (RFC 6531, SMTPUTF8)
+_LOCAL_PART = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+)*$"
+)
+_ASCII_DOMAIN = re.compile(
+    r"^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+UTF8_POLICY = policy.default.clone(utf8=True)
+"""Headers in UTF-8 (RFC 6532): for an address with non-ASCII characters before the @,
+which only a server offering SMTPUTF8 takes."""
 
 
 class InvalidHeader(ValueError):
@@ -43,18 +53,38 @@ def check_header_value(field: str, value: str) -> str:
 
 
 def make_address(field: str, display_name: str, addr_spec: str) -> Address:
-    """A checked ``Address`` (``email.headerregistry``); raises InvalidHeader if unusable."""
+    """A checked ``Address`` (``email.headerregistry``); raises InvalidHeader if unusable.
+
+    An internationalised domain (``zoë@exämple.ca``) is written in its ASCII form (IDNA,
+    ``xn--exmple-cua.ca``), which every server takes; non-ASCII characters before the @
+    stay (the message then needs a server offering SMTPUTF8: :func:`needs_smtputf8`)."""
     name = check_header_value(f"{field} name", display_name.strip())
     spec = check_header_value(f"{field} address", addr_spec.strip())
+    invalid = f"{field} address {spec!r} is not a valid email address"
     if not _ADDR_SPEC.match(spec):
-        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address")
+        raise InvalidHeader(invalid)
+    local, _, domain = spec.rpartition("@")
+    if not _LOCAL_PART.match(local):
+        raise InvalidHeader(invalid)
     try:
-        address = Address(display_name=name, addr_spec=spec)
+        domain = domain if domain.isascii() else domain.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise InvalidHeader(
+            f"{field} address {spec!r}: its domain has no ASCII form (IDNA: {exc})"
+        ) from exc
+    if not _ASCII_DOMAIN.match(domain):
+        raise InvalidHeader(invalid)
+    try:
+        return Address(display_name=name, username=local, domain=domain)
     except (HeaderParseError, ValueError, IndexError) as exc:
-        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address") from exc
-    if not address.username or not address.domain:
-        raise InvalidHeader(f"{field} address {spec!r} is not a valid email address")
-    return address
+        raise InvalidHeader(invalid) from exc
+
+
+def needs_smtputf8(message: EmailMessage) -> bool:
+    """Whether an address of ``message`` has non-ASCII characters before the @."""
+    return not all(
+        address.username.isascii() for name in ("From", "To") for address in message[name].addresses
+    )
 
 
 def new_message_id(sender: str) -> str:
@@ -86,7 +116,12 @@ def read_back(message: EmailMessage) -> str:
     """Parse ``message`` back from its bytes; what is wrong ("" when nothing): every header
     there and no other, exactly one ``To`` with one address, From, To, Subject and
     Message-ID as built, and no defects."""
-    parsed = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    utf8 = needs_smtputf8(message)
+    raw = message.as_bytes()
+    if utf8:  # RFC 6532: the headers are UTF-8 text
+        parsed = Parser(policy=policy.default).parsestr(raw.decode("utf-8"))
+    else:
+        parsed = BytesParser(policy=policy.default).parsebytes(raw)
     if [k.lower() for k in parsed] != [k.lower() for k in message]:
         return f"headers {list(message.keys())} came back as {list(parsed.keys())}"
     for name in ("From", "To"):
@@ -100,15 +135,20 @@ def read_back(message: EmailMessage) -> str:
         if str(parsed[name]).split() != str(message[name]).split():
             return f"{name} came back as {str(parsed[name])!r}"
     defects = list(parsed.defects) + [d for k in parsed for d in parsed[k].defects]
+    if utf8:  # non-ASCII before the @ is what SMTPUTF8 is for
+        defects = [d for d in defects if not isinstance(d, NonASCIILocalPartDefect)]
     return f"defects {defects}" if defects else ""
 
 
 def _assemble(
     row: EmailOutbox, sender: str, sender_name: str, to_name: str, now: datetime
 ) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = make_address("From", sender_name, sender)
-    message["To"] = make_address("To", to_name, row.to_address)
+    sent_by = make_address("From", sender_name, sender)
+    sent_to = make_address("To", to_name, row.to_address)
+    ascii_only = sent_by.username.isascii() and sent_to.username.isascii()
+    message = EmailMessage(policy=policy.default if ascii_only else UTF8_POLICY)
+    message["From"] = sent_by
+    message["To"] = sent_to
     message["Subject"] = check_header_value("Subject", row.subject)
     message["Date"] = format_datetime(now)
     message_id = check_header_value("Message-ID", row.message_id or new_message_id(sender))

@@ -193,9 +193,14 @@ class SmtpMailer:
         except smtplib.SMTPResponseException as exc:
             raise _by_code(exc.smtp_code, "SMTP error", exc.smtp_error) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryFailure(
-                f"the server cannot take this message: {exc}", permanent=True
-            ) from exc
+            to = ", ".join(str(a) for a in message["To"].addresses)
+            reason = f"the server cannot take this message: {exc}"
+            if not to.isascii():
+                reason = (
+                    f"the address {to} has non-ASCII characters before the @: it needs "
+                    f"SMTPUTF8, which the SMTP server {self.host}:{self.port} does not offer"
+                )
+            raise DeliveryFailure(reason, permanent=True) from exc
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             raise DeliveryFailure(
                 f"connection lost while sending: {_describe(exc)}",
