@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, SQLModel
 
 from linker_tui import models, schema  # noqa: F401  (models registers the tables)
+from linker_tui.files import private_file, private_folder
 from linker_tui.outage import watch
 from linker_tui.schema import VERSION_TABLE
 
@@ -62,10 +63,12 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     limits: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
+        if database and database != ":memory:" and not database.startswith("file:"):
             # A folder that cannot be made: opening the file says so (DatabaseUnavailable)
             with contextlib.suppress(OSError):
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path = Path(database).expanduser()
+                private_folder(path.parent)
+                private_file(path)  # SQLite gives its -wal and -shm files the same mode
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT, "check_same_thread": False}
         limits["busy_timeout"] = BUSY_TIMEOUT
     else:

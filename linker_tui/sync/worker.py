@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -203,7 +204,19 @@ def _spawn() -> subprocess.Popen[str]:
         encoding="utf-8",
         errors="replace",
         start_new_session=True,  # the terminal's signals are the app's, not its
+        env=child_environment(os.environ),
     )
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The app's environment without its secrets (``LINKER_…PASSWORD…``, e.g. the SMTP
+    password): a sync sends no email, and a child's environment can be read by others
+    running as the same user (``/proc/<pid>/environ``)."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if not (name.upper().startswith("LINKER_") and "PASSWORD" in name.upper())
+    }
 
 
 def _newest_run_id(engine: Engine) -> int | None:
