@@ -5,9 +5,9 @@ layout, date formats and status words are documented in ``docs/sync.md``.
 
 Two layers:
 
-* :func:`split_records` cuts a file's bytes into CSV records (a quoted field may span
-  lines) without decoding them, and :func:`record_keys` gives each record a 64-bit
-  fingerprint, so the sync can tell unchanged rows without parsing them;
+* :func:`linker_tui.csv_file.read_csv` reads a file's records with the :mod:`csv` module
+  (the one CSV read path), and :func:`header_problem` / :func:`record_problem` say why a
+  header or a record cannot be used (a duplicated column, the wrong number of values);
 * :class:`RowParser` turns a record (a dict of column → text) into a typed row, with the
   configured date formats and status table (:class:`ExportFormat`).
 
@@ -16,19 +16,19 @@ Two layers:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import compress, repeat
-from operator import and_, is_, lshift, ne, not_, or_
+from operator import is_, not_
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
+from linker_tui.clock import storable
+from linker_tui.csv_file import not_utf8, read_csv
 from linker_tui.models import AppointmentStatus
 
 T = TypeVar("T")
@@ -291,263 +291,26 @@ class ExportFormat:
         return hashlib.sha256(text.encode()).digest()
 
 
-# ------------------------------------------------------------------ records, bytes level
-
-
-@dataclass
-class Records:
-    """A CSV file cut into records (bytes, not decoded) with the line each starts on."""
-
-    header: bytes
-    records: list[bytes]
-    # Line numbers (1-based; the header is line 1); None: record i starts on line i + 2.
-    start_lines: list[int] | None = None
-
-    def line(self, index: int) -> int:
-        """The line record ``index`` starts on."""
-        return self.start_lines[index] if self.start_lines is not None else index + 2
-
-
-_BOM = b"\xef\xbb\xbf"
-
-
-# The C-speed passes over a whole export (splitting, fingerprints, decoding) run in
-# slices of this many records or bytes: a single C call over a million records holds
-# the GIL for hundreds of milliseconds and freezes the app's screen while a sync runs
-# in the background; between slices the interpreter can switch threads.
-_SLICE_RECORDS = 20_000
-_SLICE_BYTES = 1 << 20
-
-
-# Records decoded and read together by the bulk reading (fewer than a slice): small
-# enough that a piece's values stay in the CPU's cache between the passes over them.
-_PIECE_RECORDS = 4_096
-
-
-def _slices(items: Sequence[T], size: int | None = None) -> Iterator[tuple[int, Sequence[T]]]:
-    """``(offset, items[offset:offset + size])`` over ``items`` (``size``: at most
-    ``_SLICE_RECORDS``)."""
-    step = min(size or _SLICE_RECORDS, _SLICE_RECORDS)
-    for first in range(0, len(items), step):
-        yield first, items[first : first + step]
-
-
-def _split_lines(data: bytes) -> list[bytes]:
-    """``data.split(b"\\n")`` with ``\\r\\n`` made ``\\n``, a megabyte at a time (cut at a
-    line break, so the result is the same)."""
-    lines: list[bytes] = []
-    start, size = 0, len(data)
-    while True:
-        end = data.find(b"\n", start + _SLICE_BYTES) if size - start > _SLICE_BYTES else -1
-        piece = data[start:] if end == -1 else data[start:end].removesuffix(b"\r")
-        if b"\r" in piece:
-            piece = piece.replace(b"\r\n", b"\n")
-        lines.extend(piece.split(b"\n"))
-        if end == -1:
-            return lines
-        start = end + 1
-
-
-def split_records(data: bytes, *, multiline: bool = True) -> Records:
-    """Cut CSV bytes into a header and records, at C speed for the common case.
-
-    A UTF-8 BOM is dropped and ``\\r\\n`` becomes ``\\n``. A record whose quotes are
-    unbalanced continues on the next line (a quoted field with a line break); with
-    ``multiline=False`` every line is a record (the caller checks the lines it reads with
-    :func:`has_open_quotes`).
-    """
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    lines = _split_lines(data)
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
-        return Records(b"", [])
-    header, records = lines[0], lines[1:]
-    if not multiline or b'"' not in data:
-        return Records(header, records)
-    odd: list[int] = []
-    for first, part in _slices(records):
-        counts = map(and_, map(bytes.count, part, repeat(b'"')), repeat(1))
-        odd.extend(compress(range(first, first + len(part)), counts))
-    if not odd:
-        return Records(header, records)
-    merged: list[bytes] = []
-    starts: list[int] = []
-    position = 0
-    pairs = iter(odd)
-    for first in pairs:
-        last = next(pairs, len(records) - 1)
-        merged.extend(records[position:first])
-        starts.extend(range(position + 2, first + 2))
-        merged.append(b"\n".join(records[first : last + 1]))
-        starts.append(first + 2)
-        position = last + 1
-    merged.extend(records[position:])
-    starts.extend(range(position + 2, len(records) + 2))
-    return Records(header, merged, starts)
-
-
-def has_open_quotes(records: Records, indexes: Sequence[int]) -> bool:
-    """Whether one of these records has an odd number of quotes (so it continues on
-    another line)."""
-    return any(records.records[i].count(b'"') & 1 for i in indexes)
-
-
-def record_keys(records: Sequence[bytes], salt: bytes) -> list[int]:
-    """A 64-bit fingerprint per record (CRC-32 and Adler-32 of salt + record).
-
-    ``salt`` holds everything that changes how a record is read (the header, the
-    settings), so a changed setting makes every record look new.
-    """
-    crc, adler = zlib.crc32(salt), zlib.adler32(salt)
-    keys: list[int] = []
-    for _first, part in _slices(records):
-        keys.extend(
-            map(
-                or_,
-                map(lshift, map(zlib.crc32, part, repeat(crc)), repeat(32)),
-                map(zlib.adler32, part, repeat(adler)),
-            )
-        )
-    return keys
-
-
-def header_columns(header: bytes) -> list[str]:
-    """The column names of a header line (BOM-less bytes)."""
-    text = header.decode("utf-8")
-    row = next(csv.reader([text]), [])
-    return [name.strip() for name in row]
-
-
-def decode_records(
-    records: Records, indexes: Sequence[int], width: int, file: str
-) -> Iterator[tuple[int, list[str] | None, RowProblem | None]]:
-    """Decode and CSV-parse the records at ``indexes``, in order: ``(index, values,
-    None)`` for a record read, ``(index, None, problem)`` for one that is not UTF-8; blank
-    records are skipped. ``values`` has ``width`` (the header's) values and one more,
-    empty, that stands for a column the file does not have."""
-    chosen = [records.records[i] for i in indexes]
-    texts: list[str] | None = None
-    try:  # the common case: all of it is UTF-8 and no record holds a line break
-        texts = []
-        for _first, part in _slices(chosen):
-            texts.extend(b"\n".join(part).decode("utf-8").split("\n"))
-    except UnicodeDecodeError:
-        texts = None
-    decoded: Iterable[tuple[int, str | RowProblem]]
-    if texts is not None and len(texts) == len(chosen):
-        decoded = zip(indexes, texts, strict=True)
-    else:
-        slow: list[tuple[int, str | RowProblem]] = []
-        for index, raw in zip(indexes, chosen, strict=True):
-            try:
-                slow.append((index, raw.decode("utf-8")))
-            except UnicodeDecodeError as exc:
-                reason = f"not UTF-8 text ({exc.reason})"
-                slow.append((index, RowProblem(file, records.line(index), reason)))
-        decoded = slow
-    for index, text in decoded:
-        if not isinstance(text, str):
-            yield index, None, text
-            continue
-        if '"' in text:
-            row = _csv_row(text)
-            if row is None:
-                reason = "unreadable CSV: a line break (carriage return) outside quotes"
-                yield index, None, RowProblem(file, records.line(index), reason)
-                continue
-            values = row
-        elif text:
-            values = text.split(",")
-        else:
-            continue
-        if len(values) == width:
-            values.append("")
-        elif not text.strip(" \t,"):
-            continue  # a blank line
-        else:
-            values = [*values[:width], *repeat("", width + 1 - min(width, len(values)))]
-        yield index, values, None
-
-
-def _csv_row(text: str) -> list[str] | None:
-    """The values of one CSV record; None if :mod:`csv` cannot read it (a carriage return
-    outside quotes)."""
-    try:
-        return next(csv.reader((text,)), [])
-    except csv.Error:
-        return None
-
-
-def _csv_rows(texts: list[str]) -> list[list[str] | None]:
-    """:func:`_csv_row` of each text (one reader for all of them when no text runs on into
-    the next)."""
-    if "\r" not in "".join(texts):
-        try:
-            rows: list[list[str] | None] = list(csv.reader(texts))
-        except csv.Error:
-            rows = []
-        if len(rows) == len(texts):  # each text gave its own record
-            return rows
-    return [_csv_row(text) for text in texts]
-
-
-def decode_columns(
-    records: Records, indexes: Sequence[int], width: int, others: list[int]
-) -> Iterator[tuple[Sequence[int], list[list[str]]]]:
-    """Decode and CSV-parse the records at ``indexes`` in bulk, a slice at a time: per
-    slice ``(positions, columns)``, ``width`` lists of values of the records at
-    ``positions``. The records this leaves to :func:`decode_records` (not UTF-8, blank, or
-    not ``width`` values) are added to ``others``, in order. What is read here is what
-    :func:`decode_records` would read (without its padding value).
-
-    A slice is one text split at commas (no list per record): a quoted record is read
-    with :mod:`csv` and its values put in place."""
-    items = records.records
-    for _first, part in _slices(indexes, _PIECE_RECORDS):
-        raws = list(map(items.__getitem__, part))
-        try:
-            texts = b"\n".join(raws).decode("utf-8").split("\n")
-        except UnicodeDecodeError:
-            texts = []
-        if len(texts) != len(raws):  # a bad byte or a line break inside quotes somewhere
-            others.extend(part)
-            continue
-        count = len(texts)
-        quoted = list(compress(range(count), map(str.__contains__, texts, repeat('"'))))
-        odd = set(
-            compress(range(count), map(ne, map(str.count, texts, repeat(",")), repeat(width - 1)))
-        )
-        odd.difference_update(quoted)
-        odd.update(compress(range(count), map(not_, texts)))
-        values: dict[int, list[str]] = {}
-        if quoted:
-            blank = "," * (width - 1)
-            for at, row in zip(quoted, _csv_rows([texts[at] for at in quoted]), strict=True):
-                if row is not None and len(row) == width:
-                    values[at] = row
-                    texts[at] = blank
-                else:
-                    odd.add(at)
-        if odd:
-            others.extend(part[at] for at in sorted(odd))
-            keep = [at not in odd for at in range(count)]
-            where: Sequence[int] = list(compress(part, keep))
-            kept: Sequence[int] = list(compress(range(count), keep))
-            texts = list(compress(texts, keep))
-        else:
-            where, kept = part, range(count)
-        flat = ",".join(texts).split(",")
-        if values:
-            for place, at in enumerate(kept):
-                found = values.get(at)
-                if found is not None:
-                    flat[place * width : (place + 1) * width] = found
-        yield where, [flat[column::width] for column in range(width)]
-
-
 # ------------------------------------------------------------------ rows, typed
+
+
+#: The longest id the database keeps (``pms_id`` columns).
+MAX_ID_LENGTH = 64
+
+
+def _storable(moment: datetime, column: str) -> datetime:
+    try:
+        return storable(moment)
+    except ValueError as exc:
+        raise BadRow(f"{column} {moment.isoformat()!r}: {exc}") from None
+
+
+def _checked_id(text: str, column: str) -> str:
+    if not text:
+        raise BadRow(f"{column} is missing")
+    if len(text) > MAX_ID_LENGTH:
+        raise BadRow(f"{column} is longer than {MAX_ID_LENGTH} characters")
+    return text
 
 
 def _flag(value: str) -> bool:
@@ -555,7 +318,6 @@ def _flag(value: str) -> bool:
 
 
 Reader = Callable[[list[str]], T]
-BulkReader = Callable[[Sequence[Sequence[str]]], list[object | None]]
 AppointmentBulkReader = Callable[[Sequence[Sequence[str]]], "tuple[AppointmentColumns, list[bool]]"]
 
 
@@ -612,7 +374,7 @@ class RowParser:
                 if self.fmt.datetime_format:
                     expected += f" or {self.fmt.datetime_format}"
                 raise BadRow(f"{column} {value!r} is not {expected}") from exc
-        return moment if moment.tzinfo else moment.replace(tzinfo=self.fmt.tz)
+        return _storable(moment if moment.tzinfo else moment.replace(tzinfo=self.fmt.tz), column)
 
     def start(self, value: str) -> datetime:
         """An appointment start, moved by the format's shift."""
@@ -650,24 +412,6 @@ class RowParser:
             found = self._readers[key] = make(list(columns))
         return found
 
-    def bulk(self, file: str, columns: Sequence[str]) -> BulkReader:
-        """The bulk reader of ``file`` for a header of ``columns``: given rows of exactly
-        ``len(columns)`` values, the row each reads to, or None
-        for a row the row reader (:meth:`reader`) must read (a bad or ignored row). A row
-        read here is the row the row reader gives."""
-        read = self.reader(file, columns)
-
-        def each(rows: Sequence[Sequence[str]]) -> list[object | None]:
-            out: list[object | None] = []
-            for values in rows:
-                try:
-                    out.append(read([*values, ""]))
-                except (BadRow, IgnoredRow):
-                    out.append(None)
-            return out
-
-        return each
-
     def provider(self, row: Mapping[str, str]) -> ProviderRow:
         """A ``providers.csv`` row."""
         return self._from_mapping(PROVIDERS_FILE, row)  # type: ignore[return-value]
@@ -693,12 +437,13 @@ class RowParser:
         i_active = at.get("active")
 
         def read(v: list[str]) -> ProviderRow:
-            pms_id = v[i_id].strip()
-            if not pms_id:
-                raise BadRow("provider_id is missing")
+            pms_id = _checked_id(v[i_id].strip(), "provider_id")
+            abbr = v[i_abbr].strip()
+            if len(abbr) > 32:
+                raise BadRow("abbr is longer than 32 characters")
             return ProviderRow(
                 pms_id,
-                v[i_abbr].strip(),
+                abbr,
                 v[i_first].strip(),
                 v[i_last].strip(),
                 v[i_title].strip(),
@@ -728,9 +473,7 @@ class RowParser:
         birthdate = self.birthdate
 
         def read(v: list[str]) -> PatientRow:
-            pms_id = v[i_id].strip()
-            if not pms_id:
-                raise BadRow("patient_id is missing")
+            pms_id = _checked_id(v[i_id].strip(), "patient_id")
             last = v[i_last].strip()
             if not last:
                 raise BadRow("last_name is missing")
@@ -784,7 +527,8 @@ class RowParser:
                 except ValueError:
                     pass
                 else:
-                    return found if found.tzinfo else found.replace(tzinfo=tz)
+                    found = found if found.tzinfo else found.replace(tzinfo=tz)
+                    return _storable(found, "updated_at")
             return moment(text, "updated_at")
 
         return _AppointmentColumns(state_of, minutes_of, start_of, updated_of)
@@ -802,14 +546,10 @@ class RowParser:
         )
 
         def read(v: list[str]) -> AppointmentRow:
-            pms_id = v[i_id].strip()
-            if not pms_id:
-                raise BadRow("appointment_id is missing")
+            pms_id = _checked_id(v[i_id].strip(), "appointment_id")
             state = state_of(v[i_status])
             minutes = minutes_of(v[i_dur])
-            patient = v[i_pat].strip()
-            if not patient:
-                raise BadRow("patient_id is missing")
+            patient = _checked_id(v[i_pat].strip(), "patient_id")
             when = start_of(v[i_start])
             return AppointmentRow(
                 pms_id,
@@ -873,6 +613,8 @@ class RowParser:
             for texts in (out.pms_id, out.patient_pms_id):
                 if "" in texts:
                     refused.update(compress(range(count), map(not_, texts)))
+                if max(map(len, texts)) > MAX_ID_LENGTH:
+                    refused.update(i for i, text in enumerate(texts) if len(text) > MAX_ID_LENGTH)
             for values in (out.start, out.duration_min, out.status, out.updated_at):
                 if any(map(is_, values, repeat(_REFUSED))):
                     refused.update(compress(range(count), map(is_, values, repeat(_REFUSED))))
@@ -917,52 +659,66 @@ def missing_columns(file: str, columns: Sequence[str]) -> list[str]:
     return [c for c in REQUIRED_COLUMNS[file] if c not in columns]
 
 
+def header_problem(file: str, columns: Sequence[str]) -> str:
+    """Why a file with this header cannot be read ("" if it can): a column named twice,
+    or a required one missing."""
+    twice = sorted({c for c in columns if c and columns.count(c) > 1})
+    if twice:
+        return f"the header names column(s) twice: {', '.join(twice)}"
+    missing = missing_columns(file, columns) if file in REQUIRED_COLUMNS else []
+    return f"missing column(s): {', '.join(missing)}" if missing else ""
+
+
+def record_problem(values: Sequence[str], width: int, utf8: bool) -> str:
+    """Why a record cannot be read ("" if it can): not ``width`` values (the header's),
+    or (``utf8`` false: the file is not all UTF-8) a byte that is not UTF-8."""
+    if len(values) != width:
+        return f"{len(values)} values where the header has {width} columns"
+    if not utf8 and not_utf8(values):
+        return "not UTF-8 text"
+    return ""
+
+
 def read_file_rows(
     path: Path,
     read: Callable[[Sequence[str]], Callable[[list[str]], T]],
     problems: list[RowProblem],
 ) -> list[T]:
-    """Parse every data row of a CSV file (UTF-8, with or without BOM) with the reader
-    ``read(columns)`` returns; duplicates of an id already read and bad rows go to
-    ``problems``."""
+    """Parse every data row of a CSV file with the reader ``read(columns)`` returns;
+    duplicates of an id already read and bad rows go to ``problems``."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(RowProblem(path.name, 0, f"cannot open: {exc.strerror}"))
         return []
-    records = split_records(data)
-    try:
-        columns = header_columns(records.header)
-    except UnicodeDecodeError:
-        problems.append(RowProblem(path.name, 1, "the header is not UTF-8 text"))
+    table = read_csv(data)
+    reason = header_problem(path.name, table.columns)
+    if reason:
+        problems.append(RowProblem(path.name, table.header_line, reason))
         return []
-    missing = missing_columns(path.name, columns) if path.name in REQUIRED_COLUMNS else []
-    if missing:
-        problems.append(RowProblem(path.name, 1, f"missing column(s): {', '.join(missing)}"))
-        return []
-    parse = read(columns)
+    parse = read(table.columns)
+    width = len(table.columns)
     rows: list[T] = []
     seen: set[str] = set()
-    indexes = range(len(records.records))
-    for index, values, problem in decode_records(records, indexes, len(columns), path.name):
-        line = records.line(index)
-        if values is None:
-            assert problem is not None
-            problems.append(problem)
-            continue
-        try:
-            item = parse(values)
-        except BadRow as exc:
-            problems.append(RowProblem(path.name, line, str(exc)))
-            continue
-        except IgnoredRow:
-            continue
-        key = str(getattr(item, "pms_id", ""))
-        if key in seen:
-            problems.append(RowProblem(path.name, line, f"duplicate id {key!r}"))
-            continue
-        seen.add(key)
-        rows.append(item)
+    for chunk in table.chunks:
+        problems.extend(RowProblem(path.name, line, why) for line, why in chunk.unreadable)
+        for line, values in zip(chunk.lines, chunk.rows, strict=True):
+            try:
+                reason = record_problem(values, width, table.utf8)
+                if reason:
+                    raise BadRow(reason)
+                item = parse([*values, ""])
+            except BadRow as exc:
+                problems.append(RowProblem(path.name, line, str(exc)))
+                continue
+            except IgnoredRow:
+                continue
+            key = str(getattr(item, "pms_id", ""))
+            if key in seen:
+                problems.append(RowProblem(path.name, line, f"duplicate id {key!r}"))
+                continue
+            seen.add(key)
+            rows.append(item)
     return rows
 
 

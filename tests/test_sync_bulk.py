@@ -13,20 +13,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import linker_tui.sync.csv_folder as csv_folder
 import linker_tui.sync.engine as sync_engine
-from linker_tui import pms_export
+from linker_tui import csv_file
+from linker_tui.csv_file import read_csv
 from linker_tui.db import create_schema, drop_schema
 from linker_tui.pms_export import (
     APPOINTMENTS_FILE,
+    AppointmentColumns,
     BadRow,
     ExportFormat,
     IgnoredRow,
-    Records,
     RowParser,
-    decode_columns,
-    decode_records,
-    split_records,
 )
 from linker_tui.sync.engine import SyncSummary
 from tests.builders import TZ
@@ -137,10 +134,12 @@ def _summary(summary: SyncSummary) -> tuple[Any, ...]:
 
 
 def _row_by_row(
-    records: Records, indexes: Sequence[int], width: int, others: list[int]
-) -> Iterator[tuple[Sequence[int], list[list[str]]]]:
-    others.extend(indexes)
-    yield from ()
+    _parser: RowParser, _columns: Sequence[str]
+) -> Any:  # a bulk reader that leaves every row to the row reader
+    def bulk(texts: Sequence[Sequence[str]]) -> tuple[AppointmentColumns, list[bool]]:
+        return AppointmentColumns(), [False] * len(texts[0])
+
+    return bulk
 
 
 def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[tuple[Any, ...]]:
@@ -150,14 +149,13 @@ def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[
     fmt = ExportFormat.with_statuses(TZ, datetime_format="%m/%d/%Y")
     sync = make_sync(engine, folder, fmt=fmt)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(csv_folder, "_CHECK_EVERY", 7)
-        patch.setattr(pms_export, "_SLICE_RECORDS", 11)
+        patch.setattr(csv_file, "_CHUNK", 11)
         patch.setattr(sync_engine, "_CHUNK", 5)
         if bulk:  # and the ways of a big load: whole id maps, indexes built afterwards
             patch.setattr(sync_engine, "_LOAD_ALL_OVER", 3)
             patch.setattr(sync_engine, "_REBUILD_INDEXES_OVER", 10)
         else:  # row by row, ids looked up with IN (...), every row upserted
-            patch.setattr(csv_folder, "decode_columns", _row_by_row)
+            patch.setattr(RowParser, "appointment_bulk", _row_by_row)
             patch.setattr(sync_engine._Db, "insert_sql", sync_engine._Db.upsert_sql)
         yield _summary(sync.run())
         yield _summary(sync.run(force=True))
@@ -207,7 +205,6 @@ def test_every_kind_of_bad_row_is_reported_by_the_bulk_reading(
         "unknown patient '9999'",
         "duplicate id",
         "not UTF-8 text",
-        "the id holds a NUL character",
         "patient_id is missing",
         "birthdate '1980-13-45' is not a date",
         "duration_min",
@@ -219,36 +216,6 @@ def test_every_kind_of_bad_row_is_reported_by_the_bulk_reading(
 
 
 # ----------------------------------------------------------------- the parts
-
-
-def _random_record(rng: random.Random) -> bytes:
-    pieces = [b"A1", b"1001", b"DOC1", b"2026-12-03T09:30", b"60", b"OP1", b"Cleaning"]
-    pieces += [b"scheduled", b"2026-11-20T10:00:00Z", b"", b" ", b'"a,b"', b'"x', b"\xe9"]
-    pieces += [b'"q""q"', b"0", b"PtNote", b"2026-13-01", b"1\xc3\xa9"]
-    width = rng.choice([0, 1, 8, 9, 9, 9, 9, 10])
-    return b",".join(rng.choice(pieces) for _ in range(width))
-
-
-@pytest.mark.parametrize("seed", range(20))
-def test_decoding_in_bulk_reads_what_decoding_one_by_one_reads(seed: int) -> None:
-    rng = random.Random(seed)
-    records = Records(b"header", [_random_record(rng) for _ in range(300)])
-    indexes = sorted(rng.sample(range(300), 200))
-    one_by_one = {
-        at: (values, problem) for at, values, problem in decode_records(records, indexes, 9, "f")
-    }
-    positions: list[int] = []
-    rows: list[list[str]] = []
-    others: list[int] = []
-    for where, columns in decode_columns(records, indexes, 9, others):
-        assert all(len(column) == len(where) for column in columns)
-        positions.extend(where)
-        rows.extend(map(list, zip(*columns, strict=True)))
-    assert sorted(positions + others) == indexes
-    assert others == sorted(others)
-    for at, values in zip(positions, rows, strict=True):
-        assert one_by_one[at] == ([*values, ""], None)
-    assert set(one_by_one) <= set(positions) | set(others)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -308,6 +275,13 @@ def test_a_changed_record_spanning_lines_in_a_rerun_is_read_carefully(
         assert reason.scalar() == "two\nlines"
 
 
-def test_split_records_keeps_its_lines(tmp_path: Path) -> None:
-    records = split_records(b'h\na,"b\nc"\nd\n')
-    assert records.records == [b'a,"b\nc"', b"d"] and records.start_lines == [2, 4]
+def test_records_keep_the_line_they_start_on() -> None:
+    table = read_csv(b'h1,h2\na,"b\nc"\n\nd,e\r\n"f\r\ng",h\n')
+    assert table.columns == ["h1", "h2"]
+    chunks = list(table.chunks)
+    assert [line for chunk in chunks for line in chunk.lines] == [2, 5, 6]
+    assert [row for chunk in chunks for row in chunk.rows] == [
+        ["a", "b\nc"],
+        ["d", "e"],
+        ["f\ng", "h"],
+    ]

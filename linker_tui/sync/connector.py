@@ -74,6 +74,9 @@ class TableChanges(Generic[R]):
     removed_ids: set[str] = field(default_factory=set)  # gone since the last run
     ignored: int = 0  # rows that are no appointment (status mapped to ``ignore``)
     readable: bool = True  # False: the file could not be read; what is stored stays
+    # False: some records could not be read at all (their ids are unknown), so rows missing
+    # from the source are not taken as deleted (nothing is cancelled for them)
+    complete: bool = True
     refused: set[int] = field(default_factory=set)  # keys refused by the engine
     # appointments only: more changed rows, column by column (with ``changed``: in the
     # order of their keys)

@@ -1017,6 +1017,13 @@ def _cancel_vanished(
         (_CANCELLED,),
     )
     gone = {id_: pms_id for id_, pms_id, start in rows if first <= db.read_dt(start) <= last}
+    if gone and not table.complete:
+        return {}, RowProblem(
+            table.file,
+            0,
+            f"{len(gone)} appointment(s) missing from the export were not cancelled: "
+            "the file has rows that could not be read",
+        )
     if len(gone) > _GUARD_MIN and len(gone) > table.previous * _GUARD_SHARE:
         return {}, RowProblem(
             table.file,

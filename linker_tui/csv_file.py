@@ -1,0 +1,133 @@
+"""The one way a CSV export file is read: Python's :mod:`csv` module (in C), a chunk of
+records at a time, each record with the line it starts on.
+
+The whole file is decoded once (UTF-8, a BOM allowed); bytes that are not UTF-8 are
+kept as lone surrogates (``surrogateescape``) so that the records around them are read,
+and a record holding one is reported by the reader of its values
+(:func:`not_utf8`). NUL characters are dropped (PostgreSQL refuses them in text). A
+stray ``"`` inside an unquoted field (``Crown 6" bridge``) is an ordinary character to
+the csv module; a record the module cannot read (a field over its size limit) is
+reported with its line, and the next records are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import lshift, or_
+
+_BOM = "\ufeff"
+_CHUNK = 4_096  # records per chunk: small enough to stay in the CPU's cache
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_SEPARATOR = "\x1f"  # joins a record's values for its fingerprint
+
+
+@dataclass
+class CsvChunk:
+    """Records of a file in file order: their values and the line each starts on; and
+    ``unreadable``: ``(line, reason)`` of the records the csv module could not read."""
+
+    lines: list[int] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass
+class CsvFile:
+    """A CSV file: its header (the first record, names stripped) and its records."""
+
+    columns: list[str]
+    header_line: int
+    chunks: Iterator[CsvChunk]
+    utf8: bool  # every byte of the file is UTF-8 (else check the values: not_utf8)
+
+
+def read_csv(data: bytes) -> CsvFile:
+    """Read a CSV file's bytes (see the module docstring); blank lines are skipped."""
+    try:
+        text, utf8 = data.decode("utf-8"), True
+    except UnicodeDecodeError:
+        text, utf8 = data.decode("utf-8", "surrogateescape"), False
+    text = text.removeprefix(_BOM)
+    if "\0" in text:
+        text = text.replace("\0", "")
+    if "\r\n" in text:  # a quoted field's line breaks read as "\n" whatever the file's
+        text = text.replace("\r\n", "\n")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    chunks = _chunks(reader)
+    header: list[str] = []
+    header_line = 1
+    for chunk in chunks:
+        if chunk.rows:
+            header = [name.strip() for name in chunk.rows[0]]
+            header_line = chunk.lines[0]
+            rest = CsvChunk(chunk.lines[1:], chunk.rows[1:], chunk.unreadable)
+            return CsvFile(header, header_line, _chain(rest, chunks), utf8)
+        if chunk.unreadable:  # the header itself could not be read
+            return CsvFile([], chunk.unreadable[0][0], iter(()), utf8)
+    return CsvFile(header, header_line, iter(()), utf8)
+
+
+def _chain(first: CsvChunk, rest: Iterator[CsvChunk]) -> Iterator[CsvChunk]:
+    yield first
+    yield from rest
+
+
+def _chunks(reader: Iterator[list[str]]) -> Iterator[CsvChunk]:
+    """The records of ``reader`` (a :func:`csv.reader`), a chunk at a time."""
+    chunk = CsvChunk()
+    line = 1  # the line the next record starts on
+    while True:
+        lines, rows = chunk.lines, chunk.rows
+        add_line, add_row = lines.append, rows.append
+        try:
+            for row in reader:
+                if row:
+                    add_line(line)
+                    add_row(row)
+                line = reader.line_num + 1  # type: ignore[attr-defined]
+                if len(rows) >= _CHUNK:
+                    break
+            else:
+                yield chunk
+                return
+        except csv.Error as exc:
+            chunk.unreadable.append((line, f"unreadable CSV: {exc}"))
+            line = reader.line_num + 1  # type: ignore[attr-defined]
+            continue
+        yield chunk
+        chunk = CsvChunk()
+
+
+def not_utf8(values: Sequence[str]) -> bool:
+    """Whether a record of a file that is not all UTF-8 holds one of its bad bytes."""
+    return any(_SURROGATE.search(value) for value in values)
+
+
+def record_keys(rows: Sequence[Sequence[str]], salt: bytes) -> list[int]:
+    """A 64-bit fingerprint per record (CRC-32 and Adler-32 of salt + its values).
+
+    ``salt`` holds everything that changes how a record is read (the header, the
+    settings), so a changed setting makes every record look new.
+    """
+    crc, adler = zlib.crc32(salt), zlib.adler32(salt)
+    raws = list(
+        map(
+            str.encode,
+            map(_SEPARATOR.join, rows),
+            repeat("utf-8"),
+            repeat("surrogateescape"),
+        )
+    )
+    return list(
+        map(
+            or_,
+            map(lshift, map(zlib.crc32, raws, repeat(crc)), repeat(32)),
+            map(zlib.adler32, raws, repeat(adler)),
+        )
+    )
