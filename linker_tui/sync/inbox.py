@@ -15,7 +15,6 @@ run rather than rejected, in case it is still being written.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from linker_tui.fhir import ParsedRequest, RequestFormatError, parse_request
+from linker_tui.fhir import ParsedRequest, RequestFormatError, read_request
+from linker_tui.files import PRIVATE_FILE, private_folder
 from linker_tui.models import OnlineRequest, Provider
 from linker_tui.patient_search import rank_requests
 from linker_tui.pms_export import RowProblem
@@ -89,7 +89,7 @@ class RequestInbox:
 
     def _read(self) -> InboxBatch:
         for sub in (PROCESSED, REJECTED):
-            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            private_folder(self.folder / sub, tighten=True)
         batch = InboxBatch()
         now = time.time()
         for path in sorted(self.folder.glob("*.json")):
@@ -97,13 +97,9 @@ class RequestInbox:
                 continue
             item = InboxFile(path)
             try:
-                item.request = parse_request(json.loads(path.read_bytes().decode("utf-8-sig")))
+                item.request = read_request(path.read_bytes())
             except FileNotFoundError:
                 continue  # taken by another workstation meanwhile
-            except UnicodeDecodeError:
-                item.reason = "not UTF-8 text"
-            except json.JSONDecodeError as exc:
-                item.reason = f"not JSON: {exc}"
             except RequestFormatError as exc:
                 item.reason = str(exc)
             except OSError as exc:
@@ -200,8 +196,9 @@ class RequestInbox:
                 target = _free_name(self.folder / sub, item.path.name)
                 if item.outcome == "rejected":
                     reason = target.with_name(target.name + ".reason.txt")
-                    reason.write_text(item.reason + "\n", encoding="utf-8")
+                    _write_private(reason, item.reason + "\n")
                 os.replace(item.path, target)
+                os.chmod(target, PRIVATE_FILE)
             except FileNotFoundError:
                 continue  # moved by another workstation
             except OSError as exc:
@@ -209,6 +206,13 @@ class RequestInbox:
                     RowProblem(item.path.name, 0, f"cannot move to {sub}/: {exc.strerror}")
                 )
         return failed
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a new file only its owner can read."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(descriptor, "w", encoding="utf-8", errors="replace") as handle:
+        handle.write(text)
 
 
 def _free_name(folder: Path, name: str) -> Path:
