@@ -18,7 +18,7 @@ import re
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, islice, repeat
 from operator import lshift, or_
 
 _BOM = "\ufeff"
@@ -58,8 +58,7 @@ def read_csv(data: bytes) -> CsvFile:
         text = text.replace("\0", "")
     if "\r\n" in text:  # a quoted field's line breaks read as "\n" whatever the file's
         text = text.replace("\r\n", "\n")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    chunks = _chunks(reader)
+    chunks = _Records(io.StringIO(text, newline="")).chunks()
     header: list[str] = []
     header_line = 1
     for chunk in chunks:
@@ -78,30 +77,79 @@ def _chain(first: CsvChunk, rest: Iterator[CsvChunk]) -> Iterator[CsvChunk]:
     yield from rest
 
 
-def _chunks(reader: Iterator[list[str]]) -> Iterator[CsvChunk]:
-    """The records of ``reader`` (a :func:`csv.reader`), a chunk at a time."""
-    chunk = CsvChunk()
-    line = 1  # the line the next record starts on
-    while True:
-        lines, rows = chunk.lines, chunk.rows
-        add_line, add_row = lines.append, rows.append
-        try:
-            for row in reader:
-                if row:
-                    add_line(line)
-                    add_row(row)
-                line = reader.line_num + 1  # type: ignore[attr-defined]
-                if len(rows) >= _CHUNK:
-                    break
+class _Records:
+    """The records of a text, a chunk at a time, with the line each starts on."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self.buffer = buffer
+        self.reader = csv.reader(buffer)
+        self.offset = 0  # lines read by earlier readers (a reader counts from 0)
+
+    @property
+    def line(self) -> int:
+        """The lines read so far."""
+        return self.offset + self.reader.line_num
+
+    def chunks(self) -> Iterator[CsvChunk]:
+        """Read by the C reader a chunk at a time; the lines of a chunk follow from the
+        line breaks inside its values. A chunk the csv module stops on, or whose lines do
+        not add up, is read again record by record."""
+        while True:
+            at, before = self.buffer.tell(), self.line
+            try:
+                rows = list(islice(self.reader, _CHUNK))
+            except csv.Error:
+                rows = None
+            lines = _starts(rows, before + 1) if rows is not None else None
+            if lines is None or lines[-1] != self.line + 1:
+                self.buffer.seek(at)
+                self.reader, self.offset = csv.reader(self.buffer), before
+                chunk = self._one_by_one(before + 1)
             else:
+                chunk = CsvChunk(lines[:-1], rows or [])
+            if [] in chunk.rows:  # blank lines
+                keep = list(map(bool, chunk.rows))
+                chunk.rows = list(compress(chunk.rows, keep))
+                chunk.lines = list(compress(chunk.lines, keep))
+            if chunk.rows or chunk.unreadable:
                 yield chunk
+            if self.line == before:
                 return
-        except csv.Error as exc:
-            chunk.unreadable.append((line, f"unreadable CSV: {exc}"))
-            line = reader.line_num + 1  # type: ignore[attr-defined]
-            continue
-        yield chunk
+
+    def _one_by_one(self, line: int) -> CsvChunk:
+        """Up to a chunk of records, each with its line; what the csv module cannot read
+        is reported and skipped."""
         chunk = CsvChunk()
+        reader = self.reader
+        while len(chunk.rows) < _CHUNK:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                chunk.unreadable.append((line, f"unreadable CSV: {exc}"))
+                line = self.line + 1
+                continue
+            chunk.lines.append(line)
+            chunk.rows.append(row)
+            line = self.line + 1
+        return chunk
+
+
+def _starts(rows: list[list[str]], first: int) -> list[int]:
+    """The line each record starts on, and the line after the last one: a record spans
+    one line and one more per line break inside its values."""
+    out = list(range(first, first + len(rows) + 1))
+    joined = "\n".join(map(_SEPARATOR.join, rows))
+    if joined.count("\n") + joined.count("\r") == len(rows) - 1:  # no breaks inside
+        return out
+    line = first
+    for index, row in enumerate(rows):
+        out[index] = line
+        text = _SEPARATOR.join(row)
+        line += 1 + text.count("\n") + text.count("\r")
+    out[-1] = line
+    return out
 
 
 def not_utf8(values: Sequence[str]) -> bool:

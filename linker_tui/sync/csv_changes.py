@@ -110,7 +110,8 @@ class FileReader:
             + b"\n"
             + "\x1f".join(columns).encode("utf-8", "surrogateescape")
         )
-        where_old = {key: at for at, key in enumerate(old.keys) if key}
+        where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
+        where_old.pop(0, None)  # records not imported: read again
         index = LineIndex()
         pending = _Pending()
         for chunk in csv.chunks:
@@ -120,10 +121,10 @@ class FileReader:
                 self.problems.extend(RowProblem(name, line, why) for line, why in chunk.unreadable)
             self._compare(chunk, record_keys(chunk.rows, salt), where_old, old, index, pending)
         table.seen = len(index.keys)
-        present = set(index.keys)
+        present = self._seen  # every fingerprint of the file
         gone = list(compress(range(len(old.keys)), map(not_, map(present.__contains__, old.keys))))
         gone_ids = {old.ids[at] for at in gone} - {b""}
-        unchanged = set(old.ids) - gone_ids - {b""}
+        unchanged = set(old.ids) - gone_ids - {b""} if pending.positions else set()
         read_ids = self._rows(table, pending, columns, csv.utf8, index, unchanged)
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
         self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
@@ -151,8 +152,16 @@ class FileReader:
         else:
             seen.update(keys)
         index.keys.extend(keys)
-        index.ids.extend(old.ids[at] if at is not None else b"" for at in olds)
-        index.starts.extend(old.starts[at] if at is not None else 0 for at in olds)
+        if None not in olds:  # all unchanged: the usual re-run
+            index.ids.extend(map(old.ids.__getitem__, olds))  # type: ignore[arg-type]
+            index.starts.extend(map(old.starts.__getitem__, olds))  # type: ignore[arg-type]
+            return
+        if not where_old:  # all new: a first import
+            index.ids.extend(repeat(b"", len(keys)))
+            index.starts.extend(repeat(0, len(keys)))
+        else:
+            index.ids.extend(old.ids[at] if at is not None else b"" for at in olds)
+            index.starts.extend(old.starts[at] if at is not None else 0 for at in olds)
         for offset in compress(range(len(keys)), map(is_, olds, repeat(None))):
             pending.positions.append(first + offset)
             pending.lines.append(chunk.lines[offset])
