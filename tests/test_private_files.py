@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,15 @@ def test_a_spawned_sync_child_has_no_password_in_its_environment(
     monkeypatch.setenv("LINKER_PRACTICE_NAME", "Maple Grove Dental")
     child = worker._spawn()
     try:
-        environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+        deadline = time.monotonic() + 10
+        environ = [b""]
+        while environ == [b""] and time.monotonic() < deadline:  # until exec has set it up
+            environ = Path(f"/proc/{child.pid}/environ").read_bytes().split(b"\0")
+            time.sleep(0.01)
+        alive = child.poll() is None
     finally:
         child.kill()
-        child.communicate()
+        _out, err = child.communicate()
+    assert alive, err
     assert b"LINKER_PRACTICE_NAME=Maple Grove Dental" in environ
     assert not [item for item in environ if b"PASSWORD" in item or b"hunter2" in item]
