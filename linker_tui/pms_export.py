@@ -329,7 +329,8 @@ class RowParser:
     """Turns records into typed rows with an :class:`ExportFormat`.
 
     :meth:`reader` binds a file's columns once and returns a function of a record's
-    values (see :func:`decode_records`); :meth:`provider`, :meth:`patient` and
+    values (a record read by :func:`linker_tui.csv_file.read_csv`, and one more value, empty,
+    for a column the file lacks); :meth:`provider`, :meth:`patient` and
     :meth:`appointment` read a dict of column → text.
     """
 
@@ -567,7 +568,7 @@ class RowParser:
 
     def appointment_bulk(self, columns: Sequence[str]) -> AppointmentBulkReader:
         """The bulk reader of ``appointments.csv`` for a header of ``columns``: given the
-        values column by column (see :func:`decode_columns`), the rows' columns and, per
+        values column by column (the header's width each), the rows' columns and, per
         row, whether it was read; a row that was not is left to the row reader
         (:meth:`reader`), which says why. A row read here is what the row reader reads.
 
