@@ -108,6 +108,12 @@ def run_audit_command(args: argparse.Namespace, engine: Engine, tz: ZoneInfo) ->
     ``--verify``: check it instead; exit 1 when something is missing."""
     if args.verify:
         return run_verify(engine)
+    if args.since is not None and args.until is not None and args.since > args.until:
+        print(
+            f"linker-tui audit: --since {args.since} is after --until {args.until}",
+            file=sys.stderr,
+        )
+        return 2
     raw = getattr(args, "raw", False) and args.format == "csv"
     if raw and sys.stdout.isatty():
         print(

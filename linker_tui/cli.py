@@ -1,44 +1,96 @@
-"""The ``linker-tui`` command.
+"""The ``linker-tui`` command: one sub-command per module, dispatched by argparse
+(``set_defaults(func=...)``).
 
 The app (``linker-tui`` alone, or ``run``) is what staff wait for: the subcommands'
-modules (audit, db, demo, outbox, match, sync) are imported only when their command is
-given (or ``--help`` lists them all).
+modules (audit, db, demo, doctor, outbox, match, sync) are imported only when their
+command is given (or ``--help`` lists them all).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
-
 from linker_tui import __version__
-from linker_tui.config import Settings
+from linker_tui.config import ConfigError, Settings, load_settings
 from linker_tui.db import make_engine
+from linker_tui.logs import setup_logging
 from linker_tui.outage import exit_when_unavailable
 from linker_tui.schema import SchemaMismatch
 from linker_tui.services import Services
 
-SUBCOMMANDS = {
-    "outbox": ("linker_tui.mail.cli", "add_outbox_parser"),
-    "match": ("linker_tui.match_cli", "add_match_parser"),
-    "audit": ("linker_tui.audit_cli", "add_audit_parser"),
-    "sync": ("linker_tui.sync.cli", "add_sync_parser"),
-    "db": ("linker_tui.db_cli", "add_db_parser"),
+log = logging.getLogger(__name__)
+
+EX_CONFIG = 2
+"""Exit status when the settings are wrong or the database's schema is not this version's."""
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _with_services(command: Callable[[argparse.Namespace, Services], int]) -> Command:
+    """A command that needs the database at this version's schema."""
+
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        try:
+            services = Services.open(settings)
+        except SchemaMismatch as exc:
+            print(f"linker-tui: {exc}", file=sys.stderr)
+            return EX_CONFIG
+        return command(args, services)
+
+    return run
+
+
+SUBCOMMANDS: dict[str, tuple[str, str, Callable[[ModuleType], Command]]] = {
+    "outbox": (
+        "linker_tui.mail.cli",
+        "add_outbox_parser",
+        lambda m: _with_services(lambda args, s: m.run_outbox_command(s, args)),
+    ),
+    "match": (
+        "linker_tui.match_cli",
+        "add_match_parser",
+        lambda m: _with_services(
+            lambda args, s: m.run_match_command(s.engine, s.settings.phone_region, args)
+        ),
+    ),
+    "audit": (
+        "linker_tui.audit_cli",
+        "add_audit_parser",
+        lambda m: _with_services(
+            lambda args, s: m.run_audit_command(args, s.engine, s.settings.tz)
+        ),
+    ),
+    "sync": (
+        "linker_tui.sync.cli",
+        "add_sync_parser",
+        lambda m: _with_services(lambda args, s: m.run_sync_command(s, args)),
+    ),
+    "db": ("linker_tui.db_cli", "add_db_parser", lambda m: m.run_db_command),
+    "doctor": ("linker_tui.doctor", "add_doctor_parser", lambda m: m.run_doctor_command),
 }
-"""Subcommand → (module, the function adding its parser)."""
+"""Subcommand → (module, the function adding its parser, its command from the module)."""
 
 
 def _wanted(argv: Sequence[str]) -> str | None:
     """The command ``argv`` asks for (``run`` when none); None when every subcommand's
     parser is needed (``--help``, or a word that is no command: argparse says so)."""
-    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    words: list[str] = []
+    value_of_config = False
+    for arg in argv:
+        if not value_of_config and not arg.startswith("-"):
+            words.append(arg)
+        value_of_config = arg == "--config"
+    first = words[0] if words else None
     if first is None:
         return None if any(arg in ("-h", "--help") for arg in argv) else "run"
     return first if first in ("run", "demo", *SUBCOMMANDS) else None
@@ -50,43 +102,50 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
         description="Link online appointment requests to appointments booked in the PMS.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="open the app on the configured database (the default)")
+    parser.add_argument(
+        "--config", type=Path, metavar="PATH", help="settings file (default: LINKER_CONFIG)"
+    )
+    parser.set_defaults(func=_with_services(_run))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="open the app on the configured database (the default)")
+    run.set_defaults(func=_with_services(_run))
     demo = sub.add_parser("demo", help="build a fresh demo database from data/ and open it")
     demo.add_argument("--data", type=Path, help="demo export folder (default: the bundled one)")
     demo.add_argument("--no-tui", action="store_true", help="build the database only")
-    for name, (module, add_parser) in SUBCOMMANDS.items():
+    demo.set_defaults(func=_demo)
+    for name, (module_name, add_parser, command) in SUBCOMMANDS.items():
         if wanted in (None, name):
-            getattr(importlib.import_module(module), add_parser)(sub)
+            module = importlib.import_module(module_name)
+            getattr(module, add_parser)(sub)
+            sub.choices[name].set_defaults(func=command(module))
+    for child in sub.choices.values():
+        _config_option_after(child)
     return parser
 
 
-def _run_app(services: Services) -> int:
+def _config_option_after(parser: argparse.ArgumentParser) -> None:
+    """``--config`` after a (sub-)command works too; it does not undo one given before."""
+    parser.add_argument("--config", type=Path, metavar="PATH", default=argparse.SUPPRESS)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _config_option_after(child)
+
+
+def _run(_args: argparse.Namespace, services: Services) -> int:
     from linker_tui.tui.app import LinkerApp  # the only place the CLI touches the TUI
 
     LinkerApp(services).run()
     return 0
 
 
-def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
-    from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from linker_tui.demo import build_demo, demo_data_dir, demo_settings, read_practice
 
-    folder = folder or demo_data_dir()
+    folder = args.data or demo_data_dir()
     practice = read_practice(folder)
-    demo_dir = settings.data_dir / "demo"
     today = datetime.now(ZoneInfo(practice.timezone)).date()
-    settings = settings.with_overrides(
-        pms_export_dir=folder,  # the app's own syncs read the same export
-        inbox_dir=demo_dir / "inbox",
-        demo_shift_days=week_shift(practice.export_date, today).days,
-        database_url=f"sqlite:///{demo_dir / 'demo.db'}",
-        outbox_dir=demo_dir / "outbox",
-        practice_name=practice.name,
-        practice_address=practice.address,
-        practice_phone=practice.phone,
-        practice_email=practice.email,
-        practice_timezone=practice.timezone,
-    )
+    settings = demo_settings(settings, folder, today)
     engine = make_engine(settings.effective_database_url)
     shutil.rmtree(settings.effective_inbox_dir, ignore_errors=True)  # a fresh demo inbox too
     # build_demo drops and recreates the schema (current revision) before Services.open
@@ -99,7 +158,7 @@ def _demo(settings: Settings, folder: Path | None, open_app: bool) -> int:
     )
     for problem in report.problems:
         print(f"  skipped {problem}", file=sys.stderr)
-    return _run_app(services) if open_app else 0
+    return 0 if args.no_tui else _run(args, services)
 
 
 @exit_when_unavailable  # database away: one line, exit 69 (linker_tui.outage)
@@ -108,38 +167,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = _parser(_wanted(argv)).parse_args(argv)
     try:
-        settings = Settings()
-    except ValidationError as exc:
-        print(f"linker-tui: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
-    if args.command == "demo":
-        return _demo(settings, args.data, open_app=not args.no_tui)
-    if args.command == "db":
-        from linker_tui.db_cli import run_db_command
-
-        return run_db_command(args, settings)
+        settings = load_settings(args.config)  # child processes read the same file
+    except ConfigError as exc:
+        print(f"linker-tui: settings: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    command = args.command or "run"
+    setup_logging(settings, command=command)
     try:
-        services = Services.open(settings)
-    except SchemaMismatch as exc:
-        print(f"linker-tui: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "audit":
-        from linker_tui.audit_cli import run_audit_command
-
-        return run_audit_command(args, services.engine, settings.tz)
-    if args.command == "match":
-        from linker_tui.match_cli import run_match_command
-
-        return run_match_command(services.engine, settings.phone_region, args)
-    if args.command == "outbox":
-        from linker_tui.mail.cli import run_outbox_command
-
-        return run_outbox_command(services, args)
-    if args.command == "sync":
-        from linker_tui.sync.cli import run_sync_command
-
-        return run_sync_command(services, args)
-    return _run_app(services)
+        status: int = args.func(args, settings)
+    except BrokenPipeError:
+        # the reader went away (``linker-tui audit | head``): stop quietly, as cat does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except Exception:
+        log.exception("linker-tui %s failed", command)
+        raise
+    log.info("linker-tui %s ended with exit status %s", command, status)
+    return status
 
 
 if __name__ == "__main__":

@@ -1,8 +1,18 @@
-"""Settings: environment variables (``LINKER_*``) over an optional TOML file over defaults."""
+"""Settings: environment variables (``LINKER_*``) over an optional TOML file over defaults.
+
+Strict: a settings file named by ``LINKER_CONFIG`` (or ``--config``) must exist, a key the
+app does not know is an error (with a "did you mean"), a TOML syntax error is one line with
+file:line:column, and secrets come only from the environment or a file only its owner can
+read. Every problem is a :class:`ConfigError` whose message names the file and the key.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
+import stat
+import tomllib
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -11,25 +21,130 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from platformdirs import user_config_dir, user_data_dir
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from linker_tui.keymap import keymap_problems
 from linker_tui.pms_export import valid_status_target
 
 APP_NAME = "linker-tui"
+CONFIG_ENV = "LINKER_CONFIG"
+"""Names the settings file (``linker-tui --config PATH`` sets it for the process)."""
+ENV_PREFIX = "LINKER_"
+
+
+class ConfigError(ValueError):
+    """A settings problem, in one line that names the file (or variable) and the key."""
 
 
 def default_config_file() -> Path:
     """Where the TOML settings file lives unless ``LINKER_CONFIG`` says otherwise."""
-    override = os.environ.get("LINKER_CONFIG")
+    override = os.environ.get(CONFIG_ENV)
     if override:
-        return Path(override)
+        return Path(override).expanduser()
     return Path(user_config_dir(APP_NAME)) / "config.toml"
+
+
+def config_file_is_named() -> bool:
+    """True when the file was named (``LINKER_CONFIG``/``--config``): then it must exist."""
+    return bool(os.environ.get(CONFIG_ENV))
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+_URL_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@:]*:[^/@]+@", re.IGNORECASE)
+
+
+def _toml_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigError:
+    message = str(exc)
+    found = _TOML_POSITION.search(message)
+    if found is None:
+        return ConfigError(f"{path}: {message}")
+    message = message[: found.start()]
+    if found.group(1):
+        return ConfigError(f"{path}:{found.group(1)}:{found.group(2)}: {message}")
+    lines = text.splitlines() or [""]
+    return ConfigError(f"{path}:{len(lines)}:{len(lines[-1]) + 1}: {message}")
+
+
+def _readable_by_others(path: Path) -> int | None:
+    """The file's permission bits when group or others may read it, else None."""
+    mode = path.stat().st_mode
+    return stat.S_IMODE(mode) if mode & (stat.S_IRWXG | stat.S_IRWXO) else None
+
+
+def is_secret_field(name: str) -> bool:
+    """Settings that hold a password (``SecretStr``): never shown, never from a shared file."""
+    field = Settings.model_fields[name]
+    return "SecretStr" in repr(field.annotation)
+
+
+def read_settings_file(path: Path, *, named: bool) -> dict[str, Any]:
+    """The settings in a TOML file, checked: it exists when ``named``, it parses, every key
+    is a setting, and a file holding a password is readable by its owner only."""
+    if not path.exists():
+        if not named:
+            return {}
+        siblings = (
+            sorted(p.name for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        )
+        hint = _did_you_mean(path.name, siblings)
+        raise ConfigError(
+            f"{path}: settings file not found (named by {CONFIG_ENV} or --config){hint}"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the settings file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(path, text, exc) from None
+    fields = list(Settings.model_fields)
+    unknown = [key for key in data if key not in Settings.model_fields]
+    if unknown:
+        problems = [
+            f"unknown setting {key!r}"
+            + _did_you_mean(key.lower().removeprefix(ENV_PREFIX.lower()), fields)
+            for key in unknown
+        ]
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+    secrets = [
+        key
+        for key, value in data.items()
+        if is_secret_field(key) or (isinstance(value, str) and _URL_PASSWORD.match(value))
+    ]
+    mode = _readable_by_others(path) if secrets else None
+    if mode is not None:
+        names = ", ".join(secrets)
+        raise ConfigError(
+            f"{path}: {names} holds a password but the file may be read by others "
+            f"(mode {mode:04o}); put the password in the environment "
+            f"({ENV_PREFIX}{secrets[0].upper()}) or in a *_password_file, or chmod 600 {path}"
+        )
+    return data
+
+
+def check_private_file(path: Path, setting: str) -> None:
+    """A password file must exist and be readable by its owner only (mode 0600)."""
+    path = path.expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{setting}: {path} does not exist or is not a file")
+    mode = _readable_by_others(path)
+    if mode is not None:
+        raise ConfigError(
+            f"{setting}: {path} may be read by others (mode {mode:04o}); a password file "
+            f"must be readable by its owner only: chmod 600 {path}"
+        )
 
 
 def default_data_dir() -> Path:
@@ -48,7 +163,7 @@ class Settings(BaseSettings):
     (``LINKER_CONFIG`` or the platform's config folder), then these defaults.
     """
 
-    model_config = SettingsConfigDict(env_prefix="LINKER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
@@ -101,14 +216,23 @@ class Settings(BaseSettings):
     sync_stale_minutes: float | None = Field(default=None, gt=0)
     # How often the list checks for other workstations' changes.
     live_refresh_seconds: float = Field(default=5.0, gt=0)
+    # the log file (docs: README "Logs"); default: the platform's user log folder
+    log_file: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     demo_shift_days: int = 0  # the demo: move every PMS and request date by this many days
 
     # which PMS the sync reads; Open Dental's database (docs/sync.md, "Open Dental")
     pms: Literal["csv_folder", "open_dental"] = "csv_folder"
-    open_dental_url: str = ""  # mysql+pymysql://user@host:3306/opendental (no password)
-    open_dental_password: SecretStr | None = None  # or LINKER_OPEN_DENTAL_PASSWORD
-    open_dental_password_file: Path | None = None  # first line is the password (mode 600)
-    open_dental_clinic: int | None = Field(default=None, ge=0)  # a ClinicNum; None: all
+    """Where PMS data comes from: ``csv_folder`` (``pms_export_dir``) or ``open_dental``
+    (Open Dental's database, read-only)."""
+    open_dental_url: str = ""
+    """``mysql+pymysql://user@host:3306/opendental`` (no password in it)."""
+    open_dental_password: SecretStr | None = None
+    """The Open Dental database password: ``LINKER_OPEN_DENTAL_PASSWORD``."""
+    open_dental_password_file: Path | None = None
+    """A file whose first line is the Open Dental password; readable by its owner only."""
+    open_dental_clinic: int | None = Field(default=None, ge=0)
+    """A ``ClinicNum``: sync only that clinic's appointments (none: all)."""
 
     @field_validator("practice_timezone")
     @classmethod
@@ -144,6 +268,22 @@ class Settings(BaseSettings):
             raise ValueError('pms = "open_dental" needs open_dental_url')
         return self
 
+    @field_validator("keys")
+    @classmethod
+    def _valid_keymap(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = keymap_problems(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @model_validator(mode="after")
+    def _private_password_files(self) -> Settings:
+        for name in type(self).model_fields:
+            path = getattr(self, name)
+            if name.endswith("_password_file") and path is not None:
+                check_private_file(path, name)
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -153,9 +293,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: arguments, environment, TOML file."""
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=default_config_file())
-        return (init_settings, env_settings, toml)
+        """Order the sources: arguments, environment, TOML file (read strictly)."""
+        data = read_settings_file(default_config_file(), named=config_file_is_named())
+        return (init_settings, env_settings, InitSettingsSource(settings_cls, init_kwargs=data))
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -196,11 +336,13 @@ class Settings(BaseSettings):
     def smtp_secret(self) -> SecretStr | None:
         """The SMTP password: ``LINKER_SMTP_PASSWORD``, else the first line of
         ``smtp_password_file``, else none. Kept wrapped so it never shows in a repr."""
-        return _secret(self.smtp_password, self.smtp_password_file)
+        return _secret(self.smtp_password, self.smtp_password_file, "smtp_password_file")
 
     def open_dental_secret(self) -> SecretStr | None:
         """The Open Dental database password, found as the SMTP one is."""
-        return _secret(self.open_dental_password, self.open_dental_password_file)
+        return _secret(
+            self.open_dental_password, self.open_dental_password_file, "open_dental_password_file"
+        )
 
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields replaced (validated again)."""
@@ -209,11 +351,68 @@ class Settings(BaseSettings):
         return Settings(**data)
 
 
-def _secret(value: SecretStr | None, file: Path | None) -> SecretStr | None:
+def _secret(value: SecretStr | None, file: Path | None, setting: str) -> SecretStr | None:
     """A password given directly (the environment), else the first line of ``file``."""
     if value is not None and value.get_secret_value():
         return value
     if file is not None:
+        check_private_file(file, setting)
         lines = file.expanduser().read_text(encoding="utf-8").splitlines()
         return SecretStr(lines[0]) if lines and lines[0] else None
     return None
+
+
+def setting_sources() -> dict[str, str]:
+    """Where each setting's value comes from now: ``environment (LINKER_X)``, the settings
+    file's path, or ``default``."""
+    path = default_config_file()
+    in_file = read_settings_file(path, named=config_file_is_named())
+    env = {key.upper() for key in os.environ}
+    sources = {}
+    for name in Settings.model_fields:
+        variable = f"{ENV_PREFIX}{name}".upper()
+        if variable in env:
+            sources[name] = f"environment ({variable})"
+        elif name in in_file:
+            sources[name] = str(path)
+        else:
+            sources[name] = "default"
+    return sources
+
+
+def unknown_environment() -> list[str]:
+    """``LINKER_*`` variables that name no setting (a typo is otherwise silently ignored)."""
+    known = {f"{ENV_PREFIX}{name}".upper() for name in Settings.model_fields}
+    known.add(CONFIG_ENV)
+    return sorted(
+        key
+        for key in os.environ
+        if key.upper().startswith(ENV_PREFIX)
+        and key.upper() not in known
+        and not key.upper().startswith(f"{ENV_PREFIX}TEST_")
+    )
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """A settings validation error, one line per problem, naming where the value came from."""
+    sources = setting_sources()
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        where = sources.get(name, "settings")
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting" + _did_you_mean(name, list(Settings.model_fields))
+        lines.append(f"{where}: {name}: {message}" if name else message)
+    return "\n".join(lines)
+
+
+def load_settings(config: Path | None = None) -> Settings:
+    """The settings, from ``config`` when given (it then becomes ``LINKER_CONFIG`` for this
+    process and its children). Raises :class:`ConfigError` with a readable message."""
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config)
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_invalid(exc)) from None

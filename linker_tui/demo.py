@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from linker_tui.actor import Actor
 from linker_tui.clock import SystemClock
+from linker_tui.config import Settings
 from linker_tui.db import create_schema, drop_schema
 from linker_tui.loader import LoadReport
 from linker_tui.pms_export import ExportFormat, RowProblem
@@ -64,6 +65,26 @@ def week_shift(export_date: date, today: date) -> timedelta:
     """Whole weeks from the export date to ``today`` (never negative)."""
     weeks = max(0, (today - export_date).days // 7)
     return timedelta(weeks=weeks)
+
+
+def demo_settings(settings: Settings, folder: Path, today: date) -> Settings:
+    """The demo's settings: its own database, inbox and outbox under ``data_dir/demo``, the
+    practice of ``practice.json``, and the app's syncs reading the demo export."""
+    practice = read_practice(folder)
+    demo_dir = settings.data_dir / "demo"
+    return settings.with_overrides(
+        pms_export_dir=folder,
+        inbox_dir=demo_dir / "inbox",
+        demo_shift_days=week_shift(practice.export_date, today).days,
+        database_url=f"sqlite:///{demo_dir / 'demo.db'}",
+        outbox_dir=demo_dir / "outbox",
+        mail_backend="file",
+        practice_name=practice.name,
+        practice_address=practice.address,
+        practice_phone=practice.phone,
+        practice_email=practice.email,
+        practice_timezone=practice.timezone,
+    )
 
 
 def build_demo(

@@ -8,6 +8,7 @@ requests before any of them is needed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from linker_tui.workflow import Workflow
 
 _SYNC_INIT = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def make_mailer(settings: Settings) -> Mailer:
@@ -172,7 +174,10 @@ class Services:
 
     def deliver_outbox(self) -> RelayReport:
         """Send the due confirmation emails once with the configured backend."""
-        return self.relay().run_once()
+        report = self.relay().run_once()
+        if report.results:
+            log.info("outbox relay run: %s", report.summary())
+        return report
 
     def retry_email(self, outbox_id: int) -> None:
         """A failed email back to the queue, due now (raises OutboxActionError)."""

@@ -23,10 +23,12 @@ name, the appointment's time and provider as they were (:func:`request_facts`).
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -40,6 +42,8 @@ from linker_tui.models import (
     Provider,
     RequestState,
 )
+
+log = logging.getLogger(__name__)
 
 SYSTEM = "system"
 """``desk_user`` of what the app did by itself (sync flags); the desk goes in the detail."""
@@ -208,6 +212,7 @@ def decide(
         if version is None:
             return False
         session.refresh(request)
+        _log_decision(session, request, action, f"{desk_user}@{actor.workstation}")
         return True
     before = request_facts(session, request)
     now = clock.now()
@@ -238,7 +243,27 @@ def decide(
         clock=clock,
         system=system,
     )
+    _log_decision(session, request, action, f"{desk_user}@{actor.workstation}")
     return True
+
+
+def _log_decision(session: Session, request: OnlineRequest, action: str, who: str) -> None:
+    """Log the decision once its transaction has committed (a rolled-back one is none):
+    request and appointment ids and the new state, never patient data."""
+    line = (
+        "request %s (id %s): %s -> %s by %s (appointment id %s)",
+        (request.external_id, request.id, action, request.state, who,
+         request.linked_appointment_id),
+    )  # fmt: skip
+    pending: list[tuple[str, tuple[object, ...]]] = session.info.setdefault("decisions", [])
+    if not pending:
+
+        def write(committed: Session) -> None:
+            for text, values in committed.info.pop("decisions", []):
+                log.info(text, *values)
+
+        event.listen(session, "after_commit", write, once=True)
+    pending.append(line)
 
 
 def read_request(session: Session, request_id: int) -> OnlineRequest | None:

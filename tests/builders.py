@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -168,3 +169,12 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
         for ap in s.exec(select(Appointment).order_by(Appointment.id)).all():
             rows.append(("appointment", ap.id, ap.status, ap.start))
         return rows
+
+
+def empty_config(folder: Path) -> Path:
+    """An empty settings file in ``folder`` (``LINKER_CONFIG`` must name a file that exists):
+    the code under test sees the defaults and its own ``LINKER_*`` variables only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "empty-config.toml"
+    path.write_text("", encoding="utf-8")
+    return path

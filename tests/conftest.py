@@ -19,6 +19,12 @@ from tests.builders import NOW, TZ
 POSTGRES_URL = os.environ.get("LINKER_TEST_POSTGRES_URL", "")
 
 
+@pytest.fixture(autouse=True)
+def _log_file_in_tmp(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Commands under test log to a file of the test, not to the user's log folder."""
+    monkeypatch.setenv("LINKER_LOG_FILE", str(tmp_path / "log" / "linker-tui.log"))
+
+
 def _backends() -> list[object]:
     skip_pg = pytest.mark.skipif(not POSTGRES_URL, reason="LINKER_TEST_POSTGRES_URL is not set")
     return ["sqlite", pytest.param("postgresql", marks=[skip_pg, pytest.mark.postgres])]

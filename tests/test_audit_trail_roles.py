@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from linker_tui.cli import main
-from tests.builders import TZ, add_request, local
+from tests.builders import TZ, add_request, empty_config, local
 from tests.conftest import decision_day, make_workflow
 
 
@@ -26,7 +26,7 @@ def _decide(engine: Engine) -> int:
 
 @pytest.fixture
 def cli_env(engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Engine:
-    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_CONFIG", str(empty_config(tmp_path)))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LINKER_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("LINKER_PRACTICE_TIMEZONE", TZ.key)

@@ -14,7 +14,15 @@ from linker_tui.clock import FixedClock
 from linker_tui.db import read_session
 from linker_tui.mail.outbox import FileMailer, deliver_queued
 from linker_tui.models import EmailOutbox
-from tests.builders import NOW, add_appointment, add_patient, add_provider, add_request, local
+from tests.builders import (
+    NOW,
+    add_appointment,
+    add_patient,
+    add_provider,
+    add_request,
+    empty_config,
+    local,
+)
 from tests.conftest import make_workflow
 
 
@@ -60,7 +68,7 @@ def test_core_never_imports_textual() -> None:
 
 
 def test_demo_command_builds_the_database(tmp_path: Path) -> None:
-    env = {"LINKER_DATA_DIR": str(tmp_path), "LINKER_CONFIG": str(tmp_path / "none.toml")}
+    env = {"LINKER_DATA_DIR": str(tmp_path), "LINKER_CONFIG": str(empty_config(tmp_path))}
     done = subprocess.run(
         [sys.executable, "-m", "linker_tui.cli", "demo", "--no-tui"],
         capture_output=True,

@@ -22,7 +22,7 @@ from linker_tui.mail.transport import FileMailer, SmtpMailer
 from linker_tui.models import OutboxStatus
 from linker_tui.scheduler import OUTBOX_JOB, JobScheduler, add_outbox_job
 from linker_tui.services import Services, make_mailer
-from tests.builders import NOW
+from tests.builders import NOW, empty_config
 from tests.mail_support import PRACTICE, ScriptedHandler, linked_email, smtp_server
 
 SECRET = "correct-horse-42"
@@ -30,7 +30,7 @@ SECRET = "correct-horse-42"
 
 @pytest.fixture
 def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_CONFIG", str(empty_config(tmp_path)))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     for name in ("LINKER_SMTP_PASSWORD", "LINKER_MAIL_BACKEND", "LINKER_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
@@ -58,6 +58,7 @@ def test_smtp_password_from_the_environment_never_shows(
 def test_smtp_password_from_a_file(no_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     secret_file = no_config / "smtp-password"
     secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    secret_file.chmod(0o600)
     monkeypatch.setenv("LINKER_SMTP_PASSWORD_FILE", str(secret_file))
     settings = Settings()
     assert settings.smtp_secret() is not None
@@ -137,13 +138,35 @@ def test_outbox_send_exits_tempfail_when_the_server_is_down(
     assert "SMTP server 127.0.0.1:1 unavailable" in out
 
 
-def test_outbox_send_with_an_unreadable_password_file(
+def test_a_password_file_others_can_read_is_refused(
+    no_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from linker_tui import cli
+
+    secret_file = no_config / "smtp-password"
+    secret_file.write_text(SECRET + "\n", encoding="utf-8")
+    secret_file.chmod(0o644)
+    monkeypatch.setenv("LINKER_SMTP_PASSWORD_FILE", str(secret_file))
+    assert cli.main(["outbox", "list"]) == 2
+    err = capsys.readouterr().err
+    assert f"smtp_password_file: {secret_file} may be read by others (mode 0644)" in err
+    assert "chmod 600" in err and SECRET not in err
+    monkeypatch.setenv("LINKER_SMTP_PASSWORD_FILE", str(no_config / "missing"))
+    assert cli.main(["outbox", "list"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_outbox_send_with_a_password_file_gone_after_start(
     sqlite_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_config: Path
 ) -> None:
     linked_email(sqlite_engine)
+    secret_file = tmp_path / "smtp-password"
+    secret_file.write_text(SECRET, encoding="utf-8")
+    secret_file.chmod(0o600)
     services = _services(
-        sqlite_engine, tmp_path, mail_backend="smtp", smtp_password_file=tmp_path / "missing"
+        sqlite_engine, tmp_path, mail_backend="smtp", smtp_password_file=secret_file
     )
+    secret_file.unlink()
     assert run_outbox_command(services, _args("send")) == 2
     assert "cannot set up mail delivery" in capsys.readouterr().err
 

@@ -22,6 +22,7 @@ from linker_tui.config import Settings
 from linker_tui.db import create_schema, drop_schema, make_engine, write_session
 from linker_tui.models import AuditEvent
 from linker_tui.services import Services
+from tests.builders import empty_config
 from tests.conftest import POSTGRES_URL, _backends
 
 FUTURE = "9999_from_a_newer_linker"
@@ -40,7 +41,7 @@ def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Engi
 
 @pytest.fixture
 def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_CONFIG", str(empty_config(tmp_path)))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("LINKER_DATABASE_URL", raising=False)
     # one role does everything here (the admin and desk roles: tests/test_trail_postgres.py)
@@ -246,7 +247,7 @@ def test_a_start_on_a_current_schema_does_not_import_alembic(tmp_path: Path) -> 
         f"Services.open(Settings(database_url={url!r}, data_dir={str(tmp_path)!r}))\n"
         "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"
     )
-    env = {**os.environ, "LINKER_CONFIG": str(tmp_path / "absent.toml")}
+    env = {**os.environ, "LINKER_CONFIG": str(empty_config(tmp_path))}
     out = subprocess.run(
         [sys.executable, "-c", program], capture_output=True, text=True, env=env, check=True
     )

@@ -27,13 +27,13 @@ from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag, SyncCancelled, SyncTimeout, run_io
 from linker_tui.sync.engine import SyncFailed, SyncSummary
 from linker_tui.sync.queries import latest_runs
-from tests.builders import NOW
+from tests.builders import NOW, empty_config
 from tests.sync_support import appointment, sample, snapshot
 
 
 @pytest.fixture
 def no_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_CONFIG", str(empty_config(tmp_path)))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     for name in ("LINKER_DATABASE_URL", "LINKER_PMS_EXPORT_DIR", "LINKER_INBOX_DIR"):
         monkeypatch.delenv(name, raising=False)

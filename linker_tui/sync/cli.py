@@ -46,6 +46,13 @@ def run_sync_command(services: Services, args: argparse.Namespace) -> int:
             when = run.started_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
             print(clean(f"{when} {run.trigger:<8} {run.text()}", single_line=True))
         return 0
+    if services.sync.connector is None:
+        print(
+            "linker-tui sync: no PMS source is configured (set pms_export_dir, see "
+            "docs/sync.md); nothing was synced",
+            file=sys.stderr,
+        )
+        return 2
     stop = StopFlag()
     with _stop_on_signals(stop):
         summary = services.sync_now(force=args.force, trigger="cli", stop=stop)

@@ -304,6 +304,7 @@ def parse_summary(output: str) -> SyncSummary | None:
 def main() -> int:
     """The child: load the sync code, wait for the request on stdin (none: the app has
     gone; exit), sync once, print the summary line."""
+    from linker_tui.logs import setup_logging
     from linker_tui.services import Services  # the app's whole core, only in the child
 
     handler = logging.StreamHandler(sys.stderr)
@@ -316,6 +317,7 @@ def main() -> int:
         return 0
     request = json.loads(text)
     settings = Settings(**request["settings"])
+    setup_logging(settings, command="sync process")
     stop = StopFlag()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())

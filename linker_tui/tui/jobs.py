@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from linker_tui.logs import current_handler
 from linker_tui.services import Services
 from linker_tui.text import CleanFormatter
 
@@ -194,17 +195,22 @@ class LogKeeper(logging.Handler):
         self.setFormatter(CleanFormatter())  # whoever formats a record gets clean text
         self.records: deque[logging.LogRecord] = deque(maxlen=capacity)
         self._saved: dict[str, tuple[bool, int]] = {}
+        self._file: logging.Handler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         """Remember the record (nothing is printed)."""
         self.records.append(record)
 
     def install(self) -> None:
-        """Route the quiet loggers here (not to stderr, not to the root's handlers)."""
+        """Route the quiet loggers here and to the log file (not to stderr, not to the
+        root's other handlers): the log file and this list hold the same records."""
+        self._file = log_file = current_handler()
         for name in QUIET_LOGGERS:
             logger = logging.getLogger(name)
             self._saved[name] = (logger.propagate, logger.level)
             logger.addHandler(self)
+            if log_file is not None:
+                logger.addHandler(log_file)
             logger.propagate = False
             if logger.level == logging.NOTSET or logger.level > logging.INFO:
                 logger.setLevel(logging.INFO)
@@ -214,6 +220,8 @@ class LogKeeper(logging.Handler):
         for name, (propagate, level) in self._saved.items():
             logger = logging.getLogger(name)
             logger.removeHandler(self)
+            if self._file is not None:
+                logger.removeHandler(self._file)
             logger.propagate = propagate
             logger.setLevel(level)
         self._saved.clear()
