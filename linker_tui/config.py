@@ -163,63 +163,101 @@ class Settings(BaseSettings):
     (``LINKER_CONFIG`` or the platform's config folder), then these defaults.
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", use_attribute_docstrings=True
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
+    """Folder of the desk's own files: the default SQLite database, outbox files, the demo
+    (default: the platform's user data folder, ``~/.local/share/linker-tui`` on Linux)."""
     database_url: str | None = None
-    # several desks on PostgreSQL (docs/multi-workstation.md): the role that owns the schema
-    # and runs `db upgrade`, and the role the desks log in as (granted by the migrations);
-    # "" skips the check / the grants (one role does everything)
+    """SQLAlchemy URL of the database; none: the SQLite file ``linker.db`` in ``data_dir``.
+    ``postgresql+psycopg://user@host/db`` for several desks (docs/multi-workstation.md)."""
     database_admin_role: str = "linker_admin"
+    """PostgreSQL: the role that owns the schema and runs ``db upgrade`` ("": not checked)."""
     database_desk_role: str = "linker_desk"
+    """PostgreSQL: the role the desks log in as, granted by the migrations ("": none)."""
     practice_name: str = "Dental practice"
+    """Shown on screen and in the confirmation emails."""
     practice_address: str = ""
+    """Shown in the confirmation emails."""
     practice_phone: str = ""
+    """Shown in the confirmation emails."""
     practice_email: str = "reception@practice.invalid"
+    """The confirmation emails' sender (From) address."""
     practice_timezone: str = "UTC"
-    # Where phone numbers typed without a country code are from (ISO 3166 code).
+    """IANA name, e.g. ``America/Toronto``: every time on screen and in emails uses it."""
     phone_region: str = "CA"
+    """Where phone numbers typed without a country code are from (ISO 3166 code)."""
     outbox_dir: Path | None = None
+    """Where the file mail backend writes ``.eml`` files (default ``data_dir/outbox``)."""
     keys: dict[str, str] = Field(default_factory=dict)
+    """Remapped keys by binding id (docs/settings.md lists them), e.g.
+    ``{ "linker.accept" = "enter,a" }``."""
 
     # confirmation emails (docs/email.md)
     template_dir: Path | None = None
+    """Folder of the practice's own email templates (default: the bundled ones)."""
     mail_backend: Literal["file", "smtp"] = "file"
+    """``file``: emails are only written to ``outbox_dir`` (not sent); ``smtp``: sent."""
     smtp_host: str = "localhost"
+    """The SMTP server (relay) that sends the practice's email."""
     smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    """Its port (default: 465 for ``tls``, 587 for ``starttls``, 25 for ``none``)."""
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    """``starttls`` (upgrade the connection), ``tls`` (implicit TLS) or ``none``."""
     smtp_username: str = ""
+    """Login name at the SMTP server; empty: no login."""
     smtp_password: SecretStr | None = None
+    """The SMTP password: ``LINKER_SMTP_PASSWORD`` (a settings file only if mode 0600)."""
     smtp_password_file: Path | None = None
+    """A file whose first line is the SMTP password; must be readable by its owner only."""
     smtp_timeout: float = Field(default=20.0, gt=0)
+    """Seconds to wait for the SMTP server."""
     outbox_max_attempts: int = Field(default=8, ge=1)
+    """Tries per email before it is marked failed."""
     outbox_retry_base_seconds: float = Field(default=60.0, ge=0)
+    """First wait before a retry (it doubles each time)."""
     outbox_retry_cap_seconds: float = Field(default=3600.0, ge=0)
+    """Longest wait between retries."""
     outbox_lease_seconds: float = Field(default=300.0, gt=0)
+    """How long one desk keeps the outbox job before another may take it over."""
     outbox_interval_seconds: float = Field(default=60.0, gt=0)
+    """How often the app sends the queued emails."""
 
     # sync from the PMS and the request inbox (docs/sync.md)
-    pms_export_dir: Path | None = None  # folder of CSV exports; None: no PMS sync
-    pms_date_format: str = ""  # strptime format of birthdates tried before ISO 8601
-    pms_datetime_format: str = ""  # strptime format of appointment times, before ISO 8601
-    pms_status_map: dict[str, str] = Field(default_factory=dict)  # PMS word → status/ignore
-    inbox_dir: Path | None = None  # online requests (FHIR JSON); default data_dir/inbox
+    pms_export_dir: Path | None = None
+    """Folder of the PMS's CSV exports to sync from; none: no PMS sync."""
+    pms_date_format: str = ""
+    """``strptime`` format of birthdates, tried before ISO 8601 (e.g. ``%m/%d/%Y``)."""
+    pms_datetime_format: str = ""
+    """``strptime`` format of appointment times, tried before ISO 8601."""
+    pms_status_map: dict[str, str] = Field(default_factory=dict)
+    """The PMS's appointment status words → ``scheduled``, ``cancelled``, … or ``ignore``."""
+    inbox_dir: Path | None = None
+    """Where online requests arrive as FHIR JSON files (default ``data_dir/inbox``)."""
     sync_interval_minutes: float = Field(default=2.0, gt=0)
+    """How often the app syncs (``linker-tui sync`` runs one sync for cron/systemd)."""
     sync_window_days_back: int | None = Field(default=None, ge=0)
+    """Only appointments from this many days ago on are synced (none: all)."""
     sync_window_days_ahead: int | None = Field(default=None, ge=0)
+    """Only appointments up to this many days ahead are synced (none: all)."""
     sync_io_timeout_seconds: float = Field(default=60.0, gt=0)
-    # The app syncs in a child process (the screen never waits for a big export); False:
-    # in one of its threads (a sync then competes with the screen for Python's GIL).
+    """A sync gives up on an export or inbox file that does not answer for this long."""
     sync_in_subprocess: bool = True
-    # The status line warns when the last good sync is older than this; default: three
-    # sync intervals.
+    """The app syncs in a child process (the screen never waits for a big export);
+    ``false``: in one of its threads."""
     sync_stale_minutes: float | None = Field(default=None, gt=0)
-    # How often the list checks for other workstations' changes.
+    """The status line warns when the last good sync is older (default: 3 intervals)."""
     live_refresh_seconds: float = Field(default=5.0, gt=0)
-    # the log file (docs: README "Logs"); default: the platform's user log folder
+    """How often the list looks for changes made at other desks."""
     log_file: Path | None = None
+    """The log file (rotated at 5 MB, 5 kept; default: the platform's user log folder,
+    ``~/.local/state/linker-tui/log/linker-tui.log`` on Linux)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    demo_shift_days: int = 0  # the demo: move every PMS and request date by this many days
+    """What goes to the log file: ``INFO`` tells every sync, email run and decision."""
+    demo_shift_days: int = 0
+    """The demo only: every PMS and request date moves by this many days."""
 
     # which PMS the sync reads; Open Dental's database (docs/sync.md, "Open Dental")
     pms: Literal["csv_folder", "open_dental"] = "csv_folder"

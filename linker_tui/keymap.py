@@ -269,8 +269,8 @@ CONTEXTS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("the request list", (*MAIN_KEYS, *APP_KEYS)),
     ("the mail outbox", OUTBOX_KEYS),
     ("the sync runs", RUNS_KEYS),
-    ("the patient dialog", (PATIENT_SEARCH, *MODAL_KEYS)),
     ("dialogs", MODAL_KEYS),
+    ("the patient dialog", (PATIENT_SEARCH, *MODAL_KEYS)),
 )
 """Where bindings are active together: one key may mean one action in each."""
 

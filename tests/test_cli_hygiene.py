@@ -132,3 +132,21 @@ def test_the_formatter_cleans_and_masks() -> None:
     assert "\x1b" not in line and "\x07" not in line
     assert SECRET not in line and "********" in line and ":pw@" not in line
     assert os.linesep not in line.strip()
+
+
+def test_the_app_log_keeper_and_the_log_file_hold_the_same_records(desk: Path) -> None:
+    import logging
+
+    from linker_tui.logs import setup_logging
+    from linker_tui.tui.jobs import LogKeeper
+
+    log = desk / "app.log"
+    setup_logging(Settings(log_file=log), command="test")
+    keeper = LogKeeper()
+    keeper.install()
+    try:
+        logging.getLogger("linker_tui.sync.engine").info("sync #7 ok in 0.1 s")
+    finally:
+        keeper.uninstall()
+    assert [r.getMessage() for r in keeper.records] == ["sync #7 ok in 0.1 s"]
+    assert log.read_text(encoding="utf-8").count("sync #7 ok in 0.1 s") == 1

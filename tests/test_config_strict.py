@@ -143,3 +143,12 @@ def test_unknown_linker_variables_are_listed(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LINKER_DATABSE_URL", "sqlite:///x")
     assert "LINKER_DATABSE_URL" in unknown_environment()
     assert "LINKER_CONFIG" not in unknown_environment()
+
+
+def test_the_settings_reference_is_up_to_date() -> None:
+    from linker_tui.settings_doc import settings_reference
+
+    written = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+    assert written.read_text(encoding="utf-8") == settings_reference(), (
+        "docs/settings.md is out of date: run python scripts/settings_reference.py"
+    )

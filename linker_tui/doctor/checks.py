@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -319,7 +320,11 @@ def _ago(age: timedelta) -> str:
 def _inbox(report: Report, settings: Settings) -> None:
     folder = settings.effective_inbox_dir.expanduser()
     if not folder.is_dir():
-        report.fail("folder", f"{folder} does not exist", "create it, or set inbox_dir")
+        parent = next((p for p in folder.parents if p.exists()), Path("/"))
+        if os.access(parent, os.W_OK | os.X_OK):
+            report.warn("folder", f"{folder} does not exist yet (the next sync creates it)")
+        else:
+            report.fail("folder", f"{folder} does not exist and cannot be created here")
         return
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".doctor-", suffix=".tmp"):
