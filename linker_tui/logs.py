@@ -2,7 +2,8 @@
 
 One rotating file per user (``log_file``, default the platform's user log folder), shared by
 the app, its sync process and the CLI commands. Messages are cleaned with
-:func:`linker_tui.text.clean` (no control characters reach a terminal that shows the log),
+:class:`linker_tui.text.CleanFormatter` (no control characters reach a terminal that shows
+the log),
 and the secrets of the settings are masked wherever they would appear. At INFO the code
 logs ids (requests, emails, runs), never patient names or addresses.
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 from platformdirs import user_log_dir
 
 from linker_tui.config import APP_NAME, Settings, is_secret_field
-from linker_tui.text import clean
+from linker_tui.text import CleanFormatter
 
 LOG_NAME = "linker-tui.log"
 MAX_BYTES = 5_000_000
@@ -60,18 +61,17 @@ def secrets_of(settings: Settings) -> list[str]:
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
-class CleanFormatter(logging.Formatter):
-    """Formats like :class:`logging.Formatter`, then removes control characters (newlines
-    of tracebacks stay) and masks secrets, including passwords in URLs."""
+class LogFileFormatter(CleanFormatter):
+    """The project's cleaning formatter (tracebacks keep their line breaks) that also
+    masks secrets: the settings' passwords, and any password inside a URL."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
         super().__init__(FORMAT)
         self.secrets = list(secrets or [])
 
     def format(self, record: logging.LogRecord) -> str:
-        """The record as one cleaned entry."""
-        text = clean(super().format(record))
-        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)
+        """The record as one cleaned entry, secrets masked."""
+        text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", super().format(record))
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         return text
@@ -105,7 +105,7 @@ def setup_logging(settings: Settings, *, command: str) -> Path | None:
     except OSError as exc:
         print(f"linker-tui: cannot write the log file {path}: {exc}", file=sys.stderr)
         return None
-    handler.setFormatter(CleanFormatter(secrets_of(settings)))
+    handler.setFormatter(LogFileFormatter(secrets_of(settings)))
     handler.setLevel(settings.log_level)
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.getLevelName(settings.log_level):

@@ -16,7 +16,7 @@ from linker_tui import __version__
 from linker_tui.cli import main
 from linker_tui.config import Settings
 from linker_tui.db import make_engine
-from linker_tui.logs import CleanFormatter
+from linker_tui.logs import LogFileFormatter
 from linker_tui.models import AuditEvent
 from tests.builders import NOW, empty_config
 
@@ -118,7 +118,7 @@ def test_the_log_file_tells_the_story_without_secrets(
 def test_the_formatter_cleans_and_masks() -> None:
     import logging
 
-    formatter = CleanFormatter([SECRET])
+    formatter = LogFileFormatter([SECRET])
     record = logging.LogRecord(
         "x",
         logging.INFO,
