@@ -19,6 +19,7 @@ from linker_tui.db import drop_schema, make_engine
 from tests.builders import empty_config
 from tests.conftest import POSTGRES_URL
 from tests.mail_support import free_port, login_checker, smtp_server
+from tests.open_dental_support import needs_mariadb, open_dental_database
 
 SECRET = "s3cret-Pa55"
 
@@ -182,3 +183,24 @@ def test_a_missing_grant_is_named(
         f["name"] == "grants" and f["level"] == "warn" and "superuser" in f["detail"]
         for f in report["findings"]
     )
+
+
+def test_open_dental_unreachable_is_named(desk: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setenv("LINKER_PMS", "open_dental")
+    monkeypatch.setenv("LINKER_OPEN_DENTAL_URL", f"mysql+pymysql://ro@127.0.0.1:{free_port()}/od")
+    monkeypatch.setenv("LINKER_OPEN_DENTAL_PASSWORD", SECRET)
+    status, report = _doctor(capsys)
+    finding = _find(report, "PMS source and sync", "Open Dental")
+    assert status == 1 and finding["level"] == "fail" and "reachable" in finding["hint"]
+    assert SECRET not in json.dumps(report)
+
+
+@needs_mariadb
+def test_open_dental_reachable(desk: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    with open_dental_database() as url:
+        monkeypatch.setenv("LINKER_PMS", "open_dental")
+        monkeypatch.setenv("LINKER_OPEN_DENTAL_URL", url)
+        _, report = _doctor(capsys)
+    assert _find(report, "PMS source and sync", "Open Dental")["level"] == "ok"

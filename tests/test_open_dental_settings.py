@@ -26,6 +26,7 @@ def test_open_dental_needs_its_url() -> None:
 def test_the_configured_source_is_used(tmp_path: Path) -> None:
     secret = tmp_path / "od-password"
     secret.write_text("s3cret\n", encoding="utf-8")
+    secret.chmod(0o600)  # a password file must be readable by its owner only
     settings = Settings(
         pms="open_dental",
         open_dental_url=URL,

@@ -35,6 +35,8 @@ from linker_tui.doctor.report import Report
 from linker_tui.lease import all_leases
 from linker_tui.logs import MASK, current_handler, log_file, secrets_of
 from linker_tui.models import AuditEvent
+from linker_tui.sync.configure import connector as pms_connector
+from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems, sync_status
 from linker_tui.trail import clock_skew
 
@@ -243,7 +245,9 @@ def _clock(report: Report, engine: Engine) -> None:
 
 def _pms(report: Report, settings: Settings, engine: Engine | None, demo: bool) -> None:
     folder = settings.pms_export_dir
-    if folder is None:
+    if settings.pms == "open_dental":
+        _open_dental(report, settings)
+    elif folder is None:
         report.fail(
             "source",
             "no PMS source is configured: nothing is synced",
@@ -294,6 +298,24 @@ def _pms(report: Report, settings: Settings, engine: Engine | None, demo: bool) 
         )
     if status.failing and status.last_run is not None:
         report.fail("last run", status.last_run.text())
+
+
+def _open_dental(report: Report, settings: Settings) -> None:
+    """Open Dental's database: reachable and readable (the connector reads its change
+    marks, as every sync starts)."""
+    source = pms_connector(settings)
+    assert source is not None
+    try:
+        source.cursor(StopFlag())
+    except Exception as exc:
+        report.fail(
+            "Open Dental",
+            f"{source.source}: {_first_line(exc)}",
+            "is the Open Dental server reachable, and may open_dental_url's user read "
+            "its tables? (docs/sync.md, Open Dental)",
+        )
+    else:
+        report.ok("Open Dental", f"{source.source} reachable and readable")
 
 
 def _age(
