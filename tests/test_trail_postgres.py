@@ -34,7 +34,15 @@ from linker_tui.workflow import (
     Workflow,
     format_local,
 )
-from tests.builders import TZ, add_appointment, add_patient, add_provider, add_request, local
+from tests.builders import (
+    TZ,
+    add_appointment,
+    add_patient,
+    add_provider,
+    add_request,
+    empty_config,
+    local,
+)
 from tests.conftest import POSTGRES_URL, make_workflow
 from tests.pg_roles import Roles, linker_roles, upgrade_as_admin
 
@@ -78,7 +86,7 @@ def _events(engine: Engine, request_id: int) -> list[AuditEvent]:
 
 
 def _cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, roles: Roles, url: str) -> None:
-    monkeypatch.setenv("LINKER_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("LINKER_CONFIG", str(empty_config(tmp_path)))
     monkeypatch.setenv("LINKER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("LINKER_DATABASE_URL", url)
     monkeypatch.setenv("LINKER_DATABASE_ADMIN_ROLE", roles.admin)
