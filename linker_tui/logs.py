@@ -10,6 +10,7 @@ logs ids (requests, emails, runs), never patient names or addresses.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import re
@@ -111,12 +112,13 @@ def setup_logging(settings: Settings, *, command: str) -> Path | None:
     if root.level == logging.NOTSET or root.level > logging.getLevelName(settings.log_level):
         root.setLevel(settings.log_level)
     _current = handler
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # start-up noise
     log.info("linker-tui %s started (pid %d, user %s)", command, os.getpid(), _user())
     return path
 
 
 def _user() -> str:
     try:
-        return os.getlogin()
-    except OSError:
-        return os.environ.get("USER", "?")
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "?"
