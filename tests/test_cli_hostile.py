@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from linker_tui.db import read_session
 from linker_tui.models import AuditEvent
 from linker_tui.text import dumps_json
+from tests.builders import empty_config
 from tests.hostile import EVERYTHING, SURROGATE, X, bad_characters, hostile_inbox, make_hostile
 from tests.tui.world import World, build_world
 
@@ -45,7 +46,7 @@ def cli(world: World, *args: str, stdout: int | None = None) -> subprocess.Compl
     leniently: what a terminal would get)."""
     env = {
         "LINKER_DATA_DIR": str(world.tmp_path),
-        "LINKER_CONFIG": str(world.tmp_path / "none.toml"),
+        "LINKER_CONFIG": str(empty_config(world.tmp_path)),
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
