@@ -64,7 +64,8 @@ def test_audit_json_into_a_closed_pipe_ends_quietly(desk: Path) -> None:
 
 def test_sync_without_a_pms_source_fails(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sync"]) == 2
-    assert "no PMS source is configured" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no PMS source is configured" in err and "only the request inbox was read" in err
 
 
 def test_db_status_and_sync_agree_on_a_fresh_sqlite_file(
