@@ -20,11 +20,14 @@ from pathlib import Path
 from types import ModuleType
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from linker_tui import __version__
 from linker_tui.config import ConfigError, Settings, load_settings
 from linker_tui.db import make_engine
+from linker_tui.files import storage_problem
 from linker_tui.logs import setup_logging
-from linker_tui.outage import exit_when_unavailable
+from linker_tui.outage import DatabaseUnavailable, exit_when_unavailable
 from linker_tui.schema import SchemaMismatch
 from linker_tui.services import Services
 
@@ -45,6 +48,12 @@ def _with_services(command: Callable[[argparse.Namespace, Services], int]) -> Co
         except SchemaMismatch as exc:
             print(f"linker-tui: {exc}", file=sys.stderr)
             return EX_CONFIG
+        except DatabaseUnavailable:
+            raise  # one line, exit 69 (linker_tui.outage)
+        except (OSError, SQLAlchemyError) as exc:  # read-only, full, locked: one line
+            status, message = storage_problem(exc)
+            print(f"linker-tui: {message}", file=sys.stderr)
+            return status
         return command(args, services)
 
     return run

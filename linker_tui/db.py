@@ -69,15 +69,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 path = Path(database).expanduser()
                 private_folder(path.parent)
                 private_file(path)  # SQLite gives its -wal and -shm files the same mode
-        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT, "check_same_thread": False}
-        limits["busy_timeout"] = BUSY_TIMEOUT
+        busy = float(parsed.query.get("timeout", BUSY_TIMEOUT))  # type: ignore[arg-type]
+        kwargs["connect_args"] = {"timeout": busy, "check_same_thread": False}
+        limits["busy_timeout"] = busy
     else:
         kwargs["connect_args"] = args = _network_timeouts(parsed.get_backend_name(), parsed.query)
         limits["connect_timeout"] = args.get("connect_timeout")
         limits["statement_timeout"] = STATEMENT_TIMEOUT if "options" in args else None
     engine = sa.create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, kwargs["connect_args"]["timeout"])
     watch(engine, limits)
     return engine
 
@@ -116,7 +117,11 @@ def _network_timeouts(backend: str, query: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in args.items() if key not in query}
 
 
-def _configure_sqlite(engine: Engine) -> None:
+_BUSY_SECONDS = 30.0
+"""How long SQLite waits for another program's write lock (the URL's ``?timeout=``)."""
+
+
+def _configure_sqlite(engine: Engine, busy: float) -> None:
     """Pragmas per connection, and BEGIN / BEGIN IMMEDIATE emitted by us, not pysqlite."""
 
     @event.listens_for(engine, "connect")
@@ -124,7 +129,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

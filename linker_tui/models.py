@@ -323,6 +323,8 @@ class SyncRun(SQLModel, table=True):
     trigger: str = Field(default="", max_length=16)  # schedule, manual, cli, demo
     source: str = ""
     workstation: str = ""
+    # the process running it, ``host/pid``: a later run closes it if that process is gone
+    holder: str = Field(default="", max_length=200, sa_column_kwargs={"server_default": ""})
     rows_seen: int = 0
     inserted: int = 0
     updated: int = 0

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 VERSION_TABLE = "alembic_version"
-HEAD_REVISION = "0003_patient_match"
+HEAD_REVISION = "0004_sync_run_holder"
 """The newest revision in ``linker_tui/migrations/versions``; a test checks it against
 Alembic's own reading of that folder (:func:`alembic_head`), so a new migration that
 forgets it fails the tests."""

@@ -3,7 +3,10 @@
 Prints the run's summary and its problems (cleaned: a file name or a PMS value cannot drive
 the terminal); the exit status is 0 when the run ended ok
 (or was skipped because another workstation was syncing), 1 when it failed, 130 when it
-was stopped (SIGINT/SIGTERM stop it cleanly: its transaction is rolled back).
+was stopped (SIGINT/SIGTERM stop it cleanly: its transaction is rolled back), 69 when the
+database cannot be opened or stays locked (linker_tui.outage), 74 when the disk fills or a
+file cannot be written and 75 when another lock refuses it: one line says so, without a
+traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from linker_tui.files import storage_problem
 from linker_tui.models import SyncRunStatus
+from linker_tui.outage import DatabaseUnavailable
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems
@@ -47,8 +54,15 @@ def run_sync_command(services: Services, args: argparse.Namespace) -> int:
             print(clean(f"{when} {run.trigger:<8} {run.text()}", single_line=True))
         return 0
     stop = StopFlag()
-    with _stop_on_signals(stop):
-        summary = services.sync_now(force=args.force, trigger="cli", stop=stop)
+    try:
+        with _stop_on_signals(stop):
+            summary = services.sync_now(force=args.force, trigger="cli", stop=stop)
+    except DatabaseUnavailable:
+        raise  # one line, exit 69 (linker_tui.outage)
+    except (OSError, SQLAlchemyError) as exc:  # the disk or the database refused
+        status, message = storage_problem(exc)
+        print(f"linker-tui sync: {message}", file=sys.stderr)
+        return status
     stream = sys.stdout if summary.status is not SyncRunStatus.FAILED else sys.stderr
     print(clean(summary.text(), single_line=True), file=stream)
     if summary.run_id is not None and summary.problems and args.problems > 0:

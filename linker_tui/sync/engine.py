@@ -27,6 +27,7 @@ import gc
 import json
 import logging
 import threading
+import time
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
 from linker_tui.actor import Actor
@@ -63,12 +65,14 @@ from linker_tui.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, ChangeSet, Connector, TableChanges
 from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
+from linker_tui.sync.dead_runs import close_dead_runs, this_holder
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.summary import SyncSummary
 from linker_tui.workflow import AttentionFlag, find_patient, flag_for_attention, format_local
 
 log = logging.getLogger(__name__)
 
+_FINISH_ATTEMPTS, _FINISH_PAUSE = 5, 1.0  # recording a run's end in a busy database
 _CHUNK = 5_000  # rows per executemany (a stop is noticed between chunks)
 _IN_CHUNK = 500  # values per IN (...) list
 _LOAD_ALL_OVER = 20_000  # look up more ids than this: read the whole id column instead
@@ -239,6 +243,11 @@ class SyncEngine:
             with _exclusive(self.engine) as alone:
                 if not alone:
                     return self._skipped(trigger, "another workstation is syncing")
+                close_dead_runs(
+                    self.engine,
+                    self.clock.now(),
+                    holding_lock=self.engine.dialect.name == "postgresql",
+                )
                 return self._run(trigger, force, stop)
         finally:
             self._lock.release()
@@ -446,6 +455,7 @@ class SyncEngine:
                 started_at=started,
                 trigger=trigger,
                 workstation=self.actor.label,
+                holder=this_holder(),
                 source=self.connector.source if self.connector else "",
             )
             session.add(row)
@@ -454,6 +464,21 @@ class SyncEngine:
             return _Run(row.id, trigger, started, source=row.source)
 
     def _finish(self, run: _Run, status: SyncRunStatus) -> SyncSummary:
+        """Record the end of the run; a database locked by another program is waited for
+        a few more times (the end of a failed run is worth recording)."""
+        for attempt in range(_FINISH_ATTEMPTS):
+            unstored, stored = list(run.unstored), run.stored
+            try:
+                return self._finish_once(run, status)
+            except OperationalError:
+                if attempt == _FINISH_ATTEMPTS - 1:
+                    raise
+                run.unstored, run.stored = unstored, stored
+                log.info("the database is busy; recording the end of sync #%s again", run.id)
+                time.sleep(_FINISH_PAUSE)
+        raise AssertionError("unreachable")
+
+    def _finish_once(self, run: _Run, status: SyncRunStatus) -> SyncSummary:
         finished = max(self.clock.now(), run.started_at)
         with write_session(self.engine) as session:
             db = _Db(session.connection(), StopFlag())
