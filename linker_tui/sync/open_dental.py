@@ -326,6 +326,10 @@ class OpenDentalConnector:
         queries, not a new connection (PyMySQL builds a TLS context for each)."""
         if self._engine is None:
             timeout = max(1, round(self.timeout))
+            # The server stops a slow statement first and says so (max_statement_time);
+            # the client's read limit is only the backstop for a link that hangs, later
+            # than the server's, or both race and the run reads "lost the connection".
+            backstop = timeout + max(5, timeout)
             self._engine = sa.create_engine(
                 self.url,
                 pool_size=1,
@@ -334,8 +338,8 @@ class OpenDentalConnector:
                 pool_recycle=3600,
                 connect_args={
                     "connect_timeout": timeout,
-                    "read_timeout": timeout,
-                    "write_timeout": timeout,
+                    "read_timeout": backstop,
+                    "write_timeout": backstop,
                     "charset": "utf8mb4",
                 },
             )
