@@ -61,6 +61,7 @@ class JobScheduler:
         self._forced: set[str] = set()  # run_now: this job's next run ignores its lease
         self._forced_lock = threading.Lock()
         self._releases: dict[str, Callable[[], object]] = {}
+        self._due_at_start: set[str] = set()  # run_now jobs added before start()
 
     @property
     def running(self) -> bool:
@@ -117,6 +118,8 @@ class JobScheduler:
             coalesce=True,
             next_run_time=datetime.now(UTC) if run_now else undefined,
         )
+        if run_now and not self._scheduler.running:
+            self._due_at_start.add(name)
         if release is not None:
             self._releases[name] = release
         else:
@@ -131,6 +134,7 @@ class JobScheduler:
 
     def remove_job(self, name: str) -> None:
         """Stop running the job."""
+        self._due_at_start.discard(name)
         self._scheduler.remove_job(name)
 
     def job_names(self) -> list[str]:
@@ -141,6 +145,12 @@ class JobScheduler:
         """Start the scheduler's thread (jobs start running)."""
         if not self._scheduler.running:
             self.stopping.clear()
+            # A job added before the start runs at the start, and every interval after it:
+            # due "at add_job" it would run late once and then again a moment later.
+            now = datetime.now(UTC)
+            for name in self._due_at_start:
+                self._scheduler.modify_job(name, next_run_time=now)
+            self._due_at_start.clear()
             self._scheduler.start()
 
     def shutdown(self, wait: bool = False, *, release_leases: bool = True) -> None:

@@ -264,3 +264,22 @@ def test_the_demo_runs_through_the_sync_and_the_app_sync_agrees(tmp_path: Path) 
     with read_session(engine) as s:
         assert s.exec(select(func.count()).select_from(Appointment)).one() == report.appointments
     engine.dispose()
+
+
+def test_a_job_added_before_the_start_runs_at_the_start_then_every_interval() -> None:
+    """Jobs are added, then the scheduler starts a moment later (the app's set-up, three
+    desks in the lease test): the first run is at the start and the next a whole interval
+    later, not a late first run followed at once by the one due since ``add_job``."""
+    from linker_tui.scheduler import JobScheduler
+
+    runs: list[float] = []
+    scheduler = JobScheduler(max_workers=1)
+    scheduler.add_job("tick", lambda: runs.append(time.monotonic()), 0.4)
+    time.sleep(0.3)  # set-up between add_job and start
+    started = time.monotonic()
+    scheduler.start()
+    time.sleep(1.0)
+    scheduler.shutdown(wait=True)
+    assert len(runs) >= 2
+    assert runs[0] - started < 0.2
+    assert runs[1] - runs[0] > 0.3
