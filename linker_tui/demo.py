@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import SystemClock
-from linker_tui.config import Settings
-from linker_tui.db import create_schema, drop_schema
-from linker_tui.loader import LoadReport
-from linker_tui.pms_export import ExportFormat, RowProblem
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import SystemClock
+from linker_tui.ingest.loader import LoadReport
+from linker_tui.ingest.pms_export import ExportFormat, RowProblem
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import create_schema, drop_schema
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.inbox import RequestInbox

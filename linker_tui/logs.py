@@ -2,7 +2,7 @@
 
 One rotating file per user (``log_file``, default the platform's user log folder), shared by
 the app, its sync process and the CLI commands. Messages are cleaned with
-:class:`linker_tui.text.CleanFormatter` (no control characters reach a terminal that shows
+:class:`linker_tui.common.text.CleanFormatter` (no control characters reach a terminal that shows
 the log),
 and the secrets of the settings are masked wherever they would appear. At INFO the code
 logs ids (requests, emails, runs), never patient names or addresses.
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from platformdirs import user_log_dir
 
-from linker_tui.config import APP_NAME, Settings, is_secret_field
-from linker_tui.text import CleanFormatter
+from linker_tui.common.text import CleanFormatter
+from linker_tui.settings.config import APP_NAME, Settings, is_secret_field
 
 LOG_NAME = "linker-tui.log"
 MAX_BYTES = 5_000_000

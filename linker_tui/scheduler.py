@@ -13,7 +13,7 @@ of Textual. Example::
     jobs.shutdown()  # returns at once; a running job finishes in its thread
 
 With several workstations on one database, a job can be given a *leader lease*
-(``lease=``, see :mod:`linker_tui.lease`): before each scheduled run the job claims it,
+(``lease=``, see :mod:`linker_tui.store.lease`): before each scheduled run the job claims it,
 and a workstation that is not the leader skips the run (no callback is called). A run
 asked for with :meth:`JobScheduler.run_now` (staff's "sync now", an email just queued)
 runs anyway: the sync's advisory lock and the outbox's per-row claims keep it safe.
@@ -30,9 +30,9 @@ from typing import Any, TypeVar
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
-from linker_tui.lease import lease_ttl
-from linker_tui.models import SyncRunStatus
 from linker_tui.services import Services
+from linker_tui.store.lease import lease_ttl
+from linker_tui.store.models import SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncFailed, SyncSummary
 
@@ -193,7 +193,8 @@ def _release_all(releases: list[tuple[str, Callable[[], object]]]) -> None:
 
 def leader_lease(services: Services, name: str, interval: float) -> dict[str, Any]:
     """``add_job``'s ``lease``/``release`` for a job shared by the workstations: the lease
-    lasts one interval (plus a margin) and is renewed at every run (:mod:`linker_tui.lease`)."""
+    lasts one interval (plus a margin) and is renewed at every run
+    (:mod:`linker_tui.store.lease`)."""
     ttl = lease_ttl(interval)
     return {
         "lease": lambda: services.leases.claim(name, ttl),

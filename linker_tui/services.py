@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import Clock, SystemClock
-from linker_tui.config import Settings
-from linker_tui.db import make_engine
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import Clock, SystemClock
 from linker_tui.mail.pause import ServerPause  # light: no relay, no templates
 from linker_tui.mail.queries import (
     OutboxEntry,
@@ -28,19 +26,21 @@ from linker_tui.mail.queries import (
     outbox_entries,
     sent_emails,
 )
-from linker_tui.models import OutboxStatus
-from linker_tui.schema import ensure_schema
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import make_engine
+from linker_tui.store.models import OutboxStatus
+from linker_tui.store.schema import ensure_schema
 from linker_tui.sync.queries import SyncStatus, sync_status
 
 if TYPE_CHECKING:
-    from linker_tui.lease import LeaseKeeper
     from linker_tui.mail.relay import OutboxRelay, RelayPolicy, RelayReport
     from linker_tui.mail.transport import Mailer
+    from linker_tui.store.lease import LeaseKeeper
     from linker_tui.sync.control import StopFlag
     from linker_tui.sync.engine import SyncEngine
     from linker_tui.sync.summary import SyncSummary
     from linker_tui.sync.worker import SyncWorker
-    from linker_tui.workflow import Workflow
+    from linker_tui.workflow.decisions import Workflow
 
 _SYNC_INIT = threading.Lock()
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class Services:
         with _SYNC_INIT:
             if self._workflow is None:
                 from linker_tui.mail.compose import make_environment
-                from linker_tui.workflow import PracticeInfo, Workflow
+                from linker_tui.workflow.decisions import PracticeInfo, Workflow
 
                 settings = self.settings
                 practice = PracticeInfo(
@@ -181,13 +181,13 @@ class Services:
 
     def retry_email(self, outbox_id: int) -> None:
         """A failed email back to the queue, due now (raises OutboxActionError)."""
-        from linker_tui.mail.admin import retry_email
+        from linker_tui.workflow.outbox_actions import retry_email
 
         retry_email(self.engine, outbox_id, self.clock, self.actor)
 
     def cancel_email(self, outbox_id: int, reason: str = "") -> None:
         """A queued or failed email cancelled (raises OutboxActionError)."""
-        from linker_tui.mail.admin import cancel_email
+        from linker_tui.workflow.outbox_actions import cancel_email
 
         cancel_email(self.engine, outbox_id, self.clock, self.actor, reason)
 
@@ -211,7 +211,7 @@ class Services:
         """This process's leader leases (one holder id per Services; see ``lease``)."""
         with _SYNC_INIT:
             if self._leases is None:
-                from linker_tui.lease import LeaseKeeper, new_holder_id
+                from linker_tui.store.lease import LeaseKeeper, new_holder_id
 
                 self._leases = LeaseKeeper(self.engine, self.clock, new_holder_id(self.actor))
             return self._leases

@@ -32,9 +32,9 @@ from sqlmodel import select
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the tests' hostile practice
 
-from linker_tui.db import write_session  # noqa: E402
 from linker_tui.mail.transport import DeliveryFailure  # noqa: E402
-from linker_tui.models import Appointment, OnlineRequest  # noqa: E402
+from linker_tui.store.db import write_session  # noqa: E402
+from linker_tui.store.models import Appointment, OnlineRequest  # noqa: E402
 from tests.hostile import X, hostile_inbox, make_hostile  # noqa: E402
 from tests.tui.world import NOW, build_world  # noqa: E402
 
@@ -277,7 +277,7 @@ def main() -> int:
         build(folder / "data")
         app = folder / "app.bin"
         app.unlink(missing_ok=True)
-        linker = shutil.which("linker-tui") or f"{sys.executable} -m linker_tui.cli"
+        linker = shutil.which("linker-tui") or f"{sys.executable} -m linker_tui.cli.main"
         record(linker, app, env)
         time.sleep(4)  # first frame
         screens: list[str] = []

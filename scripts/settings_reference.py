@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linker_tui.settings_doc import settings_reference
+from linker_tui.settings.reference import settings_reference
 
 if __name__ == "__main__":
     target = Path(__file__).resolve().parent.parent / "docs" / "settings.md"

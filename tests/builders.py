@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session, write_session
 from linker_tui.matching import patient_keys
-from linker_tui.models import (
+from linker_tui.store.db import read_session, write_session
+from linker_tui.store.models import (
     Appointment,
     AuditEvent,
     EmailOutbox,

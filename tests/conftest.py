@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.db import create_schema, drop_schema, make_engine
-from linker_tui.workflow import PracticeInfo, Workflow
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
+from linker_tui.store.db import create_schema, drop_schema, make_engine
+from linker_tui.workflow.decisions import PracticeInfo, Workflow
 from tests.builders import NOW, TZ
 
 POSTGRES_URL = os.environ.get("LINKER_TEST_POSTGRES_URL", "")

@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import write_session
-from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.store.db import write_session
+from linker_tui.store.models import Appointment, OnlineRequest, Patient, Provider
 
 SAMPLES: dict[str, str] = {
     "osc-title": "\x1b]0;PWNED-TITLE\x07",

@@ -26,12 +26,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import OutboxRelay, RelayPolicy
 from linker_tui.mail.transport import Mailer, SmtpMailer
-from linker_tui.views import LinkResult
-from linker_tui.workflow import PracticeInfo, Workflow
+from linker_tui.read.views import LinkResult
+from linker_tui.workflow.decisions import PracticeInfo, Workflow
 from tests.builders import NOW, TZ, add_appointment, add_patient, add_provider, add_request, local
 
 DROP = "DROP"

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.open_dental import OpenDentalConnector
 from scripts.load_open_dental_demo import create_database

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine, make_url
 
-from linker_tui import schema
-from linker_tui.db import drop_schema, make_engine
+from linker_tui.store import schema
+from linker_tui.store.db import drop_schema, make_engine
 
 
 @dataclass(frozen=True)

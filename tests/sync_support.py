@@ -13,11 +13,11 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.db import read_session
-from linker_tui.models import Appointment, OnlineRequest, Patient, SyncState
-from linker_tui.pms_export import ExportFormat
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
+from linker_tui.ingest.pms_export import ExportFormat
+from linker_tui.store.db import read_session
+from linker_tui.store.models import Appointment, OnlineRequest, Patient, SyncState
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.inbox import RequestInbox

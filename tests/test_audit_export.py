@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.audit_cli import audit_rows, write_audit
+from linker_tui.cli.audit import audit_rows, write_audit
 from tests.builders import TZ, add_request, local
 from tests.conftest import decision_day, make_workflow
 

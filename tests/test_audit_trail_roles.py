@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from linker_tui.cli import main
+from linker_tui.cli.main import main
 from tests.builders import TZ, add_request, empty_config, local
 from tests.conftest import decision_day, make_workflow
 

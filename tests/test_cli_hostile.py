@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from linker_tui.db import read_session
-from linker_tui.models import AuditEvent
-from linker_tui.text import dumps_json
+from linker_tui.common.text import dumps_json
+from linker_tui.store.db import read_session
+from linker_tui.store.models import AuditEvent
 from tests.builders import empty_config
 from tests.hostile import EVERYTHING, SURROGATE, X, bad_characters, hostile_inbox, make_hostile
 from tests.tui.world import World, build_world
@@ -50,7 +50,7 @@ def cli(world: World, *args: str, stdout: int | None = None) -> subprocess.Compl
         "PATH": "/usr/bin:/bin",
     }
     return subprocess.run(
-        [sys.executable, "-m", "linker_tui.cli", *args],
+        [sys.executable, "-m", "linker_tui.cli.main", *args],
         stdout=stdout if stdout is not None else subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import insert
 
 from linker_tui import __version__
-from linker_tui.cli import main
-from linker_tui.config import Settings
-from linker_tui.db import make_engine
+from linker_tui.cli.main import main
 from linker_tui.logs import LogFileFormatter
-from linker_tui.models import AuditEvent
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import make_engine
+from linker_tui.store.models import AuditEvent
 from tests.builders import NOW, empty_config
 
 SECRET = "pa55-w0rd-xyz"
@@ -47,7 +47,7 @@ def test_since_after_until_is_an_error(desk: Path, capsys: pytest.CaptureFixture
 def test_audit_json_into_a_closed_pipe_ends_quietly(desk: Path) -> None:
     engine = make_engine(f"sqlite:///{desk / 'data' / 'linker.db'}")
     assert main(["db", "status"]) == 0
-    subprocess.run([sys.executable, "-m", "linker_tui.cli", "sync", "--runs", "1"], check=True)
+    subprocess.run([sys.executable, "-m", "linker_tui.cli.main", "sync", "--runs", "1"], check=True)
     rows = [
         {"at": NOW + timedelta(seconds=i), "os_user": "alice", "workstation": "desk-1",
          "action": "note", "before": "{}", "after": "{}", "detail": "x" * 200}
@@ -56,7 +56,7 @@ def test_audit_json_into_a_closed_pipe_ends_quietly(desk: Path) -> None:
     with engine.begin() as conn:
         conn.execute(insert(AuditEvent), rows)
     engine.dispose()
-    command = f"{sys.executable} -m linker_tui.cli audit --format json | head -n 3"
+    command = f"{sys.executable} -m linker_tui.cli.main audit --format json | head -n 3"
     done = subprocess.run(command, shell=True, capture_output=True, text=True, check=False)
     assert len(done.stdout.splitlines()) == 3
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
@@ -100,9 +100,9 @@ def test_the_log_file_tells_the_story_without_secrets(
     monkeypatch.setenv("LINKER_PRACTICE_TIMEZONE", "America/Toronto")
     from sqlmodel import select
 
-    from linker_tui.db import read_session
-    from linker_tui.models import OnlineRequest
     from linker_tui.services import Services
+    from linker_tui.store.db import read_session
+    from linker_tui.store.models import OnlineRequest
 
     services = Services.open(Settings())
     with read_session(services.engine) as session:

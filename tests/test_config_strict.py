@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from textual.keys import Keys, _character_to_key
 
-from linker_tui.cli import main
-from linker_tui.config import load_settings, unknown_environment
-from linker_tui.keymap import ALL_KEYS, NAMED_KEYS, key_name, keymap_problems
+from linker_tui.cli.main import main
+from linker_tui.settings.config import load_settings, unknown_environment
+from linker_tui.settings.keymap import ALL_KEYS, NAMED_KEYS, key_name, keymap_problems
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_unknown_linker_variables_are_listed(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_the_settings_reference_is_up_to_date() -> None:
-    from linker_tui.settings_doc import settings_reference
+    from linker_tui.settings.reference import settings_reference
 
     written = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
     assert written.read_text(encoding="utf-8") == settings_reference(), (

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from linker_tui.db import read_session
-from linker_tui.fhir import RequestFormatError, parse_request
-from linker_tui.loader import import_request_files, load_export
-from linker_tui.models import Appointment, OnlineRequest, Patient
-from linker_tui.pms_export import read_export
+from linker_tui.ingest.fhir import RequestFormatError, parse_request
+from linker_tui.ingest.loader import import_request_files, load_export
+from linker_tui.ingest.pms_export import read_export
+from linker_tui.store.db import read_session
+from linker_tui.store.models import Appointment, OnlineRequest, Patient
 from tests.builders import TZ
 
 PROVIDERS = "provider_id,abbr,first_name,last_name,title,active\nDOC1,DOC1,Amelia,Chen,Dr.,1\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.clock import FixedClock
-from linker_tui.db import read_session
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.outbox import FileMailer, deliver_queued
-from linker_tui.models import EmailOutbox
+from linker_tui.store.db import read_session
+from linker_tui.store.models import EmailOutbox
 from tests.builders import (
     NOW,
     add_appointment,
@@ -57,7 +57,7 @@ def test_core_never_imports_textual() -> None:
         "import sys, pkgutil, importlib, linker_tui\n"
         "for m in pkgutil.walk_packages(linker_tui.__path__, 'linker_tui.'):\n"
         # migrations.env is an Alembic script, run by Alembic, not an importable module
-        "    if not m.name.startswith(('linker_tui.tui', 'linker_tui.migrations.env')):\n"
+        "    if not m.name.startswith(('linker_tui.tui', 'linker_tui.store.migrations.env')):\n"
         "        importlib.import_module(m.name)\n"
         "bad = sorted(n for n in sys.modules if n == 'textual' or n.startswith('textual.'))\n"
         "print(bad)\n"
@@ -70,7 +70,7 @@ def test_core_never_imports_textual() -> None:
 def test_demo_command_builds_the_database(tmp_path: Path) -> None:
     env = {"LINKER_DATA_DIR": str(tmp_path), "LINKER_CONFIG": str(empty_config(tmp_path))}
     done = subprocess.run(
-        [sys.executable, "-m", "linker_tui.cli", "demo", "--no-tui"],
+        [sys.executable, "-m", "linker_tui.cli.main", "demo", "--no-tui"],
         capture_output=True,
         text=True,
         env={**env, "PATH": "/usr/bin:/bin"},

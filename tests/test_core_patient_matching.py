@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from linker_tui.db import read_session
 from linker_tui.matching import (
     Agreement,
     MatchField,
@@ -22,8 +21,9 @@ from linker_tui.matching import (
     rank_patients,
     soundex,
 )
-from linker_tui.models import OnlineRequest
-from linker_tui.workflow import InvalidDecision, StaleRequest, Workflow, audit_trail
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest
+from linker_tui.workflow.decisions import InvalidDecision, StaleRequest, Workflow, audit_trail
 from tests.builders import add_patient, add_request, local
 from tests.matching_eval.evaluate import TARGET_RECALL_TOP3, evaluate
 
@@ -220,7 +220,7 @@ def test_match_cli_prints_candidates(
     import argparse
     import json
 
-    from linker_tui.match_cli import run_match_command
+    from linker_tui.cli.match import run_match_command
 
     add_request(engine, "Bill", "Hart", local(2026, 12, 3, 9), birthdate=date(1980, 4, 2))
     assert run_match_command(engine, "CA", argparse.Namespace(request_id=None, json=True)) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from linker_tui.common.text import clean
 from linker_tui.matching import (
     AppointmentFacts,
     Difference,
@@ -14,7 +15,6 @@ from linker_tui.matching import (
     phone_key,
     rank_candidates,
 )
-from linker_tui.text import clean
 from tests.builders import TZ, local
 
 

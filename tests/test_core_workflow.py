@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session, write_session
 from linker_tui.matching import Difference
-from linker_tui.models import AuditEvent, EmailOutbox, OnlineRequest
-from linker_tui.views import MatchKind
-from linker_tui.workflow import (
+from linker_tui.read.views import MatchKind
+from linker_tui.store.db import read_session, write_session
+from linker_tui.store.models import AuditEvent, EmailOutbox, OnlineRequest
+from linker_tui.workflow.decisions import (
     AppointmentUnavailable,
     InvalidDecision,
     StaleRequest,
@@ -251,7 +251,7 @@ def test_failure_inside_the_decision_rolls_everything_back(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr("linker_tui.workflow.compose_confirmation", broken)
+    monkeypatch.setattr("linker_tui.workflow.decisions.compose_confirmation", broken)
     with pytest.raises(RuntimeError):
         workflow.link(rid, practice["exact"], expected_version=1, send_email=True)
     assert dump(engine) == before

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linker_tui import csv_file
-from linker_tui.csv_file import read_csv
+from linker_tui.ingest import csv_file
+from linker_tui.ingest.csv_file import read_csv
 
 
 def _reference(text: str) -> tuple[list[tuple[int, list[str]]], list[int]]:

@@ -12,15 +12,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from linker_tui.cli import main
-from linker_tui.db import create_schema, drop_schema, make_engine
-from linker_tui.outage import (
+from linker_tui.cli.main import main
+from linker_tui.common.outage import (
     EXIT_DATABASE_UNAVAILABLE,
     SLOW_SECONDS,
     DatabaseUnavailable,
     health,
     unavailable,
 )
+from linker_tui.store.db import create_schema, drop_schema, make_engine
 from tests.conftest import POSTGRES_URL
 from tests.tcp_proxy import proxy_to
 

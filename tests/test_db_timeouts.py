@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.db import CONNECT_TIMEOUT, READ_TIMEOUT, STATEMENT_TIMEOUT, make_engine
+from linker_tui.store.db import CONNECT_TIMEOUT, READ_TIMEOUT, STATEMENT_TIMEOUT, make_engine
 
 
 def test_every_connection_has_its_timeouts(engine: Engine) -> None:

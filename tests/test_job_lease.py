@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.actor import Actor
-from linker_tui.clock import SystemClock
-from linker_tui.db import make_engine, write_session
-from linker_tui.lease import LeaseKeeper, lease_info, lease_ttl, new_holder_id
-from linker_tui.models import JobLease
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import SystemClock
 from linker_tui.scheduler import SYNC_JOB, JobScheduler
+from linker_tui.store.db import make_engine, write_session
+from linker_tui.store.lease import LeaseKeeper, lease_info, lease_ttl, new_holder_id
+from linker_tui.store.models import JobLease
 
 TTL = timedelta(seconds=60)
 
@@ -239,7 +239,7 @@ def test_a_desk_that_quits_hands_over_at_once(
 
 def test_run_now_runs_even_without_the_lease(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
-    from linker_tui.db import create_schema
+    from linker_tui.store.db import create_schema
 
     create_schema(engine)
     other = LeaseKeeper(engine, SystemClock(), "someone@elsewhere")

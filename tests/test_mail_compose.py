@@ -11,8 +11,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy.engine import Engine
 
-from linker_tui.clock import FixedClock
-from linker_tui.db import read_session
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.compose import (
     ConfirmationFacts,
     appointment_uid,
@@ -21,7 +20,8 @@ from linker_tui.mail.compose import (
     practice_domain,
 )
 from linker_tui.mail.message import InvalidHeader, check_header_value, make_address
-from linker_tui.models import EmailOutbox
+from linker_tui.store.db import read_session
+from linker_tui.store.models import EmailOutbox
 from tests.builders import NOW, TZ, local
 from tests.mail_support import PRACTICE, linked_email, practice_workflow
 

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.mail.cli import EX_TEMPFAIL, run_outbox_command
+from linker_tui.cli.mail import EX_TEMPFAIL, run_outbox_command
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import RelayReport
 from linker_tui.mail.transport import FileMailer, SmtpMailer
-from linker_tui.models import OutboxStatus
 from linker_tui.scheduler import OUTBOX_JOB, JobScheduler, add_outbox_job
 from linker_tui.services import Services, make_mailer
+from linker_tui.settings.config import Settings
+from linker_tui.store.models import OutboxStatus
 from tests.builders import NOW, empty_config
 from tests.mail_support import PRACTICE, ScriptedHandler, linked_email, smtp_server
 
@@ -85,7 +85,7 @@ def _services(engine: Engine, tmp_path: Path, **settings: Any) -> Services:
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    from linker_tui import cli  # imported late: the CLI modules bind sys.stdout at import
+    from linker_tui.cli import main as cli  # imported late: the CLI modules bind sys.stdout
 
     return cli._parser().parse_args(["outbox", *argv])
 
@@ -141,7 +141,7 @@ def test_outbox_send_exits_tempfail_when_the_server_is_down(
 def test_a_password_file_others_can_read_is_refused(
     no_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from linker_tui import cli
+    from linker_tui.cli import main as cli
 
     secret_file = no_config / "smtp-password"
     secret_file.write_text(SECRET + "\n", encoding="utf-8")
@@ -174,7 +174,7 @@ def test_outbox_send_with_a_password_file_gone_after_start(
 def test_cli_main_lists_the_outbox(
     no_config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from linker_tui import cli
+    from linker_tui.cli import main as cli
 
     monkeypatch.setenv("LINKER_DATABASE_URL", f"sqlite:///{no_config / 'cli.db'}")
     assert cli.main(["db", "upgrade"]) == 0  # a configured database: the admin creates it

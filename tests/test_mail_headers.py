@@ -13,10 +13,10 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 
-from linker_tui.clock import FixedClock
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import Outcome, RelayReport
-from linker_tui.views import ReopenResult
-from linker_tui.workflow import audit_trail
+from linker_tui.read.views import ReopenResult
+from linker_tui.workflow.decisions import audit_trail
 from tests.builders import NOW
 from tests.mail_support import (
     ScriptedHandler,

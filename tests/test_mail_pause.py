@@ -8,12 +8,12 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from linker_tui.clock import FixedClock
-from linker_tui.db import read_session
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.pause import ServerPause, same_code_streak
 from linker_tui.mail.relay import Outcome, RelayPolicy
 from linker_tui.mail.transport import SmtpMailer
-from linker_tui.models import EmailOutbox
+from linker_tui.store.db import read_session
+from linker_tui.store.models import EmailOutbox
 from tests.builders import NOW
 from tests.mail_support import ScriptedHandler, free_port, linked_email, make_relay, smtp_server
 

@@ -11,19 +11,19 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.db import make_engine, read_session
-from linker_tui.mail.admin import (
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
+from linker_tui.mail.message import build_message
+from linker_tui.mail.queries import outbox_counts, outbox_entries
+from linker_tui.mail.relay import Outcome, RelayPolicy
+from linker_tui.store.db import make_engine, read_session
+from linker_tui.store.models import EmailOutbox, OutboxStatus
+from linker_tui.workflow.decisions import audit_trail
+from linker_tui.workflow.outbox_actions import (
     OutboxActionError,
     cancel_email,
     retry_email,
 )
-from linker_tui.mail.message import build_message
-from linker_tui.mail.queries import outbox_counts, outbox_entries
-from linker_tui.mail.relay import Outcome, RelayPolicy
-from linker_tui.models import EmailOutbox, OutboxStatus
-from linker_tui.workflow import audit_trail
 from tests.builders import NOW
 from tests.mail_support import (
     ScriptedHandler,
@@ -201,7 +201,7 @@ def test_reopened_request_withdraws_a_failed_email_retried_later(engine: Engine)
     stored = row(engine, oid)
     workflow = practice_workflow(engine, clock)
     with read_session(engine) as s:
-        from linker_tui.models import OnlineRequest
+        from linker_tui.store.models import OnlineRequest
 
         request = s.get(OnlineRequest, stored.request_id)
         assert request is not None

@@ -16,11 +16,11 @@ from icalendar import Calendar
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from linker_tui.clock import FixedClock
-from linker_tui.db import read_session, write_session
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import NO_EMAIL_REASON, Outcome, RelayPolicy
 from linker_tui.mail.transport import SmtpMailer
-from linker_tui.models import EmailOutbox, Patient
+from linker_tui.store.db import read_session, write_session
+from linker_tui.store.models import EmailOutbox, Patient
 from tests.builders import NOW, TZ
 from tests.mail_support import (
     DROP,

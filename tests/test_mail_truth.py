@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.mail.cli import run_outbox_command
+from linker_tui.cli.mail import run_outbox_command
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.services import Services, not_sent_note
+from linker_tui.settings.config import Settings
 from tests.builders import NOW
 from tests.mail_support import PRACTICE, linked_email
 
@@ -32,7 +32,7 @@ def _services(engine: Engine, tmp_path: Path, *, demo: bool = False, **more: obj
 def test_outbox_send_with_the_file_backend_says_where_and_that_nothing_was_sent(
     sqlite_engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from linker_tui import cli  # the CLI modules bind sys.stdout at import
+    from linker_tui.cli import main as cli  # the CLI modules bind sys.stdout at import
 
     linked_email(sqlite_engine)
     services = _services(sqlite_engine, tmp_path)

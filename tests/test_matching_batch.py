@@ -10,14 +10,18 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui import candidates, patient_search
-from linker_tui.db import read_session
-from linker_tui.loader import load_export
-from linker_tui.match_cli import match_requests
-from linker_tui.matching import MatchLevel, TypedIdentity
-from linker_tui.models import OnlineRequest
-from linker_tui.patient_search import rank_request, rank_requests, rank_typed, rank_typed_many
-from linker_tui.pms_export import Export, PatientRow
+from linker_tui.cli.match import match_requests
+from linker_tui.ingest.loader import load_export
+from linker_tui.ingest.pms_export import Export, PatientRow
+from linker_tui.matching import MatchLevel, TypedIdentity, candidates, patient_search
+from linker_tui.matching.patient_search import (
+    rank_request,
+    rank_requests,
+    rank_typed,
+    rank_typed_many,
+)
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest
 from tests.builders import add_request, local
 from tests.matching_eval.evaluate import HERE
 from tests.matching_eval.evaluate import _patients as eval_patients

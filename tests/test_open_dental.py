@@ -13,8 +13,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session
-from linker_tui.models import OnlineRequest, Patient, Provider, RequestState
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest, Patient, Provider, RequestState
 from linker_tui.sync import open_dental
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.inbox import RequestInbox

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from linker_tui.config import Settings
+from linker_tui.settings.config import Settings
 from linker_tui.sync.configure import connector
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.open_dental import OpenDentalConnector

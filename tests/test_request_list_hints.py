@@ -8,12 +8,12 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.db import read_session, write_session
-from linker_tui.models import OnlineRequest
-from linker_tui.patient_search import rank_requests
-from linker_tui.queries import ListQuery, request_detail, request_page
-from linker_tui.request_match import record_ranking
-from linker_tui.views import MatchKind, RequestRow
+from linker_tui.matching.patient_search import rank_requests
+from linker_tui.matching.request_match import record_ranking
+from linker_tui.read.queries import ListQuery, request_detail, request_page
+from linker_tui.read.views import MatchKind, RequestRow
+from linker_tui.store.db import read_session, write_session
+from linker_tui.store.models import OnlineRequest
 from tests.builders import (
     NOW,
     TZ,

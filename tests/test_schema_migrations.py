@@ -16,12 +16,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
-from linker_tui import schema
-from linker_tui.cli import main
-from linker_tui.config import Settings
-from linker_tui.db import create_schema, drop_schema, make_engine, write_session
-from linker_tui.models import AuditEvent
+from linker_tui.cli.main import main
 from linker_tui.services import Services
+from linker_tui.settings.config import Settings
+from linker_tui.store import schema
+from linker_tui.store.db import create_schema, drop_schema, make_engine, write_session
+from linker_tui.store.models import AuditEvent
 from tests.builders import empty_config
 from tests.conftest import POSTGRES_URL, _backends
 
@@ -241,8 +241,8 @@ def test_a_start_on_a_current_schema_does_not_import_alembic(tmp_path: Path) -> 
     engine.dispose()
     program = (
         "import sys\n"
-        "import linker_tui.cli, linker_tui.tui.app\n"
-        "from linker_tui.config import Settings\n"
+        "import linker_tui.cli.main, linker_tui.tui.app\n"
+        "from linker_tui.settings.config import Settings\n"
         "from linker_tui.services import Services\n"
         f"Services.open(Settings(database_url={url!r}, data_dir={str(tmp_path)!r}))\n"
         "print(sorted(m for m in sys.modules if m == 'alembic' or m.startswith('alembic.')))\n"

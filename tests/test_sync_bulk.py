@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 import linker_tui.sync.engine as sync_engine
-from linker_tui import csv_file
-from linker_tui.csv_file import read_csv
-from linker_tui.db import create_schema, drop_schema
-from linker_tui.pms_export import (
+from linker_tui.ingest import csv_file
+from linker_tui.ingest.csv_file import read_csv
+from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     AppointmentColumns,
     BadRow,
@@ -25,6 +24,7 @@ from linker_tui.pms_export import (
     IgnoredRow,
     RowParser,
 )
+from linker_tui.store.db import create_schema, drop_schema
 from linker_tui.sync.engine import SyncSummary
 from tests.builders import TZ
 from tests.sync_support import APPOINTMENT_HEADER, ExportData, make_sync, patient, provider

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 import linker_tui.sync.engine as sync_engine
-from linker_tui.db import read_session
-from linker_tui.models import (
+from linker_tui.ingest.pms_export import ExportFormat
+from linker_tui.store.db import read_session
+from linker_tui.store.models import (
     Appointment,
     Patient,
     PatientNameKey,
@@ -20,7 +21,6 @@ from linker_tui.models import (
     SyncRun,
     SyncRunStatus,
 )
-from linker_tui.pms_export import ExportFormat
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import last_successful_sync, latest_runs, sync_problems
 from tests.builders import TZ
@@ -399,7 +399,7 @@ def test_rows_changed_in_place_added_and_quoted_over_lines_on_a_rerun(
 
 
 def test_plain_sql_values_are_stored_as_the_orm_stores_them(engine: Engine) -> None:
-    from linker_tui.models import UTCDateTime
+    from linker_tui.store.models import UTCDateTime
 
     moments = [
         datetime(2026, 12, 3, 9, 30, tzinfo=TZ),

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session
-from linker_tui.models import Patient
+from linker_tui.store.db import read_session
+from linker_tui.store.models import Patient
 from linker_tui.sync.queries import sync_problems
 from tests.sync_support import (
     APPOINTMENT_HEADER,

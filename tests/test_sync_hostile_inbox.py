@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session
-from linker_tui.models import OnlineRequest
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest
 from tests.sync_support import drop_request, fhir_request, make_sync
 
 

@@ -15,15 +15,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 import linker_tui.sync.engine as sync_engine
-from linker_tui.actor import Actor
-from linker_tui.cli import main
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.db import create_schema, make_engine, read_session
+from linker_tui.cli.main import main
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.demo import build_demo, demo_data_dir, read_practice, week_shift
-from linker_tui.models import Appointment, SyncRunStatus
 from linker_tui.scheduler import SYNC_JOB, JobScheduler, add_sync_job
 from linker_tui.services import Services
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.models import Appointment, SyncRunStatus
 from linker_tui.sync.control import StopFlag, SyncCancelled, SyncTimeout, run_io
 from linker_tui.sync.engine import SyncFailed, SyncSummary
 from linker_tui.sync.queries import latest_runs

@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import read_session
-from linker_tui.models import OnlineRequest, Patient, RequestState
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest, Patient, RequestState
 from linker_tui.sync.queries import sync_problems, sync_status
-from linker_tui.workflow import InvalidDecision, StaleRequest, Workflow, audit_trail
+from linker_tui.workflow.decisions import InvalidDecision, StaleRequest, Workflow, audit_trail
 from tests.builders import NOW
 from tests.conftest import is_decision_time, make_workflow
 from tests.sync_support import (
@@ -264,7 +264,7 @@ def test_a_patient_without_a_usable_first_name_never_blocks_the_import(
 def test_a_request_whose_matching_fails_is_reported_and_the_others_imported(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import linker_tui.patient_search as search
+    import linker_tui.matching.patient_search as search
 
     real = search.rank_patients
 

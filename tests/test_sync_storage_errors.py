@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.db import create_schema, make_engine, read_session
-from linker_tui.models import SyncRun, SyncRunStatus
+from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.models import SyncRun, SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from tests.builders import TZ
@@ -38,7 +38,7 @@ def _env(**settings: str) -> dict[str, str]:
 
 def _sync_command(env: Mapping[str, str], *prefix: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*prefix, sys.executable, "-m", "linker_tui.cli", "sync"],
+        [*prefix, sys.executable, "-m", "linker_tui.cli.main", "sync"],
         env=dict(env),
         capture_output=True,
         text=True,
@@ -86,7 +86,7 @@ def test_a_database_locked_by_another_program(tmp_path: Path) -> None:
     finally:
         locker.kill()
         locker.wait()
-    # at start a locked file is the database being unavailable (linker_tui.outage): 69
+    # at start a locked file is the database being unavailable (linker_tui.common.outage): 69
     assert result.returncode == 69
     _one_clear_line(result, "the file stays locked by another program")
 
@@ -122,7 +122,7 @@ def test_a_lock_during_the_run_is_recorded_as_a_failed_run(tmp_path: Path) -> No
     summary = sync.run()
     assert connector.locker is not None
     connector.locker.wait()
-    locked = "the file stays locked by another program"  # linker_tui.outage's wording
+    locked = "the file stays locked by another program"  # linker_tui.common.outage's wording
     assert summary.status is SyncRunStatus.FAILED and locked in summary.error
     with read_session(engine) as s:
         run = s.exec(select(SyncRun)).one()
@@ -153,7 +153,7 @@ def test_a_read_only_file_system(tmp_path: Path) -> None:
     env = _env(data_dir=str(folder / "data"), pms_export_dir=str(sample().write(tmp_path / "x")))
     mount = f'mount -t tmpfs -o ro tmpfs {folder} && exec "$@"'
     result = _sync_command(env, "unshare", "-rm", "sh", "-c", mount, "-")
-    # the database file cannot be made: the database is unavailable (linker_tui.outage): 69
+    # the database file cannot be made: the database is unavailable (linker_tui.common.outage): 69
     assert result.returncode == 69, result.stderr
     _one_clear_line(result, "cannot open the database file")
 
@@ -191,7 +191,7 @@ def test_the_next_run_closes_the_run_of_a_killed_sync(engine: Engine, tmp_path: 
     os.mkfifo(export / "providers.csv")  # reading it waits for a writer: for ever
     url = engine.url.render_as_string(hide_password=False)
     child = subprocess.Popen(
-        [sys.executable, "-m", "linker_tui.cli", "sync"],
+        [sys.executable, "-m", "linker_tui.cli.main", "sync"],
         env=_env(database_url=url, pms_export_dir=str(export), data_dir=str(tmp_path)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
-from linker_tui.config import Settings
-from linker_tui.db import make_engine, read_session
-from linker_tui.models import Appointment, SyncRun, SyncRunStatus
 from linker_tui.services import Services
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import make_engine, read_session
+from linker_tui.store.models import Appointment, SyncRun, SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import sync_status
@@ -122,7 +122,7 @@ def test_a_child_that_cannot_sync_is_a_failed_run_with_its_reason(tmp_path: Path
     assert summary.status is SyncRunStatus.FAILED
     assert summary.run_id is None
     assert "the sync process ended with status 1" in summary.error
-    # the end of what the child wrote: the one-line reason (linker_tui.outage)
+    # the end of what the child wrote: the one-line reason (linker_tui.common.outage)
     assert "postgresql+psycopg://nobody@127.0.0.1:1/none: connection refused" in summary.error
 
 

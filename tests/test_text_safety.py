@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linker_tui.text import CleanFormatter, clean
+from linker_tui.common.text import CleanFormatter, clean
 from tests.hostile import EVERYTHING, SAMPLES, SURROGATE, bad_characters, hostile
 
 

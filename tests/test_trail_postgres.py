@@ -17,16 +17,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 
-from linker_tui import schema
-from linker_tui.actor import Actor
-from linker_tui.cli import main
-from linker_tui.clock import FixedClock, SystemClock
-from linker_tui.db import make_engine, read_session
-from linker_tui.lease import LeaseKeeper, lease_info
-from linker_tui.models import AuditEvent, OnlineRequest, RequestState
-from linker_tui.trail import clock_skew
-from linker_tui.trail_check import verify_trail
-from linker_tui.workflow import (
+from linker_tui.cli.main import main
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock, SystemClock
+from linker_tui.store import schema
+from linker_tui.store.db import make_engine, read_session
+from linker_tui.store.lease import LeaseKeeper, lease_info
+from linker_tui.store.models import AuditEvent, OnlineRequest, RequestState
+from linker_tui.workflow.decisions import (
     AppointmentUnavailable,
     InvalidDecision,
     PracticeInfo,
@@ -34,6 +32,8 @@ from linker_tui.workflow import (
     Workflow,
     format_local,
 )
+from linker_tui.workflow.trail import clock_skew
+from linker_tui.workflow.trail_check import verify_trail
 from tests.builders import (
     TZ,
     add_appointment,

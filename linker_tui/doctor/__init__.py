@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from linker_tui.config import Settings
 from linker_tui.demo import demo_data_dir, demo_settings, read_practice
 from linker_tui.doctor.checks import run_checks
 from linker_tui.doctor.report import Finding, Level, Report
+from linker_tui.settings.config import Settings
 
 __all__ = ["Finding", "Level", "Report", "add_doctor_parser", "run_checks", "run_doctor_command"]
 

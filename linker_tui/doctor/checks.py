@@ -22,23 +22,24 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
-from linker_tui import __version__, schema
-from linker_tui.config import (
+from linker_tui import __version__
+from linker_tui.doctor.report import Report
+from linker_tui.logs import MASK, current_handler, log_file, secrets_of
+from linker_tui.settings.config import (
     Settings,
     default_config_file,
     is_secret_field,
     setting_sources,
     unknown_environment,
 )
-from linker_tui.db import make_engine
-from linker_tui.doctor.report import Report
-from linker_tui.lease import all_leases
-from linker_tui.logs import MASK, current_handler, log_file, secrets_of
-from linker_tui.models import AuditEvent
+from linker_tui.store import schema
+from linker_tui.store.db import make_engine
+from linker_tui.store.lease import all_leases
+from linker_tui.store.models import AuditEvent
 from linker_tui.sync.configure import connector as pms_connector
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems, sync_status
-from linker_tui.trail import clock_skew
+from linker_tui.workflow.trail import clock_skew
 
 BOX_CHARS = "─│▃█≠·…→✓"
 """Characters the app draws (rules, scrollbar, marks): the terminal must be able to show them."""

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TextIO
 
-from linker_tui.text import clean
+from linker_tui.common.text import clean
 
 
 class Level(StrEnum):

@@ -20,7 +20,7 @@ from email.parser import BytesParser, Parser
 from email.utils import format_datetime
 
 from linker_tui.mail.compose import practice_domain
-from linker_tui.models import EmailOutbox
+from linker_tui.store.models import EmailOutbox
 
 _ENCODED_WORD = re.compile(r"=\?[^?]*\?[bBqQ]\?", re.ASCII)
 _ADDR_SPEC = re.compile(r"^[^@\s\"(),:;<>\[\]\\]+@[^@\s\"(),:;<>\[\]\\]+\.[^@\s\"(),:;<>\[\]\\.]+$")

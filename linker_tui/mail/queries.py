@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
-from linker_tui.db import read_session
-from linker_tui.models import EmailOutbox, OnlineRequest, OutboxStatus
+from linker_tui.store.db import read_session
+from linker_tui.store.models import EmailOutbox, OnlineRequest, OutboxStatus
 
 
 @dataclass(frozen=True)

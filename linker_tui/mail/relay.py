@@ -32,13 +32,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col, select
 
-from linker_tui.actor import Actor
-from linker_tui.clock import Clock
-from linker_tui.db import read_session, write_session
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import Clock
 from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
 from linker_tui.mail.pause import PauseState, ServerPause, same_code_streak
 from linker_tui.mail.transport import DeliveryFailure, Mailer
-from linker_tui.models import (
+from linker_tui.store.db import db_now, read_session, write_session
+from linker_tui.store.models import (
     Appointment,
     AppointmentStatus,
     EmailOutbox,
@@ -47,7 +47,6 @@ from linker_tui.models import (
     Patient,
     RequestState,
 )
-from linker_tui.trail import db_now
 
 log = logging.getLogger(__name__)
 

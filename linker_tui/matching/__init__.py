@@ -3,7 +3,7 @@
 ``keys`` normalises names, phones and emails; ``evidence`` compares one field;
 ``patients`` scores candidates and decides the level; ``appointments`` ranks a
 patient's appointments against a request. The database search is
-:mod:`linker_tui.patient_search`.
+:mod:`linker_tui.matching.patient_search`.
 """
 
 from linker_tui.matching.appointments import (

@@ -10,8 +10,8 @@ from importlib.resources import files
 
 import phonenumbers
 
+from linker_tui.common.text import casefold_ascii
 from linker_tui.matching.names import equivalent_names
-from linker_tui.text import casefold_ascii
 
 _NON_NAME = re.compile(r"[^a-z0-9 ]+")
 

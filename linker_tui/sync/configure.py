@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.actor import Actor
-from linker_tui.clock import Clock
-from linker_tui.config import Settings
-from linker_tui.pms_export import ExportFormat
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import Clock
+from linker_tui.ingest.pms_export import ExportFormat
+from linker_tui.settings.config import Settings
 from linker_tui.sync.connector import Connector
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions

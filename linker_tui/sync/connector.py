@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
-from linker_tui.pms_export import (
+from linker_tui.ingest.pms_export import (
     AppointmentColumns,
     AppointmentRow,
     PatientRow,

@@ -1,7 +1,7 @@
 """What changed in one file of a CSV export since the last run (see
 :mod:`linker_tui.sync.csv_folder`).
 
-The file is read with the csv module (:func:`linker_tui.csv_file.read_csv`), a chunk of
+The file is read with the csv module (:func:`linker_tui.ingest.csv_file.read_csv`), a chunk of
 records at a time; each record gets a 64-bit fingerprint of its values, and only the
 records whose fingerprint the last run did not import are turned into typed rows
 (appointments column by column, :meth:`RowParser.appointment_bulk`; a row that reader
@@ -23,8 +23,8 @@ from itertools import compress, repeat
 from operator import is_, not_
 from typing import Any
 
-from linker_tui.csv_file import CsvChunk, read_csv, record_keys
-from linker_tui.pms_export import (
+from linker_tui.ingest.csv_file import CsvChunk, read_csv, record_keys
+from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     ID_COLUMNS,
     MAX_ID_LENGTH,

@@ -24,7 +24,7 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
-from linker_tui.pms_export import (
+from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     PATIENTS_FILE,
     PROVIDERS_FILE,

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from linker_tui.db import write_session
-from linker_tui.models import SyncRun, SyncRunStatus
+from linker_tui.store.db import write_session
+from linker_tui.store.models import SyncRun, SyncRunStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ One run:
    leaves the previous state intact. In the same transaction: appointments gone from the
    export's date window are cancelled, requests whose linked appointment was cancelled
    or moved and waiting requests whose patient got an appointment are flagged for staff
-   (:func:`linker_tui.workflow.flag_for_attention`, audited), the problems and counts of
+   (:func:`linker_tui.workflow.decisions.flag_for_attention`, audited), the problems and counts of
    the run and the connector's new state are stored;
 3. inbox: new requests in a second transaction, then files moved;
 4. finishes the run record (``ok``, ``failed`` with the error, or ``cancelled``).
@@ -44,11 +44,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, SQLModel, col, select
 
-from linker_tui.actor import Actor
-from linker_tui.clock import Clock
-from linker_tui.db import write_session
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import Clock
+from linker_tui.ingest.pms_export import (
+    AppointmentColumns,
+    AppointmentRow,
+    PatientRow,
+    ProviderRow,
+    RowProblem,
+)
 from linker_tui.matching import patient_keys
-from linker_tui.models import (
+from linker_tui.store.db import write_session
+from linker_tui.store.models import (
     BOOKABLE_STATUSES,
     AppointmentStatus,
     OnlineRequest,
@@ -56,19 +63,17 @@ from linker_tui.models import (
     SyncRun,
     SyncRunStatus,
 )
-from linker_tui.pms_export import (
-    AppointmentColumns,
-    AppointmentRow,
-    PatientRow,
-    ProviderRow,
-    RowProblem,
-)
 from linker_tui.sync.connector import AppointmentBlock, ChangeSet, Connector, TableChanges
 from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
 from linker_tui.sync.dead_runs import close_dead_runs, this_holder
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.summary import SyncSummary
-from linker_tui.workflow import AttentionFlag, find_patient, flag_for_attention, format_local
+from linker_tui.workflow.decisions import (
+    AttentionFlag,
+    find_patient,
+    flag_for_attention,
+    format_local,
+)
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from linker_tui.fhir import ParsedRequest, RequestFormatError, read_request
-from linker_tui.files import PRIVATE_FILE, private_folder
-from linker_tui.models import OnlineRequest, Provider
-from linker_tui.patient_search import rank_requests
-from linker_tui.pms_export import RowProblem
-from linker_tui.request_match import record_ranking
+from linker_tui.common.files import PRIVATE_FILE, private_folder
+from linker_tui.ingest.fhir import ParsedRequest, RequestFormatError, read_request
+from linker_tui.ingest.pms_export import RowProblem
+from linker_tui.matching.patient_search import rank_requests
+from linker_tui.matching.request_match import record_ranking
+from linker_tui.store.models import OnlineRequest, Provider
 from linker_tui.sync.control import StopFlag, run_io
 
 PROCESSED, REJECTED = "processed", "rejected"

@@ -46,7 +46,8 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 
-from linker_tui.pms_export import (
+from linker_tui.common.text import clean
+from linker_tui.ingest.pms_export import (
     AppointmentColumns,
     AppointmentRow,
     PatientRow,
@@ -66,7 +67,6 @@ from linker_tui.sync.open_dental_rows import (
     patient_row,
     provider_row,
 )
-from linker_tui.text import clean
 
 STATE_NAME = "open_dental"
 OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while this fresh)

@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from linker_tui.models import AppointmentStatus
-from linker_tui.pms_export import (
+from linker_tui.ingest.pms_export import (
     AppointmentColumns,
     PatientRow,
     ProviderRow,
     RowProblem,
 )
+from linker_tui.store.models import AppointmentStatus
 
 #: ``appointment.AptStatus`` (Open Dental's ``ApptStatus`` enum) → status; ``None``: not
 #: an appointment on the schedule (skipped, no problem).

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from linker_tui.models import SyncRun, SyncRunStatus
+from linker_tui.store.models import SyncRun, SyncRunStatus
 
 
 @dataclass(frozen=True)

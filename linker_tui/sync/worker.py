@@ -41,14 +41,14 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
-from linker_tui.actor import Actor
-from linker_tui.clock import Clock, SystemClock
-from linker_tui.config import Settings
-from linker_tui.db import write_session
-from linker_tui.models import SyncRun, SyncRunStatus
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import Clock, SystemClock
+from linker_tui.common.text import CleanFormatter
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import write_session
+from linker_tui.store.models import SyncRun, SyncRunStatus
 from linker_tui.sync.control import BUSY, StopFlag, take_turn
 from linker_tui.sync.summary import SyncSummary
-from linker_tui.text import CleanFormatter
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the app says while its database is away or slow (see :mod:`linker_tui.outage`).
+"""What the app says while its database is away or slow (see :mod:`linker_tui.common.outage`).
 
 One steady state on the status line instead of an error pop-up per failed read:
 "! database unreachable since 10:42 — retrying" while it is away, "waiting for the
@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.outage import DatabaseUnavailable, HealthState, health, unavailable
-from linker_tui.text import clean
+from linker_tui.common.outage import DatabaseUnavailable, HealthState, health, unavailable
+from linker_tui.common.text import clean
 
 CHECK_SECONDS = 0.5
 """How often the screen looks at the database's state (no query: a record in memory)."""

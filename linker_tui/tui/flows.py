@@ -2,7 +2,7 @@
 
 Each flow runs inside a worker: database work goes to a thread (``asyncio.to_thread``),
 dialogs are awaited with ``push_screen_wait``. Esc or Cancel at any step returns before
-anything is written. Every write goes through :class:`~linker_tui.workflow.Workflow`,
+anything is written. Every write goes through :class:`~linker_tui.workflow.decisions.Workflow`,
 which refuses decisions on a request that changed meanwhile (``WorkflowError``); those
 errors propagate to the screen's single error handler.
 """
@@ -16,6 +16,14 @@ from typing import Any
 
 from textual.app import App
 
+from linker_tui.read.views import (
+    AcceptCheck,
+    CandidateView,
+    MatchKind,
+    PatientCheck,
+    PatientView,
+    RequestRow,
+)
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.tui.formatting import clock_time, long_datetime, plural
@@ -34,14 +42,6 @@ from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning, WarningChoice
 from linker_tui.tui.safe import line, lines
-from linker_tui.views import (
-    AcceptCheck,
-    CandidateView,
-    MatchKind,
-    PatientCheck,
-    PatientView,
-    RequestRow,
-)
 
 MailQueuedCallback = Callable[[int, str], None]
 """Told ``(outbox_id, address)`` when a link queued a confirmation email."""

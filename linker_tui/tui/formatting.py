@@ -6,8 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from linker_tui.matching import Difference
-from linker_tui.models import RequestState
-from linker_tui.views import AppointmentView
+from linker_tui.read.views import AppointmentView
+from linker_tui.store.models import RequestState
 
 _STATE_SHORT = {
     RequestState.PENDING: "pending",

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
+from linker_tui.common.text import CleanFormatter
 from linker_tui.logs import current_handler
 from linker_tui.services import Services
-from linker_tui.text import CleanFormatter
 
 if TYPE_CHECKING:
     from linker_tui.mail.relay import RelayReport

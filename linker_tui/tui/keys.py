@@ -1,4 +1,4 @@
-"""The app's key bindings as Textual bindings (the specs live in ``linker_tui.keymap``)."""
+"""The app's key bindings as Textual bindings (the specs live in ``linker_tui.settings.keymap``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from textual.binding import Binding
 
-from linker_tui.keymap import *  # noqa: F403  (the specs, under their old names)
-from linker_tui.keymap import KeySpec
+from linker_tui.settings.keymap import *  # noqa: F403  (the specs, under their old names)
+from linker_tui.settings.keymap import KeySpec
 
 
 def binding(spec: KeySpec) -> Binding:

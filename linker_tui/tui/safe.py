@@ -25,7 +25,7 @@ from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.widgets import Input
 
-from linker_tui.text import clean
+from linker_tui.common.text import clean
 
 _LINE_BREAKS = re.compile(r"[\t\n\u2028\u2029]+")
 

@@ -121,7 +121,7 @@ def main() -> None:
     app = f"{env} {shlex.quote(str(Path(sys.executable).with_name('linker-tui')))}"
     if args.source is not None:  # run from there: its linker_tui is found first
         source = shlex.quote(str(args.source.resolve()))
-        app = f"cd {source} && {env} {python} -m linker_tui.cli"
+        app = f"cd {source} && {env} {python} -m linker_tui.cli.main"
     minimal = f"{env} {python} -m tests.benchmarks.minimal_app"
     kinds: dict[str, tuple[str, Callable[[list[str]], bool]]] = {
         "minimal Textual app, launch -> first frame": (

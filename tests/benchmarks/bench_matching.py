@@ -2,7 +2,7 @@
 
 Builds the database (through the loader, so the search keys are the real ones), then
 ranks the patients of every pending request at once, the way ``linker-tui match`` and the
-request import do (:func:`~linker_tui.patient_search.rank_requests`: set-based index
+request import do (:func:`~linker_tui.matching.patient_search.rank_requests`: set-based index
 lookups for the whole list, then scoring), then a sample one request at a time, the way
 Accept does (checking both give the same rankings), and prints the figures.
 
@@ -21,12 +21,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from linker_tui.db import create_schema, make_engine, read_session
-from linker_tui.loader import load_export
+from linker_tui.ingest.loader import load_export
+from linker_tui.ingest.pms_export import Export, PatientRow
 from linker_tui.matching import MatchLevel
-from linker_tui.models import OnlineRequest
-from linker_tui.patient_search import rank_request, rank_requests
-from linker_tui.pms_export import Export, PatientRow
+from linker_tui.matching.patient_search import rank_request, rank_requests
+from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.models import OnlineRequest
 from tests.matching_eval.generate import FIRST_F, FIRST_M, LAST, NICK
 
 SUFFIXES = ["", "son", "ley", "ard", "ette", "ier", "ton", "berg", "ski", "ini", "ez", "ova"]

@@ -30,12 +30,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.db import create_schema, make_engine
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
+from linker_tui.ingest.pms_export import ExportFormat, RowParser
 from linker_tui.matching import patient_keys
-from linker_tui.pms_export import ExportFormat, RowParser
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import create_schema, make_engine
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import (
     APPOINTMENT_COLUMNS,

@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from textual import events
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.db import make_engine
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.services import Services
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import make_engine
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
 from linker_tui.tui.modals.patient import PatientChooser

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linker_tui.db import create_schema, make_engine
 from linker_tui.matching import patient_keys
-from linker_tui.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.models import Appointment, OnlineRequest, Patient, Provider
 
 FIRST = [
     "Ava",

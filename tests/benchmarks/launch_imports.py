@@ -2,7 +2,7 @@
 
     python -m tests.benchmarks.launch_imports   (LINKER_CONFIG names the database)
 
-Starts the app as the command does (``linker_tui.cli.main``), headless, and prints one
+Starts the app as the command does (``linker_tui.cli.main.main``), headless, and prints one
 JSON list: the names in ``sys.modules`` at the moment the first page of requests is
 shown. ``tests/tui/test_launch_imports.py`` checks that the scheduler, the mail and the
 sync engine are not among them (they are imported once the rows are there).
@@ -19,7 +19,7 @@ def main() -> None:
     """Run the app until the first rows are listed, then print ``sys.modules`` and quit."""
     import asyncio
 
-    from linker_tui import cli
+    from linker_tui.cli import main as cli
     from linker_tui.tui.app import LinkerApp
     from linker_tui.tui.widgets.request_list import RequestList
 

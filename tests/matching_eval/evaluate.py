@@ -25,12 +25,12 @@ from typing import Any
 
 from sqlmodel import select
 
-from linker_tui.db import create_schema, make_engine, read_session
-from linker_tui.loader import load_export
+from linker_tui.ingest.loader import load_export
+from linker_tui.ingest.pms_export import Export, PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity
-from linker_tui.models import Patient
-from linker_tui.patient_search import rank_typed
-from linker_tui.pms_export import Export, PatientRow
+from linker_tui.matching.patient_search import rank_typed
+from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.models import Patient
 
 HERE = Path(__file__).parent
 TARGET_PRECISION = 1.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
-from linker_tui.actor import Actor
-from linker_tui.models import OutboxStatus, RequestState
+from linker_tui.common.actor import Actor
+from linker_tui.store.models import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import (
     Candidates,
@@ -18,7 +18,7 @@ from linker_tui.tui.modals.accept import (
 )
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
-from linker_tui.workflow import PracticeInfo, Workflow
+from linker_tui.workflow.decisions import PracticeInfo, Workflow
 from tests.tui.drive import (
     SMALL,
     dialog_text,

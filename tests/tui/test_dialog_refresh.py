@@ -8,8 +8,8 @@ from pathlib import Path
 
 from textual.widgets import Button, Static
 
-from linker_tui.db import read_session
-from linker_tui.models import OnlineRequest
+from linker_tui.store.db import read_session
+from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import (
     GONE,

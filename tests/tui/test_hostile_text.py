@@ -17,10 +17,10 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 import linker_tui
-from linker_tui.db import write_session
 from linker_tui.mail.relay import Outcome, RelayReport, RelayResult
 from linker_tui.mail.transport import DeliveryFailure
-from linker_tui.models import OnlineRequest
+from linker_tui.store.db import write_session
+from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.jobs import JobFailed, OutboxDelivered
 from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch

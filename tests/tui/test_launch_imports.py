@@ -22,7 +22,7 @@ LATER = (
     "linker_tui.sync.worker",
     "linker_tui.mail.relay",
     "linker_tui.mail.compose",
-    "linker_tui.workflow",
+    "linker_tui.workflow.decisions",
     "linker_tui.tui.flows",
     "linker_tui.tui.screens.outbox",
     "linker_tui.demo",

@@ -11,8 +11,8 @@ from textual.command import CommandPalette
 from textual.screen import Screen
 from textual.widgets import Button, Input, Static
 
-from linker_tui.db import write_session
-from linker_tui.models import OnlineRequest
+from linker_tui.store.db import write_session
+from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import (
     Candidates,

@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from linker_tui.actor import Actor
-from linker_tui.clock import FixedClock
-from linker_tui.config import Settings
-from linker_tui.db import make_engine, read_session, write_session
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import RelayReport
 from linker_tui.mail.transport import DeliveryFailure
 from linker_tui.matching import name_key, patient_keys
-from linker_tui.models import (
+from linker_tui.services import Services
+from linker_tui.settings.config import Settings
+from linker_tui.store.db import make_engine, read_session, write_session
+from linker_tui.store.models import (
     Appointment,
     AuditEvent,
     EmailOutbox,
@@ -27,7 +28,6 @@ from linker_tui.models import (
     Patient,
     Provider,
 )
-from linker_tui.services import Services
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)

@@ -14,6 +14,13 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Static
 
 from linker_tui.matching import Difference
+from linker_tui.read.views import (
+    AcceptCheck,
+    AppointmentView,
+    CandidateView,
+    EmailPlan,
+    RequestRow,
+)
 from linker_tui.tui.formatting import (
     DIFFERS,
     appointment_summary,
@@ -26,8 +33,7 @@ from linker_tui.tui.formatting import (
 from linker_tui.tui.modals.base import Dialog, ResultT, button, text
 from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
-from linker_tui.views import AcceptCheck, AppointmentView, CandidateView, EmailPlan, RequestRow
-from linker_tui.workflow import WorkflowError
+from linker_tui.workflow.decisions import WorkflowError
 
 _BOLD = "bold"
 _DIFF_STYLE = "bold underline"

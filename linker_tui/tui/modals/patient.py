@@ -22,13 +22,13 @@ from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from linker_tui.matching import Agreement, MatchField
+from linker_tui.read.views import PatientCandidateView, PatientCheck, PatientView, RequestRow
 from linker_tui.tui.formatting import plural
 from linker_tui.tui.keys import PATIENT_SEARCH, bindings
 from linker_tui.tui.modals.base import Dialog, button, text
 from linker_tui.tui.safe import SafeInput, cell, line, lines, one_line
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
-from linker_tui.views import PatientCandidateView, PatientCheck, PatientView, RequestRow
-from linker_tui.workflow import Workflow
+from linker_tui.workflow.decisions import Workflow
 
 _BOLD = "bold"
 MARKS: dict[Agreement, str] = {

@@ -16,10 +16,10 @@ from textual.content import Content
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from linker_tui.read.views import AppointmentView, RequestRow
 from linker_tui.tui.formatting import appointment_summary, plural
 from linker_tui.tui.modals.base import Dialog, button, text
 from linker_tui.tui.safe import SafeInput, line, lines
-from linker_tui.views import AppointmentView, RequestRow
 
 QUICK_REASONS: tuple[str, ...] = (
     "No availability",

@@ -20,8 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
 
-from linker_tui.models import OutboxStatus, RequestState
-from linker_tui.queries import (
+from linker_tui.read.queries import (
     PAGE_SIZE,
     ChangeStamp,
     ListQuery,
@@ -31,7 +30,9 @@ from linker_tui.queries import (
     request_page,
     state_counts,
 )
+from linker_tui.read.views import RequestRow
 from linker_tui.services import Services
+from linker_tui.store.models import OutboxStatus, RequestState
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.db_watch import CHECK_SECONDS, DatabaseWatch, failed_decision, outage_of
@@ -59,7 +60,6 @@ from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.request_list import RequestList
 from linker_tui.tui.widgets.status import sync_status_text
 from linker_tui.tui.widgets.top_bar import FilterInput, TopBar
-from linker_tui.views import RequestRow
 
 if TYPE_CHECKING:
     from linker_tui.tui.flows import Flows
@@ -495,7 +495,7 @@ class MainScreen(Screen[None]):
             self._update_bindings()
         if event.state is not WorkerState.ERROR:
             return
-        from linker_tui.workflow import WorkflowError
+        from linker_tui.workflow.decisions import WorkflowError
 
         error = event.worker.error
         away = outage_of(error)

@@ -17,10 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from linker_tui.mail.admin import OutboxActionError
 from linker_tui.mail.queries import OutboxEntry
-from linker_tui.models import OutboxStatus
 from linker_tui.services import Services
+from linker_tui.store.models import OutboxStatus
 from linker_tui.tui.formatting import count, long_datetime, plural, received
 from linker_tui.tui.jobs import MailChanged
 from linker_tui.tui.keys import OUTBOX_KEYS, KeySpec, bindings
@@ -30,6 +29,7 @@ from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.record_table import RecordTable
+from linker_tui.workflow.outbox_actions import OutboxActionError
 
 ACTION_GROUP = "outbox-action"
 LIMIT = 500

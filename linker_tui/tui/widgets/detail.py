@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 from textual.content import Content
 from textual.widgets import Static
 
-from linker_tui.models import RequestState
+from linker_tui.read.views import RequestDetail
+from linker_tui.store.models import RequestState
 from linker_tui.tui.formatting import appointment_summary, long_datetime, with_provider
 from linker_tui.tui.safe import line, lines
-from linker_tui.views import RequestDetail
 
 _LABEL = "bold"
 HEIGHT = 7

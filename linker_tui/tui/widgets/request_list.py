@@ -23,10 +23,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from linker_tui.read.views import RequestRow
 from linker_tui.tui.formatting import received, short_datetime, state_short
 from linker_tui.tui.safe import cell
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
-from linker_tui.views import RequestRow
 
 COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("received", "Received", 11),

@@ -1,0 +1,1 @@
+"""The ``linker-tui`` command line: ``main`` dispatches to one module per command group."""

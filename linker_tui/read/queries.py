@@ -1,0 +1,316 @@
+"""The read side of the request list: pages of rows, counts per state, one request's detail.
+
+Every query is paged and index-backed, so the list stays fast with 10,000 open requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from linker_tui.matching.patient_search import PatientRanking, rank_requests
+from linker_tui.matching.request_match import (
+    exact_appointment_clause,
+    patient_status,
+    request_patient_status,
+)
+from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
+from linker_tui.store.db import read_session
+from linker_tui.store.models import (
+    BOOKABLE_STATUSES,
+    OPEN_STATES,
+    Appointment,
+    AuditEvent,
+    EmailOutbox,
+    OnlineRequest,
+    Patient,
+    Provider,
+    RequestState,
+    SyncRun,
+)
+
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Which requests the list shows."""
+
+    show_handled: bool = False
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    """One page of the request list."""
+
+    rows: tuple[RequestRow, ...]
+    offset: int
+    total: int
+
+
+def _filtered(query: ListQuery) -> sa.ColumnElement[bool]:
+    conditions: list[sa.ColumnElement[bool]] = []
+    if not query.show_handled:
+        conditions.append(col(OnlineRequest.state).in_(OPEN_STATES))
+    for word in query.text.split():
+        pattern = f"%{word.replace('%', '').replace('_', '')}%"
+        conditions.append(
+            sa.or_(
+                col(OnlineRequest.typed_first_name).ilike(pattern),
+                col(OnlineRequest.typed_last_name).ilike(pattern),
+                col(OnlineRequest.external_id).ilike(pattern),
+                col(OnlineRequest.reason).ilike(pattern),
+                col(OnlineRequest.typed_email).ilike(pattern),
+            )
+        )
+    return sa.and_(sa.true(), *conditions)
+
+
+def request_page(
+    engine: Engine,
+    query: ListQuery,
+    offset: int,
+    tz: ZoneInfo,
+    now: datetime,
+    region: str = "CA",
+) -> RequestPage:
+    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first.
+
+    An open request whose patient is not known yet is looked up in the patients (one
+    batch for the page; ``region``: the practice's phone region), so its hint says
+    whether staff will be asked "Is this the same patient?"."""
+    where = _filtered(query)
+    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    with read_session(engine) as session:
+        total = session.exec(select(sa.func.count()).select_from(OnlineRequest).where(where)).one()
+        offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
+        # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
+        # not for every row before sorting.
+        page_ids = (
+            select(OnlineRequest.id)
+            .where(where)
+            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+            .offset(offset)
+            .limit(PAGE_SIZE)
+            .scalar_subquery()
+        )
+        requested = aliased(Provider)
+        exact = (
+            select(Appointment.id)
+            .where(
+                Appointment.patient_id == OnlineRequest.patient_id,
+                exact_appointment_clause(),
+                col(Appointment.status).in_(BOOKABLE_STATUSES),
+            )
+            .exists()
+        )
+        upcoming = (
+            select(sa.func.count())
+            .select_from(Appointment)
+            .where(
+                Appointment.patient_id == OnlineRequest.patient_id,
+                col(Appointment.status).in_(BOOKABLE_STATUSES),
+                col(Appointment.start) >= today,
+            )
+            .scalar_subquery()
+        )
+        statement = (
+            select(OnlineRequest, requested, exact.label("exact"), upcoming.label("upcoming"))
+            .join(
+                requested,
+                col(OnlineRequest.requested_provider_id) == requested.id,
+                isouter=True,
+            )
+            .where(col(OnlineRequest.id).in_(page_ids))
+            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+        )
+        found = session.exec(statement).all()
+        # Requests ranked on arrival carry their ranking; older ones are ranked here.
+        unknown = [
+            request
+            for request, *_ in found
+            if request.patient_id is None
+            and not request.patient_match_level
+            and RequestState(request.state).open
+        ]
+        ranked = rank_requests(session, unknown, region)
+        rankings = {r.id: ranking for r, ranking in zip(unknown, ranked, strict=True)}
+        rows = tuple(
+            _row(request, provider, bool(is_exact), int(count or 0), rankings.get(request.id))
+            for request, provider, is_exact, count in found
+        )
+    return RequestPage(rows=rows, offset=offset, total=total)
+
+
+def _patient_hint(request: OnlineRequest, ranking: PatientRanking | None) -> str:
+    """:func:`~linker_tui.matching.request_match.patient_status` from the stored ranking, or from
+    ``ranking`` for a request not ranked yet."""
+    if request.patient_match_level or ranking is None:
+        return request_patient_status(request)
+    return patient_status(request.patient_id, ranking.level.value, len(ranking.candidates))
+
+
+def _match_hint(
+    request: OnlineRequest, exact: bool, upcoming: int, ranking: PatientRanking | None
+) -> str:
+    if request.attention:
+        # Text, not only colour: the sync flagged the request for staff.
+        return "! appt changed" if request.state == RequestState.LINKED.value else "! can link now"
+    if request.state == RequestState.LINKED.value:
+        return "linked"
+    if request.patient_id is None:
+        return _patient_hint(request, ranking)
+    if exact:
+        return "exact match"
+    if upcoming:
+        return f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
+    return "nothing scheduled"
+
+
+def _row(
+    request: OnlineRequest,
+    provider: Provider | None,
+    exact: bool,
+    upcoming: int,
+    ranking: PatientRanking | None = None,
+) -> RequestRow:
+    assert request.id is not None
+    return RequestRow(
+        id=request.id,
+        external_id=request.external_id,
+        received_at=request.received_at,
+        typed_name=request.typed_name,
+        requested_start=request.requested_start,
+        requested_provider_name=provider.display_name if provider else "",
+        reason=request.reason,
+        state=RequestState(request.state),
+        patient_id=request.patient_id,
+        match_hint=_match_hint(request, exact, upcoming, ranking),
+        patient_status=_patient_hint(request, ranking),
+        version=request.version,
+        attention=request.attention,
+    )
+
+
+@dataclass(frozen=True)
+class ChangeStamp:
+    """A cheap fingerprint of what the request list shows: when it differs from the last
+    one, another workstation (or the sync) changed something and the list is read again."""
+
+    last_audit_id: int
+    requests: int
+    last_received_at: datetime | None
+    last_sync_id: int
+    last_sync_status: str
+
+
+def change_stamp(engine: Engine) -> ChangeStamp:
+    """One small, index-backed query: every decision is audited (``audit_event`` ids only
+    grow), new requests change the count, a sync run adds or finishes a ``sync_run`` row."""
+    newest_run = select(sa.func.max(SyncRun.id)).scalar_subquery()
+    statement = sa.select(
+        select(sa.func.max(AuditEvent.id)).scalar_subquery(),
+        select(sa.func.count()).select_from(OnlineRequest).scalar_subquery(),
+        select(sa.func.max(OnlineRequest.received_at)).scalar_subquery(),
+        newest_run,
+        select(SyncRun.status).where(SyncRun.id == newest_run).scalar_subquery(),
+    )
+    with read_session(engine) as session:
+        audit, requests, received, run, status = session.execute(statement).one()
+    return ChangeStamp(int(audit or 0), int(requests or 0), received, int(run or 0), status or "")
+
+
+def state_counts(engine: Engine) -> dict[RequestState, int]:
+    """How many requests are in each state."""
+    with read_session(engine) as session:
+        rows = session.exec(
+            select(OnlineRequest.state, sa.func.count()).group_by(col(OnlineRequest.state))
+        ).all()
+    counts = dict.fromkeys(RequestState, 0)
+    for state, count in rows:
+        counts[RequestState(state)] = count
+    return counts
+
+
+def request_detail(
+    engine: Engine, request_id: int, tz: ZoneInfo, now: datetime, region: str = "CA"
+) -> RequestDetail:
+    """Everything about one request, for the detail pane."""
+    with read_session(engine) as session:
+        request = session.get(OnlineRequest, request_id)
+        if request is None:
+            raise LookupError(f"request {request_id} does not exist")
+        patient = session.get(Patient, request.patient_id) if request.patient_id else None
+        linked = None
+        if request.linked_appointment_id is not None:
+            appointment = session.get(Appointment, request.linked_appointment_id)
+            if appointment is not None:
+                linked = appointment_view(appointment, _provider(session, appointment.provider_id))
+        row = request_page_row(session, request, tz, now, region)
+        return RequestDetail(
+            row=row,
+            typed_birthdate=request.typed_birthdate,
+            typed_email=request.typed_email,
+            typed_phone=request.typed_phone,
+            note=request.note,
+            patient_name=patient.display_name if patient else "",
+            patient_status=row.patient_status,
+            patient_no_email=bool(patient and patient.no_email),
+            linked=linked,
+            reject_reason=request.reject_reason,
+            decided_by=request.decided_by,
+            decided_at=request.decided_at,
+        )
+
+
+def request_page_row(
+    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime, region: str = "CA"
+) -> RequestRow:
+    """The list row of one request, with its match hint."""
+    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    base = (
+        select(sa.func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.patient_id == request.patient_id,
+            col(Appointment.status).in_(BOOKABLE_STATUSES),
+        )
+    )
+    exact = session.exec(
+        base.join(OnlineRequest, col(OnlineRequest.id) == request.id).where(
+            exact_appointment_clause()
+        )
+    ).one()
+    upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()
+    ranking = None
+    if (
+        request.patient_id is None
+        and not request.patient_match_level
+        and request.state in (s.value for s in RequestState if s.open)
+    ):
+        ranking = rank_requests(session, [request], region)[0]  # not ranked yet
+    provider = _provider(session, request.requested_provider_id)
+    return _row(request, provider, exact > 0, upcoming, ranking)
+
+
+def _provider(session: Session, provider_id: int | None) -> Provider | None:
+    return session.get(Provider, provider_id) if provider_id is not None else None
+
+
+def providers(engine: Engine) -> list[Provider]:
+    """All providers, by name."""
+    with read_session(engine) as session:
+        return list(session.exec(select(Provider).order_by(col(Provider.last_name))).all())
+
+
+def outbox_status(engine: Engine, outbox_id: int) -> str | None:
+    """The status of one outbox email (``queued``, ``sent``, ...), or None if it is gone."""
+    with read_session(engine) as session:
+        email = session.get(EmailOutbox, outbox_id)
+        return email.status if email is not None else None

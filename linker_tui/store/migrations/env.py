@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection that ``linker_tui.store.schema`` hands over."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import linker_tui.store.models  # noqa: F401  (registers the tables on the metadata)
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=SQLModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,202 @@
+"""Schema versions: create or upgrade with Alembic, and refuse a database of another version.
+
+A start on a current schema does not import Alembic (about 200 ms): the revision is read
+with a plain query and compared with :data:`HEAD_REVISION`. Alembic is imported when
+something has to be created, upgraded, stamped or compared.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel
+
+import linker_tui.store.models  # noqa: F401  (registers the tables on the metadata)
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+VERSION_TABLE = "alembic_version"
+HEAD_REVISION = "0004_sync_run_holder"
+"""The newest revision in ``linker_tui/store/migrations/versions``; a test checks it against
+Alembic's own reading of that folder (:func:`alembic_head`), so a new migration that
+forgets it fails the tests."""
+
+
+class SchemaMismatch(RuntimeError):
+    """The database's schema is not the one this version of linker-tui knows."""
+
+
+def _config() -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "linker_tui.store:migrations")
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this version knows."""
+    return HEAD_REVISION
+
+
+def alembic_head() -> str:
+    """The newest revision as Alembic reads it from the migrations folder."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    """Every revision this version knows (older ones and the head)."""
+    from alembic.script import ScriptDirectory
+
+    return {rev.revision for rev in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: no linker-tui schema yet), read from
+    Alembic's version table with a plain query."""
+    with engine.connect() as connection:
+        if not sa.inspect(connection).has_table(VERSION_TABLE):
+            return None
+        query = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
+        revisions = list(connection.execute(query).scalars())
+    if len(revisions) > 1:
+        raise SchemaMismatch(f"The database records several schema revisions: {revisions}.")
+    return revisions[0] if revisions else None
+
+
+def has_unversioned_tables(engine: Engine) -> bool:
+    """Whether linker-tui's tables exist without a recorded revision (a database made by
+    ``create_all`` before migrations existed)."""
+    names = set(sa.inspect(engine).get_table_names())
+    return VERSION_TABLE not in names and "online_request" in names
+
+
+def upgrade(engine: Engine, desk_role: str = "") -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision; returns (before, after).
+
+    ``desk_role`` (PostgreSQL): the role the desks log in as, given its grants by the
+    migrations (empty: no grants, one role does everything). A database made before
+    migrations existed (tables, no ``alembic_version``) is adopted: missing tables and
+    the audit guard are added, it is stamped as the initial revision (its tables are
+    those of 1.x) and upgraded from there.
+    """
+    before = current_revision(engine)
+    if before is None and has_unversioned_tables(engine):
+        from linker_tui.store.db import create_schema_tables  # db imports this module
+
+        create_schema_tables(engine)  # create_all (missing tables only) + guard
+        _run(engine, "stamp", "0001_initial", desk_role)
+    _run(engine, "upgrade", "head", desk_role)
+    return before, head_revision()
+
+
+def _run(engine: Engine, what: str, revision: str, desk_role: str) -> None:
+    from alembic import command
+
+    config = _config()
+    config.attributes["desk_role"] = desk_role
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # a migration may take longer
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+        config.attributes["connection"] = connection
+        getattr(command, what)(config, revision)
+
+
+class WrongRole(RuntimeError):
+    """``db upgrade`` run by a role that may not change the schema; says so in one line."""
+
+
+def check_upgrader(engine: Engine, admin_role: str, desk_role: str) -> None:
+    """Raise :class:`WrongRole` unless this connection may run the migrations (PostgreSQL):
+    it must be the admin role (or a member of it, or a superuser), and the desk role
+    must exist. Empty names skip the check."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect() as connection:
+        me = connection.execute(sa.text("SELECT session_user")).scalar_one()
+        roles = set(
+            connection.execute(
+                sa.text("SELECT rolname FROM pg_roles WHERE rolname IN (:a, :d)"),
+                {"a": admin_role, "d": desk_role},
+            ).scalars()
+        )
+        if admin_role and admin_role not in roles:
+            raise WrongRole(
+                f"the admin role {admin_role} does not exist: create it (see "
+                "docs/multi-workstation.md) or name yours in database_admin_role"
+            )
+        if desk_role and desk_role not in roles:
+            raise WrongRole(
+                f"the desk role {desk_role} does not exist: create it (see "
+                "docs/multi-workstation.md) or name yours in database_desk_role"
+            )
+        if (
+            admin_role
+            and not connection.execute(
+                sa.text("SELECT pg_has_role(session_user, :a, 'MEMBER')"), {"a": admin_role}
+            ).scalar_one()
+        ):
+            raise WrongRole(
+                f"connected as {me}: the schema is changed by the admin role {admin_role} "
+                "only; run `linker-tui db upgrade` with the admin's database URL"
+            )
+
+
+def stamp_head(engine: Engine) -> None:
+    """Record that a schema made by ``create_all`` is at the newest revision."""
+    _run(engine, "stamp", "head", "")
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`SchemaMismatch`, with what to do, unless the schema is current."""
+    current, head = current_revision(engine), head_revision()
+    if current == head:
+        return
+    url = engine.url.render_as_string(hide_password=True)
+    if current is None:
+        raise SchemaMismatch(
+            f"The database {url} has no linker-tui schema yet. "
+            "Run `linker-tui db upgrade` once (whoever administers the database)."
+        )
+    if current in known_revisions():
+        raise SchemaMismatch(
+            f"The database {url} has an older schema ({current}); this linker-tui needs "
+            f"{head}. Run `linker-tui db upgrade` (on one workstation), then start again."
+        )
+    raise SchemaMismatch(
+        f"The database {url} was upgraded by a newer linker-tui (schema {current}). "
+        "Install the same linker-tui version as the other workstations."
+    )
+
+
+def schema_differences(engine: Engine) -> list[Any]:
+    """What Alembic's autogenerate sees between the database and the models (empty: equal)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+
+def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Check the schema before the app uses the database (see :func:`check_schema`).
+
+    ``auto_upgrade`` (the default SQLite file in the user's data folder, which only this
+    workstation uses): a missing or older schema is created or upgraded at once, so a
+    first run just works. A configured ``database_url`` is never changed here: it may be
+    shared by several desks, and ``linker-tui db upgrade`` is the administrator's job.
+    A schema newer than this version is refused either way.
+    """
+    if auto_upgrade:
+        current = current_revision(engine)
+        if current != head_revision() and (current is None or current in known_revisions()):
+            upgrade(engine)
+    check_schema(engine)
