@@ -318,7 +318,7 @@ class OutboxRelay:
             ).one()
             reason = self._why_not_send(session, row)
             if reason:
-                row.status = OutboxStatus.CANCELLED.value
+                row.status = OutboxStatus.CANCELLED
                 row.last_error = reason
                 row.attempts -= 1  # nothing was attempted
                 row.claimed_by = ""

@@ -13,6 +13,15 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
+from linker_tui.store.enums import (  # the vocabularies, here beside their columns
+    BOOKABLE_STATUSES,  # noqa: F401
+    OPEN_STATES,  # noqa: F401
+    AppointmentStatus,
+    OutboxStatus,
+    RequestState,
+    SyncRunStatus,
+)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware datetime, stored as UTC on every backend.
@@ -47,62 +56,21 @@ def utc_column(*, nullable: bool = True, index: bool = False) -> Any:
     return Field(sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
 
 
-class AppointmentStatus(StrEnum):
-    """Status of an appointment as the PMS reports it."""
-
-    SCHEDULED = "scheduled"
-    CONFIRMED = "confirmed"
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    BROKEN = "broken"
-    UNSCHEDULED = "unscheduled"
-
-    @property
-    def bookable(self) -> bool:
-        """Whether a request may be linked to an appointment in this status."""
-        return self in (AppointmentStatus.SCHEDULED, AppointmentStatus.CONFIRMED)
-
-
-BOOKABLE_STATUSES = tuple(s.value for s in AppointmentStatus if s.bookable)
-
-
-class RequestState(StrEnum):
-    """Where an online request stands."""
-
-    PENDING = "pending"
-    WAITING_PMS = "waiting_pms"
-    LINKED = "linked"
-    REJECTED = "rejected"
-
-    @property
-    def open(self) -> bool:
-        """Whether staff still have to decide on the request."""
-        return self in (RequestState.PENDING, RequestState.WAITING_PMS)
-
-    @property
-    def label(self) -> str:
-        """How the state reads on screen."""
-        return _STATE_LABELS[self]
-
-
-_STATE_LABELS = {
-    RequestState.PENDING: "Pending",
-    RequestState.WAITING_PMS: "Waiting for PMS",
-    RequestState.LINKED: "Linked",
-    RequestState.REJECTED: "Rejected",
-}
-
-OPEN_STATES = tuple(s.value for s in RequestState if s.open)
-
-
-class OutboxStatus(StrEnum):
-    """Where a confirmation email stands."""
-
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
+def enum_column(kind: type[StrEnum], default: StrEnum, *, index: bool = False) -> Any:
+    """A status column typed by its enum: read back as the enum member, written from the
+    member (or its value). Stored as the member's value in a ``VARCHAR(16)`` without a
+    CHECK constraint, exactly as the plain string columns of the migrations, so the
+    databases need no change. A value the enum does not know is refused when written
+    and raises ``LookupError`` when read."""
+    column_type = sa.Enum(
+        kind,
+        native_enum=False,
+        create_constraint=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+    return Field(default=default, sa_column=Column(column_type, nullable=False, index=index))
 
 
 class Provider(SQLModel, table=True):
@@ -195,7 +163,7 @@ class Appointment(SQLModel, table=True):
     duration_min: int = 30
     operatory: str = ""
     reason: str = ""
-    status: str = Field(default=AppointmentStatus.SCHEDULED.value, max_length=16)
+    status: AppointmentStatus = enum_column(AppointmentStatus, AppointmentStatus.SCHEDULED)
     pms_updated_at: datetime | None = utc_column()
 
 
@@ -225,7 +193,7 @@ class OnlineRequest(SQLModel, table=True):
     # exact / possible / none ("" = not ranked yet), and how many candidates it offered.
     patient_match_level: str = Field(default="", max_length=16)
     patient_match_count: int = 0
-    state: str = Field(default=RequestState.PENDING.value, max_length=16)
+    state: RequestState = enum_column(RequestState, RequestState.PENDING)
     linked_appointment_id: int | None = Field(
         default=None, foreign_key="appointment.id", unique=True
     )
@@ -289,7 +257,7 @@ class EmailOutbox(SQLModel, table=True):
     body_text: str = ""
     body_html: str = ""
     ics: str = ""
-    status: str = Field(default=OutboxStatus.QUEUED.value, max_length=16, index=True)
+    status: OutboxStatus = enum_column(OutboxStatus, OutboxStatus.QUEUED, index=True)
     attempts: int = 0
     last_error: str = ""
     created_at: datetime = utc_column(nullable=False)
@@ -301,16 +269,6 @@ class EmailOutbox(SQLModel, table=True):
     message_id: str = ""
 
 
-class SyncRunStatus(StrEnum):
-    """How a sync run ended."""
-
-    RUNNING = "running"
-    OK = "ok"
-    FAILED = "failed"
-    CANCELLED = "cancelled"  # stopped (the app quit): nothing of it was kept
-    SKIPPED = "skipped"  # another sync was running
-
-
 class SyncRun(SQLModel, table=True):
     """One run of the PMS sync and the request inbox (see ``linker_tui.sync``)."""
 
@@ -319,7 +277,7 @@ class SyncRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     started_at: datetime = utc_column(nullable=False, index=True)
     finished_at: datetime | None = utc_column()
-    status: str = Field(default=SyncRunStatus.RUNNING.value, max_length=16, index=True)
+    status: SyncRunStatus = enum_column(SyncRunStatus, SyncRunStatus.RUNNING, index=True)
     trigger: str = Field(default="", max_length=16)  # schedule, manual, cli, demo
     source: str = ""
     workstation: str = ""

@@ -492,7 +492,7 @@ class SyncEngine:
             if row is None:  # deleted meanwhile (a test's fresh schema): record it again
                 row = SyncRun(id=run.id, started_at=run.started_at, trigger=run.trigger)
             row.finished_at = finished
-            row.status = status.value
+            row.status = status
             row.source = run.source
             row.rows_seen, row.inserted, row.updated = run.rows_seen, run.inserted, run.updated
             row.cancelled, row.flagged = run.cancelled, run.flagged

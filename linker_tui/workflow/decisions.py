@@ -492,7 +492,7 @@ class Workflow:
                 )
             ).all()
             for email in queued:
-                email.status = OutboxStatus.CANCELLED.value
+                email.status = OutboxStatus.CANCELLED
                 email.last_error = "request reopened before sending"
                 session.add(email)
             sending = session.exec(
