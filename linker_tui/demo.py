@@ -24,7 +24,7 @@ from linker_tui.common.clock import SystemClock
 from linker_tui.ingest.loader import LoadReport
 from linker_tui.ingest.pms_export import ExportFormat, RowProblem
 from linker_tui.settings.config import Settings
-from linker_tui.store.db import create_schema, drop_schema
+from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.inbox import RequestInbox

@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
-from linker_tui.store.db import create_schema, drop_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.workflow.decisions import PracticeInfo, Workflow
 from tests.builders import NOW, TZ
 

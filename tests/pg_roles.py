@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine, make_url
 
 from linker_tui.store import schema
-from linker_tui.store.db import drop_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import drop_schema
 
 
 @dataclass(frozen=True)

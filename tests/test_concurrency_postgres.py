@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from linker_tui.store.db import create_schema, drop_schema, make_engine, read_session
+from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import AuditEvent, OnlineRequest, RequestState
+from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.workflow.decisions import AppointmentUnavailable, InvalidDecision, StaleRequest
 from tests.builders import add_appointment, add_patient, add_provider, add_request, local
 from tests.conftest import POSTGRES_URL, make_workflow

@@ -20,7 +20,8 @@ from linker_tui.common.outage import (
     health,
     unavailable,
 )
-from linker_tui.store.db import create_schema, drop_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema, drop_schema
 from tests.conftest import POSTGRES_URL
 from tests.tcp_proxy import proxy_to
 

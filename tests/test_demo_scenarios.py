@@ -13,8 +13,9 @@ from sqlmodel import select
 
 from linker_tui.demo import build_demo, demo_data_dir, week_shift
 from linker_tui.read.views import MatchKind
-from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import Appointment, OnlineRequest, Patient
+from linker_tui.store.schema import create_schema
 from tests.conftest import make_workflow
 
 EXACT = {

@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 
 from linker_tui.cli.main import main
 from linker_tui.store import schema
-from linker_tui.store.db import drop_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import drop_schema
 from tests.builders import empty_config
 from tests.conftest import POSTGRES_URL
 from tests.mail_support import free_port, login_checker, smtp_server

@@ -239,7 +239,7 @@ def test_a_desk_that_quits_hands_over_at_once(
 
 def test_run_now_runs_even_without_the_lease(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}")
-    from linker_tui.store.db import create_schema
+    from linker_tui.store.schema import create_schema
 
     create_schema(engine)
     other = LeaseKeeper(engine, SystemClock(), "someone@elsewhere")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema
 from linker_tui.sync import worker
 from linker_tui.sync.worker import child_environment
 

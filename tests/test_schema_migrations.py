@@ -20,8 +20,9 @@ from linker_tui.cli.main import main
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store import schema
-from linker_tui.store.db import create_schema, drop_schema, make_engine, write_session
+from linker_tui.store.db import make_engine, write_session
 from linker_tui.store.models import AuditEvent
+from linker_tui.store.schema import create_schema, drop_schema
 from tests.builders import empty_config
 from tests.conftest import POSTGRES_URL, _backends
 

@@ -24,7 +24,7 @@ from linker_tui.ingest.pms_export import (
     IgnoredRow,
     RowParser,
 )
-from linker_tui.store.db import create_schema, drop_schema
+from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.sync.engine import SyncSummary
 from tests.builders import TZ
 from tests.sync_support import APPOINTMENT_HEADER, ExportData, make_sync, patient, provider

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema
 from linker_tui.sync.queries import sync_problems
 from tests.sync_support import (
     appointment,

@@ -12,46 +12,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
 from linker_tui.common.clock import Clock
 from linker_tui.common.files import private_file, private_folder
 from linker_tui.common.outage import watch
-from linker_tui.store import (
-    models,  # noqa: F401  (models registers the tables)
-    schema,
-)
-from linker_tui.store.schema import VERSION_TABLE
+from linker_tui.store import models  # noqa: F401  (models registers the tables)
 
 _WRITE = "linker_write"
-
-_AUDIT_GUARD_SQLITE = [
-    """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-    """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-]
-_AUDIT_GUARD_POSTGRES = [
-    """CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$
-       BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END; $$ LANGUAGE plpgsql""",
-    "DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event",
-    """CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event
-       FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()""",
-    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
-    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
-       FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()""",
-]
-
-
-_PG_FUNCTIONS = (
-    "linker_decide",
-    "linker_audit_request",
-    "linker_audit_email",
-    "linker_new_request",
-    "linker_audit_row",
-    "linker_request_facts",
-    "audit_event_append_only",
-)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -142,40 +110,6 @@ def _configure_sqlite(engine: Engine, busy: float) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         immediate = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
-def create_schema(engine: Engine) -> None:
-    """Create the newest schema (the demo and the tests; real databases are created and
-    upgraded with ``linker-tui db upgrade``). SQLite: the tables from the models, the
-    audit guard and the revision stamp; PostgreSQL: the migrations themselves, since the
-    database's own part of the trail (functions, triggers) lives only there."""
-    if engine.dialect.name == "postgresql":
-        schema.upgrade(engine)
-        return
-    create_schema_tables(engine)
-    schema.stamp_head(engine)
-
-
-def create_schema_tables(engine: Engine) -> None:
-    """Missing tables and indexes, and the audit trail's append-only guard."""
-    SQLModel.metadata.create_all(engine)
-    statements = _AUDIT_GUARD_SQLITE if engine.dialect.name == "sqlite" else []
-    if engine.dialect.name == "postgresql":
-        statements = _AUDIT_GUARD_POSTGRES
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.exec_driver_sql(statement)
-
-
-def drop_schema(engine: Engine) -> None:
-    """Drop every table and the schema revision (tests and the demo's fresh start)."""
-    if engine.dialect.name == "postgresql":  # the trail's functions go with the tables
-        with engine.begin() as conn:
-            for function in _PG_FUNCTIONS:
-                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
-    SQLModel.metadata.drop_all(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")
 
 
 @contextmanager

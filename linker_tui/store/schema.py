@@ -89,8 +89,6 @@ def upgrade(engine: Engine, desk_role: str = "") -> tuple[str | None, str]:
     """
     before = current_revision(engine)
     if before is None and has_unversioned_tables(engine):
-        from linker_tui.store.db import create_schema_tables  # db imports this module
-
         create_schema_tables(engine)  # create_all (missing tables only) + guard
         _run(engine, "stamp", "0001_initial", desk_role)
     _run(engine, "upgrade", "head", desk_role)
@@ -200,3 +198,65 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
         if current != head_revision() and (current is None or current in known_revisions()):
             upgrade(engine)
     check_schema(engine)
+
+
+_AUDIT_GUARD_SQLITE = [
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+]
+_AUDIT_GUARD_POSTGRES = [
+    """CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$
+       BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END; $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event",
+    """CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event
+       FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()""",
+    "DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event",
+    """CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event
+       FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()""",
+]
+
+_PG_FUNCTIONS = (
+    "linker_decide",
+    "linker_audit_request",
+    "linker_audit_email",
+    "linker_new_request",
+    "linker_audit_row",
+    "linker_request_facts",
+    "audit_event_append_only",
+)
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the newest schema (the demo and the tests; real databases are created and
+    upgraded with ``linker-tui db upgrade``). SQLite: the tables from the models, the
+    audit guard and the revision stamp; PostgreSQL: the migrations themselves, since the
+    database's own part of the trail (functions, triggers) lives only there."""
+    if engine.dialect.name == "postgresql":
+        upgrade(engine)
+        return
+    create_schema_tables(engine)
+    stamp_head(engine)
+
+
+def create_schema_tables(engine: Engine) -> None:
+    """Missing tables and indexes, and the audit trail's append-only guard."""
+    SQLModel.metadata.create_all(engine)
+    statements = _AUDIT_GUARD_SQLITE if engine.dialect.name == "sqlite" else []
+    if engine.dialect.name == "postgresql":
+        statements = _AUDIT_GUARD_POSTGRES
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop every table and the schema revision (tests and the demo's fresh start)."""
+    if engine.dialect.name == "postgresql":  # the trail's functions go with the tables
+        with engine.begin() as conn:
+            for function in _PG_FUNCTIONS:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")

@@ -25,8 +25,9 @@ from linker_tui.ingest.loader import load_export
 from linker_tui.ingest.pms_export import Export, PatientRow
 from linker_tui.matching import MatchLevel
 from linker_tui.matching.patient_search import rank_request, rank_requests
-from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import OnlineRequest
+from linker_tui.store.schema import create_schema
 from tests.matching_eval.generate import FIRST_F, FIRST_M, LAST, NICK
 
 SUFFIXES = ["", "son", "ley", "ard", "ette", "ier", "ton", "berg", "ski", "ini", "ez", "ova"]

@@ -32,7 +32,8 @@ from sqlalchemy.engine import make_url
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
 from linker_tui.ingest.pms_export import ExportFormat
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema
 from linker_tui.sync.connector import Connector
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions, SyncSummary

@@ -35,7 +35,8 @@ from linker_tui.common.clock import FixedClock
 from linker_tui.ingest.pms_export import ExportFormat, RowParser
 from linker_tui.matching import patient_keys
 from linker_tui.settings.config import Settings
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import (
     APPOINTMENT_COLUMNS,

@@ -26,7 +26,8 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import create_schema
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.main import MainScreen
 from tests.benchmarks.bench_sync import TODAY, TZ, generate

@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from linker_tui.matching import patient_keys
-from linker_tui.store.db import create_schema, make_engine
+from linker_tui.store.db import make_engine
 from linker_tui.store.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.store.schema import create_schema
 
 FIRST = [
     "Ava",

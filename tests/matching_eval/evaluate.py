@@ -29,8 +29,9 @@ from linker_tui.ingest.loader import load_export
 from linker_tui.ingest.pms_export import Export, PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity
 from linker_tui.matching.patient_search import rank_typed
-from linker_tui.store.db import create_schema, make_engine, read_session
+from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import Patient
+from linker_tui.store.schema import create_schema
 
 HERE = Path(__file__).parent
 TARGET_PRECISION = 1.0

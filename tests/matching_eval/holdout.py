@@ -32,8 +32,9 @@ from linker_tui.ingest.pms_export import Export, PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity
 from linker_tui.matching.match_model import fit_and_store
 from linker_tui.matching.patient_search import rank_typed_many
-from linker_tui.store.db import create_schema, make_engine, read_session, write_session
+from linker_tui.store.db import make_engine, read_session, write_session
 from linker_tui.store.models import Patient
+from linker_tui.store.schema import create_schema
 from tests.matching_eval import generate as tuning
 from tests.matching_eval import holdout_names as names
 

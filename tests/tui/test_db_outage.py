@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from linker_tui.store.db import drop_schema, make_engine
+from linker_tui.store.db import make_engine
+from linker_tui.store.schema import drop_schema
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import ExactMatch
 from tests.conftest import POSTGRES_URL

@@ -19,7 +19,7 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-# The audit trail is append-only: the same DDL as ``linker_tui.store.db.create_schema``
+# The audit trail is append-only: the same DDL as ``linker_tui.store.schema.create_schema``
 # (copied, not imported: a migration must not change when the app's code does).
 _AUDIT_GUARD_SQLITE = [
     """CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event
