@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 
@@ -152,3 +153,18 @@ def test_the_settings_reference_is_up_to_date() -> None:
     assert written.read_text(encoding="utf-8") == settings_reference(), (
         "docs/settings.md is out of date: run python scripts/settings_reference.py"
     )
+
+
+def test_with_json_asked_for_unusable_settings_are_json_on_stdout_too(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text('databse_url = "sqlite:///x.db"\n')
+    assert main(["doctor", "--json"]) == 2
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["status"] == "settings unusable"
+    assert report["problems"] == 1
+    assert "unknown setting 'databse_url' (did you mean 'database_url'?)" in report["error"]
+    assert err.count("\n") == 1 and "databse_url" in err  # the line for people, as before
+    assert main(["doctor"]) == 2
+    assert capsys.readouterr().out == ""  # without --json: nothing on stdout

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from linker_tui import __version__
 from linker_tui.common.files import storage_problem
 from linker_tui.common.outage import DatabaseUnavailable, exit_when_unavailable
+from linker_tui.common.text import clean, dumps_json
 from linker_tui.logs import setup_logging
 from linker_tui.services import Services
 from linker_tui.settings.config import ConfigError, Settings, load_settings
@@ -170,6 +171,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if args.no_tui else _run(args, services)
 
 
+def _settings_unusable(args: argparse.Namespace, exc: ConfigError) -> None:
+    """Say why the settings cannot be used: one line on stderr, and for a command asked
+    for JSON (``--json``) the same as a JSON object on stdout, so tools read it too."""
+    message = clean(str(exc))
+    print(f"linker-tui: settings: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        print(dumps_json({"status": "settings unusable", "problems": 1, "error": message}))
+
+
 @exit_when_unavailable  # database away: one line, exit 69 (linker_tui.common.outage)
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``linker-tui`` console script."""
@@ -178,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)  # child processes read the same file
     except ConfigError as exc:
-        print(f"linker-tui: settings: {exc}", file=sys.stderr)
+        _settings_unusable(args, exc)
         return EX_CONFIG
     command = args.command or "run"
     setup_logging(settings, command=command)
