@@ -109,3 +109,9 @@ class Report:
         }
         json.dump(data, out, ensure_ascii=False, indent=1)
         out.write("\n")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error (the driver's own, when SQLAlchemy wraps it)."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
