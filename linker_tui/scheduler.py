@@ -39,7 +39,6 @@ from linker_tui.sync.engine import SyncFailed, SyncSummary
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-ResultCallback = Callable[[str, Any], None]
 ErrorCallback = Callable[[str, BaseException], None]
 
 OUTBOX_JOB = "outbox"
@@ -216,13 +215,17 @@ def add_outbox_job(
     services: Services,
     on_result: Callable[[str, Any], None] | None = None,
     on_error: ErrorCallback | None = None,
+    *,
+    relay: Callable[[], Any] | None = None,
 ) -> None:
     """Run the outbox relay every ``outbox_interval_seconds`` (result: a RelayReport), on
-    the workstation that holds the outbox's leader lease."""
+    the workstation that holds the outbox's leader lease (one desk relays per interval;
+    "send now" after a link ignores the lease). ``relay``: what runs (default
+    ``services.deliver_outbox``; the app passes its runner that "send now" can kick)."""
     interval = services.settings.outbox_interval_seconds
     scheduler.add_job(
         OUTBOX_JOB,
-        services.deliver_outbox,
+        relay or services.deliver_outbox,
         interval,
         on_result,
         on_error,

@@ -26,7 +26,6 @@ from linker_tui.store.models import (
     OPEN_STATES,
     Appointment,
     AuditEvent,
-    EmailOutbox,
     OnlineRequest,
     Patient,
     Provider,
@@ -307,10 +306,3 @@ def providers(engine: Engine) -> list[Provider]:
     """All providers, by name."""
     with read_session(engine) as session:
         return list(session.exec(select(Provider).order_by(col(Provider.last_name))).all())
-
-
-def outbox_status(engine: Engine, outbox_id: int) -> str | None:
-    """The status of one outbox email (``queued``, ``sent``, ...), or None if it is gone."""
-    with read_session(engine) as session:
-        email = session.get(EmailOutbox, outbox_id)
-        return email.status if email is not None else None

@@ -213,8 +213,3 @@ class PatientCheck:
     # The patient currently attached to the request (by the matcher or staff), if any.
     chosen_patient_id: int | None
     chosen_by: str
-
-    @property
-    def suggested(self) -> PatientCandidateView | None:
-        """The candidate the matcher would pick on its own (exact level only)."""
-        return self.candidates[0] if self.level is MatchLevel.EXACT and self.candidates else None

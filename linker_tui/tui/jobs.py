@@ -122,17 +122,10 @@ class BackgroundJobs:
     def start(self) -> None:
         """Schedule the outbox relay and the sync (each runs once at once, then every
         interval)."""
-        from linker_tui.scheduler import OUTBOX_JOB, add_sync_job, leader_lease
+        from linker_tui.scheduler import add_outbox_job, add_sync_job
 
-        interval = self.services.settings.outbox_interval_seconds
-        self._scheduler.add_job(
-            OUTBOX_JOB,
-            self._outbox,
-            interval,
-            self._on_result,
-            self._on_error,
-            # one desk relays per interval; "send now" after a link ignores the lease
-            **leader_lease(self.services, OUTBOX_JOB, interval),
+        add_outbox_job(
+            self._scheduler, self.services, self._on_result, self._on_error, relay=self._outbox
         )
         add_sync_job(self._scheduler, self.services, self._on_result, self._on_error)
         self._scheduler.start()
