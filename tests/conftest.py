@@ -16,7 +16,9 @@ from linker_tui.store.db import make_engine
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.workflow.decisions import PracticeInfo, Workflow
 from tests.builders import NOW, TZ
+from tests.worker_databases import use_worker_databases
 
+use_worker_databases()  # before anything reads the database URLs
 POSTGRES_URL = os.environ.get("LINKER_TEST_POSTGRES_URL", "")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from textual.content import Content
 from textual.pilot import Pilot
@@ -14,6 +15,8 @@ from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.widgets.detail import DetailPane
 from linker_tui.tui.widgets.request_list import RequestList
+
+ScreenT = TypeVar("ScreenT", bound=Screen[Any])
 
 Size = tuple[int, int]
 SMALL: Size = (80, 24)
@@ -41,11 +44,13 @@ async def settle(pilot: Pilot[None]) -> None:
         await pilot.pause()
 
 
-async def wait_screen(pilot: Pilot[None], kind: type[Screen[object]]) -> Screen[object]:
-    """Wait until a screen of ``kind`` is on top (and has settled)."""
+async def wait_screen(pilot: Pilot[None], kind: type[ScreenT]) -> ScreenT:
+    """Wait until a screen of ``kind`` is on top (and has settled); returns it."""
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, kind), kind.__name__)
     await pilot.pause()
-    return pilot.app.screen
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def wait_dialog(pilot: Pilot[None]) -> None:
