@@ -10,10 +10,10 @@ from linker_tui.matching import (
     Difference,
     PatientRecord,
     TypedIdentity,
-    match_patient,
     name_key,
     phone_key,
     rank_candidates,
+    rank_patients,
 )
 from tests.builders import TZ, local
 
@@ -60,31 +60,31 @@ FAMILY = [
 
 def test_name_and_birthdate_decide() -> None:
     typed = TypedIdentity("Emma", "Hart", date(2015, 6, 1), "hart@example.com", "4165550101")
-    assert match_patient(typed, FAMILY).patient_id == 2
+    assert rank_patients(typed, FAMILY).patient_id == 2
 
 
 def test_nickname_in_preferred_name_and_accents_are_matched() -> None:
-    assert match_patient(TypedIdentity("Bill", "Hart", date(1980, 4, 2)), FAMILY).patient_id == 1
-    assert match_patient(TypedIdentity("zoe", "LEFEVRE", date(1991, 2, 3)), FAMILY).patient_id == 4
+    assert rank_patients(TypedIdentity("Bill", "Hart", date(1980, 4, 2)), FAMILY).patient_id == 1
+    assert rank_patients(TypedIdentity("zoe", "LEFEVRE", date(1991, 2, 3)), FAMILY).patient_id == 4
 
 
 def test_shared_family_contact_never_decides_alone() -> None:
     typed = TypedIdentity("Olivia", "Hart", None, "hart@example.com", "416 555 0101")
-    match = match_patient(typed, FAMILY)
+    match = rank_patients(typed, FAMILY)
     assert match.patient_id is None and "no patient with this name" in match.explanation
 
 
 def test_same_name_needs_birthdate_or_unique_contact() -> None:
-    assert match_patient(TypedIdentity("John", "Smith"), FAMILY).patient_id is None
+    assert rank_patients(TypedIdentity("John", "Smith"), FAMILY).patient_id is None
     by_email = TypedIdentity("John", "Smith", email="JS2@example.com")
-    assert match_patient(by_email, FAMILY).patient_id == 6
+    assert rank_patients(by_email, FAMILY).patient_id == 6
     wrong_birthdate = TypedIdentity("John", "Smith", date(1999, 9, 9), "js2@example.com")
-    assert match_patient(wrong_birthdate, FAMILY).patient_id is None
+    assert rank_patients(wrong_birthdate, FAMILY).patient_id is None
 
 
 def test_twins_with_same_name_and_birthdate_are_not_guessed() -> None:
     twins = [*FAMILY, _p(7, "Emma", "Hart", date(2015, 6, 1))]
-    match = match_patient(TypedIdentity("Emma", "Hart", date(2015, 6, 1)), twins)
+    match = rank_patients(TypedIdentity("Emma", "Hart", date(2015, 6, 1)), twins)
     assert match.patient_id is None and "2 patients" in match.explanation
 
 

@@ -32,14 +32,11 @@ from linker_tui.matching.keys import (
 )
 from linker_tui.matching.patients import (
     MatchLevel,
-    PatientMatch,
     PatientRanking,
     PatientRecord,
     ScoredPatient,
     TypedIdentity,
-    match_patient,
     rank_patients,
-    score_patient,
 )
 
 __all__ = [
@@ -51,7 +48,6 @@ __all__ = [
     "MatchField",
     "MatchLevel",
     "PatientKeys",
-    "PatientMatch",
     "PatientRanking",
     "PatientRecord",
     "ScoredPatient",
@@ -62,7 +58,6 @@ __all__ = [
     "email_key",
     "last_name_alt_keys",
     "last_name_sound",
-    "match_patient",
     "name_key",
     "name_tokens",
     "nickname_groups",
@@ -71,7 +66,6 @@ __all__ = [
     "phone_key",
     "rank_candidates",
     "rank_patients",
-    "score_patient",
     "soundex",
     "typed_last_name_keys",
 ]

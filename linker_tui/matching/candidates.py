@@ -85,13 +85,33 @@ def search_plan(typed: TypedIdentity, region: str, *, wide: bool = False) -> Sea
     passes left without a likely patient."""
     plan = SearchPlan()
     first, last = name_key(typed.first_name), name_key(typed.last_name)
-    last_keys = typed_last_name_keys(typed.last_name)
     firsts = nickname_variants(first) if first else frozenset()
-    year = (
-        (f"{typed.birthdate.year:04d}-01-01", f"{typed.birthdate.year:04d}-12-31")
-        if typed.birthdate
-        else None
-    )
+    _surname_passes(plan, typed, first, firsts, wide=wide)
+    if first and last:
+        sound = last_name_sound(typed.last_name)
+        if sound:
+            plan.sounds |= {(sound, name) for name in firsts}
+        swap_first = nickname_variants(last)
+        plan.names |= {(k, n) for k in typed_last_name_keys(typed.first_name) for n in swap_first}
+        if wide:
+            _double_error_passes(plan, typed, last, firsts)
+    if typed.birthdate is not None:
+        plan.born |= _birthdate_variants(typed.birthdate)
+    phone = phone_key(typed.phone, region)
+    if phone:
+        plan.contacts |= {("phone_home_key", phone), ("phone_mobile_key", phone)}
+    email = email_key(typed.email)
+    if email:
+        plan.contacts.add(("email_key", email))
+    return plan
+
+
+def _surname_passes(
+    plan: SearchPlan, typed: TypedIdentity, first: str, firsts: frozenset[str], *, wide: bool
+) -> None:
+    """The typed surname (whole, compact or a part) with a first-name variant, the
+    preferred name or a first name starting alike; or the surname alone."""
+    last_keys = typed_last_name_keys(typed.last_name)
     if last_keys and not first:
         plan.surname_only |= last_keys
     elif last_keys:
@@ -103,28 +123,19 @@ def search_plan(typed: TypedIdentity, region: str, *, wide: bool = False) -> Sea
         if wide or typed.birthdate is None:  # with one, a misspelt first name is found by it
             plan.name_starts |= {(key, start, start + _END) for key in last_keys}
         plan.compound |= last_keys
-    if first and last:
-        sound = last_name_sound(typed.last_name)
-        if sound:
-            plan.sounds |= {(sound, name) for name in firsts}
-        swap_first = nickname_variants(last)
-        plan.names |= {(k, n) for k in typed_last_name_keys(typed.first_name) for n in swap_first}
-    if first and last and wide:
-        head = compact_key(last)[:2]
-        plan.given_surname |= {(name, head, head + _END) for name in firsts}
-        if year:
-            plan.given_born |= {(name, *year) for name in firsts}
-            head3 = compact_key(last)[:3]
-            plan.surname_born.add((head3, head3 + _END, *year))
-    if typed.birthdate is not None:
-        plan.born |= _birthdate_variants(typed.birthdate)
-    phone = phone_key(typed.phone, region)
-    if phone:
-        plan.contacts |= {("phone_home_key", phone), ("phone_mobile_key", phone)}
-    email = email_key(typed.email)
-    if email:
-        plan.contacts.add(("email_key", email))
-    return plan
+
+
+def _double_error_passes(
+    plan: SearchPlan, typed: TypedIdentity, last: str, firsts: frozenset[str]
+) -> None:
+    """Given name with surname start or birth year, surname start with birth year."""
+    head = compact_key(last)[:2]
+    plan.given_surname |= {(name, head, head + _END) for name in firsts}
+    if typed.birthdate:
+        year = (f"{typed.birthdate.year:04d}-01-01", f"{typed.birthdate.year:04d}-12-31")
+        plan.given_born |= {(name, *year) for name in firsts}
+        head3 = compact_key(last)[:3]
+        plan.surname_born.add((head3, head3 + _END, *year))
 
 
 def _chunks(values: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -70,27 +70,6 @@ class PatientRecord:
     birthdate: date | None = None
     email: str = ""
     phones: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PatientMatch:
-    """The patient a request belongs to (``patient_id``), or why none was chosen."""
-
-    patient_id: int | None
-    explanation: str
-
-
-def match_patient(typed: TypedIdentity, patients: Iterable[PatientRecord]) -> PatientMatch:
-    """Choose the one patient whose name agrees and whose birth date or contact confirms it.
-
-    The name (first, preferred or a nickname of it, and last) must agree. Among those, an
-    equal birth date decides; without a birth date on either side, an email or phone
-    that only one of the given patients has decides. Contact details alone never decide
-    (families share them), a different birth date never lets a name decide, and two
-    patients scoring alike give no match rather than a guess. See :func:`rank_patients`.
-    """
-    ranking = rank_patients(typed, list(patients))
-    return PatientMatch(ranking.patient_id, ranking.explanation)
 
 
 class MatchLevel(StrEnum):
@@ -196,24 +175,6 @@ class _Typed:
     phone: str
 
 
-def score_patient(
-    typed: TypedIdentity,
-    patient: PatientRecord,
-    *,
-    region: str = "CA",
-    phone_sharing: int = 1,
-    email_sharing: int = 1,
-) -> ScoredPatient:
-    """Compare a typed identity with one patient, field by field.
-
-    ``phone_sharing`` and ``email_sharing`` say how many patients have the typed phone
-    and email; a contact that several patients share earns little and never decides.
-    Swapped first and last names are tried too and kept when they fit better.
-    """
-    t = _normalise(typed, region)
-    return _score(t, patient, region, phone_sharing, email_sharing)
-
-
 def _plausible(born: date | None) -> bool:
     """A typed birth date that can be somebody's (not 1900-01-01 or in the future)."""
     return born is not None and date(1900, 1, 1) < born <= date.today()
@@ -227,15 +188,6 @@ def _normalise(typed: TypedIdentity, region: str) -> _Typed:
         email=email_key(typed.email),
         phone=phone_key(typed.phone, region),
     )
-
-
-def _score(
-    t: _Typed, patient: PatientRecord, region: str, phone_sharing: int, email_sharing: int
-) -> ScoredPatient:
-    ((score, _, _, evidence, swapped),) = _score_rows(
-        t, [patient], region, phone_sharing, email_sharing
-    )
-    return ScoredPatient(patient, score, evidence, swapped)
 
 
 _ScoreRow = tuple[float, int, PatientRecord, tuple[Evidence, ...], bool]
@@ -257,14 +209,54 @@ def _score_rows(
     ranking sorts; only the candidates offered become :class:`ScoredPatient`).
 
     How many patients share the typed phone and email is counted among ``patients``
-    when not given. One tight loop: this runs for every candidate of every request.
+    when not given. Tight loops: this runs for every candidate of every request.
     """
+    compared = _compared(t, patients, region)
+    if phone_sharing is None:
+        phone_sharing = sum(1 for row in compared if row[5] == _SAME_CONTACT)
+    if email_sharing is None:
+        email_sharing = sum(1 for row in compared if row[6] == _SAME_CONTACT)
+    phone_evidence = _contact_outcomes(MatchField.PHONE, phone_sharing)
+    email_evidence = _contact_outcomes(MatchField.EMAIL, email_sharing)
+    # The weight of each level for this request (the same value: by how common it is).
+    table = model.table
+    same = {
+        MatchField.FIRST_NAME: model.same_weight(F, frequencies.share(F, t.first)),
+        MatchField.LAST_NAME: model.same_weight(L, frequencies.share(L, t.last)),
+        MatchField.BIRTHDATE: model.same_weight(B, frequencies.share(B, t.birthdate)),
+    }
+    contact = (
+        (0.0, model.contact_weight(P, phone_sharing), table[P, "close"], table[P, "differs"]),
+        (0.0, model.contact_weight(E, email_sharing), table[E, "close"], table[E, "differs"]),
+    )
+    rows: list[_ScoreRow] = []
+    for p, first, last, swapped, born_evidence, phone, email in compared:
+        weight = contact[0][phone] + contact[1][email]
+        for e in (first, last, born_evidence):
+            level = e.level
+            if level == "same" and not swapped:
+                weight += same[e.field]
+            else:
+                weight += table[e.field, level]
+        if swapped:
+            weight += SWAP_PENALTY
+        evidence = (first, last, born_evidence, phone_evidence[phone], email_evidence[email])
+        rows.append((round(weight, 2), p.id, p, evidence, swapped))
+    return rows
+
+
+_Compared = tuple[PatientRecord, Evidence, Evidence, bool, Evidence, int, int]
+
+
+def _compared(t: _Typed, patients: Sequence[PatientRecord], region: str) -> list[_Compared]:
+    """Each candidate compared field by field: patient, first- and last-name evidence,
+    swap, birth-date evidence, and how the phone and email compare (``_NO_CONTACT``...)."""
     typed_first, typed_last, typed_born = t.first, t.last, t.birthdate
     typed_phone, typed_email = t.phone, t.email
     names_evidence, phone_keys, email_keys = _names_evidence, _phone_keys, _email_keys
-    compare_birthdate = _compare_birthdate
+    compare_birthdate, contact_level = _compare_birthdate, _contact_level
     no_born = _MISSING[MatchField.BIRTHDATE]
-    partial = []
+    out = []
     for p in patients:
         first, last, swapped = names_evidence(
             typed_first, typed_last, p.first_name, p.preferred_name, p.last_name
@@ -278,51 +270,22 @@ def _score_rows(
             born_evidence = compare_birthdate(typed_born, born)
         phone = email = _NO_CONTACT
         if typed_phone:
-            phones = phone_keys(p.phones, region)
-            if phones:
-                if typed_phone in phones:
-                    phone = _SAME_CONTACT
-                else:
-                    phone = _CLOSE_CONTACT if _phone_close(typed_phone, phones) else _OTHER_CONTACT
+            phone = contact_level(typed_phone, phone_keys(p.phones, region), _phone_close)
         if typed_email:
-            emails = email_keys(p.email)
-            if emails:
-                if typed_email in emails:
-                    email = _SAME_CONTACT
-                else:
-                    email = _CLOSE_CONTACT if _email_close(typed_email, emails) else _OTHER_CONTACT
-        partial.append((p, first, last, swapped, born_evidence, phone, email))
-    if phone_sharing is None:
-        phone_sharing = sum(1 for row in partial if row[5] == _SAME_CONTACT)
-    if email_sharing is None:
-        email_sharing = sum(1 for row in partial if row[6] == _SAME_CONTACT)
-    phone_evidence = _contact_outcomes(MatchField.PHONE, phone_sharing)
-    email_evidence = _contact_outcomes(MatchField.EMAIL, email_sharing)
-    # The weight of each level for this request (the same value: by how common it is).
-    table = model.table
-    same = {
-        MatchField.FIRST_NAME: model.same_weight(F, frequencies.share(F, typed_first)),
-        MatchField.LAST_NAME: model.same_weight(L, frequencies.share(L, typed_last)),
-        MatchField.BIRTHDATE: model.same_weight(B, frequencies.share(B, typed_born)),
-    }
-    contact = (
-        (0.0, model.contact_weight(P, phone_sharing), table[P, "close"], table[P, "differs"]),
-        (0.0, model.contact_weight(E, email_sharing), table[E, "close"], table[E, "differs"]),
-    )
-    rows: list[_ScoreRow] = []
-    for p, first, last, swapped, born_evidence, phone, email in partial:
-        weight = contact[0][phone] + contact[1][email]
-        for e in (first, last, born_evidence):
-            level = e.level
-            if level == "same" and not swapped:
-                weight += same[e.field]
-            else:
-                weight += table[e.field, level]
-        if swapped:
-            weight += SWAP_PENALTY
-        evidence = (first, last, born_evidence, phone_evidence[phone], email_evidence[email])
-        rows.append((round(weight, 2), p.id, p, evidence, swapped))
-    return rows
+            email = contact_level(typed_email, email_keys(p.email), _email_close)
+        out.append((p, first, last, swapped, born_evidence, phone, email))
+    return out
+
+
+def _contact_level(
+    typed: str, keys: tuple[str, ...], close: Callable[[str, tuple[str, ...]], bool]
+) -> int:
+    """How a typed phone or email compares with a patient's (``_NO_CONTACT``...)."""
+    if not keys:
+        return _NO_CONTACT
+    if typed in keys:
+        return _SAME_CONTACT
+    return _CLOSE_CONTACT if close(typed, keys) else _OTHER_CONTACT
 
 
 def _contact_outcomes(field_: MatchField, sharing: int) -> tuple[Evidence, ...]:

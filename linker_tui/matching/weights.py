@@ -202,37 +202,56 @@ def fit(
     m_table = {f: dict(start.m[f]) for f in _FIELDS}
     pairs = sum(len(g) * n for g, n in groups.items())
     for _ in range(iterations):
-        weight = {
-            (f, level): math.log2(m_table[f][level] / u_table[f][level])
-            for f in _FIELDS
-            for level in m_table[f]
-        }
-        totals: dict[MatchField, dict[str, float]] = {f: defaultdict(float) for f in _FIELDS}
-        for group, count in groups.items():
-            scores = [
-                sum(
-                    weight[f, level]
-                    for f, level in zip(_FIELDS, pattern, strict=True)
-                    if level != "missing"
-                )
-                for pattern in group
-            ]
-            for pattern, chance in zip(group, probabilities(scores, patients), strict=True):
-                for f, level in zip(_FIELDS, pattern, strict=True):
-                    if level != "missing":
-                        totals[f][level] += chance * count
-        for f in _FIELDS:
-            # the start model as PRIOR_PAIRS pseudo-pairs: a rare level is not decided
-            # by a handful of pairs
-            seen = sum(totals[f].values()) + PRIOR_PAIRS
-            for level in m_table[f]:
-                found = (totals[f].get(level, 0.0) + PRIOR_PAIRS * start.m[f][level]) / seen
-                if (f, level) in _NEVER_MORE_LIKELY:
-                    found = min(found, start.m[f][level])
-                m_table[f][level] = min(max(found, 0.001), 0.999)
-            norm = sum(m_table[f].values())
-            m_table[f] = {k: v / norm for k, v in m_table[f].items()}
+        totals = _expected_levels(groups, m_table, u_table, patients)
+        m_table = _maximised(totals, m_table, start)
     return MatchModel(m_table, u_table, f"fitted on {pairs} candidate pairs")
+
+
+_Table = dict[MatchField, dict[str, float]]
+
+
+def _expected_levels(
+    groups: Mapping[tuple[Pattern, ...], int], m_table: _Table, u_table: _Table, patients: int
+) -> dict[MatchField, dict[str, float]]:
+    """The expectation step: how many matching pairs show each level, each request's
+    candidates weighed by the chance that the request is from them."""
+    weight = {
+        (f, level): math.log2(m_table[f][level] / u_table[f][level])
+        for f in _FIELDS
+        for level in m_table[f]
+    }
+    totals: dict[MatchField, dict[str, float]] = {f: defaultdict(float) for f in _FIELDS}
+    for group, count in groups.items():
+        scores = [
+            sum(
+                weight[f, level]
+                for f, level in zip(_FIELDS, pattern, strict=True)
+                if level != "missing"
+            )
+            for pattern in group
+        ]
+        for pattern, chance in zip(group, probabilities(scores, patients), strict=True):
+            for f, level in zip(_FIELDS, pattern, strict=True):
+                if level != "missing":
+                    totals[f][level] += chance * count
+    return totals
+
+
+def _maximised(totals: _Table, m_table: _Table, start: MatchModel) -> _Table:
+    """The maximisation step: m from the expected counts, the start model as
+    ``PRIOR_PAIRS`` pseudo-pairs (a rare level is not decided by a handful of pairs)."""
+    out: _Table = {}
+    for f in _FIELDS:
+        seen = sum(totals[f].values()) + PRIOR_PAIRS
+        levels = {}
+        for level in m_table[f]:
+            found = (totals[f].get(level, 0.0) + PRIOR_PAIRS * start.m[f][level]) / seen
+            if (f, level) in _NEVER_MORE_LIKELY:
+                found = min(found, start.m[f][level])
+            levels[level] = min(max(found, 0.001), 0.999)
+        norm = sum(levels.values())
+        out[f] = {k: v / norm for k, v in levels.items()}
+    return out
 
 
 def population_u(

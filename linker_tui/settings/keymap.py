@@ -336,21 +336,29 @@ def key_name(key: str) -> str | None:
 def keymap_problems(keymap: Mapping[str, str]) -> list[str]:
     """What is wrong with a practice's ``keys`` setting: unknown binding ids, keys no
     terminal can send, and a key that would mean two actions in one place."""
+    problems = [p for binding_id, keys in keymap.items() for p in _entry_problems(binding_id, keys)]
+    return problems or _clashes(keymap)
+
+
+def _entry_problems(binding_id: str, keys: str) -> list[str]:
+    """An unknown binding id, or keys no terminal can send, in one entry of the setting."""
+    if binding_id not in ALL_KEYS:
+        close = difflib.get_close_matches(binding_id, ALL_KEYS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return [f"unknown binding id {binding_id!r}{hint}"]
+    named = [key.strip() for key in keys.split(",")]
+    problems = [] if any(named) else [f"{binding_id}: no key given"]
+    problems += [
+        f"{binding_id}: {key!r} is not a key a terminal can send"
+        for key in named
+        if key and key_name(key) is None
+    ]
+    return problems
+
+
+def _clashes(keymap: Mapping[str, str]) -> list[str]:
+    """A key bound to two actions in one place, one of them set by the practice."""
     problems: list[str] = []
-    for binding_id, keys in keymap.items():
-        if binding_id not in ALL_KEYS:
-            close = difflib.get_close_matches(binding_id, ALL_KEYS, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"unknown binding id {binding_id!r}{hint}")
-            continue
-        named = [key.strip() for key in keys.split(",")]
-        if not any(named):
-            problems.append(f"{binding_id}: no key given")
-        for key in named:
-            if key and key_name(key) is None:
-                problems.append(f"{binding_id}: {key!r} is not a key a terminal can send")
-    if problems:
-        return problems
     for place, specs in CONTEXTS:
         owner: dict[str, str] = {}
         for spec in specs:
