@@ -16,7 +16,7 @@ from linker_tui.tui.modals.accept import (
     NoMatch,
 )
 from linker_tui.tui.modals.confirm import Confirm
-from linker_tui.tui.modals.patient import PatientChooser, PatientTable
+from linker_tui.tui.modals.patient import PatientChooser, PatientTable, SearchField
 from linker_tui.tui.screens.main import MainScreen
 from tests.tui.drive import (
     SMALL,
@@ -295,3 +295,61 @@ async def test_dialog_keeps_its_buttons_on_a_short_terminal(world: World) -> Non
         assert hint.height == 1 and hint.bottom <= dialog.bottom
         await pilot.press("escape")
         await wait_screen(pilot, MainScreen)
+
+
+async def test_the_search_key_opens_the_search_and_is_not_typed(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "REQ-1010")  # three possible patients
+        await pilot.press("a")
+        await wait_screen(pilot, PatientChooser)
+        await quiet(pilot)
+        hint = app.screen.query_one(".dialog-hint")
+        assert plain(hint) == PatientChooser.HINT_TEXT
+        for key in ("slash", "s"):
+            await pilot.press(key)
+            await pilot.pause()
+            field = app.focused
+            assert isinstance(field, SearchField) and field.value == ""
+            # the hint says what to do now, not to press / again
+            assert plain(hint) == PatientChooser.SEARCH_HINT
+            await pilot.press("slash")  # pressed again: the search is already open
+            await pilot.pause()
+            assert field.value == ""
+            await pilot.press("escape")  # back to the candidates, and their hint
+            await pilot.pause()
+            assert isinstance(app.focused, PatientTable)
+            assert plain(hint) == PatientChooser.HINT_TEXT
+        await pilot.press("slash", "l", "e", "e", "slash")  # a "/" inside is typed
+        assert isinstance(app.focused, SearchField) and app.focused.value == "lee/"
+        await pilot.press("escape", "escape")
+        await wait_screen(pilot, MainScreen)
+    assert world.request("twins").patient_id is None
+
+
+async def test_with_nobody_to_show_the_search_is_open_and_says_so(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "Zoe")  # nobody resembles "Zoe Unknown"
+        await pilot.press("p")
+        await wait_screen(pilot, PatientChooser)
+        await quiet(pilot)
+        field = app.focused
+        assert isinstance(field, SearchField)
+        title = plain(app.screen.query_one("#patients-title"))
+        assert title == (
+            "Nobody resembles what was typed: type a name, birth date or phone to search."
+        )
+        assert "(/)" not in dialog_text(app) and "/ search" not in dialog_text(app)
+        assert plain(app.screen.query_one(".dialog-hint")) == PatientChooser.SEARCH_HINT
+        await pilot.press("slash")  # what the old hint asked for: not typed
+        await pilot.press("s", "i", "m", "o", "n", "space", "l", "e", "e")  # "s" is typed
+        assert field.value == "simon lee"
+        await pilot.press("enter")
+        await quiet(pilot)
+        assert _names(app) == ["Lee, Simon"]
+        await pilot.press("escape")  # the results have the focus: Esc cancels
+        await wait_screen(pilot, MainScreen)
+    assert world.request("unknown").patient_id is None

@@ -64,7 +64,7 @@ async def test_reject_anyway_with_a_quick_reason(world: World) -> None:
         screen = await wait_screen(pilot, RejectReason)
         await pilot.press("1")
         assert screen.query_one("#reason", Input).value == "No availability"
-        assert app.focused is not None and app.focused.id == "ok"
+        assert app.focused is not None and app.focused.id == "reason"  # Enter rejects
         await pilot.press("enter")
         await wait_screen(pilot, MainScreen)
         await settle(pilot)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -137,6 +137,16 @@ class SearchField(SafeInput):
         Binding("escape", "leave", "Back to the candidates", id="patient.search_back"),
     ]
 
+    def on_key(self, event: events.Key) -> None:
+        """The key that opens the search (``/``), pressed while the search is open and
+        empty, only opens it: it is not typed (a letter bound to it is: it may start a
+        name)."""
+        active = self.screen.active_bindings.get(event.key)
+        opens_search = active is not None and active.binding.id == PATIENT_SEARCH.id
+        if opens_search and not self.value and not (event.character or "").isalnum():
+            event.stop()
+            event.prevent_default()
+
     def action_leave(self) -> None:
         """Close the search, show the ranked candidates again."""
         screen = self.screen
@@ -152,6 +162,7 @@ class PatientChooser(Dialog[PatientView | None]):
     WIDE = True
     BINDINGS: ClassVar[list[BindingType]] = list(bindings((PATIENT_SEARCH,)))
     HINT_TEXT = "Enter: this patient · / search · Esc: cancel, nothing changes"
+    SEARCH_HINT = "Type a name, birth date or phone · Enter: search · Esc: back to the list"
 
     def __init__(self, row: RequestRow, check: PatientCheck, workflow: Workflow) -> None:
         super().__init__()
@@ -199,7 +210,7 @@ class PatientChooser(Dialog[PatientView | None]):
     def _list_title(self) -> str:
         n = len(self.check.candidates)
         if not n:
-            return "Nobody resembles what was typed. Search by name, birth date or phone (/)."
+            return "Nobody resembles what was typed: type a name, birth date or phone to search."
         return f"{plural(n, 'possible patient')}, best first:"
 
     def buttons(self) -> ComposeResult:
@@ -209,8 +220,15 @@ class PatientChooser(Dialog[PatientView | None]):
         yield button("Cancel", "cancel")
 
     def hint_text(self) -> str:
-        """The key hint: Enter picks, / searches."""
+        """The key hint: Enter picks, / searches; in the search, what to type."""
+        if self.is_mounted and isinstance(self.focused, SearchField):
+            return self.SEARCH_HINT
         return self.HINT_TEXT
+
+    @on(events.DescendantFocus)
+    def _focus_moved(self) -> None:
+        """The hint follows the focus (the search field has its own)."""
+        self.query_one(".dialog-hint", Static).update(line(self.hint_text()))
 
     def on_mount(self) -> None:
         """Explain the highlighted candidate; with nobody to show, start with the search."""

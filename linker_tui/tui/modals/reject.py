@@ -106,8 +106,8 @@ class ScheduledWarning(Dialog[WarningChoice | None]):
 
 
 class RejectReason(Dialog[str | None]):
-    """Asks for the reason (required). 1, 2, 3 pick a quick reason; any other typing goes
-    into the reason field."""
+    """Asks for the reason (required). In the quick reasons, 1, 2, 3 pick one (into the
+    reason field, which then has the focus) and any other typing goes into the field."""
 
     TITLE_TEXT = "Reject request"
     AUTO_FOCUS = "#quick"
@@ -159,10 +159,13 @@ class RejectReason(Dialog[str | None]):
         return None
 
     def action_quick(self, index: int) -> None:
-        """Use a quick reason, then focus the Reject button."""
-        self.query_one("#reason", Input).value = QUICK_REASONS[index]
+        """Use a quick reason: it fills the reason field, which takes the focus with the
+        cursor at the end, as any text field (typing adds to it, Enter rejects)."""
+        reason = self.query_one("#reason", Input)
+        reason.value = QUICK_REASONS[index]
         self.query_one("#quick", OptionList).highlighted = index
-        self.query_one("#ok", Button).focus()
+        reason.focus()
+        reason.cursor_position = len(reason.value)
 
     @on(OptionList.OptionSelected, "#quick")
     def _quick_selected(self, event: OptionList.OptionSelected) -> None:
