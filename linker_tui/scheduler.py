@@ -31,10 +31,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.util import undefined
 
 from linker_tui.services import Services
+from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.lease import lease_ttl
-from linker_tui.store.models import SyncRunStatus
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.engine import SyncFailed, SyncSummary
+from linker_tui.sync.engine import SyncFailed
+from linker_tui.sync.summary import SyncSummary
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from linker_tui.mail.queries import (
 )
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.store.schema import ensure_schema
 from linker_tui.sync.queries import SyncStatus, sync_status
 

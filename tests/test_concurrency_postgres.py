@@ -23,7 +23,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.models import AuditEvent, OnlineRequest, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import AuditEvent, OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.workflow.decisions import AppointmentUnavailable, InvalidDecision, StaleRequest
 from tests.builders import add_appointment, add_patient, add_provider, add_request, local

@@ -9,12 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.store.db import read_session, write_session
-from linker_tui.store.models import (
-    Appointment,
-    AppointmentStatus,
-    OnlineRequest,
-    RequestState,
-)
+from linker_tui.store.enums import AppointmentStatus, RequestState
+from linker_tui.store.models import Appointment, OnlineRequest
 from linker_tui.store.schema import schema_differences
 from tests.builders import NOW, add_appointment, add_patient, add_request
 

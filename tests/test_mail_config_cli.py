@@ -21,7 +21,7 @@ from linker_tui.mail.transport import FileMailer, SmtpMailer
 from linker_tui.scheduler import OUTBOX_JOB, JobScheduler, add_outbox_job
 from linker_tui.services import Services, make_mailer
 from linker_tui.settings.config import Settings
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from tests.builders import NOW, empty_config
 from tests.mail_support import PRACTICE, ScriptedHandler, linked_email, smtp_server
 

@@ -17,7 +17,8 @@ from linker_tui.mail.message import build_message
 from linker_tui.mail.queries import outbox_counts, outbox_entries
 from linker_tui.mail.relay import Outcome, RelayPolicy
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.models import EmailOutbox, OutboxStatus
+from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import EmailOutbox
 from linker_tui.workflow.decisions import audit_trail
 from linker_tui.workflow.outbox_actions import (
     OutboxActionError,

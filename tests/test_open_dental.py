@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.store.db import read_session
-from linker_tui.store.models import OnlineRequest, Patient, Provider, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import OnlineRequest, Patient, Provider
 from linker_tui.sync import open_dental
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.inbox import RequestInbox

@@ -13,14 +13,8 @@ from sqlmodel import func, select
 import linker_tui.sync.engine as sync_engine
 from linker_tui.ingest.pms_export import ExportFormat
 from linker_tui.store.db import read_session
-from linker_tui.store.models import (
-    Appointment,
-    Patient,
-    PatientNameKey,
-    Provider,
-    SyncRun,
-    SyncRunStatus,
-)
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import Appointment, Patient, PatientNameKey, Provider, SyncRun
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import last_successful_sync, latest_runs, sync_problems
 from tests.builders import TZ

@@ -23,7 +23,8 @@ from linker_tui.scheduler import SYNC_JOB, JobScheduler, add_sync_job
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.models import Appointment, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import Appointment
 from linker_tui.store.schema import create_schema
 from linker_tui.sync.control import StopFlag, SyncCancelled, SyncTimeout, run_io
 from linker_tui.sync.engine import SyncFailed, SyncSummary

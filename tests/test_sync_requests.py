@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.store.db import read_session
-from linker_tui.store.models import OnlineRequest, Patient, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import OnlineRequest, Patient
 from linker_tui.sync.queries import sync_problems, sync_status
 from linker_tui.workflow.decisions import InvalidDecision, StaleRequest, Workflow, audit_trail
 from tests.builders import NOW

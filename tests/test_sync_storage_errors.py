@@ -19,7 +19,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.models import SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import SyncRun
 from linker_tui.store.schema import create_schema
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector

@@ -18,7 +18,8 @@ from sqlmodel import col, func, select
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.models import Appointment, SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import Appointment, SyncRun
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import sync_status

@@ -22,8 +22,9 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock, SystemClock
 from linker_tui.store import schema
 from linker_tui.store.db import make_engine, read_session
+from linker_tui.store.enums import RequestState
 from linker_tui.store.lease import LeaseKeeper, lease_info
-from linker_tui.store.models import AuditEvent, OnlineRequest, RequestState
+from linker_tui.store.models import AuditEvent, OnlineRequest
 from linker_tui.workflow.decisions import (
     AppointmentUnavailable,
     InvalidDecision,

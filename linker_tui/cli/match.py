@@ -16,7 +16,8 @@ from linker_tui.matching import PatientRanking
 from linker_tui.matching.match_model import fit_model
 from linker_tui.matching.patient_search import rank_requests
 from linker_tui.store.db import read_session, write_session
-from linker_tui.store.models import OPEN_STATES, OnlineRequest, Patient
+from linker_tui.store.enums import OPEN_STATES
+from linker_tui.store.models import OnlineRequest, Patient
 
 
 def add_match_parser(sub: Any) -> None:

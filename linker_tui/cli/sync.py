@@ -25,7 +25,7 @@ from linker_tui.common.files import storage_problem
 from linker_tui.common.outage import DatabaseUnavailable
 from linker_tui.common.text import clean
 from linker_tui.services import Services
-from linker_tui.store.models import SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems
 

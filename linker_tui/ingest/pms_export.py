@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from linker_tui.common.clock import storable
 from linker_tui.ingest.csv_file import not_utf8, read_csv
 from linker_tui.settings.config import IGNORE
-from linker_tui.store.models import AppointmentStatus
+from linker_tui.store.enums import AppointmentStatus
 
 T = TypeVar("T")
 

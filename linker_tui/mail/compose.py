@@ -186,7 +186,8 @@ def confirmation_ics(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
     calendar.add_missing_timezones(
         first_date=date(start.year - 1, 1, 1), last_date=date(start.year + 2, 1, 1)
     )
-    return calendar.to_ical().decode("utf-8")
+    ical: bytes = calendar.to_ical()
+    return ical.decode("utf-8")
 
 
 def compose_confirmation(

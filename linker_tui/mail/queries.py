@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from linker_tui.store.db import read_session
-from linker_tui.store.models import EmailOutbox, OnlineRequest, OutboxStatus
+from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import EmailOutbox, OnlineRequest
 
 
 @dataclass(frozen=True)

@@ -38,15 +38,8 @@ from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
 from linker_tui.mail.pause import PauseState, ServerPause, same_code_streak
 from linker_tui.mail.transport import DeliveryFailure, Mailer
 from linker_tui.store.db import db_now, read_session, write_session
-from linker_tui.store.models import (
-    Appointment,
-    AppointmentStatus,
-    EmailOutbox,
-    OnlineRequest,
-    OutboxStatus,
-    Patient,
-    RequestState,
-)
+from linker_tui.store.enums import AppointmentStatus, OutboxStatus, RequestState
+from linker_tui.store.models import Appointment, EmailOutbox, OnlineRequest, Patient
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +59,8 @@ class RelayPolicy:
     def backoff(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed try: base * 2**(attempts-1), capped."""
         exponent = min(max(attempts - 1, 0), 40)
-        return min(self.retry_base * (2**exponent), self.retry_cap)
+        wait: timedelta = min(self.retry_base * (2**exponent), self.retry_cap)
+        return wait
 
 
 class Outcome(StrEnum):

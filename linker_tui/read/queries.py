@@ -13,7 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from linker_tui.matching.patient_search import PatientRanking, rank_requests
+from linker_tui.matching.patient_search import rank_requests
+from linker_tui.matching.patients import PatientRanking
 from linker_tui.matching.request_match import (
     exact_appointment_clause,
     patient_status,
@@ -21,15 +22,13 @@ from linker_tui.matching.request_match import (
 )
 from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
 from linker_tui.store.db import read_session
+from linker_tui.store.enums import BOOKABLE_STATUSES, OPEN_STATES, RequestState
 from linker_tui.store.models import (
-    BOOKABLE_STATUSES,
-    OPEN_STATES,
     Appointment,
     AuditEvent,
     OnlineRequest,
     Patient,
     Provider,
-    RequestState,
     SyncRun,
 )
 

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from linker_tui.matching import Difference, Evidence, MatchLevel
-from linker_tui.store.models import Appointment, Provider, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import Appointment, Provider
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pydantic_settings import (
 )
 
 from linker_tui.settings.keymap import keymap_problems
-from linker_tui.store.models import AppointmentStatus
+from linker_tui.store.enums import AppointmentStatus
 
 APP_NAME = "linker-tui"
 CONFIG_ENV = "LINKER_CONFIG"

@@ -28,7 +28,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -40,7 +40,7 @@ from linker_tui.common.clock import Clock
 from linker_tui.store.db import db_now, read_session, write_session
 from linker_tui.store.models import JobLease
 
-_TABLE = cast(sa.Table, SQLModel.metadata.tables[JobLease.__tablename__])
+_TABLE = SQLModel.metadata.tables[JobLease.__tablename__]
 
 
 def lease_ttl(interval: float) -> timedelta:

@@ -13,9 +13,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Column, Field, SQLModel
 
-from linker_tui.store.enums import (  # the vocabularies, here beside their columns
-    BOOKABLE_STATUSES,  # noqa: F401
-    OPEN_STATES,  # noqa: F401
+from linker_tui.store.enums import (
     AppointmentStatus,
     OutboxStatus,
     RequestState,

@@ -21,7 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col
 
 from linker_tui.store.db import write_session
-from linker_tui.store.models import SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import SyncRun
 
 log = logging.getLogger(__name__)
 

@@ -55,14 +55,8 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.matching import patient_keys
 from linker_tui.store.db import write_session
-from linker_tui.store.models import (
-    BOOKABLE_STATUSES,
-    AppointmentStatus,
-    OnlineRequest,
-    RequestState,
-    SyncRun,
-    SyncRunStatus,
-)
+from linker_tui.store.enums import BOOKABLE_STATUSES, AppointmentStatus, RequestState, SyncRunStatus
+from linker_tui.store.models import OnlineRequest, SyncRun
 from linker_tui.sync.connector import AppointmentBlock, ChangeSet, Connector, TableChanges
 from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
 from linker_tui.sync.dead_runs import close_dead_runs, this_holder

@@ -21,7 +21,7 @@ from linker_tui.ingest.pms_export import (
     ProviderRow,
     RowProblem,
 )
-from linker_tui.store.models import AppointmentStatus
+from linker_tui.store.enums import AppointmentStatus
 
 #: ``appointment.AptStatus`` (Open Dental's ``ApptStatus`` enum) → status; ``None``: not
 #: an appointment on the schedule (skipped, no problem).

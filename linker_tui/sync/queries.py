@@ -9,7 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, func, select
 
 from linker_tui.store.db import read_session
-from linker_tui.store.models import OnlineRequest, RequestState, SyncProblem, SyncRun, SyncRunStatus
+from linker_tui.store.enums import RequestState, SyncRunStatus
+from linker_tui.store.models import OnlineRequest, SyncProblem, SyncRun
 from linker_tui.sync.summary import SyncSummary
 
 # A run still "running" after this long was cut off (process killed): not shown as running.

@@ -46,7 +46,8 @@ from linker_tui.common.clock import Clock, SystemClock
 from linker_tui.common.text import CleanFormatter
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import write_session
-from linker_tui.store.models import SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import SyncRun
 from linker_tui.sync.control import BUSY, StopFlag, take_turn
 from linker_tui.sync.summary import SyncSummary
 

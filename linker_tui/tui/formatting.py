@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from linker_tui.matching import Difference
 from linker_tui.read.views import AppointmentView
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 
 _STATE_SHORT = {
     RequestState.PENDING: "pending",

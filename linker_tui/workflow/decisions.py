@@ -51,17 +51,14 @@ from linker_tui.read.views import (
     appointment_view,
 )
 from linker_tui.store.db import read_session, write_session
+from linker_tui.store.enums import BOOKABLE_STATUSES, AppointmentStatus, OutboxStatus, RequestState
 from linker_tui.store.models import (
-    BOOKABLE_STATUSES,
     Appointment,
-    AppointmentStatus,
     AuditEvent,
     EmailOutbox,
     OnlineRequest,
-    OutboxStatus,
     Patient,
     Provider,
-    RequestState,
 )
 from linker_tui.workflow.trail import decide, read_request
 

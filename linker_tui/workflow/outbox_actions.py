@@ -14,7 +14,8 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
 from linker_tui.mail.relay import clip, rowcount
 from linker_tui.store.db import write_session
-from linker_tui.store.models import EmailOutbox, OutboxStatus
+from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import EmailOutbox
 from linker_tui.workflow.trail import explain, record
 
 

@@ -34,14 +34,8 @@ from sqlmodel import Session, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock, SystemClock
-from linker_tui.store.models import (
-    Appointment,
-    AuditEvent,
-    OnlineRequest,
-    Patient,
-    Provider,
-    RequestState,
-)
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import Appointment, AuditEvent, OnlineRequest, Patient, Provider
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +67,7 @@ def clock_skew(engine: Engine, clock: Clock | None = None) -> timedelta | None:
     clock = clock or SystemClock()
     with engine.connect() as connection:
         before = clock.now()
-        server = connection.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
+        server: datetime = connection.execute(sa.text("SELECT clock_timestamp()")).scalar_one()
         after = clock.now()
     return before + (after - before) / 2 - server
 

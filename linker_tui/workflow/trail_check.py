@@ -21,7 +21,8 @@ from sqlmodel import col, select
 
 from linker_tui.common.text import clean
 from linker_tui.store.db import read_session
-from linker_tui.store.models import AuditEvent, OnlineRequest, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import AuditEvent, OnlineRequest
 
 
 @dataclass(frozen=True)

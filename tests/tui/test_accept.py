@@ -6,7 +6,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from linker_tui.common.actor import Actor
-from linker_tui.store.models import OutboxStatus, RequestState
+from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import (
     Candidates,

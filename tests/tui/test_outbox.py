@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from linker_tui.mail.relay import RelayReport
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.confirm import Confirm

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList
 
-from linker_tui.store.models import OutboxStatus, RequestState
+from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt
 from linker_tui.tui.modals.confirm import Confirm

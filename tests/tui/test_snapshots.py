@@ -17,7 +17,8 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from linker_tui.store.db import write_session
-from linker_tui.store.models import OnlineRequest, SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import OnlineRequest, SyncRun
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt, ExactMatch, NoMatch
 from linker_tui.tui.modals.confirm import Confirm

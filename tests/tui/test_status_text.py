@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from linker_tui.store.models import SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.tui.widgets.status import run_counts
 

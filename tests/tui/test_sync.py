@@ -13,7 +13,8 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
 from linker_tui.services import Services
 from linker_tui.store.db import read_session, write_session
-from linker_tui.store.models import Appointment, OnlineRequest, SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import Appointment, OnlineRequest, SyncRun
 from linker_tui.sync.connector import ChangeSet
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector

@@ -10,7 +10,8 @@ from pathlib import Path
 from sqlmodel import col, func, select
 
 from linker_tui.store.db import read_session
-from linker_tui.store.models import Appointment, SyncRun, SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.store.models import Appointment, SyncRun
 from linker_tui.tui.app import LinkerApp
 from tests.sync_support import ExportData, appointment, patient, provider
 from tests.tui.drive import SMALL, main_screen, settle, table, wait_until

@@ -32,7 +32,7 @@ from linker_tui.read.queries import (
 )
 from linker_tui.read.views import RequestRow
 from linker_tui.services import Services
-from linker_tui.store.models import OutboxStatus, RequestState
+from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.db_watch import CHECK_SECONDS, DatabaseWatch, failed_decision, outage_of

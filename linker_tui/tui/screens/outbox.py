@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from linker_tui.mail.queries import OutboxEntry
 from linker_tui.services import Services
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.tui.formatting import count, long_datetime, plural, received
 from linker_tui.tui.jobs import MailChanged
 from linker_tui.tui.keys import OUTBOX_KEYS, KeySpec, bindings

@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from linker_tui.services import Services
-from linker_tui.store.models import SyncRunStatus
+from linker_tui.store.enums import SyncRunStatus
 from linker_tui.sync.queries import SyncProblemView, latest_runs, sync_problems
 from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.formatting import count, received

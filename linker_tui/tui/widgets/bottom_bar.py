@@ -10,7 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.tui.safe import one_line
 from linker_tui.tui.widgets.keybar import KeyBar
 from linker_tui.tui.widgets.status import mail_status

@@ -8,7 +8,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from linker_tui.read.views import RequestDetail
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 from linker_tui.tui.formatting import appointment_summary, long_datetime, with_provider
 from linker_tui.tui.safe import line, lines
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from linker_tui.store.models import OutboxStatus
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.formatting import clock_time, plural

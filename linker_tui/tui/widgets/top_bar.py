@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 from linker_tui.tui.formatting import count
 from linker_tui.tui.safe import SafeInput, line, one_line
 
