@@ -27,18 +27,10 @@ from linker_tui.read.views import (
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
 from linker_tui.tui.formatting import clock_time, long_datetime, plural
-from linker_tui.tui.modals.accept import (
-    CandidateChoice,
-    Candidates,
-    ConfirmLink,
-    EmailPrompt,
-    ExactChoice,
-    ExactMatch,
-    NoMatch,
-    NoMatchChoice,
-    Recheck,
-)
+from linker_tui.tui.modals.candidates import CandidateChoice, Candidates, NoMatch, NoMatchChoice
+from linker_tui.tui.modals.checked import Recheck
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactChoice, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning, WarningChoice
 from linker_tui.tui.safe import line, lines

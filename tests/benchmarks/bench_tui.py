@@ -28,7 +28,8 @@ from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import Candidates, ExactMatch, NoMatch
+from linker_tui.tui.modals.candidates import Candidates, NoMatch
+from linker_tui.tui.modals.link import ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from tests.benchmarks.build_db import build

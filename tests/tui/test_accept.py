@@ -8,14 +8,8 @@ from textual.widgets import Button, Static
 from linker_tui.common.actor import Actor
 from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import (
-    Candidates,
-    CandidateTable,
-    ConfirmLink,
-    EmailPrompt,
-    ExactMatch,
-    NoMatch,
-)
+from linker_tui.tui.modals.candidates import Candidates, CandidateTable, NoMatch
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
 from linker_tui.workflow.decisions import PracticeInfo, Workflow

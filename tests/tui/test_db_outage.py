@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from linker_tui.store.db import make_engine
 from linker_tui.store.schema import drop_schema
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import ExactMatch
+from linker_tui.tui.modals.link import ExactMatch
 from tests.conftest import POSTGRES_URL
 from tests.tcp_proxy import proxy_to
 from tests.tui.drive import SMALL, main_screen, notifications, select, settle, wait_until

@@ -11,15 +11,9 @@ from textual.widgets import Button, Static
 from linker_tui.store.db import read_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import (
-    GONE,
-    Candidates,
-    CandidateTable,
-    ConfirmLink,
-    EmailPrompt,
-    ExactMatch,
-    NoMatch,
-)
+from linker_tui.tui.modals.candidates import Candidates, CandidateTable, NoMatch
+from linker_tui.tui.modals.checked import GONE
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser, PatientTable
 from linker_tui.tui.modals.reject import ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen

@@ -23,8 +23,8 @@ from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.jobs import JobFailed, OutboxDelivered
-from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen

@@ -14,13 +14,8 @@ from textual.widgets import Button, Input, Static
 from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import (
-    Candidates,
-    ConfirmLink,
-    EmailPrompt,
-    ExactMatch,
-    NoMatch,
-)
+from linker_tui.tui.modals.candidates import Candidates, NoMatch
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import MainScreen

@@ -10,8 +10,8 @@ import pytest
 from linker_tui.mail.relay import RelayReport
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
 from tests.tui.drive import (

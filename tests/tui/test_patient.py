@@ -8,14 +8,9 @@ from textual.widgets import Button, Input
 
 from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import (
-    Candidates,
-    ConfirmLink,
-    EmailPrompt,
-    ExactMatch,
-    NoMatch,
-)
+from linker_tui.tui.modals.candidates import Candidates, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser, PatientTable, SearchField
 from linker_tui.tui.screens.main import MainScreen
 from tests.tui.drive import (

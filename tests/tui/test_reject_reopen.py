@@ -6,8 +6,9 @@ from textual.widgets import Input, OptionList
 
 from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt
+from linker_tui.tui.modals.candidates import Candidates
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.main import MainScreen
 from tests.tui.drive import (

@@ -20,8 +20,9 @@ from linker_tui.store.db import write_session
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import OnlineRequest, SyncRun
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import Candidates, ConfirmLink, EmailPrompt, ExactMatch, NoMatch
+from linker_tui.tui.modals.candidates import Candidates, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen

@@ -1,0 +1,268 @@
+"""The candidates dialog (the patient's scheduled appointments) and the no-match dialog."""
+
+from __future__ import annotations
+
+from enum import Enum
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widgets import Button, DataTable
+
+from linker_tui.matching import Difference
+from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
+from linker_tui.tui.formatting import DIFFERS, clock_time, day, differences_text, plural
+from linker_tui.tui.modals.base import button, text
+from linker_tui.tui.modals.checked import (
+    BOLD,
+    DIFF_STYLE,
+    CheckedDialog,
+    Recheck,
+    patient_line,
+    request_line,
+    requested_line,
+)
+from linker_tui.tui.safe import cell, line, lines
+from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+
+# ---------------------------------------------------------------- candidates
+CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
+    ColumnSpec("date", "Date", 15),
+    ColumnSpec("time", "Time", 6),
+    ColumnSpec("provider", "Provider", 10, weight=3, maximum=26),
+    ColumnSpec("chair", "Chair", 5, weight=1, maximum=10),
+    ColumnSpec("reason", "Reason", 8, weight=3, maximum=30),
+    ColumnSpec("differs", "Differs", 14, weight=2, maximum=20),
+)
+
+
+def _marked(value: str, differs: bool, width: int) -> Text:
+    """A cell with the ≠ marker (and bold underline) when it differs from the request."""
+    if differs:
+        return Text.assemble(DIFFERS, cell(value, width - 1, DIFF_STYLE), style=DIFF_STYLE)
+    return Text.assemble(" ", cell(value, width - 1))
+
+
+class CandidateTable(DataTable[Text]):
+    """The patient's scheduled appointments, closest to the request first."""
+
+    def __init__(
+        self, candidates: tuple[CandidateView, ...], tz: ZoneInfo, start_at: int | None = None
+    ) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, id="candidates")
+        self.candidates, self.tz = candidates, tz
+        self._widths: dict[str, int] = {}
+        ids = [c.appointment.id for c in candidates]
+        self._start = ids.index(start_at) if start_at in ids else 0
+        """The row the cursor starts on (the appointment chosen before stepping back)."""
+
+    def on_resize(self) -> None:
+        """(Re)build the rows with columns that fit the width."""
+        widths = fit_widths(CANDIDATE_COLUMNS, max(0, self.size.width - 1))
+        if widths == self._widths:
+            return
+        first = not self._widths
+        self._widths = widths
+        self._rebuild(self._start if first else self.cursor_row)
+
+    def replace(self, candidates: tuple[CandidateView, ...]) -> None:
+        """Show ``candidates`` instead, the cursor staying on the same appointment (if it is
+        still there)."""
+        current = self.highlighted()
+        self.candidates = candidates
+        row = 0
+        if current is not None:
+            ids = [c.appointment.id for c in candidates]
+            if current.appointment.id in ids:
+                row = ids.index(current.appointment.id)
+        if self._widths:
+            self._rebuild(row)
+
+    def _rebuild(self, row: int) -> None:
+        self.clear(columns=True)
+        for spec in CANDIDATE_COLUMNS:
+            self.add_column(Text(spec.label), width=self._widths[spec.key] + GAP, key=spec.key)
+        for index, candidate in enumerate(self.candidates):
+            self.add_row(*self._cells(candidate), key=str(index))
+        self.move_cursor(row=row, animate=False)
+
+    def _cells(self, candidate: CandidateView) -> list[Text]:
+        a, diff, w = candidate.appointment, candidate.differences, self._widths
+        return [
+            _marked(day(a.start, self.tz), Difference.DATE in diff, w["date"]),
+            _marked(clock_time(a.start, self.tz), Difference.TIME in diff, w["time"]),
+            _marked(a.provider_name or "-", Difference.PROVIDER in diff, w["provider"]),
+            cell(a.operatory or "-", w["chair"]),
+            cell(a.reason or "-", w["reason"]),
+            cell(differences_text(diff), w["differs"], DIFF_STYLE if diff else ""),
+        ]
+
+    def highlighted(self) -> CandidateView | None:
+        """The candidate under the cursor."""
+        if not self.candidates:
+            return None
+        return self.candidates[min(max(self.cursor_row, 0), len(self.candidates) - 1)]
+
+
+class CandidateChoice(Enum):
+    """What staff chose instead of an appointment."""
+
+    NONE_OF_THESE = "none_of_these"
+
+
+class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
+    """ "Could this be the same appointment?": every scheduled appointment of the patient."""
+
+    TITLE_TEXT = "Could this be the same appointment?"
+    AUTO_FOCUS = "#candidates"
+    WIDE = True
+
+    def __init__(
+        self,
+        row: RequestRow,
+        check: AcceptCheck,
+        tz: ZoneInfo,
+        recheck: Recheck | None = None,
+        start_at: int | None = None,
+    ) -> None:
+        super().__init__(check, recheck)
+        self.row, self.tz, self.start_at = row, tz, start_at
+
+    def compose_body(self) -> ComposeResult:
+        """The request for comparison, then the appointments."""
+        yield text(self._text(), id="body")
+        yield CandidateTable(self.check.candidates, self.tz, self.start_at)
+
+    def _text(self) -> Content:
+        if self.check.candidates:
+            count = plural(len(self.check.candidates), "scheduled appointment")
+            how = line(f"{count}, closest first. ", (DIFFERS, BOLD), " marks what differs.")
+        else:
+            how = line(("The last sync left no scheduled appointment for this patient.", BOLD))
+        return lines(
+            request_line(self.row),
+            patient_line(self.check),
+            requested_line(self.check, self.tz),
+            how,
+        )
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """The patient's appointments as the PMS has them now, the cursor kept."""
+        self._body().update(self._text())
+        self.query_one(CandidateTable).replace(check.candidates)
+        self.query_one("#link", Button).disabled = not check.candidates
+
+    def buttons(self) -> ComposeResult:
+        """Link / none of these / cancel."""
+        yield button("Link appointment", "link", variant="primary")
+        yield button("None of these", "none_of_these")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> CandidateView | CandidateChoice | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(DataTable.RowSelected, "#candidates")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.dismiss(self.query_one(CandidateTable).highlighted())
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "link":
+            self.dismiss(self.query_one(CandidateTable).highlighted())
+        elif event.button.id == "none_of_these":
+            self.dismiss(CandidateChoice.NONE_OF_THESE)
+        else:
+            self.dismiss(None)
+
+
+# ------------------------------------------------------------------ no match
+class NoMatchChoice(Enum):
+    """What staff chose when nothing matched."""
+
+    TRY_AGAIN = "try_again"
+    LATER = "later"
+
+
+class NoMatch(CheckedDialog[NoMatchChoice | None]):
+    """Nothing scheduled (or the patient is unknown): try again, or do it later."""
+
+    TITLE_TEXT = "No matching appointment"
+    AUTO_FOCUS = "#try_again"
+
+    def __init__(
+        self,
+        row: RequestRow,
+        check: AcceptCheck,
+        tz: ZoneInfo,
+        note: str = "",
+        recheck: Recheck | None = None,
+        *,
+        none_of_these: bool = False,
+    ) -> None:
+        super().__init__(check, recheck)
+        self.row, self.tz, self.note = row, tz, note
+        self.none_of_these = none_of_these
+        """Staff said none of the patient's scheduled appointments is the one asked for."""
+        self.known = {c.appointment.id for c in check.candidates}
+        self.found = 0
+
+    def compose_body(self) -> ComposeResult:
+        """Why nothing was found, and what to do."""
+        yield text(self._text(), id="body")
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """Say so when the sync brought appointments (Try again then shows them)."""
+        self.found = len({c.appointment.id for c in check.candidates} - self.known)
+        self._body().update(self._text())
+
+    def _text(self) -> Content:
+        check = self.check
+        if self.none_of_these:
+            count = plural(len(self.known), "scheduled appointment")
+            why = line(
+                ("Patient: ", BOLD),
+                check.patient_name,
+                f" ({check.explanation}) has {count}; none is the one asked for.",
+            )
+        elif check.patient_name:
+            why = line(
+                ("Patient: ", BOLD),
+                check.patient_name,
+                f" ({check.explanation}) has no scheduled appointment from today on.",
+            )
+        else:
+            why = line(("Patient: ", BOLD), f"patient not found ({check.explanation}).")
+        rows = [
+            request_line(self.row),
+            requested_line(check, self.tz),
+            why,
+            line(
+                "Book it in the PMS, then Try again; or Do this later: the request stays "
+                "in the list as Waiting for PMS."
+            ),
+        ]
+        if self.found:
+            found = plural(self.found, "scheduled appointment")
+            rows.append(line((f"The last sync brought {found}: Try again to see them.", BOLD)))
+        elif self.note:
+            rows.append(line((self.note, BOLD)))
+        return lines(*rows)
+
+    def buttons(self) -> ComposeResult:
+        """Try again / do this later / cancel."""
+        yield button("Try again", "try_again", variant="primary")
+        yield button("Do this later", "later")
+        yield button("Cancel", "cancel")
+
+    def cancelled(self) -> NoMatchChoice | None:
+        """Esc: nothing chosen."""
+        return None
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        choices = {"try_again": NoMatchChoice.TRY_AGAIN, "later": NoMatchChoice.LATER}
+        self.dismiss(choices.get(event.button.id or ""))

@@ -1,0 +1,94 @@
+"""What the Accept dialogs share: a dialog showing an :class:`AcceptCheck` that looks again
+after a sync, and the request/patient/requested lines at their top."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from textual.content import Content
+from textual.widgets import Button, Static
+
+from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
+from linker_tui.tui.formatting import with_provider
+from linker_tui.tui.modals.base import Dialog, ResultT, text
+from linker_tui.tui.safe import line
+from linker_tui.workflow.decisions import WorkflowError
+
+BOLD = "bold"
+DIFF_STYLE = "bold underline"
+GONE = "The last sync changed this appointment in the PMS: it is no longer scheduled."
+"""Shown in a dialog whose appointment a sync cancelled or removed while it was open."""
+
+Recheck = Callable[[], AcceptCheck]
+"""Looks at the request again (``Workflow.check``); blocking, run off the UI thread."""
+
+
+class CheckedDialog(Dialog[ResultT]):
+    """A dialog showing an :class:`AcceptCheck`: after a sync it looks again (when given a
+    ``recheck``) and shows the new state in place (:meth:`show_check`)."""
+
+    def __init__(self, check: AcceptCheck, recheck: Recheck | None = None) -> None:
+        super().__init__()
+        self.check = check
+        self.recheck = recheck
+        self.decided = ""
+        """Why the request can no longer be decided here (another desk did), once known."""
+
+    def after_sync(self) -> None:
+        """A sync ended: look at the request again, off the UI thread."""
+        if self.recheck is not None:
+            self.run_worker(self._look_again(), group="recheck", exclusive=True)
+
+    async def _look_again(self) -> None:
+        assert self.recheck is not None
+        try:
+            check = await asyncio.to_thread(self.recheck)
+        except WorkflowError as error:  # another desk decided the request meanwhile
+            if self.is_attached:
+                self.show_decided(str(error))
+            return
+        if self.is_attached and not self.decided:
+            self.check = check
+            self.show_check(check)
+
+    def show_check(self, check: AcceptCheck) -> None:
+        """Show ``check`` (already stored in ``self.check``) in place."""
+
+    def show_decided(self, why: str) -> None:
+        """Another desk decided the request: say who and when; only Cancel is left."""
+        first = not self.decided
+        self.decided = why
+        if first:
+            notice = text(line(("Decided at another desk meanwhile. ", BOLD), why), id="decided")
+            self.query_one(".dialog").mount(notice, after=self._body())
+        for each in self.query(".dialog-buttons Button").results(Button):
+            each.disabled = each.id != "cancel"
+        self.set_focus(self.query_one("#cancel", Button))
+
+    def _body(self) -> Static:
+        return self.query_one("#body", Static)
+
+
+def still_scheduled(check: AcceptCheck, appointment_id: int) -> CandidateView | None:
+    """The candidate for ``appointment_id`` in ``check``, if the PMS still has it scheduled."""
+    return next((c for c in check.candidates if c.appointment.id == appointment_id), None)
+
+
+def request_line(row: RequestRow) -> Content:
+    """``Request REQ-1001 from Jane Doe``."""
+    return line("Request ", (row.external_id, BOLD), " from ", row.typed_name or "(no name)")
+
+
+def requested_line(check: AcceptCheck, tz: ZoneInfo) -> Content:
+    """``Requested:  Thu 2026-12-03 09:30 with Dr. X``."""
+    asked = with_provider(check.requested_start, check.requested_provider_name, tz)
+    return line(("Requested:  ", BOLD), asked)
+
+
+def patient_line(check: AcceptCheck) -> Content:
+    """``Patient: Doe, Jane`` or ``Patient: patient not found (why)``."""
+    if check.patient_name:
+        return line(("Patient: ", BOLD), check.patient_name)
+    return line(("Patient: ", BOLD), f"patient not found ({check.explanation})")
