@@ -128,7 +128,8 @@ class Services:
         with _SYNC_INIT:
             if self._workflow is None:
                 from linker_tui.mail.compose import make_environment
-                from linker_tui.workflow.decisions import PracticeInfo, Workflow
+                from linker_tui.workflow.decisions import Workflow
+                from linker_tui.workflow.practice import PracticeInfo
 
                 settings = self.settings
                 practice = PracticeInfo(

@@ -14,7 +14,8 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
 from linker_tui.store.db import make_engine
 from linker_tui.store.schema import create_schema, drop_schema
-from linker_tui.workflow.decisions import PracticeInfo, Workflow
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.practice import PracticeInfo
 from tests.builders import NOW, TZ
 from tests.worker_databases import use_worker_databases
 

@@ -31,7 +31,8 @@ from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import OutboxRelay, RelayPolicy
 from linker_tui.mail.transport import Mailer, SmtpMailer
 from linker_tui.read.views import LinkResult
-from linker_tui.workflow.decisions import PracticeInfo, Workflow
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.practice import PracticeInfo
 from tests.builders import NOW, TZ, add_appointment, add_patient, add_provider, add_request, local
 
 DROP = "DROP"

@@ -26,7 +26,7 @@ from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import AuditEvent, OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
-from linker_tui.workflow.decisions import AppointmentUnavailable, InvalidDecision, StaleRequest
+from linker_tui.workflow.errors import AppointmentUnavailable, InvalidDecision, StaleRequest
 from tests.builders import add_appointment, add_patient, add_provider, add_request, local
 from tests.conftest import POSTGRES_URL, make_workflow
 

@@ -23,7 +23,9 @@ from linker_tui.matching import (
 )
 from linker_tui.store.db import read_session
 from linker_tui.store.models import OnlineRequest
-from linker_tui.workflow.decisions import InvalidDecision, StaleRequest, Workflow, audit_trail
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.errors import InvalidDecision, StaleRequest
+from linker_tui.workflow.trail import audit_trail
 from tests.builders import add_patient, add_request, local
 from tests.matching_eval.evaluate import TARGET_RECALL_TOP3, evaluate
 

@@ -13,14 +13,10 @@ from linker_tui.matching import Difference
 from linker_tui.read.views import MatchKind
 from linker_tui.store.db import read_session, write_session
 from linker_tui.store.models import AuditEvent, EmailOutbox, OnlineRequest
-from linker_tui.workflow.decisions import (
-    AppointmentUnavailable,
-    InvalidDecision,
-    StaleRequest,
-    Workflow,
-    audit_trail,
-    format_local,
-)
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.errors import AppointmentUnavailable, InvalidDecision, StaleRequest
+from linker_tui.workflow.practice import format_local
+from linker_tui.workflow.trail import audit_trail
 from tests.builders import (
     TZ,
     add_appointment,
@@ -251,7 +247,7 @@ def test_failure_inside_the_decision_rolls_everything_back(
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("template exploded")
 
-    monkeypatch.setattr("linker_tui.workflow.decisions.compose_confirmation", broken)
+    monkeypatch.setattr("linker_tui.workflow.confirmation.compose_confirmation", broken)
     with pytest.raises(RuntimeError):
         workflow.link(rid, practice["exact"], expected_version=1, send_email=True)
     assert dump(engine) == before

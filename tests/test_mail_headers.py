@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from linker_tui.common.clock import FixedClock
 from linker_tui.mail.relay import Outcome, RelayReport
 from linker_tui.read.views import ReopenResult
-from linker_tui.workflow.decisions import audit_trail
+from linker_tui.workflow.trail import audit_trail
 from tests.builders import NOW
 from tests.mail_support import (
     ScriptedHandler,

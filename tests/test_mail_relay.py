@@ -19,12 +19,12 @@ from linker_tui.mail.relay import Outcome, RelayPolicy
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.store.models import EmailOutbox
-from linker_tui.workflow.decisions import audit_trail
 from linker_tui.workflow.outbox_actions import (
     OutboxActionError,
     cancel_email,
     retry_email,
 )
+from linker_tui.workflow.trail import audit_trail
 from tests.builders import NOW
 from tests.mail_support import (
     ScriptedHandler,

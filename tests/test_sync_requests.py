@@ -12,7 +12,9 @@ from linker_tui.store.db import read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest, Patient
 from linker_tui.sync.queries import sync_problems, sync_status
-from linker_tui.workflow.decisions import InvalidDecision, StaleRequest, Workflow, audit_trail
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.errors import InvalidDecision, StaleRequest
+from linker_tui.workflow.trail import audit_trail
 from tests.builders import NOW
 from tests.conftest import is_decision_time, make_workflow
 from tests.sync_support import (

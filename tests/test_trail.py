@@ -8,7 +8,7 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linker_tui.workflow.decisions import audit_trail
+from linker_tui.workflow.trail import audit_trail
 from linker_tui.workflow.trail_check import verify_trail
 from tests.builders import add_appointment, add_patient, add_provider, add_request, local
 from tests.conftest import is_decision_time, make_workflow

@@ -25,14 +25,9 @@ from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.lease import LeaseKeeper, lease_info
 from linker_tui.store.models import AuditEvent, OnlineRequest
-from linker_tui.workflow.decisions import (
-    AppointmentUnavailable,
-    InvalidDecision,
-    PracticeInfo,
-    StaleRequest,
-    Workflow,
-    format_local,
-)
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.errors import AppointmentUnavailable, InvalidDecision, StaleRequest
+from linker_tui.workflow.practice import PracticeInfo, format_local
 from linker_tui.workflow.trail import clock_skew
 from linker_tui.workflow.trail_check import verify_trail
 from tests.builders import (

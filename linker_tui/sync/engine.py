@@ -11,7 +11,7 @@ One run:
    leaves the previous state intact. In the same transaction: appointments gone from the
    export's date window are cancelled, requests whose linked appointment was cancelled
    or moved and waiting requests whose patient got an appointment are flagged for staff
-   (:func:`linker_tui.workflow.decisions.flag_for_attention`, audited), the problems and counts of
+   (:func:`linker_tui.workflow.attention.flag_for_attention`, audited), the problems and counts of
    the run and the connector's new state are stored;
 3. inbox: new requests in a second transaction, then files moved;
 4. finishes the run record (``ok``, ``failed`` with the error, or ``cancelled``).
@@ -62,12 +62,9 @@ from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
 from linker_tui.sync.dead_runs import close_dead_runs, this_holder
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.summary import SyncSummary
-from linker_tui.workflow.decisions import (
-    AttentionFlag,
-    find_patient,
-    flag_for_attention,
-    format_local,
-)
+from linker_tui.workflow.attention import AttentionFlag, flag_for_attention
+from linker_tui.workflow.checks import find_patient
+from linker_tui.workflow.practice import format_local
 
 log = logging.getLogger(__name__)
 

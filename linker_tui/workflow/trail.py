@@ -24,16 +24,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock, SystemClock
+from linker_tui.store.db import read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import Appointment, AuditEvent, OnlineRequest, Patient, Provider
 
@@ -262,3 +264,12 @@ def read_request(session: Session, request_id: int) -> OnlineRequest | None:
         .where(OnlineRequest.id == request_id)
         .execution_options(populate_existing=True)
     ).first()
+
+
+def audit_trail(engine: Engine, request_id: int | None = None) -> Sequence[AuditEvent]:
+    """The audit events, oldest first (all, or one request's)."""
+    with read_session(engine) as session:
+        query = select(AuditEvent).order_by(col(AuditEvent.id))
+        if request_id is not None:
+            query = query.where(AuditEvent.request_id == request_id)
+        return session.exec(query).all()

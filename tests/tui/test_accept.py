@@ -12,7 +12,8 @@ from linker_tui.tui.modals.candidates import Candidates, CandidateTable, NoMatch
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
-from linker_tui.workflow.decisions import PracticeInfo, Workflow
+from linker_tui.workflow.decisions import Workflow
+from linker_tui.workflow.practice import PracticeInfo
 from tests.tui.drive import (
     SMALL,
     dialog_text,

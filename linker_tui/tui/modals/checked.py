@@ -14,7 +14,7 @@ from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
 from linker_tui.tui.formatting import with_provider
 from linker_tui.tui.modals.base import Dialog, ResultT, text
 from linker_tui.tui.safe import line
-from linker_tui.workflow.decisions import WorkflowError
+from linker_tui.workflow.errors import WorkflowError
 
 BOLD = "bold"
 DIFF_STYLE = "bold underline"

@@ -495,7 +495,7 @@ class MainScreen(Screen[None]):
             self._update_bindings()
         if event.state is not WorkerState.ERROR:
             return
-        from linker_tui.workflow.decisions import WorkflowError
+        from linker_tui.workflow.errors import WorkflowError
 
         error = event.worker.error
         away = outage_of(error)
