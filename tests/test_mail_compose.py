@@ -3,6 +3,7 @@ and the header checks that stand between patient data and the message headers.""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from linker_tui.common.clock import FixedClock
 from linker_tui.mail.compose import (
     ConfirmationFacts,
     appointment_uid,
+    calendar_entry,
     compose_confirmation,
     make_environment,
     practice_domain,
@@ -56,7 +58,81 @@ def test_text_and_html_show_the_scheduled_appointment_and_the_practice() -> None
         assert "Dr. Rahul Patel" in body and "45 minutes" in body
         assert "1200 Maple Grove Rd, Unit 4, Toronto, ON M4B 1B3" in body
         assert "(416) 555-0100" in body
-        assert "another day than you asked for (Thursday, December 3, 2026" in body
+        assert (
+            "Please note: your appointment is on a different day from the one you asked for "
+            "(Thursday, December 3, 2026 at 9:30 AM)."
+        ) in body
+        assert "Thank you for your online appointment request." in body
+        assert "than you asked" not in body and "\nthank you" not in body
+
+
+def _plain(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.mark.parametrize(
+    ("changes", "note"),
+    [
+        (
+            {"scheduled_start": local(2026, 12, 3, 14, 0)},
+            "Please note: your appointment is at a different time from the one you asked for "
+            "(Thursday, December 3, 2026 at 9:30 AM).",
+        ),
+        (
+            {"scheduled_start": local(2026, 12, 3, 9, 30), "requested_provider": "Dr. Amelia Chen"},
+            "Please note: your appointment is with Dr. Rahul Patel instead of Dr. Amelia Chen.",
+        ),
+        (
+            {"scheduled_start": local(2026, 12, 3, 14, 0), "requested_provider": "Dr. Amelia Chen"},
+            "Please note: your appointment is at a different time from the one you asked for "
+            "(Thursday, December 3, 2026 at 9:30 AM) and with Dr. Rahul Patel instead of "
+            "Dr. Amelia Chen.",
+        ),
+    ],
+)
+def test_a_changed_time_or_dentist_is_said_in_one_sentence(
+    changes: dict[str, object], note: str
+) -> None:
+    email = compose_confirmation(facts(**changes), TZ)
+    assert note in " ".join(email.body_text.split())
+    assert note in _plain(email.body_html)
+
+
+def test_nothing_changed_says_nothing_about_it() -> None:
+    same = facts(scheduled_start=local(2026, 12, 3, 9, 30), requested_provider="Dr. Rahul Patel")
+    email = compose_confirmation(same, TZ)
+    assert "Please note" not in email.body_text and "Please note" not in email.body_html
+
+
+def test_a_correction_replaces_the_earlier_confirmation_and_updates_its_calendar_entry() -> None:
+    first = compose_confirmation(facts(scheduled_start=local(2026, 12, 3, 9, 30)), TZ)
+    earlier = calendar_entry(first.ics)
+    assert earlier is not None and earlier.uid == "appointment-A42@maplegrove.example.com"
+    correction = compose_confirmation(
+        facts(
+            appointment_pms_id="A77",
+            replaces_start=earlier.start,
+            uid=earlier.uid,
+            sequence=earlier.sequence + 1,
+        ),
+        TZ,
+    )
+    assert correction.subject == (
+        "Correction: your appointment at Maple Grove Dental is now "
+        "Thursday, December 10, 2026 at 2:00 PM"
+    )
+    for body in (" ".join(correction.body_text.split()), _plain(correction.body_html)):
+        assert (
+            "This email replaces our earlier confirmation, which gave "
+            "Thursday, December 3, 2026 at 9:30 AM. That time no longer applies."
+        ) in body
+        assert "is now booked for:" in body
+        assert "Thursday, December 10, 2026 at 2:00 PM" in body
+        assert "updates the entry of the earlier confirmation" in body
+    again = calendar_entry(correction.ics)
+    assert again is not None
+    assert (again.uid, again.sequence) == (earlier.uid, earlier.sequence + 1)
+    assert again.start == local(2026, 12, 10, 14, 0)
 
 
 def test_the_invite_is_an_event_at_the_scheduled_instant_with_a_stable_uid() -> None:

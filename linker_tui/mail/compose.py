@@ -30,6 +30,9 @@ from jinja2.sandbox import SandboxedEnvironment
 TEXT_TEMPLATE = "confirmation.txt.j2"
 HTML_TEMPLATE = "confirmation.html.j2"
 SUBJECT_TEMPLATE = "confirmation.subject.j2"
+CORRECTION_TEXT_TEMPLATE = "correction.txt.j2"
+CORRECTION_HTML_TEMPLATE = "correction.html.j2"
+CORRECTION_SUBJECT_TEMPLATE = "correction.subject.j2"
 FALLBACK_DOMAIN = "linker-tui.invalid"
 PRODID = "-//linker-tui//appointment confirmation//EN"
 
@@ -108,6 +111,21 @@ class ConfirmationFacts:
     appointment_pms_id: str = ""
     sequence: int = 0
     stamp: datetime | None = None  # when it was composed (the calendar's DTSTAMP)
+    requested_provider: str = ""  # the dentist asked for ("" when any)
+    replaces_start: datetime | None = None
+    """A correction: the time the earlier confirmation said (the patient has it)."""
+    uid: str = ""
+    """The calendar entry to update (a correction: the earlier email's); default: the
+    appointment's own UID."""
+
+
+@dataclass(frozen=True)
+class CalendarEntry:
+    """What an email's invitation put in the patient's calendar."""
+
+    uid: str
+    sequence: int
+    start: datetime | None
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,7 @@ class ComposedEmail:
 
 
 def _changed(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
+    """``another day`` / ``another time`` / "" (the older template variable ``changed``)."""
     requested = facts.requested_start.astimezone(tz)
     scheduled = facts.scheduled_start.astimezone(tz)
     if requested.date() != scheduled.date():
@@ -128,6 +147,24 @@ def _changed(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
     if requested.time() != scheduled.time():
         return "another time"
     return ""
+
+
+def change_note(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
+    """One sentence on what differs from the request (day or time, and the dentist), or ""."""
+    parts = []
+    changed = _changed(facts, tz)
+    if changed:
+        which = "day" if changed == "another day" else "time"
+        parts.append(
+            f"{'on' if which == 'day' else 'at'} a different {which} from the one you asked "
+            f"for ({spoken_datetime(facts.requested_start, tz)})"
+        )
+    asked = facts.requested_provider.strip()
+    if asked and asked != facts.provider.strip():
+        parts.append(f"with {facts.provider} instead of {asked}")
+    if not parts:
+        return ""
+    return f"Please note: your appointment is {' and '.join(parts)}."
 
 
 def confirmation_context(facts: ConfirmationFacts, tz: ZoneInfo) -> dict[str, object]:
@@ -148,7 +185,12 @@ def confirmation_context(facts: ConfirmationFacts, tz: ZoneInfo) -> dict[str, ob
         "duration_min": facts.duration_min,
         "location": location,
         "changed": _changed(facts, tz),
+        "change_note": change_note(facts, tz),
         "requested_when": spoken_datetime(facts.requested_start, tz),
+        "requested_provider": facts.requested_provider,
+        "replaces_when": (
+            spoken_datetime(facts.replaces_start, tz) if facts.replaces_start is not None else ""
+        ),
     }
 
 
@@ -166,7 +208,7 @@ def confirmation_ics(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
     event = Event()
-    event.add("uid", appointment_uid(facts.appointment_pms_id, domain))
+    event.add("uid", facts.uid or appointment_uid(facts.appointment_pms_id, domain))
     event.add("dtstamp", (facts.stamp or datetime.now(UTC)).astimezone(UTC))
     event.add("dtstart", start)
     event.add("dtend", end)
@@ -190,16 +232,41 @@ def confirmation_ics(facts: ConfirmationFacts, tz: ZoneInfo) -> str:
     return ical.decode("utf-8")
 
 
+def calendar_entry(ics: str) -> CalendarEntry | None:
+    """The event an invitation (``.ics`` text) carries: UID, SEQUENCE, start; None when
+    there is none or it does not parse."""
+    try:
+        events = Calendar.from_ical(ics).walk("VEVENT") if ics.strip() else []
+    except ValueError:
+        return None
+    if not events:
+        return None
+    event = events[0]
+    start = event.decoded("dtstart") if "dtstart" in event else None
+    return CalendarEntry(
+        uid=str(event.get("uid", "")),
+        sequence=int(event.get("sequence", 0)),
+        start=start if isinstance(start, datetime) else None,
+    )
+
+
 def compose_confirmation(
     facts: ConfirmationFacts, tz: ZoneInfo, env: Environment | None = None
 ) -> ComposedEmail:
-    """Render subject, text, HTML and the calendar invitation for the scheduled appointment."""
+    """Render subject, text, HTML and the calendar invitation for the scheduled appointment
+    (a correction of the earlier confirmation when ``facts.replaces_start`` is set)."""
     env = env or default_environment()
     context = confirmation_context(facts, tz)
-    subject = " ".join(env.get_template(SUBJECT_TEMPLATE).render(context).split())
+    correction = facts.replaces_start is not None
+    names = (
+        (CORRECTION_SUBJECT_TEMPLATE, CORRECTION_TEXT_TEMPLATE, CORRECTION_HTML_TEMPLATE)
+        if correction
+        else (SUBJECT_TEMPLATE, TEXT_TEMPLATE, HTML_TEMPLATE)
+    )
+    subject = " ".join(env.get_template(names[0]).render(context).split())
     return ComposedEmail(
         subject=subject,
-        body_text=env.get_template(TEXT_TEMPLATE).render(context),
-        body_html=env.get_template(HTML_TEMPLATE).render(context),
+        body_text=env.get_template(names[1]).render(context),
+        body_html=env.get_template(names[2]).render(context),
         ics=confirmation_ics(facts, tz),
     )
