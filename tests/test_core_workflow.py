@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from linker_tui.mail.compose import calendar_entry
 from linker_tui.matching import Difference
 from linker_tui.read.views import MatchKind
 from linker_tui.store.db import read_session, write_session
@@ -325,3 +326,133 @@ def test_audit_trail_is_append_only(
                 s.execute(sa.text(statement))
     with read_session(engine) as s:
         assert len(s.exec(select(AuditEvent)).all()) == 1
+
+
+def _external_id(engine: Engine, rid: int) -> str:
+    with read_session(engine) as s:
+        request = s.get(OnlineRequest, rid)
+        assert request is not None
+        return request.external_id
+
+
+def test_a_second_request_for_a_linked_appointment_is_closed_as_a_duplicate(
+    engine: Engine, workflow: Workflow, practice: dict[str, int]
+) -> None:
+    """Offered as a duplicate of the earlier request (who linked it and when), not as an
+    exact match refused at the last step; closing it is one decision with its audit row,
+    no email, the earlier request untouched."""
+    asked = local(2026, 12, 3, 9, 30)
+    first = add_request(engine, "Bill", "Hart", asked, patient_id=practice["bill"])
+    second = add_request(engine, "Bill", "Hart", asked, patient_id=practice["bill"])
+    workflow.link(first, practice["exact"], expected_version=1, send_email=True)
+    check = workflow.check(second)
+    assert check.kind is MatchKind.EXACT and check.duplicate_of is not None
+    assert check.duplicate_of.request_id == first
+    assert check.duplicate_of.external_id == _external_id(engine, first)
+    assert check.duplicate_of.decided_by == "alice@desk-1"
+    assert check.duplicate_of.decided_at is not None
+    assert [c.linked_to is not None for c in check.candidates] == [True, False, False]
+    with read_session(engine) as s:
+        earlier = s.get(OnlineRequest, first)
+        assert earlier is not None
+        earlier_rows = sorted(earlier.model_dump().items())
+    reason = workflow.close_duplicate(second, first, expected_version=check.version)
+    assert reason == f"Duplicate of {_external_id(engine, first)}"
+    with read_session(engine) as s:
+        closed = s.get(OnlineRequest, second)
+        assert closed is not None
+        assert (closed.state, closed.reject_reason) == ("rejected", reason)
+        assert closed.linked_appointment_id is None and closed.version == 2
+        outbox = s.exec(select(EmailOutbox).where(EmailOutbox.request_id == second)).all()
+        assert outbox == []  # no message to the patient
+        again = s.get(OnlineRequest, first)
+        assert again is not None and sorted(again.model_dump().items()) == earlier_rows
+    (event,) = audit_trail(engine, second)
+    assert event.action == "reject"
+    assert event.detail.startswith(f"closed as a duplicate of {_external_id(engine, first)}")
+    assert "no message to the patient" in event.detail
+
+
+def test_close_as_duplicate_is_refused_when_the_earlier_request_was_reopened(
+    engine: Engine, workflow: Workflow, practice: dict[str, int]
+) -> None:
+    asked = local(2026, 12, 3, 9, 30)
+    first = add_request(engine, "Bill", "Hart", asked, patient_id=practice["bill"])
+    second = add_request(engine, "Bill", "Hart", asked, patient_id=practice["bill"])
+    workflow.link(first, practice["exact"], expected_version=1, send_email=False)
+    workflow.reopen(first, expected_version=2)
+    before = dump(engine)
+    with pytest.raises(InvalidDecision, match="no longer linked"):
+        workflow.close_duplicate(second, first, expected_version=1)
+    assert dump(engine) == before
+    assert workflow.check(second).duplicate_of is None  # a plain exact match again
+
+
+def _mark_sent(engine: Engine, outbox_id: int) -> None:
+    with write_session(engine) as s:
+        email = s.get(EmailOutbox, outbox_id)
+        assert email is not None
+        email.status, email.sent_at = "sent", local(2026, 12, 1, 10, 0)
+        s.add(email)
+
+
+def test_relinking_after_the_confirmation_was_sent_queues_a_correction(
+    engine: Engine, workflow: Workflow, practice: dict[str, int]
+) -> None:
+    """Linked, emailed, reopened, linked to another time: the email prompt's plan names the
+    confirmation the patient has; the link queues a correction (same calendar UID, higher
+    SEQUENCE) in the same decision as the link and its audit row."""
+    rid = add_request(
+        engine, "Bill", "Hart", local(2026, 12, 3, 9, 30), patient_id=practice["bill"]
+    )
+    assert workflow.email_plan(practice["exact"], rid).replaces == ""  # nothing sent yet
+    first = workflow.link(rid, practice["exact"], expected_version=1, send_email=True)
+    assert first.outbox_id is not None
+    _mark_sent(engine, first.outbox_id)
+    workflow.reopen(rid, expected_version=2)
+    plan = workflow.email_plan(practice["later"], rid)
+    assert plan.replaces == (
+        "Thu 2026-12-03 09:30, sent to bill@example.com on Tue 2026-12-01 10:00"
+    )
+    check = workflow.check(rid)
+    second = workflow.link(rid, practice["later"], expected_version=check.version, send_email=True)
+    assert second.outbox_id is not None
+    with read_session(engine) as s:
+        old, new = (s.get(EmailOutbox, i) for i in (first.outbox_id, second.outbox_id))
+        assert old is not None and new is not None
+        assert old.status == "sent"  # stays sent
+        assert new.subject.startswith("Correction: your appointment at")
+        assert "Thursday, December 10, 2026 at 2:00 PM" in new.subject
+        assert "replaces our earlier confirmation, which gave Thursday, December 3, 2026" in (
+            " ".join(new.body_text.split())
+        )
+        was, now = calendar_entry(old.ics), calendar_entry(new.ics)
+        assert was is not None and now is not None
+        assert now.uid == was.uid and now.sequence == was.sequence + 1
+        assert now.start == local(2026, 12, 10, 14, 0)
+    link_event = audit_trail(engine, rid)[-1]
+    assert link_event.action == "link"
+    assert "correction email queued (replaces the confirmation of Thu 2026-12-03 09:30" in (
+        link_event.detail
+    )
+
+
+def test_a_correction_that_fails_leaves_the_database_as_it_was(
+    engine: Engine, workflow: Workflow, practice: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rid = add_request(
+        engine, "Bill", "Hart", local(2026, 12, 3, 9, 30), patient_id=practice["bill"]
+    )
+    first = workflow.link(rid, practice["exact"], expected_version=1, send_email=True)
+    assert first.outbox_id is not None
+    _mark_sent(engine, first.outbox_id)
+    workflow.reopen(rid, expected_version=2)
+    before = dump(engine)
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("template exploded")
+
+    monkeypatch.setattr("linker_tui.workflow.confirmation.compose_confirmation", broken)
+    with pytest.raises(RuntimeError):
+        workflow.link(rid, practice["later"], expected_version=3, send_email=True)
+    assert dump(engine) == before

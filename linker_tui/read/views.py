@@ -47,11 +47,23 @@ def appointment_view(appointment: Appointment, provider: Provider | None) -> App
 
 
 @dataclass(frozen=True)
+class LinkedElsewhere:
+    """The request an appointment is already linked to: by whom and when."""
+
+    request_id: int
+    external_id: str
+    decided_by: str
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
 class CandidateView:
     """An appointment offered for linking, and what about it differs from the request."""
 
     appointment: AppointmentView
     differences: frozenset[Difference]
+    linked_to: LinkedElsewhere | None = None
+    """Another request is already linked to this appointment (it cannot be linked again)."""
 
     @property
     def exact(self) -> bool:
@@ -84,11 +96,20 @@ class AcceptCheck:
     # When no patient is known: how many possible patients "Is this the same patient?"
     # would offer (Workflow.patient_candidates).
     possible_patients: int = 0
+    note: str = ""
+    """What the patient wrote with the request (raw: shown through the TUI's safe text)."""
 
     @property
     def exact_candidate(self) -> CandidateView | None:
         """The candidate that matches the request exactly, if there is one."""
         return self.candidates[0] if self.kind is MatchKind.EXACT else None
+
+    @property
+    def duplicate_of(self) -> LinkedElsewhere | None:
+        """The earlier request already linked to the exactly matching appointment: this
+        request is most likely a second one for the same appointment."""
+        exact = self.exact_candidate
+        return exact.linked_to if exact is not None else None
 
 
 @dataclass(frozen=True)
@@ -98,6 +119,9 @@ class EmailPlan:
     address: str
     send_by_default: bool
     note: str
+    replaces: str = ""
+    """The confirmation the patient already has for this request (``Thu 2026-12-03 09:30,
+    sent 2026-12-01 …``) when it was linked before and emailed: the new email corrects it."""
 
     @property
     def possible(self) -> bool:

@@ -17,20 +17,15 @@ from typing import Any
 from textual.app import App
 
 from linker_tui.read.views import (
-    AcceptCheck,
-    CandidateView,
-    MatchKind,
     PatientCheck,
     PatientView,
     RequestRow,
 )
 from linker_tui.services import Services
 from linker_tui.sync.control import StopFlag
-from linker_tui.tui.formatting import clock_time, long_datetime, plural
-from linker_tui.tui.modals.candidates import CandidateChoice, Candidates, NoMatch, NoMatchChoice
-from linker_tui.tui.modals.checked import Recheck
+from linker_tui.tui.accept_flow import AcceptFlow
+from linker_tui.tui.formatting import long_datetime, plural
 from linker_tui.tui.modals.confirm import Confirm
-from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactChoice, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning, WarningChoice
 from linker_tui.tui.safe import line, lines
@@ -61,161 +56,43 @@ class Flows:
     def _say(self, message: str) -> None:
         self.app.notify(message, markup=False, timeout=8)
 
+    def say(self, message: str) -> None:
+        """A toast for staff (what a decision did)."""
+        self._say(message)
+
+    def mail_queued(self, outbox_id: int, address: str) -> None:
+        """A link queued an email (the app may send it right away)."""
+        if self.on_mail_queued is not None:
+            self.on_mail_queued(outbox_id, address)
+
+    def patient_chooser(self, row: RequestRow, check: PatientCheck) -> PatientChooser:
+        """ "Is this the same patient?" for ``row``."""
+        return PatientChooser(row, check, self.workflow)
+
     # -------------------------------------------------------------------- accept
     async def accept(self, row: RequestRow) -> bool:
-        """Find the appointment, let staff pick and confirm it, then link. True if the
-        request changed (linked or deferred). A patient chosen on the way ("Is this the
-        same patient?") is saved with the link or the defer, not before: Esc at any step
-        leaves the request as it was."""
-        recheck = functools.partial(self.workflow.check, row.id)  # an open dialog, after a sync
-        check = await asyncio.to_thread(recheck)
-        chosen: PatientView | None = None
-        if check.patient_id is None and check.possible_patients > 0:
-            # Not an exact patient match: staff say who it is before any appointment.
-            asked = await self._ask_patient(row)
-            if asked is None:
-                return False
-            chosen = asked[0]
-            recheck = functools.partial(self.workflow.check, row.id, chosen.id)
-            check = await asyncio.to_thread(recheck)
-        chosen_id = chosen.id if chosen is not None else None
-        none_of_these = False  # staff said no listed appointment is the one
-        chosen_appointment: int | None = None
-        while True:
-            if check.kind is MatchKind.NONE or none_of_these:
-                outcome = await self._no_match(row, check, recheck, chosen_id, none_of_these)
-                if isinstance(outcome, bool):
-                    return outcome
-                check, none_of_these = outcome, False
-                if check.kind is MatchKind.NONE:
-                    continue
-            picked = await self._pick(row, check, recheck, chosen_appointment)
-            if picked is None:
-                return False
-            if picked is CandidateChoice.NONE_OF_THESE:
-                none_of_these = True
-                continue
-            candidate, check = picked
-            confirm = ConfirmLink(row, check, candidate, self.tz, recheck=recheck)
-            answer = await self.app.push_screen_wait(confirm)
-            if answer is None:  # Esc: back to the appointments, the cursor on this one
-                check, chosen_appointment = confirm.check, candidate.appointment.id
-                continue
-            if not answer:
-                return False
-            break
-        # The dialog may show a newer state (a sync meanwhile moved the appointment).
-        candidate, check = confirm.candidate, confirm.check
-        appointment = candidate.appointment
-        plan = await asyncio.to_thread(self.workflow.email_plan, appointment.id, row.id)
-        send = await self.app.push_screen_wait(EmailPrompt(plan, appointment, self.tz))
-        if send is None:
-            return False
-        result = await asyncio.to_thread(
-            self.workflow.link,
-            row.id,
-            appointment.id,
-            expected_version=check.version,
-            send_email=send,
-            patient_id=chosen_id,
-        )
-        booked = long_datetime(result.appointment.start, self.tz)
-        if result.appointment.provider_name:
-            booked += f" ({result.appointment.provider_name})"
-        message = f"Linked {row.external_id} to {booked}."
-        if chosen is not None:
-            message += f" Patient: {chosen.display_name} ({chosen.pms_id})."
-        if result.outbox_id is not None:
-            message += f" Confirmation email queued for {plan.address}."
-            if self.on_mail_queued is not None:
-                self.on_mail_queued(result.outbox_id, plan.address)
-        elif result.email_refused:
-            message += f" No confirmation email: {result.email_refused}."
-        else:
-            message += " No confirmation email."
-        self._say(message)
-        return True
-
-    async def _no_match(
-        self,
-        row: RequestRow,
-        check: AcceptCheck,
-        recheck: Recheck,
-        chosen_id: int | None,
-        none_of_these: bool,
-    ) -> AcceptCheck | bool:
-        """Nothing matched (or staff said "None of these"): Try again (sync, then look
-        again) until something is found, or Do this later. The new check, or True when
-        deferred, False when cancelled."""
-        note = ""
-        while True:
-            no_match = NoMatch(
-                row, check, self.tz, note, recheck=recheck, none_of_these=none_of_these
-            )
-            choice = await self.app.push_screen_wait(no_match)
-            if choice is None:
-                return False
-            check = no_match.check
-            if choice is NoMatchChoice.LATER:
-                await asyncio.to_thread(
-                    functools.partial(
-                        self.workflow.defer,
-                        row.id,
-                        expected_version=check.version,
-                        patient_id=chosen_id,
-                    )
-                )
-                self._say(f"{row.external_id} is now waiting for the PMS; it stays in the list.")
-                return True
-            # Try again: bring the PMS's newest data in first, then look again.
-            known = {c.appointment.id for c in check.candidates}
-            summary = await asyncio.to_thread(
-                self.services.sync_in_background, trigger="try-again", stop=self.stop
-            )
-            notify_sync = getattr(self.app, "sync_finished", None)
-            if notify_sync is not None:
-                notify_sync(summary)
-            check = await asyncio.to_thread(recheck)
-            found = {c.appointment.id for c in check.candidates}
-            if check.kind is not MatchKind.NONE and (not none_of_these or found - known):
-                return check
-            checked = clock_time(self.services.clock.now(), self.tz)
-            if summary.ok:
-                note = f"Still nothing — checked at {checked} after a sync."
-            else:
-                reason = summary.error or summary.note or summary.status.value
-                note = f"Still nothing — checked at {checked}; the sync did not work: {reason}"
-
-    async def _pick(
-        self, row: RequestRow, check: AcceptCheck, recheck: Recheck, start_at: int | None = None
-    ) -> tuple[CandidateView, AcceptCheck] | CandidateChoice | None:
-        """The appointment staff chose (the exact one, or one of the candidates), with the
-        check it was chosen from (a sync meanwhile may have refreshed the dialog); "None of
-        these"; or ``None`` (cancel). ``start_at``: the appointment chosen before staff
-        stepped back (the list starts on it)."""
-        if check.exact_candidate is not None and start_at is None:
-            exact = ExactMatch(row, check, self.tz, recheck=recheck)
-            choice = await self.app.push_screen_wait(exact)
-            if choice is ExactChoice.LINK:
-                return exact.candidate, exact.check
-            if choice is None:
-                return None
-            check = exact.check
-        candidates = Candidates(row, check, self.tz, recheck=recheck, start_at=start_at)
-        chosen = await self.app.push_screen_wait(candidates)
-        if chosen is None or isinstance(chosen, CandidateChoice):
-            return chosen
-        return chosen, candidates.check
+        """Find the appointment, let staff pick and confirm it, then link
+        (:class:`~linker_tui.tui.accept_flow.AcceptFlow`). True if the request changed."""
+        return bool(await AcceptFlow(self).run(row))
 
     # ------------------------------------------------------------------- patient
     async def change_patient(self, row: RequestRow) -> bool:
         """ "Is this the same patient?" for an open request, as a decision of its own: the
         choice is confirmed (Cancel is the default when the birth date differs), then
         saved, audited. True if the patient changed."""
-        asked = await self._ask_patient(row)
-        if asked is None:
-            return False
-        chosen, check = asked
+        while True:
+            asked = await self._ask_patient(row)
+            if asked is None:
+                return False
+            answer = await self._confirm_patient(row, *asked)
+            if answer is not None:
+                return answer
+
+    async def _confirm_patient(
+        self, row: RequestRow, chosen: PatientView, check: PatientCheck
+    ) -> bool | None:
+        """ "Set the patient?", then save it: True if the patient changed, False when
+        cancelled, ``None`` on Esc (back to the chooser)."""
         if chosen.id == check.chosen_patient_id and check.chosen_by:
             self._say(f"{row.external_id}: {chosen.display_name} was already chosen.")
             return False
@@ -241,8 +118,9 @@ class Flows:
                 ),
             )
         confirm = Confirm("Set the patient?", question, "Set patient", default_ok=not differs)
+        confirm.has_previous = True
         if not await self.app.push_screen_wait(confirm):
-            return False
+            return None if confirm.stepped_back else False
         await asyncio.to_thread(
             self.workflow.choose_patient, row.id, chosen.id, expected_version=check.version
         )
@@ -253,7 +131,7 @@ class Flows:
         """Show the ranked candidates (and search): staff's choice, with what was shown
         (nothing written). ``None`` when staff cancelled."""
         check = await asyncio.to_thread(self.workflow.patient_candidates, row.id)
-        chosen = await self.app.push_screen_wait(PatientChooser(row, check, self.workflow))
+        chosen = await self.app.push_screen_wait(self.patient_chooser(row, check))
         return None if chosen is None else (chosen, check)
 
     # ----------------------------------------------------------------- attention
@@ -267,19 +145,28 @@ class Flows:
 
     # -------------------------------------------------------------------- reject
     async def reject(self, row: RequestRow) -> bool:
-        """Warn when the patient has scheduled appointments, ask for a reason, reject."""
+        """Warn when the patient has scheduled appointments, ask for a reason, reject.
+        Esc on the reason (or on Link instead's first dialog) steps back to the warning."""
         reload = functools.partial(self.workflow.scheduled_for_request, row.id)
         appointments = await asyncio.to_thread(reload)
-        if appointments:
-            warning = ScheduledWarning(row, appointments, self.tz, reload)
-            choice = await self.app.push_screen_wait(warning)
-            if choice is None:
+        while True:
+            if appointments:
+                warning = ScheduledWarning(row, appointments, self.tz, reload)
+                choice = await self.app.push_screen_wait(warning)
+                if choice is None:
+                    return False
+                if choice is WarningChoice.LINK_INSTEAD:
+                    linked = await AcceptFlow(self).run(row, has_previous=True)
+                    if linked is None:  # Esc on its first dialog: the warning again
+                        continue
+                    return linked
+            dialog = RejectReason(row)
+            dialog.has_previous = bool(appointments)
+            reason = await self.app.push_screen_wait(dialog)
+            if reason is not None:
+                break
+            if not (appointments and dialog.stepped_back):
                 return False
-            if choice is WarningChoice.LINK_INSTEAD:
-                return await self.accept(row)
-        reason = await self.app.push_screen_wait(RejectReason(row))
-        if reason is None:
-            return False
         await asyncio.to_thread(self.workflow.reject, row.id, reason, expected_version=row.version)
         self._say(f"Rejected {row.external_id}: {reason}")
         return True

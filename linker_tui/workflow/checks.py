@@ -5,6 +5,7 @@ Read-only; :mod:`linker_tui.workflow.decisions` builds the decisions on it."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,7 @@ from linker_tui.read.views import (
     AppointmentView,
     CandidateView,
     EmailPlan,
+    LinkedElsewhere,
     MatchKind,
     PatientCandidateView,
     PatientCheck,
@@ -41,6 +43,7 @@ from linker_tui.read.views import (
 from linker_tui.store.db import read_session
 from linker_tui.store.enums import BOOKABLE_STATUSES, RequestState
 from linker_tui.store.models import Appointment, OnlineRequest, Patient, Provider
+from linker_tui.workflow.confirmation import earlier_confirmation, replaces_text
 from linker_tui.workflow.errors import InvalidDecision, RequestNotFound
 from linker_tui.workflow.practice import PracticeInfo, format_local
 
@@ -177,6 +180,7 @@ class Checks:
                 ),
                 candidates=candidates,
                 possible_patients=possible,
+                note=request.note,
             )
 
     def _request_patient(
@@ -216,7 +220,32 @@ class Checks:
             [AppointmentFacts(a.id, a.start, a.provider_id) for a in appointments],
             self.tz,
         )
-        return tuple(CandidateView(by_id[c.appointment_id], c.differences) for c in ranked)
+        linked = self._linked_elsewhere(session, request, list(by_id))
+        return tuple(
+            CandidateView(by_id[c.appointment_id], c.differences, linked.get(c.appointment_id))
+            for c in ranked
+        )
+
+    @staticmethod
+    def _linked_elsewhere(
+        session: Session, request: OnlineRequest, appointment_ids: list[int]
+    ) -> dict[int, LinkedElsewhere]:
+        """The other requests already linked to these appointments, by appointment."""
+        if not appointment_ids:
+            return {}
+        others = session.exec(
+            select(OnlineRequest).where(
+                col(OnlineRequest.linked_appointment_id).in_(appointment_ids),
+                OnlineRequest.id != request.id,
+            )
+        ).all()
+        return {
+            other.linked_appointment_id: LinkedElsewhere(
+                other.id, other.external_id, other.decided_by, other.decided_at
+            )
+            for other in others
+            if other.linked_appointment_id is not None and other.id is not None
+        }
 
     def patient_candidates(self, request_id: int) -> PatientCheck:
         """ "Is this the same patient?": the request's typed identity and the ranked
@@ -280,12 +309,15 @@ class Checks:
             return _candidate_views(session, scored)
 
     def email_plan(self, appointment_id: int, request_id: int) -> EmailPlan:
-        """Where a confirmation would go, and whether to offer it by default."""
+        """Where a confirmation would go, whether to offer it by default, and the
+        confirmation it corrects (the request was linked and emailed before)."""
         with read_session(self.engine) as session:
             appointment = session.get(Appointment, appointment_id)
             request = self._get(session, request_id)
             patient = session.get(Patient, appointment.patient_id) if appointment else None
-            return self._email_plan(patient, request)
+            plan = self._email_plan(patient, request)
+            earlier = earlier_confirmation(session, request_id)
+            return replace(plan, replaces=replaces_text(earlier, self.tz))
 
     @staticmethod
     def _email_plan(patient: Patient | None, request: OnlineRequest) -> EmailPlan:

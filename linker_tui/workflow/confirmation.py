@@ -2,33 +2,90 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
-from linker_tui.mail.compose import ConfirmationFacts, compose_confirmation
+from linker_tui.mail.compose import (
+    CalendarEntry,
+    ConfirmationFacts,
+    calendar_entry,
+    compose_confirmation,
+)
 from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
 from linker_tui.read.views import AppointmentView, EmailPlan
+from linker_tui.store.enums import OutboxStatus
 from linker_tui.store.models import EmailOutbox, OnlineRequest, Patient, Provider
 from linker_tui.workflow.practice import PracticeInfo, format_local
+
+
+def asked_provider(session: Session, request: OnlineRequest) -> str:
+    """The name of the dentist the request asked for ("" when any)."""
+    if request.requested_provider_id is None:
+        return ""
+    provider = session.get(Provider, request.requested_provider_id)
+    return provider.display_name if provider else ""
 
 
 def correction_text(
     session: Session, request: OnlineRequest, scheduled: AppointmentView, tz: ZoneInfo
 ) -> str:
     """The audit detail of a link: ``requested … -> scheduled … (appointment N)``."""
-    requested_provider = (
-        session.get(Provider, request.requested_provider_id)
-        if request.requested_provider_id is not None
-        else None
-    )
-    asked = format_local(request.requested_start, tz)
-    if requested_provider:
-        asked += f" {requested_provider.display_name}"
+    asked = f"{format_local(request.requested_start, tz)} {asked_provider(session, request)}"
     booked = f"{format_local(scheduled.start, tz)} {scheduled.provider_name}".strip()
-    return f"requested {asked} -> scheduled {booked} (appointment {scheduled.pms_id})"
+    return f"requested {asked.strip()} -> scheduled {booked} (appointment {scheduled.pms_id})"
+
+
+GONE_OUT = (OutboxStatus.SENT.value, OutboxStatus.SENDING.value)
+"""An email in these states has (most likely) reached the patient."""
+
+
+@dataclass(frozen=True)
+class EarlierConfirmation:
+    """The last confirmation of a request that went out: a new link corrects it."""
+
+    to_address: str
+    sent_at: datetime | None
+    entry: CalendarEntry
+
+
+def earlier_confirmation(session: Session, request_id: int) -> EarlierConfirmation | None:
+    """The request's last confirmation that was sent (or was being sent), if any."""
+    email = session.exec(
+        select(EmailOutbox)
+        .where(EmailOutbox.request_id == request_id, col(EmailOutbox.status).in_(GONE_OUT))
+        .order_by(col(EmailOutbox.id).desc())
+    ).first()
+    if email is None:
+        return None
+    entry = calendar_entry(email.ics) or CalendarEntry("", 0, None)
+    return EarlierConfirmation(email.to_address, email.sent_at, entry)
+
+
+def replaces_text(earlier: EarlierConfirmation | None, tz: ZoneInfo) -> str:
+    """``Thu 2026-12-03 09:30, sent to x@y on Tue 2026-12-01 10:00`` (what the patient has)."""
+    if earlier is None:
+        return ""
+    when = format_local(earlier.entry.start, tz) if earlier.entry.start else "an appointment"
+    sent = f" on {format_local(earlier.sent_at, tz)}" if earlier.sent_at else ""
+    return f"{when}, sent to {earlier.to_address}{sent}"
+
+
+def _calendar_entry_to_write(
+    session: Session, scheduled: AppointmentView, earlier: EarlierConfirmation | None
+) -> tuple[str, int]:
+    """The invitation's UID ("": the appointment's own) and SEQUENCE: a correction updates
+    the calendar entry the patient already has; else each email about the appointment
+    counts up."""
+    if earlier is not None and earlier.entry.uid:
+        return earlier.entry.uid, earlier.entry.sequence + 1
+    count = session.exec(
+        select(func.count()).where(EmailOutbox.appointment_id == scheduled.id)
+    ).one()
+    return "", int(count)
 
 
 def confirmation_email(
@@ -37,18 +94,17 @@ def confirmation_email(
     scheduled: AppointmentView,
     patient: Patient | None,
     plan: EmailPlan,
+    earlier: EarlierConfirmation | None,
     *,
     practice: PracticeInfo,
     tz: ZoneInfo,
     now: datetime,
     templates: Environment | None,
 ) -> tuple[EmailOutbox | None, str]:
-    """The confirmation's outbox row, to queue: (the row, ""), or (None, why) when the
-    message does not build or read back intact (the link goes ahead without it)."""
+    """The outbox row to queue: (the row, ""), or (None, why) when the message does not
+    build (the link goes ahead without it); a correction of ``earlier`` when given."""
     name = (patient.preferred_name or patient.first_name) if patient else ""
-    earlier = session.exec(
-        select(func.count()).where(EmailOutbox.appointment_id == scheduled.id)
-    ).one()
+    uid, sequence = _calendar_entry_to_write(session, scheduled, earlier)
     composed = compose_confirmation(
         ConfirmationFacts(
             patient_name=name or request.typed_first_name,
@@ -61,8 +117,13 @@ def confirmation_email(
             practice_phone=practice.phone,
             practice_email=practice.email,
             appointment_pms_id=scheduled.pms_id,
-            sequence=int(earlier),  # a later email about it updates the calendar entry
+            sequence=sequence,  # a later email about it updates the calendar entry
             stamp=now,
+            requested_provider=asked_provider(session, request),
+            replaces_start=(
+                (earlier.entry.start or request.requested_start) if earlier is not None else None
+            ),
+            uid=uid,
         ),
         tz,
         templates,

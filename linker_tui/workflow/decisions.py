@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from linker_tui.matching.patient_search import score_records, typed_identity
-from linker_tui.read.views import LinkResult, ReopenResult, appointment_view
+from linker_tui.read.views import AppointmentView, LinkResult, ReopenResult, appointment_view
 from linker_tui.store.db import read_session, write_session
 from linker_tui.store.enums import AppointmentStatus, OutboxStatus, RequestState
 from linker_tui.store.models import (
@@ -27,7 +27,12 @@ from linker_tui.store.models import (
     Provider,
 )
 from linker_tui.workflow.checks import Checks, find_patient, patient_record
-from linker_tui.workflow.confirmation import confirmation_email, correction_text
+from linker_tui.workflow.confirmation import (
+    confirmation_email,
+    correction_text,
+    earlier_confirmation,
+    replaces_text,
+)
 from linker_tui.workflow.errors import (
     AppointmentUnavailable,
     InvalidDecision,
@@ -85,44 +90,13 @@ class Workflow(Checks):
         try:
             with self._deciding(request_id, expected_version) as (session, request):
                 chosen = self._staff_choice(session, request, patient_id)
-                appointment = session.get(Appointment, appointment_id)
-                if appointment is None:
-                    raise AppointmentUnavailable(
-                        "That appointment is no longer in the PMS data. Nothing was changed."
-                    )
-                provider = (
-                    session.get(Provider, appointment.provider_id)
-                    if appointment.provider_id is not None
-                    else None
-                )
-                self._check_bookable(session, request, appointment, patient_id)
-                view = appointment_view(appointment, provider)
-                patient = session.get(Patient, appointment.patient_id)
-                email, refused = None, ""
-                plan = self._email_plan(patient, request)
-                if send_email and plan.possible:
-                    email, refused = confirmation_email(
-                        session,
-                        request,
-                        view,
-                        patient,
-                        plan,
-                        practice=self.practice,
-                        tz=self.tz,
-                        now=self.clock.now(),
-                        templates=self.templates,
-                    )
-                detail = chosen + correction_text(session, request, view, self.tz)
-                if refused:
-                    detail += f"; no confirmation email: {refused}"
-                elif send_email and not plan.possible:
-                    detail += "; " + plan.note
-                elif not send_email:
-                    detail += "; no confirmation email"
+                view = self._linkable(session, request, appointment_id, patient_id)
+                email, email_detail, refused = self._link_email(session, request, view, send_email)
+                detail = chosen + correction_text(session, request, view, self.tz) + email_detail
                 changes = {
                     "state": RequestState.LINKED.value,
-                    "linked_appointment_id": appointment.id,
-                    "patient_id": appointment.patient_id,
+                    "linked_appointment_id": view.id,
+                    "patient_id": view.patient_id,
                     "attention": "",
                 }
                 if patient_id is not None:
@@ -136,6 +110,59 @@ class Workflow(Checks):
         except IntegrityError as exc:
             raise AppointmentUnavailable(self._taken_meanwhile(appointment_id)) from exc
         return LinkResult(request_id, view, outbox_id, email_refused=refused)
+
+    def _linkable(
+        self,
+        session: Session,
+        request: OnlineRequest,
+        appointment_id: int,
+        patient_id: int | None,
+    ) -> AppointmentView:
+        """The appointment, if the request may be linked to it (else AppointmentUnavailable)."""
+        appointment = session.get(Appointment, appointment_id)
+        if appointment is None:
+            raise AppointmentUnavailable(
+                "That appointment is no longer in the PMS data. Nothing was changed."
+            )
+        provider = (
+            session.get(Provider, appointment.provider_id)
+            if appointment.provider_id is not None
+            else None
+        )
+        self._check_bookable(session, request, appointment, patient_id)
+        return appointment_view(appointment, provider)
+
+    def _link_email(
+        self, session: Session, request: OnlineRequest, view: AppointmentView, send: bool
+    ) -> tuple[EmailOutbox | None, str, str]:
+        """The email to queue with a link (a correction when the patient already has a
+        confirmation of this request), the audit detail's end, and why it was refused."""
+        patient = session.get(Patient, view.patient_id)
+        plan = self._email_plan(patient, request)
+        if not send:
+            return None, "; no confirmation email", ""
+        if not plan.possible:
+            return None, "; " + plan.note, ""
+        assert request.id is not None
+        earlier = earlier_confirmation(session, request.id)
+        email, refused = confirmation_email(
+            session,
+            request,
+            view,
+            patient,
+            plan,
+            earlier,
+            practice=self.practice,
+            tz=self.tz,
+            now=self.clock.now(),
+            templates=self.templates,
+        )
+        if refused:
+            return None, f"; no confirmation email: {refused}", refused
+        if earlier is not None:
+            replaced = replaces_text(earlier, self.tz)
+            return email, f"; correction email queued (replaces the confirmation of {replaced})", ""
+        return email, "", ""
 
     def defer(
         self, request_id: int, *, expected_version: int, patient_id: int | None = None
@@ -161,6 +188,40 @@ class Workflow(Checks):
                 "attention": "",
             }
             self._decide(session, request, "reject", changes, reason)
+
+    def close_duplicate(self, request_id: int, original_id: int, *, expected_version: int) -> str:
+        """Close a second request for an appointment already linked to ``original_id``: it
+        becomes rejected with the reason ``Duplicate of REQ-…`` (no message goes to the
+        patient; the earlier request keeps the link and its email). Refused when the
+        original is no longer linked. Returns the reason."""
+        with self._deciding(request_id, expected_version) as (session, request):
+            original = session.get(OnlineRequest, original_id)
+            if (
+                original is None
+                or original.id == request.id
+                or original.state != RequestState.LINKED.value
+                or original.linked_appointment_id is None
+            ):
+                raise InvalidDecision(
+                    "The earlier request is no longer linked: look at this one again. "
+                    "Nothing was changed."
+                )
+            appointment = session.get(Appointment, original.linked_appointment_id)
+            reason = f"Duplicate of {original.external_id}"
+            when = format_local(appointment.start, self.tz) if appointment else "-"
+            detail = (
+                f"closed as a duplicate of {original.external_id} (linked to appointment "
+                f"{appointment.pms_id if appointment else '?'} on {when} by "
+                f"{original.decided_by or 'someone'} at "
+                f"{format_local(original.decided_at, self.tz)}); no message to the patient"
+            )
+            changes = {
+                "state": RequestState.REJECTED.value,
+                "reject_reason": reason,
+                "attention": "",
+            }
+            self._decide(session, request, "reject", changes, detail)
+            return reason
 
     def reopen(self, request_id: int, *, expected_version: int) -> ReopenResult:
         """Put a linked or rejected request back to pending.

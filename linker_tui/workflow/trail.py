@@ -181,30 +181,62 @@ def decide(
     assert request.id is not None
     desk_user = SYSTEM if system else actor.desk_user
     if on_server(session):
-        version = session.execute(
-            sa.text(
-                "SELECT linker_decide(:id, :version, :action, CAST(:changes AS jsonb), "
-                ":detail, :desk_user, :os_user, :workstation, :desk_at)"
-            ),
-            {
-                "id": request.id,
-                "version": request.version,
-                "action": action,
-                "changes": json.dumps(changes),
-                "detail": detail,
-                "desk_user": desk_user,
-                "os_user": actor.os_user,
-                "workstation": actor.workstation,
-                "desk_at": clock.now(),
-            },
-        ).scalar_one()
-        if version is None:
-            return False
-        session.refresh(request)
+        done = _decide_on_server(session, request, action, changes, detail, actor, clock, desk_user)
+    else:
+        done = _decide_here(session, request, action, changes, detail, actor, clock, system)
+    if done:
         _log_decision(session, request, action, f"{desk_user}@{actor.workstation}")
-        return True
+    return done
+
+
+def _decide_on_server(
+    session: Session,
+    request: OnlineRequest,
+    action: str,
+    changes: dict[str, Any],
+    detail: str,
+    actor: Actor,
+    clock: Clock,
+    desk_user: str,
+) -> bool:
+    """PostgreSQL: ``linker_decide`` applies it and its trigger writes the audit row."""
+    version = session.execute(
+        sa.text(
+            "SELECT linker_decide(:id, :version, :action, CAST(:changes AS jsonb), "
+            ":detail, :desk_user, :os_user, :workstation, :desk_at)"
+        ),
+        {
+            "id": request.id,
+            "version": request.version,
+            "action": action,
+            "changes": json.dumps(changes),
+            "detail": detail,
+            "desk_user": desk_user,
+            "os_user": actor.os_user,
+            "workstation": actor.workstation,
+            "desk_at": clock.now(),
+        },
+    ).scalar_one()
+    if version is None:
+        return False
+    session.refresh(request)
+    return True
+
+
+def _decide_here(
+    session: Session,
+    request: OnlineRequest,
+    action: str,
+    changes: dict[str, Any],
+    detail: str,
+    actor: Actor,
+    clock: Clock,
+    system: bool,
+) -> bool:
+    """SQLite: the same steps in Python, with the desk's clock; :func:`record` audits."""
     before = request_facts(session, request)
     now = clock.now()
+    desk_user = SYSTEM if system else actor.desk_user
     values = dict(changes, version=request.version + 1)
     if "state" in changes:
         decided = not RequestState(changes["state"]).open
@@ -232,7 +264,6 @@ def decide(
         clock=clock,
         system=system,
     )
-    _log_decision(session, request, action, f"{desk_user}@{actor.workstation}")
     return True
 
 

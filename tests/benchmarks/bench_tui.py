@@ -29,10 +29,14 @@ from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.candidates import Candidates, NoMatch
+from linker_tui.tui.modals.duplicate import Duplicate
 from linker_tui.tui.modals.link import ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from tests.benchmarks.build_db import build
+
+FIRST_DIALOGS = (Candidates, Duplicate, ExactMatch, NoMatch, PatientChooser)
+"""The dialogs Accept can open with."""
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
@@ -93,7 +97,9 @@ async def accept_to_modal(db: Path, workdir: Path, count: int) -> list[float]:
             app.post_message(events.Key("a", "a"))
             await _wait(
                 lambda: (
-                    isinstance(app.screen, (Candidates, ExactMatch, NoMatch, PatientChooser))
+                    isinstance(
+                        app.screen, (Candidates, Duplicate, ExactMatch, NoMatch, PatientChooser)
+                    )
                     and app.screen.is_mounted
                 )
             )

@@ -10,6 +10,7 @@ from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.candidates import Candidates, CandidateTable, NoMatch
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
+from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen, OutboxTable
 from linker_tui.workflow.decisions import Workflow
@@ -295,24 +296,38 @@ async def test_none_do_this_later_marks_waiting_for_pms(world: World) -> None:
 CANCELS: list[tuple[str, list[str], type[Screen[object]], list[type[Screen[object]]]]] = [
     # (request, keys, the dialog the last key is pressed on, the dialogs Esc steps back to)
     ("exact", ["escape"], ExactMatch, []),
-    ("exact", ["enter", "escape"], ConfirmLink, [Candidates]),
+    ("exact", ["right", "enter"], ExactMatch, []),  # Cancel button
+    ("exact", ["enter", "escape"], ConfirmLink, [ExactMatch]),
     ("exact", ["enter", "right", "enter"], ConfirmLink, []),  # Cancel button
-    ("exact", ["enter", "enter", "escape"], EmailPrompt, []),
+    ("exact", ["enter", "enter", "escape"], EmailPrompt, [ConfirmLink, ExactMatch]),
     ("exact", ["enter", "enter", "right", "right", "enter"], EmailPrompt, []),  # Cancel button
     ("partial", ["escape"], Candidates, []),
     ("partial", ["right", "right", "right", "enter"], Candidates, []),  # Cancel button
     ("partial", ["enter", "escape"], ConfirmLink, [Candidates]),
     ("partial", ["enter", "right", "enter"], ConfirmLink, []),  # Cancel button
-    ("partial", ["enter", "enter", "escape"], EmailPrompt, []),
-    ("partial", ["right", "right", "enter", "escape"], NoMatch, []),  # None of these
+    ("partial", ["enter", "enter", "escape"], EmailPrompt, [ConfirmLink, Candidates]),
+    ("partial", ["enter", "enter", "right", "right", "enter"], EmailPrompt, []),  # Cancel
+    ("partial", ["right", "right", "enter", "escape"], NoMatch, [Candidates]),  # None of these
+    ("partial", ["right", "right", "enter", "right", "right", "enter"], NoMatch, []),  # Cancel
     ("nothing", ["escape"], NoMatch, []),
     ("nothing", ["right", "right", "enter"], NoMatch, []),  # Cancel button
+    ("REQ-1010", ["escape"], PatientChooser, []),
+    ("REQ-1010", ["down", "enter", "escape"], ExactMatch, [PatientChooser]),
+    ("REQ-1010", ["down", "enter", "enter", "escape"], ConfirmLink, [ExactMatch, PatientChooser]),
+    (
+        "REQ-1010",
+        ["down", "enter", "enter", "enter", "escape"],
+        EmailPrompt,
+        [ConfirmLink, ExactMatch, PatientChooser],
+    ),
 ]
 
 
-async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
-    """Esc (or Cancel) on every dialog of the Accept path: every table as before; Esc on
-    "Link this request?" steps back to the appointments first."""
+async def test_esc_steps_back_one_dialog_and_cancel_ends_changing_nothing(world: World) -> None:
+    """Esc (or Cancel) on every dialog of every Accept path: Esc steps back one dialog at a
+    time (the email prompt to "Link this request?", the appointments to "Is this the same
+    patient?"), Cancel ends the flow; online_request (with its patient link), audit_event
+    and email_outbox are as before at every step."""
     before = dump(world.engine)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
@@ -328,6 +343,9 @@ async def test_cancel_at_any_step_changes_nothing(world: World) -> None:
                 await wait_dialog(pilot)
                 await pilot.press(key)
             await wait_screen(pilot, last_screen)
+            if back:
+                hint = plain(app.screen.query_one(".dialog-hint", Static))
+                assert "Esc: back, nothing changes" in hint, (word, keys)
             await pilot.press(keys[-1])
             for dialog in back:
                 await wait_screen(pilot, dialog)

@@ -391,14 +391,16 @@ async def test_dialogs_fit_the_screen(world: World, size: tuple[int, int]) -> No
         _fits(await wait_screen(pilot, ConfirmLink), size)
         await pilot.press("enter")
         _fits(await wait_screen(pilot, EmailPrompt), size)
-        await pilot.press("escape")
-        await wait_screen(pilot, MainScreen)
+        for back_to in (ConfirmLink, Candidates, MainScreen):  # Esc: one dialog back
+            await pilot.press("escape")
+            await wait_screen(pilot, back_to)
         await pilot.press("r")
         _fits(await wait_screen(pilot, ScheduledWarning), size)
         await pilot.press("right", "enter")
         _fits(await wait_screen(pilot, RejectReason), size)
-        await pilot.press("escape")
-        await wait_screen(pilot, MainScreen)
+        for back_to in (ScheduledWarning, MainScreen):
+            await pilot.press("escape")
+            await wait_screen(pilot, back_to)
         await pilot.press("question_mark")
         help_screen = await wait_screen(pilot, HelpScreen)
         assert help_screen.query_one("#help").region.bottom <= size[1]

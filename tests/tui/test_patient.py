@@ -8,7 +8,7 @@ from textual.widgets import Button, Input
 
 from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.candidates import Candidates, NoMatch
+from linker_tui.tui.modals.candidates import NoMatch
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser, PatientTable, SearchField
@@ -122,12 +122,17 @@ PATIENT_STEP_CANCELS: list[tuple[list[str], type[Screen[object]], list[type[Scre
     # Sam Lee: Samuel or Samantha; the highlighted one is chosen, nothing is written yet.
     # (keys, the dialog the last key is pressed on, the dialogs further Escs step back to)
     (["escape"], PatientChooser, []),
-    (["down", "enter", "escape"], ExactMatch, []),
-    (["down", "enter", "enter", "escape"], ConfirmLink, [Candidates]),
+    # Esc steps back one dialog, down to "Is this the same patient?"; Cancel ends
+    (["down", "enter", "escape"], ExactMatch, [PatientChooser]),
+    (["down", "enter", "enter", "escape"], ConfirmLink, [ExactMatch, PatientChooser]),
     (["down", "enter", "enter", "right", "enter"], ConfirmLink, []),  # Cancel button
-    (["down", "enter", "enter", "enter", "escape"], EmailPrompt, []),
+    (
+        ["down", "enter", "enter", "enter", "escape"],
+        EmailPrompt,
+        [ConfirmLink, ExactMatch, PatientChooser],
+    ),
     # Simon Lee has no appointment: the no-match dialog after the choice
-    (["down", "down", "enter", "escape"], NoMatch, []),
+    (["down", "down", "enter", "escape"], NoMatch, [PatientChooser]),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, Static
 
 from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.tui.app import LinkerApp
@@ -124,6 +124,23 @@ async def test_cancel_reject_changes_nothing(world: World) -> None:
         await pilot.press("right", "enter")
         await wait_screen(pilot, RejectReason)
         await pilot.press("2", "escape")
+        # Esc steps back one dialog: the reason to the warning, then to the list
+        await wait_screen(pilot, ScheduledWarning)
+        assert dump(world.engine) == before
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        # Link instead, then Esc on its first dialog: the warning again
+        await pilot.press("r")
+        await wait_screen(pilot, ScheduledWarning)
+        await pilot.press("enter")
+        await wait_screen(pilot, Candidates)
+        hint = plain(app.screen.query_one(".dialog-hint", Static))
+        assert "Esc: back, nothing changes" in hint
+        await pilot.press("escape")
+        await wait_screen(pilot, ScheduledWarning)
+        await pilot.press("right", "enter")
+        await wait_screen(pilot, RejectReason)
+        await pilot.click("#cancel")  # Cancel ends the flow
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
     assert dump(world.engine) == before

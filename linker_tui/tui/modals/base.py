@@ -19,6 +19,8 @@ from linker_tui.tui.safe import line
 ResultT = TypeVar("ResultT")
 
 HINT = "Enter: choose · Tab/arrows: move · Esc: cancel, nothing changes"
+BACK_HINT = "Enter: choose · Tab/arrows: move · Esc: back, nothing changes"
+"""The hint of a dialog that Esc steps back from to the one before it."""
 
 
 class Dialog(ModalScreen[ResultT]):
@@ -31,6 +33,11 @@ class Dialog(ModalScreen[ResultT]):
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(MODAL_KEYS))
     TITLE_TEXT = ""
     WIDE = False
+
+    stepped_back = False
+    """Set when Esc closed the dialog (not a button): the flow steps back one dialog."""
+    has_previous = False
+    """A flow sets it when another dialog came before this one: the hint says Esc goes back."""
 
     def compose(self) -> ComposeResult:
         """The frame: title, body, buttons, key hint."""
@@ -47,7 +54,7 @@ class Dialog(ModalScreen[ResultT]):
 
     def hint_text(self) -> str:
         """The key hint under the buttons (a constant of ours)."""
-        return HINT
+        return BACK_HINT if self.has_previous else HINT
 
     def compose_body(self) -> ComposeResult:
         """The dialog's content."""
@@ -74,7 +81,8 @@ class Dialog(ModalScreen[ResultT]):
         (off the UI thread) and shows the new state in place. This one shows none."""
 
     def action_cancel(self) -> None:
-        """Esc: close the dialog, nothing changes."""
+        """Esc: close the dialog (a flow steps back one dialog), nothing changes."""
+        self.stepped_back = True
         self.dismiss(self.cancelled())
 
     def action_focus_previous(self) -> None:

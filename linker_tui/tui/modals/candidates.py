@@ -20,6 +20,7 @@ from linker_tui.tui.modals.checked import (
     DIFF_STYLE,
     CheckedDialog,
     Recheck,
+    note_box,
     patient_line,
     request_line,
     requested_line,
@@ -133,6 +134,7 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
     def compose_body(self) -> ComposeResult:
         """The request for comparison, then the appointments."""
         yield text(self._text(), id="body")
+        yield from note_box(self.check)
         yield CandidateTable(self.check.candidates, self.tz, self.start_at)
 
     def _text(self) -> Content:
@@ -213,6 +215,7 @@ class NoMatch(CheckedDialog[NoMatchChoice | None]):
     def compose_body(self) -> ComposeResult:
         """Why nothing was found, and what to do."""
         yield text(self._text(), id="body")
+        yield from note_box(self.check)
 
     def show_check(self, check: AcceptCheck) -> None:
         """Say so when the sync brought appointments (Try again then shows them)."""

@@ -7,6 +7,8 @@ import asyncio
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
@@ -92,3 +94,37 @@ def patient_line(check: AcceptCheck) -> Content:
     if check.patient_name:
         return line(("Patient: ", BOLD), check.patient_name)
     return line(("Patient: ", BOLD), f"patient not found ({check.explanation})")
+
+
+class NoteBox(VerticalScroll):
+    """The patient's note (it can be long: "IMPORTANT: I am allergic to penicillin…"),
+    wrapped, at most a few lines high; when it is longer, Tab reaches the box and the
+    arrows scroll through the whole text."""
+
+    DEFAULT_CSS = """
+    NoteBox {
+        height: auto;
+        max-height: 4;
+        width: 100%;
+        scrollbar-size-vertical: 1;
+    }
+    NoteBox > Static { width: 1fr; height: auto; }
+    """
+
+    def __init__(self, note: str) -> None:
+        super().__init__(id="note", can_focus=False)
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        """The note, literal and wrapped."""
+        yield text(line(("Note: ", BOLD), self.note), classes="dialog-text note-text")
+
+    def on_resize(self) -> None:
+        """Focusable (to scroll it) only when the note is longer than the box."""
+        self.can_focus = self.max_scroll_y > 0
+
+
+def note_box(check: AcceptCheck) -> ComposeResult:
+    """The request's note under the dialog's text, when the patient wrote one."""
+    if check.note.strip():
+        yield NoteBox(check.note)

@@ -11,8 +11,15 @@ from textual.content import Content
 from textual.widgets import Button
 
 from linker_tui.matching import Difference
-from linker_tui.read.views import AcceptCheck, AppointmentView, CandidateView, EmailPlan, RequestRow
-from linker_tui.tui.formatting import DIFFERS, appointment_summary, clock_time, day
+from linker_tui.read.views import (
+    AcceptCheck,
+    AppointmentView,
+    CandidateView,
+    EmailPlan,
+    LinkedElsewhere,
+    RequestRow,
+)
+from linker_tui.tui.formatting import DIFFERS, appointment_summary, clock_time, day, long_datetime
 from linker_tui.tui.modals.base import Dialog, button, text
 from linker_tui.tui.modals.checked import (
     BOLD,
@@ -20,6 +27,7 @@ from linker_tui.tui.modals.checked import (
     GONE,
     CheckedDialog,
     Recheck,
+    note_box,
     patient_line,
     request_line,
     requested_line,
@@ -59,6 +67,7 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
     def compose_body(self) -> ComposeResult:
         """The request and the appointment side by side."""
         yield text(self._text(), id="body")
+        yield from note_box(self.check)
 
     def _text(self) -> Content:
         a = self.appointment
@@ -105,9 +114,6 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
 
 
 # ------------------------------------------------------------------- confirm
-BACK_HINT = "Enter: choose · Tab/arrows: move · Esc: back, nothing changes"
-
-
 class ConfirmLink(CheckedDialog[bool | None]):
     """States exactly what will be corrected (requested → scheduled) and needs an OK.
     ``True`` OK, ``False`` Cancel (the whole Accept), ``None`` Esc: back one dialog."""
@@ -126,16 +132,29 @@ class ConfirmLink(CheckedDialog[bool | None]):
         super().__init__(check, recheck)
         self.row, self.candidate, self.tz = row, candidate, tz
         self.gone = False
+        self.has_previous = True  # always comes after the appointment was chosen
 
     def compose_body(self) -> ComposeResult:
         """Requested, scheduled, and one line per field that is corrected."""
         yield text(self._text(), id="body")
+        yield from note_box(self.check)
 
     def _text(self) -> Content:
         rows = correction_lines(self.row, self.check, self.candidate, self.tz)
         if self.gone:
             rows.append(line((GONE, BOLD)))
+        elif self.candidate.linked_to is not None:
+            rows.append(line((taken_text(self.candidate.linked_to, self.tz), BOLD)))
         return lines(*rows)
+
+    @property
+    def blocked(self) -> bool:
+        """The appointment cannot be linked (gone, or linked to another request)."""
+        return self.gone or self.candidate.linked_to is not None
+
+    def on_mount(self) -> None:
+        """OK is disabled when the appointment cannot be linked."""
+        self.query_one("#ok", Button).disabled = self.blocked
 
     def show_check(self, check: AcceptCheck) -> None:
         """The appointment as the PMS has it now (a moved time is shown); OK is disabled
@@ -145,16 +164,12 @@ class ConfirmLink(CheckedDialog[bool | None]):
         if current is not None:
             self.candidate = current
         self._body().update(self._text())
-        self.query_one("#ok", Button).disabled = self.gone
+        self.query_one("#ok", Button).disabled = self.blocked
 
     def buttons(self) -> ComposeResult:
         """OK / cancel."""
         yield button("OK", "ok", variant="primary")
         yield button("Cancel", "cancel")
-
-    def hint_text(self) -> str:
-        """Esc steps back to the appointments."""
-        return BACK_HINT
 
     def cancelled(self) -> bool | None:
         """Esc: back to the appointments (nothing linked)."""
@@ -163,6 +178,12 @@ class ConfirmLink(CheckedDialog[bool | None]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "ok")
+
+
+def taken_text(linked: LinkedElsewhere, tz: ZoneInfo) -> str:
+    """``Already linked to REQ-1001 by ann@desk1 at Tue 2026-12-01 10:00.``"""
+    who, when = linked.decided_by or "someone", long_datetime(linked.decided_at, tz)
+    return f"Already linked to {linked.external_id} by {who} at {when}."
 
 
 def correction_lines(
@@ -198,22 +219,35 @@ def correction_lines(
 
 # --------------------------------------------------------------------- email
 class EmailPrompt(Dialog[bool | None]):
-    """Send a confirmation email? ``True`` yes, ``False`` no, ``None`` cancel the link."""
-
-    TITLE_TEXT = "Confirmation email"
+    """Send a confirmation email? ``True`` yes, ``False`` no, ``None`` Esc (back to "Link
+    this request?") or Cancel (the whole link; ``stepped_back`` tells them apart). When
+    the patient already has a confirmation of this request, it offers a correction."""
 
     def __init__(self, plan: EmailPlan, appointment: AppointmentView, tz: ZoneInfo) -> None:
         super().__init__()
         self.plan, self.appointment, self.tz = plan, appointment, tz
+        self.has_previous = True  # always comes after "Link this request?"
+
+    def dialog_title(self) -> str:
+        """Confirmation, or correction when the patient has an earlier confirmation."""
+        return "Correction email" if self.plan.replaces else "Confirmation email"
 
     def compose_body(self) -> ComposeResult:
-        """The address (or why there is none) and the note."""
+        """The address (or why there is none), the note, the confirmation it corrects."""
         plan = self.plan
         rows: list[Content] = []
+        kind = "correction" if plan.replaces else "confirmation"
         if plan.possible:
-            rows.append(line("Send a confirmation email to ", (plan.address, BOLD), "?"))
+            rows.append(line(f"Send a {kind} email to ", (plan.address, BOLD), "?"))
             if plan.note:
                 rows.append(line((plan.note, BOLD)))
+            if plan.replaces:
+                rows.append(
+                    line(
+                        ("The patient has the earlier confirmation ", BOLD),
+                        f"({plan.replaces}); the correction replaces it.",
+                    )
+                )
             rows.append(
                 line(
                     "The email shows the scheduled appointment: ",
@@ -222,13 +256,16 @@ class EmailPrompt(Dialog[bool | None]):
             )
         else:
             rows.append(line((plan.note, BOLD)))
+            if plan.replaces:
+                rows.append(line(f"The patient has the earlier confirmation ({plan.replaces})."))
             rows.append(line("The request can still be linked."))
         yield text(lines(*rows))
 
     def buttons(self) -> ComposeResult:
         """Yes / no / cancel, or link-without-email / cancel."""
         if self.plan.possible:
-            yield button("Yes, send", "yes", variant="primary" if self.default_yes else "default")
+            label = "Yes, send correction" if self.plan.replaces else "Yes, send"
+            yield button(label, "yes", variant="primary" if self.default_yes else "default")
             yield button("No email", "no", variant="default" if self.default_yes else "primary")
         else:
             yield button("OK, link without email", "no", variant="primary")
@@ -244,7 +281,7 @@ class EmailPrompt(Dialog[bool | None]):
         self.set_focus(self.query_one("#yes" if self.default_yes else "#no", Button))
 
     def cancelled(self) -> bool | None:
-        """Esc: cancel the whole link."""
+        """Esc: back to "Link this request?" (nothing linked)."""
         return None
 
     @on(Button.Pressed)
