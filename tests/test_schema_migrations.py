@@ -17,13 +17,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from linker_tui.cli.main import main
+from linker_tui.read.queries import ListQuery, request_page
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
-from linker_tui.store import schema
+from linker_tui.store import schema, search
 from linker_tui.store.db import make_engine, write_session
 from linker_tui.store.models import AuditEvent
 from linker_tui.store.schema import create_schema, drop_schema
-from tests.builders import empty_config
+from linker_tui.store.search import FTS_TABLE, TRGM_INDEX, is_search_object
+from tests.builders import NOW, TZ, empty_config
 from tests.conftest import POSTGRES_URL, _backends
 
 FUTURE = "9999_from_a_newer_linker"
@@ -72,7 +74,7 @@ def test_upgrade_of_an_empty_database_makes_the_models_schema(empty: tuple[Engin
     assert (before, after) == (None, schema.head_revision())
     assert schema.current_revision(engine) == schema.head_revision()
     assert schema.schema_differences(engine) == []
-    tables = set(sa.inspect(engine).get_table_names())
+    tables = {t for t in sa.inspect(engine).get_table_names() if not is_search_object(t)}
     assert set(SQLModel.metadata.tables) | {"alembic_version"} == tables
     schema.check_schema(engine)  # current: no complaint
 
@@ -107,6 +109,68 @@ def test_downgrade_removes_everything(empty: tuple[Engine, str]) -> None:
         config.attributes["connection"] = conn
         command.downgrade(config, "base")
     assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+
+
+def _search_objects(engine: Engine) -> set[str]:
+    """The search index's table and triggers (SQLite) or index (PostgreSQL)."""
+    if engine.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE name LIKE 'online_request_search%'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE tablename = 'online_request'"
+    with engine.connect() as conn:
+        return {name for name in conn.exec_driver_sql(query).scalars() if is_search_object(name)}
+
+
+def _uses_search_index(engine: Engine) -> bool:
+    """Whether a filter word is looked up in the search index (the plan says so)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH 'abc'"
+            ).all()
+            return any("VIRTUAL TABLE INDEX" in str(row) for row in plan)
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        expression = " || ' ' || ".join(search.SEARCHED)
+        plan = conn.execute(
+            sa.text(f"EXPLAIN SELECT id FROM online_request WHERE ({expression}) ILIKE :p"),
+            {"p": "%abc%"},
+        ).all()
+        return any(TRGM_INDEX in str(row) for row in plan)
+
+
+def test_the_migration_makes_the_search_index_and_its_downgrade_removes_it(
+    empty: tuple[Engine, str],
+) -> None:
+    from alembic import command
+
+    engine, _ = empty
+    schema.upgrade(engine)
+    expected = (
+        {FTS_TABLE, f"{FTS_TABLE}_insert", f"{FTS_TABLE}_update", f"{FTS_TABLE}_delete"}
+        if engine.dialect.name == "sqlite"
+        else {TRGM_INDEX}
+    )
+    assert expected <= _search_objects(engine)
+    assert _uses_search_index(engine)
+    config = schema._config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004_sync_run_holder")
+    assert _search_objects(engine) == set()
+    # a request that arrived on the old schema is found once the index is made again
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO online_request (external_id, received_at, typed_first_name,"
+            " typed_last_name, typed_email, typed_phone, requested_start, reason, note,"
+            " patient_chosen_by, patient_match_level, patient_match_count, state,"
+            " reject_reason, decided_by, version, attention) VALUES ('R1',"
+            " '2026-11-26 10:00:00', 'Ana', 'Quixote', '', '', '2026-12-01 10:00:00', '', '',"
+            " '', '', 0, 'pending', '', '', 1, '')"
+        )
+    schema.upgrade(engine)
+    assert expected <= _search_objects(engine)
+    page = request_page(engine, ListQuery(text="quixo"), 0, TZ, NOW, "CA")
+    assert [row.external_id for row in page.rows] == ["R1"]
 
 
 def test_check_schema_refuses_a_missing_schema(empty: tuple[Engine, str]) -> None:

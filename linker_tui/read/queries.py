@@ -20,6 +20,7 @@ from linker_tui.matching.request_match import (
     patient_status,
     request_patient_status,
 )
+from linker_tui.read.filter import text_condition
 from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
 from linker_tui.store.db import read_session
 from linker_tui.store.enums import BOOKABLE_STATUSES, OPEN_STATES, RequestState
@@ -49,25 +50,32 @@ class RequestPage:
 
     rows: tuple[RequestRow, ...]
     offset: int
-    total: int
+    total: int | None
+    """How many requests the list holds; None: not counted (:func:`request_count` tells)."""
 
 
-def _filtered(query: ListQuery) -> sa.ColumnElement[bool]:
-    conditions: list[sa.ColumnElement[bool]] = []
-    if not query.show_handled:
-        conditions.append(col(OnlineRequest.state).in_(OPEN_STATES))
-    for word in query.text.split():
-        pattern = f"%{word.replace('%', '').replace('_', '')}%"
-        conditions.append(
-            sa.or_(
-                col(OnlineRequest.typed_first_name).ilike(pattern),
-                col(OnlineRequest.typed_last_name).ilike(pattern),
-                col(OnlineRequest.external_id).ilike(pattern),
-                col(OnlineRequest.reason).ilike(pattern),
-                col(OnlineRequest.typed_email).ilike(pattern),
-            )
-        )
-    return sa.and_(sa.true(), *conditions)
+def _filtered(query: ListQuery, connection: sa.Connection) -> sa.ColumnElement[bool]:
+    """The rows the list holds: the open ones (unless handled ones are shown) that match
+    the filter text (:mod:`linker_tui.read.filter`)."""
+    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    states = sa.true() if query.show_handled else table.c.state.in_(OPEN_STATES)
+    if not query.text.strip():
+        return states
+    count = sa.select(sa.func.count()).select_from(table).where(states)
+    listed = connection.execute(count).scalar_one()
+    return sa.and_(states, text_condition(connection, table, query.text, listed))
+
+
+def _count(connection: sa.Connection, where: sa.ColumnElement[bool]) -> int:
+    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    statement = sa.select(sa.func.count()).select_from(table).where(where)
+    return int(connection.execute(statement).scalar_one())
+
+
+def request_count(engine: Engine, query: ListQuery) -> int:
+    """How many requests the list holds (the filter's count, read after its page)."""
+    with engine.connect() as connection:
+        return _count(connection, _filtered(query, connection))
 
 
 def request_page(
@@ -77,17 +85,21 @@ def request_page(
     tz: ZoneInfo,
     now: datetime,
     region: str = "CA",
+    *,
+    counted: bool = True,
 ) -> RequestPage:
-    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first.
+    """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first, and
+    how many there are (unless ``counted`` is false: a filter key shows the page first).
 
     An open request whose patient is not known yet is looked up in the patients (one
     batch for the page; ``region``: the practice's phone region), so its hint says
     whether staff will be asked "Is this the same patient?"."""
-    where = _filtered(query)
     today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
     with read_session(engine) as session:
-        total = session.exec(select(sa.func.count()).select_from(OnlineRequest).where(where)).one()
-        offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
+        where = _filtered(query, session.connection())
+        total = _count(session.connection(), where) if counted else None
+        if total is not None:
+            offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
         # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
         # not for every row before sorting.
         page_ids = (

@@ -14,12 +14,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import linker_tui.store.models  # noqa: F401  (registers the tables on the metadata)
+from linker_tui.store import search
+from linker_tui.store.search import is_search_object
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 VERSION_TABLE = "alembic_version"
-HEAD_REVISION = "0004_sync_run_holder"
+HEAD_REVISION = "0005_request_search"
 """The newest revision in ``linker_tui/store/migrations/versions``; a test checks it against
 Alembic's own reading of that folder (:func:`alembic_head`), so a new migration that
 forgets it fails the tests."""
@@ -175,12 +177,17 @@ def check_schema(engine: Engine) -> None:
 
 
 def schema_differences(engine: Engine) -> list[Any]:
-    """What Alembic's autogenerate sees between the database and the models (empty: equal)."""
+    """What Alembic's autogenerate sees between the database and the models (empty: equal).
+    The request search index (:mod:`linker_tui.store.search`) is no part of the models."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
+    def include_name(name: str | None, kind: str, parent: Any) -> bool:
+        return not is_search_object(name)
+
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": include_name}
+        context = MigrationContext.configure(connection, opts=opts)
         return list(compare_metadata(context, SQLModel.metadata))
 
 
@@ -247,7 +254,7 @@ def create_schema_tables(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         statements = _AUDIT_GUARD_POSTGRES
     with engine.begin() as conn:
-        for statement in statements:
+        for statement in [*statements, *search.create_statements(engine.dialect.name)]:
             conn.exec_driver_sql(statement)
 
 
@@ -257,6 +264,9 @@ def drop_schema(engine: Engine) -> None:
         with engine.begin() as conn:
             for function in _PG_FUNCTIONS:
                 conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {function} CASCADE")
+    with engine.begin() as conn:  # the search index is no table of the models
+        for statement in search.drop_statements(engine.dialect.name):
+            conn.exec_driver_sql(statement)
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -26,6 +27,7 @@ from linker_tui.read.queries import (
     ListQuery,
     RequestPage,
     change_stamp,
+    request_count,
     request_detail,
     request_page,
     state_counts,
@@ -48,6 +50,7 @@ from linker_tui.tui.keys import (
     KeySpec,
     bindings,
 )
+from linker_tui.tui.latest import LatestOnly
 from linker_tui.tui.messages import (
     FirstPageShown,
     OutboxChanged,
@@ -71,8 +74,8 @@ POLL_GROUP = "poll"
 @dataclass(frozen=True)
 class _Loaded:
     page: RequestPage
-    counts: dict[RequestState, int]
-    mail: dict[OutboxStatus, int]
+    counts: dict[RequestState, int] | None  # None: not read (a filter key)
+    mail: dict[OutboxStatus, int] | None
 
 
 class MainScreen(Screen[None]):
@@ -103,11 +106,16 @@ class MainScreen(Screen[None]):
         """The database's state: away (since when), slow (the status line says so)."""
         self.list_query = ListQuery()
         self.page_offset = 0
-        self.page_total = 0
+        self.page_total: int | None = 0
+        """How many requests the list holds (None: being counted, after a filter key)."""
         self._detail_wanted: int | None = None
         self._detail_busy = False
         self._bindings_state: tuple[object, ...] | None = None
         self._first_page_shown = False
+        self._reads: LatestOnly[_Loaded] = LatestOnly()
+        """The page reads: one at a time, only the newest drawn."""
+        self._counts: LatestOnly[int] = LatestOnly()
+        """The filter's counts, read after its page (on their own: a page never waits)."""
 
     def compose(self) -> ComposeResult:
         """Header and filter line, the list, the detail pane, status line and keys."""
@@ -167,24 +175,35 @@ class MainScreen(Screen[None]):
         return self.table.current_row()
 
     # ------------------------------------------------------------------ loading
-    def reload(self, *, keep_id: int | None = None, keep_index: int | None = None) -> None:
-        """Load the current page again (off the UI thread). When it arrives the cursor is
-        on ``keep_id`` if it is listed, else on the request it is on by then (staff may
-        have moved meanwhile), else at ``keep_index`` or the same position."""
-        self._load(self.list_query, self.page_offset, keep_id, keep_index)
+    def reload(
+        self, *, keep_id: int | None = None, keep_index: int | None = None, counts: bool = True
+    ) -> None:
+        """Load the current page again (off the UI thread; with the counts unless
+        ``counts`` is false). When it arrives the cursor is on ``keep_id`` if it is listed,
+        else on the request it is on by then (staff may have moved meanwhile), else at
+        ``keep_index`` or the same position. Only the newest page asked for is drawn."""
+        self._load(self.list_query, self.page_offset, keep_id, keep_index, counts)
 
     @work(exclusive=True, group="list", exit_on_error=False)
     async def _load(
-        self, query: ListQuery, offset: int, keep_id: int | None, keep_index: int | None
+        self,
+        query: ListQuery,
+        offset: int,
+        keep_id: int | None,
+        keep_index: int | None,
+        counts: bool,
     ) -> None:
-        loaded = await asyncio.to_thread(self._fetch, query, offset)
+        loaded = await self._reads.run(partial(self._fetch, query, offset, counts))
+        if loaded is None:  # a newer page was asked for meanwhile
+            return
         if keep_id is None and self.selected is not None:
             keep_id = self.selected.id
         if keep_index is None:
             keep_index = max(self.table.cursor_row, 0)
         self.page_offset, self.page_total = loaded.page.offset, loaded.page.total
-        self.top_bar.show_counts(loaded.counts)
-        self.show_mail(loaded.mail)
+        if loaded.counts is not None and loaded.mail is not None:
+            self.top_bar.show_counts(loaded.counts)
+            self.show_mail(loaded.mail)
         self.table.show_rows(
             loaded.page.rows,
             show_state=query.show_handled,
@@ -196,13 +215,20 @@ class MainScreen(Screen[None]):
         if not self._first_page_shown:
             self._first_page_shown = True
             self.post_message(FirstPageShown())
+        if loaded.page.total is None:
+            total = await self._counts.run(partial(request_count, self.services.engine, query))
+            if total is not None and query == self.list_query:
+                self.page_total = total
+                self._show_page_status()
+                self._update_bindings()
 
-    def _fetch(self, query: ListQuery, offset: int) -> _Loaded:
+    def _fetch(self, query: ListQuery, offset: int, counts: bool) -> _Loaded:
         services = self.services
         now = services.clock.now()
-        page = request_page(
-            services.engine, query, offset, self.tz, now, services.settings.phone_region
-        )
+        region = services.settings.phone_region
+        page = request_page(services.engine, query, offset, self.tz, now, region, counted=counts)
+        if not counts:
+            return _Loaded(page=page, counts=None, mail=None)
         return _Loaded(
             page=page, counts=state_counts(services.engine), mail=services.outbox_counts()
         )
@@ -286,11 +312,18 @@ class MainScreen(Screen[None]):
             status = "no requests" if handled else "no open requests"
         else:
             first, last = count(self.page_offset + 1), count(self.page_offset + rows)
-            status = f"rows {first}{RANGE_DASH}{last} of {count(self.page_total)}"
+            total = "…" if self.page_total is None else count(self.page_total)
+            status = f"rows {first}{RANGE_DASH}{last} of {total}"
             status += " · all" if handled else " · open"
-            if self.page_total > PAGE_SIZE:
+            if self.page_offset > 0 or self._more():
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
         self.top_bar.show_status(status)
+
+    def _more(self) -> bool:
+        """Whether a next page exists (while counting: whether this page is full)."""
+        if self.page_total is None:
+            return len(self.table.rows_shown) == PAGE_SIZE
+        return self.page_offset + PAGE_SIZE < self.page_total
 
     def _keys(self, spec: KeySpec) -> str:
         keys = spec.current_keys(self.services.settings.keys)
@@ -359,7 +392,7 @@ class MainScreen(Screen[None]):
                 return False
             return None if self._deciding() else True
         if action == "next_page":
-            return True if self.page_offset + PAGE_SIZE < self.page_total else None
+            return True if self._more() else None
         if action == "previous_page":
             return True if self.page_offset > 0 else None
         return True
@@ -372,7 +405,7 @@ class MainScreen(Screen[None]):
             row is not None and bool(row.attention),
             self._deciding(),
             self.page_offset > 0,
-            self.page_offset + PAGE_SIZE < self.page_total,
+            self._more(),
         )
         if state != self._bindings_state:
             self._bindings_state = state
@@ -455,7 +488,7 @@ class MainScreen(Screen[None]):
 
     def action_next_page(self) -> None:
         """The next page of the list."""
-        if self.page_offset + PAGE_SIZE < self.page_total:
+        if self._more():
             self.page_offset += PAGE_SIZE
             self.reload(keep_id=None, keep_index=0)
 
@@ -471,7 +504,7 @@ class MainScreen(Screen[None]):
             return
         self.list_query = replace(self.list_query, text=event.value)
         self.page_offset = 0
-        self.reload(keep_index=0)
+        self.reload(keep_index=0, counts=False)  # the counts do not depend on the filter
 
     @on(Input.Submitted, "#filter")
     @on(FilterInput.Left)
