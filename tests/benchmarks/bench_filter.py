@@ -16,9 +16,10 @@ Run:  python -m tests.benchmarks.bench_filter [--workdir DIR] [--postgres URL] [
    Beside it, in the same key presses, the time until the typed character shows in the
    field (the terminal's and Textual's own floor for any key).
 
-SQLite is built once into --workdir (100k requests of which 90% rejected, without
-ANALYZE statistics, as the app's own files); --postgres (a database that may be emptied)
-gets a copy of it (ANALYZEd: PostgreSQL's autovacuum does so anyway).
+SQLite is built once into --workdir (100k requests of which 90% rejected, those whose
+patient is not known ranked as on arrival, without ANALYZE statistics, as the app's own
+files); --postgres (a database that may be emptied) gets a copy of it (ANALYZEd:
+PostgreSQL's autovacuum does so anyway).
 """
 
 from __future__ import annotations
@@ -39,12 +40,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
+from linker_tui.matching.patient_search import rank_requests
+from linker_tui.matching.request_match import record_ranking
 from linker_tui.read.filter import filter_words
 from linker_tui.read.queries import ListQuery, _filtered, request_count, request_page
-from linker_tui.store.db import make_engine
-from linker_tui.store.schema import create_schema, drop_schema
+from linker_tui.store.db import make_engine, write_session
 from linker_tui.store.models import OPEN_STATES, OnlineRequest
+from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.store.search import SEARCHED
 from linker_tui.tui.formatting import count
 from tests.benchmarks.build_db import build
@@ -72,8 +76,26 @@ def prepare_sqlite(workdir: Path) -> Path:
             # STAT4) would say a state holds half the rows and turn the open list's
             # index-backed reads, old and new alike, into table scans
             conn.exec_driver_sql("DROP TABLE IF EXISTS sqlite_stat1")
+        _rank(engine)
         engine.dispose()
     return db
+
+
+def _rank(engine: Engine) -> None:
+    """Rank the patients of the requests whose patient is not known, as the sync does
+    when they arrive (else every page read ranks its unranked requests again)."""
+    with write_session(engine) as session:
+        unknown = session.exec(
+            select(OnlineRequest).where(col(OnlineRequest.patient_id).is_(None))
+        ).all()
+        for request, ranking in zip(unknown, rank_requests(session, unknown), strict=True):
+            record_ranking(request, ranking)
+
+
+def _ranked(engine: Engine) -> int:
+    with engine.connect() as conn:
+        query = "SELECT count(*) FROM online_request WHERE patient_match_level <> ''"
+        return int(conn.exec_driver_sql(query).scalar_one())
 
 
 def prepare_postgres(db: Path, url: str) -> None:
@@ -82,7 +104,7 @@ def prepare_postgres(db: Path, url: str) -> None:
     with target.connect() as conn:
         has = sa.inspect(conn).has_table("online_request")
         rows = conn.exec_driver_sql("SELECT count(*) FROM online_request").scalar() if has else 0
-    if rows == 100_000:
+    if rows == 100_000 and _ranked(target) == _ranked(source):
         return
     drop_schema(target)
     create_schema(target)
