@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 from linker_tui.read.filter import filter_words, fts_query
 from linker_tui.read.queries import ListQuery, request_page
 from linker_tui.store.db import write_session
-from linker_tui.store.models import OnlineRequest, RequestState
+from linker_tui.store.enums import RequestState
+from linker_tui.store.models import OnlineRequest
 from linker_tui.store.search import FTS_TABLE
 from tests.builders import NOW, TZ, add_request
 

@@ -41,7 +41,8 @@ def fts_query(words: list[str]) -> str:
 
 def _contains(column: Any, word: str) -> sa.ColumnElement[bool]:
     escaped = word.replace("\\", "\\\\")
-    return column.ilike(f"%{escaped}%", escape="\\")
+    condition: sa.ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
+    return condition
 
 
 def _any_column(table: Any, word: str) -> sa.ColumnElement[bool]:

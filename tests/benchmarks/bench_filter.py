@@ -47,7 +47,8 @@ from linker_tui.matching.request_match import record_ranking
 from linker_tui.read.filter import filter_words
 from linker_tui.read.queries import ListQuery, _filtered, request_count, request_page
 from linker_tui.store.db import make_engine, write_session
-from linker_tui.store.models import OPEN_STATES, OnlineRequest
+from linker_tui.store.enums import OPEN_STATES
+from linker_tui.store.models import OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.store.search import SEARCHED
 from linker_tui.tui.formatting import count
