@@ -1,11 +1,14 @@
 """What changed in one file of a CSV export since the last run (see
 :mod:`linker_tui.sync.csv_folder`).
 
-The file is read with the csv module (:func:`linker_tui.ingest.csv_file.read_csv`), a chunk of
-records at a time; each record gets a 64-bit fingerprint of its values, and only the
-records whose fingerprint the last run did not import are turned into typed rows
-(appointments column by column, :meth:`RowParser.appointment_bulk`; a row that reader
-refuses is read again by the row reader, which says why).
+The file's lines are fingerprinted as bytes, before anything is decoded
+(:class:`linker_tui.ingest.csv_file.CsvLines`); a line whose fingerprint is a record the
+last run imported is that record, unchanged, wherever it moved in the file. Only the
+other lines are handed to the csv module (:meth:`CsvLines.records`, a run of lines at a
+time; a record that goes on over more lines is read to its end, and those lines are
+part of it), and only their records are turned into typed rows (appointments column by
+column, :meth:`RowParser.appointment_bulk`; a row that reader refuses is read again by
+the row reader, which says why).
 
 A record that cannot be read at all (the wrong number of values, bytes that are not
 UTF-8, a field the csv module refuses) is reported with its line, and makes the file
@@ -15,15 +18,16 @@ cancelled.
 
 from __future__ import annotations
 
+import hashlib
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
-from operator import is_, not_
+from operator import is_, lt, not_
 from typing import Any
 
-from linker_tui.ingest.csv_file import CsvChunk, read_csv, record_keys
+from linker_tui.ingest.csv_file import BLANK_KEYS, CsvLines, read_header
 from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     ID_COLUMNS,
@@ -39,17 +43,21 @@ from linker_tui.ingest.pms_export import (
 from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges
 from linker_tui.sync.control import StopFlag
 
-_SALT = b"csv-module-1\n"  # a new fingerprint scheme: every record of an old index differs
+_SALT = b"csv-lines-1\n"  # a new fingerprint scheme: an old index is read again whole
 
 
 @dataclass
 class LineIndex:
-    """Per record of a file, in file order: fingerprint (0: not imported), id, start
-    (appointments; epoch seconds, 0 if none)."""
+    """Per record of a file, in file order: fingerprint of its bytes (0: not imported),
+    id, start (appointments; epoch seconds, 0 if none). ``salt`` names how the records
+    were read (header, settings): an index of another salt matches nothing.
+    ``complete``: every record of the file was imported."""
 
     keys: array[int] = field(default_factory=lambda: array("Q"))
     ids: list[bytes] = field(default_factory=list)
     starts: array[int] = field(default_factory=lambda: array("q"))
+    salt: bytes = b""
+    complete: bool = False
 
 
 @dataclass
@@ -72,6 +80,16 @@ class _Pending:
     rows: list[list[str]] = field(default_factory=list)
 
 
+@dataclass
+class _Lines:
+    """Per data line of the file (from the header's end): whether a record starts there,
+    its fingerprint and the position of that record in the old index (-1: none)."""
+
+    starts: bytearray
+    keys: array[int]
+    olds: list[int]
+
+
 class FileReader:
     """Reads one file of an export against its old index."""
 
@@ -83,7 +101,6 @@ class FileReader:
         self.salt = salt
         self.problems = problems
         self.stop = stop
-        self._seen: set[int] = set()  # fingerprints of the records compared so far
 
     def diff(self, data: bytes | None, old: LineIndex) -> tuple[TableChanges[Any], FileDiff]:
         """The changes of the file whose bytes are ``data`` (None: it could not be read)."""
@@ -95,77 +112,97 @@ class FileReader:
         if data is None:
             table.readable = False
             return table, unread
-        csv = read_csv(data)
+        lines = CsvLines(data)
+        csv = read_header(lines)
         reason = header_problem(name, csv.columns)
         if reason:
             self.problems.append(RowProblem(name, csv.header_line, reason))
             table.readable = False
             return table, unread
-        columns = csv.columns
         reported = len(self.problems)
-        salt = (
-            self.salt
-            + _SALT
-            + name.encode()
-            + b"\n"
-            + "\x1f".join(columns).encode("utf-8", "surrogateescape")
+        salt = self._salt(csv.columns)
+        where_old = (
+            dict(zip(old.keys, range(len(old.keys)), strict=True)) if old.salt == salt else {}
         )
-        where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
         where_old.pop(0, None)  # records not imported: read again
-        index = LineIndex()
-        pending = _Pending()
-        for chunk in csv.chunks:
-            self.stop.check()
-            if chunk.unreadable:
-                table.complete = False
-                self.problems.extend(RowProblem(name, line, why) for line, why in chunk.unreadable)
-            self._compare(chunk, record_keys(chunk.rows, salt), where_old, old, index, pending)
+        first = csv.data_start
+        found = _Lines(bytearray(), lines.keys[first:], [])
+        found.olds = list(map(where_old.get, found.keys, repeat(-1)))
+        _first_copies(found.olds, len(old.keys))
+        found.starts = bytearray(map(not_, map(lt, found.olds, repeat(0))))
+        parsed = self._parse(table, lines, first, found, where_old)
+        index = LineIndex(array("Q", compress(found.keys, found.starts)), salt=salt)
+        olds = list(compress(found.olds, found.starts))
+        index.ids = list(map([*old.ids, b""].__getitem__, olds))
+        index.starts = array("q", map((old.starts + array("q", [0])).__getitem__, olds))
+        pending = _Pending(list(compress(range(len(olds)), map(lt, olds, repeat(0)))))
+        for _at, line, row in compress(parsed, (found.olds[at] < 0 for at, _, _ in parsed)):
+            pending.lines.append(line)
+            pending.rows.append(row)
+        assert len(pending.positions) == len(pending.rows)
         table.seen = len(index.keys)
-        present = self._seen  # every fingerprint of the file
-        gone = list(compress(range(len(old.keys)), map(not_, map(present.__contains__, old.keys))))
+        used = bytearray(len(old.keys) + 1)
+        any(map(used.__setitem__, olds, repeat(1)))
+        gone = list(compress(range(len(old.keys)), map(not_, used)))
         gone_ids = {old.ids[at] for at in gone} - {b""}
-        unchanged = set(old.ids) - gone_ids - {b""} if pending.positions else set()
-        read_ids = self._rows(table, pending, columns, csv.utf8, index, unchanged)
+        unchanged = self._unchanged(csv.columns, pending, index) if pending.positions else set()
+        read_ids = self._rows(table, pending, csv.columns, lines.utf8, index, unchanged)
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
         self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
+        index.complete = table.complete and not self.problems[reported:]
         diff = FileDiff(old, index)
-        diff.dirty = index.keys != old.keys or index.ids != old.ids
+        diff.dirty = index.keys != old.keys or index.ids != old.ids or salt != old.salt
         return table, diff
 
-    def _compare(
+    def _salt(self, columns: Sequence[str]) -> bytes:
+        """What the fingerprints of this file hold besides the bytes: the settings, the
+        file, its header."""
+        text = "\x1f".join(columns).encode("utf-8", "surrogateescape")
+        return hashlib.sha256(self.salt + _SALT + self.name.encode() + b"\n" + text).digest()[:16]
+
+    def _parse(
         self,
-        chunk: CsvChunk,
-        keys: list[int],
+        table: TableChanges[Any],
+        lines: CsvLines,
+        first: int,
+        found: _Lines,
         where_old: dict[int, int],
-        old: LineIndex,
-        index: LineIndex,
-        pending: _Pending,
-    ) -> None:
-        """Add a chunk's records to the new index: an unchanged one (its fingerprint is in
-        the old index, the first time in this file) keeps its old entry; the others wait to
-        be read (``pending``)."""
-        first = len(index.keys)
-        olds: list[int | None] = list(map(where_old.get, keys)) if where_old else [None] * len(keys)
-        seen = self._seen
-        if where_old and (not seen.isdisjoint(keys) or len(set(keys)) < len(keys)):
-            olds = _first_copies(keys, olds, seen)
-        else:
-            seen.update(keys)
-        index.keys.extend(keys)
-        if None not in olds:  # all unchanged: the usual re-run
-            index.ids.extend(map(old.ids.__getitem__, olds))  # type: ignore[arg-type]
-            index.starts.extend(map(old.starts.__getitem__, olds))  # type: ignore[arg-type]
-            return
-        if not where_old:  # all new: a first import
-            index.ids.extend(repeat(b"", len(keys)))
-            index.starts.extend(repeat(0, len(keys)))
-        else:
-            index.ids.extend(old.ids[at] if at is not None else b"" for at in olds)
-            index.starts.extend(old.starts[at] if at is not None else 0 for at in olds)
-        for offset in compress(range(len(keys)), map(is_, olds, repeat(None))):
-            pending.positions.append(first + offset)
-            pending.lines.append(chunk.lines[offset])
-            pending.rows.append(chunk.rows[offset])
+    ) -> list[tuple[int, int, list[str]]]:
+        """Read the records of the lines that are not an imported record (their runs of
+        lines, each record to its end); returns (data line, line, values) of each."""
+        parsed: list[tuple[int, int, list[str]]] = []
+        done = 0  # data lines before this one are decided
+        for start, end in _runs(found):
+            if end <= done:
+                continue
+            for chunk in lines.records(first + max(start, done), first + end):
+                self.stop.check()
+                if chunk.unreadable:
+                    table.complete = False
+                    self.problems.extend(
+                        RowProblem(self.name, at, why) for at, why in chunk.unreadable
+                    )
+                for line, row, after in zip(chunk.lines, chunk.rows, chunk.ends, strict=True):
+                    at, end_at = line - 1 - first, after - 1 - first
+                    found.starts[at] = 1
+                    if end_at > at + 1:  # over more lines: they are part of it
+                        found.starts[at + 1 : end_at] = bytes(end_at - at - 1)
+                        key = found.keys[at] = lines.key(first + at, first + end_at)
+                        found.olds[at] = where_old.get(key, -1)
+                    parsed.append((at, line, row))
+                    done = max(done, end_at)
+        return parsed
+
+    def _unchanged(self, columns: list[str], pending: _Pending, index: LineIndex) -> set[bytes]:
+        """The ids of the pending records that an unchanged record has too."""
+        id_at = columns.index(ID_COLUMNS[self.name])
+        wanted = {
+            row[id_at].strip().encode("utf-8", "surrogateescape")
+            for row in pending.rows
+            if len(row) > id_at
+        }
+        wanted.discard(b"")
+        return set(filter(wanted.__contains__, index.ids)) if wanted else set()
 
     def _rows(
         self,
@@ -316,14 +353,34 @@ class _Step:
         index.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
 
 
-def _first_copies(keys: list[int], olds: list[int | None], seen: set[int]) -> list[int | None]:
-    """``olds`` with a later copy of a record (its fingerprint already ``seen`` in this
-    file) set to None: it is read, and reported as a duplicate. Adds ``keys`` to ``seen``."""
-    out: list[int | None] = []
-    for key, at in zip(keys, olds, strict=True):
-        out.append(None if key in seen else at)
-        seen.add(key)
-    return out
+def _first_copies(olds: list[int], size: int) -> None:
+    """A later copy of a record (the same bytes as one before it in the file): not the
+    old record but read, and reported as a duplicate (its ``olds`` entry set to -1)."""
+    used = bytearray(size + 1)
+    any(map(used.__setitem__, olds, repeat(1)))
+    if used.count(1) - used[-1] == len(olds) - olds.count(-1):
+        return  # each old record once
+    seen: set[int] = set()
+    for at, old in enumerate(olds):
+        if old >= 0:
+            if old in seen:
+                olds[at] = -1
+            seen.add(old)
+
+
+def _runs(found: _Lines) -> list[tuple[int, int]]:
+    """The runs of data lines (from, to) that are no record of the old index (blank
+    lines apart)."""
+    keys, olds = found.keys, found.olds
+    where = [at for at in compress(range(len(olds)), map(lt, olds, repeat(0)))]
+    where = [at for at in where if keys[at] not in BLANK_KEYS]
+    runs: list[tuple[int, int]] = []
+    for at in where:
+        if runs and runs[-1][1] == at:
+            runs[-1] = (runs[-1][0], at + 1)
+        else:
+            runs.append((at, at + 1))
+    return runs
 
 
 def _epochs(starts: Sequence[datetime], known: dict[datetime, int]) -> list[int]:

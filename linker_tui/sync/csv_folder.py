@@ -17,8 +17,10 @@ import hashlib
 import struct
 import sys
 import time
+import zlib
 from array import array
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
 from pathlib import Path
@@ -38,8 +40,10 @@ from linker_tui.sync.control import StopFlag, run_io
 from linker_tui.sync.csv_changes import FileDiff, FileReader, LineIndex
 
 FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
-_MAGIC = b"LTX3"
-_HEAD = struct.Struct("<4sQBB")
+_MAGIC = b"LTX4"
+_HEAD = struct.Struct("<4sQBB16s")
+_STAMP = "#file"  # state name suffix: what the file was when its index was made
+_STAMP_FORMAT = struct.Struct("<4sQQLQ32s")  # magic, size, mtime_ns, crc32, records, settings
 # A file changed this recently may still be being written, and a coarse file-system clock
 # (FAT, SMB: 1-2 s) may not show a rewrite: such a file is always read.
 _SETTLE_SECONDS = 5.0
@@ -52,7 +56,7 @@ def pack_index(index: LineIndex) -> bytes:
     keys, starts = _little(index.keys), _little(index.starts)
     return b"".join(
         (
-            _HEAD.pack(_MAGIC, count, int(with_starts), 0),
+            _HEAD.pack(_MAGIC, count, int(with_starts), int(index.complete), index.salt),
             keys.tobytes(),
             starts.tobytes() if with_starts else b"",
             b"\0".join(index.ids),
@@ -65,7 +69,7 @@ def unpack_index(data: bytes) -> LineIndex:
     row is read again)."""
     if len(data) < _HEAD.size:
         return LineIndex()
-    magic, count, with_starts, _multiline = _HEAD.unpack_from(data)
+    magic, count, with_starts, complete, salt = _HEAD.unpack_from(data)
     if magic != _MAGIC:
         return LineIndex()
     offset = _HEAD.size
@@ -81,7 +85,7 @@ def unpack_index(data: bytes) -> LineIndex:
         return LineIndex()
     if not with_starts:
         starts = array("q", bytes(8 * count))
-    return LineIndex(_little(keys), ids, _little(starts))
+    return LineIndex(_little(keys), ids, _little(starts), salt, bool(complete))
 
 
 def _little(values: array[int]) -> array[int]:
@@ -138,11 +142,13 @@ class CsvFolderConnector:
         problems: list[RowProblem] = []
         diffs: dict[str, FileDiff] = {}
         tables: dict[str, TableChanges[Any]] = {}
+        stamps: dict[str, FileStamp | None] = {}
+        settings = self.fmt.fingerprint()
         for name in FILES:
-            old = unpack_index(state.get(name, b""))
-            data = self._read(name, stop, problems)
-            reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
-            tables[name], diffs[name] = reader.diff(data, old)
+            old_stamp = FileStamp.unpack(state.get(name + _STAMP, b""), settings)
+            tables[name], diffs[name], stamps[name] = self._file(
+                name, old_stamp, unpack_index, state.get(name, b""), parser, problems, stop
+            )
         appointments: TableChanges[AppointmentRow] = tables[APPOINTMENTS_FILE]
         changes = ChangeSet(
             source=self.source,
@@ -153,31 +159,121 @@ class CsvFolderConnector:
             problems=problems,
             window=_window(diffs[APPOINTMENTS_FILE]),
         )
-        changes.state_builder = lambda c: _new_state(c, diffs)
+        changes.state_builder = lambda c: _new_state(c, diffs, stamps)
         return changes
 
-    def _read(self, name: str, stop: StopFlag, problems: list[RowProblem]) -> bytes | None:
+    def _file(
+        self,
+        name: str,
+        old_stamp: FileStamp | None,
+        unpack: Callable[[bytes], LineIndex],
+        packed: bytes,
+        parser: RowParser,
+        problems: list[RowProblem],
+        stop: StopFlag,
+    ) -> tuple[TableChanges[Any], FileDiff, FileStamp | None]:
+        """One file's changes, and its new stamp (None: keep the stored one). A file
+        whose every record was imported last time and that is the same (size and
+        modification time, or else its bytes' CRC) is not parsed at all."""
+        unchanged = FileDiff(LineIndex(), LineIndex(), keep_all=True)
+        if old_stamp is not None and old_stamp.complete:
+            stat = run_io(lambda: _stat(self.folder / name), self.io_timeout, stop, "looking")
+            if stat is not None and old_stamp.same_stat(*stat):
+                return old_stamp.table(name), unchanged, None
+        data, stat = self._read(name, stop, problems)
+        stamp = FileStamp.of(data, stat, self.fmt.fingerprint()) if data is not None else None
+        same = stamp is not None and old_stamp is not None and old_stamp.same_bytes(stamp)
+        if same and stamp is not None and old_stamp is not None and old_stamp.complete:
+            stamp.records, stamp.complete = old_stamp.records, True
+            return old_stamp.table(name), unchanged, stamp
+        reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
+        table, diff = reader.diff(data, unpack(packed))
+        return table, diff, stamp
+
+    def _read(
+        self, name: str, stop: StopFlag, problems: list[RowProblem]
+    ) -> tuple[bytes | None, tuple[int, int] | None]:
+        """The file's bytes and (size, modification time) as they were read."""
         path = self.folder / name
 
-        def read() -> bytes | None:
+        def read() -> tuple[bytes | None, tuple[int, int] | None]:
             try:
                 before = path.stat()
                 data = path.read_bytes()
                 after = path.stat()
             except FileNotFoundError:
                 problems.append(RowProblem(name, 0, "cannot open: the file is missing"))
-                return None
+                return None, None
             except OSError as exc:
                 problems.append(RowProblem(name, 0, f"cannot open: {exc.strerror or exc}"))
-                return None
+                return None, None
             if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
                 problems.append(
                     RowProblem(name, 0, "the file changed while it was read; read next time")
                 )
-                return None
-            return data
+                return None, None
+            return data, (after.st_size, after.st_mtime_ns)
 
         return run_io(read, self.io_timeout, stop, f"reading {path}")
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns
+
+
+@dataclass
+class FileStamp:
+    """What a file was when its index was made: size, modification time, CRC-32 of its
+    bytes, its records and whether every one was imported (``complete``), with the
+    reading settings."""
+
+    size: int
+    mtime_ns: int
+    crc: int
+    records: int
+    settings: bytes
+    complete: bool = False
+
+    @classmethod
+    def of(cls, data: bytes, stat: tuple[int, int] | None, settings: bytes) -> FileStamp:
+        """The stamp of a file just read."""
+        size, mtime_ns = stat if stat is not None else (len(data), 0)
+        return cls(size, mtime_ns, zlib.crc32(data), 0, settings)
+
+    @classmethod
+    def unpack(cls, data: bytes, settings: bytes) -> FileStamp | None:
+        """A stored stamp; None if there is none, or it was made with other settings."""
+        if len(data) != _STAMP_FORMAT.size:
+            return None
+        magic, size, mtime_ns, crc, records, made_with = _STAMP_FORMAT.unpack(data)
+        if magic != _MAGIC or made_with != settings:
+            return None
+        return cls(size, mtime_ns, crc, records >> 1, made_with, bool(records & 1))
+
+    def pack(self) -> bytes:
+        """For the ``sync_state`` table."""
+        records = self.records << 1 | int(self.complete)
+        return _STAMP_FORMAT.pack(
+            _MAGIC, self.size, self.mtime_ns, self.crc, records, self.settings
+        )
+
+    def same_stat(self, size: int, mtime_ns: int) -> bool:
+        """Same size and modification time, and that long enough ago to be sure (a file
+        changed in the last seconds may still be being written, or its time be coarse)."""
+        settled = time.time() - mtime_ns / 1e9 >= _SETTLE_SECONDS
+        return settled and (size, mtime_ns) == (self.size, self.mtime_ns)
+
+    def same_bytes(self, other: FileStamp) -> bool:
+        """The same size and CRC-32."""
+        return (self.size, self.crc) == (other.size, other.crc)
+
+    def table(self, name: str) -> TableChanges[Any]:
+        """The changes of a file that did not change: none."""
+        return TableChanges(file=name, seen=self.records, previous=self.records)
 
 
 def _window(diff: FileDiff) -> tuple[datetime, datetime] | None:
@@ -191,8 +287,11 @@ def _window(diff: FileDiff) -> tuple[datetime, datetime] | None:
     return datetime.fromtimestamp(min(nonzero), UTC), datetime.fromtimestamp(max(nonzero), UTC)
 
 
-def _new_state(changes: ChangeSet, diffs: Mapping[str, FileDiff]) -> dict[str, bytes]:
-    """Each file's new index, without the rows the engine refused (read again next time)."""
+def _new_state(
+    changes: ChangeSet, diffs: Mapping[str, FileDiff], stamps: Mapping[str, FileStamp | None]
+) -> dict[str, bytes]:
+    """Each file's new index, without the rows the engine refused (read again next
+    time), and its stamp."""
     tables: dict[str, TableChanges[Any]] = {
         PROVIDERS_FILE: changes.providers,
         PATIENTS_FILE: changes.patients,
@@ -200,10 +299,21 @@ def _new_state(changes: ChangeSet, diffs: Mapping[str, FileDiff]) -> dict[str, b
     }
     state: dict[str, bytes] = {}
     for name, diff in diffs.items():
-        if diff.keep_all or not diff.dirty:
+        stamp = stamps[name]
+        if diff.keep_all:
+            if stamp is not None:  # the same bytes, a new modification time
+                state[name + _STAMP] = stamp.pack()
             continue  # what is stored stays
         index = diff.index
         for at in tables[name].refused:  # the connector's keys are positions
             index.keys[at], index.starts[at] = 0, 0
-        state[name] = pack_index(index)
+        if tables[name].refused and index.complete:
+            index.complete = False
+            diff.dirty = True
+        if diff.dirty:
+            state[name] = pack_index(index)
+        if stamp is not None:
+            stamp.records = len(index.keys) - index.keys.count(0)
+            stamp.complete = index.complete
+            state[name + _STAMP] = stamp.pack()
     return state
