@@ -252,7 +252,8 @@ class Services:
             return self._sync_worker
 
     def close_sync_worker(self) -> None:
-        """End the sync process waiting for the next run (the app quits)."""
+        """The app quits: the sync worker is done (no process waits between runs; a
+        running one is ended by its stop flag)."""
         with _SYNC_INIT:
             worker = self._sync_worker
         if worker is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import Appointment, SyncRun
+from linker_tui.sync import worker as worker_module
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import sync_status
@@ -108,7 +110,7 @@ def test_stopping_a_hung_child_exits_within_a_second_and_keeps_nothing(
     assert not worker.is_alive()
     assert time.monotonic() - began < 1.0
     assert result[0].status is SyncRunStatus.CANCELLED
-    assert services._sync_worker is not None and services._sync_worker._standby is None
+    assert services._sync_worker is not None and services._sync_worker.child_pid is None
     assert _appointments(sqlite_engine) == 0
     last = _runs(sqlite_engine)[-1]
     assert last.status == SyncRunStatus.CANCELLED.value
@@ -173,30 +175,34 @@ def test_one_child_at_a_time_a_second_run_is_skipped_or_waits(
     assert len(_runs(sqlite_engine)) == 1  # neither started a child of its own
 
 
-def test_the_next_runs_child_waits_ready_and_is_ended_on_close(
-    sqlite_engine: Engine, tmp_path: Path
+def test_each_run_has_its_own_child_and_none_waits_between_runs(
+    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Nothing to do, no process: a child is started for a run and is gone after it."""
+    started: list[subprocess.Popen[str]] = []
+
+    def spawn() -> subprocess.Popen[str]:
+        started.append(_spawn())
+        return started[-1]
+
+    monkeypatch.setattr(worker_module, "_spawn", spawn)
     export = sample().write(tmp_path / "export", age=60)
     worker = SyncWorker(_settings(sqlite_engine, tmp_path, export), sqlite_engine)
     first = worker.run(trigger="schedule")
     assert first.ok and first.inserted == 10
-    standby = worker._standby
-    assert standby is not None and standby.poll() is None  # loaded, waiting for a request
-
+    assert len(started) == 1 and started[0].poll() == 0  # it ran, and ended
+    assert worker.child_pid is None
     second = worker.run(trigger="schedule", force=True)
     assert second.ok and not second.changed
-    assert standby.poll() == 0  # it did the second run and ended
-    assert worker._standby is not None and worker._standby is not standby
-
-    waiting = worker._standby
+    assert len(started) == 2 and started[1].poll() == 0
+    assert started[0].pid != started[1].pid
     worker.close()
-    assert waiting.poll() is not None and worker._standby is None
-    worker.prepare()  # closed: nothing more is started
-    assert worker._standby is None
+    assert len(started) == 2  # closing starts nothing
 
 
-def test_a_waiting_child_whose_app_went_away_exits() -> None:
-    """The app died without closing it: the child reads end-of-input and exits, quietly."""
+def test_a_child_whose_app_went_away_exits() -> None:
+    """The app died before sending the request: the child reads end-of-input and exits,
+    quietly."""
     child = _spawn()
     out, err = child.communicate("", timeout=30)
     assert (child.returncode, out, err) == (0, "", "")

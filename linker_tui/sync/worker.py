@@ -14,9 +14,8 @@ transaction per run), at a lower CPU priority, and waits for it in a thread:
   killed, which also leaves the previous state (its transaction never committed);
 * a child that dies without a summary (killed, out of memory) is reported as a failed run
   with the end of what it wrote to stderr, and the run it started is recorded as ended;
-* each run gets a fresh process (its memory goes back to the system), but the next one
-  is started as soon as a run ends and waits, loaded, for its request
-  (:meth:`SyncWorker.prepare`), so staff's "Sync now" does not wait for Python to start.
+* each run gets a fresh process, started for it and gone when it ends: no process waits
+  while there is nothing to do, and a run's memory goes back to the system.
 
 ``linker-tui sync`` (cron, systemd) needs none of this: it is its own process already.
 """
@@ -78,9 +77,6 @@ class SyncWorker:
         self.grace = grace
         self.child_pid: int | None = None  # the running child's process id
         self._lock = threading.Lock()
-        self._standby: subprocess.Popen[str] | None = None
-        self._standby_lock = threading.Lock()
-        self._closed = False
 
     def run(
         self,
@@ -115,7 +111,7 @@ class SyncWorker:
         request = json.dumps({"settings": settings, "trigger": trigger, "force": force})
         newest_run = _newest_run_id(self.engine)
         try:
-            child = self._take_child()
+            child = _spawn()
         except OSError as exc:
             return self._failed(trigger, started, f"could not start the sync process: {exc}")
         self.child_pid = child.pid
@@ -135,8 +131,6 @@ class SyncWorker:
                         target=_kill_after, args=(child, self.grace), daemon=True
                     ).start()
         self.child_pid = None
-        if not stop.is_set:
-            self.prepare()  # the next run's child, ready before it is needed
         summary = parse_summary(out)
         if summary is not None:
             return summary
@@ -150,37 +144,9 @@ class SyncWorker:
         _close_orphaned_runs(self.engine, newest_run, SyncRunStatus.FAILED, error=error)
         return self._failed(trigger, started, error)
 
-    def prepare(self) -> None:
-        """Start the next run's child now: it loads the sync code (about a second of
-        Python start-up on a slow desk PC) and waits, idle, for its request, so "Sync now"
-        and "Try again" do not wait for that. Each run still gets a fresh process (its
-        memory goes back to the system when it ends)."""
-        with self._standby_lock:
-            if self._closed or (self._standby is not None and self._standby.poll() is None):
-                return
-            try:
-                self._standby = _spawn()
-            except OSError:
-                log.warning("could not start a sync process in advance", exc_info=True)
-
     def close(self) -> None:
-        """End the waiting child (the app quits); a running one is ended by its stop flag."""
-        with self._standby_lock:
-            self._closed = True
-            child, self._standby = self._standby, None
-        if child is not None:
-            child.kill()
-            child.communicate()
-
-    def _take_child(self) -> subprocess.Popen[str]:
-        """The waiting child if it is still there, else a new one."""
-        with self._standby_lock:
-            child, self._standby = self._standby, None
-        if child is not None and child.poll() is None:
-            return child
-        if child is not None:
-            child.communicate()  # it died while waiting: reap it
-        return _spawn()
+        """Nothing to end: no child waits between runs (a running one is ended by its
+        stop flag)."""
 
     def _not_run(self, trigger: str, status: SyncRunStatus, note: str) -> SyncSummary:
         now = self.clock.now()
@@ -194,7 +160,7 @@ class SyncWorker:
 
 
 def _spawn() -> subprocess.Popen[str]:
-    """A child process that loads the sync code and waits for its request on stdin."""
+    """A child process that loads the sync code and reads its request on stdin."""
     return subprocess.Popen(
         # -P: the installed package, never a linker_tui folder in the cwd
         [sys.executable, "-P", "-m", "linker_tui.sync.worker"],
@@ -303,7 +269,7 @@ def parse_summary(output: str) -> SyncSummary | None:
 
 
 def main() -> int:
-    """The child: load the sync code, wait for the request on stdin (none: the app has
+    """The child: load the sync code, read the request on stdin (none: the app has
     gone; exit), sync once, print the summary line."""
     from linker_tui.logs import setup_logging
     from linker_tui.services import Services  # the app's whole core, only in the child
@@ -314,7 +280,7 @@ def main() -> int:
     with contextlib.suppress(OSError):  # not allowed here: run at the normal priority
         os.nice(_NICE)
     text = sys.stdin.read()
-    if not text:  # the app ended (or no longer needs this waiting child)
+    if not text:  # the app ended before it sent the request
         return 0
     request = json.loads(text)
     settings = Settings(**request["settings"])
