@@ -237,6 +237,67 @@ def test_a_waiting_request_is_flagged_when_its_appointment_arrives(
     assert summary.detail["appointments_inserted"] == 2
 
 
+def _flagged_waiting(engine: Engine, tmp_path: Path) -> tuple[Path, list[list[str]]]:
+    """Bill's request waits for the PMS; the PMS books him (A9 and A11): "can link now"."""
+    data = sample()
+    data.appointments = [a for a in data.appointments if a[1] != "1001"]  # Bill: nothing booked
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    folder = data.write(tmp_path / "export")
+    make_sync(engine, folder, inbox).run()
+    request = _request(engine, "R1")
+    assert request.id is not None
+    make_workflow(engine).defer(request.id, expected_version=request.version)
+    data.appointments.append(appointment("A9", "1001", "2026-12-03T09:30"))
+    data.appointments.append(appointment("A11", "1001", "2026-12-09T09:30"))
+    assert make_sync(engine, data.write(folder)).run().flagged == 1
+    assert _request(engine, "R1").attention.startswith("The PMS now has 2 appointments")
+    return folder, data.appointments
+
+
+def test_a_can_link_now_flag_follows_the_appointments_it_names(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The PMS cancels one of Bill's appointments, moves the other, then removes it: the
+    flag says what is left, then is cleared (audited); the request stays waiting."""
+    folder, rows = _flagged_waiting(engine, tmp_path)
+    data = sample()
+    data.appointments = rows
+    rows[-2][7] = "cancelled"  # A9
+    summary = make_sync(engine, data.write(folder)).run()
+    assert summary.ok and summary.flagged == 1
+    assert _request(engine, "R1").attention == (
+        "The PMS now has an appointment for this patient: Wed 2026-12-09 09:30 (A11)."
+    )
+    rows[-1][3] = "2026-12-10T08:00"  # A11 moved
+    assert make_sync(engine, data.write(folder)).run().flagged == 1
+    assert _request(engine, "R1").attention.endswith("Thu 2026-12-10 08:00 (A11).")
+    data.appointments = rows[:-1]  # A11 gone from the export: cancelled
+    summary = make_sync(engine, data.write(folder)).run()
+    assert summary.ok and summary.detail["attention_cleared"] == 1
+    request = _request(engine, "R1")
+    assert request.attention == "" and request.state == "waiting_pms"
+    assert appointments_by_pms_id(engine)["A11"].status == "cancelled"
+    assert request.id is not None
+    last = audit_trail(engine, request.id)[-1]
+    assert last.action == "attention" and "Flag cleared" in last.detail
+    # the next run changes nothing more
+    again = make_sync(engine, data.write(folder)).run()
+    assert again.flagged == 0 and again.detail["attention_cleared"] == 0
+
+
+def test_an_unrelated_change_keeps_a_can_link_now_flag(engine: Engine, tmp_path: Path) -> None:
+    folder, rows = _flagged_waiting(engine, tmp_path)
+    before = _request(engine, "R1")
+    data = sample()
+    data.appointments = rows
+    rows[0][6] = "Crown seat"  # someone else's appointment
+    summary = make_sync(engine, data.write(folder)).run()
+    assert summary.ok and summary.flagged == 0 and summary.detail["attention_cleared"] == 0
+    after = _request(engine, "R1")
+    assert (after.attention, after.version) == (before.attention, before.version)
+
+
 # ------------------------------------------------------------------ matching on import
 
 

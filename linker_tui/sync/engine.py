@@ -355,7 +355,10 @@ class SyncEngine:
         db.stop.check()
         flags = _linked_flags(db, linked_before, set(vanished), self.options.tz)
         flags += self._waiting_flags(session, db, written, bool(changes.patients.changed))
-        run.flagged = flag_for_attention(session, flags, now, self.actor)
+        flags += self._stale_waiting_flags(session, db, written, set(vanished), flags)
+        clears = [flag for flag in flags if not flag.text]
+        run.flagged = flag_for_attention(session, [f for f in flags if f.text], now, self.actor)
+        run.detail["attention_cleared"] = flag_for_attention(session, clears, now, self.actor)
 
     def _window(self, changes: ChangeSet) -> tuple[datetime, datetime] | None:
         back, ahead = self.options.window_days_back, self.options.window_days_ahead
@@ -374,8 +377,7 @@ class SyncEngine:
         """Waiting requests whose patient got a bookable appointment in this run."""
         if not written and not patients_changed:
             return []
-        tz = self.options.tz
-        today = datetime.combine(self.clock.now().astimezone(tz).date(), dtime(0), tz)
+        today = self._today()
         found: dict[int, list[tuple[datetime, str]]] = {}
         rows = db.conn.exec_driver_sql(
             "SELECT r.id, a.pms_id, a.start FROM online_request r "
@@ -397,26 +399,58 @@ class SyncEngine:
             patient_id = find_patient(session, request, self.options.phone_region).patient_id
             if patient_id is None or request.id is None:
                 continue
-            rows = db.conn.exec_driver_sql(
-                "SELECT pms_id, start FROM appointment "
-                f"WHERE patient_id = {db.ph} AND status IN ({db.marks(len(BOOKABLE_STATUSES))}) "
-                f"AND start >= {db.ph} ORDER BY start",
-                (patient_id, *BOOKABLE_STATUSES, db.dt(today)),
-            ).all()
-            if any(pms_id in written for pms_id, _ in rows):
-                found[request.id] = [(db.read_dt(start), pms_id) for pms_id, start in rows]
-        flags = []
-        for request_id, appointments in found.items():
-            first, pms_id = appointments[0]
-            when = format_local(first, tz)
-            text = (
-                f"The PMS now has an appointment for this patient: {when} ({pms_id})."
-                if len(appointments) == 1
-                else f"The PMS now has {len(appointments)} appointments for this patient, "
-                f"the first {when} ({pms_id})."
+            bookable = _bookable(db, _appointments_of(db, patient_id), today)
+            if any(pms_id in written for _, pms_id in bookable):
+                found[request.id] = bookable
+        return [
+            AttentionFlag(request_id, _can_link_text(appointments, self.options.tz), WAITING)
+            for request_id, appointments in found.items()
+        ]
+
+    def _stale_waiting_flags(
+        self,
+        session: Session,
+        db: _Db,
+        written: _Ids,
+        vanished: set[int],
+        flags: Sequence[AttentionFlag],
+    ) -> list[AttentionFlag]:
+        """Waiting requests flagged "can link now" whose patient's appointments this run
+        changed (cancelled, removed, moved, taken off the schedule): the flag is cleared
+        when no bookable appointment is left, else says what is left now."""
+        if not written and not vanished:
+            return []
+        flagged_now = {flag.request_id for flag in flags}
+        today = self._today()
+        out = []
+        for request in session.exec(
+            select(OnlineRequest).where(
+                OnlineRequest.state == RequestState.WAITING_PMS.value,
+                OnlineRequest.attention != "",
             )
-            flags.append(AttentionFlag(request_id, text, RequestState.WAITING_PMS))
-        return flags
+        ).all():
+            if request.id is None or request.id in flagged_now:
+                continue
+            patient_id = (
+                request.patient_id
+                or find_patient(session, request, self.options.phone_region).patient_id
+            )
+            rows = _appointments_of(db, patient_id) if patient_id is not None else []
+            if rows and not any(pms_id in written or id_ in vanished for id_, pms_id, *_ in rows):
+                continue  # none of its appointments changed in this run
+            bookable = _bookable(db, rows, today)
+            if not bookable:
+                out.append(AttentionFlag(request.id, "", WAITING, note=_NOTHING_TO_LINK))
+                continue
+            text = _can_link_text(bookable, self.options.tz)
+            if text != request.attention:
+                out.append(AttentionFlag(request.id, text, WAITING))
+        return out
+
+    def _today(self) -> datetime:
+        """The start of today in the practice's timezone."""
+        tz = self.options.tz
+        return datetime.combine(self.clock.now().astimezone(tz).date(), dtime(0), tz)
 
     def _inbox(self, run: _Run, stop: StopFlag) -> None:
         assert self.inbox is not None
@@ -1121,6 +1155,46 @@ def _linked_flags(
             )
         )
     return flags
+
+
+WAITING = RequestState.WAITING_PMS
+_NOTHING_TO_LINK = (
+    "Flag cleared: the PMS no longer has a bookable appointment for this patient "
+    "(cancelled, removed or taken off the schedule there)."
+)
+
+
+def _appointments_of(db: _Db, patient_id: int) -> list[tuple[int, str, str, Any]]:
+    """(id, pms_id, status, start as stored) of a patient's appointments."""
+    rows = db.conn.exec_driver_sql(
+        f"SELECT id, pms_id, status, start FROM appointment WHERE patient_id = {db.ph}",
+        (patient_id,),
+    ).all()
+    return [(id_, pms_id, status, start) for id_, pms_id, status, start in rows]
+
+
+def _bookable(
+    db: _Db, rows: Sequence[tuple[int, str, str, Any]], today: datetime
+) -> list[tuple[datetime, str]]:
+    """(start, pms_id) of the appointments that can be linked, from today on, by start."""
+    found = [
+        (db.read_dt(start), pms_id)
+        for _id, pms_id, status, start in rows
+        if status in BOOKABLE_STATUSES
+    ]
+    return sorted(item for item in found if item[0] >= today)
+
+
+def _can_link_text(appointments: Sequence[tuple[datetime, str]], tz: ZoneInfo) -> str:
+    """The flag of a waiting request whose patient has these appointments (by start)."""
+    first, pms_id = appointments[0]
+    when = format_local(first, tz)
+    if len(appointments) == 1:
+        return f"The PMS now has an appointment for this patient: {when} ({pms_id})."
+    return (
+        f"The PMS now has {len(appointments)} appointments for this patient, "
+        f"the first {when} ({pms_id})."
+    )
 
 
 # --------------------------------------------------------------------------- run records

@@ -20,9 +20,10 @@ class AttentionFlag:
     is still in ``state`` (and, for a linked one, still linked to ``linked_appointment_id``)."""
 
     request_id: int
-    text: str
+    text: str  # "" clears the flag
     state: RequestState
     linked_appointment_id: int | None = None
+    note: str = ""  # for the audit trail instead of ``text`` (why a flag is cleared)
 
 
 def flag_for_attention(
@@ -49,7 +50,7 @@ def flag_for_attention(
             continue
         if request.attention == flag.text:
             continue
-        detail = f"{flag.text} (found by the sync on {actor.label})"
+        detail = f"{flag.note or flag.text} (found by the sync on {actor.label})"
         changes = {"attention": flag.text}
         if decide(session, request, "attention", changes, detail, actor, clock, system=True):
             flagged += 1
