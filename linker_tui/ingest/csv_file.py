@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
+import sys
 import zlib
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, islice, repeat
-from operator import lshift, or_
+from itertools import accumulate, chain, compress, repeat
 
 _CHUNK = 4_096  # records per chunk: small enough to stay in the CPU's cache
 _BLOCK = 1 << 20  # bytes split into lines at a time (the lines are not kept)
+_LINES = 16_384  # lines decoded at a time
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SENTINEL = "\0"  # after a range: NUL never reaches the csv module otherwise
 
@@ -40,8 +40,15 @@ def line_key(raw: bytes) -> int:
     return zlib.crc32(raw) << 32 | zlib.adler32(raw)
 
 
-def _keys(lines: list[bytes]) -> Iterator[int]:
-    return map(or_, map(lshift, map(zlib.crc32, lines), repeat(32)), map(zlib.adler32, lines))
+def _joined(high: array[int], low: array[int]) -> array[int]:
+    """``high << 32 | low`` of each pair of 32-bit values, at C speed (no int each)."""
+    both = bytearray(8 * len(high))
+    halves = memoryview(both).cast("I")
+    first, second = (low, high) if sys.byteorder == "little" else (high, low)
+    halves[0::2], halves[1::2] = first, second
+    keys = array("Q")
+    keys.frombytes(both)
+    return keys
 
 
 #: The fingerprints of a blank line (no record).
@@ -72,8 +79,8 @@ class CsvLines:
             data = data.replace(b"\r\n", b"\n")
         self.data = data
         self.offsets = array("Q")  # where each line starts, and the end
-        self.keys = array("Q")  # each line's fingerprint (with its line break)
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
+        crcs, adlers = array("I"), array("I")
         at = 0
         while at < len(data):
             end = data.find(b"\n", at + _BLOCK)
@@ -81,9 +88,11 @@ class CsvLines:
             lines = data[at:end].splitlines(keepends=True)
             self.offsets.extend(accumulate(map(len, lines), initial=at))
             self.offsets.pop()  # the block's end: the next block's start
-            self.keys.extend(_keys(lines))
+            crcs.extend(map(zlib.crc32, lines))
+            adlers.extend(map(zlib.adler32, lines))
             at = end
         self.offsets.append(len(data))
+        self.keys = _joined(crcs, adlers)  # each line's fingerprint (with its line break)
 
     @property
     def count(self) -> int:
@@ -107,19 +116,18 @@ class CsvLines:
         """The records that start on lines ``first`` to ``end`` (the last one may go on
         past ``end``: it is read to its end), a chunk at a time."""
         if end >= self.count:  # to the end of the file
-            yield from _Records(io.StringIO(self._text(first, self.count), newline=""), first)
+            yield from _records(self._decoded(first, self.count), first)
             return
         last_start = end  # records starting on a later line are left for the caller
         while True:
             stop = min(end, self.count)
             if stop == self.count:
-                chunks = list(_Records(io.StringIO(self._text(first, stop), newline=""), first))
+                chunks = list(_records(self._decoded(first, stop), first))
                 yield from _before(chunks, last_start)
                 return
             # A NUL line after the range: a record still open at its end (a quoted field
             # going on) swallows it, and is read again with more lines.
-            text = self._text(first, stop) + _SENTINEL
-            chunks = list(_Records(io.StringIO(text, newline=""), first))
+            chunks = list(_records(chain(self._decoded(first, stop), [_SENTINEL]), first))
             if chunks and chunks[-1].rows and chunks[-1].rows[-1] == [_SENTINEL]:
                 last = chunks[-1]
                 del last.lines[-1], last.rows[-1], last.ends[-1]
@@ -127,13 +135,19 @@ class CsvLines:
                 return
             end = stop + max(64, stop - first)
 
-    def _text(self, first: int, end: int) -> str:
-        raw = self.data[self.offsets[first] : self.offsets[end]]
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self.utf8 = False
-            return raw.decode("utf-8", "surrogateescape")
+    def _decoded(self, first: int, end: int) -> Iterator[str]:
+        """Lines ``first`` to ``end`` as text, a block of lines decoded at a time (never
+        the whole file at once)."""
+        offsets, data = self.offsets, self.data
+        for at in range(first, end, _LINES):
+            raw = data[offsets[at] : offsets[min(end, at + _LINES)]]
+            errors = "strict"
+            if not raw.isascii():
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.utf8, errors = False, "surrogateescape"
+            yield from map(bytes.decode, raw.splitlines(True), repeat("utf-8"), repeat(errors))
 
 
 def _before(chunks: list[CsvChunk], end: int) -> Iterator[CsvChunk]:
@@ -188,82 +202,34 @@ def read_csv(data: bytes) -> CsvFile:
     return table
 
 
-class _Records:
-    """The records of a text, a chunk at a time, with the line each starts on (the text
-    starts after line ``offset``)."""
-
-    def __init__(self, buffer: io.StringIO, offset: int) -> None:
-        self.buffer = buffer
-        self.reader = csv.reader(buffer)
-        self.offset = offset  # lines before this reader's (a reader counts from 0)
-
-    @property
-    def line(self) -> int:
-        """The lines read so far."""
-        return self.offset + self.reader.line_num
-
-    def __iter__(self) -> Iterator[CsvChunk]:
-        """Read by the C reader a chunk at a time; the lines of a chunk follow from the
-        line breaks inside its values. A chunk the csv module stops on, or whose lines do
-        not add up, is read again record by record."""
-        while True:
-            at, before = self.buffer.tell(), self.line
-            try:
-                rows = list(islice(self.reader, _CHUNK))
-            except csv.Error:
-                rows = None
-            lines = _starts(rows, before + 1) if rows is not None else None
-            if lines is None or lines[-1] != self.line + 1:
-                self.buffer.seek(at)
-                self.reader, self.offset = csv.reader(self.buffer), before
-                chunk = self._one_by_one(before + 1)
-            else:
-                chunk = CsvChunk(lines[:-1], rows or [], [], lines[1:])
-            if [] in chunk.rows:  # blank lines
-                keep = list(map(bool, chunk.rows))
-                chunk.rows = list(compress(chunk.rows, keep))
-                chunk.lines = list(compress(chunk.lines, keep))
-                chunk.ends = list(compress(chunk.ends, keep))
-            if chunk.rows or chunk.unreadable:
-                yield chunk
-            if self.line == before:
-                return
-
-    def _one_by_one(self, line: int) -> CsvChunk:
-        """Up to a chunk of records, each with its line; what the csv module cannot read
-        is reported and skipped."""
-        chunk = CsvChunk()
-        reader = self.reader
-        while len(chunk.rows) < _CHUNK:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                chunk.unreadable.append((line, f"unreadable CSV: {exc}"))
-                line = self.line + 1
-                continue
+def _records(lines: Iterator[str], offset: int) -> Iterator[CsvChunk]:
+    """The records the csv module reads from these lines (the file's from line
+    ``offset`` on), a chunk at a time, each with the line it starts on and the line after
+    it; a record the module cannot read is reported with its line, and the next ones are
+    read."""
+    reader = csv.reader(lines)
+    chunk = CsvChunk()
+    line = offset + 1  # where the next record starts
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            chunk.unreadable.append((line, f"unreadable CSV: {exc}"))
+            line = offset + reader.line_num + 1
+            continue
+        after = offset + reader.line_num + 1
+        if row:  # else a blank line
             chunk.lines.append(line)
             chunk.rows.append(row)
-            line = self.line + 1
-            chunk.ends.append(line)
-        return chunk
-
-
-def _starts(rows: list[list[str]], first: int) -> list[int]:
-    """The line each record starts on, and the line after the last one: a record spans
-    one line and one more per line break inside its values."""
-    out = list(range(first, first + len(rows) + 1))
-    joined = "\n".join(map("\x1f".join, rows))
-    if joined.count("\n") + joined.count("\r") == len(rows) - 1:  # no breaks inside
-        return out
-    line = first
-    for index, row in enumerate(rows):
-        out[index] = line
-        text = "\x1f".join(row)
-        line += 1 + text.count("\n") + text.count("\r")
-    out[-1] = line
-    return out
+            chunk.ends.append(after)
+            if len(chunk.rows) == _CHUNK:
+                yield chunk
+                chunk = CsvChunk()
+        line = after
+    if chunk.rows or chunk.unreadable:
+        yield chunk
 
 
 def not_utf8(values: Sequence[str]) -> bool:

@@ -121,14 +121,18 @@ class FileReader:
             return table, unread
         reported = len(self.problems)
         salt = self._salt(csv.columns)
-        where_old = (
-            dict(zip(old.keys, range(len(old.keys)), strict=True)) if old.salt == salt else {}
-        )
-        where_old.pop(0, None)  # records not imported: read again
         first = csv.data_start
         found = _Lines(bytearray(), lines.keys[first:], [])
-        found.olds = list(map(where_old.get, found.keys, repeat(-1)))
-        _first_copies(found.olds, len(old.keys))
+        where_old: dict[int, int] = {}
+        in_place = _in_place(found.keys, old.keys) if old.salt == salt else None
+        if in_place is not None:
+            found.olds = in_place
+        else:
+            if old.salt == salt:
+                where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
+                where_old.pop(0, None)  # records not imported: read again
+            found.olds = list(map(where_old.get, found.keys, repeat(-1)))
+            _first_copies(found.olds, len(old.keys))
         found.starts = bytearray(map(not_, map(lt, found.olds, repeat(0))))
         parsed = self._parse(table, lines, first, found, where_old)
         index = LineIndex(array("Q", compress(found.keys, found.starts)), salt=salt)
@@ -151,7 +155,9 @@ class FileReader:
         self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
         index.complete = table.complete and not self.problems[reported:]
         diff = FileDiff(old, index)
-        diff.dirty = index.keys != old.keys or index.ids != old.ids or salt != old.salt
+        diff.dirty = (
+            index.keys.tobytes() != old.keys.tobytes() or index.ids != old.ids or salt != old.salt
+        )
         return table, diff
 
     def _salt(self, columns: Sequence[str]) -> bytes:
@@ -351,6 +357,32 @@ class _Step:
         table.changed.append(Changed(parsed, line, at))
         start = getattr(parsed, "start", None)
         index.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
+
+
+_BLOCK = 64  # fingerprints compared as one string
+_MOVED = 0.01  # more lines than this share not in place: look each one up
+
+
+def _in_place(keys: array[int], old: array[int]) -> list[int] | None:
+    """Per line, the old record at the same position when its bytes are the same (else
+    -1); None when more than a few lines differ (rows moved: look them up instead). A
+    line that moved is read again (and written only if it means something else)."""
+    count = min(len(keys), len(old))
+    new_bytes, old_bytes = keys[:count].tobytes(), old[:count].tobytes()
+    olds = list(range(count))
+    olds += [-1] * (len(keys) - count)
+    differ = len(keys) - count
+    size = 8 * _BLOCK
+    for at in range(0, len(new_bytes), size):
+        if new_bytes[at : at + size] == old_bytes[at : at + size]:
+            continue
+        for line in range(at // 8, min(count, (at + size) // 8)):
+            if keys[line] != old[line] or not old[line]:
+                olds[line] = -1
+                differ += 1
+        if differ > _MOVED * len(keys) + 100:
+            return None
+    return olds
 
 
 def _first_copies(olds: list[int], size: int) -> None:

@@ -291,9 +291,24 @@ def one_run(url: str, folder: Path, force: bool) -> None:
     summary = sync.run(trigger="bench", force=force)
     seconds = time.perf_counter() - began
     assert summary.ok, summary.text()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    out = {"seconds": seconds, "reading": reading[0], "peak": peak, "text": summary.text()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out = {
+        "seconds": seconds,
+        "reading": reading[0],
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak": peak_rss(),
+        "text": summary.text(),
+    }
     print(json.dumps(out))
+
+
+def peak_rss() -> int:
+    """This process's peak resident set size in bytes (``VmHWM``: of this program only;
+    ``ru_maxrss`` keeps the parent's from before ``exec``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _in_child(url: str, folder: Path, *, force: bool = False) -> tuple[float, float, dict]:
@@ -327,8 +342,8 @@ def _report(label: str, wall: float, result: dict, target: str = "") -> None:
     peak = result["peak"] / 2**20
     print(
         f"{label}: {result['seconds']:.2f} s run (reading the export "
-        f"{result['reading'] * 1000:.0f} ms), {wall:.2f} s from launch, peak RSS "
-        f"{peak:,.0f} MiB{target}\n    [{result['text']}]"
+        f"{result['reading'] * 1000:.0f} ms), {wall:.2f} s from launch, CPU "
+        f"{result['cpu']:.2f} s, peak RSS {peak:,.0f} MiB{target}\n    [{result['text']}]"
     )
 
 
