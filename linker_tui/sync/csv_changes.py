@@ -87,7 +87,7 @@ class _Lines:
 
     starts: bytearray
     keys: array[int]
-    olds: list[int]
+    olds: array[int]
 
 
 class FileReader:
@@ -122,7 +122,7 @@ class FileReader:
         reported = len(self.problems)
         salt = self._salt(csv.columns)
         first = csv.data_start
-        found = _Lines(bytearray(), lines.keys[first:], [])
+        found = _Lines(bytearray(), lines.keys[first:], array("q"))
         where_old: dict[int, int] = {}
         in_place = _in_place(found.keys, old.keys) if old.salt == salt else None
         if in_place is not None:
@@ -131,12 +131,12 @@ class FileReader:
             if old.salt == salt:
                 where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
                 where_old.pop(0, None)  # records not imported: read again
-            found.olds = list(map(where_old.get, found.keys, repeat(-1)))
+            found.olds = array("q", map(where_old.get, found.keys, repeat(-1)))
             _first_copies(found.olds, len(old.keys))
         found.starts = bytearray(map(not_, map(lt, found.olds, repeat(0))))
         parsed = self._parse(table, lines, first, found, where_old)
         index = LineIndex(array("Q", compress(found.keys, found.starts)), salt=salt)
-        olds = list(compress(found.olds, found.starts))
+        olds = array("q", compress(found.olds, found.starts))
         index.ids = list(map([*old.ids, b""].__getitem__, olds))
         index.starts = array("q", map((old.starts + array("q", [0])).__getitem__, olds))
         pending = _Pending(list(compress(range(len(olds)), map(lt, olds, repeat(0)))))
@@ -363,14 +363,14 @@ _BLOCK = 64  # fingerprints compared as one string
 _MOVED = 0.01  # more lines than this share not in place: look each one up
 
 
-def _in_place(keys: array[int], old: array[int]) -> list[int] | None:
+def _in_place(keys: array[int], old: array[int]) -> array[int] | None:
     """Per line, the old record at the same position when its bytes are the same (else
     -1); None when more than a few lines differ (rows moved: look them up instead). A
     line that moved is read again (and written only if it means something else)."""
     count = min(len(keys), len(old))
     new_bytes, old_bytes = keys[:count].tobytes(), old[:count].tobytes()
-    olds = list(range(count))
-    olds += [-1] * (len(keys) - count)
+    olds = array("q", range(count))
+    olds.extend(repeat(-1, len(keys) - count))
     differ = len(keys) - count
     size = 8 * _BLOCK
     for at in range(0, len(new_bytes), size):
@@ -385,7 +385,7 @@ def _in_place(keys: array[int], old: array[int]) -> list[int] | None:
     return olds
 
 
-def _first_copies(olds: list[int], size: int) -> None:
+def _first_copies(olds: array[int], size: int) -> None:
     """A later copy of a record (the same bytes as one before it in the file): not the
     old record but read, and reported as a duplicate (its ``olds`` entry set to -1)."""
     used = bytearray(size + 1)
@@ -404,8 +404,11 @@ def _runs(found: _Lines) -> list[tuple[int, int]]:
     """The runs of data lines (from, to) that are no record of the old index (blank
     lines apart)."""
     keys, olds = found.keys, found.olds
-    where = [at for at in compress(range(len(olds)), map(lt, olds, repeat(0)))]
-    where = [at for at in where if keys[at] not in BLANK_KEYS]
+    where = [
+        at
+        for at in compress(range(len(olds)), map(lt, olds, repeat(0)))
+        if keys[at] not in BLANK_KEYS
+    ]
     runs: list[tuple[int, int]] = []
     for at in where:
         if runs and runs[-1][1] == at:
