@@ -17,11 +17,12 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from linker_tui.store.db import write_session
-from linker_tui.store.enums import SyncRunStatus
-from linker_tui.store.models import OnlineRequest, SyncRun
+from linker_tui.store.enums import OutboxStatus, SyncRunStatus
+from linker_tui.store.models import Appointment, EmailOutbox, OnlineRequest, SyncRun
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.candidates import Candidates, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
+from linker_tui.tui.modals.duplicate import Duplicate
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
@@ -162,6 +163,64 @@ async def _attention(pilot: Pilot[None]) -> None:
     await _goto(None, (("h", MainScreen), *(("down", MainScreen),) * 3))(pilot)
 
 
+ALLERGY = (
+    "IMPORTANT: I am allergic to penicillin and to latex gloves, so please make sure the "
+    "hygienist knows before the cleaning starts. Last time the reaction was quite bad and I "
+    "had to go to the walk-in clinic afterwards. I also take blood thinners (warfarin) every "
+    "morning, my cardiologist asked me to tell every dentist about it. If the appointment "
+    "needs a numbing shot please call me the day before at 416-555-0199. Thank you!"
+)
+
+
+def _second_request(
+    appointment_pms_id: str, external_id: str, first: type[Screen[object]], note: str = ""
+) -> Steps:
+    """Another request for the date, time and dentist of an appointment (its patient's),
+    then Accept."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        with write_session(app.services.engine) as s:
+            booked = s.exec(
+                sql_select(Appointment).where(Appointment.pms_id == appointment_pms_id)
+            ).one()
+            s.add(
+                OnlineRequest(
+                    external_id=external_id,
+                    received_at=NOW - timedelta(hours=1),
+                    typed_first_name="Second",
+                    typed_last_name="Request",
+                    requested_start=booked.start,
+                    requested_provider_id=booked.provider_id,
+                    note=note,
+                    patient_id=booked.patient_id,
+                )
+            )
+        await _goto(external_id, (("a", first),))(pilot)
+
+    return run
+
+
+async def _correction(pilot: Pilot[None]) -> None:
+    """Greta's confirmation was sent, her request reopened: linking it again offers a
+    correction email."""
+    app = pilot.app
+    assert isinstance(app, LinkerApp)
+    with write_session(app.services.engine) as s:
+        email = s.exec(sql_select(EmailOutbox)).one()
+        email.status, email.sent_at = OutboxStatus.SENT, NOW - timedelta(hours=2)
+        s.add(email)
+        request = s.exec(
+            sql_select(OnlineRequest).where(OnlineRequest.external_id == "REQ-1009")
+        ).one()
+        assert request.id is not None
+        request_id = request.id
+    await asyncio.to_thread(app.services.workflow.reopen, request_id, expected_version=2)
+    steps = (("a", ExactMatch), ("enter", ConfirmLink), ("enter", EmailPrompt))
+    await _goto("REQ-1009", steps)(pilot)
+
+
 CASES: dict[str, Steps] = {
     "main": _goto(None, ()),
     "main_handled": _goto(None, (("h", MainScreen),)),
@@ -194,6 +253,9 @@ CASES: dict[str, Steps] = {
     "main_sync_stale": _stored_run(SyncRunStatus.OK, 75),
     "main_attention": _attention,
     "sync_runs": _synced(problem=True, steps=(("Y", SyncRunsScreen),)),
+    "duplicate": _second_request("A-GRETA", "REQ-2001", Duplicate),
+    "exact_note": _second_request("A-EXACT", "REQ-2002", ExactMatch, note=ALLERGY),
+    "email_correction": _correction,
 }
 
 
