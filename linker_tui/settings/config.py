@@ -265,6 +265,10 @@ class Settings(BaseSettings):
     ``~/.local/state/linker-tui/log/linker-tui.log`` on Linux)."""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """What goes to the log file: ``INFO`` tells every sync, email run and decision."""
+    terminal_glyphs: Literal["auto", "unicode", "console"] = "auto"
+    """Frames, button edges and marks: ``console`` draws them with the characters the Linux
+    text console has (box lines, no block elements), ``unicode`` with Textual's own;
+    ``auto``: ``console`` when ``TERM=linux`` or the locale is not UTF-8."""
     demo_shift_days: int = 0
     """The demo only: every PMS and request date moves by this many days."""
 

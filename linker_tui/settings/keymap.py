@@ -251,7 +251,7 @@ MODAL_KEYS: tuple[KeySpec, ...] = (MODAL_CANCEL, MODAL_PREVIOUS, MODAL_NEXT)
 """Keys of every dialog."""
 
 OTHER_KEYS: tuple[tuple[str, str], ...] = (
-    ("↑ ↓ PgUp PgDn ^Home ^End", "Move in the list"),
+    ("↑ ↓ PgUp PgDn Home End", "Move in the list (^Home ^End too)"),
     ("^p", "Command palette: search every action by name"),
     ("Tab / ← →", "Move between buttons in a dialog"),
     ("Enter", "Press the highlighted button, or pick the highlighted appointment"),

@@ -31,6 +31,7 @@ from linker_tui.tui.keys import APP_KEYS, bindings
 from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.terminal import CONSOLE, MONO, console_glyphs
 
 if TYPE_CHECKING:
     from linker_tui.sync.summary import SyncSummary
@@ -61,6 +62,9 @@ class LinkerApp(SafeApp[None]):
     ) -> None:
         super().__init__()
         self.services = services
+        # Before the first frame is styled: monochrome terminals and the Linux console.
+        self.set_class(self.no_color or bool(self.ansi_color), MONO, update=False)
+        self.set_class(console_glyphs(services.settings.terminal_glyphs), CONSOLE, update=False)
         self.live_seconds = live_seconds if live_seconds else None
         if live_seconds is None and background_jobs:
             self.live_seconds = services.settings.live_refresh_seconds
@@ -77,11 +81,8 @@ class LinkerApp(SafeApp[None]):
         return MainScreen(self.services, live_seconds=self.live_seconds, stop=self.stop_flag)
 
     def on_mount(self) -> None:
-        """Apply the practice's key remapping; mark monochrome terminals for the CSS; keep
-        log records off the terminal."""
+        """Apply the practice's key remapping; keep log records off the terminal."""
         self.set_keymap(dict(self.services.settings.keys))
-        if self.no_color or self.ansi_color:
-            self.add_class("-mono")
         self.logs.install()
 
     def on_first_page_shown(self, message: FirstPageShown) -> None:

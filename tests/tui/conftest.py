@@ -11,9 +11,11 @@ from tests.tui.world import World, build_world
 
 @pytest.fixture(autouse=True)
 def _colour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every TUI test starts in a colour terminal: a ``NO_COLOR`` in the environment of
-    the run would turn every snapshot monochrome (a test wanting it sets it itself)."""
+    """Every TUI test starts in a colour terminal with Unicode glyphs: a ``NO_COLOR`` or a
+    ``TERM=linux`` in the environment of the run would turn every snapshot monochrome or
+    change its frames (a test wanting them sets them itself)."""
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("LINKER_TERMINAL_GLYPHS", "unicode")
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from textual.strip import Strip
 from linker_tui.read.views import RequestRow
 from linker_tui.tui.formatting import received, short_datetime, state_short
 from linker_tui.tui.safe import cell
+from linker_tui.tui.terminal import CONSOLE, CellScrollBarRender
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 
 COLUMNS: tuple[ColumnSpec, ...] = (
@@ -55,9 +56,14 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
     """A page of requests with a row cursor and a fixed header line.
 
     Until the first page arrives it says so ("Loading requests…"). Keys: ↑ ↓ move the
-    cursor, PgUp PgDn move it a screen, ctrl+Home ctrl+End go to the first and last row
-    (ctrl+PgUp/ctrl+PgDn stay with the screen: previous/next page). A click puts the
-    cursor on a row; a wheel step scrolls one line.
+    cursor, PgUp PgDn move it a screen, Home End (or ctrl+Home ctrl+End, which a Linux
+    console cannot send) go to the first and last row (ctrl+PgUp/ctrl+PgDn stay with the
+    screen: previous/next page). A click puts the cursor on a row; a wheel step scrolls
+    one line.
+
+    Without colour (``NO_COLOR``: the ``:nocolor`` pseudo-class) the cursor row is reverse
+    video, bold while the list has the keys; the app's CSS does the same on terminals with
+    few colours or glyphs (``App.-mono``, ``App.-console``).
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, CURSOR, MUTED}
@@ -66,8 +72,8 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("down", "cursor_down", "Cursor down", show=False),
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("ctrl+home", "first", "Top", show=False),
-        Binding("ctrl+end", "last", "Bottom", show=False),
+        Binding("home,ctrl+home", "first", "Top", show=False),
+        Binding("end,ctrl+end", "last", "Bottom", show=False),
     ]
     DEFAULT_CSS = """
     RequestList {
@@ -104,6 +110,12 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         & > .request-list--muted {
             color: $text-muted;
         }
+        &:nocolor > .request-list--cursor {
+            text-style: reverse;
+        }
+        &:nocolor:focus > .request-list--cursor {
+            text-style: bold reverse;
+        }
     }
     """
 
@@ -135,6 +147,12 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         self._layout_width = -1
         """The width the columns were fitted to (-1: not yet, or the rows changed)."""
         self._styles: tuple[Style, Style, Style, Style] | None = None
+
+    def on_mount(self) -> None:
+        """On the Linux console the scrollbar's thumb is drawn in whole cells."""
+        if self.app.has_class(CONSOLE):
+            # per scrollbar, as ScrollBar's docstring shows (its ClassVar type says otherwise)
+            self.vertical_scrollbar.renderer = CellScrollBarRender  # type: ignore[misc]
 
     # ------------------------------------------------------------------ rows
     def show_rows(

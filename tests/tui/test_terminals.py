@@ -1,0 +1,183 @@
+"""How the main screen and the dialogs draw in real terminals: without colour (NO_COLOR),
+on the Linux text console (TERM=linux), with Home/End."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rich.style import Style
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import Button
+
+from linker_tui.tui.app import LinkerApp
+from linker_tui.tui.modals.accept import ExactMatch
+from linker_tui.tui.screens.main import MainScreen
+from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
+from linker_tui.tui.widgets.request_list import RequestList
+from tests.tui.drive import SMALL, quiet, select, settle, table, wait_screen, wait_until
+from tests.tui.test_main_screen import _add_bulk_requests
+from tests.tui.world import World, build_world
+
+MISSING_ON_CONSOLE = "▀▄▔▁▌▐▃▊▎✓🔎"
+"""Glyphs the Linux console's fonts lack (issue 17), which Textual's borders use."""
+
+
+def _row_styles(rows: RequestList, y: int) -> list[Style]:
+    return [s.style for s in rows.render_line(y) if s.text.strip() and s.style is not None]
+
+
+# ---------------------------------------------------------------------- NO_COLOR
+
+
+@pytest.mark.parametrize("focus", ["list", "filter"])
+async def test_no_colour_cursor_is_reverse_video_in_both_focus_states(
+    world: World, monkeypatch: pytest.MonkeyPatch, focus: str
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert app.no_color and app.has_class(MONO)
+        rows = table(app)
+        if focus == "filter":
+            await pilot.press("slash")  # the filter field takes the keys
+            await settle(pilot)
+            assert not rows.has_focus
+        cursor, other = _row_styles(rows, 1), _row_styles(rows, 2)
+        assert cursor and all(s.reverse for s in cursor)
+        assert all(bool(s.bold) == (focus == "list") for s in cursor)
+        assert other and not any(s.reverse for s in other)  # the cursor stands out
+        await pilot.press("enter" if focus == "filter" else "down")
+        await settle(pilot)
+        assert rows.has_focus
+        moved = 1 if focus == "filter" else 2
+        assert all(s.reverse for s in _row_styles(rows, moved))
+        assert not any(s.reverse for s in _row_styles(rows, 3 - moved))
+
+
+# ---------------------------------------------------------------------- Linux console
+
+
+@pytest.mark.parametrize(
+    ("setting", "term", "encoding", "console"),
+    [
+        ("auto", "linux", "UTF-8", True),
+        ("auto", "linux-16color", "UTF-8", True),
+        ("auto", "xterm-256color", "UTF-8", False),
+        ("auto", "screen", "utf8", False),
+        ("auto", "xterm-256color", "ISO-8859-1", True),
+        ("auto", "xterm", "no-such-codec", True),
+        ("unicode", "linux", "ISO-8859-1", False),
+        ("console", "xterm-256color", "UTF-8", True),
+    ],
+)
+def test_console_glyphs_detection(setting: str, term: str, encoding: str, console: bool) -> None:
+    assert console_glyphs(setting, {"TERM": term}, encoding) is console
+
+
+def _console_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("TERM", "linux")
+    return build_world(tmp_path, terminal_glyphs="auto")
+
+
+def _screen_text(app: LinkerApp) -> str:
+    """Every character on the screen (the SVG screenshot holds them as text)."""
+    return app.export_screenshot()
+
+
+async def test_linux_console_draws_with_console_characters(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = _console_world(tmp_path, monkeypatch)
+    _add_bulk_requests(world, 40)  # a scrollbar
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await settle(pilot)
+        assert app.has_class(CONSOLE)
+        rows = table(app)
+        assert rows.vertical_scrollbar.renderer is CellScrollBarRender
+        await pilot.press("pagedown", "down")  # the thumb mid-way, between cells
+        await settle(pilot)
+        assert not set(_screen_text(app)) & set(MISSING_ON_CONSOLE)
+        # the blurred cursor is reverse video (the console's 8 backgrounds cannot dim it)
+        await pilot.press("slash")
+        await settle(pilot)
+        cursor_y = rows.cursor_row - round(rows.scroll_y) + 1
+        assert all(s.reverse and not s.bold for s in _row_styles(rows, cursor_y))
+        await pilot.press("enter")
+        await select(pilot, "exact")
+        await pilot.press("a")
+        dialog = await wait_screen(pilot, ExactMatch)
+        await quiet(pilot)
+        frame = dialog.query_one(".dialog")
+        assert frame.styles.border.top[0] == "solid"
+        buttons = list(dialog.query(Button).results())
+        assert buttons and all(b.styles.border_top[0] == "solid" for b in buttons)
+        assert all(b.region.height == 3 for b in buttons)
+        app.notify("Saved.")
+        app.notify("Not saved.", severity="error")
+        await wait_until(pilot, lambda: "Not&#160;saved." in _screen_text(app), "the toasts")
+        text = _screen_text(app)
+        assert "Saved." in text and "┌" in text
+        assert not set(text) & set(MISSING_ON_CONSOLE)
+        await pilot.press("escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("ctrl+p")
+        await wait_screen(pilot, CommandPalette)
+        await pilot.press("s", "y", "n")
+        await pilot.pause(0.3)
+        assert not set(_screen_text(app)) & set(MISSING_ON_CONSOLE)
+
+
+async def test_unicode_terminal_keeps_textual_frames(world: World) -> None:
+    """The counterpart: elsewhere the dialogs keep Textual's thick frame (the test above
+    would pass for an app that never drew a block element)."""
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        assert not app.has_class(CONSOLE)
+        await select(pilot, "exact")
+        await pilot.press("a")
+        await wait_screen(pilot, ExactMatch)
+        await quiet(pilot)
+        assert set(_screen_text(app)) & set("▀▄▔▁")
+
+
+def test_snapshot_linux_console_dialog(
+    snap_compare: Callable[..., bool], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = _console_world(tmp_path, monkeypatch)
+    app = LinkerApp(world.services, background_jobs=False)
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await select(pilot, "exact")
+        await pilot.press("a")
+        await wait_screen(pilot, ExactMatch)
+        await quiet(pilot)
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run)
+
+
+# ---------------------------------------------------------------------- Home / End
+
+
+async def test_home_and_end_go_to_the_first_and_last_row(world: World) -> None:
+    _add_bulk_requests(world, 60)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        rows = table(app)
+        await pilot.press("end")
+        await wait_until(pilot, lambda: rows.cursor_row == rows.row_count - 1, "the last row")
+        await settle(pilot)
+        assert rows.scroll_y == rows.max_scroll_y > 0
+        await pilot.press("home")
+        await settle(pilot)
+        assert rows.cursor_row == 0 and rows.scroll_y == 0
+        await pilot.press("slash", "home", "x", "end")  # in the filter they edit the text
+        await settle(pilot)
+        assert rows.cursor_row == 0
