@@ -10,14 +10,25 @@ import pytest
 from rich.style import Style
 from textual.command import CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Button
+from textual.widget import Widget
+from textual.widgets import Button, Static
 
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
 from linker_tui.tui.widgets.request_list import RequestList
-from tests.tui.drive import SMALL, quiet, select, settle, table, wait_screen, wait_until
+from tests.tui.drive import (
+    SMALL,
+    main_screen,
+    plain,
+    quiet,
+    select,
+    settle,
+    table,
+    wait_screen,
+    wait_until,
+)
 from tests.tui.test_main_screen import _add_bulk_requests
 from tests.tui.world import World, build_world
 
@@ -181,3 +192,45 @@ async def test_home_and_end_go_to_the_first_and_last_row(world: World) -> None:
         await pilot.press("slash", "home", "x", "end")  # in the filter they edit the text
         await settle(pilot)
         assert rows.cursor_row == 0
+
+
+# ---------------------------------------------------------------------- redraws (SSH)
+
+
+async def test_a_cursor_step_redraws_two_rows_and_the_changed_detail_lines(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        rows, screen = table(app), main_screen(app)
+        pane = screen.detail
+        refreshed: list[tuple[object, ...]] = []
+        updated: list[str] = []
+        laid_out: list[bool] = []
+
+        def spy_refresh(*regions: object, **kwargs: object) -> object:
+            refreshed.append(regions)
+            return Widget.refresh(rows, *regions, **kwargs)  # type: ignore[arg-type]
+
+        update = Static.update
+
+        def spy_update(static: Static, text: object = "", *, layout: bool = True) -> None:
+            updated.append(str(text))
+            laid_out.append(layout)
+            update(static, text, layout=layout)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(rows, "refresh", spy_refresh)
+        monkeypatch.setattr(Static, "update", spy_update)
+        before = [str(s.content) for s in pane.query_children(Static).results(Static)]
+        await pilot.press("down")
+        await settle(pilot)
+        # the list: the row the cursor left and the row it is on, one line each
+        assert [(r[0].y, r[0].height) for r in refreshed] == [(1, 1), (2, 1)]
+        # the pane: only the lines whose text changed, none with a layout of the screen
+        after = [str(s.content) for s in pane.query_children(Static).results(Static)]
+        changed = [a for b, a in zip(before, after, strict=True) if a != b]
+        assert changed and sorted(updated) == sorted(changed)
+        assert "Note: -" in before and "Note: -" in after and "Note: -" not in updated
+        assert not any(laid_out)
+        assert "REQ-1002" in plain(pane)

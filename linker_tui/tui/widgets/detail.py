@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
@@ -17,9 +19,14 @@ HEIGHT = 7
 """The rule and six lines of text (a longer text is cut)."""
 
 
-class DetailPane(Static):
+class DetailPane(Vertical):
     """Typed identity, note, matched patient, state and decision of one request (the
-    text can be selected with the mouse and copied)."""
+    text can be selected with the mouse and copied).
+
+    The text is wrapped to the pane's width here and shown one screen line per
+    :class:`Static`, each drawn again only when its line changed: a cursor step sends
+    the lines that differ from the last request's, never the rule or the rest of the
+    screen (what crosses an SSH link; ``tests/benchmarks/bench_ssh_bytes.py``)."""
 
     DEFAULT_CSS = f"""
     DetailPane {{
@@ -27,27 +34,71 @@ class DetailPane(Static):
         padding: 0 1;
         border-top: solid $primary;
         overflow: hidden hidden;
+        & > Static {{
+            height: 1;
+            text-wrap: nowrap;
+        }}
     }}
     """
 
     def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
-        super().__init__(line("No request selected."), id=id, markup=False)
+        super().__init__(id=id)
         self.tz = tz
         self.request_id: int | None = None
+        self._pieces: list[Content] = [line("No request selected.")]
+        self._rows: list[tuple[str, tuple[object, ...]]] = []
+        """What each line shows now (text and styles)."""
+
+    def compose(self) -> ComposeResult:
+        """One Static per screen line under the rule."""
+        for _ in range(HEIGHT - 1):
+            yield Static(Content(""), markup=False)
+
+    @property
+    def content(self) -> Content:
+        """The text shown (before it is wrapped to the width)."""
+        return lines(*self._pieces)
 
     def show_message(self, message: str) -> None:
         """A one-line message instead of a request (empty list, request gone)."""
         self.request_id = None
-        self.update(line(message), layout=False)  # a fixed height: no layout needed
+        self._pieces = [line(message)]
+        self._draw()
 
     def show_detail(self, detail: RequestDetail) -> None:
         """Show one request."""
         self.request_id = detail.row.id
-        self.update(render_detail(detail, self.tz), layout=False)
+        self._pieces = detail_lines(detail, self.tz)
+        self._draw()
+
+    def on_resize(self) -> None:
+        """Wrap the text to the new width."""
+        self._draw()
+
+    def _draw(self) -> None:
+        """Wrap the text and update the lines that changed (no layout: fixed heights)."""
+        width = self.content_size.width
+        if width <= 0 or not self.is_mounted:
+            return  # on_resize draws it
+        rows = [row for piece in self._pieces for row in piece.wrap(width)]
+        statics = list(self.query_children(Static).results(Static))
+        shown: list[tuple[str, tuple[object, ...]]] = [
+            (row.plain, tuple(row.spans)) for row in rows[: len(statics)]
+        ]
+        shown += [("", ())] * (len(statics) - len(shown))
+        for index, (static, now) in enumerate(zip(statics, shown, strict=True)):
+            if index >= len(self._rows) or self._rows[index] != now:
+                static.update(rows[index] if index < len(rows) else Content(""), layout=False)
+        self._rows = shown
 
 
 def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:
     """The detail pane's text (literal: every piece of data is cleaned, never markup)."""
+    return lines(*detail_lines(detail, tz))
+
+
+def detail_lines(detail: RequestDetail, tz: ZoneInfo) -> list[Content]:
+    """The detail pane's lines (literal: every piece of data is cleaned, never markup)."""
     row = detail.row
     typed = [row.typed_name or "(no name)"]
     if detail.typed_birthdate:
@@ -87,4 +138,4 @@ def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:
     elif row.state is RequestState.REJECTED:
         rows.append(line(("Reason: ", _LABEL), detail.reject_reason or "-"))
     rows.append(line(("Note: ", _LABEL), detail.note or "-"))
-    return lines(*rows)
+    return rows

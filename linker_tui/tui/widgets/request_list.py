@@ -202,10 +202,13 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         ``announce``: post :class:`Highlighted` if the cursor is on another row."""
         last = len(self.rows_shown) - 1
         row = min(max(row, 0), max(last, 0))
-        changed = row != self.cursor_row
+        old, changed = self.cursor_row, row != self.cursor_row
         self.cursor_row = row
-        self._scroll_to_cursor()
-        self.refresh()
+        if not self._scroll_to_cursor() and changed:
+            # Only the two rows whose look changed are drawn again (a scroll draws them all):
+            # over SSH a step costs two lines, not the whole list.
+            self.refresh_line(self._line_of(old))
+            self.refresh_line(self._line_of(row))
         if changed and announce:
             self.post_message(self.Highlighted(self, self.current_row()))
 
@@ -261,16 +264,24 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         self._fit_scrolling()
         self._scroll_to_cursor()
 
-    def _scroll_to_cursor(self) -> None:
-        """Scroll the least needed for the cursor's row to be in view under the header."""
+    def _scroll_to_cursor(self) -> bool:
+        """Scroll the least needed for the cursor's row to be in view under the header
+        (True: it scrolled, and the whole list is drawn again)."""
         top = round(self.scroll_y)
         body = self.body_height()
         if self.cursor_row < top:
             top = self.cursor_row
         elif self.cursor_row >= top + body:
             top = self.cursor_row - body + 1
-        if top != round(self.scroll_y):
-            self.scroll_to(y=top, animate=False, force=True, immediate=True)
+        if top == round(self.scroll_y):
+            return False
+        self.scroll_to(y=top, animate=False, force=True, immediate=True)
+        return True
+
+    @staticmethod
+    def _line_of(index: int) -> int:
+        """The line of row ``index`` in the scrollable area (the header is line 0)."""
+        return index + 1
 
     # ------------------------------------------------------------------ drawing
     def notify_style_update(self) -> None:
