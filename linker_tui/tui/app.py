@@ -52,6 +52,12 @@ class LinkerApp(SafeApp[None]):
     TITLE = "linker-tui"
     CSS_PATH: ClassVar[list[str | PurePath]] = ["app.tcss", "screens.tcss"]
     BINDINGS: ClassVar[list[BindingType]] = list(bindings(APP_KEYS))
+    # Textual types these as instance variables: a ClassVar here fails mypy (RUF012 off)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-wide")]  # noqa: RUF012
+    """Below 80 columns the screens carry ``-narrow`` (shorter counts; app.tcss)."""
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (16, "-tall")]  # noqa: RUF012
+    """Below 16 lines the screens carry ``-short`` (the list keeps its rows, the detail
+    pane goes; app.tcss)."""
 
     def __init__(
         self,

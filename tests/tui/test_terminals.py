@@ -13,11 +13,14 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from linker_tui.store.db import write_session
+from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
-from linker_tui.tui.widgets.request_list import RequestList
+from linker_tui.tui.widgets.columns import fitting_columns
+from linker_tui.tui.widgets.request_list import COLUMNS, RequestList
 from tests.tui.drive import (
     SMALL,
     main_screen,
@@ -30,7 +33,8 @@ from tests.tui.drive import (
     wait_until,
 )
 from tests.tui.test_main_screen import _add_bulk_requests
-from tests.tui.world import World, build_world
+from tests.tui.test_sync import CAN_LINK
+from tests.tui.world import NOW, World, build_world
 
 MISSING_ON_CONSOLE = "▀▄▔▁▌▐▃▊▎✓🔎"
 """Glyphs the Linux console's fonts lack (issue 17), which Textual's borders use."""
@@ -234,3 +238,98 @@ async def test_a_cursor_step_redraws_two_rows_and_the_changed_detail_lines(
         assert "Note: -" in before and "Note: -" in after and "Note: -" not in updated
         assert not any(laid_out)
         assert "REQ-1002" in plain(pane)
+
+
+# ---------------------------------------------------------------------- narrow screens
+
+
+@pytest.mark.parametrize(
+    ("width", "shown"),
+    [
+        (79, ["received", "name", "requested", "provider", "reason", "hint"]),
+        (70, ["received", "name", "requested", "provider", "hint"]),
+        (59, ["received", "name", "requested", "hint"]),
+        (47, ["name", "requested", "hint"]),
+        (39, ["name", "hint"]),
+        (10, ["name", "hint"]),  # never less than the name and the match
+    ],
+)
+def test_narrow_lists_drop_reason_then_provider_received_requested(
+    width: int, shown: list[str]
+) -> None:
+    assert [spec.key for spec in fitting_columns(COLUMNS, width)] == shown
+
+
+def _keys_fit(app: LinkerApp, width: int) -> str:
+    """The key line as shown: it fits, so no key is cut in half."""
+    keys = main_screen(app).bottom_bar.keys_text.rstrip()
+    assert len(keys) <= width, keys
+    return keys
+
+
+async def test_80_columns_keep_help_and_quit_when_d_seen_appears(world: World) -> None:
+    with write_session(world.engine) as s:
+        request = s.get(OnlineRequest, world.requests["none"])
+        assert request is not None
+        request.attention = CAN_LINK
+        request.attention_at = NOW
+        request.version += 1
+        s.add(request)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "Nothing")
+        keys = _keys_fit(app, SMALL[0])
+        for key in ("a Accept", "r Reject", "p Patient", "d Seen", "? Help", "q Quit"):
+            assert key in keys
+        assert "^p palette" not in keys  # the palette's key goes first (^p still works)
+
+
+async def test_60x16_keeps_the_essentials(world: World) -> None:
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=(60, 16)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        rows = table(app)
+        assert [spec.key for spec in rows.columns] == ["received", "name", "requested", "hint"]
+        first = rows.render_line(1).text
+        assert "Jane Exact" in first and "Thu 12-03 09:30" in first and "exact match" in first
+        assert rows.body_height() == 16 - 2 - 1 - 7 - 2
+        counts = screen.top_bar.query_one("#counts-short", Static)
+        assert counts.display and not screen.top_bar.query_one("#counts", Static).display
+        assert str(counts.content) == "pending 9 · waiting 0 · linked 1 · rejected 0"
+        assert counts.region.right <= 60  # the counts are not cut
+        assert screen.detail.display
+        sync = screen.bottom_bar.query_one("#sync-status", Static)  # not crowded out by mail
+        assert screen.bottom_bar.sync_text == "not synced yet · y to sync"
+        assert sync.content_region.width >= len(screen.bottom_bar.sync_text)
+        keys = _keys_fit(app, 60)
+        for key in ("a Accept", "r Reject", "p Patient", "/ Filter", "? Help"):
+            assert key in keys
+
+
+async def test_below_60x16_rows_stay_in_view(world: World) -> None:
+    """The graceful minimum (40x12): the detail pane goes, the rows stay, the name and
+    the match stay readable."""
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        rows = table(app)
+        assert not screen.detail.display
+        assert rows.body_height() == 12 - 2 - 1 - 2
+        assert [spec.key for spec in rows.columns] == ["name", "hint"]
+        assert rows.render_line(1).text.startswith("Jane Exact")
+        assert "a Accept" in _keys_fit(app, 40) and "? Help" in _keys_fit(app, 40)
+        await pilot.resize_terminal(80, 24)  # back to a full screen: everything returns
+        await settle(pilot)
+        assert screen.detail.display and len(rows.columns) == 6
+        assert screen.top_bar.query_one("#counts", Static).display
+
+
+@pytest.mark.parametrize("size", [(60, 16), (40, 12)], ids=["60x16", "40x12"])
+def test_snapshot_narrow_main_screen(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = LinkerApp(build_world(tmp_path).services, background_jobs=False)
+    assert snap_compare(app, terminal_size=size, run_before=settle)

@@ -18,8 +18,9 @@ from linker_tui.tui.widgets.status import mail_status
 
 class BottomBar(Vertical):
     """Line 1: ``Sync …`` on the left, the outbox on the right, each part cut with an
-    ellipsis before it wraps. The outbox part takes the room it needs (with a blank on
-    each side), the sync part the rest; a part that is a problem is bold in the error
+    ellipsis before it wraps. The outbox part takes the room it needs up to half the line
+    (with a blank on each side), the sync part the rest (on a narrow screen both stay
+    readable); a part that is a problem is bold in the error
     colour (class ``-problem``), the outbox part is muted otherwise.
 
     Line 2: the keys that apply now (:class:`~linker_tui.tui.widgets.keybar.KeyBar`)."""
@@ -38,7 +39,7 @@ class BottomBar(Vertical):
         }
         & #mail-status {
             width: auto;
-            max-width: 100%;
+            max-width: 50%;
             padding-left: 2;
             color: $text-muted;
             text-wrap: nowrap;

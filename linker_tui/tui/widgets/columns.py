@@ -15,6 +15,9 @@ class ColumnSpec:
     minimum: int
     weight: int = 0
     maximum: int | None = None
+    drop: int = 0
+    """0: always shown; otherwise, when the minimums do not fit, columns are left out in
+    increasing ``drop`` order (1 first) until the rest fit."""
 
     @property
     def fixed(self) -> bool:
@@ -49,3 +52,18 @@ def fit_widths(specs: Sequence[ColumnSpec], width: int) -> dict[str, int]:
         if handed == 0:
             break
     return widths
+
+
+def fitting_columns(specs: Sequence[ColumnSpec], width: int) -> tuple[ColumnSpec, ...]:
+    """``specs`` less the columns that must go for the rest to fit in ``width`` at their
+    minimum widths (``drop`` 1 first, then 2, ...; columns with ``drop`` 0 always stay)."""
+    kept = list(specs)
+
+    def needed() -> int:
+        return sum(spec.minimum + GAP for spec in kept)
+
+    for spec in sorted((s for s in specs if s.drop), key=lambda s: s.drop):
+        if needed() <= width:
+            break
+        kept.remove(spec)
+    return tuple(kept)

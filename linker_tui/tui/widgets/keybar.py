@@ -19,9 +19,14 @@ from textual.style import Style
 from textual.widget import Widget
 from textual.widgets import Static
 
-from linker_tui.tui.keys import SPARE_IDS
+from linker_tui.tui.keys import FILTER, QUIT, SPARE_IDS, TOGGLE_HANDLED
 from linker_tui.tui.safe import one_line
 
+LATER_IDS: tuple[str, ...] = (QUIT.id, TOGGLE_HANDLED.id, FILTER.id)
+"""Keys left out, in this order, when the line is still too long without the spare keys
+and the palette's (on a narrow screen; Help stays and lists them all)."""
+PALETTE = "palette"
+"""Stands for the ``^p palette`` key at the end of the line in the drop order."""
 KEY_STYLE = Style.parse("bold reverse")
 DISABLED_STYLE = Style.parse("dim")
 PLAIN = Style()
@@ -37,7 +42,8 @@ def keys_content(screen: Screen[Any], width: int) -> Content:
     bindings, once per action, in binding order. Keys that are shown but do not apply right
     now are dimmed, keys that do not apply at all are left out. When the line is longer
     than ``width``, the spare keys (:data:`~linker_tui.tui.keys.SPARE_IDS`) go first, the
-    rightmost first."""
+    rightmost first, then ``^p palette``, then :data:`LATER_IDS` (so that a key never
+    shows cut in half)."""
     app = screen.app
     active = screen.active_bindings
     shown: list[tuple[Binding, bool]] = []
@@ -75,10 +81,15 @@ def keys_content(screen: Screen[Any], width: int) -> Content:
         return Content.assemble(*parts, *tail)
 
     rendered = assemble(shown)
-    spare = [b.id for b, _ in shown if b.id in SPARE_IDS]
-    while width and rendered.cell_length > width and spare:
-        dropped = spare.pop()  # the last spare key goes first
-        shown = [(b, e) for b, e in shown if b.id != dropped]
+    # the rightmost spare key first, then the palette's (^p still opens it), then LATER_IDS
+    order = [b.id for b, _ in reversed(shown) if b.id in SPARE_IDS]
+    for dropped in (*order, PALETTE, *LATER_IDS):
+        if not width or rendered.cell_length <= width:
+            break
+        if dropped == PALETTE:
+            tail = []
+        else:
+            shown = [(b, e) for b, e in shown if b.id != dropped]
         rendered = assemble(shown)
     return rendered
 

@@ -27,16 +27,19 @@ from linker_tui.read.views import RequestRow
 from linker_tui.tui.formatting import received, short_datetime, state_short
 from linker_tui.tui.safe import cell
 from linker_tui.tui.terminal import CONSOLE, CellScrollBarRender
-from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths, fitting_columns
 
 COLUMNS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("received", "Received", 11),
+    ColumnSpec("received", "Received", 11, drop=3),
     ColumnSpec("name", "Name", 10, weight=3, maximum=32),
-    ColumnSpec("requested", "Requested", 15),
-    ColumnSpec("provider", "Provider", 8, weight=2, maximum=24),
-    ColumnSpec("reason", "Reason", 8, weight=2, maximum=32),
+    ColumnSpec("requested", "Requested", 15, drop=4),
+    ColumnSpec("provider", "Provider", 8, weight=2, maximum=24, drop=2),
+    ColumnSpec("reason", "Reason", 8, weight=2, maximum=32, drop=1),
     ColumnSpec("hint", "Match", 17),
 )
+"""On a narrow screen Reason goes first, then Provider, Received and Requested (the
+detail pane shows them all); Name and Match stay (at 60 columns: Received, Name,
+Requested, Match)."""
 STATE_COLUMN = ColumnSpec("state", "State", 8)
 WITH_STATE: tuple[ColumnSpec, ...] = (
     *COLUMNS[:-1],
@@ -183,8 +186,9 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
 
     @property
     def columns(self) -> tuple[ColumnSpec, ...]:
-        """The columns shown now."""
-        return WITH_STATE if self.show_state else COLUMNS
+        """The columns shown now (those that fit the width)."""
+        specs = WITH_STATE if self.show_state else COLUMNS
+        return fitting_columns(specs, max(0, self.size.width - SCROLLBAR))
 
     def current_row(self) -> RequestRow | None:
         """The request under the cursor."""

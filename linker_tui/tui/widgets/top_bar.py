@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from linker_tui.store.enums import RequestState
-from linker_tui.tui.formatting import count
+from linker_tui.tui.formatting import count, state_short
 from linker_tui.tui.safe import SafeInput, line, one_line
 
 LABEL = "Filter:"
@@ -24,6 +24,13 @@ FILTER_HINT = "/ to filter"
 def counts_text(counts: Mapping[RequestState, int]) -> str:
     """``Pending 31 · Waiting for PMS 2 · Linked 0 · Rejected 0``."""
     return " · ".join(f"{state.label} {count(counts.get(state, 0))}" for state in RequestState)
+
+
+def short_counts_text(counts: Mapping[RequestState, int]) -> str:
+    """``pending 31 · waiting 2 · linked 0 · rejected 0`` (for a narrow screen)."""
+    return " · ".join(
+        f"{state_short(state)} {count(counts.get(state, 0))}" for state in RequestState
+    )
 
 
 class FilterInput(SafeInput):
@@ -68,10 +75,13 @@ class TopBar(Vertical):
             text-wrap: nowrap;
             text-overflow: ellipsis;
         }
-        & #counts {
+        & #counts, & #counts-short {
             width: auto;
             padding-left: 2;
             text-wrap: nowrap;
+        }
+        & #counts-short {
+            display: none;
         }
         & > #filter-row {
             height: 1;
@@ -117,6 +127,7 @@ class TopBar(Vertical):
         with Horizontal(id="header"):
             yield Static(Content(self.practice_text), id="practice")
             yield Static(id="counts")
+            yield Static(id="counts-short")  # instead of #counts on a narrow screen
         with Horizontal(id="filter-row"):
             yield Static(Content(LABEL), id="filter-label")
             yield FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
@@ -128,6 +139,8 @@ class TopBar(Vertical):
         if text != self.counts_shown:
             self.counts_shown = text
             self.query_one("#counts", Static).update(Content(text))
+            short = one_line(short_counts_text(counts))
+            self.query_one("#counts-short", Static).update(Content(short))
 
     def show_status(self, text: str) -> None:
         """Which rows of how many are listed."""
