@@ -5,9 +5,10 @@ Debian's console fonts (``TERM=linux``) have the box-drawing lines (``─ │ �
 not ``▀ ▄`` (dialog frames), ``▔ ▁`` (button edges, the command palette), ``▌`` (toasts),
 ``▃`` (the scrollbar's ends), nor marks like ``✓`` and ``🔎``. There the app carries the
 class :data:`CONSOLE`, and its stylesheets (app.tcss, screens.tcss) draw with ``solid``
-borders; the request list's scrollbar draws whole cells (:class:`CellScrollBarRender`),
-and the cursor rows are reverse video (the console has 8 background colours, too few to
-tell a dimmed cursor from the rows around it).
+borders and hide the palette's 🔎; the request list's scrollbar draws whole cells
+(:class:`CellScrollBarRender`), the patient dialog's evidence marks are ASCII
+(:func:`marks_for`), and the cursor rows are reverse video (the console has 8 background
+colours, too few to tell a dimmed cursor from the rows around it).
 
 The ``terminal_glyphs`` setting decides: ``auto`` (the console or a non-UTF-8 locale),
 ``console`` (always) or ``unicode`` (never).
@@ -21,12 +22,15 @@ import os
 from collections.abc import Mapping
 from typing import ClassVar
 
+from textual.app import App
 from textual.scrollbar import ScrollBarRender
 
 CONSOLE = "-console"
 """The app's class when it draws with the characters the Linux console has."""
 MONO = "-mono"
 """The app's class on terminals without colour (``NO_COLOR``) or with ANSI colours only."""
+CONSOLE_MARKS = str.maketrans({"✓": "+", "✗": "x"})
+"""Marks the console's fonts lack, and what stands for them there."""
 CONSOLE_TERMS = frozenset({"linux"})
 """``TERM`` values of text consoles (their fonts have line drawing, not block elements)."""
 
@@ -58,3 +62,9 @@ class CellScrollBarRender(ScrollBarRender):
 
     VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
     HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+
+def marks_for(app: App[object], text: str) -> str:
+    """``text`` with the marks the app's terminal can draw (``✓`` is ``+`` on the Linux
+    console, ``✗`` is ``x``)."""
+    return text.translate(CONSOLE_MARKS) if app.has_class(CONSOLE) else text

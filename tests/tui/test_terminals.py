@@ -17,6 +17,7 @@ from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.accept import ExactMatch
+from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
 from linker_tui.tui.widgets.columns import fitting_columns
@@ -333,3 +334,19 @@ def test_snapshot_narrow_main_screen(
 ) -> None:
     app = LinkerApp(build_world(tmp_path).services, background_jobs=False)
     assert snap_compare(app, terminal_size=size, run_before=settle)
+
+
+async def test_linux_console_patient_marks_are_ascii(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = _console_world(tmp_path, monkeypatch)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await select(pilot, "REQ-1010")
+        await pilot.press("a")
+        await wait_screen(pilot, PatientChooser)
+        await quiet(pilot)
+        text = _screen_text(app)
+        assert "+&#160;agrees" in text and "x&#160;differs" in text
+        assert not set(text) & set(MISSING_ON_CONSOLE)

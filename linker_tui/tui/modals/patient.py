@@ -27,6 +27,7 @@ from linker_tui.tui.formatting import plural
 from linker_tui.tui.keys import PATIENT_SEARCH, bindings
 from linker_tui.tui.modals.base import Dialog, button, text
 from linker_tui.tui.safe import SafeInput, cell, line, lines, one_line
+from linker_tui.tui.terminal import marks_for
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 from linker_tui.workflow.decisions import Workflow
 
@@ -54,7 +55,7 @@ COLUMNS: tuple[ColumnSpec, ...] = (
 SCROLLBAR = 1
 
 
-def mark(candidate: PatientCandidateView, field: MatchField) -> str:
+def field_mark(candidate: PatientCandidateView, field: MatchField) -> str:
     """The marker of one field (a blank when there is nothing to compare with)."""
     for evidence in candidate.evidence:
         if evidence.field is field:
@@ -110,6 +111,10 @@ class PatientTable(DataTable[Text]):
 
     def _cells(self, candidate: PatientCandidateView) -> list[Text]:
         p, w = candidate.patient, self._widths
+
+        def mark(candidate: PatientCandidateView, field: MatchField) -> str:
+            return marks_for(self.app, field_mark(candidate, field))  # the console's marks
+
         first, last = mark(candidate, MatchField.FIRST_NAME), mark(candidate, MatchField.LAST_NAME)
         born = p.birthdate.isoformat() if p.birthdate else "-"
         phone = p.phones[0] if p.phones else "-"
@@ -193,7 +198,7 @@ class PatientChooser(Dialog[PatientView | None]):
         rows = [
             line("Request ", (self.row.external_id, _BOLD), f" · {check.explanation}"),
             line(("Typed:   ", _BOLD), " · ".join(typed)),
-            line(LEGEND),
+            line(marks_for(self.app, LEGEND)),
         ]
         if alike(check.candidates):
             rows.append(
