@@ -16,7 +16,7 @@ from textual.widgets import Button, Static
 from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import ExactMatch
+from linker_tui.tui.modals.link import ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
