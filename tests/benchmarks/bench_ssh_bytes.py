@@ -3,7 +3,8 @@ link), this checkout against an older one, in the same run.
 
 Run:  python -m tests.benchmarks.bench_ssh_bytes [--workdir DIR] [--before REF] [--steps N]
 
-The demo practice (``linker-tui demo --no-tui``, built once into --workdir) is opened by
+The demo practice (``linker-tui demo --no-tui``, built once into --workdir by each
+checkout, for its own schema) is opened by
 the real ``linker-tui`` command in a tmux pane of 80x24 (no PMS folder: no sync draws
 meanwhile). Once the first rows are on screen and the output has been quiet for a while,
 ``tmux pipe-pane`` records the raw bytes the app writes while:
@@ -51,8 +52,9 @@ def _screen() -> list[str]:
     return _tmux("capture-pane", "-p", "-t", SESSION).splitlines()
 
 
-def prepare(workdir: Path) -> Path:
-    """The demo database and a settings file opening it without a PMS folder."""
+def prepare(workdir: Path, source: Path) -> Path:
+    """The demo database, built by the code in ``source`` (each checkout opens a database
+    of its own schema), and a settings file opening it without a PMS folder."""
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     database = data / "demo" / "demo.db"
@@ -61,7 +63,12 @@ def prepare(workdir: Path) -> Path:
     if not database.exists():
         subprocess.run(
             [sys.executable, "-m", "linker_tui.cli.main", "demo", "--no-tui"],
-            env={"LINKER_CONFIG": str(demo_config), "PATH": "/usr/bin:/bin"},
+            env={
+                "LINKER_CONFIG": str(demo_config),
+                "PATH": "/usr/bin:/bin",
+                "PYTHONPATH": str(source),
+            },
+            cwd=source,
             check=True,
             capture_output=True,
         )
@@ -183,10 +190,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="Down keys in the burst")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
-    config = prepare(workdir)
     python = shlex.quote(sys.executable)
 
-    def command(source: Path) -> str:
+    def command(source: Path, name: str) -> str:
+        config = prepare(workdir / name, source)
         env = f"env LINKER_CONFIG={shlex.quote(str(config))} TERM=xterm-256color"
         path = shlex.quote(str(source))
         return f"cd {path} && {env} PYTHONPATH={path} {python} -m linker_tui.cli.main"
@@ -196,7 +203,7 @@ def main() -> None:
         for name, source in (("before", old), ("after", ROOT), ("before ", old)):
             record = workdir / f"ssh-bytes-{name.strip()}.raw"
             record.unlink(missing_ok=True)
-            results[name] = measure(command(source), args.steps, record)
+            results[name] = measure(command(source, name.strip()), args.steps, record)
     print(f"terminal {WIDTH}x{HEIGHT}, demo practice; before = {args.before}, after = this tree")
     for key in results["after"]:
         row = "  ".join(f"{name.strip()} {values[key]:8.0f}" for name, values in results.items())
