@@ -98,6 +98,15 @@ class AcceptCheck:
     possible_patients: int = 0
     note: str = ""
     """What the patient wrote with the request (raw: shown through the TUI's safe text)."""
+    # How many more scheduled appointments match than ``candidates`` (the nearest ones,
+    # at most matching.appointment_search.CANDIDATE_LIMIT), and staff's narrowing text.
+    more: int = 0
+    narrow: str = ""
+
+    @property
+    def total(self) -> int:
+        """How many scheduled appointments match (the narrowing, if any)."""
+        return len(self.candidates) + self.more
 
     @property
     def exact_candidate(self) -> CandidateView | None:

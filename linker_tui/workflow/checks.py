@@ -22,6 +22,7 @@ from linker_tui.matching import (
     ScoredPatient,
     rank_candidates,
 )
+from linker_tui.matching.appointment_search import nearest_appointments
 from linker_tui.matching.patient_search import (
     rank_request,
     score_records,
@@ -97,10 +98,11 @@ def _candidate_views(
     )
 
 
-def match_kind(candidates: tuple[CandidateView, ...]) -> MatchKind:
-    """Exact when the closest appointment is exactly the one asked for; none when none."""
+def match_kind(candidates: tuple[CandidateView, ...], *, narrowed: bool = False) -> MatchKind:
+    """Exact when the closest appointment is exactly the one asked for; none when none
+    (narrowed by staff, none matching is still partial: the patient has appointments)."""
     if not candidates:
-        return MatchKind.NONE
+        return MatchKind.PARTIAL if narrowed else MatchKind.NONE
     return MatchKind.EXACT if candidates[0].exact else MatchKind.PARTIAL
 
 
@@ -146,20 +148,29 @@ class Checks:
         ).all()
         return [appointment_view(a, p) for a, p in rows]
 
-    def check(self, request_id: int, patient_id: int | None = None) -> AcceptCheck:
+    def check(
+        self,
+        request_id: int,
+        patient_id: int | None = None,
+        *,
+        narrow: str = "",
+        keep: int | None = None,
+    ) -> AcceptCheck:
         """Accept, step one: find the request's patient and rank their scheduled appointments.
 
         Exact when an appointment has the requested date, time and provider; partial when
-        the patient has other scheduled appointments (all are listed, closest first);
-        none when the patient is unknown or has nothing scheduled. ``patient_id``: the
-        patient staff chose in this Accept flow (not saved until the link or defer).
+        the patient has other scheduled appointments (the nearest are listed, closest
+        first, and the others counted); none when the patient is unknown or has nothing
+        scheduled. ``patient_id``: the patient staff chose in this Accept flow (not saved
+        until the link or defer). ``narrow``: staff's narrowing words; ``keep``: an
+        appointment listed whatever the limit and the narrowing (the one staff chose).
         """
         with read_session(self.engine) as session:
             request = self._get(session, request_id)
             if not RequestState(request.state).open:
                 raise InvalidDecision(self._already_decided(request))
             patient, explanation, possible = self._request_patient(session, request, patient_id)
-            candidates = self._candidates(session, request, patient)
+            candidates, more = self._candidates(session, request, patient, narrow, keep)
             requested_provider = (
                 session.get(Provider, request.requested_provider_id)
                 if request.requested_provider_id is not None
@@ -169,7 +180,7 @@ class Checks:
             return AcceptCheck(
                 request_id=request.id,
                 version=request.version,
-                kind=match_kind(candidates),
+                kind=match_kind(candidates, narrowed=bool(narrow.strip())),
                 patient_id=patient.id if patient else patient_id,
                 patient_name=patient.display_name if patient else "",
                 explanation=explanation,
@@ -181,6 +192,8 @@ class Checks:
                 candidates=candidates,
                 possible_patients=possible,
                 note=request.note,
+                more=more,
+                narrow=narrow.strip(),
             )
 
     def _request_patient(
@@ -207,12 +220,27 @@ class Checks:
         return patient, explanation, possible
 
     def _candidates(
-        self, session: Session, request: OnlineRequest, patient: Patient | None
-    ) -> tuple[CandidateView, ...]:
-        """The patient's scheduled appointments, closest to the request first."""
+        self,
+        session: Session,
+        request: OnlineRequest,
+        patient: Patient | None,
+        narrow: str = "",
+        keep: int | None = None,
+    ) -> tuple[tuple[CandidateView, ...], int]:
+        """The patient's scheduled appointments nearest to the request, closest first (an
+        exact one leads), and how many more there are (matching ``narrow``)."""
         if patient is None or patient.id is None:
-            return ()
-        appointments = self.scheduled_appointments(session, patient.id)
+            return (), 0
+        found = nearest_appointments(
+            session,
+            patient.id,
+            request.requested_start,
+            self.start_of_today(),
+            self.tz,
+            narrow=narrow,
+            keep=keep,
+        )
+        appointments = [appointment_view(a, p) for a, p in found.rows]
         by_id = {a.id: a for a in appointments}
         ranked = rank_candidates(
             request.requested_start,
@@ -221,10 +249,11 @@ class Checks:
             self.tz,
         )
         linked = self._linked_elsewhere(session, request, list(by_id))
-        return tuple(
+        views = tuple(
             CandidateView(by_id[c.appointment_id], c.differences, linked.get(c.appointment_id))
             for c in ranked
         )
+        return views, found.more
 
     @staticmethod
     def _linked_elsewhere(

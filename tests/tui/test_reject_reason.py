@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.reject import RejectReason
 from linker_tui.tui.screens.main import MainScreen

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import Button, DataTable
+from textual.widgets import Button, DataTable, Input, Static
 
 from linker_tui.matching import Difference
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
@@ -25,7 +28,7 @@ from linker_tui.tui.modals.checked import (
     request_line,
     requested_line,
 )
-from linker_tui.tui.safe import cell, line, lines
+from linker_tui.tui.safe import SafeInput, cell, line, lines
 from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
 
 # ---------------------------------------------------------------- candidates
@@ -113,8 +116,65 @@ class CandidateChoice(Enum):
     NONE_OF_THESE = "none_of_these"
 
 
+class NarrowField(SafeInput):
+    """Narrows the appointments: every word must occur in the date, time, provider, chair
+    or reason shown. Down or Enter go to the list; Esc empties the field, then cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down", "to_list", "To the list", show=False),
+        Binding("escape", "empty", "Empty the field", show=False),
+    ]
+
+    def action_to_list(self) -> None:
+        """Down: the cursor goes back to the list."""
+        self.screen.query_one(CandidateTable).focus()
+
+    def action_empty(self) -> None:
+        """Esc: empty the field (all appointments again); when empty, cancel the dialog."""
+        screen = self.screen
+        if self.value:
+            self.value = ""
+        elif isinstance(screen, Candidates):
+            screen.action_cancel()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_to_list()
+
+
+class NarrowRow(Horizontal):
+    """The narrowing field and how many appointments are not shown."""
+
+    DEFAULT_CSS = """
+    NarrowRow {
+        display: none;
+        height: 1;
+    }
+    NarrowRow.-shown {
+        display: block;
+    }
+    NarrowRow > #narrow-label {
+        width: auto;
+        padding-right: 1;
+    }
+    NarrowRow > #narrow {
+        width: 1fr;
+        max-width: 30;
+    }
+    NarrowRow > #narrow-more {
+        width: auto;
+        padding-left: 1;
+    }
+    """
+
+
+NARROW_HINT = "Enter: link · type to narrow · Esc: cancel, nothing changes"
+
+
 class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
-    """ "Could this be the same appointment?": every scheduled appointment of the patient."""
+    """ "Could this be the same appointment?": the patient's scheduled appointments nearest
+    to the request (at most :data:`CANDIDATE_LIMIT`; typing narrows them)."""
 
     TITLE_TEXT = "Could this be the same appointment?"
     AUTO_FOCUS = "#candidates"
@@ -132,15 +192,35 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         self.row, self.tz, self.start_at = row, tz, start_at
 
     def compose_body(self) -> ComposeResult:
-        """The request for comparison, then the appointments."""
+        """The request for comparison, the appointments, the narrowing field."""
         yield text(self._text(), id="body")
         yield from note_box(self.check)
         yield CandidateTable(self.check.candidates, self.tz, self.start_at)
+        with NarrowRow(id="narrow-row", classes="-shown" if self._narrowing_shown() else ""):
+            yield Static(line("Narrow:"), id="narrow-label")
+            yield NarrowField(
+                value=self.check.narrow,
+                placeholder="date, time, dentist…",
+                id="narrow",
+                select_on_focus=False,
+                compact=True,
+            )
+            yield Static(self._more_text(), id="narrow-more", markup=False)
+
+    def _narrowing_shown(self) -> bool:
+        return bool(self.check.more or self.check.narrow)
 
     def _text(self) -> Content:
-        if self.check.candidates:
-            count = plural(len(self.check.candidates), "scheduled appointment")
-            how = line(f"{count}, closest first. ", (DIFFERS, BOLD), " marks what differs.")
+        check = self.check
+        total = check.total
+        if check.narrow and not check.candidates:
+            how = line(("No scheduled appointment matches the narrowing.", BOLD))
+        elif check.candidates:
+            count = plural(total, "scheduled appointment")
+            if check.narrow:
+                count = plural(total, "appointment") + " match"
+            closest = f"the {len(check.candidates)} closest" if check.more else "closest"
+            how = line(f"{count}, {closest} first. ", (DIFFERS, BOLD), " marks what differs.")
         else:
             how = line(("The last sync left no scheduled appointment for this patient.", BOLD))
         return lines(
@@ -150,11 +230,25 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
             how,
         )
 
+    def _more_text(self) -> Content:
+        if self.check.more:
+            return line((f"{self.check.more:,} more", BOLD), " — type to narrow")
+        return line("")
+
     def show_check(self, check: AcceptCheck) -> None:
-        """The patient's appointments as the PMS has them now, the cursor kept."""
+        """The patient's appointments as the PMS has them now (and as narrowed), the
+        cursor kept on the same appointment."""
         self._body().update(self._text())
         self.query_one(CandidateTable).replace(check.candidates)
         self.query_one("#link", Button).disabled = not check.candidates
+        self.query_one("#narrow-more", Static).update(self._more_text())
+        self.query_one(NarrowRow).set_class(self._narrowing_shown(), "-shown")
+        self.query_one(".dialog-hint", Static).update(line(self.hint_text()))
+
+    def kept(self) -> int | None:
+        """The appointment under the cursor stays listed when the dialog looks again."""
+        current = self.query_one(CandidateTable).highlighted()
+        return current.appointment.id if current is not None else None
 
     def buttons(self) -> ComposeResult:
         """Link / none of these / cancel."""
@@ -162,10 +256,42 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         yield button("None of these", "none_of_these")
         yield button("Cancel", "cancel")
 
+    def hint_text(self) -> str:
+        """Enter links; typing narrows (said when there are more than shown)."""
+        return NARROW_HINT if self._narrowing_shown() else super().hint_text()
+
     def cancelled(self) -> CandidateView | CandidateChoice | None:
         """Esc: nothing chosen."""
         return None
 
+    # ------------------------------------------------------------- narrowing
+    def on_key(self, event: events.Key) -> None:
+        """Typing anywhere else in the dialog goes into the narrowing field."""
+        field = self.query_one(NarrowField)
+        if self.focused is field or not (event.is_printable and event.character):
+            return
+        if self.recheck is None or self.decided:
+            return
+        event.stop()
+        event.prevent_default()
+        self.query_one(NarrowRow).add_class("-shown")
+        self.query_one(".dialog-hint", Static).update(line(NARROW_HINT))
+        field.focus()
+        field.insert_text_at_cursor(event.character)
+
+    @on(Input.Changed, "#narrow")
+    def _narrowed(self, event: Input.Changed) -> None:
+        """Look again with the new narrowing (the newest typing's answer is shown: a
+        look still running is cancelled)."""
+        event.stop()
+        if self.recheck is not None and self.narrowing() != self.check.narrow:
+            self.run_worker(self._look_again(keep=False), group="recheck", exclusive=True)
+
+    def narrowing(self) -> str:
+        """What is in the narrowing field."""
+        return self.query_one(NarrowField).value.strip()
+
+    # ---------------------------------------------------------------- choosing
     @on(DataTable.RowSelected, "#candidates")
     def _selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -225,7 +351,7 @@ class NoMatch(CheckedDialog[NoMatchChoice | None]):
     def _text(self) -> Content:
         check = self.check
         if self.none_of_these:
-            count = plural(len(self.known), "scheduled appointment")
+            count = plural(check.total, "scheduled appointment")
             why = line(
                 ("Patient: ", BOLD),
                 check.patient_name,

@@ -4,7 +4,8 @@ after a sync, and the request/patient/requested lines at their top."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from textual.app import ComposeResult
@@ -23,8 +24,15 @@ DIFF_STYLE = "bold underline"
 GONE = "The last sync changed this appointment in the PMS: it is no longer scheduled."
 """Shown in a dialog whose appointment a sync cancelled or removed while it was open."""
 
-Recheck = Callable[[], AcceptCheck]
-"""Looks at the request again (``Workflow.check``); blocking, run off the UI thread."""
+
+class Recheck(Protocol):
+    """Looks at the request again (``Workflow.check``, the request and patient given);
+    blocking, run off the UI thread. ``narrow``: staff's narrowing of the appointments;
+    ``keep``: an appointment listed whatever the limit and the narrowing."""
+
+    def __call__(self, *, narrow: str = "", keep: int | None = None) -> AcceptCheck:
+        """The check as the database has it now."""
+        ...
 
 
 class CheckedDialog(Dialog[ResultT]):
@@ -43,10 +51,18 @@ class CheckedDialog(Dialog[ResultT]):
         if self.recheck is not None:
             self.run_worker(self._look_again(), group="recheck", exclusive=True)
 
-    async def _look_again(self) -> None:
+    def kept(self) -> int | None:
+        """The appointment this dialog shows, listed when it looks again (if any)."""
+        return None
+
+    async def _look_again(self, *, keep: bool = True) -> None:
+        """Look again (with the narrowing shown, and the appointment shown ``kept``)."""
         assert self.recheck is not None
+        recheck = functools.partial(
+            self.recheck, narrow=self.narrowing(), keep=self.kept() if keep else None
+        )
         try:
-            check = await asyncio.to_thread(self.recheck)
+            check = await asyncio.to_thread(recheck)
         except WorkflowError as error:  # another desk decided the request meanwhile
             if self.is_attached:
                 self.show_decided(str(error))
@@ -54,6 +70,11 @@ class CheckedDialog(Dialog[ResultT]):
         if self.is_attached and not self.decided:
             self.check = check
             self.show_check(check)
+
+    def narrowing(self) -> str:
+        """Staff's narrowing of the appointments (the check's, unless the dialog has its
+        own field)."""
+        return self.check.narrow
 
     def show_check(self, check: AcceptCheck) -> None:
         """Show ``check`` (already stored in ``self.check``) in place."""

@@ -82,6 +82,10 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
             rows.append(line((GONE, BOLD)))
         return lines(*rows)
 
+    def kept(self) -> int | None:
+        """The appointment offered stays listed when the dialog looks again."""
+        return self.appointment.id
+
     def show_check(self, check: AcceptCheck) -> None:
         """The appointment as the PMS has it now; Link is disabled if it is gone."""
         current = still_scheduled(check, self.appointment.id)
@@ -90,7 +94,7 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
             self.candidate = current
         self._body().update(self._text())
         self.query_one("#link", Button).disabled = self.gone
-        others = len(check.candidates) - (0 if self.gone else 1)
+        others = check.total - (0 if self.gone else 1)
         for button_ in self.query("#others").results(Button):
             button_.label = Content(f"Other appointments ({others})")
             button_.disabled = others <= 0
@@ -98,7 +102,7 @@ class ExactMatch(CheckedDialog[ExactChoice | None]):
     def buttons(self) -> ComposeResult:
         """Link / other appointments / cancel."""
         yield button("Link appointment", "link", variant="primary")
-        others = len(self.check.candidates) - 1
+        others = self.check.total - 1
         if others > 0:
             yield button(f"Other appointments ({others})", "others")
         yield button("Cancel", "cancel")
@@ -155,6 +159,10 @@ class ConfirmLink(CheckedDialog[bool | None]):
     def on_mount(self) -> None:
         """OK is disabled when the appointment cannot be linked."""
         self.query_one("#ok", Button).disabled = self.blocked
+
+    def kept(self) -> int | None:
+        """The appointment to link stays listed when the dialog looks again."""
+        return self.candidate.appointment.id
 
     def show_check(self, check: AcceptCheck) -> None:
         """The appointment as the PMS has it now (a moved time is shown); OK is disabled
