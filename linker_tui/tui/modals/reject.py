@@ -83,8 +83,11 @@ class ScheduledWarning(Dialog[WarningChoice | None]):
         if not self.is_attached:
             return
         self.appointments = appointments
-        self.query_one("#body", Static).update(self._text())
-        self.query_one("#link_instead", Button).disabled = not appointments
+        # through queries, not query_one: the dialog may be closing (the app quitting)
+        for body in self.query("#body").results(Static):
+            body.update(self._text())
+        for link in self.query("#link_instead").results(Button):
+            link.disabled = not appointments
 
     def buttons(self) -> ComposeResult:
         """Link instead / reject anyway / cancel."""
