@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +42,10 @@ class SyncStatus:
     running: bool  # a run (of any workstation) is going on
     attention: int  # requests flagged for staff
     waiting: int  # requests waiting for the PMS
+    refused: int = 0
+    """Rows (and inbox files) the newest run that read the PMS export could not import:
+    they stand until an export without them is read (a run that finds the export
+    unchanged does not clear them)."""
 
     @property
     def failing(self) -> bool:
@@ -97,6 +102,10 @@ def sync_status(engine: Engine, now: datetime) -> SyncStatus:
             .where(OnlineRequest.state == RequestState.WAITING_PMS.value)
         ).one()
     success = next((r for r in finished if r.status == SyncRunStatus.OK.value), None)
+    refused = next(
+        (r.problems for r in finished if r.status == SyncRunStatus.OK.value and _read_data(r)),
+        None,
+    )
     return SyncStatus(
         last_run=SyncSummary.from_row(finished[0]) if finished else None,
         last_success=(
@@ -105,4 +114,29 @@ def sync_status(engine: Engine, now: datetime) -> SyncStatus:
         running=running,
         attention=int(attention),
         waiting=int(waiting),
+        refused=refused if refused is not None else _refused_before(engine, latest),
     )
+
+
+def _read_data(run: SyncRun) -> bool:
+    """Whether a run read the export (or met a problem): its problems are the current ones."""
+    return run.rows_seen > 0 or run.problems > 0
+
+
+def _refused_before(engine: Engine, latest: Sequence[SyncRun]) -> int:
+    """The problems of the newest ok run that read data, older than ``latest``."""
+    if not latest:
+        return 0
+    oldest = min(r.id for r in latest if r.id is not None)
+    with read_session(engine) as session:
+        row = session.exec(
+            select(SyncRun)
+            .where(
+                SyncRun.status == SyncRunStatus.OK.value,
+                col(SyncRun.id) < oldest,
+                (col(SyncRun.rows_seen) > 0) | (col(SyncRun.problems) > 0),
+            )
+            .order_by(col(SyncRun.id).desc())
+            .limit(1)
+        ).first()
+    return row.problems if row is not None else 0

@@ -86,7 +86,9 @@ def sync_status_text(
     """The sync part of the status line and whether it is a problem (marked ``!`` too).
 
     ``("synced 40 s ago · +3 ~12 appts", False)``, ``("! sync failed 10:42 — Y to see",
-    True)``, ``("! last sync 25 min ago — Y to see", True)`` when the data is stale.
+    True)``, ``("! last sync 25 min ago — Y to see", True)`` when the data is stale,
+    ``("! 2 rows refused — Y to see · synced just now · no changes", True)`` while the
+    export read last holds rows the sync could not import.
     """
     if status is None:
         return "", False
@@ -104,4 +106,7 @@ def sync_status_text(
     if now - finished > stale_after:
         return f"{running}! last sync {ago(finished, now)} — {runs_key} to see{attention}", True
     text = f"{running}synced {ago(finished, now)} · {run_counts(success)}{attention}"
+    if status.refused:  # first: the line is cut at its end on a narrow screen
+        refused = f"! {plural(status.refused, 'row')} refused — {runs_key} to see"
+        return f"{refused} · {text}", True
     return text, bool(attention)
