@@ -93,7 +93,9 @@ def test_keys_are_checked(
 
 
 def test_good_keys_are_accepted(config: Path) -> None:
-    config.write_text('keys = { "linker.accept" = "enter,a", "linker.help" = "?,f1" }\n')
+    config.write_text(
+        'keys = { "linker.open" = "v", "linker.accept" = "enter,a", "linker.help" = "?,f1" }\n'
+    )
     assert load_settings().keys["linker.accept"] == "enter,a"
 
 

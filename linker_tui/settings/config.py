@@ -202,7 +202,7 @@ class Settings(BaseSettings):
     """Where the file mail backend writes ``.eml`` files (default ``data_dir/outbox``)."""
     keys: dict[str, str] = Field(default_factory=dict)
     """Remapped keys by binding id (docs/settings.md lists them), e.g.
-    ``{ "linker.accept" = "enter,a" }``."""
+    ``{ "linker.accept" = "a,ctrl+a" }``."""
 
     # confirmation emails (docs/email.md)
     template_dir: Path | None = None

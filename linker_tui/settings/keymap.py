@@ -152,8 +152,18 @@ HELP = KeySpec(
     "Show every key and what it does",
 )
 QUIT = KeySpec("linker.quit", "q", "quit", "Quit", "Leave the app")
+OPEN_REQUEST = KeySpec(
+    "linker.open",
+    "enter",
+    "open_request",
+    "Read",
+    "Read the whole highlighted request: every field, the note in full (scrolls)",
+    show=False,
+    title="Read the whole request",
+)
 
 MAIN_KEYS: tuple[KeySpec, ...] = (
+    OPEN_REQUEST,
     ACCEPT,
     REJECT,
     REOPEN,
@@ -227,6 +237,24 @@ RUNS_BACK = KeySpec(
 RUNS_KEYS: tuple[KeySpec, ...] = (SYNC, RUNS_REFRESH, RUNS_BACK)
 """Keys of the sync runs screen (``y`` syncs there too)."""
 
+REQUEST_BACK = KeySpec(
+    "request.back",
+    "escape,q",
+    "back",
+    "Back",
+    "Request: back to the request list",
+    title="Back to the request list",
+)
+REQUEST_KEYS: tuple[KeySpec, ...] = (
+    ACCEPT,
+    REJECT,
+    REOPEN,
+    PATIENT,
+    DISMISS_ATTENTION,
+    REQUEST_BACK,
+)
+"""Keys of the whole-request screen (a decision goes back to the list and starts there)."""
+
 PATIENT_SEARCH = KeySpec(
     "patient.search",
     "slash,s",
@@ -267,6 +295,7 @@ palette and, for the outbox, the status line)."""
 
 CONTEXTS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("the request list", (*MAIN_KEYS, *APP_KEYS)),
+    ("the whole request", REQUEST_KEYS),
     ("the mail outbox", OUTBOX_KEYS),
     ("the sync runs", RUNS_KEYS),
     ("dialogs", MODAL_KEYS),

@@ -27,7 +27,7 @@ environment, or from a file only its owner can read (mode 0600).
 KEYS_HEADER = """
 ## Key binding ids (for `keys`)
 
-`keys = { "linker.accept" = "enter,a" }` replaces the keys of one binding. Keys are
+`keys = { "linker.accept" = "a,ctrl+a" }` replaces the keys of one binding. Keys are
 Textual's names: a character (`a`, `A`, `?`), `enter`, `escape`, `tab`, `space`,
 `up`/`down`/`left`/`right`, `home`, `end`, `pageup`, `pagedown`, `f1`…`f24`, with
 `ctrl+`, `shift+`, `alt+` in front; several keys are separated by commas. A key may mean

@@ -252,9 +252,10 @@ class LinkerApp(SafeApp[None]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
         from linker_tui.tui.screens.outbox import OutboxScreen
+        from linker_tui.tui.screens.request import RequestScreen
         from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 
-        if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen):
+        if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen | RequestScreen):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
         yield SystemCommand("Help", "Show every key and what it does", self.action_help)

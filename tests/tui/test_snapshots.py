@@ -29,6 +29,7 @@ from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
+from linker_tui.tui.screens.request import RequestScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from tests.sync_support import appointment
 from tests.tui.drive import LARGE, SMALL, main_screen, select, settle, wait_screen, wait_until
@@ -199,6 +200,23 @@ def _second_request(
             )
         await _goto(external_id, (("a", first),))(pilot)
 
+
+def _long_note(steps: tuple[Step, ...]) -> Steps:
+    """The exact request carries a 392-character note (cut, and marked, in the pane)."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        from tests.tui.test_request_screen import ALLERGY
+
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        with write_session(app.services.engine) as s:
+            request = s.exec(
+                sql_select(OnlineRequest).where(OnlineRequest.external_id == "REQ-1001")
+            ).one()
+            request.note = ALLERGY
+            s.add(request)
+        await _goto("REQ-1001", steps)(pilot)
+
     return run
 
 
@@ -256,6 +274,8 @@ CASES: dict[str, Steps] = {
     "duplicate": _second_request("A-GRETA", "REQ-2001", Duplicate),
     "exact_note": _second_request("A-EXACT", "REQ-2002", ExactMatch, note=ALLERGY),
     "email_correction": _correction,
+    "main_long_note": _long_note(()),
+    "request": _long_note((("enter", RequestScreen),)),
 }
 
 

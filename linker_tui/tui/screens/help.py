@@ -19,6 +19,7 @@ from linker_tui.tui.keys import (
     OTHER_KEYS,
     OUTBOX_KEYS,
     PATIENT_SEARCH,
+    REQUEST_KEYS,
     RUNS_KEYS,
     KeySpec,
 )
@@ -53,6 +54,8 @@ class HelpScreen(ModalScreen[None]):
     def _rows(self) -> list[tuple[Content, Content]]:
         rows = [(line(("Request list", "bold")), Content(""))]
         rows += [(line(self._key_names(s)), line(s.help)) for s in (*MAIN_KEYS, *APP_KEYS)]
+        rows.append((line(("Whole request (Enter on the list)", "bold")), Content("")))
+        rows += [(line(self._key_names(s)), line(s.help)) for s in REQUEST_KEYS]
         rows.append((line(("Mail outbox", "bold")), Content("")))
         rows += [(line(self._key_names(s)), line(s.help)) for s in OUTBOX_KEYS]
         rows.append((line(("Sync runs", "bold")), Content("")))

@@ -43,6 +43,7 @@ from linker_tui.tui.jobs import MailQueued
 from linker_tui.tui.keys import (
     MAIN_KEYS,
     NEXT_PAGE,
+    OPEN_REQUEST,
     OUTBOX,
     PREVIOUS_PAGE,
     SYNC,
@@ -121,7 +122,7 @@ class MainScreen(Screen[None]):
         """Header and filter line, the list, the detail pane, status line and keys."""
         yield TopBar(self.services.settings.practice_name, id="top")
         yield RequestList(self.tz, id="requests")
-        yield DetailPane(self.tz, id="detail")
+        yield DetailPane(self.tz, id="detail", more=f"{self._keys(OPEN_REQUEST)}: read all")
         yield BottomBar(id="bottom")
 
     @property
@@ -387,6 +388,8 @@ class MainScreen(Screen[None]):
             if row.state.open != wanted_open:
                 return False
             return None if self._deciding() else True
+        if action == "open_request":
+            return row is not None
         if action == "dismiss_attention":
             if row is None or not row.attention:
                 return False
@@ -438,6 +441,22 @@ class MainScreen(Screen[None]):
         """The sync's warning on the highlighted request has been seen: clear it."""
         if self.selected is not None and self.selected.attention:
             self._decide(self.flows.dismiss_attention, self.selected)
+
+    def action_open_request(self) -> None:
+        """Read the whole highlighted request on its own screen; a decision key there comes
+        back here and starts the decision (if the list still shows that request)."""
+        from linker_tui.tui.screens.request import RequestScreen
+
+        row = self.selected
+        if row is None:
+            return
+
+        def decided(action: str | None) -> None:
+            selected = self.selected
+            if action and selected is not None and selected.id == row.id:
+                self.call_later(self.run_action, action)
+
+        self.app.push_screen(RequestScreen(self.services, row.id), decided)
 
     def action_outbox(self) -> None:
         """Open the mail outbox."""

@@ -1,10 +1,14 @@
-"""The pane under the list: everything about the highlighted request, under a rule."""
+"""The pane under the list: everything about the highlighted request, under a rule.
+
+The pane has six lines; what does not fit is cut and the cut is marked (``… ⏎: read
+all``): the whole request is on its own screen (:mod:`linker_tui.tui.screens.request`).
+"""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
@@ -16,7 +20,53 @@ from linker_tui.tui.safe import line, lines
 
 _LABEL = "bold"
 HEIGHT = 7
-"""The rule and six lines of text (a longer text is cut)."""
+"""The rule and six lines of text (a longer text is cut, and the cut marked)."""
+ELLIPSIS = "…"
+
+
+def cut_rows(rows: list[Content], width: int, height: int, more: str = "") -> list[Content]:
+    """``rows`` (wrapped to ``width``); when there are more than ``height``, the first
+    ``height`` with the last one cut and ended by ``… more`` (always the ellipsis)."""
+    if len(rows) <= height or height < 1:
+        return rows
+    tail = f"{ELLIPSIS} {more}" if more else ELLIPSIS
+    if len(tail) >= width:
+        tail = ELLIPSIS
+    last = rows[height - 1].rstrip().truncate(max(width - len(tail), 0)).rstrip()
+    return [*rows[: height - 1], last + Content(tail)]
+
+
+def fit(text: Content, width: int, height: int, more: str = "") -> Content:
+    """``text`` wrapped to ``width`` and cut to ``height`` lines (see :func:`cut_rows`);
+    unchanged when it fits."""
+    if width < 1 or height < 1:
+        return text
+    rows = [
+        piece.rstrip()
+        for row in text.split("\n", allow_blank=True)
+        for piece in (row.wrap(width) or [row])
+    ]
+    if len(rows) <= height:
+        return text
+    return Content("\n").join(cut_rows(rows, width, height, more))
+
+
+class CutText(Static):
+    """Literal text in a fixed height: what does not fit is cut, the cut marked with an
+    ellipsis and ``more`` (see :func:`fit`)."""
+
+    def __init__(self, text: Content, *, id: str | None = None, more: str = "") -> None:
+        super().__init__(text, id=id, markup=False)
+        self.more = more
+        """What ends a cut text after the ellipsis (``⏎: view``)."""
+
+    def render(self) -> RenderResult:
+        """The text, cut to the widget with the cut marked (see :func:`fit`)."""
+        text = self.content
+        if not isinstance(text, Content):
+            return super().render()
+        size = self.content_size
+        return fit(text, size.width, size.height, self.more)
 
 
 class DetailPane(Vertical):
@@ -41,9 +91,11 @@ class DetailPane(Vertical):
     }}
     """
 
-    def __init__(self, tz: ZoneInfo, *, id: str | None = None) -> None:
+    def __init__(self, tz: ZoneInfo, *, id: str | None = None, more: str = "") -> None:
         super().__init__(id=id)
         self.tz = tz
+        self.more = more
+        """What ends a cut text after the ellipsis (``⏎: read all``)."""
         self.request_id: int | None = None
         self._pieces: list[Content] = [line("No request selected.")]
         self._rows: list[tuple[str, tuple[object, ...]]] = []
@@ -53,6 +105,11 @@ class DetailPane(Vertical):
         """One Static per screen line under the rule."""
         for _ in range(HEIGHT - 1):
             yield Static(Content(""), markup=False)
+
+    @property
+    def shown(self) -> list[str]:
+        """The pane's lines as drawn (for tests)."""
+        return [text for text, _styles in self._rows]
 
     @property
     def content(self) -> Content:
@@ -80,8 +137,9 @@ class DetailPane(Vertical):
         width = self.content_size.width
         if width <= 0 or not self.is_mounted:
             return  # on_resize draws it
-        rows = [row for piece in self._pieces for row in piece.wrap(width)]
         statics = list(self.query_children(Static).results(Static))
+        rows = [row for piece in self._pieces for row in piece.wrap(width)]
+        rows = cut_rows(rows, width, len(statics), self.more)
         shown: list[tuple[str, tuple[object, ...]]] = [
             (row.plain, tuple(row.spans)) for row in rows[: len(statics)]
         ]
