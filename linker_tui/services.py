@@ -192,6 +192,13 @@ class Services:
 
         cancel_email(self.engine, outbox_id, self.clock, self.actor, reason)
 
+    def resend_email(self, outbox_id: int) -> int:
+        """A sent email sent again as a new outbox row, queued; its id (raises
+        OutboxActionError)."""
+        from linker_tui.workflow.outbox_actions import resend_email
+
+        return resend_email(self.engine, outbox_id, self.clock, self.actor)
+
     def outbox_entries(
         self, statuses: tuple[OutboxStatus, ...] | None = None, limit: int = 500
     ) -> list[OutboxEntry]:

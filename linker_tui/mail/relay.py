@@ -162,6 +162,26 @@ def new_worker_id(actor: Actor | None = None) -> str:
     return f"{who}/{os.getpid()}/{uuid.uuid4().hex[:6]}"
 
 
+def why_not_send(session: Session, row: EmailOutbox) -> str:
+    """Why the email of ``row`` should not go out now ("" when it may): its request is no
+    longer linked to its appointment, the appointment is gone or no longer booked, or the
+    patient asked not to be emailed (checked at send time, and before a resend)."""
+    appointment = session.get(Appointment, row.appointment_id)
+    request = session.get(OnlineRequest, row.request_id)
+    if request is None or request.state != RequestState.LINKED.value:
+        return "the request is no longer linked"
+    if request.linked_appointment_id != row.appointment_id:
+        return "the request is now linked to another appointment"
+    if appointment is None:
+        return "the appointment is no longer in the PMS data"
+    if not AppointmentStatus(appointment.status).bookable:
+        return f"the appointment is now {appointment.status} in the PMS"
+    patient = session.get(Patient, appointment.patient_id)
+    if patient is not None and patient.no_email:
+        return NO_EMAIL_REASON
+    return ""
+
+
 class OutboxRelay:
     """Sends due outbox rows through a mailer, one claimed row at a time."""
 
@@ -328,20 +348,7 @@ class OutboxRelay:
 
     @staticmethod
     def _why_not_send(session: Session, row: EmailOutbox) -> str:
-        appointment = session.get(Appointment, row.appointment_id)
-        request = session.get(OnlineRequest, row.request_id)
-        if request is None or request.state != RequestState.LINKED.value:
-            return "the request is no longer linked"
-        if request.linked_appointment_id != row.appointment_id:
-            return "the request is now linked to another appointment"
-        if appointment is None:
-            return "the appointment is no longer in the PMS data"
-        if not AppointmentStatus(appointment.status).bookable:
-            return f"the appointment is now {appointment.status} in the PMS"
-        patient = session.get(Patient, appointment.patient_id)
-        if patient is not None and patient.no_email:
-            return NO_EMAIL_REASON
-        return ""
+        return why_not_send(session, row)
 
     # ---------------------------------------------------------------- recording
     def _finish(self, outbox_id: int, **values: Any) -> bool:

@@ -54,6 +54,13 @@ class Mailer(Protocol):
     def deliver(self, message: EmailMessage) -> None: ...
 
 
+def eml_path(folder: Path, message_id: str) -> Path:
+    """Where the file backend writes the message with ``message_id``: named by it, so a
+    second attempt of the same email replaces the same file."""
+    name = message_id.strip().strip("<>").replace("/", "_").replace("@", "_at_")
+    return folder / f"{name}.eml"
+
+
 class FileMailer:
     """Writes each message as an ``.eml`` file into a folder (demo and single desks)."""
 
@@ -62,15 +69,15 @@ class FileMailer:
 
     def deliver(self, message: EmailMessage) -> None:
         """Write the message atomically (a temporary file, then a rename), named by its
-        Message-ID so a resend replaces the same file."""
-        name = str(message["Message-ID"]).strip("<>").replace("/", "_").replace("@", "_at_")
+        Message-ID so a second attempt of the same email replaces its file."""
+        target = eml_path(self.folder, str(message["Message-ID"]))
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(message.as_bytes())
-                os.replace(tmp, self.folder / f"{name}.eml")
+                os.replace(tmp, target)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)

@@ -199,6 +199,22 @@ OUTBOX_CANCEL = KeySpec(
     "Outbox: cancel the highlighted queued or failed email (it will not be sent)",
     title="Cancel email",
 )
+OUTBOX_RESEND = KeySpec(
+    "outbox.resend",
+    "s",
+    "resend",
+    "Send again",
+    "Outbox: send the highlighted sent email again, as a new email (the sent one stays)",
+    title="Send email again",
+)
+OUTBOX_PREVIEW = KeySpec(
+    "outbox.preview",
+    "enter,v",
+    "preview",
+    "View",
+    "Outbox: the highlighted email as the patient sees it (From, To, Subject, the text)",
+    title="View email",
+)
 OUTBOX_REFRESH = KeySpec(
     "outbox.refresh",
     "f5,ctrl+r",
@@ -215,8 +231,26 @@ OUTBOX_BACK = KeySpec(
     "Outbox: back to the request list",
     title="Back to the request list",
 )
-OUTBOX_KEYS: tuple[KeySpec, ...] = (OUTBOX_RETRY, OUTBOX_CANCEL, OUTBOX_REFRESH, OUTBOX_BACK)
+OUTBOX_KEYS: tuple[KeySpec, ...] = (
+    OUTBOX_RETRY,
+    OUTBOX_CANCEL,
+    OUTBOX_RESEND,
+    OUTBOX_PREVIEW,
+    OUTBOX_REFRESH,
+    OUTBOX_BACK,
+)
 """Keys of the mail outbox screen."""
+
+PREVIEW_BACK = KeySpec(
+    "preview.back",
+    "escape,q",
+    "back",
+    "Back",
+    "Email view: back to the outbox",
+    title="Back to the outbox",
+)
+PREVIEW_KEYS: tuple[KeySpec, ...] = (PREVIEW_BACK,)
+"""Keys of the email view (the text scrolls with the arrows and PgUp PgDn)."""
 
 RUNS_REFRESH = KeySpec(
     "runs.refresh",
@@ -297,6 +331,7 @@ CONTEXTS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("the request list", (*MAIN_KEYS, *APP_KEYS)),
     ("the whole request", REQUEST_KEYS),
     ("the mail outbox", OUTBOX_KEYS),
+    ("the email view", PREVIEW_KEYS),
     ("the sync runs", RUNS_KEYS),
     ("dialogs", MODAL_KEYS),
     ("the patient dialog", (PATIENT_SEARCH, *MODAL_KEYS)),

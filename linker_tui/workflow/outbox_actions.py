@@ -1,5 +1,6 @@
-"""Staff actions on the outbox: retry a failed email, cancel one (each audited). Sending
-is :mod:`linker_tui.mail.relay`'s, reading :mod:`linker_tui.mail.queries`'."""
+"""Staff actions on the outbox: retry a failed email, cancel one, send a sent one again
+(each audited). Sending is :mod:`linker_tui.mail.relay`'s, reading
+:mod:`linker_tui.mail.queries`'."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
-from linker_tui.mail.relay import clip, rowcount
+from linker_tui.mail.relay import clip, rowcount, why_not_send
 from linker_tui.store.db import write_session
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.store.models import EmailOutbox
@@ -113,3 +114,67 @@ def cancel_email(
         },
         detail=f"email {outbox_id} {text}",
     )
+
+
+# ------------------------------------------------------------ resend
+def resend_email(
+    engine: Engine,
+    outbox_id: int,
+    clock: Clock,
+    actor: Actor | None = None,
+) -> int:
+    """Send a sent email again: a new outbox row with the same recipient, subject, text
+    and calendar invitation (and a new Message-ID, given when it is sent), queued and due
+    now, audited (``email_resend``), in one transaction. The sent row and its history stay
+    as they are. Refused (nothing changes) unless the email was sent and would still go
+    out (:func:`linker_tui.mail.relay.why_not_send`). Returns the new row's id.
+
+    The audit row's ``before`` is empty (there was no row), its ``after`` the new row; on
+    PostgreSQL the database's insert trigger writes it (migration 0006)."""
+    who = actor or Actor("", "")
+    with write_session(engine) as session:
+        row = session.get(EmailOutbox, outbox_id)
+        if row is None:
+            raise OutboxActionError("This email no longer exists.")
+        if row.status != OutboxStatus.SENT:
+            raise OutboxActionError(
+                f"This email is {row.status}: only a sent email can be sent again."
+            )
+        _check_still_linked(session, row)
+        now = clock.now()
+        copy = EmailOutbox(
+            request_id=row.request_id,
+            appointment_id=row.appointment_id,
+            to_address=row.to_address,
+            to_name=row.to_name,
+            subject=row.subject,
+            body_text=row.body_text,
+            body_html=row.body_html,
+            ics=row.ics,
+            status=OutboxStatus.QUEUED,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        detail = f"queued to {row.to_address}: a copy of sent email {outbox_id}"
+        explain(session, "email_resend", detail, who, clock)  # PostgreSQL: its trigger
+        session.add(copy)
+        session.flush()
+        assert copy.id is not None
+        record(
+            session,
+            action="email_resend",
+            request_id=row.request_id,
+            before={"outbox_id": None, "status": None},
+            after={"outbox_id": copy.id, "status": OutboxStatus.QUEUED.value},
+            detail=detail,
+            actor=who,
+            clock=clock,
+        )
+        return copy.id
+
+
+def _check_still_linked(session: Session, row: EmailOutbox) -> None:
+    """The confirmation still holds (else the relay would cancel the copy: say so now)."""
+    reason = why_not_send(session, row)
+    if reason:
+        raise OutboxActionError(f"Not sent again: {reason}.")

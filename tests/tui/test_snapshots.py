@@ -26,6 +26,7 @@ from linker_tui.tui.modals.duplicate import Duplicate
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt, ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.modals.reject import RejectReason, ScheduledWarning
+from linker_tui.tui.screens.email_preview import EmailPreviewScreen
 from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
@@ -239,6 +240,31 @@ async def _correction(pilot: Pilot[None]) -> None:
     await _goto("REQ-1009", steps)(pilot)
 
 
+def _mail_written(steps: tuple[Step, ...]) -> Steps:
+    """The linked request's email written by the file backend, then ``steps``."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        services = app.services
+        with write_session(services.engine) as s:  # a fixed Message-ID, hence file name
+            for row in s.exec(sql_select(EmailOutbox)).all():
+                row.message_id = f"<fixed-{row.id}@practice.invalid>"
+                s.add(row)
+        assert services.deliver_outbox().sent == 1
+        # the screens name the file in this folder (the test's own varies)
+        services.settings = services.settings.with_overrides(outbox_dir=Path("/srv/outbox"))
+        await pilot.press("f5")
+        await settle(pilot)
+        for key, screen in steps:
+            await pilot.press(key)
+            await wait_screen(pilot, screen)
+            await settle(pilot)
+
+    return run
+
+
 CASES: dict[str, Steps] = {
     "main": _goto(None, ()),
     "main_handled": _goto(None, (("h", MainScreen),)),
@@ -276,6 +302,8 @@ CASES: dict[str, Steps] = {
     "email_correction": _correction,
     "main_long_note": _long_note(()),
     "request": _long_note((("enter", RequestScreen),)),
+    "outbox_written": _mail_written((("m", OutboxScreen),)),
+    "email_preview": _mail_written((("m", OutboxScreen), ("enter", EmailPreviewScreen))),
 }
 
 

@@ -19,6 +19,7 @@ from linker_tui.tui.keys import (
     OTHER_KEYS,
     OUTBOX_KEYS,
     PATIENT_SEARCH,
+    PREVIEW_KEYS,
     REQUEST_KEYS,
     RUNS_KEYS,
     KeySpec,
@@ -57,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
         rows.append((line(("Whole request (Enter on the list)", "bold")), Content("")))
         rows += [(line(self._key_names(s)), line(s.help)) for s in REQUEST_KEYS]
         rows.append((line(("Mail outbox", "bold")), Content("")))
-        rows += [(line(self._key_names(s)), line(s.help)) for s in OUTBOX_KEYS]
+        rows += [(line(self._key_names(s)), line(s.help)) for s in (*OUTBOX_KEYS, *PREVIEW_KEYS)]
         rows.append((line(("Sync runs", "bold")), Content("")))
         rows += [(line(self._key_names(s)), line(s.help)) for s in RUNS_KEYS]
         rows.append((line(("Everywhere", "bold")), Content("")))
