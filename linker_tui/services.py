@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock, SystemClock
@@ -27,8 +28,9 @@ from linker_tui.mail.queries import (
     sent_emails,
 )
 from linker_tui.settings.config import Settings
-from linker_tui.store.db import make_engine
+from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import Provider
 from linker_tui.store.schema import ensure_schema
 from linker_tui.sync.queries import SyncStatus, sync_status
 
@@ -80,6 +82,14 @@ def relay_policy(settings: Settings) -> RelayPolicy:
         retry_cap=timedelta(seconds=settings.outbox_retry_cap_seconds),
         lease=timedelta(seconds=settings.outbox_lease_seconds),
     )
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    """A name staff can sign in with, and the hash of its PIN ("" when it has none)."""
+
+    name: str
+    pin_hash: str = ""
 
 
 @dataclass
@@ -148,6 +158,32 @@ class Services:
                     phone_region=settings.phone_region,
                 )
             return self._workflow
+
+    # ------------------------------------------------------------------ staff
+    @property
+    def sign_in_mode(self) -> str:
+        """``off``, ``optional`` or ``required`` (``auto``: optional when the settings list
+        staff, else off)."""
+        mode = self.settings.staff_sign_in
+        if mode == "auto":
+            return "optional" if self.settings.staff else "off"
+        return mode
+
+    def staff_members(self) -> list[StaffMember]:
+        """Who can sign in: the settings' ``staff``, else the PMS's providers (no PINs)."""
+        if self.settings.staff:
+            return [StaffMember(name, pin) for name, pin in self.settings.staff.items()]
+        with read_session(self.engine) as session:
+            providers = session.exec(select(Provider)).all()
+            names = {p.display_name.strip() for p in providers}
+        return [StaffMember(name) for name in sorted(names - {""}, key=str.casefold)]
+
+    def sign_in(self, staff: str) -> None:
+        """``staff`` sits at the desk now: every action from here on is recorded under
+        that name, with the OS login ("" signs out: the OS login alone)."""
+        self.actor = replace(self.actor, staff=staff)
+        if self._workflow is not None:
+            self._workflow.actor = self.actor
 
     # ------------------------------------------------------------------ outbox
     @property

@@ -86,6 +86,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, Callable[[ModuleType], Command]]] = {
         lambda m: _with_services(lambda args, s: m.run_sync_command(s, args)),
     ),
     "db": ("linker_tui.cli.db", "add_db_parser", lambda m: m.run_db_command),
+    "staff-pin": ("linker_tui.cli.staff", "add_staff_pin_parser", lambda m: m.run_staff_pin),
     "doctor": ("linker_tui.doctor", "add_doctor_parser", lambda m: m.run_doctor_command),
 }
 """Subcommand → (module, the function adding its parser, its command from the module)."""

@@ -29,6 +29,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from linker_tui.common.actor import is_pin_hash
 from linker_tui.settings.keymap import keymap_problems
 from linker_tui.store.enums import AppointmentStatus
 
@@ -130,7 +131,9 @@ def read_settings_file(path: Path, *, named: bool) -> dict[str, Any]:
     secrets = [
         key
         for key, value in data.items()
-        if is_secret_field(key) or (isinstance(value, str) and _URL_PASSWORD.match(value))
+        if is_secret_field(key)
+        or (isinstance(value, str) and _URL_PASSWORD.match(value))
+        or (key == "staff" and isinstance(value, dict) and any(value.values()))  # PIN hashes
     ]
     mode = _readable_by_others(path) if secrets else None
     if mode is not None:
@@ -203,6 +206,16 @@ class Settings(BaseSettings):
     keys: dict[str, str] = Field(default_factory=dict)
     """Remapped keys by binding id (docs/settings.md lists them), e.g.
     ``{ "linker.accept" = "a,ctrl+a" }``."""
+
+    # who is at the desk (README "Staff sign-in")
+    staff: dict[str, str] = Field(default_factory=dict)
+    """Staff who sign in at the desk: name → ``""`` (no PIN) or the hash of their PIN from
+    ``linker-tui staff-pin`` (never the PIN itself; a file holding PIN hashes must be
+    readable by its owner only, mode 0600)."""
+    staff_sign_in: Literal["auto", "off", "optional", "required"] = "auto"
+    """Ask who is at the desk at start: ``auto`` when ``staff`` lists anyone, ``optional``
+    (Esc carries on as the OS login) or ``required`` always (from ``staff``, else the
+    PMS's providers); ``off``: never. Decisions record the name and the OS login."""
 
     # confirmation emails (docs/email.md)
     template_dir: Path | None = None
@@ -311,6 +324,19 @@ class Settings(BaseSettings):
                 f"unknown target status in {wrong!r} (use scheduled, confirmed, completed, "
                 "cancelled, broken, unscheduled or ignore)"
             )
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def _pins_are_hashed(cls, value: dict[str, str]) -> dict[str, str]:
+        plain = [name for name, pin in value.items() if pin and not is_pin_hash(pin)]
+        if plain:  # never repeat what was written: it may be a PIN
+            raise ValueError(
+                f"the PIN of {', '.join(map(repr, plain))} is not a hash made by "
+                "`linker-tui staff-pin` (a PIN is never stored as it is)"
+            )
+        if any(not name.strip() for name in value):
+            raise ValueError("a staff name is empty")
         return value
 
     @model_validator(mode="after")

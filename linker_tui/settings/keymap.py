@@ -152,6 +152,15 @@ HELP = KeySpec(
     "Show every key and what it does",
 )
 QUIT = KeySpec("linker.quit", "q", "quit", "Quit", "Leave the app")
+SIGN_IN = KeySpec(
+    "linker.sign_in",
+    "u",
+    "sign_in",
+    "Sign in",
+    "Who is at the desk: sign in with your name (and PIN), e.g. at a change of shift",
+    show=False,
+    title="Sign in (who is at the desk)",
+)
 OPEN_REQUEST = KeySpec(
     "linker.open",
     "enter",
@@ -180,7 +189,7 @@ MAIN_KEYS: tuple[KeySpec, ...] = (
 )
 """Keys of the request list screen."""
 
-APP_KEYS: tuple[KeySpec, ...] = (HELP, QUIT)
+APP_KEYS: tuple[KeySpec, ...] = (SIGN_IN, HELP, QUIT)
 """Keys that work everywhere outside dialogs."""
 
 OUTBOX_RETRY = KeySpec(
@@ -289,6 +298,17 @@ REQUEST_KEYS: tuple[KeySpec, ...] = (
 )
 """Keys of the whole-request screen (a decision goes back to the list and starts there)."""
 
+SIGN_IN_SKIP = KeySpec(
+    "sign_in.skip",
+    "escape",
+    "skip",
+    "Back",
+    "Sign-in: from the PIN back to the names; from the names carry on without signing in "
+    "(the OS login is recorded; not when sign-in is required)",
+)
+SIGN_IN_KEYS: tuple[KeySpec, ...] = (SIGN_IN_SKIP,)
+"""Keys of the sign-in screen (↑ ↓ Enter pick a name)."""
+
 PATIENT_SEARCH = KeySpec(
     "patient.search",
     "slash,s",
@@ -332,6 +352,7 @@ CONTEXTS: tuple[tuple[str, tuple[KeySpec, ...]], ...] = (
     ("the whole request", REQUEST_KEYS),
     ("the mail outbox", OUTBOX_KEYS),
     ("the email view", PREVIEW_KEYS),
+    ("the sign-in", SIGN_IN_KEYS),
     ("the sync runs", RUNS_KEYS),
     ("dialogs", MODAL_KEYS),
     ("the patient dialog", (PATIENT_SEARCH, *MODAL_KEYS)),

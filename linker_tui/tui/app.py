@@ -27,7 +27,7 @@ from linker_tui.tui.jobs import (
     OutboxDelivered,
     SyncFinished,
 )
-from linker_tui.tui.keys import APP_KEYS, bindings
+from linker_tui.tui.keys import APP_KEYS, SIGN_IN, bindings
 from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.main import MainScreen
@@ -90,6 +90,8 @@ class LinkerApp(SafeApp[None]):
         """Apply the practice's key remapping; keep log records off the terminal."""
         self.set_keymap(dict(self.services.settings.keys))
         self.logs.install()
+        if self.services.sign_in_mode != "off":
+            self.action_sign_in()
 
     def on_first_page_shown(self, message: FirstPageShown) -> None:
         """The requests staff wait for are on screen: start the background jobs (the
@@ -241,6 +243,35 @@ class LinkerApp(SafeApp[None]):
             timeout=15,
         )
 
+    # ------------------------------------------------------------------ staff
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``u`` (sign in) only where the practice uses staff sign-in."""
+        if action == "sign_in":
+            return self.services.sign_in_mode != "off"
+        return True
+
+    def action_sign_in(self) -> None:
+        """Ask who is at the desk (at start, and on ``u``)."""
+        from linker_tui.tui.screens.sign_in import SignInScreen
+
+        if not isinstance(self.screen, SignInScreen):
+            required = self.services.sign_in_mode == "required"
+            self.push_screen(SignInScreen(self.services, required=required), self._signed_in)
+
+    def _signed_in(self, staff: str | None) -> None:
+        """Record actions under ``staff`` from now on (None: skipped, nothing changes)."""
+        if staff is None:
+            return
+        self.services.sign_in(staff)
+        self.main_screen.top_bar.show_who(staff)
+        login = self.services.actor.os_user
+        self.notify(
+            f"Signed in as {staff}: your decisions are recorded under your name "
+            f"(and this computer's login, {login}).",
+            markup=False,
+            timeout=6,
+        )
+
     # ------------------------------------------------------------------ keys
     def action_help(self) -> None:
         """Show every key."""
@@ -258,6 +289,8 @@ class LinkerApp(SafeApp[None]):
         if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen | RequestScreen):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
+        if self.check_action(SIGN_IN.action, ()):
+            yield SystemCommand(SIGN_IN.command, SIGN_IN.help, self.action_sign_in)
         yield SystemCommand("Help", "Show every key and what it does", self.action_help)
         yield from super().get_system_commands(screen)
 

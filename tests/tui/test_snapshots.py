@@ -31,6 +31,7 @@ from linker_tui.tui.screens.help import HelpScreen
 from linker_tui.tui.screens.main import DECISION_GROUP, MainScreen
 from linker_tui.tui.screens.outbox import OutboxScreen
 from linker_tui.tui.screens.request import RequestScreen
+from linker_tui.tui.screens.sign_in import SignInScreen
 from linker_tui.tui.screens.sync_runs import SyncRunsScreen
 from tests.sync_support import appointment
 from tests.tui.drive import LARGE, SMALL, main_screen, select, settle, wait_screen, wait_until
@@ -265,6 +266,25 @@ def _mail_written(steps: tuple[Step, ...]) -> Steps:
     return run
 
 
+def _staff(steps: tuple[Step, ...]) -> Steps:
+    """The practice lists its staff (sign-in optional): ``u``, then ``steps``."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        app = pilot.app
+        assert isinstance(app, LinkerApp)
+        staff = {"Alice Chen": "", "Bob Singh": ""}
+        app.services.settings = app.services.settings.with_overrides(staff=staff)
+        for key, screen in (("u", SignInScreen), *steps):
+            await pilot.press(key)
+            await wait_screen(pilot, screen)
+            await settle(pilot)
+        app.clear_notifications()  # the toast times out: not in the picture
+        await pilot.pause()
+
+    return run
+
+
 CASES: dict[str, Steps] = {
     "main": _goto(None, ()),
     "main_handled": _goto(None, (("h", MainScreen),)),
@@ -304,6 +324,8 @@ CASES: dict[str, Steps] = {
     "request": _long_note((("enter", RequestScreen),)),
     "outbox_written": _mail_written((("m", OutboxScreen),)),
     "email_preview": _mail_written((("m", OutboxScreen), ("enter", EmailPreviewScreen))),
+    "sign_in": _staff(()),
+    "main_signed_in": _staff((("down", SignInScreen), ("enter", MainScreen))),
 }
 
 

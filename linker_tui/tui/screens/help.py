@@ -22,6 +22,7 @@ from linker_tui.tui.keys import (
     PREVIEW_KEYS,
     REQUEST_KEYS,
     RUNS_KEYS,
+    SIGN_IN_SKIP,
     KeySpec,
 )
 from linker_tui.tui.safe import line
@@ -65,6 +66,7 @@ class HelpScreen(ModalScreen[None]):
         rows += [(line(keys), line(what)) for keys, what in OTHER_KEYS]
         rows.append((line(self._key_names(MODAL_CANCEL)), line(MODAL_CANCEL.help)))
         rows.append((line(self._key_names(PATIENT_SEARCH)), line(PATIENT_SEARCH.help)))
+        rows.append((line(self._key_names(SIGN_IN_SKIP)), line(SIGN_IN_SKIP.help)))
         return rows
 
     def action_close(self) -> None:

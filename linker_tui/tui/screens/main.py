@@ -443,20 +443,10 @@ class MainScreen(Screen[None]):
             self._decide(self.flows.dismiss_attention, self.selected)
 
     def action_open_request(self) -> None:
-        """Read the whole highlighted request on its own screen; a decision key there comes
-        back here and starts the decision (if the list still shows that request)."""
-        from linker_tui.tui.screens.request import RequestScreen
+        """Read the whole highlighted request (a decision key there starts it here)."""
+        from linker_tui.tui.screens.request import open_request
 
-        row = self.selected
-        if row is None:
-            return
-
-        def decided(action: str | None) -> None:
-            selected = self.selected
-            if action and selected is not None and selected.id == row.id:
-                self.call_later(self.run_action, action)
-
-        self.app.push_screen(RequestScreen(self.services, row.id), decided)
+        open_request(self)
 
     def action_outbox(self) -> None:
         """Open the mail outbox."""

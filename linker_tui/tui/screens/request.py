@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
 from textual import work
@@ -27,6 +27,9 @@ from linker_tui.tui.keys import REQUEST_KEYS, KeySpec, bindings
 from linker_tui.tui.messages import PmsSynced, RequestsChanged
 from linker_tui.tui.safe import content, line
 from linker_tui.tui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from linker_tui.tui.screens.main import MainScreen
 
 DECISIONS = ("accept", "reject", "reopen", "patient", "dismiss_attention")
 """The actions this screen hands back to the request list (its result)."""
@@ -66,6 +69,21 @@ def request_fields(detail: RequestDetail, tz: ZoneInfo) -> list[Field]:
         fields.append(("Decided by", line(decided)))
     fields.append(("Note", content(detail.note.strip()) if detail.note.strip() else line("-")))
     return fields
+
+
+def open_request(main: MainScreen) -> None:
+    """Show the request highlighted on ``main``; a decision key there comes back and starts
+    the decision on the list (if the list still shows that request)."""
+    row = main.selected
+    if row is None:
+        return
+
+    def decided(action: str | None) -> None:
+        selected = main.selected
+        if action and selected is not None and selected.id == row.id:
+            main.call_later(main.run_action, action)
+
+    main.app.push_screen(RequestScreen(main.services, row.id), decided)
 
 
 class RequestScreen(Screen[str | None]):

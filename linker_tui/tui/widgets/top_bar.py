@@ -56,9 +56,10 @@ class FilterInput(SafeInput):
 
 
 class TopBar(Vertical):
-    """Line 1: `` Practice name            Pending 31 · Waiting for PMS 2 · … `` (the name
-    bold, cut first when the line is short). Line 2: `` Filter:  / to filter   rows
-    1\u2013100 of 9,310 · open · [ ] page `` (the hint is the field's placeholder)."""
+    """Line 1: `` Practice name · Bob Singh     Pending 31 · Waiting for PMS 2 · … `` (the
+    name bold, cut first when the line is short; then who signed in at the desk, if
+    anyone). Line 2: `` Filter:  / to filter   rows 1\u2013100 of 9,310 · open · [ ] page ``
+    (the hint is the field's placeholder)."""
 
     DEFAULT_CSS = """
     TopBar {
@@ -120,18 +121,27 @@ class TopBar(Vertical):
         self.counts_shown = ""
         """The counts as shown (empty until the first page is loaded)."""
         self.status_text = ""
+        self.who_text = ""
+        """The staff member signed in, as shown ("" when nobody)."""
         """The page status as shown ("rows 1\u2013100 of 159 · open")."""
 
     def compose(self) -> ComposeResult:
         """The header line and the filter line."""
         with Horizontal(id="header"):
             yield Static(Content(self.practice_text), id="practice")
+            yield Static(id="who")
             yield Static(id="counts")
             yield Static(id="counts-short")  # instead of #counts on a narrow screen
         with Horizontal(id="filter-row"):
             yield Static(Content(LABEL), id="filter-label")
             yield FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
             yield Static(id="page-status")
+
+    def show_who(self, staff: str) -> None:
+        """Who signed in at the desk (``· Bob Singh``; nothing when nobody did)."""
+        self.who_text = one_line(staff).strip()
+        shown = f"· {self.who_text}" if self.who_text else ""
+        self.query_one("#who", Static).update(Content(shown))
 
     def show_counts(self, counts: Mapping[RequestState, int]) -> None:
         """Show the counts per state."""
