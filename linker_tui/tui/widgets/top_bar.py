@@ -56,9 +56,9 @@ class FilterInput(SafeInput):
 
 
 class TopBar(Vertical):
-    """Line 1: `` Practice name · Bob Singh     Pending 31 · Waiting for PMS 2 · … `` (the
-    name bold, cut first when the line is short; then who signed in at the desk, if
-    anyone). Line 2: `` Filter:  / to filter   rows 1\u2013100 of 9,310 · open · [ ] page ``
+    """Line 1: `` Bob Singh · Practice name     Pending 31 · Waiting for PMS 2 · … `` (who
+    signed in at the desk, if anyone, and the practice's name, bold, cut first when the
+    line is short). Line 2: `` Filter:  / to filter   rows 1\u2013100 of 9,310 · open · [ ] page ``
     (the hint is the field's placeholder)."""
 
     DEFAULT_CSS = """
@@ -129,7 +129,6 @@ class TopBar(Vertical):
         """The header line and the filter line."""
         with Horizontal(id="header"):
             yield Static(Content(self.practice_text), id="practice")
-            yield Static(id="who")
             yield Static(id="counts")
             yield Static(id="counts-short")  # instead of #counts on a narrow screen
         with Horizontal(id="filter-row"):
@@ -138,10 +137,11 @@ class TopBar(Vertical):
             yield Static(id="page-status")
 
     def show_who(self, staff: str) -> None:
-        """Who signed in at the desk (``· Bob Singh``; nothing when nobody did)."""
+        """Who signed in at the desk, before the practice's name (``Bob Singh · Maple
+        Grove Dental``: the name of the practice is cut first); nothing when nobody did."""
         self.who_text = one_line(staff).strip()
-        shown = f"· {self.who_text}" if self.who_text else ""
-        self.query_one("#who", Static).update(Content(shown))
+        shown = f"{self.who_text} · {self.practice_text}" if self.who_text else self.practice_text
+        self.query_one("#practice", Static).update(Content(shown))
 
     def show_counts(self, counts: Mapping[RequestState, int]) -> None:
         """Show the counts per state."""
