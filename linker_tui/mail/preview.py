@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from linker_tui.mail.message import InvalidHeader, build_message, needs_smtputf8
 from linker_tui.mail.transport import eml_path
 from linker_tui.store.db import read_session
-from linker_tui.store.models import EmailOutbox, OutboxStatus
+from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import EmailOutbox
 
 HEADERS = ("From", "To", "Subject", "Date")
 

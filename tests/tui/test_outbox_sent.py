@@ -8,7 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from linker_tui.store.db import write_session
-from linker_tui.store.models import EmailOutbox, OutboxStatus
+from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.models import EmailOutbox
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.screens.email_preview import EmailPreviewScreen

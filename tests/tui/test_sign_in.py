@@ -14,7 +14,7 @@ from textual.widgets import Input, OptionList
 
 from linker_tui.common.actor import check_pin, hash_pin, is_pin_hash
 from linker_tui.settings.config import ConfigError, Settings, load_settings
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.reject import RejectReason
 from linker_tui.tui.screens.main import MainScreen

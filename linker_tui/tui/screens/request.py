@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from linker_tui.read.queries import request_detail
 from linker_tui.read.views import RequestDetail
 from linker_tui.services import Services
-from linker_tui.store.models import RequestState
+from linker_tui.store.enums import RequestState
 from linker_tui.tui.formatting import appointment_summary, long_datetime, with_provider
 from linker_tui.tui.keys import REQUEST_KEYS, KeySpec, bindings
 from linker_tui.tui.messages import PmsSynced, RequestsChanged
