@@ -8,7 +8,7 @@ from sqlmodel import select as sql_select
 from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.accept import ExactMatch
+from linker_tui.tui.modals.link import ExactMatch
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.screens.request import RequestScreen
 from linker_tui.tui.widgets.detail import fit
