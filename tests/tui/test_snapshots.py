@@ -202,6 +202,8 @@ def _second_request(
             )
         await _goto(external_id, (("a", first),))(pilot)
 
+    return run
+
 
 def _long_note(steps: tuple[Step, ...]) -> Steps:
     """The exact request carries a 392-character note (cut, and marked, in the pane)."""
