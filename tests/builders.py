@@ -8,10 +8,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from linker_tui.matching import patient_keys
 from linker_tui.store.db import read_session, write_session
+from linker_tui.store.enums import AppointmentStatus, RequestState
 from linker_tui.store.models import (
     Appointment,
     AuditEvent,
@@ -85,7 +86,7 @@ def add_appointment(
     provider_id: int | None,
     start: datetime,
     *,
-    status: str = "scheduled",
+    status: AppointmentStatus = AppointmentStatus.SCHEDULED,
     operatory: str = "OP1",
     reason: str = "Cleaning",
     duration: int = 60,
@@ -120,7 +121,7 @@ def add_request(
     phone: str = "",
     reason: str = "Cleaning",
     note: str = "",
-    state: str = "pending",
+    state: RequestState = RequestState.PENDING,
 ) -> int:
     with write_session(engine) as s:
         request = OnlineRequest(
@@ -148,7 +149,7 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
     """Every decision-relevant row, to compare a database before and after."""
     with read_session(engine) as s:
         rows: list[tuple[object, ...]] = []
-        for r in s.exec(select(OnlineRequest).order_by(OnlineRequest.id)).all():
+        for r in s.exec(select(OnlineRequest).order_by(col(OnlineRequest.id))).all():
             rows.append(
                 (
                     "request",
@@ -162,11 +163,11 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
                     r.version,
                 )
             )
-        for a in s.exec(select(AuditEvent).order_by(AuditEvent.id)).all():
+        for a in s.exec(select(AuditEvent).order_by(col(AuditEvent.id))).all():
             rows.append(("audit", a.id, a.action, a.request_id, a.before, a.after))
-        for e in s.exec(select(EmailOutbox).order_by(EmailOutbox.id)).all():
+        for e in s.exec(select(EmailOutbox).order_by(col(EmailOutbox.id))).all():
             rows.append(("email", e.id, e.request_id, e.status, e.to_address))
-        for ap in s.exec(select(Appointment).order_by(Appointment.id)).all():
+        for ap in s.exec(select(Appointment).order_by(col(Appointment.id))).all():
             rows.append(("appointment", ap.id, ap.status, ap.start))
         return rows
 

@@ -49,13 +49,15 @@ def desk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _doctor(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
     status = main(["doctor", "--json", *argv])
-    return status, json.loads(capsys.readouterr().out)
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return status, report
 
 
 def _find(report: dict[str, Any], section: str, name: str) -> dict[str, Any]:
     found = [f for f in report["findings"] if f["section"] == section and f["name"] == name]
     assert found, (section, name, report["findings"])
-    return found[-1]
+    finding: dict[str, Any] = found[-1]
+    return finding
 
 
 def test_doctor_passes_on_the_demo(desk: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from typing import Any
 
 import phonenumbers
 
@@ -205,7 +206,7 @@ class PatientKeys:
     phone_mobile_key: str
     last_name_alt_keys: frozenset[str]
 
-    def columns(self) -> dict[str, str]:
+    def columns(self) -> dict[str, Any]:
         """The values of the patient table's key columns."""
         values = dict(vars(self))
         del values["last_name_alt_keys"]

@@ -408,8 +408,8 @@ def evaluate(
             calibration[0] += 1
             calibration[1] += chance
             calibration[2] += bool(found) and found[0] == request.expected
-        for key in (request.category, "ALL"):
-            t = tallies.setdefault(key, Tally())
+        for name in (request.category, "ALL"):
+            t = tallies.setdefault(name, Tally())
             t.requests += 1
             t.exact += exact
             if request.expected:
@@ -421,7 +421,7 @@ def evaluate(
                 t.unknown_exact += exact
             wrong = exact and found[0] != request.expected
             t.family_mislinks += wrong and family.get(found[0]) == request.family
-            if key == "ALL" and (wrong or (request.expected and request.expected not in found[:3])):
+            if name == "ALL" and (wrong or (request.expected and request.expected not in found[:3])):
                 t.misses.append(
                     f"{request.category}: {request.typed} expected {request.expected or '-'}, "
                     f"got {found[:3]} ({ranking.level.value}: {ranking.explanation})"
