@@ -4,6 +4,7 @@ after a sync, and the request/patient/requested lines at their top."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Button, Static
 
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
@@ -65,11 +67,15 @@ class CheckedDialog(Dialog[ResultT]):
             check = await asyncio.to_thread(recheck)
         except WorkflowError as error:  # another desk decided the request meanwhile
             if self.is_attached:
-                self.show_decided(str(error))
+                with contextlib.suppress(NoMatches):  # closed meanwhile: nothing to show
+                    self.show_decided(str(error))
             return
         if self.is_attached and not self.decided:
             self.check = check
-            self.show_check(check)
+            # The look took a moment: the dialog (or the app) may have closed meanwhile and
+            # its widgets be gone, although the screen is still attached.
+            with contextlib.suppress(NoMatches):
+                self.show_check(check)
 
     def narrowing(self) -> str:
         """Staff's narrowing of the appointments (the check's, unless the dialog has its
