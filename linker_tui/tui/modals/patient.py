@@ -9,6 +9,7 @@ score alike are both shown, with a warning).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -18,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Button, DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
@@ -314,17 +316,19 @@ class PatientChooser(Dialog[PatientView | None]):
         check = await asyncio.to_thread(self.workflow.patient_candidates, self.row.id)
         if not self.is_attached:
             return
-        self.check = check
-        self.query_one("#body", Static).update(lines(*self._intro()))
-        if self.query_one("#patient-search-row").has_class("-shown"):
-            return  # search results stay; Esc shows the new ranking
-        current = self.table.highlighted()
-        self.table.show(check.candidates)
-        ids = [c.patient.id for c in check.candidates]
-        if current is not None and current.patient.id in ids:
-            self.table.move_cursor(row=ids.index(current.patient.id), animate=False)
-        self.query_one("#patients-title", Static).update(line(self._list_title()))
-        self._explain()
+        # the dialog may have closed meanwhile: its widgets gone, the screen still attached
+        with contextlib.suppress(NoMatches):
+            self.check = check
+            self.query_one("#body", Static).update(lines(*self._intro()))
+            if self.query_one("#patient-search-row").has_class("-shown"):
+                return  # search results stay; Esc shows the new ranking
+            current = self.table.highlighted()
+            self.table.show(check.candidates)
+            ids = [c.patient.id for c in check.candidates]
+            if current is not None and current.patient.id in ids:
+                self.table.move_cursor(row=ids.index(current.patient.id), animate=False)
+            self.query_one("#patients-title", Static).update(line(self._list_title()))
+            self._explain()
 
     # ---------------------------------------------------------------- search
     def action_search(self) -> None:
