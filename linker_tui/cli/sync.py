@@ -28,6 +28,7 @@ from linker_tui.services import Services
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import latest_runs, sync_problems
+from linker_tui.sync.summary import SyncSummary
 
 
 def add_sync_parser(sub: Any) -> None:
@@ -49,9 +50,7 @@ def add_sync_parser(sub: Any) -> None:
 def run_sync_command(services: Services, args: argparse.Namespace) -> int:
     """Run ``linker-tui sync``; returns the exit status."""
     if args.runs:
-        for run in latest_runs(services.engine, args.runs):
-            when = run.started_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
-            print(clean(f"{when} {run.trigger:<8} {run.text()}", single_line=True))
+        _list_runs(services, args.runs)
         return 0
     stop = StopFlag()
     try:
@@ -63,14 +62,7 @@ def run_sync_command(services: Services, args: argparse.Namespace) -> int:
         status, message = storage_problem(exc)
         print(f"linker-tui sync: {message}", file=sys.stderr)
         return status
-    stream = sys.stdout if summary.status is not SyncRunStatus.FAILED else sys.stderr
-    print(clean(summary.text(), single_line=True), file=stream)
-    if summary.run_id is not None and summary.problems and args.problems > 0:
-        shown = sync_problems(services.engine, summary.run_id, limit=args.problems)
-        for problem in shown:
-            print("  " + clean(f"{problem.source}: {problem}", single_line=True), file=stream)
-        if summary.problems > len(shown):
-            print(f"  ... and {summary.problems - len(shown)} more", file=stream)
+    _report(services, summary, args.problems)
     if summary.status is SyncRunStatus.CANCELLED:
         return 130
     if summary.status is SyncRunStatus.FAILED:
@@ -83,6 +75,26 @@ def run_sync_command(services: Services, args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _list_runs(services: Services, count: int) -> None:
+    """``--runs N``: the last runs, newest first, one line each."""
+    for run in latest_runs(services.engine, count):
+        when = run.started_at.astimezone(services.settings.tz).strftime("%Y-%m-%d %H:%M:%S")
+        print(clean(f"{when} {run.trigger:<8} {run.text()}", single_line=True))
+
+
+def _report(services: Services, summary: SyncSummary, limit: int) -> None:
+    """The run's line and up to ``limit`` of its problems (on stderr when it failed)."""
+    stream = sys.stdout if summary.status is not SyncRunStatus.FAILED else sys.stderr
+    print(clean(summary.text(), single_line=True), file=stream)
+    if summary.run_id is None or not summary.problems or limit <= 0:
+        return
+    shown = sync_problems(services.engine, summary.run_id, limit=limit)
+    for problem in shown:
+        print("  " + clean(f"{problem.source}: {problem}", single_line=True), file=stream)
+    if summary.problems > len(shown):
+        print(f"  ... and {summary.problems - len(shown)} more", file=stream)
 
 
 @contextmanager
