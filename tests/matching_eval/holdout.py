@@ -421,7 +421,8 @@ def evaluate(
                 t.unknown_exact += exact
             wrong = exact and found[0] != request.expected
             t.family_mislinks += wrong and family.get(found[0]) == request.family
-            if name == "ALL" and (wrong or (request.expected and request.expected not in found[:3])):
+            missed = request.expected and request.expected not in found[:3]
+            if name == "ALL" and (wrong or missed):
                 t.misses.append(
                     f"{request.category}: {request.typed} expected {request.expected or '-'}, "
                     f"got {found[:3]} ({ranking.level.value}: {ranking.explanation})"
