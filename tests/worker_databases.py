@@ -9,6 +9,7 @@ nothing changes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import sqlalchemy as sa
@@ -27,18 +28,25 @@ def _create(url: str, name: str) -> None:
                     sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
                 ).first()
                 if found is None:
-                    conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+                    with contextlib.suppress(sa.exc.IntegrityError):  # made meanwhile
+                        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
             else:
                 conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{name}`")
     finally:
         engine.dispose()
 
 
+MARK = "LINKER_TEST_WORKER_DATABASES"
+"""Set once the variables name the worker's databases: processes a test starts (they
+import the conftest again, with the variables already pointed) leave them alone."""
+
+
 def use_worker_databases() -> None:
     """Point the test database variables at this worker's own databases."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    if not worker:
+    if not worker or os.environ.get(MARK) == worker:
         return
+    os.environ[MARK] = worker
     for variable in VARIABLES:
         url = os.environ.get(variable, "")
         if not url:
