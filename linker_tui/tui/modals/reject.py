@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import ClassVar
@@ -13,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -83,11 +85,10 @@ class ScheduledWarning(Dialog[WarningChoice | None]):
         if not self.is_attached:
             return
         self.appointments = appointments
-        # through queries, not query_one: the dialog may be closing (the app quitting)
-        for body in self.query("#body").results(Static):
-            body.update(self._text())
-        for link in self.query("#link_instead").results(Button):
-            link.disabled = not appointments
+        # the dialog may have closed meanwhile: its widgets gone, the screen still attached
+        with contextlib.suppress(NoMatches):
+            self.query_one("#body", Static).update(self._text())
+            self.query_one("#link_instead", Button).disabled = not appointments
 
     def buttons(self) -> ComposeResult:
         """Link instead / reject anyway / cancel."""
