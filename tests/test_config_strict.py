@@ -10,7 +10,7 @@ import pytest
 from textual.keys import Keys, _character_to_key
 
 from linker_tui.cli.main import main
-from linker_tui.settings.config import load_settings, unknown_environment
+from linker_tui.settings.config import Settings, load_settings, unknown_environment
 from linker_tui.settings.keymap import ALL_KEYS, NAMED_KEYS, key_name, keymap_problems
 
 
@@ -170,3 +170,9 @@ def test_with_json_asked_for_unusable_settings_are_json_on_stdout_too(
     assert err.count("\n") == 1 and "databse_url" in err  # the line for people, as before
     assert main(["doctor"]) == 2
     assert capsys.readouterr().out == ""  # without --json: nothing on stdout
+
+
+def test_every_setting_has_a_meaning() -> None:
+    from linker_tui.settings.reference import meanings
+
+    assert set(meanings()) == set(Settings.model_fields)

@@ -3,6 +3,9 @@ it lists every setting; ``python scripts/settings_reference.py`` writes it, a te
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -51,11 +54,30 @@ def _default(field: Any) -> str:
     return f"`{field.default}`"
 
 
+def meanings() -> dict[str, str]:
+    """Each setting's meaning: the docstring under its line in :class:`Settings`, read
+    from the source here (not when the settings load)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(Settings))).body[0]
+    assert isinstance(body, ast.ClassDef)
+    found: dict[str, str] = {}
+    for node, after in zip(body.body, body.body[1:], strict=False):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant)
+            and isinstance(after.value.value, str)
+        ):
+            found[node.target.id] = inspect.cleandoc(after.value.value)
+    return found
+
+
 def settings_reference() -> str:
     """The reference as Markdown."""
     rows = []
+    described = meanings()
     for name, field in Settings.model_fields.items():
-        meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+        meaning = " ".join(described.get(name, "").split()).replace("|", "\\|")
         lock = " 🔒" if is_secret_field(name) else ""
         rows.append(
             f"| `{name}`{lock} | `{ENV_PREFIX}{name.upper()}` | {_default(field)} | {meaning} |"
