@@ -17,12 +17,9 @@ MAX_MODULE_LINES = 500
 MAX_FUNCTION_LINES = 60
 
 STILL_TO_SPLIT = {
-    "sync/engine.py": 1239,
     "ingest/pms_export.py": 753,
     "tui/screens/main.py": 560,
     "read/queries.py request_page": 78,
-    "sync/engine.py _write_appointments": 76,
-    "sync/open_dental_rows.py add": 63,
 }
 
 

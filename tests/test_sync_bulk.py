@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-import linker_tui.sync.engine as sync_engine
 from linker_tui.ingest import csv_file
 from linker_tui.ingest.csv_file import read_csv
 from linker_tui.ingest.pms_export import (
@@ -26,6 +25,7 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.sql import RunSql
 from tests.builders import TZ
 from tests.sync_support import APPOINTMENT_HEADER, ExportData, make_sync, patient, provider
 
@@ -158,13 +158,13 @@ def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[
     sync = make_sync(engine, folder, fmt=fmt)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(csv_file, "_CHUNK", 11)
-        patch.setattr(sync_engine, "_CHUNK", 5)
+        patch.setattr(RunSql, "rows_per_statement", 5)
         if bulk:  # and the ways of a big load: whole id maps, indexes built afterwards
-            patch.setattr(sync_engine, "_LOAD_ALL_OVER", 3)
-            patch.setattr(sync_engine, "_REBUILD_INDEXES_OVER", 10)
+            patch.setattr(RunSql, "whole_table_over", 3)
+            patch.setattr(RunSql, "rebuild_indexes_over", 10)
         else:  # row by row, ids looked up with IN (...), every row upserted
             patch.setattr(RowParser, "appointment_bulk", _row_by_row)
-            patch.setattr(sync_engine._Db, "insert_sql", sync_engine._Db.upsert_sql)
+            patch.setattr(RunSql, "insert_sql", RunSql.upsert_sql)
         yield _summary(sync.run())
         yield _summary(sync.run(force=True))
         for _ in range(3):

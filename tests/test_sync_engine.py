@@ -17,6 +17,7 @@ from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import Appointment, Patient, PatientNameKey, Provider, SyncRun
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.queries import last_successful_sync, latest_runs, sync_problems
+from linker_tui.sync.sql import RunSql
 from tests.builders import TZ
 from tests.sync_support import (
     ExportData,
@@ -298,7 +299,7 @@ def test_a_failure_in_the_middle_of_a_run_keeps_the_previous_state(
     data.appointments[1][7] = "cancelled"
     data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
     data.write(tmp_path / "export")
-    monkeypatch.setattr(sync_engine, "_cancel_vanished", _boom)  # after patients, appointments
+    monkeypatch.setattr(sync_engine, "cancel_vanished", _boom)  # after patients, appointments
     failed = sync.run()
     assert failed.status is SyncRunStatus.FAILED and "disk full" in failed.error
     assert (failed.inserted, failed.updated, failed.cancelled) == (0, 0, 0)
@@ -318,7 +319,7 @@ def test_a_stopped_run_keeps_the_previous_state(
     data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
     data.write(tmp_path / "export")
     stop = StopFlag()
-    real = sync_engine._write_appointments
+    real = sync_engine.write_appointments
 
     def stop_midway(db: Any, table: Any) -> Any:
         result = real(db, table)
@@ -326,7 +327,7 @@ def test_a_stopped_run_keeps_the_previous_state(
         db.stop.check()
         return result
 
-    monkeypatch.setattr(sync_engine, "_write_appointments", stop_midway)
+    monkeypatch.setattr(sync_engine, "write_appointments", stop_midway)
     summary = sync.run(stop=stop)
     assert summary.status is SyncRunStatus.CANCELLED and summary.inserted == 0
     assert snapshot(engine) == before
@@ -400,7 +401,7 @@ def test_plain_sql_values_are_stored_as_the_orm_stores_them(engine: Engine) -> N
         datetime(2026, 7, 1, 23, 59, 58, 123456, tzinfo=TZ),
     ]
     with engine.connect() as conn:
-        db = sync_engine._Db(conn, StopFlag())
+        db = RunSql(conn, StopFlag())
         column = UTCDateTime()
         process = column.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         for moment in moments:
@@ -408,8 +409,8 @@ def test_plain_sql_values_are_stored_as_the_orm_stores_them(engine: Engine) -> N
                 process(moment) if process else column.process_bind_param(moment, conn.dialect)
             )
             if db.sqlite:
-                assert db.dt(moment) == expected
-            assert db.read_dt(db.dt(moment)) == moment
+                assert db.stored_datetime(moment) == expected
+            assert db.read_datetime(db.stored_datetime(moment)) == moment
 
 
 def test_a_carriage_return_outside_quotes_is_a_bad_row_not_a_failed_run(

@@ -118,7 +118,7 @@ def test_quitting_during_a_sync_stops_it_within_a_second(
     data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
     data.write(no_config / "export")
     writing = threading.Event()
-    real = sync_engine._write_appointments
+    real = sync_engine.write_appointments
 
     def slow(db: Any, table: Any) -> Any:
         result = real(db, table)
@@ -128,7 +128,7 @@ def test_quitting_during_a_sync_stops_it_within_a_second(
             time.sleep(0.01)
         return result
 
-    monkeypatch.setattr(sync_engine, "_write_appointments", slow)
+    monkeypatch.setattr(sync_engine, "write_appointments", slow)
     finished = threading.Event()
     outcome: list[SyncSummary] = []
 
@@ -171,14 +171,14 @@ def test_one_sync_at_a_time_in_a_process(
     sample().write(no_config / "export")
     services = _services(engine, no_config)
     inside, release = threading.Event(), threading.Event()
-    real = sync_engine._write_providers
+    real = sync_engine.write_providers
 
     def held(db: Any, table: Any) -> Any:
         inside.set()
         release.wait(5)
         return real(db, table)
 
-    monkeypatch.setattr(sync_engine, "_write_providers", held)
+    monkeypatch.setattr(sync_engine, "write_providers", held)
     first: list[SyncSummary] = []
     worker = threading.Thread(target=lambda: first.append(services.sync_now()))
     worker.start()

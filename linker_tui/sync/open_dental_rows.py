@@ -156,35 +156,12 @@ class AppointmentReader:
             out.updated_at,
             self.keys,
         )
-        starts, stamps, cancelled = self._starts, self._stamps, AppointmentStatus.CANCELLED
+        stamps = self._stamps
         for row in rows:
-            apt, pat, apt_status, when, length, hyg, prov, prov_hyg, op, descript, stamp = row[:11]
-            pat_status = row[11]
-            if apt_status not in APT_STATUS:
-                self.problems.append(RowProblem(table, apt, f"unknown AptStatus {apt_status}"))
+            checked = self._status_and_start(row, table, deleted)
+            if checked is None:
                 continue
-            status = APT_STATUS[apt_status]
-            if status is None:  # no appointment (a planned one, a note), deleted or not
-                self.ignored += 1
-                continue
-            if pat_status == PAT_DELETED:
-                self.ignored += 1
-                self.of_deleted_patients.append(apt)
-                continue
-            start = starts.get(when, _MISSING)
-            if start is _MISSING:
-                start = starts[when] = self._start(when)
-            if start is None:
-                if deleted or status is AppointmentStatus.UNSCHEDULED:  # without a date
-                    self.ignored += 1
-                else:
-                    self.problems.append(RowProblem(table, apt, f"AptDateTime {when!r} is no date"))
-                continue
-            if not length:
-                self.problems.append(RowProblem(table, apt, "Pattern is empty (no length)"))
-                continue
-            if deleted:
-                status = cancelled
+            apt, pat, _status, _when, length, hyg, prov, prov_hyg, op, descript, stamp = row[:11]
             stamped = stamps.get(stamp)
             if stamped is None and stamp is not None:
                 stamped = stamps[stamp] = datetime.fromtimestamp(int(stamp), UTC)
@@ -193,12 +170,43 @@ class AppointmentReader:
             pms_id.append(str(apt))
             patient.append(str(pat))
             provider.append(str(who) if who else "")
-            start_of.append(start)
+            start_of.append(checked[1])
             minutes.append(length * MINUTES_PER_PATTERN_CHAR)
             operatory.append(op.strip() if op else "")
             reason.append(descript.strip() if descript else "")
-            status_of.append(status)
+            status_of.append(checked[0])
             updated.append(stamped)
+
+    def _status_and_start(
+        self, row: Sequence[Any], table: str, deleted: bool
+    ) -> tuple[AppointmentStatus, datetime] | None:
+        """The status and start of an appointment row, or None when it is skipped
+        (counted as ignored, or a problem)."""
+        apt, _pat, apt_status, when, length = row[:5]
+        if apt_status not in APT_STATUS:
+            self.problems.append(RowProblem(table, apt, f"unknown AptStatus {apt_status}"))
+            return None
+        status = APT_STATUS[apt_status]
+        if status is None:  # no appointment (a planned one, a note), deleted or not
+            self.ignored += 1
+            return None
+        if row[11] == PAT_DELETED:
+            self.ignored += 1
+            self.of_deleted_patients.append(apt)
+            return None
+        start = self._starts.get(when, _MISSING)
+        if start is _MISSING:
+            start = self._starts[when] = self._start(when)
+        if start is None:
+            if deleted or status is AppointmentStatus.UNSCHEDULED:  # without a date
+                self.ignored += 1
+            else:
+                self.problems.append(RowProblem(table, apt, f"AptDateTime {when!r} is no date"))
+            return None
+        if not length:
+            self.problems.append(RowProblem(table, apt, "Pattern is empty (no length)"))
+            return None
+        return (AppointmentStatus.CANCELLED if deleted else status), start
 
     def _start(self, text: str | None) -> datetime | None:
         """``AptDateTime`` is the practice's wall time; ``0001-01-01`` means none."""

@@ -42,14 +42,10 @@ from linker_tui.ingest.pms_export import ExportFormat, RowParser
 from linker_tui.matching import patient_keys
 from linker_tui.store.db import make_engine
 from linker_tui.store.schema import create_schema
+from linker_tui.sync.appointment_writer import APPOINTMENT_COLUMNS
 from linker_tui.sync.csv_folder import CsvFolderConnector
-from linker_tui.sync.engine import (
-    APPOINTMENT_COLUMNS,
-    PATIENT_COLUMNS,
-    PROVIDER_COLUMNS,
-    SyncEngine,
-    SyncOptions,
-)
+from linker_tui.sync.engine import SyncEngine, SyncOptions
+from linker_tui.sync.writers import PATIENT_COLUMNS, PROVIDER_COLUMNS
 from tests.benchmarks.build_db import FIRST, LAST
 
 TZ = ZoneInfo("America/Toronto")

@@ -1,0 +1,275 @@
+"""Writing the changed appointments, a chunk at a time and column by column, and
+cancelling those gone from the export."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import compress, repeat
+from operator import is_
+from typing import Any
+
+from linker_tui.ingest.pms_export import AppointmentColumns, AppointmentRow, RowProblem
+from linker_tui.store.enums import AppointmentStatus
+from linker_tui.sync.connector import AppointmentBlock, TableChanges
+from linker_tui.sync.sql import RunSql
+from linker_tui.sync.writers import TableWriter, each_once, indexes_rebuilt
+
+APPOINTMENT_COLUMNS = (
+    "pms_id",
+    "patient_id",
+    "provider_id",
+    "start",
+    "duration_min",
+    "operatory",
+    "reason",
+    "status",
+    "pms_updated_at",
+)
+CANCELLED = AppointmentStatus.CANCELLED.value
+# Cancel appointments missing from the export only when they are few: a truncated export
+# must not cancel half the schedule. More than this share (and more than _GUARD_MIN) is
+# reported as a problem instead.
+_GUARD_SHARE, _GUARD_MIN = 0.5, 100
+_STATUS_VALUES = {s: s.value for s in AppointmentStatus}
+_MISSING: Any = object()
+
+
+class WrittenIds:
+    """The appointment ids written, in parts; a set of them is made only when asked
+    (seldom)."""
+
+    def __init__(self) -> None:
+        self._parts: list[list[str]] = []
+        self._set: set[str] | None = None
+
+    def add(self, ids: list[str]) -> None:
+        """Add a part."""
+        self._parts.append(ids)
+        self._set = None
+
+    def __bool__(self) -> bool:
+        return any(self._parts)
+
+    def __contains__(self, pms_id: object) -> bool:
+        if self._set is None:
+            self._set = set().union(*self._parts)
+        return pms_id in self._set
+
+
+@dataclass
+class AppointmentsWritten:
+    """What writing the changed appointments did."""
+
+    inserted: int = 0
+    updated: int = 0
+    newly_cancelled: int = 0  # were not cancelled before
+    refused: list[RowProblem] = field(default_factory=list)  # unknown patient or provider
+    ids: WrittenIds = field(default_factory=WrittenIds)
+
+
+@dataclass
+class _Chunks:
+    """What stays the same from one chunk of appointments to the next."""
+
+    sql: RunSql
+    table: TableChanges[AppointmentRow]
+    patients: dict[str, int]  # pms_id → id
+    providers: dict[str, int]
+    existing: set[str]  # pms_ids stored before the run
+    writer: TableWriter
+    # datetime → as stored (the times repeat); one table per column: a start and an update
+    # at the same instant are equal but not the same object, and comparing them is slow
+    starts: dict[Any, Any] = field(default_factory=dict)
+    updates: dict[Any, Any] = field(default_factory=lambda: {None: None})
+
+
+def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> AppointmentsWritten:
+    """Write the changed appointments. Converted a chunk at a time, a column at a time; a
+    chunk with an unknown reference is checked row by row (those rows are refused)."""
+    block = appointment_block(table)
+    out = AppointmentsWritten()
+    if not len(block):
+        return out
+    pms_ids = block.columns.pms_id
+    existing = sql.existing_ids("appointment", pms_ids)
+    writer = TableWriter(sql, "appointment", APPOINTMENT_COLUMNS, existing, each_once(pms_ids, sql))
+    chunks = _Chunks(sql, table, _patient_ids(sql, block), _provider_ids(sql), existing, writer)
+    with indexes_rebuilt(sql, "appointment", len(block) - len(existing), len(existing)):
+        for start in range(0, len(block), sql.rows_per_statement):
+            sql.stop.check()
+            _write_chunk(chunks, block.slice(start, start + sql.rows_per_statement), out)
+    out.inserted, out.updated = writer.inserted, writer.updated
+    return out
+
+
+def _provider_ids(sql: RunSql) -> dict[str, int]:
+    rows = sql.conn.exec_driver_sql("SELECT pms_id, id FROM provider")
+    return {pms_id: id_ for pms_id, id_ in rows}
+
+
+def _patient_ids(sql: RunSql, block: AppointmentBlock) -> dict[str, int]:
+    """``pms_id → id`` of the patients of these appointments (at least)."""
+    patients = sql.whole_id_maps.get("patient")  # loaded by the patients' writing of this run
+    if patients is not None:
+        return patients
+    wanted: set[str] = set()
+    step = sql.rows_per_statement
+    for start in range(0, len(block), step):
+        wanted.update(block.columns.patient_pms_id[start : start + step])
+    return sql.id_map("patient", sorted(wanted))
+
+
+def _write_chunk(chunks: _Chunks, part: AppointmentBlock, out: AppointmentsWritten) -> None:
+    sql = chunks.sql
+    got = part.columns
+    patient_ids = list(map(chunks.patients.get, got.patient_pms_id))
+    provider_ids = list(map(chunks.providers.get, got.provider_pms_id))
+    if None in patient_ids or None in provider_ids:
+        keep = known_references(chunks.table, part, patient_ids, provider_ids, out.refused)
+        got = AppointmentColumns()
+        got.extend(part.columns, keep)
+        patient_ids = list(compress(patient_ids, keep))
+        provider_ids = list(compress(provider_ids, keep))
+    if chunks.existing:
+        out.newly_cancelled += _newly_cancelled(sql, got, chunks.existing)
+    out.ids.add(got.pms_id)
+    rows = zip(
+        got.pms_id,
+        patient_ids,
+        provider_ids,
+        as_stored(sql, got.start, chunks.starts),
+        got.duration_min,
+        got.operatory,
+        got.reason,
+        map(_STATUS_VALUES.__getitem__, got.status),
+        as_stored(sql, got.updated_at, chunks.updates),
+        strict=True,
+    )
+    chunks.writer.write(list(rows))
+
+
+def _newly_cancelled(sql: RunSql, got: AppointmentColumns, existing: set[str]) -> int:
+    """How many of these appointments are stored and were not cancelled until now."""
+    cancelled = AppointmentStatus.CANCELLED
+    ids = [
+        pms_id
+        for pms_id in compress(got.pms_id, map(is_, got.status, repeat(cancelled)))
+        if pms_id in existing
+    ]
+    sql_text = f"SELECT id FROM appointment WHERE status <> {sql.param} AND pms_id IN ({{}})"
+    return len(sql.select_in(sql_text, ids, (CANCELLED,)))
+
+
+def as_stored(sql: RunSql, moments: Sequence[Any], stored: dict[Any, Any]) -> list[Any]:
+    """These (repeating) datetimes as the column stores them; ``stored`` remembers."""
+    out = list(map(stored.get, moments, repeat(_MISSING)))
+    if any(map(is_, out, repeat(_MISSING))):
+        for moment in set(compress(moments, map(is_, out, repeat(_MISSING)))):
+            stored[moment] = sql.stored_datetime(moment)
+        out = list(map(stored.__getitem__, moments))
+    return out
+
+
+def appointment_block(table: TableChanges[AppointmentRow]) -> AppointmentBlock:
+    """All changed appointments of ``table`` column by column, in the order of their
+    keys (``changed`` merged into ``block``)."""
+    if not table.changed:
+        return table.block if table.block is not None else AppointmentBlock()
+    rows = AppointmentBlock(
+        AppointmentColumns.of(c.row for c in table.changed),
+        [c.line for c in table.changed],
+        [c.key for c in table.changed],
+    )
+    if table.block is None or not len(table.block):
+        return rows
+    block = table.block
+    out = AppointmentBlock()
+    done = 0
+    for index, key in enumerate(rows.keys):  # both in key order: merge
+        upto = bisect_left(block.keys, key, done)
+        _extend(out, block.slice(done, upto))
+        _extend(out, rows.slice(index, index + 1))
+        done = upto
+    _extend(out, block.slice(done, len(block)))
+    return out
+
+
+def _extend(block: AppointmentBlock, more: AppointmentBlock) -> None:
+    block.columns.extend(more.columns)
+    block.lines.extend(more.lines)
+    block.keys.extend(more.keys)
+
+
+def known_references(
+    table: TableChanges[AppointmentRow],
+    part: AppointmentBlock,
+    patient_ids: Sequence[int | None],
+    provider_ids: Sequence[int | None],
+    refused: list[RowProblem],
+) -> list[bool]:
+    """Per row, whether its patient and provider are known; the others are refused (a
+    problem each, and read again next time)."""
+    keep: list[bool] = []
+    columns = part.columns
+    for patient, provider, line, key, patient_id, provider_id in zip(
+        columns.patient_pms_id,
+        columns.provider_pms_id,
+        part.lines,
+        part.keys,
+        patient_ids,
+        provider_ids,
+        strict=True,
+    ):
+        reason = ""
+        if patient_id is None:
+            reason = f"unknown patient {patient!r}"
+        elif provider and provider_id is None:
+            reason = f"unknown provider {provider!r}"
+        if reason:
+            refused.append(RowProblem(table.file, line, reason))
+            table.refused.add(key)
+        keep.append(not reason)
+    return keep
+
+
+def cancel_vanished(
+    sql: RunSql, table: TableChanges[AppointmentRow], window: tuple[datetime, datetime] | None
+) -> tuple[dict[int, str], RowProblem | None]:
+    """Cancel the appointments gone from the export inside ``window``; returns
+    ``{id: pms_id}`` of those cancelled, or a problem when suspiciously many are gone."""
+    if window is None or not table.readable or not table.removed_ids:
+        return {}, None
+    first, last = window
+    rows = sql.select_in(
+        f"SELECT id, pms_id, start FROM appointment WHERE status <> {sql.param} "
+        "AND pms_id IN ({})",
+        sorted(table.removed_ids),
+        (CANCELLED,),
+    )
+    gone = {i: pms_id for i, pms_id, start in rows if first <= sql.read_datetime(start) <= last}
+    if gone and not table.complete:
+        return {}, RowProblem(
+            table.file,
+            0,
+            f"{len(gone)} appointment(s) missing from the export were not cancelled: "
+            "the file has rows that could not be read",
+        )
+    if len(gone) > _GUARD_MIN and len(gone) > table.previous * _GUARD_SHARE:
+        return {}, RowProblem(
+            table.file,
+            0,
+            f"{len(gone)} of {table.previous} appointments are missing from the export; "
+            "they were not cancelled (a partial export?)",
+        )
+    ids = sorted(gone)
+    step = sql.values_per_in_list
+    for start in range(0, len(ids), step):
+        chunk = tuple(ids[start : start + step])
+        sql.conn.exec_driver_sql(
+            f"UPDATE appointment SET status = {sql.param} WHERE id IN ({sql.params(len(chunk))})",
+            (CANCELLED, *chunk),
+        )
+    return gone, None
