@@ -14,6 +14,7 @@ from linker_tui.matching.appointment_search import (
     shown_text,
 )
 from linker_tui.store.db import read_session, write_session
+from linker_tui.store.enums import AppointmentStatus
 from linker_tui.store.models import Appointment
 from tests.builders import TZ, add_patient, add_provider, local
 
@@ -33,7 +34,11 @@ def _walk_in(engine: Engine, days: int = 300) -> tuple[int, dict[str, int], dict
         for day in range(-10, days):
             for hour, minute, provider, chair in ((9, 0, chen, "OP1"), (14, 30, hyg, "HYG2")):
                 start = TODAY + timedelta(days=day, hours=hour, minutes=minute)
-                status = "cancelled" if day % 7 == 3 and hour == 9 else "scheduled"
+                status = (
+                    AppointmentStatus.CANCELLED
+                    if day % 7 == 3 and hour == 9
+                    else AppointmentStatus.SCHEDULED
+                )
                 appointment = Appointment(
                     pms_id=f"W{next(numbers)}",
                     patient_id=patient,
@@ -114,7 +119,7 @@ def test_the_chosen_appointment_is_kept_while_it_is_scheduled(engine: Engine) ->
     with write_session(engine) as s:
         appointment = s.get(Appointment, far)
         assert appointment is not None
-        appointment.status = "cancelled"
+        appointment.status = AppointmentStatus.CANCELLED
         s.add(appointment)
     assert far not in [a.id for a, _ in _search(engine, patient, keep=far).rows]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from linker_tui.matching import (
     rank_patients,
     soundex,
 )
+from linker_tui.read.views import PatientCandidateView
 from linker_tui.store.db import read_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.workflow.decisions import Workflow
@@ -114,13 +116,13 @@ def test_unknown_person_gets_none() -> None:
 
 @pytest.fixture
 def family(engine: Engine) -> dict[str, int]:
-    shared = {"email": "hart@example.com", "phone": "416-555-0101"}
+    email, phone = "hart@example.com", "416-555-0101"  # one family's
     return {
         "bill": add_patient(
-            engine, "William", "Hart", date(1980, 4, 2), preferred="Bill", **shared
+            engine, "William", "Hart", date(1980, 4, 2), preferred="Bill", email=email, phone=phone
         ),
-        "emma": add_patient(engine, "Emma", "Hart", date(2015, 6, 1), **shared),
-        "noah": add_patient(engine, "Noah", "Hart", date(2015, 6, 1), **shared),
+        "emma": add_patient(engine, "Emma", "Hart", date(2015, 6, 1), email=email, phone=phone),
+        "noah": add_patient(engine, "Noah", "Hart", date(2015, 6, 1), email=email, phone=phone),
         "zoe": add_patient(
             engine, "Zoë", "Lefèvre-Côté", date(1991, 2, 3), email="zoe@example.com"
         ),
@@ -149,7 +151,9 @@ def test_index_backed_search_finds_typos_compound_names_and_contacts(
 def test_patient_search_by_name_birthdate_phone_email(
     workflow: Workflow, family: dict[str, int]
 ) -> None:
-    ids = lambda found: {c.patient.id for c in found}  # noqa: E731
+    def ids(found: Iterable[PatientCandidateView]) -> set[int | None]:
+        return {c.patient.id for c in found}
+
     assert ids(workflow.search_patients("hart")) == {family["bill"], family["emma"], family["noah"]}
     assert ids(workflow.search_patients("har")) == ids(workflow.search_patients("Hart"))
     assert ids(workflow.search_patients("bill hart")) == {family["bill"]}

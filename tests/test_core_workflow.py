@@ -13,6 +13,7 @@ from linker_tui.mail.compose import calendar_entry
 from linker_tui.matching import Difference
 from linker_tui.read.views import MatchKind
 from linker_tui.store.db import read_session, write_session
+from linker_tui.store.enums import AppointmentStatus, OutboxStatus
 from linker_tui.store.models import AuditEvent, EmailOutbox, OnlineRequest
 from linker_tui.workflow.decisions import Workflow
 from linker_tui.workflow.errors import AppointmentUnavailable, InvalidDecision, StaleRequest
@@ -46,9 +47,11 @@ def practice(engine: Engine) -> dict[str, int]:
         "later": add_appointment(engine, bill, patel, local(2026, 12, 10, 14, 0)),
         "sameday": add_appointment(engine, bill, patel, local(2026, 12, 3, 11, 0)),
         "cancelled": add_appointment(
-            engine, bill, chen, local(2026, 12, 4, 9, 30), status="cancelled"
+            engine, bill, chen, local(2026, 12, 4, 9, 30), status=AppointmentStatus.CANCELLED
         ),
-        "past": add_appointment(engine, bill, chen, local(2026, 11, 2, 9, 30), status="completed"),
+        "past": add_appointment(
+            engine, bill, chen, local(2026, 11, 2, 9, 30), status=AppointmentStatus.COMPLETED
+        ),
     }
 
 
@@ -392,7 +395,7 @@ def _mark_sent(engine: Engine, outbox_id: int) -> None:
     with write_session(engine) as s:
         email = s.get(EmailOutbox, outbox_id)
         assert email is not None
-        email.status, email.sent_at = "sent", local(2026, 12, 1, 10, 0)
+        email.status, email.sent_at = OutboxStatus.SENT, local(2026, 12, 1, 10, 0)
         s.add(email)
 
 

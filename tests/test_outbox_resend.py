@@ -18,6 +18,7 @@ from linker_tui.common.clock import FixedClock
 from linker_tui.mail.preview import email_preview
 from linker_tui.mail.transport import FileMailer, eml_path
 from linker_tui.store.db import make_engine, read_session, write_session
+from linker_tui.store.enums import AppointmentStatus
 from linker_tui.store.models import Appointment, AuditEvent, EmailOutbox, OnlineRequest
 from linker_tui.workflow.outbox_actions import OutboxActionError, resend_email
 from tests.builders import NOW
@@ -92,7 +93,7 @@ def test_resend_is_refused_unless_sent_and_still_linked(engine: Engine, tmp_path
         assert row is not None
         appointment = session.get(Appointment, row.appointment_id)
         assert appointment is not None
-        appointment.status = "cancelled"
+        appointment.status = AppointmentStatus.CANCELLED
         session.add(appointment)
     before = rows(engine)
     with pytest.raises(OutboxActionError, match="Not sent again: the appointment is now cancelled"):

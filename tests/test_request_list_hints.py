@@ -13,6 +13,7 @@ from linker_tui.matching.request_match import record_ranking
 from linker_tui.read.queries import ListQuery, request_detail, request_page
 from linker_tui.read.views import MatchKind, RequestRow
 from linker_tui.store.db import read_session, write_session
+from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest
 from tests.builders import (
     NOW,
@@ -45,7 +46,7 @@ def test_hints_for_unknown_patients_say_found_possible_or_not_found(engine: Engi
     add_request(engine, "Nobody", "Known", start, birthdate=date(1970, 1, 1))
     add_request(engine, "Jane", "Dough", start, birthdate=date(1980, 1, 2))  # sounds alike
     add_request(engine, "Jane", "Doe", start, patient_id=jane)
-    add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE, state="rejected")
+    add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE, state=RequestState.REJECTED)
 
     hints = _hints(engine)
     page = request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA")

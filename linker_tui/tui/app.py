@@ -280,7 +280,7 @@ class LinkerApp(SafeApp[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.services.settings.keys))
 
-    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
         from linker_tui.tui.screens.outbox import OutboxScreen
         from linker_tui.tui.screens.request import RequestScreen

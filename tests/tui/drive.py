@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from textual.content import Content
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from linker_tui.tui.app import LinkerApp
@@ -60,6 +61,11 @@ async def wait_dialog(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+def focused(app: LinkerApp) -> Widget | None:
+    """The focused widget, read afresh (a key press moves it; mypy keeps no narrowing)."""
+    return app.focused
+
+
 def main_screen(app: LinkerApp) -> MainScreen:
     """The request list screen (wherever the stack is)."""
     screen = app.screen_stack[0]
@@ -89,8 +95,9 @@ async def select(pilot: Pilot[None], word: str) -> None:
     assert word.lower() in listed
 
 
-def plain(widget: Static | DetailPane) -> str:
+def plain(widget: Widget) -> str:
     """The text a Static (or the main screen's detail pane) shows."""
+    assert isinstance(widget, Static | DetailPane), type(widget)
     content = widget.content
     assert isinstance(content, Content), type(content)
     return content.plain

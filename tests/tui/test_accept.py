@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.screen import Screen
 from textual.widgets import Button, Static
 
@@ -287,13 +289,13 @@ async def test_none_do_this_later_marks_waiting_for_pms(world: World) -> None:
         assert screen.selected is not None
         assert screen.selected.id == world.requests["unknown"]
         assert screen.selected.state is RequestState.WAITING_PMS
-        assert "Waiting for PMS 1" in app.screen.top_bar.counts_shown
+        assert "Waiting for PMS 1" in screen.top_bar.counts_shown
     request = world.request("unknown")
     assert request.state == RequestState.WAITING_PMS.value
     assert [e.action for e in world.audit("unknown")] == ["defer"]
 
 
-CANCELS: list[tuple[str, list[str], type[Screen[object]], list[type[Screen[object]]]]] = [
+CANCELS: list[tuple[str, list[str], type[Screen[Any]], list[type[Screen[Any]]]]] = [
     # (request, keys, the dialog the last key is pressed on, the dialogs Esc steps back to)
     ("exact", ["escape"], ExactMatch, []),
     ("exact", ["right", "enter"], ExactMatch, []),  # Cancel button

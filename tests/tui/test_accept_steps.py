@@ -4,6 +4,7 @@ when a request whose confirmation was sent is linked again, the patient's note."
 
 from __future__ import annotations
 
+from textual.pilot import Pilot
 from textual.widgets import Button, Static
 
 from linker_tui.common.text import clean
@@ -144,7 +145,7 @@ async def test_linking_a_sent_request_again_offers_a_correction_email(world: Wor
     (sent,) = world.outbox("linked")
     with write_session(world.engine) as s:
         email = s.get_one(EmailOutbox, sent.id)
-        email.status, email.sent_at = OutboxStatus.SENT.value, at(11, 26, 10, 0)
+        email.status, email.sent_at = OutboxStatus.SENT, at(11, 26, 10, 0)
         s.add(email)
     world.services.workflow.reopen(world.requests["linked"], expected_version=2)
     world.add_appointment("A-GRETA-2", "greta", "chen", at(12, 8, 15, 0))
@@ -184,6 +185,22 @@ async def test_linking_a_sent_request_again_offers_a_correction_email(world: Wor
     assert link.action == "link" and "correction email queued" in link.detail
 
 
+async def _read_the_whole_note(pilot: Pilot[None], box: NoteBox) -> None:
+    """The note box shows the whole note: wrapped, a few lines high, scrolled to its end."""
+    await wait_until(pilot, lambda: box.size.height > 0, "the note box")
+    shown = plain(box.query_one(Static))
+    assert shown == f"Note: {clean(ALLERGY)}"
+    assert shown.endswith("Thank you! END")
+    assert 1 < box.size.height <= 4  # wrapped, a few lines high
+    assert box.can_focus and box.max_scroll_y > 0
+    focused = pilot.app.focused
+    box.focus()
+    await pilot.press("end")
+    await wait_until(pilot, lambda: box.scroll_y == box.max_scroll_y, "scrolled")
+    if focused is not None:
+        focused.focus()
+
+
 async def test_the_patients_long_note_is_in_the_accept_dialogs_whole(world: World) -> None:
     """392+ characters: wrapped in a box a few lines high; when longer, Tab reaches the
     box and the arrows scroll to its end: the whole text is there."""
@@ -196,19 +213,7 @@ async def test_the_patients_long_note_is_in_the_accept_dialogs_whole(world: Worl
         await pilot.press("a")
         for dialog in (ExactMatch, ConfirmLink):
             screen = await wait_screen(pilot, dialog)
-            box = screen.query_one(NoteBox)
-            await wait_until(pilot, lambda b=box: b.size.height > 0, "the note box")
-            shown = plain(box.query_one(Static))
-            assert shown == f"Note: {clean(ALLERGY)}"
-            assert shown.endswith("Thank you! END")
-            assert 1 < box.size.height <= 4  # wrapped, a few lines high
-            assert box.can_focus and box.max_scroll_y > 0
-            focused = app.focused
-            box.focus()
-            await pilot.press("end")
-            await wait_until(pilot, lambda b=box: b.scroll_y == b.max_scroll_y, "scrolled")
-            if focused is not None:
-                focused.focus()
+            await _read_the_whole_note(pilot, screen.query_one(NoteBox))
             await pilot.press("enter")
         await wait_screen(pilot, EmailPrompt)
         await pilot.press("escape", "escape", "escape")

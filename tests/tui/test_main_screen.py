@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual import events
@@ -23,6 +24,7 @@ from tests.tui.drive import (
     LARGE,
     SMALL,
     dialog_text,
+    focused,
     main_screen,
     plain,
     select,
@@ -110,7 +112,7 @@ async def test_filter_typed_with_keys_and_escape_clears_it(world: World) -> None
         assert table(app).row_count == 1
         assert screen.selected is not None and screen.selected.typed_name == "Olive Optout"
         # keys of the list do not fire while typing
-        assert isinstance(app.focused, Input)
+        assert isinstance(focused(app), Input)
         await pilot.press("a", "enter")
         await settle(pilot)
         assert table(app).row_count == 0
@@ -369,7 +371,7 @@ async def test_no_colour_marks_the_app_monochrome(
         assert cursor and all(s is not None and s.reverse and not s.bold for s in cursor)
 
 
-def _fits(screen: Screen[object], size: tuple[int, int]) -> None:
+def _fits(screen: Screen[Any], size: tuple[int, int]) -> None:
     width, height = size
     dialog = screen.query_one(".dialog").region
     assert dialog.x >= 0 and dialog.y >= 0
@@ -391,7 +393,8 @@ async def test_dialogs_fit_the_screen(world: World, size: tuple[int, int]) -> No
         _fits(await wait_screen(pilot, ConfirmLink), size)
         await pilot.press("enter")
         _fits(await wait_screen(pilot, EmailPrompt), size)
-        for back_to in (ConfirmLink, Candidates, MainScreen):  # Esc: one dialog back
+        back: tuple[type[Screen[Any]], ...] = (ConfirmLink, Candidates, MainScreen)
+        for back_to in back:  # Esc: one dialog back
             await pilot.press("escape")
             await wait_screen(pilot, back_to)
         await pilot.press("r")
@@ -437,9 +440,9 @@ async def test_tab_key_bar_clicks_scrollbar_drag_and_detail_selection(world: Wor
         await settle(pilot)
         screen = main_screen(app)
         rows = table(app)
-        assert app.focused is rows
+        assert focused(app) is rows
         await pilot.press("tab")
-        assert app.focused is screen.query_one("#filter", Input)
+        assert focused(app) is screen.query_one("#filter", Input)
         await pilot.press("shift+tab")
         assert app.focused is rows
         # a click on "h Handled" in the key bar (the last line) shows the handled requests

@@ -135,7 +135,7 @@ async def test_subjects_that_start_alike_show_their_end_at_80_columns(tmp_path: 
                     appointment_id=email.appointment_id,
                     to_address=email.to_address,
                     subject=f"{start}: {when}, 2026 at 10:00 AM",
-                    status=OutboxStatus.SENT.value,
+                    status=OutboxStatus.SENT,
                     created_at=NOW + timedelta(minutes=n),
                     sent_at=NOW + timedelta(minutes=n),
                 )
@@ -156,7 +156,7 @@ async def test_smtp_backend_says_sent_and_shows_no_file(tmp_path: Path) -> None:
     with write_session(world.engine) as s:
         row = s.get(EmailOutbox, email.id)
         assert row is not None
-        row.status, row.sent_at, row.attempts = OutboxStatus.SENT.value, NOW, 1
+        row.status, row.sent_at, row.attempts = OutboxStatus.SENT, NOW, 1
         s.add(row)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=LARGE) as pilot:

@@ -3,6 +3,8 @@ the database afterwards."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.screen import Screen
 from textual.widgets import Button, Input
 
@@ -118,7 +120,7 @@ async def test_cancel_changes_nothing(world: World) -> None:
     assert dump(world.engine) == before
 
 
-PATIENT_STEP_CANCELS: list[tuple[list[str], type[Screen[object]], list[type[Screen[object]]]]] = [
+PATIENT_STEP_CANCELS: list[tuple[list[str], type[Screen[Any]], list[type[Screen[Any]]]]] = [
     # Sam Lee: Samuel or Samantha; the highlighted one is chosen, nothing is written yet.
     # (keys, the dialog the last key is pressed on, the dialogs further Escs step back to)
     (["escape"], PatientChooser, []),

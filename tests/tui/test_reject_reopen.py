@@ -172,8 +172,9 @@ async def test_reopen_a_linked_request_withdraws_its_email(world: World) -> None
         await wait_screen(pilot, MainScreen)
         await settle(pilot)
         assert any("1 queued email withdrawn" in m for m in notifications(app))
-        assert screen.selected is not None
-        assert screen.selected.state is RequestState.PENDING
+        reopened = screen.selected  # read again: the reopen replaced the row
+        assert reopened is not None
+        assert reopened.state is RequestState.PENDING
         assert screen.check_action("reopen", ()) is False
     request = world.request("linked")
     assert request.state == RequestState.PENDING.value

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select as sql_select
@@ -41,7 +42,7 @@ from tests.tui.world import NOW, RefusingMailer, build_world
 Steps = Callable[[Pilot[None]], Awaitable[None]]
 
 
-Step = tuple[str, type[Screen[object]]]
+Step = tuple[str, type[Screen[Any]]]
 
 
 async def _quiet(pilot: Pilot[None]) -> None:
@@ -135,7 +136,7 @@ def _stored_run(status: SyncRunStatus, minutes_ago: int, error: str = "") -> Ste
                 SyncRun(
                     started_at=when - timedelta(seconds=3),
                     finished_at=when,
-                    status=status.value,
+                    status=status,
                     trigger="schedule",
                     inserted=3,
                     updated=12,
@@ -143,7 +144,7 @@ def _stored_run(status: SyncRunStatus, minutes_ago: int, error: str = "") -> Ste
                 )
             )
         await settle(pilot)
-        main_screen(app).poll()  # type: ignore[arg-type]
+        main_screen(app).poll()
         await settle(pilot)
 
     return run
@@ -176,7 +177,7 @@ ALLERGY = (
 
 
 def _second_request(
-    appointment_pms_id: str, external_id: str, first: type[Screen[object]], note: str = ""
+    appointment_pms_id: str, external_id: str, first: type[Screen[Any]], note: str = ""
 ) -> Steps:
     """Another request for the date, time and dentist of an appointment (its patient's),
     then Accept."""
@@ -277,7 +278,8 @@ def _staff(steps: tuple[Step, ...]) -> Steps:
         assert isinstance(app, LinkerApp)
         staff = {"Alice Chen": "", "Bob Singh": ""}
         app.services.settings = app.services.settings.with_overrides(staff=staff)
-        for key, screen in (("u", SignInScreen), *steps):
+        first: Step = ("u", SignInScreen)
+        for key, screen in (first, *steps):
             await pilot.press(key)
             await wait_screen(pilot, screen)
             await settle(pilot)

@@ -20,6 +20,7 @@ from linker_tui.matching import name_key, patient_keys
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session, write_session
+from linker_tui.store.enums import AppointmentStatus
 from linker_tui.store.models import (
     Appointment,
     AuditEvent,
@@ -28,6 +29,9 @@ from linker_tui.store.models import (
     Patient,
     Provider,
 )
+
+# key, typed first and last name, patient key, provider key, requested start, extra fields
+RequestSpec = tuple[str, str, str, str | None, str, datetime, dict[str, object]]
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
@@ -86,7 +90,7 @@ class World:
                 duration_min=int(extra.get("duration", 60)),  # type: ignore[call-overload]
                 operatory=str(extra.get("operatory", "OP1")),
                 reason=str(extra.get("reason", "Cleaning")),
-                status=str(extra.get("status", "scheduled")),
+                status=AppointmentStatus(str(extra.get("status", "scheduled"))),
             )
             s.add(appointment)
             s.flush()
@@ -100,7 +104,7 @@ def dump(engine: Engine) -> list[tuple[object, ...]]:
     with read_session(engine) as s:
         rows: list[tuple[object, ...]] = []
         for model in (OnlineRequest, AuditEvent, EmailOutbox):
-            for row in s.exec(select(model).order_by(model.id)).all():  # type: ignore[attr-defined]
+            for row in s.exec(select(model).order_by(col(model.id))).all():
                 rows.append((model.__name__, *sorted(row.model_dump().items())))
         return rows
 
@@ -196,7 +200,7 @@ def build_world(
             assert patient.id is not None
             world.patients[key] = patient.id
 
-    for name, patient, provider, start, extra in (
+    appointments: tuple[tuple[str, str, str, datetime, dict[str, object]], ...] = (
         ("A-EXACT", "jane", "chen", at(12, 3, 9, 30), {}),
         ("A-BOB-1", "bob", "osei", at(12, 3, 10, 0), {"operatory": "OP2", "reason": "Checkup"}),
         ("A-BOB-2", "bob", "chen", at(12, 10, 9, 30), {}),
@@ -210,40 +214,41 @@ def build_world(
         ("A-GRETA", "greta", "chen", at(12, 7, 9, 0), {}),
         ("A-SAMANTHA", "samantha", "hyg", at(12, 11, 16, 0), {"reason": "Hygiene"}),
         ("A-SAMUEL", "samuel", "chen", at(12, 14, 8, 0), {}),
-    ):
-        world.add_appointment(name, patient, provider, start, **extra)
+    )
+    for name, patient_key, provider_key, start, extra in appointments:
+        world.add_appointment(name, patient_key, provider_key, start, **extra)
 
     received = at(11, 26, 8, 0)
-    for index, (key, first, last, patient, provider, start, extra) in enumerate(
+    requests: tuple[RequestSpec, ...] = (
+        ("exact", "Jane", "Exact", "jane", "chen", at(12, 3, 9, 30), {}),
+        ("partial", "Bob", "Partial", "bob", "chen", at(12, 3, 9, 30), {}),
+        ("several", "Carla", "Several", "carla", "chen", at(12, 3, 9, 30), {}),
+        ("none", "Dan", "Nothing", "dan", "chen", at(12, 3, 9, 30), {}),
+        ("unknown", "Zoe", "Unknown", None, "osei", at(12, 8, 15, 0), {}),
+        ("optout", "Olive", "Optout", "olive", "chen", at(12, 3, 11, 0), {}),
+        ("noaddress", "Noah", "Noaddress", "noah", "osei", at(12, 4, 8, 0), {}),
         (
-            ("exact", "Jane", "Exact", "jane", "chen", at(12, 3, 9, 30), {}),
-            ("partial", "Bob", "Partial", "bob", "chen", at(12, 3, 9, 30), {}),
-            ("several", "Carla", "Several", "carla", "chen", at(12, 3, 9, 30), {}),
-            ("none", "Dan", "Nothing", "dan", "chen", at(12, 3, 9, 30), {}),
-            ("unknown", "Zoe", "Unknown", None, "osei", at(12, 8, 15, 0), {}),
-            ("optout", "Olive", "Optout", "olive", "chen", at(12, 3, 11, 0), {}),
-            ("noaddress", "Noah", "Noaddress", "noah", "osei", at(12, 4, 8, 0), {}),
-            (
-                "hostile",
-                HOSTILE_FIRST,
-                HOSTILE_LAST,
-                None,
-                "evil",
-                at(12, 9, 10, 0),
-                {"note": HOSTILE_NOTE, "reason": "[red]pain[/red]"},
-            ),
-            ("linked", "Greta", "Linked", "greta", "chen", at(12, 7, 9, 0), {}),
-            (
-                "twins",
-                "Sam",
-                "Lee",
-                None,
-                "hyg",
-                at(12, 11, 16, 0),
-                {"birthdate": None, "phone": FAMILY_PHONE},
-            ),
+            "hostile",
+            HOSTILE_FIRST,
+            HOSTILE_LAST,
+            None,
+            "evil",
+            at(12, 9, 10, 0),
+            {"note": HOSTILE_NOTE, "reason": "[red]pain[/red]"},
         ),
-        start=1,
+        ("linked", "Greta", "Linked", "greta", "chen", at(12, 7, 9, 0), {}),
+        (
+            "twins",
+            "Sam",
+            "Lee",
+            None,
+            "hyg",
+            at(12, 11, 16, 0),
+            {"birthdate": None, "phone": FAMILY_PHONE},
+        ),
+    )
+    for index, (key, first, last, patient_name, provider_name, start, extra) in enumerate(
+        requests, start=1
     ):
         with write_session(engine) as s:
             request = OnlineRequest(
@@ -255,10 +260,10 @@ def build_world(
                 typed_email="",
                 typed_phone=str(extra.get("phone", "")),
                 requested_start=start,
-                requested_provider_id=world.providers[provider],
+                requested_provider_id=world.providers[provider_name],
                 reason=str(extra.get("reason", "Cleaning")),
                 note=str(extra.get("note", "")),
-                patient_id=world.patients[patient] if patient else None,
+                patient_id=world.patients[patient_name] if patient_name else None,
             )
             s.add(request)
             s.flush()
