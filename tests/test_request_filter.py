@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linker_tui.read.filter import filter_words, fts_query
+from linker_tui.read.filter import filter_words, fts_query, prefer_index, probe_limit
 from linker_tui.read.queries import ListQuery, request_page
 from linker_tui.store.db import write_session
 from linker_tui.store.enums import RequestState
@@ -139,3 +139,22 @@ def test_the_filter_pages_and_counts_its_matches(engine: Engine) -> None:
 def test_the_words_and_the_fts_query() -> None:
     assert filter_words("  a%b  _ c_d ") == ["ab", "cd"]
     assert fts_query(['d"arcy', "near*"]) == '"d""arcy" AND "near*"'
+
+
+def test_sqlite_weighs_the_index_against_checking_the_listed_rows() -> None:
+    """10k requests listed of 100k: a word's matches come from the index unless it is so
+    common that the list, read in its order, fills a page after a few rows."""
+    listed, requests = 10_000, 100_000
+    assert prefer_index(0, listed, requests)  # nothing to read
+    assert prefer_index(3_416, listed, requests)  # a common surname: a third of the scan
+    assert prefer_index(9_999, listed, requests)  # an id prefix (its matches cluster)
+    assert not prefer_index(30_000, listed, requests)  # a page within ~1,300 rows
+    assert not prefer_index(100_000, listed, requests)  # in every request
+    # counting stops where the index stops paying, whatever more there are
+    limit = probe_limit(listed, requests)
+    assert prefer_index(limit - 1, listed, requests)
+    assert not prefer_index(limit + 1, listed, requests)
+    # every request listed (handled ones shown): a common word is cheaper to scan sooner
+    assert not prefer_index(30_000, requests, requests)
+    assert prefer_index(5_000, requests, requests)
+    assert probe_limit(0, 0) == 1

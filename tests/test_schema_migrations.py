@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -17,12 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import SQLModel
 
 from linker_tui.cli.main import main
+from linker_tui.read.filter import text_condition
 from linker_tui.read.queries import ListQuery, request_page
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store import schema, search
 from linker_tui.store.db import make_engine, write_session
-from linker_tui.store.models import AuditEvent
+from linker_tui.store.models import AuditEvent, OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.store.search import FTS_TABLE, TRGM_INDEX, is_search_object
 from tests.builders import NOW, TZ, empty_config
@@ -171,6 +173,54 @@ def test_the_migration_makes_the_search_index_and_its_downgrade_removes_it(
     assert expected <= _search_objects(engine)
     page = request_page(engine, ListQuery(text="quixo"), 0, TZ, NOW, "CA")
     assert [row.external_id for row in page.rows] == ["R1"]
+
+
+def _uses_open_indexes(engine: Engine) -> set[str]:
+    """PostgreSQL: which of the open requests' partial indexes the list's reads can use:
+    an unfiltered page, and a filter word with the other indexes on the state dropped for
+    the look (in a transaction rolled back: PostgreSQL's DDL is transactional)."""
+    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    opened = search.open_requests(table.c.state)
+    with engine.connect() as conn, conn.begin() as transaction:
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        conn.exec_driver_sql("SET LOCAL enable_sort = off")
+        page = sa.select(table.c.id).where(opened).order_by(table.c.received_at, table.c.id)
+        plans = _explain(conn, page.limit(100))
+        for index in ("ix_request_state_received", search.OPEN_ORDER_INDEX):
+            conn.exec_driver_sql(f"DROP INDEX {index}")
+        found = sa.and_(opened, text_condition(conn, table, "quixote", 0))
+        plans += _explain(conn, sa.select(table.c.id).where(found))
+        transaction.rollback()
+    return {i for i in (search.OPEN_ORDER_INDEX, search.OPEN_TRGM_INDEX) if i in plans}
+
+
+def _explain(conn: sa.Connection, statement: sa.Select[Any]) -> str:
+    compiled = statement.compile(conn, compile_kwargs={"literal_binds": True})
+    return str(conn.exec_driver_sql(f"EXPLAIN {compiled}").all())
+
+
+def test_the_open_request_indexes_are_made_and_their_downgrade_removes_them(
+    empty: tuple[Engine, str],
+) -> None:
+    """PostgreSQL: the list's order and the search index of the open requests (0007);
+    SQLite has neither (its planner would not use them)."""
+    from alembic import command
+
+    engine, _ = empty
+    schema.upgrade(engine)
+    opened = {search.OPEN_ORDER_INDEX, search.OPEN_TRGM_INDEX}
+    if engine.dialect.name == "sqlite":
+        assert not opened & {i["name"] for i in sa.inspect(engine).get_indexes("online_request")}
+        return
+    assert opened <= _search_objects(engine)
+    assert _uses_open_indexes(engine) == opened
+    config = schema._config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0006_outbox_insert_audit")
+    assert _search_objects(engine) == {TRGM_INDEX}
+    schema.upgrade(engine)
+    assert opened <= _search_objects(engine)
 
 
 def test_check_schema_refuses_a_missing_schema(empty: tuple[Engine, str]) -> None:

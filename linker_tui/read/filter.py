@@ -6,13 +6,15 @@ last name, the request's id, the reason, the typed email); ``%`` and ``_`` in a 
 ignored. Words of three characters or more are looked up in the database's text index
 (:mod:`linker_tui.store.search`: FTS5 trigrams on SQLite, pg_trgm on PostgreSQL); shorter
 words cannot be (a trigram index holds nothing shorter) and are checked row by row among
-the requests the other conditions leave. On SQLite a word found in many of the listed
-requests is checked row by row too (:func:`_sqlite_plan`); there ``LIKE`` folds the case
-of ASCII letters only, as the filter always did, while the index folds every letter.
+the requests the other conditions leave, in the list's order, until its page is full.
+On SQLite a word found in many requests is checked row by row too (:func:`_sqlite_plan`
+weighs the two); there ``LIKE`` folds the case of ASCII letters only, as the filter
+always did, while the index folds every letter.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,8 +23,17 @@ from linker_tui.store.search import FTS_TABLE, SEARCHED
 
 MIN_INDEXED = 3
 """The shortest word the trigram indexes can find."""
-PROBE_MIN = 1000
-"""SQLite: a word with up to this many matches always comes from the index."""
+PAGE_ROWS = 100
+"""How many matches the list's page needs (``read.queries.PAGE_SIZE``)."""
+INDEX_COST = 0.3
+"""SQLite: what a match read from the FTS5 index costs (``rowid IN (MATCH …)``, taken
+whole), against a row checked with ``LIKE`` on the five columns (measured at 100k
+requests: about 0.7 µs and 2.4 µs; docs/benchmarks.md)."""
+UNEVEN = 4
+"""SQLite: how much longer than if its matches were spread evenly a ``LIKE`` scan is
+taken to run before the page is full. Matches cluster (request ids and dates go
+together: ``req-00`` finds only the oldest), and the index's cost is known from its
+count while the scan's is not, so the index is kept unless the scan is clearly cheaper."""
 
 _FTS = sa.table(FTS_TABLE, sa.column("rowid"))
 
@@ -39,14 +50,17 @@ def fts_query(words: list[str]) -> str:
     return " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
-def _contains(column: Any, word: str) -> sa.ColumnElement[bool]:
-    escaped = word.replace("\\", "\\\\")
-    condition: sa.ColumnElement[bool] = column.ilike(f"%{escaped}%", escape="\\")
-    return condition
+def _contains(column: Any, word: str, *, sqlite: bool = False) -> sa.ColumnElement[bool]:
+    """``column`` holds ``word``, in any case. SQLite's own ``LIKE`` folds ASCII letters,
+    as its ``lower()`` does (half the cost of ``lower(column) LIKE lower(…)``)."""
+    pattern = "%" + word.replace("\\", "\\\\") + "%"
+    if sqlite:
+        return column.like(pattern, escape="\\")  # type: ignore[no-any-return]
+    return column.ilike(pattern, escape="\\")  # type: ignore[no-any-return]
 
 
-def _any_column(table: Any, word: str) -> sa.ColumnElement[bool]:
-    return sa.or_(*(_contains(table.c[name], word) for name in SEARCHED))
+def _any_column(table: Any, word: str, *, sqlite: bool = False) -> sa.ColumnElement[bool]:
+    return sa.or_(*(_contains(table.c[name], word, sqlite=sqlite) for name in SEARCHED))
 
 
 def _search_text(table: Any) -> Any:
@@ -69,8 +83,8 @@ def text_condition(
         return sa.and_(sa.true(), *(_contains(expression, word) for word in words))
     if connection.dialect.name != "sqlite":
         return sa.and_(sa.true(), *(_any_column(table, word) for word in words))
-    found, scanned = _sqlite_plan(connection, words, listed)
-    conditions = [_any_column(table, word) for word in scanned]
+    found, scanned = _sqlite_plan(connection, table, words, listed)
+    conditions = [_any_column(table, word, sqlite=True) for word in scanned]
     if found:
         match = sa.literal_column(FTS_TABLE).op("MATCH")(fts_query(found))
         conditions.append(table.c.id.in_(sa.select(_FTS.c.rowid).where(match)))
@@ -78,15 +92,17 @@ def text_condition(
 
 
 def _sqlite_plan(
-    connection: sa.Connection, words: list[str], listed: int
+    connection: sa.Connection, table: Any, words: list[str], listed: int
 ) -> tuple[list[str], list[str]]:
     """Which words the FTS5 index answers, and which are checked row by row.
 
-    SQLite takes a ``rowid IN (MATCH)`` list whole (about 5 µs a match) and cannot weigh
-    it against the rows listed, so each indexed word is counted first, up to a quarter of
-    ``listed``: a rarer word comes from the index, a commoner one is checked on the
-    listed rows with ``LIKE`` (about 1 µs a row), as are words too short for trigrams."""
-    limit = max(listed // 4, PROBE_MIN)
+    SQLite takes a ``rowid IN (MATCH …)`` list whole and cannot weigh it against the rows
+    listed, so each indexed word's matches are counted first (up to where the index stops
+    paying, :func:`probe_limit`) and :func:`prefer_index` chooses; words too short for
+    trigrams are checked row by row."""
+    newest = sa.select(sa.func.max(table.c.id))  # about how many requests there are
+    requests = int(connection.execute(newest).scalar() or 0)
+    limit = probe_limit(listed, requests)
     found: list[str] = []
     scanned: list[str] = []
     for word in words:
@@ -96,5 +112,28 @@ def _sqlite_plan(
         match = sa.literal_column(FTS_TABLE).op("MATCH")(fts_query([word]))
         probe = sa.select(_FTS.c.rowid).where(match).limit(limit + 1).subquery()
         matches = connection.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one()
-        (found if matches <= limit else scanned).append(word)
+        (found if prefer_index(matches, listed, requests) else scanned).append(word)
     return found, scanned
+
+
+def _scan_rows(matches: int, listed: int, requests: int) -> float:
+    """About how many listed rows ``LIKE`` checks before the page is full: every one when
+    the word is rare, fewer when it is common (the list is read in its order and stops
+    at the page's last row; :data:`UNEVEN`)."""
+    if matches <= 0:
+        return float(listed)
+    return min(float(listed), UNEVEN * PAGE_ROWS * max(requests, listed) / matches)
+
+
+def prefer_index(matches: int, listed: int, requests: int) -> bool:
+    """Whether a word with ``matches`` in the index (of ``requests`` in all) is cheaper to
+    read from it than to check on the ``listed`` rows with ``LIKE``."""
+    return INDEX_COST * matches <= _scan_rows(matches, listed, requests)
+
+
+def probe_limit(listed: int, requests: int) -> int:
+    """How many matches to count before the index surely stops paying: beyond
+    ``listed / INDEX_COST``, or beyond where its cost meets the shortened scan's
+    (``INDEX_COST * m = UNEVEN * PAGE_ROWS * requests / m``)."""
+    crossing = math.sqrt(UNEVEN * PAGE_ROWS * max(requests, listed) / INDEX_COST)
+    return int(min(listed / INDEX_COST, crossing)) + 1

@@ -23,7 +23,7 @@ from linker_tui.matching.request_match import (
 from linker_tui.read.filter import text_condition
 from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
 from linker_tui.store.db import read_session
-from linker_tui.store.enums import BOOKABLE_STATUSES, OPEN_STATES, RequestState
+from linker_tui.store.enums import BOOKABLE_STATUSES, RequestState
 from linker_tui.store.models import (
     Appointment,
     AuditEvent,
@@ -32,6 +32,7 @@ from linker_tui.store.models import (
     Provider,
     SyncRun,
 )
+from linker_tui.store.search import open_requests
 
 PAGE_SIZE = 100
 
@@ -58,7 +59,7 @@ def _filtered(query: ListQuery, connection: sa.Connection) -> sa.ColumnElement[b
     """The rows the list holds: the open ones (unless handled ones are shown) that match
     the filter text (:mod:`linker_tui.read.filter`)."""
     table = OnlineRequest.__table__  # type: ignore[attr-defined]
-    states = sa.true() if query.show_handled else table.c.state.in_(OPEN_STATES)
+    states = sa.true() if query.show_handled else open_requests(table.c.state)
     if not query.text.strip():
         return states
     listed = 0  # how many the list holds without the text: SQLite's plan needs it

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 VERSION_TABLE = "alembic_version"
-HEAD_REVISION = "0006_outbox_insert_audit"
+HEAD_REVISION = "0007_open_request_order"
 """The newest revision in ``linker_tui/store/migrations/versions``; a test checks it against
 Alembic's own reading of that folder (:func:`alembic_head`), so a new migration that
 forgets it fails the tests."""
