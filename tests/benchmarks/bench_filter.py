@@ -4,17 +4,21 @@ beside it, against the old LIKE/ILIKE scan measured in the same run.
 
 Run:  python -m tests.benchmarks.bench_filter [--workdir DIR] [--postgres URL] [--rounds N]
 
-1. The database: the filter's queries (the count and the page's ids, as ``request_page``
-   runs them) for every prefix of the typed words, with the search index
-   (:mod:`linker_tui.read.filter`) and with the scan it replaced (every word ``ILIKE
-   '%word%'`` on five columns), median of --rounds runs each; and ``request_page`` whole
-   (the page's rows and hints too: what the list's worker thread waits for).
+1. The database, for every prefix of the typed words, --rounds runs each: the scan the
+   search replaced (every word ``ILIKE '%word%'`` on five columns; its page and count,
+   as a key read them before) as the baseline; the page's ids alone, as a key reads them
+   now (:mod:`linker_tui.read.filter`, its plan included), and the count read after the
+   page is drawn; and ``request_page`` whole, as a filter key asks for it (the page's
+   rows and hints too: what the list's worker thread waits for). Per prefix the median,
+   then by kind of word (short: 1-2 characters, no trigram; common: fills a page; rare)
+   the median and 90th percentile over keys and rounds.
 2. The screen: the real ``linker-tui`` in a tmux pane (120x40) on the same database;
    ``/``, then the words key by key. After each key the pane is polled (``capture-pane
    -p``) until the status line shows the count that prefix gives (keys whose count is
    the same as the previous key's are typed but not timed: nothing on screen changes).
    Beside it, in the same key presses, the time until the typed character shows in the
-   field (the terminal's and Textual's own floor for any key).
+   field (the terminal's and Textual's own floor for any key). By kind as above.
+   The load average is printed before and after.
 
 SQLite is built once into --workdir (100k requests of which 90% rejected, those whose
 patient is not known ranked as on arrival, without ANALYZE statistics, as the app's own
@@ -146,27 +150,47 @@ def _queries(where: sa.ColumnElement[bool]) -> tuple[Any, Any]:
     return total, page
 
 
-def _run(engine: Engine, where: Callable[[sa.Connection], sa.ColumnElement[bool]]) -> int:
-    """The count and the page's ids, as ``request_page`` reads them; returns the count."""
+Where = Callable[[sa.Connection], sa.ColumnElement[bool]]
+
+
+def _run(engine: Engine, where: Where, *, page: bool = True, total: bool = True) -> int:
+    """The page's ids and/or the count, as ``request_page`` and ``request_count`` read
+    them (the plan included); returns the count (-1 if not read)."""
     with engine.connect() as conn:
-        total, page = _queries(where(conn))
-        found = conn.execute(total).scalar_one()
-        conn.execute(page).all()
-    return int(found)
+        counting, paging = _queries(where(conn))
+        if page:
+            conn.execute(paging).all()
+        return int(conn.execute(counting).scalar_one()) if total else -1
 
 
-def _median_ms(run: Callable[[], object], rounds: int) -> float:
+def _times_ms(run: Callable[[], object], rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
         start = time.perf_counter()
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        times.append((time.perf_counter() - start) * 1000)
+    return times
 
 
-def database_times(engine: Engine, rounds: int) -> dict[str, tuple[float, float, float]]:
-    """Per prefix: (old scan, search index, request_page whole), median ms."""
-    found: dict[str, tuple[float, float, float]] = {}
+def kind(text: str, total: int) -> str:
+    """short: the last word has 1-2 characters (no trigram); common: 3 or more and it
+    fills a page (100 or more open requests); rare: fewer."""
+    words = filter_words(text)
+    if not words or len(words[-1]) < 3:
+        return "short"
+    return "common" if total >= 100 else "rare"
+
+
+KINDS = ("short", "common", "rare")
+DB_COLUMNS = ("old scan", "page", "count", "request_page")
+
+
+def database_times(engine: Engine, rounds: int) -> dict[str, tuple[int, list[list[float]]]]:
+    """Per prefix: its count, and per column of :data:`DB_COLUMNS` the times of the rounds
+    (ms): the old scan's page and count (what a key cost before), the page's ids alone
+    (what the list waits for now), the count (read after the page is drawn), and
+    ``request_page`` whole as a filter key asks for it (rows and hints, not counted)."""
+    found: dict[str, tuple[int, list[list[float]]]] = {}
     for text in prefixes():
         query = ListQuery(text=text)
 
@@ -176,14 +200,33 @@ def database_times(engine: Engine, rounds: int) -> dict[str, tuple[float, float,
         def new(conn: sa.Connection, query: ListQuery = query) -> sa.ColumnElement[bool]:
             return _filtered(query, conn)  # the search plan included
 
-        # the same answer, or the comparison means nothing
-        assert _run(engine, old) == _run(engine, new), text
+        total = _run(engine, new)
+        assert _run(engine, old) == total, text  # the same answer, or nothing to compare
         found[text] = (
-            _median_ms(lambda old=old: _run(engine, old), rounds),
-            _median_ms(lambda new=new: _run(engine, new), rounds),
-            _median_ms(lambda query=query: request_page(engine, query, 0, TZ, NOW), rounds),
+            total,
+            [
+                _times_ms(lambda old=old: _run(engine, old), rounds),
+                _times_ms(lambda new=new: _run(engine, new, total=False), rounds),
+                _times_ms(lambda new=new: _run(engine, new, page=False), rounds),
+                _times_ms(
+                    lambda q=query: request_page(engine, q, 0, TZ, NOW, counted=False), rounds
+                ),
+            ],
         )
     return found
+
+
+def p90(values: list[float]) -> float:
+    """The 90th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, -(-9 * len(ordered) // 10) - 1))]
+
+
+def _summary(samples: dict[str, list[float]]) -> str:
+    return "  ".join(
+        f"{k} {statistics.median(v):6.1f} / {p90(v):6.1f}" if v else f"{k} -"
+        for k, v in samples.items()
+    )
 
 
 def _status(total: int, counted: bool = True) -> str:
@@ -264,24 +307,39 @@ def _config(workdir: Path, url: str) -> Path:
 def report(name: str, url: str, workdir: Path, rounds: int) -> None:
     """Both measurements on one database."""
     engine = make_engine(url)
-    print(f"\n== {name}: 100k requests, 10k open ==")
-    print("database, median ms per key: old LIKE scan | search index | request_page whole")
+    print(f"\n== {name}: 100k requests, 10k open; load {os.getloadavg()[0]:.1f} ==")
+    print("database, median ms per key: " + " | ".join(DB_COLUMNS))
     db = database_times(engine, rounds)
-    for text, (old, new, whole) in db.items():
-        print(f"  {text!r:18} {old:8.1f} | {new:8.1f} | {whole:8.1f}   ({old / new:.0f}x)")
-    olds, news, wholes = zip(*db.values(), strict=True)
-    print(
-        f"  worst: old {max(olds):.1f} ms, index {max(news):.1f} ms, "
-        f"request_page {max(wholes):.1f} ms; median index {statistics.median(news):.1f} ms"
-    )
-    print("screen (tmux), median ms per key: typed text shown | list changed | count shown")
+    by_kind: dict[str, list[list[float]]] = {k: [[] for _ in DB_COLUMNS] for k in KINDS}
+    for text, (total, columns) in db.items():
+        medians = [statistics.median(c) for c in columns]
+        for samples, times in zip(by_kind[kind(text, total)], columns, strict=True):
+            samples.extend(times)
+        cells = " | ".join(f"{m:7.1f}" for m in medians)
+        ratio = medians[0] / medians[1]
+        print(f"  {text!r:18} {kind(text, total):6} {cells}   (page {ratio:.0f}x)")
+    print("database by kind, median / p90 ms over keys and rounds:")
+    for k, columns in by_kind.items():
+        print(f"  {k:6} " + _summary(dict(zip(DB_COLUMNS, columns, strict=True))))
+    print(f"screen (tmux, load {os.getloadavg()[0]:.1f}), median ms: typed shown | list | count")
     shown = screen_times(engine, _config(workdir, url), rounds)
-    lists = []
+    screen: dict[str, dict[str, list[float]]] = {
+        k: {"typed shown": [], "list changed": [], "count shown": []} for k in KINDS
+    }
     for text, times in shown.items():
-        echo, changed, counted = (statistics.median(t[i] for t in times) * 1000 for i in range(3))
-        lists.append(changed)
-        print(f"  {text!r:18} {echo:8.1f} | {changed:8.1f} | {counted:8.1f}")
-    print(f"  worst key → list changed: {max(lists):.1f} ms (target <= 30 ms)")
+        echo, changed, counted = ([t[i] * 1000 for t in times] for i in range(3))
+        samples = screen[kind(text, db[text][0])]
+        samples["typed shown"].extend(echo)
+        samples["list changed"].extend(changed)
+        samples["count shown"].extend(counted)
+        cells = " | ".join(f"{statistics.median(v):7.1f}" for v in (echo, changed, counted))
+        print(f"  {text!r:18} {cells}")
+    print("screen by kind, median / p90 ms over keys and rounds:")
+    for k, samples in screen.items():
+        print(f"  {k:6} " + _summary(samples))
+    lists = [t for samples in screen.values() for t in samples["list changed"]]
+    print(f"  worst key -> list changed: {max(lists):.1f} ms (target <= 30 ms)")
+    print(f"  load after: {os.getloadavg()[0]:.1f}")
     engine.dispose()
 
 
