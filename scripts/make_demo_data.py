@@ -300,9 +300,12 @@ def is_open(d: date) -> bool:
     return d.weekday() < 5 and d not in CLOSED
 
 
+FOLDED: dict[str, str | int | None] = {"ø": "o", "Ø": "O", "ß": "ss"}  # no NFKD form
+
+
 def slug(s: str) -> str:
     """ASCII lower-case alphanumeric e-mail fragment: accents folded, [nicknames] dropped."""
-    s = re.sub(r"\[.*?\]", "", s).translate(str.maketrans({"ø": "o", "Ø": "O", "ß": "ss"}))
+    s = re.sub(r"\[.*?\]", "", s).translate(str.maketrans(FOLDED))
     s = unicodedata.normalize("NFKD", s)
     return "".join(c for c in s.lower() if c.isascii() and c.isalnum())
 
