@@ -11,7 +11,7 @@ import json
 import shutil
 import tempfile
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import SystemClock
-from linker_tui.ingest.loader import LoadReport
 from linker_tui.ingest.pms_export import ExportFormat, RowProblem
 from linker_tui.settings.config import Settings
 from linker_tui.store.schema import create_schema, drop_schema
@@ -41,6 +40,17 @@ class DemoPractice:
     email: str
     timezone: str
     export_date: date
+
+
+@dataclass
+class LoadReport:
+    """What building the demo wrote, and the rows the sync refused."""
+
+    providers: int = 0
+    patients: int = 0
+    appointments: int = 0
+    requests: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
 
 
 def demo_data_dir() -> Path:

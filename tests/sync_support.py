@@ -1,27 +1,40 @@
-"""Helpers for the sync tests: a small PMS export written as CSV files, and engines."""
+"""Helpers for the sync tests: a small PMS export written as CSV files, and engines; PMS
+rows written through the sync (:func:`load_patients`)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
-from linker_tui.ingest.pms_export import ExportFormat
+from linker_tui.ingest.pms_export import (
+    APPOINTMENTS_FILE,
+    PATIENTS_FILE,
+    PROVIDERS_FILE,
+    ExportFormat,
+    PatientRow,
+    ProviderRow,
+)
 from linker_tui.store.db import read_session
 from linker_tui.store.models import Appointment, OnlineRequest, Patient, SyncState
+from linker_tui.sync.connector import Changed, ChangeSet, TableChanges
+from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.inbox import RequestInbox
 from tests.builders import NOW, TZ
+
+R = TypeVar("R")
 
 PROVIDER_HEADER = ["provider_id", "abbr", "first_name", "last_name", "title", "active"]
 PATIENT_HEADER = [
@@ -232,3 +245,44 @@ def shift_text(start: str, days: int) -> str:
 
 def rows_of(items: Sequence[list[str]]) -> list[list[str]]:
     return [list(r) for r in items]
+
+
+class RowsConnector:
+    """PMS rows given in memory, for the real sync engine: the tests' and the matching
+    evaluation's patients are written by the sync's own writers, with its search keys."""
+
+    source = "rows"
+
+    def __init__(
+        self, patients: Sequence[PatientRow] = (), providers: Sequence[ProviderRow] = ()
+    ) -> None:
+        self.patients, self.providers = list(patients), list(providers)
+
+    def cursor(self, stop: StopFlag) -> str:
+        return str(len(self.providers) + len(self.patients))
+
+    def changes(self, state: Mapping[str, bytes], stop: StopFlag) -> ChangeSet:
+        def table(file: str, rows: Sequence[R]) -> TableChanges[R]:
+            changed = [Changed(row, line, line) for line, row in enumerate(rows, 2)]
+            return TableChanges(file, seen=len(rows), changed=changed)
+
+        return ChangeSet(
+            self.source,
+            self.cursor(stop),
+            table(PROVIDERS_FILE, self.providers),
+            table(PATIENTS_FILE, self.patients),
+            table(APPOINTMENTS_FILE, []),
+        )
+
+
+def load_patients(engine: Engine, patients: Sequence[PatientRow], region: str = "CA") -> None:
+    """Write these patients through the sync (one run; refused rows fail the caller)."""
+    sync = SyncEngine(
+        engine,
+        FixedClock(NOW),
+        Actor("sync", "desk-1"),
+        SyncOptions(TZ, phone_region=region),
+        connector=RowsConnector(patients),
+    )
+    summary = sync.run(trigger="test", force=True)
+    assert summary.ok and not summary.problems, summary.text()

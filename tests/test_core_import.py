@@ -1,8 +1,9 @@
-"""Reading PMS exports and request files: bad rows are reported, the rest is imported."""
+"""Reading PMS exports and request files through the one import path, the sync's: bad
+rows are reported with file, line and reason, the rest is imported; request files are
+matched to patients on arrival (the batch ranker)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
 from linker_tui.ingest.fhir import RequestFormatError, parse_request
-from linker_tui.ingest.loader import import_request_files, load_export
-from linker_tui.ingest.pms_export import read_export
 from linker_tui.store.db import read_session
 from linker_tui.store.models import Appointment, OnlineRequest, Patient
-from tests.builders import TZ
+from linker_tui.sync.queries import sync_problems
+from tests.sync_support import drop_request, make_sync
 
 PROVIDERS = "provider_id,abbr,first_name,last_name,title,active\nDOC1,DOC1,Amelia,Chen,Dr.,1\n"
 PATIENTS = (
@@ -45,34 +45,48 @@ def _export(folder: Path, bom: bool = False) -> Path:
     return folder
 
 
-def test_bad_rows_are_reported_with_file_line_and_reason(tmp_path: Path) -> None:
-    export = read_export(_export(tmp_path / "x", bom=True), TZ)
-    assert [p.pms_id for p in export.patients] == ["1001", "1002"]
-    assert export.patients[1].birthdate is None  # 0001-01-01 means unknown
-    assert [a.pms_id for a in export.appointments] == ["A1", "A5"]
-    assert export.appointments[0].start.utcoffset() is not None
-    assert [str(p) for p in export.problems] == [
-        "patients.csv:4: patient_id is missing",
-        "patients.csv:5: birthdate '1980-13-45' is not a date (YYYY-MM-DD)",
-        "appointments.csv:3: start 'not-a-date' is not an ISO 8601 date-time",
-        "appointments.csv:4: unknown provider 'DOC9'",
-        "appointments.csv:5: duplicate id 'A1'",
-        "appointments.csv:6: unknown patient '9999'",
-    ]
+def _problems(engine: Engine, run_id: int | None) -> list[str]:
+    assert run_id is not None
+    return sorted(str(p) for p in sync_problems(engine, run_id))
 
 
-def test_broken_encoding_is_reported(tmp_path: Path) -> None:
+def test_bad_rows_are_reported_with_file_line_and_reason(engine: Engine, tmp_path: Path) -> None:
+    summary = make_sync(engine, _export(tmp_path / "x", bom=True)).run()
+    assert summary.ok
+    with read_session(engine) as s:
+        patients = s.exec(select(Patient).order_by(Patient.pms_id)).all()
+        appointments = s.exec(select(Appointment).order_by(Appointment.pms_id)).all()
+    assert [p.pms_id for p in patients] == ["1001", "1002"]
+    assert patients[1].birthdate is None  # 0001-01-01 means unknown
+    assert [a.pms_id for a in appointments] == ["A1", "A5"]
+    assert appointments[0].start.utcoffset() is not None
+    assert _problems(engine, summary.run_id) == sorted(
+        [
+            "patients.csv:4: patient_id is missing",
+            "patients.csv:5: birthdate '1980-13-45' is not a date (YYYY-MM-DD)",
+            "appointments.csv:3: start 'not-a-date' is not an ISO 8601 date-time",
+            "appointments.csv:4: unknown provider 'DOC9'",
+            "appointments.csv:5: duplicate id 'A1'",
+            "appointments.csv:6: unknown patient '9999'",
+        ]
+    )
+
+
+def test_broken_encoding_is_reported(engine: Engine, tmp_path: Path) -> None:
     folder = _export(tmp_path / "x")
     (folder / "providers.csv").write_bytes(PROVIDERS.encode() + b"DOC2,D2,J\xe9r\xf4me,X,Dr.,1\n")
-    export = read_export(folder, TZ)
-    assert any(p.file == "providers.csv" and "not UTF-8" in p.reason for p in export.problems)
+    summary = make_sync(engine, folder).run()
+    assert "providers.csv:3: not UTF-8 text" in _problems(engine, summary.run_id)
 
 
 def test_loading_twice_is_idempotent(engine: Engine, tmp_path: Path) -> None:
-    export = read_export(_export(tmp_path / "x"), TZ)
-    first = load_export(engine, export)
-    load_export(engine, export)
-    assert (first.providers, first.patients, first.appointments) == (1, 2, 2)
+    sync = make_sync(engine, _export(tmp_path / "x"))
+    first = sync.run()
+    again = sync.run(force=True)
+    assert first.detail["providers_inserted"] == 1
+    assert first.detail["patients_inserted"] == 2
+    assert first.detail["appointments_inserted"] == 2
+    assert (again.inserted, again.updated) == (0, 0)
     with read_session(engine) as s:
         assert s.exec(select(func.count()).select_from(Appointment)).one() == 2
         bill = s.exec(select(Patient).where(Patient.pms_id == "1001")).one()
@@ -128,17 +142,16 @@ def test_parse_fhir_request() -> None:
 def test_import_requests_matches_patients_skips_duplicates_and_reports_bad_files(
     engine: Engine, tmp_path: Path
 ) -> None:
-    load_export(engine, read_export(_export(tmp_path / "x"), TZ))
     inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    (inbox / "a.json").write_text(json.dumps(_request("R1")), encoding="utf-8")
-    (inbox / "b.json").write_text(json.dumps(_request("R1")), encoding="utf-8")
-    (inbox / "c.json").write_text("{not json", encoding="utf-8")
-    report = import_request_files(engine, inbox.glob("*.json"), TZ)
-    assert report.requests == 1
-    assert [p.file for p in report.problems] == ["c.json"]
-    again = import_request_files(engine, inbox.glob("*.json"), TZ)
-    assert again.requests == 0
+    drop_request(inbox, "a.json", _request("R1"))
+    drop_request(inbox, "b.json", _request("R1"))
+    drop_request(inbox, "c.json", "{not json")
+    sync = make_sync(engine, _export(tmp_path / "x"), inbox)
+    summary = sync.run()
+    assert summary.requests_imported == 1
+    assert any(p.startswith("c.json") for p in _problems(engine, summary.run_id))
+    drop_request(inbox, "d.json", _request("R1"))  # sent again later: known, skipped
+    assert sync.run(force=True).requests_imported == 0
     with read_session(engine) as s:
         request = s.exec(select(OnlineRequest)).one()
         bill = s.exec(select(Patient).where(Patient.pms_id == "1001")).one()

@@ -11,8 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from linker_tui.cli.match import match_requests
-from linker_tui.ingest.loader import load_export
-from linker_tui.ingest.pms_export import Export, PatientRow
+from linker_tui.ingest.pms_export import PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity, candidates, patient_search
 from linker_tui.matching.patient_search import (
     rank_request,
@@ -25,6 +24,7 @@ from linker_tui.store.models import OnlineRequest
 from tests.builders import add_request, local
 from tests.matching_eval.evaluate import HERE
 from tests.matching_eval.evaluate import _patients as eval_patients
+from tests.sync_support import load_patients
 
 
 def _row(n: int, first: str, last: str, born: date | None, **kw: str) -> PatientRow:
@@ -91,7 +91,7 @@ TYPED = [
 
 
 def test_batch_ranks_as_one_at_a_time(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    load_export(engine, Export(patients=_patients()))
+    load_patients(engine, _patients())
     # small chunks and blocks, to go through every chunking and block boundary
     monkeypatch.setattr(candidates, "_MAX_PARAMS", 6)
     monkeypatch.setattr(patient_search, "BATCH_REQUESTS", 7)
@@ -107,7 +107,7 @@ def test_batch_ranks_as_one_at_a_time(engine: Engine, monkeypatch: pytest.Monkey
 
 
 def test_batch_on_the_evaluation_set(sqlite_engine: Engine) -> None:
-    load_export(sqlite_engine, Export(patients=eval_patients()))
+    load_patients(sqlite_engine, eval_patients())
     with (HERE / "cases.csv").open(encoding="utf-8") as handle:
         typed = [
             TypedIdentity(
@@ -124,7 +124,7 @@ def test_batch_on_the_evaluation_set(sqlite_engine: Engine) -> None:
 
 
 def test_match_command_and_requests_use_the_batch(engine: Engine) -> None:
-    load_export(engine, Export(patients=_patients()))
+    load_patients(engine, _patients())
     start = local(2026, 12, 1, 9)
     for t in TYPED[:6]:
         add_request(engine, t.first_name, t.last_name, start, birthdate=t.birthdate, phone=t.phone)

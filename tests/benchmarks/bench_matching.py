@@ -1,6 +1,6 @@
 """Benchmark patient matching: 100,000 patients, 10,000 pending requests in a SQLite file.
 
-Builds the database (through the loader, so the search keys are the real ones), then
+Builds the database (through the sync, so the search keys are the real ones), then
 ranks the patients of every pending request at once, the way ``linker-tui match`` and the
 request import do (:func:`~linker_tui.matching.patient_search.rank_requests`: set-based index
 lookups for the whole list, then scoring), then a sample one request at a time, the way
@@ -21,13 +21,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from linker_tui.ingest.loader import load_export
-from linker_tui.ingest.pms_export import Export, PatientRow
+from linker_tui.ingest.pms_export import PatientRow
 from linker_tui.matching import MatchLevel
 from linker_tui.matching.patient_search import rank_request, rank_requests
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.store.schema import create_schema
+from tests import sync_support
 from tests.matching_eval.generate import FIRST_F, FIRST_M, LAST, NICK
 
 SUFFIXES = ["", "son", "ley", "ard", "ette", "ier", "ton", "berg", "ski", "ini", "ez", "ova"]
@@ -72,7 +72,7 @@ def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[flo
             )
             families.append(member)
     started = time.perf_counter()
-    load_export(engine, Export(patients=rows[:patients]))
+    sync_support.load_patients(engine, rows[:patients])
     load_patients = time.perf_counter() - started
     now = datetime(2026, 11, 27, 15, tzinfo=UTC)
     request_rows = []

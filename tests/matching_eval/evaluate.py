@@ -1,6 +1,6 @@
 """Measure patient matching on the labelled evaluation set (``cases.csv``, ``patients.csv``).
 
-The patients are loaded into a fresh SQLite database through the loader (so the search
+The patients are loaded into a fresh SQLite database through the sync (so the search
 keys are the real ones), and every case goes through the same index-backed candidate
 search and scoring as a request. Prints, overall and per category:
 
@@ -25,13 +25,13 @@ from typing import Any
 
 from sqlmodel import select
 
-from linker_tui.ingest.loader import load_export
-from linker_tui.ingest.pms_export import Export, PatientRow
+from linker_tui.ingest.pms_export import PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity
 from linker_tui.matching.patient_search import rank_typed
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.models import Patient
 from linker_tui.store.schema import create_schema
+from tests.sync_support import load_patients
 
 HERE = Path(__file__).parent
 TARGET_PRECISION = 1.0
@@ -108,7 +108,7 @@ def evaluate(workdir: Path) -> Result:
     """Load the patients into ``workdir`` and match every case."""
     engine = make_engine(f"sqlite:///{workdir / 'eval.db'}")
     create_schema(engine)
-    load_export(engine, Export(patients=_patients()))
+    load_patients(engine, _patients())
     by_category: dict[str, Tally] = defaultdict(Tally)
     with read_session(engine) as session:
         pms = {id_: pms_id for id_, pms_id in session.exec(_id_query()).all()}

@@ -27,8 +27,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from linker_tui.ingest.loader import load_export
-from linker_tui.ingest.pms_export import Export, PatientRow
+from linker_tui.ingest.pms_export import PatientRow
 from linker_tui.matching import MatchLevel, TypedIdentity
 from linker_tui.matching.match_model import fit_and_store
 from linker_tui.matching.patient_search import rank_typed_many
@@ -37,6 +36,7 @@ from linker_tui.store.models import Patient
 from linker_tui.store.schema import create_schema
 from tests.matching_eval import generate as tuning
 from tests.matching_eval import holdout_names as names
+from tests.sync_support import load_patients
 
 SEED = 20261206
 FAMILIES = 7_000
@@ -385,7 +385,7 @@ def evaluate(
     requests = holdout.requests(REQUESTS)
     engine = make_engine(f"sqlite:///{workdir / 'holdout.db'}")
     create_schema(engine)
-    load_export(engine, Export(patients=[p.row for p in holdout.people]))
+    load_patients(engine, [p.row for p in holdout.people])
     family = {p.row.pms_id: p.family for p in holdout.people}
     if fitted:
         with write_session(engine) as session:
