@@ -6,7 +6,8 @@ Run:  python -m tests.benchmarks.bench_ssh_bytes [--workdir DIR] [--before REF] 
 The demo practice (``linker-tui demo --no-tui``, built once into --workdir by each
 checkout, for its own schema) is opened by
 the real ``linker-tui`` command in a tmux pane of 80x24 (no PMS folder: no sync draws
-meanwhile). Once the first rows are on screen and the output has been quiet for a while,
+meanwhile). Once the first rows are on screen, the sync at start has ended ("synced just now")
+and the output has been quiet for a while,
 ``tmux pipe-pane`` records the raw bytes the app writes while:
 
 * ``in view``: the cursor steps down one row at a time (one key, then wait until the
@@ -25,7 +26,9 @@ out into a temporary git worktree and run from there (its ``linker_tui`` first o
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -114,10 +117,17 @@ class Recorder:
         return sizes
 
 
+def _synced(screen: list[str]) -> bool:
+    """The status line says the sync at start has ended ("synced just now · …")."""
+    return any(re.search(r"(?<!not )synced ", line) for line in screen) and not any(
+        "syncing" in line for line in screen
+    )
+
+
 @contextmanager
 def app_in_pane(command: str, record: Path) -> Iterator[Recorder]:
-    """Start ``command`` in the pane; once a request row shows and the output is quiet,
-    record what it writes."""
+    """Start ``command`` in the pane; once a request row shows, the sync at start has
+    ended and the output is quiet, record what it writes."""
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
     _tmux("new-session", "-d", "-s", SESSION, "-x", str(WIDTH), "-y", str(HEIGHT), "sleep 600")
     _tmux("set-option", "-t", SESSION, "remain-on-exit", "on")  # a failed start stays visible
@@ -128,6 +138,10 @@ def app_in_pane(command: str, record: Path) -> Iterator[Recorder]:
         while not any(line.startswith("11-") for line in _screen()):
             if time.monotonic() > deadline:
                 raise TimeoutError("no request rows:\n" + "\n".join(_screen()))
+            time.sleep(0.1)
+        while not _synced(_screen()):  # the sync at start redraws the list when it ends
+            if time.monotonic() > deadline:
+                raise TimeoutError("the sync at start did not end:\n" + "\n".join(_screen()))
             time.sleep(0.1)
         _tmux("pipe-pane", "-t", SESSION, "-o", f"cat >> {shlex.quote(str(record))}")
         time.sleep(1.0)
@@ -156,6 +170,7 @@ def measure(command: str, steps: int, record: Path) -> dict[str, float]:
         idle = rec.size() - before
     return {
         "in view, bytes/step": sum(in_view) / len(in_view),
+        "in view, median step": statistics.median(in_view),
         "in view, largest step": max(in_view),
         "scrolling, bytes/step": sum(scrolling) / len(scrolling),
         f"burst of {steps} Down, bytes": burst,

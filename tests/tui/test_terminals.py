@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from rich.style import Style
 from textual.command import CommandPalette
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -21,6 +22,7 @@ from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
 from linker_tui.tui.widgets.columns import fitting_columns
+from linker_tui.tui.widgets.detail import ChangedCells, changed_end
 from linker_tui.tui.widgets.request_list import COLUMNS, RequestList
 from tests.tui.drive import (
     SMALL,
@@ -202,7 +204,7 @@ async def test_home_and_end_go_to_the_first_and_last_row(world: World) -> None:
 # ---------------------------------------------------------------------- redraws (SSH)
 
 
-async def test_a_cursor_step_redraws_two_rows_and_the_changed_detail_lines(
+async def test_a_cursor_step_redraws_two_rows_and_the_changed_detail_cells(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = LinkerApp(world.services, background_jobs=False)
@@ -211,34 +213,41 @@ async def test_a_cursor_step_redraws_two_rows_and_the_changed_detail_lines(
         rows, screen = table(app), main_screen(app)
         pane = screen.detail
         refreshed: list[tuple[object, ...]] = []
-        updated: list[str] = []
-        laid_out: list[bool] = []
+        cells: dict[int, list[tuple[Region, bool]]] = {}
 
         def spy_refresh(*regions: object, **kwargs: object) -> object:
             refreshed.append(regions)
             return Widget.refresh(rows, *regions, **kwargs)  # type: ignore[arg-type]
 
-        update = Static.update
+        refresh = ChangedCells.refresh
 
-        def spy_update(static: Static, text: object = "", *, layout: bool = True) -> None:
-            updated.append(str(text))
-            laid_out.append(layout)
-            update(static, text, layout=layout)  # type: ignore[arg-type]
+        def spy_cells(line: ChangedCells, *regions: Region, **kwargs: bool) -> ChangedCells:
+            for region in regions:
+                cells.setdefault(id(line), []).append((region, kwargs.get("layout", False)))
+            return refresh(line, *regions, **kwargs)
 
         monkeypatch.setattr(rows, "refresh", spy_refresh)
-        monkeypatch.setattr(Static, "update", spy_update)
-        before = [str(s.content) for s in pane.query_children(Static).results(Static)]
+        monkeypatch.setattr(ChangedCells, "refresh", spy_cells)
+        lines = list(pane.query_children(ChangedCells).results(ChangedCells))
+        before = [line.text for line in lines]
         await pilot.press("down")
         await settle(pilot)
-        # the list: the row the cursor left and the row it is on, one line each
-        assert [(r[0].y, r[0].height) for r in refreshed] == [(1, 1), (2, 1)]
-        # the pane: only the lines whose text changed, none with a layout of the screen
-        after = [str(s.content) for s in pane.query_children(Static).results(Static)]
-        changed = [a for b, a in zip(before, after, strict=True) if a != b]
-        assert changed and sorted(updated) == sorted(changed)
-        assert "Note: -" in before and "Note: -" in after and "Note: -" not in updated
-        assert not any(laid_out)
-        assert "REQ-1002" in plain(pane)
+        # the list: the row the cursor left and the row it is on, one line each, without
+        # the scrollbar's cell beside them
+        width = rows.scrollable_content_region.width
+        assert [(r[0].y, r[0].height, r[0].width) for r in refreshed] == [  # type: ignore[attr-defined]
+            (1, 1, width),
+            (2, 1, width),
+        ]
+        # the pane: on each line whose text changed, the cells up to the last that changed;
+        # the others ("Note: -") not at all; never a layout
+        after = [line.text for line in lines]
+        assert "REQ-1002" in plain(pane) and "Note: -" in pane.shown
+        for line, old, new in zip(lines, before, after, strict=True):
+            end = changed_end(old, new)
+            expected = [(Region(0, 0, end, 1), False)] if end else []
+            assert cells.get(id(line), []) == expected, (old.plain, new.plain)
+        assert any(cells.values())
 
 
 # ---------------------------------------------------------------------- narrow screens

@@ -85,7 +85,9 @@ class BottomBar(Vertical):
         text, problem = value
         part = self.query_one(selector, Static)
         part.set_class(problem, "-problem")
-        part.update(Content(text))
+        # The sync part's width does not follow its text: no layout (a layout sends the
+        # list's scrollbar again, ~450 bytes, each time "synced 5 s ago" ticks)
+        part.update(Content(text), layout=selector == "#mail-status")
 
     @property
     def sync_text(self) -> str:

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region
+from textual.widget import Widget
 from textual.widgets import Static
 
 from linker_tui.read.views import RequestDetail
@@ -69,14 +71,61 @@ class CutText(Static):
         return fit(text, size.width, size.height, self.more)
 
 
+class ChangedCells(Widget):
+    """One line of literal text that, when it changes, is drawn again only up to its
+    last changed cell (Textual sends a refreshed region from the widget's left edge up
+    to the region's right edge: the unchanged end of the line and the blank cells after
+    the longer of the two texts are not sent)."""
+
+    DEFAULT_CSS = """
+    ChangedCells {
+        width: 1fr;
+        height: 1;
+        text-wrap: nowrap;
+    }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = Content("")
+
+    def render(self) -> RenderResult:
+        """The text (one line), padded with blanks of its own style to the width: a text
+        shorter than the last is one styled piece up to its last changed cell, not two."""
+        return self.text.pad_right(max(0, self.size.width - self.text.cell_length))
+
+    def show(self, text: Content) -> None:
+        """Show ``text``, drawing again only the cells up to the last one that changed."""
+        old, self.text = self.text, text
+        end = changed_end(old, text)
+        if end:
+            self.refresh(Region(0, 0, end, 1))
+
+
+def changed_end(old: Content, new: Content) -> int:
+    """How many cells from the left cover every cell that differs between ``old`` and
+    ``new`` (0: none differs)."""
+    if old.plain == new.plain and old.spans == new.spans:
+        return 0
+    longest = max(old.cell_length, new.cell_length)
+    if (
+        old.spans != new.spans
+        or old.cell_length != len(old.plain)
+        or (new.cell_length != len(new.plain))
+    ):
+        return longest  # styles moved or wide characters: every cell up to the longer end
+    was, now = old.plain.ljust(longest), new.plain.ljust(longest)
+    return next(i for i in range(longest, 0, -1) if was[i - 1] != now[i - 1])
+
+
 class DetailPane(Vertical):
     """Typed identity, note, matched patient, state and decision of one request (the
     text can be selected with the mouse and copied).
 
     The text is wrapped to the pane's width here and shown one screen line per
-    :class:`Static`, each drawn again only when its line changed: a cursor step sends
-    the lines that differ from the last request's, never the rule or the rest of the
-    screen (what crosses an SSH link; ``tests/benchmarks/bench_ssh_bytes.py``)."""
+    :class:`ChangedCells`: a cursor step sends, on each line, the cells up to the last
+    one that changed; the rule and the rest of the screen stay (what crosses an SSH
+    link; ``tests/benchmarks/bench_ssh_bytes.py``)."""
 
     DEFAULT_CSS = f"""
     DetailPane {{
@@ -84,10 +133,6 @@ class DetailPane(Vertical):
         padding: 0 1;
         border-top: solid $primary;
         overflow: hidden hidden;
-        & > Static {{
-            height: 1;
-            text-wrap: nowrap;
-        }}
     }}
     """
 
@@ -98,18 +143,18 @@ class DetailPane(Vertical):
         """What ends a cut text after the ellipsis (``⏎: read all``)."""
         self.request_id: int | None = None
         self._pieces: list[Content] = [line("No request selected.")]
-        self._rows: list[tuple[str, tuple[object, ...]]] = []
-        """What each line shows now (text and styles)."""
+        self._rows: list[str] = []
+        """The text of each line as shown."""
 
     def compose(self) -> ComposeResult:
-        """One Static per screen line under the rule."""
+        """One :class:`ChangedCells` per screen line under the rule."""
         for _ in range(HEIGHT - 1):
-            yield Static(Content(""), markup=False)
+            yield ChangedCells()
 
     @property
     def shown(self) -> list[str]:
         """The pane's lines as drawn (for tests)."""
-        return [text for text, _styles in self._rows]
+        return list(self._rows)
 
     @property
     def content(self) -> Content:
@@ -133,21 +178,17 @@ class DetailPane(Vertical):
         self._draw()
 
     def _draw(self) -> None:
-        """Wrap the text and update the lines that changed (no layout: fixed heights)."""
+        """Wrap the text and show it line by line (each line sends what changed)."""
         width = self.content_size.width
         if width <= 0 or not self.is_mounted:
             return  # on_resize draws it
-        statics = list(self.query_children(Static).results(Static))
+        screen_lines = list(self.query_children(ChangedCells).results(ChangedCells))
         rows = [row for piece in self._pieces for row in piece.wrap(width)]
-        rows = cut_rows(rows, width, len(statics), self.more)
-        shown: list[tuple[str, tuple[object, ...]]] = [
-            (row.plain, tuple(row.spans)) for row in rows[: len(statics)]
-        ]
-        shown += [("", ())] * (len(statics) - len(shown))
-        for index, (static, now) in enumerate(zip(statics, shown, strict=True)):
-            if index >= len(self._rows) or self._rows[index] != now:
-                static.update(rows[index] if index < len(rows) else Content(""), layout=False)
-        self._rows = shown
+        rows = cut_rows(rows, width, len(screen_lines), self.more)
+        rows += [Content("")] * (len(screen_lines) - len(rows))
+        for screen_line, row in zip(screen_lines, rows, strict=False):
+            screen_line.show(row)
+        self._rows = [row.plain for row in rows[: len(screen_lines)]]
 
 
 def render_detail(detail: RequestDetail, tz: ZoneInfo) -> Content:
@@ -170,16 +211,12 @@ def detail_lines(detail: RequestDetail, tz: ZoneInfo) -> list[Content]:
         requested += f" · {row.reason}"
     if row.state.open:
         first = line(
-            (row.external_id, _LABEL),
-            " · ",
-            (row.state.label, _LABEL),
+            (f"{row.external_id} · {row.state.label}", _LABEL),
             f" · received {long_datetime(row.received_at, tz)} · {row.match_hint}",
         )
     else:
         first = line(
-            (row.external_id, _LABEL),
-            " · ",
-            (row.state.label, _LABEL),
+            (f"{row.external_id} · {row.state.label}", _LABEL),
             f" by {detail.decided_by or '?'} at {long_datetime(detail.decided_at, tz)}",
         )
     rows = [first]

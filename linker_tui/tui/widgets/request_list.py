@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -167,7 +167,11 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         keep_index: int = 0,
     ) -> None:
         """Replace the rows; put the cursor on ``keep_id`` if it is still listed, else near
-        ``keep_index`` (the owner reads the new current row itself)."""
+        ``keep_index`` (the owner reads the new current row itself).
+
+        When only some rows' text changed (a sync that changed little or nothing), only
+        those rows are drawn again, not the whole list."""
+        was = (self.loaded, self.show_state, self._header, self._lines)
         self.rows_shown = tuple(rows)
         self.show_state = show_state
         self.loaded = True
@@ -176,7 +180,18 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
             index = next((i for i, r in enumerate(self.rows_shown) if r.id == keep_id), index)
         self._layout_width = -1
         self._layout()
-        self._fit_scrolling()
+        loaded, show_state_was, header, lines = was
+        if (
+            loaded
+            and show_state_was == show_state
+            and header == self._header
+            and (len(lines) == len(self._lines))
+        ):
+            for row, (old, new) in enumerate(zip(lines, self._lines, strict=True)):
+                if old != new:
+                    self._refresh_row(row)
+        else:
+            self._fit_scrolling()
         self.move_cursor(row=index, announce=False)
 
     @property
@@ -211,8 +226,8 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         if not self._scroll_to_cursor() and changed:
             # Only the two rows whose look changed are drawn again (a scroll draws them all):
             # over SSH a step costs two lines, not the whole list.
-            self.refresh_line(self._line_of(old))
-            self.refresh_line(self._line_of(row))
+            self._refresh_row(old)
+            self._refresh_row(row)
         if changed and announce:
             self.post_message(self.Highlighted(self, self.current_row()))
 
@@ -281,6 +296,12 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
             return False
         self.scroll_to(y=top, animate=False, force=True, immediate=True)
         return True
+
+    def _refresh_row(self, index: int) -> None:
+        """Draw row ``index`` again, without the scrollbar's cell beside it
+        (``refresh_line`` would send that too)."""
+        y = self._line_of(index) - round(self.scroll_y)
+        self.refresh(Region(0, y, self.scrollable_content_region.width, 1))
 
     @staticmethod
     def _line_of(index: int) -> int:
