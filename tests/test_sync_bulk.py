@@ -24,6 +24,7 @@ from linker_tui.ingest.pms_export import (
     RowParser,
 )
 from linker_tui.store.schema import create_schema, drop_schema
+from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.sql import RunSql
 from tests.builders import TZ
@@ -159,9 +160,11 @@ def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(csv_file, "_CHUNK", 11)
         patch.setattr(RunSql, "rows_per_statement", 5)
-        if bulk:  # and the ways of a big load: whole id maps, indexes built afterwards
+        if bulk:  # and the ways of a big load: whole id maps, indexes built afterwards,
+            # the appointments read while they are written (read twice, a batch at a time)
             patch.setattr(RunSql, "whole_table_over", 3)
             patch.setattr(RunSql, "rebuild_indexes_over", 10)
+            patch.setattr(FileReader, "stream_over", 5)
         else:  # row by row, ids looked up with IN (...), every row upserted
             patch.setattr(RowParser, "appointment_bulk", _row_by_row)
             patch.setattr(RunSql, "insert_sql", RunSql.upsert_sql)

@@ -3,8 +3,7 @@ cancelling those gone from the export."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
@@ -13,7 +12,7 @@ from typing import Any
 
 from linker_tui.ingest.pms_export import AppointmentColumns, AppointmentRow, RowProblem
 from linker_tui.store.enums import AppointmentStatus
-from linker_tui.sync.connector import AppointmentBlock, TableChanges
+from linker_tui.sync.connector import AppointmentBlock, TableChanges, merged_block
 from linker_tui.sync.sql import RunSql
 from linker_tui.sync.writers import TableWriter, each_once, indexes_rebuilt
 
@@ -35,6 +34,7 @@ CANCELLED = AppointmentStatus.CANCELLED.value
 _GUARD_SHARE, _GUARD_MIN = 0.5, 100
 _STATUS_VALUES = {s: s.value for s in AppointmentStatus}
 _MISSING: Any = object()
+_REMEMBERED = 100_000  # datetimes as stored remembered at most (then forgotten)
 
 
 class WrittenIds:
@@ -89,6 +89,8 @@ class _Chunks:
 def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> AppointmentsWritten:
     """Write the changed appointments. Converted a chunk at a time, a column at a time; a
     chunk with an unknown reference is checked row by row (those rows are refused)."""
+    if table.batches is not None:
+        return _write_batches(sql, table, table.batches)
     block = appointment_block(table)
     out = AppointmentsWritten()
     if not len(block):
@@ -101,6 +103,29 @@ def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> Appo
         for start in range(0, len(block), sql.rows_per_statement):
             sql.stop.check()
             _write_chunk(chunks, block.slice(start, start + sql.rows_per_statement), out)
+    out.inserted, out.updated = writer.inserted, writer.updated
+    return out
+
+
+def _write_batches(
+    sql: RunSql, table: TableChanges[AppointmentRow], batches: Iterator[AppointmentBlock]
+) -> AppointmentsWritten:
+    """Write the changed appointments a batch at a time as the connector reads them (a
+    big import): each id comes once in the whole export (the connector sees to it)."""
+    out = AppointmentsWritten()
+    empty = not sql.conn.exec_driver_sql("SELECT 1 FROM appointment LIMIT 1").first()
+    writer = TableWriter(sql, "appointment", APPOINTMENT_COLUMNS, set(), True)
+    chunks = _Chunks(sql, table, {}, _provider_ids(sql), set(), writer)
+    with indexes_rebuilt(sql, "appointment", sql.rebuild_indexes_over if empty else 0, 0):
+        for batch in batches:
+            pms_ids = batch.columns.pms_id
+            existing = set() if empty else sql.existing_ids("appointment", pms_ids)
+            chunks.existing = writer.existing = existing
+            writer.unique = each_once(pms_ids, sql)
+            chunks.patients = _patient_ids(sql, batch)
+            for start in range(0, len(batch), sql.rows_per_statement):
+                sql.stop.check()
+                _write_chunk(chunks, batch.slice(start, start + sql.rows_per_statement), out)
     out.inserted, out.updated = writer.inserted, writer.updated
     return out
 
@@ -167,6 +192,8 @@ def as_stored(sql: RunSql, moments: Sequence[Any], stored: dict[Any, Any]) -> li
     """These (repeating) datetimes as the column stores them; ``stored`` remembers."""
     out = list(map(stored.get, moments, repeat(_MISSING)))
     if any(map(is_, out, repeat(_MISSING))):
+        if len(stored) > _REMEMBERED:  # a big import: its memory stays bounded
+            stored.clear()
         for moment in set(compress(moments, map(is_, out, repeat(_MISSING)))):
             stored[moment] = sql.stored_datetime(moment)
         out = list(map(stored.__getitem__, moments))
@@ -176,31 +203,7 @@ def as_stored(sql: RunSql, moments: Sequence[Any], stored: dict[Any, Any]) -> li
 def appointment_block(table: TableChanges[AppointmentRow]) -> AppointmentBlock:
     """All changed appointments of ``table`` column by column, in the order of their
     keys (``changed`` merged into ``block``)."""
-    if not table.changed:
-        return table.block if table.block is not None else AppointmentBlock()
-    rows = AppointmentBlock(
-        AppointmentColumns.of(c.row for c in table.changed),
-        [c.line for c in table.changed],
-        [c.key for c in table.changed],
-    )
-    if table.block is None or not len(table.block):
-        return rows
-    block = table.block
-    out = AppointmentBlock()
-    done = 0
-    for index, key in enumerate(rows.keys):  # both in key order: merge
-        upto = bisect_left(block.keys, key, done)
-        _extend(out, block.slice(done, upto))
-        _extend(out, rows.slice(index, index + 1))
-        done = upto
-    _extend(out, block.slice(done, len(block)))
-    return out
-
-
-def _extend(block: AppointmentBlock, more: AppointmentBlock) -> None:
-    block.columns.extend(more.columns)
-    block.lines.extend(more.lines)
-    block.keys.extend(more.keys)
+    return merged_block(table.changed, table.block)
 
 
 def known_references(

@@ -18,7 +18,8 @@ cursor there instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
@@ -62,6 +63,37 @@ class AppointmentBlock:
             self.columns.slice(first, end), self.lines[first:end], self.keys[first:end]
         )
 
+    def extend(self, more: AppointmentBlock) -> None:
+        """Add the rows of ``more`` at the end."""
+        self.columns.extend(more.columns)
+        self.lines.extend(more.lines)
+        self.keys.extend(more.keys)
+
+
+def merged_block(
+    changed: Sequence[Changed[AppointmentRow]], block: AppointmentBlock | None
+) -> AppointmentBlock:
+    """Changed appointments column by column in the order of their keys: the rows of
+    ``changed`` merged into ``block`` (both in key order)."""
+    if not changed:
+        return block if block is not None else AppointmentBlock()
+    rows = AppointmentBlock(
+        AppointmentColumns.of(c.row for c in changed),
+        [c.line for c in changed],
+        [c.key for c in changed],
+    )
+    if block is None or not len(block):
+        return rows
+    out = AppointmentBlock()
+    done = 0
+    for index, key in enumerate(rows.keys):  # both in key order: merge
+        upto = bisect_left(block.keys, key, done)
+        out.extend(block.slice(done, upto))
+        out.extend(rows.slice(index, index + 1))
+        done = upto
+    out.extend(block.slice(done, len(block)))
+    return out
+
 
 @dataclass
 class TableChanges(Generic[R]):
@@ -81,6 +113,10 @@ class TableChanges(Generic[R]):
     # appointments only: more changed rows, column by column (with ``changed``: in the
     # order of their keys)
     block: AppointmentBlock | None = None
+    # appointments only, instead of ``changed`` and ``block``: the changed rows a batch at
+    # a time, read while the engine writes them (a big import is never held whole). The
+    # other fields (``removed_ids``, ``complete``, ...) are final once it is exhausted.
+    batches: Iterator[AppointmentBlock] | None = None
 
     def refuse(self, item: Changed[R]) -> None:
         """The engine could not store this row (e.g. unknown patient): it is read again

@@ -14,20 +14,29 @@ A record that cannot be read at all (the wrong number of values, bytes that are 
 UTF-8, a field the csv module refuses) is reported with its line, and makes the file
 *incomplete*: the ids it held are unknown, so nothing missing from such a file is
 cancelled.
+
+A big import (more than :attr:`FileReader.stream_over` appointment records to read, the
+first import above all) is never held whole: the records are found in a first reading
+that keeps only their lines, then read again a few thousand at a time, turned into rows
+and handed to the engine, which writes each batch before the next is read
+(:attr:`TableChanges.batches`; the engine's transaction is open meanwhile). What depends
+on the whole file (the ids gone from it, whether it was read whole, its date window) is
+known once the last batch was read.
 """
 
 from __future__ import annotations
 
 import hashlib
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress, repeat
-from operator import is_, lt, not_
+from functools import partial
+from itertools import compress, islice, repeat
+from operator import is_, lt
 from typing import Any
 
-from linker_tui.ingest.csv_file import BLANK_KEYS, CsvLines, read_header
+from linker_tui.ingest.csv_file import CsvLines, read_header
 from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     ID_COLUMNS,
@@ -40,24 +49,11 @@ from linker_tui.ingest.pms_export import (
     header_problem,
     record_problem,
 )
-from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges
+from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges, merged_block
 from linker_tui.sync.control import StopFlag
+from linker_tui.sync.csv_index import LineIndex, Lines, gone_ids, matched, runs
 
 _SALT = b"csv-lines-1\n"  # a new fingerprint scheme: an old index is read again whole
-
-
-@dataclass
-class LineIndex:
-    """Per record of a file, in file order: fingerprint of its bytes (0: not imported),
-    id, start (appointments; epoch seconds, 0 if none). ``salt`` names how the records
-    were read (header, settings): an index of another salt matches nothing.
-    ``complete``: every record of the file was imported."""
-
-    keys: array[int] = field(default_factory=lambda: array("Q"))
-    ids: list[bytes] = field(default_factory=list)
-    starts: array[int] = field(default_factory=lambda: array("q"))
-    salt: bytes = b""
-    complete: bool = False
 
 
 @dataclass
@@ -73,25 +69,32 @@ class FileDiff:
 
 @dataclass
 class _Pending:
-    """Records to turn into rows: new index position, line, values."""
+    """Records to turn into rows: new index position, line, values (in that order)."""
 
-    positions: list[int] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    rows: list[list[str]] = field(default_factory=list)
+    positions: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+    rows: Iterable[list[str]] = ()
 
 
 @dataclass
-class _Lines:
-    """Per data line of the file (from the header's end): whether a record starts there,
-    its fingerprint and the position of that record in the old index (-1: none)."""
+class _Parsed:
+    """The records the first reading found: data line and line of each, their values
+    (None: not kept, read again when they are turned into rows), and the ranges of
+    lines read (to read them again)."""
 
-    starts: bytearray
-    keys: array[int]
-    olds: array[int]
+    ats: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+    rows: list[list[str]] | None = None
+    calls: list[tuple[int, int]] = field(default_factory=list)
 
 
 class FileReader:
-    """Reads one file of an export against its old index."""
+    """Reads one file of an export against its old index. An appointments file with
+    more than ``stream_over`` records to read is read twice instead of being held whole:
+    once to find the records, then a batch at a time while the engine writes them
+    (:attr:`TableChanges.batches`)."""
+
+    stream_over = 50_000
 
     def __init__(
         self, name: str, parser: RowParser, salt: bytes, problems: list[RowProblem], stop: StopFlag
@@ -122,43 +125,47 @@ class FileReader:
         reported = len(self.problems)
         salt = self._salt(csv.columns)
         first = csv.data_start
-        found = _Lines(bytearray(), lines.keys[first:], array("q"))
-        where_old: dict[int, int] = {}
-        in_place = _in_place(found.keys, old.keys) if old.salt == salt else None
-        if in_place is not None:
-            found.olds = in_place
-        else:
-            if old.salt == salt:
-                where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
-                where_old.pop(0, None)  # records not imported: read again
-            found.olds = array("q", map(where_old.get, found.keys, repeat(-1)))
-            _first_copies(found.olds, len(old.keys))
-        found.starts = bytearray(map(not_, map(lt, found.olds, repeat(0))))
-        parsed = self._parse(table, lines, first, found, where_old)
+        found, where_old = matched(lines.keys[first:], old, salt)
+        stream = self.name == APPOINTMENTS_FILE and found.olds.count(-1) > self.stream_over
+        parsed = self._parse(table, lines, first, found, where_old, keep_rows=not stream)
         index = LineIndex(array("Q", compress(found.keys, found.starts)), salt=salt)
         olds = array("q", compress(found.olds, found.starts))
         index.ids = list(map([*old.ids, b""].__getitem__, olds))
         index.starts = array("q", map((old.starts + array("q", [0])).__getitem__, olds))
-        pending = _Pending(list(compress(range(len(olds)), map(lt, olds, repeat(0)))))
-        for _at, line, row in compress(parsed, (found.olds[at] < 0 for at, _, _ in parsed)):
-            pending.lines.append(line)
-            pending.rows.append(row)
-        assert len(pending.positions) == len(pending.rows)
+        pending = _pending(parsed, found, olds)
         table.seen = len(index.keys)
-        used = bytearray(len(old.keys) + 1)
-        any(map(used.__setitem__, olds, repeat(1)))
-        gone = list(compress(range(len(old.keys)), map(not_, used)))
-        gone_ids = {old.ids[at] for at in gone} - {b""}
+        diff = FileDiff(old, index)
+        finish = partial(self._finish, table, diff, gone_ids(old, olds), reported)
+        if stream:  # the ids of the unchanged records (those of the pending ones, and more)
+            pending.rows = self._again(lines, parsed, first, found, pending.lines)
+            unchanged = set(index.ids)
+            unchanged.discard(b"")
+            step = _Step(self, table, csv.columns, index, unchanged)
+            table.batches = self._batches(table, pending, lines.utf8, step, finish)
+            return table, diff
         unchanged = self._unchanged(csv.columns, pending, index) if pending.positions else set()
-        read_ids = self._rows(table, pending, csv.columns, lines.utf8, index, unchanged)
+        finish(self._rows(table, pending, csv.columns, lines.utf8, index, unchanged))
+        return table, diff
+
+    def _finish(
+        self,
+        table: TableChanges[Any],
+        diff: FileDiff,
+        gone_ids: set[bytes],
+        reported: int,
+        read_ids: set[bytes],
+    ) -> None:
+        """Once every record was read: the ids gone from the file, its problems in line
+        order, whether it was read whole, whether its index changed."""
+        index, old = diff.index, diff.old
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
         self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
         index.complete = table.complete and not self.problems[reported:]
-        diff = FileDiff(old, index)
         diff.dirty = (
-            index.keys.tobytes() != old.keys.tobytes() or index.ids != old.ids or salt != old.salt
+            index.keys.tobytes() != old.keys.tobytes()
+            or index.ids != old.ids
+            or index.salt != old.salt
         )
-        return table, diff
 
     def _salt(self, columns: Sequence[str]) -> bytes:
         """What the fingerprints of this file hold besides the bytes: the settings, the
@@ -171,17 +178,21 @@ class FileReader:
         table: TableChanges[Any],
         lines: CsvLines,
         first: int,
-        found: _Lines,
+        found: Lines,
         where_old: dict[int, int],
-    ) -> list[tuple[int, int, list[str]]]:
+        *,
+        keep_rows: bool,
+    ) -> _Parsed:
         """Read the records of the lines that are not an imported record (their runs of
-        lines, each record to its end); returns (data line, line, values) of each."""
-        parsed: list[tuple[int, int, list[str]]] = []
+        lines, each record to its end): data line, line and (``keep_rows``) values of
+        each."""
+        parsed = _Parsed(rows=[] if keep_rows else None)
         done = 0  # data lines before this one are decided
-        for start, end in _runs(found):
+        for start, end in runs(found):
             if end <= done:
                 continue
-            for chunk in lines.records(first + max(start, done), first + end):
+            parsed.calls.append((first + max(start, done), first + end))
+            for chunk in lines.records(*parsed.calls[-1]):
                 self.stop.check()
                 if chunk.unreadable:
                     table.complete = False
@@ -195,9 +206,30 @@ class FileReader:
                         found.starts[at + 1 : end_at] = bytes(end_at - at - 1)
                         key = found.keys[at] = lines.key(first + at, first + end_at)
                         found.olds[at] = where_old.get(key, -1)
-                    parsed.append((at, line, row))
+                    parsed.ats.append(at)
+                    parsed.lines.append(line)
+                    if parsed.rows is not None:
+                        parsed.rows.append(row)
                     done = max(done, end_at)
         return parsed
+
+    def _again(
+        self, lines: CsvLines, parsed: _Parsed, first: int, found: Lines, wanted: array[int]
+    ) -> Iterator[list[str]]:
+        """The values of the records to turn into rows, read again (the file's bytes are
+        the same: so are its records; checked line by line)."""
+        expected = iter(wanted)
+        for call in parsed.calls:
+            for chunk in lines.records(*call):
+                self.stop.check()
+                for line in chunk.lines:
+                    if found.olds[line - 1 - first] < 0 and next(expected, -1) != line:
+                        raise RuntimeError(f"{self.name}: line {line} read differently twice")
+                yield from (
+                    row
+                    for line, row in zip(chunk.lines, chunk.rows, strict=True)
+                    if found.olds[line - 1 - first] < 0
+                )
 
     def _unchanged(self, columns: list[str], pending: _Pending, index: LineIndex) -> set[bytes]:
         """The ids of the pending records that an unchanged record has too."""
@@ -222,13 +254,42 @@ class FileReader:
         """Turn the pending records into rows (into ``table``) and fix their index
         entries; returns the ids of the records read (imported or not)."""
         step = _Step(self, table, columns, index, unchanged)
-        width = len(columns)
+        for _ in self._convert(table, pending, utf8, step):
+            pass
+        if step.block is not None:
+            table.block = step.block
+        return step.read_ids
+
+    def _batches(
+        self,
+        table: TableChanges[Any],
+        pending: _Pending,
+        utf8: bool,
+        step: _Step,
+        finish: Callable[[set[bytes]], None],
+    ) -> Iterator[AppointmentBlock]:
+        """The pending records turned into rows a batch at a time; ``finish`` is told the
+        ids read once they all were."""
+        for _ in self._convert(table, pending, utf8, step):
+            batch = merged_block(table.changed, step.block)
+            table.changed, step.block = [], AppointmentBlock()
+            if len(batch):
+                yield batch
+        finish(step.read_ids)
+
+    def _convert(
+        self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step
+    ) -> Iterator[None]:
+        """Turn the pending records into rows (into ``step``), a few thousand at a time,
+        and fix their index entries; yields after each few thousand."""
+        width = step.width
         size = 4_096
+        records = iter(pending.rows)
         for first in range(0, len(pending.positions), size):
             self.stop.check()
             positions = pending.positions[first : first + size]
             lines = pending.lines[first : first + size]
-            rows = pending.rows[first : first + size]
+            rows = list(islice(records, len(positions)))
             fine: list[int] = []
             if utf8 and all(map(width.__eq__, map(len, rows))):
                 fine = list(range(len(rows)))
@@ -236,14 +297,12 @@ class FileReader:
                 for offset, values in enumerate(rows):
                     reason = record_problem(values, width, utf8)
                     if reason:
-                        self.refuse(positions[offset], lines[offset], reason, index)
+                        self.refuse(positions[offset], lines[offset], reason, step.index)
                         table.complete = False
                     else:
                         fine.append(offset)
             step.read(positions, lines, rows, fine)
-        if step.block is not None:
-            table.block = step.block
-        return step.read_ids
+            yield
 
     def refuse(
         self, at: int, line: int, reason: str, index: LineIndex, *, keep_id: bool = False
@@ -270,6 +329,7 @@ class _Step:
         name = reader.name
         self.reader, self.table, self.index, self.unchanged = reader, table, index, unchanged
         self.id_at = columns.index(ID_COLUMNS[name])
+        self.width = len(columns)
         self.row_reader = reader.parser.reader(name, columns)
         self.bulk = reader.parser.appointment_bulk(columns) if name == APPOINTMENTS_FILE else None
         self.block = AppointmentBlock() if self.bulk is not None else None
@@ -278,7 +338,11 @@ class _Step:
         self.epoch_of: dict[datetime, int] = {}
 
     def read(
-        self, positions: list[int], lines: list[int], rows: list[list[str]], fine: Sequence[int]
+        self,
+        positions: Sequence[int],
+        lines: Sequence[int],
+        rows: list[list[str]],
+        fine: Sequence[int],
     ) -> None:
         """Read the records at offsets ``fine`` (the others were refused already)."""
         slow: Sequence[int] = fine
@@ -296,7 +360,9 @@ class _Step:
         for offset in slow:
             self._one(positions[offset], lines[offset], rows[offset])
 
-    def _block(self, got: AppointmentColumns, positions: list[int], lines: list[int]) -> None:
+    def _block(
+        self, got: AppointmentColumns, positions: Sequence[int], lines: Sequence[int]
+    ) -> None:
         """Appointments the bulk reader read: each id once, and not an unchanged row's."""
         assert self.block is not None
         ids = got.pms_id
@@ -359,63 +425,15 @@ class _Step:
         index.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
 
 
-_BLOCK = 64  # fingerprints compared as one string
-_MOVED = 0.01  # more lines than this share not in place: look each one up
-
-
-def _in_place(keys: array[int], old: array[int]) -> array[int] | None:
-    """Per line, the old record at the same position when its bytes are the same (else
-    -1); None when more than a few lines differ (rows moved: look them up instead). A
-    line that moved is read again (and written only if it means something else)."""
-    count = min(len(keys), len(old))
-    new_bytes, old_bytes = keys[:count].tobytes(), old[:count].tobytes()
-    olds = array("q", range(count))
-    olds.extend(repeat(-1, len(keys) - count))
-    differ = len(keys) - count
-    size = 8 * _BLOCK
-    for at in range(0, len(new_bytes), size):
-        if new_bytes[at : at + size] == old_bytes[at : at + size]:
-            continue
-        for line in range(at // 8, min(count, (at + size) // 8)):
-            if keys[line] != old[line] or not old[line]:
-                olds[line] = -1
-                differ += 1
-        if differ > _MOVED * len(keys) + 100:
-            return None
-    return olds
-
-
-def _first_copies(olds: array[int], size: int) -> None:
-    """A later copy of a record (the same bytes as one before it in the file): not the
-    old record but read, and reported as a duplicate (its ``olds`` entry set to -1)."""
-    used = bytearray(size + 1)
-    any(map(used.__setitem__, olds, repeat(1)))
-    if used.count(1) - used[-1] == len(olds) - olds.count(-1):
-        return  # each old record once
-    seen: set[int] = set()
-    for at, old in enumerate(olds):
-        if old >= 0:
-            if old in seen:
-                olds[at] = -1
-            seen.add(old)
-
-
-def _runs(found: _Lines) -> list[tuple[int, int]]:
-    """The runs of data lines (from, to) that are no record of the old index (blank
-    lines apart)."""
-    keys, olds = found.keys, found.olds
-    where = [
-        at
-        for at in compress(range(len(olds)), map(lt, olds, repeat(0)))
-        if keys[at] not in BLANK_KEYS
-    ]
-    runs: list[tuple[int, int]] = []
-    for at in where:
-        if runs and runs[-1][1] == at:
-            runs[-1] = (runs[-1][0], at + 1)
-        else:
-            runs.append((at, at + 1))
-    return runs
+def _pending(parsed: _Parsed, found: Lines, olds: array[int]) -> _Pending:
+    """The records to turn into rows: those no record of the old index is."""
+    pending = _Pending(array("q", compress(range(len(olds)), map(lt, olds, repeat(0)))))
+    wanted = [found.olds[at] < 0 for at in parsed.ats]
+    pending.lines = array("q", compress(parsed.lines, wanted))
+    if parsed.rows is not None:
+        pending.rows = list(compress(parsed.rows, wanted))
+        assert len(pending.positions) == len(pending.rows)
+    return pending
 
 
 def _epochs(starts: Sequence[datetime], known: dict[datetime, int]) -> list[int]:

@@ -19,7 +19,7 @@ import sys
 import time
 import zlib
 from array import array
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import compress
@@ -35,9 +35,10 @@ from linker_tui.ingest.pms_export import (
     RowParser,
     RowProblem,
 )
-from linker_tui.sync.connector import ChangeSet, TableChanges
+from linker_tui.sync.connector import AppointmentBlock, ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
-from linker_tui.sync.csv_changes import FileDiff, FileReader, LineIndex
+from linker_tui.sync.csv_changes import FileDiff, FileReader
+from linker_tui.sync.csv_index import LineIndex
 
 FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
 _MAGIC = b"LTX4"
@@ -157,8 +158,13 @@ class CsvFolderConnector:
             patients=tables[PATIENTS_FILE],
             appointments=appointments,
             problems=problems,
-            window=_window(diffs[APPOINTMENTS_FILE]),
         )
+        if appointments.batches is None:
+            changes.window = _window(diffs[APPOINTMENTS_FILE])
+        else:  # read while written: the starts are known at the end
+            appointments.batches = _then(
+                appointments.batches, lambda: _set_window(changes, diffs[APPOINTMENTS_FILE])
+            )
         changes.state_builder = lambda c: _new_state(c, diffs, stamps)
         return changes
 
@@ -274,6 +280,18 @@ class FileStamp:
     def table(self, name: str) -> TableChanges[Any]:
         """The changes of a file that did not change: none."""
         return TableChanges(file=name, seen=self.records, previous=self.records)
+
+
+def _then(
+    batches: Iterator[AppointmentBlock], done: Callable[[], None]
+) -> Iterator[AppointmentBlock]:
+    """``batches``, then ``done()``."""
+    yield from batches
+    done()
+
+
+def _set_window(changes: ChangeSet, diff: FileDiff) -> None:
+    changes.window = _window(diff)
 
 
 def _window(diff: FileDiff) -> tuple[datetime, datetime] | None:

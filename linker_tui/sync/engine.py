@@ -233,8 +233,6 @@ class SyncEngine:
             return
         changes = self.connector.changes(state, stop)
         stop.check()
-        run.rows_seen = changes.rows_seen
-        run.add_problems("pms", changes.problems)
         with write_session(self.engine) as session:
             conn = session.connection()
             if state_run(conn, source) != stored_by:
@@ -254,6 +252,9 @@ class SyncEngine:
         run.count("providers", *write_providers(sql, changes.providers))
         run.count("patients", *write_patients(sql, changes.patients, self.options.phone_region))
         written = write_appointments(sql, changes.appointments)
+        # a big export is read while it is written: what was read is known now
+        run.rows_seen = changes.rows_seen
+        run.add_problems("pms", changes.problems)
         run.add_problems("pms", written.refused)
         run.count("appointments", written.inserted, written.updated)
         run.detail["appointments_cancelled"] = written.newly_cancelled

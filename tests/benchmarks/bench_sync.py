@@ -298,6 +298,26 @@ def one_run(url: str, folder: Path, force: bool) -> None:
     print(json.dumps(out))
 
 
+def csv_only(folder: Path) -> None:
+    """In a fresh process: the baseline of the reading, ``appointments.csv`` read with the
+    ``csv`` module alone (every record, nothing kept); prints as :func:`one_run`."""
+    began = time.perf_counter()
+    records = 0
+    with (folder / "appointments.csv").open(encoding="utf-8", newline="") as handle:
+        for _record in csv.reader(handle):
+            records += 1
+    seconds = time.perf_counter() - began
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out = {
+        "seconds": seconds,
+        "reading": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "peak": peak_rss(),
+        "text": f"{records:,} records",
+    }
+    print(json.dumps(out))
+
+
 def peak_rss() -> int:
     """This process's peak resident set size in bytes (``VmHWM``: of this program only;
     ``ru_maxrss`` keeps the parent's from before ``exec``)."""
@@ -309,8 +329,9 @@ def peak_rss() -> int:
 
 def _in_child(url: str, folder: Path, *, force: bool = False) -> tuple[float, float, dict]:
     """One run in a fresh process: (wall seconds from launch to exit, the run's seconds
-    inside it, its output)."""
-    command = [sys.executable, __file__, "--one-run", url, "--work", str(folder)]
+    inside it, its output); ``url`` ``csv``: the csv module's reading alone."""
+    mode = ["--csv-only"] if url == "csv" else ["--one-run", url]
+    command = [sys.executable, __file__, *mode, "--work", str(folder)]
     began = time.perf_counter()
     done = subprocess.run(
         [*command, *(["--force"] if force else [])], capture_output=True, text=True, check=True
@@ -351,9 +372,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("bench-out/sync"))
     parser.add_argument("--one-run", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--csv-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_run:
         one_run(args.one_run, args.work, args.force)
+        return
+    if args.csv_only:
+        csv_only(args.work)
         return
     folder = args.work / "export"
     began = time.perf_counter()
@@ -364,6 +389,8 @@ def main() -> None:
     size = sum((folder / n).stat().st_size for n in ("patients.csv", "appointments.csv"))
     print(f"  {args.patients:,} patients, {args.appointments:,} appointments, {size / 1e6:.0f} MB")
 
+    wall, seconds, result = _in_child("csv", folder)
+    _report("baseline: the csv module reading appointments.csv alone", wall, result)
     rows, plain_seconds = plain_upsert(folder, args.work / "plain.db")
     plain_rate = rows / plain_seconds
     print(
@@ -395,6 +422,8 @@ def main() -> None:
     _report(f"re-run, {args.changes:,} changed, every row moved", wall, result, " (< 1 s)")
     wall, seconds, result = _in_child(url, folder)
     _report("re-run, export untouched (cursor only)", wall, result)
+    wall, seconds, result = _in_child("csv", folder)
+    _report("baseline again: the csv module reading appointments.csv alone", wall, result)
 
 
 if __name__ == "__main__":
