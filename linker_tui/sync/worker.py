@@ -271,8 +271,12 @@ def parse_summary(output: str) -> SyncSummary | None:
 def main() -> int:
     """The child: load the sync code, read the request on stdin (none: the app has
     gone; exit), sync once, print the summary line."""
+    from linker_tui.common.actor import Actor
+    from linker_tui.common.clock import SystemClock
     from linker_tui.logs import setup_logging
-    from linker_tui.services import Services  # the app's whole core, only in the child
+    from linker_tui.store.db import make_engine
+    from linker_tui.store.schema import ensure_schema
+    from linker_tui.sync.configure import sync_engine  # the engine, only in the child
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(CleanFormatter("%(name)s: %(message)s"))  # data in messages: cleaned
@@ -288,11 +292,11 @@ def main() -> int:
     stop = StopFlag()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
-    services = Services.open(settings)
-    summary = services.sync_now(
-        trigger=str(request["trigger"]), force=bool(request["force"]), stop=stop
-    )
-    services.engine.dispose()
+    engine = make_engine(settings.effective_database_url)
+    ensure_schema(engine, auto_upgrade=not settings.database_url)  # as Services.open does
+    sync = sync_engine(settings, engine, SystemClock(), Actor.current())
+    summary = sync.run(trigger=str(request["trigger"]), force=bool(request["force"]), stop=stop)
+    engine.dispose()
     print(summary_line(summary), flush=True)
     return 0
 
