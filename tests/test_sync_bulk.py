@@ -127,7 +127,7 @@ def _dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 def _without_time(name: str, data: bytes) -> bytes:
     if not name.endswith("#file"):
         return data
-    return data[:12] + data[20:]  # magic, size | mtime_ns | CRC, records, settings
+    return data[:12] + data[20:]  # magic, size | mtime_ns | hash, records, settings
 
 
 def _summary(summary: SyncSummary) -> tuple[Any, ...]:

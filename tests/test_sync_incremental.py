@@ -96,7 +96,7 @@ def test_an_unchanged_file_is_not_parsed(engine: Engine, tmp_path: Path) -> None
         data.write(folder, age=30)  # every file written again; only patients.csv differs
         first = sync.run()
         assert first.ok and first.updated == 1
-        assert parsed.files == ["patients.csv"]  # the others: same size and CRC
+        assert parsed.files == ["patients.csv"]  # the others: same size and hash of the bytes
         parsed.clear()
         old = (folder / "patients.csv").stat().st_mtime - 60
         os.utime(folder / "patients.csv", (old, old))

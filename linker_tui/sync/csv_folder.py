@@ -17,7 +17,6 @@ import hashlib
 import struct
 import sys
 import time
-import zlib
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from datetime import UTC, datetime
 from itertools import compress
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
@@ -44,7 +45,9 @@ FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
 _MAGIC = b"LTX4"
 _HEAD = struct.Struct("<4sQBB16s")
 _STAMP = "#file"  # state name suffix: what the file was when its index was made
-_STAMP_FORMAT = struct.Struct("<4sQQLQ32s")  # magic, size, mtime_ns, crc32, records, settings
+_STAMP_MAGIC = b"LTS5"  # (LTX4 held a CRC-32: such a stamp is not used, the file is read)
+_STAMP_FORMAT = struct.Struct("<4sQQQQ32s")  # magic, size, mtime_ns, digest, records, settings
+_HASHED_BLOCK = 1 << 20  # bytes hashed at a time (a file is never held whole to be hashed)
 # A file changed this recently may still be being written, and a coarse file-system clock
 # (FAT, SMB: 1-2 s) may not show a rewrite: such a file is always read.
 _SETTLE_SECONDS = 5.0
@@ -179,19 +182,22 @@ class CsvFolderConnector:
         stop: StopFlag,
     ) -> tuple[TableChanges[Any], FileDiff, FileStamp | None]:
         """One file's changes, and its new stamp (None: keep the stored one). A file
-        whose every record was imported last time and that is the same (size and
-        modification time, or else its bytes' CRC) is not parsed at all."""
+        whose every record was imported last time and that is the same is not read: the
+        same size and modification time, or else the same size and hash of its bytes
+        (:func:`_hashed`, before it is read to be parsed)."""
         unchanged = FileDiff(LineIndex(), LineIndex(), keep_all=True)
         if old_stamp is not None and old_stamp.complete:
-            stat = run_io(lambda: _stat(self.folder / name), self.io_timeout, stop, "looking")
+            path = self.folder / name
+            stat = run_io(lambda: _stat(path), self.io_timeout, stop, "looking")
             if stat is not None and old_stamp.same_stat(*stat):
                 return old_stamp.table(name), unchanged, None
+            seen = run_io(lambda: _hashed(path), self.io_timeout, stop, f"reading {path}")
+            settings = old_stamp.settings
+            if seen is not None and old_stamp.same_bytes(seen):
+                seen.records, seen.complete, seen.settings = old_stamp.records, True, settings
+                return old_stamp.table(name), unchanged, seen
         data, stat = self._read(name, stop, problems)
         stamp = FileStamp.of(data, stat, self.fmt.fingerprint()) if data is not None else None
-        same = stamp is not None and old_stamp is not None and old_stamp.same_bytes(stamp)
-        if same and stamp is not None and old_stamp is not None and old_stamp.complete:
-            stamp.records, stamp.complete = old_stamp.records, True
-            return old_stamp.table(name), unchanged, stamp
         reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
         table, diff = reader.diff(data, unpack(packed))
         return table, diff, stamp
@@ -231,15 +237,35 @@ def _stat(path: Path) -> tuple[int, int] | None:
     return stat.st_size, stat.st_mtime_ns
 
 
+def _hashed(path: Path) -> FileStamp | None:
+    """The file's size, time and hash of its bytes, read a block at a time (None: it
+    cannot be read, or changed meanwhile). No settings: compared with ``same_bytes``."""
+    digest = xxhash.xxh3_64()
+    block = bytearray(_HASHED_BLOCK)
+    view = memoryview(block)
+    try:
+        before = path.stat()
+        with path.open("rb", buffering=0) as handle:
+            while size := handle.readinto(block):
+                digest.update(view[:size])
+        after = path.stat()
+    except OSError:
+        return None
+    stat = (after.st_size, after.st_mtime_ns)
+    if (before.st_size, before.st_mtime_ns) != stat:
+        return None
+    return FileStamp(*stat, digest.intdigest(), 0, b"")
+
+
 @dataclass
 class FileStamp:
-    """What a file was when its index was made: size, modification time, CRC-32 of its
-    bytes, its records and whether every one was imported (``complete``), with the
-    reading settings."""
+    """What a file was when its index was made: size, modification time, hash of its
+    bytes (64-bit XXH3), its records and whether every one was imported (``complete``),
+    with the reading settings."""
 
     size: int
     mtime_ns: int
-    crc: int
+    digest: int
     records: int
     settings: bytes
     complete: bool = False
@@ -248,23 +274,23 @@ class FileStamp:
     def of(cls, data: bytes, stat: tuple[int, int] | None, settings: bytes) -> FileStamp:
         """The stamp of a file just read."""
         size, mtime_ns = stat if stat is not None else (len(data), 0)
-        return cls(size, mtime_ns, zlib.crc32(data), 0, settings)
+        return cls(size, mtime_ns, xxhash.xxh3_64_intdigest(data), 0, settings)
 
     @classmethod
     def unpack(cls, data: bytes, settings: bytes) -> FileStamp | None:
         """A stored stamp; None if there is none, or it was made with other settings."""
         if len(data) != _STAMP_FORMAT.size:
             return None
-        magic, size, mtime_ns, crc, records, made_with = _STAMP_FORMAT.unpack(data)
-        if magic != _MAGIC or made_with != settings:
+        magic, size, mtime_ns, digest, records, made_with = _STAMP_FORMAT.unpack(data)
+        if magic != _STAMP_MAGIC or made_with != settings:
             return None
-        return cls(size, mtime_ns, crc, records >> 1, made_with, bool(records & 1))
+        return cls(size, mtime_ns, digest, records >> 1, made_with, bool(records & 1))
 
     def pack(self) -> bytes:
         """For the ``sync_state`` table."""
         records = self.records << 1 | int(self.complete)
         return _STAMP_FORMAT.pack(
-            _MAGIC, self.size, self.mtime_ns, self.crc, records, self.settings
+            _STAMP_MAGIC, self.size, self.mtime_ns, self.digest, records, self.settings
         )
 
     def same_stat(self, size: int, mtime_ns: int) -> bool:
@@ -274,8 +300,8 @@ class FileStamp:
         return settled and (size, mtime_ns) == (self.size, self.mtime_ns)
 
     def same_bytes(self, other: FileStamp) -> bool:
-        """The same size and CRC-32."""
-        return (self.size, self.crc) == (other.size, other.crc)
+        """The same size and hash of the bytes."""
+        return (self.size, self.digest) == (other.size, other.digest)
 
     def table(self, name: str) -> TableChanges[Any]:
         """The changes of a file that did not change: none."""
