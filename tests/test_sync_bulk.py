@@ -27,6 +27,7 @@ from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.sql import RunSql
+from linker_tui.sync.writers import TableWriter
 from tests.builders import TZ
 from tests.sync_support import APPOINTMENT_HEADER, ExportData, make_sync, patient, provider
 
@@ -167,7 +168,7 @@ def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[
             patch.setattr(FileReader, "stream_over", 5)
         else:  # row by row, ids looked up with IN (...), every row upserted
             patch.setattr(RowParser, "appointment_bulk", _row_by_row)
-            patch.setattr(RunSql, "insert_sql", RunSql.upsert_sql)
+            patch.setattr(TableWriter, "plain_inserts", False)
         yield _summary(sync.run())
         yield _summary(sync.run(force=True))
         for _ in range(3):

@@ -8,33 +8,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
 from operator import is_
-from typing import Any
 
 from linker_tui.ingest.pms_export import AppointmentColumns, AppointmentRow, RowProblem
 from linker_tui.store.enums import AppointmentStatus
 from linker_tui.sync.connector import AppointmentBlock, TableChanges, merged_block
-from linker_tui.sync.sql import RunSql
+from linker_tui.sync.sql import RunSql, written_columns
 from linker_tui.sync.writers import TableWriter, each_once, indexes_rebuilt
 
-APPOINTMENT_COLUMNS = (
-    "pms_id",
-    "patient_id",
-    "provider_id",
-    "start",
-    "duration_min",
-    "operatory",
-    "reason",
-    "status",
-    "pms_updated_at",
-)
+APPOINTMENT_COLUMNS = written_columns("appointment")
 CANCELLED = AppointmentStatus.CANCELLED.value
 # Cancel appointments missing from the export only when they are few: a truncated export
 # must not cancel half the schedule. More than this share (and more than _GUARD_MIN) is
 # reported as a problem instead.
 _GUARD_SHARE, _GUARD_MIN = 0.5, 100
-_STATUS_VALUES = {s: s.value for s in AppointmentStatus}
-_MISSING: Any = object()
-_REMEMBERED = 100_000  # datetimes as stored remembered at most (then forgotten)
 
 
 class WrittenIds:
@@ -80,10 +66,6 @@ class _Chunks:
     providers: dict[str, int]
     existing: set[str]  # pms_ids stored before the run
     writer: TableWriter
-    # datetime → as stored (the times repeat); one table per column: a start and an update
-    # at the same instant are equal but not the same object, and comparing them is slow
-    starts: dict[Any, Any] = field(default_factory=dict)
-    updates: dict[Any, Any] = field(default_factory=lambda: {None: None})
 
 
 def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> AppointmentsWritten:
@@ -97,7 +79,7 @@ def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> Appo
         return out
     pms_ids = block.columns.pms_id
     existing = sql.existing_ids("appointment", pms_ids)
-    writer = TableWriter(sql, "appointment", APPOINTMENT_COLUMNS, existing, each_once(pms_ids, sql))
+    writer = TableWriter(sql, "appointment", existing, each_once(pms_ids, sql))
     chunks = _Chunks(sql, table, _patient_ids(sql, block), _provider_ids(sql), existing, writer)
     with indexes_rebuilt(sql, "appointment", len(block) - len(existing), len(existing)):
         for start in range(0, len(block), sql.rows_per_statement):
@@ -114,7 +96,7 @@ def _write_batches(
     big import): each id comes once in the whole export (the connector sees to it)."""
     out = AppointmentsWritten()
     empty = not sql.conn.exec_driver_sql("SELECT 1 FROM appointment LIMIT 1").first()
-    writer = TableWriter(sql, "appointment", APPOINTMENT_COLUMNS, set(), True)
+    writer = TableWriter(sql, "appointment", set(), True)
     chunks = _Chunks(sql, table, {}, _provider_ids(sql), set(), writer)
     with indexes_rebuilt(sql, "appointment", sql.rebuild_indexes_over if empty else 0, 0):
         for batch in batches:
@@ -161,19 +143,19 @@ def _write_chunk(chunks: _Chunks, part: AppointmentBlock, out: AppointmentsWritt
     if chunks.existing:
         out.newly_cancelled += _newly_cancelled(sql, got, chunks.existing)
     out.ids.add(got.pms_id)
-    rows = zip(
-        got.pms_id,
-        patient_ids,
-        provider_ids,
-        as_stored(sql, got.start, chunks.starts),
-        got.duration_min,
-        got.operatory,
-        got.reason,
-        map(_STATUS_VALUES.__getitem__, got.status),
-        as_stored(sql, got.updated_at, chunks.updates),
-        strict=True,
+    chunks.writer.write_columns(
+        {
+            "pms_id": got.pms_id,
+            "patient_id": patient_ids,
+            "provider_id": provider_ids,
+            "start": got.start,
+            "duration_min": got.duration_min,
+            "operatory": got.operatory,
+            "reason": got.reason,
+            "status": got.status,
+            "pms_updated_at": got.updated_at,
+        }
     )
-    chunks.writer.write(list(rows))
 
 
 def _newly_cancelled(sql: RunSql, got: AppointmentColumns, existing: set[str]) -> int:
@@ -186,18 +168,6 @@ def _newly_cancelled(sql: RunSql, got: AppointmentColumns, existing: set[str]) -
     ]
     sql_text = f"SELECT id FROM appointment WHERE status <> {sql.param} AND pms_id IN ({{}})"
     return len(sql.select_in(sql_text, ids, (CANCELLED,)))
-
-
-def as_stored(sql: RunSql, moments: Sequence[Any], stored: dict[Any, Any]) -> list[Any]:
-    """These (repeating) datetimes as the column stores them; ``stored`` remembers."""
-    out = list(map(stored.get, moments, repeat(_MISSING)))
-    if any(map(is_, out, repeat(_MISSING))):
-        if len(stored) > _REMEMBERED:  # a big import: its memory stays bounded
-            stored.clear()
-        for moment in set(compress(moments, map(is_, out, repeat(_MISSING)))):
-            stored[moment] = sql.stored_datetime(moment)
-        out = list(map(stored.__getitem__, moments))
-    return out
 
 
 def appointment_block(table: TableChanges[AppointmentRow]) -> AppointmentBlock:

@@ -1,16 +1,46 @@
-"""Plain SQL on a sync run's connection: the dialect's placeholders and value formats,
-statements in chunks with a stop check between them, id lookups."""
+"""SQL on a sync run's connection: statements in chunks with a stop check between them,
+id lookups, and the table writes' statements and value conversions, derived from the
+tables' metadata and column types (:meth:`RunSql.statements`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlmodel import SQLModel
 
+from linker_tui.store.models import UTCDateTime
 from linker_tui.sync.control import StopFlag
+
+Convert = Callable[[Any], Any]
+
+
+def written_columns(table: str) -> tuple[str, ...]:
+    """The columns a sync writes to ``table``: all but its generated primary key."""
+    return tuple(c.name for c in SQLModel.metadata.tables[table].columns if not c.primary_key)
+
+
+@dataclass(frozen=True)
+class TableStatements:
+    """How rows of a table are written: its columns (:func:`written_columns`), a plain
+    insert and an upsert of them (positional parameters in that order), and per column
+    that needs it, how a value becomes what the column stores (its type's conversion)."""
+
+    columns: tuple[str, ...]
+    insert: str
+    upsert: str
+    convert: dict[str, Convert]
+
+
+def _bind(column_type: sa.types.TypeEngine[Any], dialect: Dialect) -> Convert | None:
+    """The column type's conversion of a value to what the driver is given (None: as is)."""
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 class RunSql:
@@ -26,9 +56,13 @@ class RunSql:
         self.stop = stop
         self.sqlite = conn.dialect.name == "sqlite"
         self.param = "?" if self.sqlite else "%s"
-        self.differs = "IS NOT" if self.sqlite else "IS DISTINCT FROM"
         # table → its whole ``pms_id → id`` map, while no write has made it stale
         self.whole_id_maps: dict[str, dict[str, int]] = {}
+        dialect = conn.dialect
+        timestamps = UTCDateTime()
+        self._datetime_in = _bind(timestamps, dialect)
+        self._datetime_out = timestamps.dialect_impl(dialect).result_processor(dialect, None)
+        self._date_in = _bind(sa.Date(), dialect)
 
     def params(self, count: int) -> str:
         """``?, ?, ?``."""
@@ -39,28 +73,46 @@ class RunSql:
         return str(self.conn.dialect.identifier_preparer.quote(name))
 
     def stored_datetime(self, value: datetime | None) -> Any:
-        """A timezone-aware datetime as the column stores it (see ``UTCDateTime``)."""
-        if value is None:
-            return None
-        if not self.sqlite:
-            return value
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        text = value.isoformat(" ")  # "2026-12-03 14:30:00+00:00", or with microseconds
-        return text[:19] + ".000000" if len(text) == 25 else text[:26]
+        """A timezone-aware datetime as a ``UTCDateTime`` column stores it (a parameter of
+        plain SQL)."""
+        return self._datetime_in(value) if self._datetime_in is not None else value
 
     def read_datetime(self, value: Any) -> datetime:
-        """A datetime column value read with plain SQL, timezone-aware."""
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        assert isinstance(value, datetime)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        """A ``UTCDateTime`` column's value read with plain SQL, as the ORM reads it."""
+        out = self._datetime_out(value) if self._datetime_out is not None else value
+        assert isinstance(out, datetime)
+        return out
 
     def stored_date(self, value: date | None) -> Any:
-        """A date as the column stores it."""
-        if value is None:
-            return None
-        return value.isoformat() if self.sqlite else value
+        """A date as a ``Date`` column stores it."""
+        return self._date_in(value) if self._date_in is not None else value
+
+    def statements(self, name: str) -> TableStatements:
+        """The insert and the upsert of the columns a sync writes to table ``name`` (the
+        upsert updates a row only where a column differs, so its row count says what was
+        written), made by SQLAlchemy from the table's metadata for this dialect."""
+        table = SQLModel.metadata.tables[name]
+        columns = written_columns(name)
+        dialect = self.conn.dialect
+        if not dialect.positional:  # executemany with tuples: "%s" placeholders
+            make: Any = type(dialect)
+            dialect = make(paramstyle="format")
+        insert = (sqlite.insert if self.sqlite else postgresql.insert)(table).inline()
+        data = [c for c in columns if c != "pms_id"]
+        upsert = insert.on_conflict_do_update(
+            index_elements=[table.c.pms_id],
+            set_={c: insert.excluded[c] for c in data},
+            where=sa.or_(*(table.c[c].is_distinct_from(insert.excluded[c]) for c in data)),
+        )
+        texts = []
+        for statement in (insert, upsert):
+            compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+            assert tuple(compiled.positiontup or ()) == columns, compiled.positiontup
+            texts.append(str(compiled))
+        convert = {c: _bind(table.c[c].type, self.conn.dialect) for c in columns}
+        return TableStatements(
+            columns, texts[0], texts[1], {c: f for c, f in convert.items() if f is not None}
+        )
 
     def execute_chunked(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> int:
         """``executemany`` in chunks; returns the rows changed."""
@@ -82,22 +134,6 @@ class RunSql:
             statement = sql.format(self.params(len(chunk)))
             rows.extend(self.conn.exec_driver_sql(statement, before + chunk).all())
         return rows
-
-    def insert_sql(self, table: str, columns: Sequence[str]) -> str:
-        """A plain insert."""
-        names = ", ".join(self.quote(c) for c in columns)
-        return f"INSERT INTO {table} ({names}) VALUES ({self.params(len(columns))})"
-
-    def upsert_sql(self, table: str, columns: Sequence[str]) -> str:
-        """Insert, or update when a column differs: the row count says what was written."""
-        data = [self.quote(c) for c in columns if c != "pms_id"]
-        names = ", ".join(self.quote(c) for c in columns)
-        sets = ", ".join(f"{c} = excluded.{c}" for c in data)
-        differs = " OR ".join(f"{table}.{c} {self.differs} excluded.{c}" for c in data)
-        return (
-            f"INSERT INTO {table} ({names}) VALUES ({self.params(len(columns))}) "
-            f"ON CONFLICT (pms_id) DO UPDATE SET {sets} WHERE {differs}"
-        )
 
     def id_map(self, table: str, pms_ids: Sequence[str]) -> dict[str, int]:
         """``pms_id → id`` for these ids (or the whole table when they are many)."""

@@ -4,8 +4,10 @@ patients (with their search keys)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import compress, repeat
+from operator import is_
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,41 +16,24 @@ from sqlmodel import SQLModel
 from linker_tui.ingest.pms_export import PatientRow, ProviderRow
 from linker_tui.matching import patient_keys
 from linker_tui.sync.connector import TableChanges
-from linker_tui.sync.sql import RunSql
+from linker_tui.sync.sql import Convert, RunSql, written_columns
 
-PROVIDER_COLUMNS = ("pms_id", "abbr", "first_name", "last_name", "title", "active")
-PATIENT_COLUMNS = (
-    "pms_id",
-    "first_name",
-    "last_name",
-    "preferred_name",
-    "first_name_key",
-    "last_name_key",
-    "preferred_name_key",
-    "last_name_sound",
-    "email_key",
-    "phone_home_key",
-    "phone_mobile_key",
-    "birthdate",
-    "email",
-    "phone_home",
-    "phone_mobile",
-    "guarantor_pms_id",
-    "no_email",
-)
+PROVIDER_COLUMNS = written_columns("provider")
+PATIENT_COLUMNS = written_columns("patient")
+_REMEMBERED = 100_000  # values as stored remembered per column at most (then forgotten)
+_MISSING: Any = object()
 
 
-def upsert(
-    sql: RunSql, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> tuple[int, int]:
-    """Write rows; returns (inserted, updated)."""
+def upsert(sql: RunSql, table: str, rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """Write rows (a value per column of :func:`written_columns`); returns (inserted,
+    updated)."""
     if not rows:
         return 0, 0
-    ids = [r[0] for r in rows]
+    ids = [r["pms_id"] for r in rows]
     existing = sql.existing_ids(table, ids)
-    writer = TableWriter(sql, table, columns, existing, each_once(ids, sql))
+    writer = TableWriter(sql, table, existing, each_once(ids, sql))
     with indexes_rebuilt(sql, table, len(rows) - len(existing), len(existing)):
-        writer.write(rows)
+        writer.write_columns({c: [r[c] for r in rows] for c in writer.columns})
     return writer.inserted, writer.updated
 
 
@@ -56,21 +41,40 @@ class TableWriter:
     """Writes rows of a table a chunk at a time. When each id comes once (``unique``),
     the rows whose id is not in the table yet (not in ``existing``) are plainly inserted
     (the run holds the write lock: SQLite's, and on PostgreSQL the sync's own), the others
-    upserted; otherwise all are upserted."""
+    upserted; otherwise all are upserted. Statements and conversions come from the
+    table's metadata (:meth:`RunSql.statements`)."""
 
-    def __init__(
-        self, sql: RunSql, table: str, columns: Sequence[str], existing: set[str], unique: bool
-    ) -> None:
+    plain_inserts = True  # False: new rows are upserted too (the tests compare the two)
+
+    def __init__(self, sql: RunSql, table: str, existing: set[str], unique: bool) -> None:
         self.sql = sql
         self.table = table
         self.existing = existing
         self.unique = unique
-        self.insert_sql = sql.insert_sql(table, columns)
-        self.upsert_sql = sql.upsert_sql(table, columns)
+        statements = sql.statements(table)
+        self.columns = statements.columns
+        self.convert = statements.convert
+        self.insert_sql = statements.insert if self.plain_inserts else statements.upsert
+        self.upsert_sql = statements.upsert
         self.inserted = self.updated = 0
+        self._stored: dict[str, dict[Any, Any]] = {c: {} for c in self.convert}
+
+    def write_columns(self, values: Mapping[str, Sequence[Any]]) -> None:
+        """Write rows given column by column (every column of :attr:`columns`), each
+        value converted as its column's type stores it."""
+        columns = [self._as_stored(c, values[c]) for c in self.columns]
+        self.write(list(zip(*columns, strict=True)))
+
+    def _as_stored(self, column: str, values: Sequence[Any]) -> Sequence[Any]:
+        """The (repeating) values of a column as it stores them; remembered."""
+        convert = self.convert.get(column)
+        if convert is None:
+            return values
+        return as_stored(convert, values, self._stored[column])
 
     def write(self, rows: list[tuple[Any, ...]]) -> None:
-        """Write these rows (each id once in a run)."""
+        """Write these rows, values as stored in the order of :attr:`columns` (each id
+        once in a run)."""
         self.sql.whole_id_maps.pop(self.table, None)
         existing = self.existing
         if existing:
@@ -121,53 +125,60 @@ def indexes_rebuilt(sql: RunSql, table: str, new: int, existing: int) -> Iterato
 def write_providers(sql: RunSql, table: TableChanges[ProviderRow]) -> tuple[int, int]:
     """Write the changed providers; returns (inserted, updated)."""
     rows = [
-        (p.pms_id, p.abbr, p.first_name, p.last_name, p.title, p.active)
+        {
+            "pms_id": p.pms_id,
+            "abbr": p.abbr,
+            "first_name": p.first_name,
+            "last_name": p.last_name,
+            "title": p.title,
+            "active": p.active,
+        }
         for p in (c.row for c in table.changed)
     ]
-    return upsert(sql, "provider", PROVIDER_COLUMNS, rows)
+    return upsert(sql, "provider", rows)
 
 
 def write_patients(sql: RunSql, table: TableChanges[PatientRow], region: str) -> tuple[int, int]:
     """Write the changed patients with their search keys; returns (inserted, updated)."""
-    rows: list[tuple[Any, ...]] = []
+    rows: list[dict[str, Any]] = []
     alt_keys: dict[str, frozenset[str]] = {}
     for done, p in enumerate(c.row for c in table.changed):
         if done % sql.rows_per_statement == 0:
             sql.stop.check()
-        row, alts = _patient_row(sql, p, region)
+        row, alts = _patient_row(p, region)
         rows.append(row)
         if alts:
             alt_keys[p.pms_id] = alts
-    counts = upsert(sql, "patient", PATIENT_COLUMNS, rows)
+    counts = upsert(sql, "patient", rows)
     if rows:
-        _write_name_keys(sql, sql.id_map("patient", [r[0] for r in rows]), alt_keys)
+        _write_name_keys(sql, sql.id_map("patient", [r["pms_id"] for r in rows]), alt_keys)
     return counts
 
 
-def _patient_row(sql: RunSql, p: PatientRow, region: str) -> tuple[tuple[Any, ...], frozenset[str]]:
-    """A patient's row (``PATIENT_COLUMNS``) and the other keys of its last name."""
+def _patient_row(p: PatientRow, region: str) -> tuple[dict[str, Any], frozenset[str]]:
+    """A patient's row and the other keys of its last name."""
     k = patient_keys(
         p.first_name, p.last_name, p.preferred_name, p.email, p.phone_home, p.phone_mobile, region
     )
-    row = (
-        p.pms_id,
-        p.first_name,
-        p.last_name,
-        p.preferred_name,
-        k.first_name_key,
-        k.last_name_key,
-        k.preferred_name_key,
-        k.last_name_sound,
-        k.email_key,
-        k.phone_home_key,
-        k.phone_mobile_key,
-        sql.stored_date(p.birthdate),
-        p.email,
-        p.phone_home,
-        p.phone_mobile,
-        p.guarantor_pms_id,
-        p.no_email,
-    )
+    row = {
+        "pms_id": p.pms_id,
+        "first_name": p.first_name,
+        "last_name": p.last_name,
+        "preferred_name": p.preferred_name,
+        "first_name_key": k.first_name_key,
+        "last_name_key": k.last_name_key,
+        "preferred_name_key": k.preferred_name_key,
+        "last_name_sound": k.last_name_sound,
+        "email_key": k.email_key,
+        "phone_home_key": k.phone_home_key,
+        "phone_mobile_key": k.phone_mobile_key,
+        "birthdate": p.birthdate,
+        "email": p.email,
+        "phone_home": p.phone_home,
+        "phone_mobile": p.phone_mobile,
+        "guarantor_pms_id": p.guarantor_pms_id,
+        "no_email": p.no_email,
+    }
     return row, k.last_name_alt_keys
 
 
@@ -187,3 +198,15 @@ def _write_name_keys(sql: RunSql, ids: dict[str, int], alt_keys: dict[str, froze
         f"INSERT INTO patient_name_key (patient_id, {sql.quote('key')}) VALUES ({sql.params(2)})",
         keys,
     )
+
+
+def as_stored(convert: Convert, values: Sequence[Any], stored: dict[Any, Any]) -> list[Any]:
+    """These (repeating) values converted; ``stored`` remembers (at most _REMEMBERED)."""
+    out = list(map(stored.get, values, repeat(_MISSING)))
+    if any(map(is_, out, repeat(_MISSING))):
+        if len(stored) > _REMEMBERED:  # a big import: its memory stays bounded
+            stored.clear()
+        for value in set(compress(values, map(is_, out, repeat(_MISSING)))):
+            stored[value] = convert(value)
+        out = list(map(stored.__getitem__, values))
+    return out
