@@ -3,6 +3,8 @@ cancelling those gone from the export."""
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,25 +26,29 @@ _GUARD_SHARE, _GUARD_MIN = 0.5, 100
 
 
 class WrittenIds:
-    """The appointment ids written, in parts; a set of them is made only when asked
-    (seldom)."""
+    """The appointment ids written, kept as their 64-bit hashes (8 bytes each, whatever
+    the import's size; sorted when first asked). Two ids of one hash (once in 2^64) make
+    an id not written look written: it is only looked at again for the flags of
+    waiting requests, which say what the PMS has."""
 
     def __init__(self) -> None:
-        self._parts: list[list[str]] = []
-        self._set: set[str] | None = None
+        self._hashes = array("q")
+        self._sorted: array[int] | None = None
 
-    def add(self, ids: list[str]) -> None:
-        """Add a part."""
-        self._parts.append(ids)
-        self._set = None
+    def add(self, ids: Sequence[str]) -> None:
+        """Add these ids."""
+        self._hashes.extend(map(hash, ids))
+        self._sorted = None
 
     def __bool__(self) -> bool:
-        return any(self._parts)
+        return bool(self._hashes)
 
     def __contains__(self, pms_id: object) -> bool:
-        if self._set is None:
-            self._set = set().union(*self._parts)
-        return pms_id in self._set
+        if self._sorted is None:
+            self._sorted = array("q", sorted(self._hashes))
+        wanted = hash(pms_id)
+        at = bisect_left(self._sorted, wanted)
+        return at < len(self._sorted) and self._sorted[at] == wanted
 
 
 @dataclass

@@ -334,7 +334,8 @@ class _Step:
         self.bulk = reader.parser.appointment_bulk(columns) if name == APPOINTMENTS_FILE else None
         self.block = AppointmentBlock() if self.bulk is not None else None
         self.read_ids: set[bytes] = set()  # ids of the records read
-        self.taken: set[str] = set()  # ids of the rows imported
+        # ids (UTF-8) of the rows imported: the index's own bytes, nothing more is kept
+        self.taken: set[bytes] = set()
         self.epoch_of: dict[datetime, int] = {}
 
     def read(
@@ -371,7 +372,7 @@ class _Step:
         for at, utf8 in zip(positions, encoded, strict=True):
             index_ids[at] = utf8
         self.read_ids.update(encoded)
-        distinct = set(ids)
+        distinct = set(encoded)
         if (
             len(distinct) < len(ids)
             or not self.taken.isdisjoint(distinct)
@@ -379,10 +380,10 @@ class _Step:
         ):
             keep = []
             for pms_id, utf8, at, line in zip(ids, encoded, positions, lines, strict=True):
-                twice = pms_id in self.taken or utf8 in self.unchanged
+                twice = utf8 in self.taken or utf8 in self.unchanged
                 if twice:
                     self.reader.refuse(at, line, f"duplicate id {pms_id!r}", self.index)
-                self.taken.add(pms_id)
+                self.taken.add(utf8)
                 keep.append(not twice)
             kept = AppointmentColumns()
             kept.extend(got, keep)
@@ -416,10 +417,10 @@ class _Step:
             table.ignored += 1
             index.starts[at] = 0
             return
-        if pms_id in self.taken or encoded in self.unchanged:
+        if encoded in self.taken or encoded in self.unchanged:
             self.reader.refuse(at, line, f"duplicate id {pms_id!r}", index)
             return
-        self.taken.add(pms_id)
+        self.taken.add(encoded)
         table.changed.append(Changed(parsed, line, at))
         start = getattr(parsed, "start", None)
         index.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
