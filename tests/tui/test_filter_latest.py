@@ -11,7 +11,7 @@ import pytest
 
 from linker_tui.read.views import RequestRow
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.screens import main as main_module
+from linker_tui.tui.screens import main_list as main_module
 from linker_tui.tui.widgets.request_list import RequestList
 from tests.tui.drive import SMALL, main_screen, settle, wait_until
 from tests.tui.world import World
