@@ -12,9 +12,12 @@ request for each (the walk-in's is the first row of the list, the ordinary one t
 second). Each kind of round runs in its own tmux pane (80x24), the real ``linker-tui``
 command on that database, started before the clock; a round presses ``a`` in the pane
 (``tmux send-keys``) and polls ``tmux capture-pane -p`` until the dialog's title and the
-appointment nearest to the requested time are on the screen, then Esc closes it. The
-kinds take turns, round after round. Prints each kind's median and the walk-in's ratio
-to the ordinary patient's (target: the walk-in dialog under 50 ms).
+row of the appointment nearest to the requested time (its date and time on one line) are
+on the screen, then Esc closes it. The
+baseline is the same key on the same list pushing the smallest modal screen (one Static
+with the same text, ``tests.benchmarks.minimal_dialog``): what Textual costs for any
+dialog. The kinds take turns, round after round. Prints each kind's median and its ratio
+to the baseline's (target: the walk-in dialog under 50 ms).
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ WIDTH, HEIGHT = 80, 24
 POLL = 0.002
 WALK_IN_APPOINTMENTS = 1_873
 TITLE = "Could this be the same appointment?"
+BASELINE = "minimal modal (baseline)"
+MINIMAL = "tests.benchmarks.minimal_dialog"
 
 
 def _tmux(*args: str) -> str:
@@ -147,11 +152,12 @@ def _wait(pane: str, shown: Callable[[list[str]], bool], timeout: float = 30.0) 
         time.sleep(POLL)
 
 
-def accept_round(pane: str, nearest: str) -> float:
-    """Seconds from pressing ``a`` until the dialog and the nearest appointment show."""
+def accept_round(pane: str, nearest: tuple[str, ...]) -> float:
+    """Seconds from pressing ``a`` until the dialog and the nearest appointment's row (its
+    date and time on one line: the requested time's line has the date too) show."""
     start = time.monotonic()
     _tmux("send-keys", "-t", pane, "a")
-    _wait(pane, lambda lines: any(TITLE in line for line in lines) and _has(lines, nearest))
+    _wait(pane, lambda lines: any(TITLE in line for line in lines) and _has(lines, *nearest))
     elapsed = time.monotonic() - start
     _tmux("send-keys", "-t", pane, "Escape")
     _wait(pane, lambda lines: not any(TITLE in line for line in lines))
@@ -159,20 +165,26 @@ def accept_round(pane: str, nearest: str) -> float:
     return elapsed
 
 
-def _has(lines: list[str], text: str) -> bool:
-    return any(text in line for line in lines)
+def _has(lines: list[str], *parts: str) -> bool:
+    """A line has all of ``parts``."""
+    return any(all(part in line for part in parts) for line in lines)
 
 
-async def _in_process(db: Path, workdir: Path, row: int, rounds: int) -> list[float]:
+async def _in_process(
+    db: Path, workdir: Path, row: int, rounds: int, *, minimal: bool = False
+) -> list[float]:
     """Seconds from the ``a`` key event (posted to the app, without Pilot's waits for
-    idle) until the candidates dialog is mounted with its rows, in this process."""
+    idle) until the candidates dialog is mounted with its rows (``minimal``: the minimal
+    modal screen is mounted), in this process."""
     from textual import events
 
     from linker_tui.services import Services
     from linker_tui.settings.config import Settings
     from linker_tui.tui.app import LinkerApp
+    from linker_tui.tui.flows import Flows
     from linker_tui.tui.modals.candidates import Candidates, CandidateTable
     from linker_tui.tui.screens.main import MainScreen
+    from tests.benchmarks.minimal_dialog import MinimalDialog, use_minimal_dialog
 
     settings = Settings(
         data_dir=workdir / "data",
@@ -180,6 +192,9 @@ async def _in_process(db: Path, workdir: Path, row: int, rounds: int) -> list[fl
         practice_name="Bench Dental",
         practice_timezone=TZ.key,
     )
+    accept = Flows.accept
+    if minimal:
+        use_minimal_dialog()
     app = LinkerApp(Services.open(settings), background_jobs=False)
     timings: list[float] = []
 
@@ -192,6 +207,8 @@ async def _in_process(db: Path, workdir: Path, row: int, rounds: int) -> list[fl
 
     def shown() -> bool:
         screen = app.screen
+        if minimal:
+            return isinstance(screen, MinimalDialog) and screen.is_mounted
         return (
             isinstance(screen, Candidates)
             and screen.is_mounted
@@ -214,6 +231,7 @@ async def _in_process(db: Path, workdir: Path, row: int, rounds: int) -> list[fl
                 timings.append(time.perf_counter() - start)
             await pilot.press("escape")
             await until(lambda: app.screen is main)
+    Flows.accept = accept  # type: ignore[method-assign]
     return timings
 
 
@@ -224,6 +242,7 @@ def in_process(db: Path, workdir: Path, rounds: int) -> None:
 
     runs: dict[str, list[float]] = {}
     kinds = (
+        (BASELINE, 0, 20),
         ("ordinary patient (2 appointments)", 1, appointment_search.CANDIDATE_LIMIT),
         (f"walk-in ({WALK_IN_APPOINTMENTS}), the nearest 20", 0, 20),
         (f"walk-in ({WALK_IN_APPOINTMENTS}), all listed (limit raised)", 0, 10_000),
@@ -232,7 +251,9 @@ def in_process(db: Path, workdir: Path, rounds: int) -> None:
         for kind, row, limit in kinds:
             appointment_search.CANDIDATE_LIMIT = limit
             runs.setdefault(kind, []).extend(
-                asyncio.run(_in_process(db, workdir, row, max(1, rounds // 3)))
+                asyncio.run(
+                    _in_process(db, workdir, row, max(1, rounds // 3), minimal=kind == BASELINE)
+                )
             )
     appointment_search.CANDIDATE_LIMIT = 20
     _report("in this process (Pilot), key event -> dialog mounted with its rows", runs)
@@ -268,12 +289,12 @@ def check_only(db: Path, workdir: Path, rounds: int) -> None:
 def _report(what: str, runs: dict[str, list[float]]) -> None:
     medians = {kind: statistics.median(values) for kind, values in runs.items()}
     print(f"Accept -> candidates dialog, {what}:")
-    base = next(iter(medians.values()))
+    first = next(iter(medians))
     for kind, values in runs.items():
         low, high = min(values) * 1000, max(values) * 1000
         print(
             f"  {kind}: median {medians[kind] * 1000:.1f} ms ({low:.1f} to {high:.1f}),"
-            f" {medians[kind] / base:.2f}x the first"
+            f" {medians[kind] / medians[first]:.2f}x the {first}"
         )
 
 
@@ -309,9 +330,12 @@ def in_tmux(config: Path, asked: datetime, rounds: int, source: Path | None) -> 
     python = shlex.quote(sys.executable)
     here = shlex.quote(os.getcwd())  # this checkout: its linker_tui is found first
     app = f"cd {here} && {env} {python} -m linker_tui.cli.main"
-    nearest = f"{asked:%a %Y-%m-%d}"  # the walk-in's nearest: 11:00 on the day asked for
-    mia = f"{asked + timedelta(days=2):%a %Y-%m-%d}"
-    kinds: dict[str, tuple[str, int, str]] = {
+    nearest = (f"{asked:%a %Y-%m-%d}", "11:00")  # the walk-in's: 11:00 on the day asked for
+    mia = (f"{asked + timedelta(days=2):%a %Y-%m-%d}", f"{asked:%H:%M}")
+    text = shlex.quote(f"{TITLE}\n{'  '.join(nearest)}")
+    minimal = f"cd {here} && {env} BENCH_DIALOG_TEXT={text} {python} -m {MINIMAL}"
+    kinds: dict[str, tuple[str, int, tuple[str, ...]]] = {
+        BASELINE: (minimal, 0, nearest),
         "ordinary patient (2 appointments)": (app, 1, mia),
         f"walk-in ({WALK_IN_APPOINTMENTS}), the nearest 20": (app, 0, nearest),
     }

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar, TypeVar
 
+from textual import events
+from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
@@ -38,6 +41,29 @@ class Dialog(ModalScreen[ResultT]):
     """Set when Esc closed the dialog (not a button): the flow steps back one dialog."""
     has_previous = False
     """A flow sets it when another dialog came before this one: the hint says Esc goes back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._styled = False
+        """The styles have been applied once (when the widgets were added)."""
+        with contextlib.suppress(NoActiveAppError):
+            self._take_breakpoints(self.app.screen)
+
+    def _take_breakpoints(self, below: Screen[object]) -> None:
+        """Start with the size classes (``-narrow``, ``-short``…) of the screen below: the
+        dialog has its size. Textual would add them on the first resize, and a change of
+        classes styles every widget of the screen again."""
+        app = self.app
+        breakpoints = [*(app.HORIZONTAL_BREAKPOINTS or []), *(app.VERTICAL_BREAKPOINTS or [])]
+        names = {name for _, name in breakpoints}
+        self.add_class(*(below.classes & names), update=False)
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown for the first time: its widgets were styled as they were added, so Textual
+        need not style them all again (it runs before Screen's own handler)."""
+        if not self._styled:
+            self._styled = True
+            event.refresh_styles = False
 
     def compose(self) -> ComposeResult:
         """The frame: title, body, buttons, key hint."""

@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Button, DataTable, Input, Static
 
 from linker_tui.matching import Difference
@@ -62,9 +63,29 @@ class CandidateTable(DataTable[Text]):
         self._start = ids.index(start_at) if start_at in ids else 0
         """The row the cursor starts on (the appointment chosen before stepping back)."""
 
+    def on_mount(self) -> None:
+        """Build the rows for the width the dialog's layout is about to give the table, so
+        that its first frame shows them (:meth:`on_resize` fits them again if it differs)."""
+        self._fit(self._expected_width())
+
     def on_resize(self) -> None:
         """(Re)build the rows with columns that fit the width."""
-        widths = fit_widths(CANDIDATE_COLUMNS, max(0, self.size.width - 1))
+        self._fit(self.size.width)
+
+    def _expected_width(self) -> int:
+        """The table's width once laid out: the dialog box's (its CSS width within the
+        screen) less the box's border and padding and the table's own."""
+        box, screen = self.parent, self.app.size
+        if not isinstance(box, Widget):
+            return self.size.width
+        width = screen.width
+        for limit in (box.styles.width, box.styles.max_width):
+            if limit is not None:
+                width = min(width, int(limit.resolve(screen, screen)))
+        return width - box.styles.gutter.width - self.styles.gutter.width - self.styles.margin.width
+
+    def _fit(self, width: int) -> None:
+        widths = fit_widths(CANDIDATE_COLUMNS, max(0, width - 1))
         if widths == self._widths:
             return
         first = not self._widths
