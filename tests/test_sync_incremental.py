@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from linker_tui.ingest import csv_file
 from linker_tui.sync import csv_changes
 from linker_tui.sync.csv_changes import FileReader
+from linker_tui.sync.csv_folder import CsvFolderConnector
 from tests.sync_support import (
     ExportData,
     appointment,
@@ -42,7 +43,9 @@ class _Parsed:
     def __init__(self, patch: pytest.MonkeyPatch) -> None:
         self.records: dict[str, int] = {}
         self.files: list[str] = []
+        self.read_whole: list[str] = []  # files read into memory (not only hashed)
         real_records, real_diff = csv_file.CsvLines.records, FileReader.diff
+        real_read = CsvFolderConnector._read
         seen = self
 
         def records(self: csv_file.CsvLines, first: int, end: int):  # type: ignore[no-untyped-def]
@@ -55,12 +58,18 @@ class _Parsed:
             seen.files.append(self.name)
             return real_diff(self, data, old)
 
+        def read(self: CsvFolderConnector, name, stop, problems):  # type: ignore[no-untyped-def]
+            seen.read_whole.append(name)
+            return real_read(self, name, stop, problems)
+
         patch.setattr(csv_file.CsvLines, "records", records)
         patch.setattr(csv_changes.FileReader, "diff", diff)
+        patch.setattr(CsvFolderConnector, "_read", read)
 
     def clear(self) -> None:
         self.records.clear()
         self.files.clear()
+        self.read_whole.clear()
 
 
 def test_rows_in_another_order_are_not_read_again(engine: Engine, tmp_path: Path) -> None:
@@ -102,10 +111,17 @@ def test_an_unchanged_file_is_not_parsed(engine: Engine, tmp_path: Path) -> None
         os.utime(folder / "patients.csv", (old, old))
         second = sync.run()  # patients.csv touched: same bytes, new time
         assert second.ok and (second.updated, second.problems) == (0, 0)
-        assert parsed.files == []
+        assert parsed.files == [] and parsed.read_whole == []  # hashed a block at a time
         parsed.clear()
         third = sync.run(force=True)  # same size and time: not even read
         assert third.ok and parsed.files == []
+        parsed.clear()
+        text = (folder / "patients.csv").read_bytes()
+        assert b"Renamed" in text
+        (folder / "patients.csv").write_bytes(text.replace(b"Renamed", b"Remaned"))
+        os.utime(folder / "patients.csv", (old + 1, old + 1))  # same size, another time
+        fourth = sync.run()
+        assert fourth.ok and fourth.updated == 1 and parsed.files == ["patients.csv"]
 
 
 def test_a_file_with_a_refused_row_is_read_again(engine: Engine, tmp_path: Path) -> None:
