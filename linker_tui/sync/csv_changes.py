@@ -133,14 +133,17 @@ class FileReader:
         index.ids = list(map([*old.ids, b""].__getitem__, olds))
         index.starts = array("q", map((old.starts + array("q", [0])).__getitem__, olds))
         pending = _pending(parsed, found, olds)
+        parsed.ats, parsed.lines, parsed.rows = array("q"), array("q"), None  # calls stay
         table.seen = len(index.keys)
         diff = FileDiff(old, index)
-        finish = partial(self._finish, table, diff, gone_ids(old, olds), reported)
+        gone = gone_ids(old, olds)
+        finish = partial(self._finish, table, diff, gone, reported)
         if stream:  # the ids of the unchanged records (those of the pending ones, and more)
-            pending.rows = self._again(lines, parsed, first, found, pending.lines)
+            pending.rows = self._again(lines, parsed, first, found.olds, pending.lines)
             unchanged = set(index.ids)
             unchanged.discard(b"")
             step = _Step(self, table, csv.columns, index, unchanged)
+            step.keep_read_ids = bool(gone)  # a first import: a million ids not kept
             table.batches = self._batches(table, pending, lines.utf8, step, finish)
             return table, diff
         unchanged = self._unchanged(csv.columns, pending, index) if pending.positions else set()
@@ -214,7 +217,7 @@ class FileReader:
         return parsed
 
     def _again(
-        self, lines: CsvLines, parsed: _Parsed, first: int, found: Lines, wanted: array[int]
+        self, lines: CsvLines, parsed: _Parsed, first: int, olds: array[int], wanted: array[int]
     ) -> Iterator[list[str]]:
         """The values of the records to turn into rows, read again (the file's bytes are
         the same: so are its records; checked line by line)."""
@@ -223,12 +226,12 @@ class FileReader:
             for chunk in lines.records(*call):
                 self.stop.check()
                 for line in chunk.lines:
-                    if found.olds[line - 1 - first] < 0 and next(expected, -1) != line:
+                    if olds[line - 1 - first] < 0 and next(expected, -1) != line:
                         raise RuntimeError(f"{self.name}: line {line} read differently twice")
                 yield from (
                     row
                     for line, row in zip(chunk.lines, chunk.rows, strict=True)
-                    if found.olds[line - 1 - first] < 0
+                    if olds[line - 1 - first] < 0
                 )
 
     def _unchanged(self, columns: list[str], pending: _Pending, index: LineIndex) -> set[bytes]:
@@ -334,6 +337,7 @@ class _Step:
         self.bulk = reader.parser.appointment_bulk(columns) if name == APPOINTMENTS_FILE else None
         self.block = AppointmentBlock() if self.bulk is not None else None
         self.read_ids: set[bytes] = set()  # ids of the records read
+        self.keep_read_ids = True  # False: no old record is gone, no id is looked up
         # ids (UTF-8) of the rows imported: the index's own bytes, nothing more is kept
         self.taken: set[bytes] = set()
         self.epoch_of: dict[datetime, int] = {}
@@ -371,7 +375,8 @@ class _Step:
         index_ids = self.index.ids
         for at, utf8 in zip(positions, encoded, strict=True):
             index_ids[at] = utf8
-        self.read_ids.update(encoded)
+        if self.keep_read_ids:
+            self.read_ids.update(encoded)
         distinct = set(encoded)
         if (
             len(distinct) < len(ids)
@@ -407,7 +412,8 @@ class _Step:
         readable = 0 < len(pms_id) <= MAX_ID_LENGTH
         if readable:
             index.ids[at] = encoded
-            self.read_ids.add(encoded)
+            if self.keep_read_ids:
+                self.read_ids.add(encoded)
         try:
             parsed = self.row_reader([*values, ""])
         except BadRow as exc:
