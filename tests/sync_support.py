@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
@@ -224,7 +224,7 @@ def snapshot(engine: Engine) -> list[tuple[object, ...]]:
             rows.append(("patient", p.pms_id, p.first_name, p.last_name, p.birthdate, p.email))
         for a in s.exec(select(Appointment).order_by(Appointment.pms_id)).all():
             rows.append(("appointment", a.pms_id, a.patient_id, a.start, a.status, a.reason))
-        for r in s.exec(select(OnlineRequest).order_by(OnlineRequest.id)).all():
+        for r in s.exec(select(OnlineRequest).order_by(col(OnlineRequest.id))).all():
             rows.append(("request", r.external_id, r.state, r.attention, r.version))
         for st in s.exec(select(SyncState).order_by(SyncState.name)).all():
             rows.append(("state", st.name, st.run_id, st.cursor, st.data))

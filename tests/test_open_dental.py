@@ -17,10 +17,10 @@ from linker_tui.store.db import read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest, Patient, Provider
 from linker_tui.sync import open_dental
-from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.open_dental import OpenDentalConnector
 from linker_tui.sync.queries import sync_problems
+from linker_tui.sync.summary import SyncSummary
 from tests.builders import TZ
 from tests.conftest import make_workflow
 from tests.open_dental_support import (

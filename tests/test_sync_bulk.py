@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.sync.csv_changes import FileReader
-from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.sql import RunSql
+from linker_tui.sync.summary import SyncSummary
 from linker_tui.sync.writers import TableWriter
 from tests.builders import TZ
 from tests.sync_support import APPOINTMENT_HEADER, ExportData, make_sync, patient, provider
@@ -152,7 +152,11 @@ def _row_by_row(
     return bulk
 
 
-def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[tuple[Any, ...]]:
+def _runs(
+    engine: Engine, tmp_path: Path, seed: int, *, bulk: bool
+) -> tuple[list[tuple[Any, ...]], dict[str, list[tuple[Any, ...]]]]:
+    """The summaries of a few runs over a messy export, and the tables they left."""
+    summaries: list[tuple[Any, ...]] = []
     rng = random.Random(seed)
     data, raw = _messy(rng, 300)
     folder = _write(data, raw, tmp_path / f"export-{seed}")
@@ -169,26 +173,26 @@ def _runs(engine: Engine, tmp_path: Path, seed: int, *, bulk: bool) -> Iterator[
         else:  # row by row, ids looked up with IN (...), every row upserted
             patch.setattr(RowParser, "appointment_bulk", _row_by_row)
             patch.setattr(TableWriter, "plain_inserts", False)
-        yield _summary(sync.run())
-        yield _summary(sync.run(force=True))
+        summaries.append(_summary(sync.run()))
+        summaries.append(_summary(sync.run(force=True)))
         for _ in range(3):
             _change(data, rng)
             _write(data, raw if rng.random() < 0.5 else [], folder)
-            yield _summary(sync.run())
-    yield _dump(engine)
+            summaries.append(_summary(sync.run()))
+    return summaries, _dump(engine)
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_bulk_reading_gives_what_row_by_row_reading_gives(
     engine: Engine, tmp_path: Path, seed: int
 ) -> None:
-    bulk = list(_runs(engine, tmp_path, seed, bulk=True))
+    bulk, bulk_tables = _runs(engine, tmp_path, seed, bulk=True)
     drop_schema(engine)
     create_schema(engine)
-    one_by_one = list(_runs(engine, tmp_path, seed, bulk=False))
-    assert bulk[:-1] == one_by_one[:-1]  # the summaries of the runs
-    for table, rows in bulk[-1].items():
-        assert rows == one_by_one[-1][table], table
+    one_by_one, one_by_one_tables = _runs(engine, tmp_path, seed, bulk=False)
+    assert bulk == one_by_one  # the summaries of the runs
+    for table, rows in bulk_tables.items():
+        assert rows == one_by_one_tables[table], table
     first = bulk[0]
     assert first[2] > 50 and first[5] > 20  # rows imported, and problems of every kind
 

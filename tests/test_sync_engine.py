@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
+import linker_tui.sync.appointment_writer as appointment_writer
 import linker_tui.sync.engine as sync_engine
 from linker_tui.ingest.pms_export import ExportFormat
 from linker_tui.store.db import read_session
@@ -319,7 +320,7 @@ def test_a_stopped_run_keeps_the_previous_state(
     data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
     data.write(tmp_path / "export")
     stop = StopFlag()
-    real = sync_engine.write_appointments
+    real = appointment_writer.write_appointments  # as the engine calls it
 
     def stop_midway(db: Any, table: Any) -> Any:
         result = real(db, table)

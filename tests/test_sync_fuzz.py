@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -148,7 +149,7 @@ def test_any_shape_of_the_used_fields_is_rejected_or_imported(changes: dict[str,
     with _database() as (engine, folder):
         inbox = folder / "inbox"
         drop_request(inbox, "a-good.json", fhir_request("GOOD"))
-        drop_request(inbox, "b-fuzz.json", fhir_request("FUZZ", **changes))
+        drop_request(inbox, "b-fuzz.json", fhir_request("FUZZ", **cast(dict[str, Any], changes)))
         summary = make_sync(engine, None, inbox).run()
         assert summary.ok, summary.text()
         assert summary.requests_imported >= 1

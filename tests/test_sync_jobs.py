@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
+import linker_tui.sync.appointment_writer as appointment_writer
 import linker_tui.sync.engine as sync_engine
+import linker_tui.sync.writers as writers
 from linker_tui.cli.main import main
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
@@ -27,8 +29,9 @@ from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import Appointment
 from linker_tui.store.schema import create_schema
 from linker_tui.sync.control import StopFlag, SyncCancelled, SyncTimeout, run_io
-from linker_tui.sync.engine import SyncFailed, SyncSummary
+from linker_tui.sync.engine import SyncFailed
 from linker_tui.sync.queries import latest_runs
+from linker_tui.sync.summary import SyncSummary
 from tests.builders import NOW, empty_config
 from tests.sync_support import appointment, sample, snapshot
 
@@ -118,7 +121,7 @@ def test_quitting_during_a_sync_stops_it_within_a_second(
     data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
     data.write(no_config / "export")
     writing = threading.Event()
-    real = sync_engine.write_appointments
+    real = appointment_writer.write_appointments  # as the engine calls it
 
     def slow(db: Any, table: Any) -> Any:
         result = real(db, table)
@@ -171,7 +174,7 @@ def test_one_sync_at_a_time_in_a_process(
     sample().write(no_config / "export")
     services = _services(engine, no_config)
     inside, release = threading.Event(), threading.Event()
-    real = sync_engine.write_providers
+    real = writers.write_providers  # as the engine calls it
 
     def held(db: Any, table: Any) -> Any:
         inside.set()

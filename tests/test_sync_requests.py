@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -95,12 +96,11 @@ def test_inbox_import_is_kept_when_moving_fails_and_retried(
 ) -> None:
     inbox = tmp_path / "inbox"
     drop_request(inbox, "r1.json", fhir_request("R1"))
-    import linker_tui.sync.inbox as inbox_module
 
     def refuse(_src: object, _dst: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(inbox_module.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)  # the inbox moves files with os.replace
     sync = make_sync(engine, None, inbox)
     first = sync.run()
     assert first.requests_imported == 1 and not first.ok and "cannot move" in first.error
@@ -328,9 +328,10 @@ def test_a_patient_without_a_usable_first_name_never_blocks_the_import(
 def test_a_request_whose_matching_fails_is_reported_and_the_others_imported(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import linker_tui.matching as matching
     import linker_tui.matching.patient_search as search
 
-    real = search.rank_patients
+    real = matching.rank_patients  # what the search module imported
 
     def failing(typed: object, *args: object, **kwargs: object) -> object:
         if getattr(typed, "first_name", "") == "Ava":

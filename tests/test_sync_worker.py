@@ -23,8 +23,8 @@ from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import Appointment, SyncRun
 from linker_tui.sync import worker as worker_module
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.engine import SyncSummary
 from linker_tui.sync.queries import sync_status
+from linker_tui.sync.summary import SyncSummary
 from linker_tui.sync.worker import SyncWorker, _spawn, parse_summary, summary_line
 from tests.sync_support import sample
 

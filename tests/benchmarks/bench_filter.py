@@ -38,6 +38,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -163,6 +164,16 @@ def _run(engine: Engine, where: Where, *, page: bool = True, total: bool = True)
         return int(conn.execute(counting).scalar_one()) if total else -1
 
 
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """A screen test: ``pattern`` is found on it."""
+    return lambda screen: bool(pattern.search(screen))
+
+
+def _shows(*texts: str) -> Callable[[str], bool]:
+    """A screen test: one of ``texts`` is on it."""
+    return lambda screen: any(text in screen for text in texts)
+
+
 def _times_ms(run: Callable[[], object], rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
@@ -205,12 +216,10 @@ def database_times(engine: Engine, rounds: int) -> dict[str, tuple[int, list[lis
         found[text] = (
             total,
             [
-                _times_ms(lambda old=old: _run(engine, old), rounds),
-                _times_ms(lambda new=new: _run(engine, new, total=False), rounds),
-                _times_ms(lambda new=new: _run(engine, new, page=False), rounds),
-                _times_ms(
-                    lambda q=query: request_page(engine, q, 0, TZ, NOW, counted=False), rounds
-                ),
+                _times_ms(partial(_run, engine, old), rounds),
+                _times_ms(partial(_run, engine, new, total=False), rounds),
+                _times_ms(partial(_run, engine, new, page=False), rounds),
+                _times_ms(partial(request_page, engine, query, 0, TZ, NOW, counted=False), rounds),
             ],
         )
     return found
@@ -279,10 +288,10 @@ def screen_times(
                     start = time.monotonic()
                     total = totals[text]
                     rows = (_status(total, counted=False), statuses[text])
-                    echo = _wait(lambda screen, typed=typed: bool(typed.search(screen)))
-                    _wait(lambda screen, rows=rows: any(r in screen for r in rows))
+                    echo = _wait(_matches(typed))
+                    _wait(_shows(*rows))
                     listed = time.monotonic() - start
-                    _wait(lambda screen, s=statuses[text]: s in screen)
+                    _wait(_shows(statuses[text]))
                     if statuses[text] != previous:
                         found.setdefault(text, []).append((echo, listed, time.monotonic() - start))
                     previous = statuses[text]
@@ -326,18 +335,18 @@ def report(name: str, url: str, workdir: Path, rounds: int) -> None:
     screen: dict[str, dict[str, list[float]]] = {
         k: {"typed shown": [], "list changed": [], "count shown": []} for k in KINDS
     }
-    for text, times in shown.items():
-        echo, changed, counted = ([t[i] * 1000 for t in times] for i in range(3))
-        samples = screen[kind(text, db[text][0])]
-        samples["typed shown"].extend(echo)
-        samples["list changed"].extend(changed)
-        samples["count shown"].extend(counted)
+    for text, key_times in shown.items():
+        echo, changed, counted = ([t[i] * 1000 for t in key_times] for i in range(3))
+        of_kind = screen[kind(text, db[text][0])]
+        of_kind["typed shown"].extend(echo)
+        of_kind["list changed"].extend(changed)
+        of_kind["count shown"].extend(counted)
         cells = " | ".join(f"{statistics.median(v):7.1f}" for v in (echo, changed, counted))
         print(f"  {text!r:18} {cells}")
     print("screen by kind, median / p90 ms over keys and rounds:")
-    for k, samples in screen.items():
-        print(f"  {k:6} " + _summary(samples))
-    lists = [t for samples in screen.values() for t in samples["list changed"]]
+    for k, of_kind in screen.items():
+        print(f"  {k:6} " + _summary(of_kind))
+    lists = [t for of_kind in screen.values() for t in of_kind["list changed"]]
     print(f"  worst key -> list changed: {max(lists):.1f} ms (target <= 30 ms)")
     print(f"  load after: {os.getloadavg()[0]:.1f}")
     engine.dispose()

@@ -20,11 +20,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from linker_tui.ingest.pms_export import PatientRow
 from linker_tui.matching import MatchLevel
 from linker_tui.matching.patient_search import rank_request, rank_requests
 from linker_tui.store.db import make_engine, read_session
+from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest
 from linker_tui.store.schema import create_schema
 from tests import sync_support
@@ -48,7 +50,8 @@ def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[flo
     surnames = [f"{last}{suffix}" for last in LAST for suffix in SUFFIXES]
     # Zipf-like: the commonest surname is about 1.3 % of patients (Smith in Canada: ~1 %)
     weights = [1 / (rank + 20) for rank in range(len(surnames))]
-    rows, families = [], []
+    rows: list[PatientRow] = []
+    families: list[int] = []
     while len(rows) < patients:
         last = rng.choices(surnames, weights)[0]
         phone, email = f"{rng.choice(['416', '647', '905'])}{rng.randrange(10**7):07d}", ""
@@ -78,18 +81,19 @@ def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[flo
     request_rows = []
     for i in range(requests):
         p = rng.choice(rows[:patients])
-        first, last, born = p.first_name, p.last_name, p.birthdate
+        first, last = p.first_name, p.last_name
+        typed_born: date | None = p.birthdate
         email, phone = p.email, p.phone_home
         roll = rng.random()
         if roll < 0.15:  # somebody unknown
             first, last = rng.choice(FIRST_F), rng.choice(["Okafor", "Lindqvist", "Fontaine"])
-            born, email, phone = date(1990, 1, 1) + timedelta(days=i), f"n{i}@example.net", ""
+            typed_born, email, phone = date(1990, 1, 1) + timedelta(days=i), f"n{i}@example.net", ""
         elif roll < 0.35:
             last = _typo(rng, last)
         elif roll < 0.45:
             first = NICK.get(first, first)
         elif roll < 0.65:
-            born = None
+            typed_born = None
         elif roll < 0.75:
             email, phone = f"new{i}@example.net", f"514{rng.randrange(10**7):07d}"
         request_rows.append(
@@ -98,7 +102,7 @@ def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[flo
                 "received_at": now - timedelta(minutes=i),
                 "typed_first_name": first,
                 "typed_last_name": last,
-                "typed_birthdate": born,
+                "typed_birthdate": typed_born,
                 "typed_email": email,
                 "typed_phone": phone,
                 "requested_start": now + timedelta(days=7),
@@ -122,8 +126,8 @@ def run(path: Path, sample: int = 1_000) -> None:
     with read_session(engine) as session:
         started, cpu = time.perf_counter(), time.process_time()
         pending = (
-            session.exec(
-                sa.select(OnlineRequest).where(OnlineRequest.state == "pending")  # type: ignore[arg-type]
+            session.execute(
+                sa.select(OnlineRequest).where(col(OnlineRequest.state) == RequestState.PENDING)
             )
             .scalars()
             .all()

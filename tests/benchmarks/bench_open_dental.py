@@ -36,8 +36,9 @@ from linker_tui.store.db import make_engine
 from linker_tui.store.schema import create_schema
 from linker_tui.sync.connector import Connector
 from linker_tui.sync.csv_folder import CsvFolderConnector
-from linker_tui.sync.engine import SyncEngine, SyncOptions, SyncSummary
+from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.open_dental import OpenDentalConnector
+from linker_tui.sync.summary import SyncSummary
 from scripts.load_open_dental_demo import create_database, load_export
 from tests.benchmarks.bench_sync import TODAY, TZ, generate
 

@@ -327,7 +327,9 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _in_child(url: str, folder: Path, *, force: bool = False) -> tuple[float, float, dict]:
+def _in_child(
+    url: str, folder: Path, *, force: bool = False
+) -> tuple[float, float, dict[str, Any]]:
     """One run in a fresh process: (wall seconds from launch to exit, the run's seconds
     inside it, its output); ``url`` ``csv``: the csv module's reading alone."""
     mode = ["--csv-only"] if url == "csv" else ["--one-run", url]
@@ -355,7 +357,7 @@ def _aged(path: Path) -> None:
     os.utime(path, (old, old))
 
 
-def _report(label: str, wall: float, result: dict, target: str = "") -> None:
+def _report(label: str, wall: float, result: dict[str, Any], target: str = "") -> None:
     peak = result["peak"] / 2**20
     print(
         f"{label}: {result['seconds']:.2f} s run (reading the export "

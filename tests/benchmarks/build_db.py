@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -91,8 +92,8 @@ def build(
     with engine.begin() as conn:
         _insert(
             conn,
-            Provider.__table__,
-            [  # type: ignore[attr-defined]
+            Provider.__table__,  # type: ignore[attr-defined]
+            [
                 {
                     "pms_id": f"DOC{i}",
                     "abbr": f"DOC{i}",
@@ -152,9 +153,9 @@ def build(
         for i in range(1, requests + 1):
             if future and i % 3:
                 target = rng.choice(future)
-                patient_id, start = target["patient_id"], target["start"]
+                patient_id, start = target["patient_id"], cast(datetime, target["start"])
                 if i % 3 == 2:
-                    start = start + timedelta(days=1)  # type: ignore[operator]
+                    start = start + timedelta(days=1)
             else:
                 patient_id = None
                 start = (base + timedelta(days=rng.randrange(1, 90), hours=10)).astimezone(UTC)

@@ -73,6 +73,12 @@ def main_screen(app: LinkerApp) -> MainScreen:
     return screen
 
 
+def selected_id(app: LinkerApp) -> int | None:
+    """The id of the request under the list's cursor (None: no row)."""
+    selected = main_screen(app).selected
+    return None if selected is None else selected.id
+
+
 def table(app: LinkerApp) -> RequestList:
     return main_screen(app).table
 

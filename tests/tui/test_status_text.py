@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from linker_tui.store.enums import SyncRunStatus
-from linker_tui.sync.engine import SyncSummary
+from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.widgets.status import run_counts
 
 AT = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)

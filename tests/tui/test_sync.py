@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import col, func, select
 
@@ -25,6 +26,7 @@ from tests.tui.drive import (
     SMALL,
     main_screen,
     plain,
+    selected_id,
     settle,
     table,
     wait_screen,
@@ -45,7 +47,7 @@ def dan_export(*, status: str = "scheduled") -> ExportData:
     )
 
 
-def synced_world(tmp_path: Path, **settings: object) -> tuple[World, Path]:
+def synced_world(tmp_path: Path, **settings: Any) -> tuple[World, Path]:
     export = tmp_path / "export"
     export.mkdir()
     return build_world(tmp_path, pms_export_dir=export, **settings), export
@@ -83,8 +85,7 @@ async def test_sync_now_shows_counts_and_refreshes_the_list_keeping_the_highligh
         for _ in range(3):
             await pilot.press("down")
         await settle(pilot)
-        assert main_screen(app).selected is not None
-        assert main_screen(app).selected.id == dan
+        assert selected_id(app) == dan
         assert hint(app, dan) == "nothing scheduled"
 
         await pilot.press("y")
@@ -92,8 +93,7 @@ async def test_sync_now_shows_counts_and_refreshes_the_list_keeping_the_highligh
         await settle(pilot)
         assert status_text(app).startswith("synced just now · +1")
         assert "appts" in status_text(app)
-        assert main_screen(app).selected is not None
-        assert main_screen(app).selected.id == dan
+        assert selected_id(app) == dan
         assert any("sync #1 ok" in str(n.message) for n in app._notifications)
     assert runs(world)[-1].status == SyncRunStatus.OK.value
     assert runs(world)[-1].trigger == "manual"
@@ -112,8 +112,7 @@ async def test_scheduled_sync_refreshes_the_list_while_staff_work(tmp_path: Path
         dan_export().write(export, age=60)
         await pilot.press("up", "down")
         await wait_until(pilot, lambda: hint(app, dan) == "1 scheduled", "the scheduled sync")
-        assert main_screen(app).selected is not None
-        assert main_screen(app).selected.id == dan
+        assert selected_id(app) == dan
         await wait_until(pilot, lambda: "synced" in status_text(app), "the status line")
     assert {r.trigger for r in runs(world)} == {"schedule"}
 

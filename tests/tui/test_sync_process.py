@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import col, func, select
 
@@ -18,7 +19,7 @@ from tests.tui.drive import SMALL, main_screen, settle, table, wait_until
 from tests.tui.world import World, build_world
 
 
-def _world(tmp_path: Path, **settings: object) -> tuple[World, Path]:
+def _world(tmp_path: Path, **settings: Any) -> tuple[World, Path]:
     export = tmp_path / "export"
     export.mkdir()
     world = build_world(tmp_path, pms_export_dir=export, sync_in_subprocess=True, **settings)
