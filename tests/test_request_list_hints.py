@@ -124,5 +124,29 @@ def test_exact_appointment_match_needs_the_requested_provider(engine: Engine) ->
     assert hints[other_provider] == "1 scheduled"
 
 
+def test_a_second_request_for_a_linked_appointment_is_a_duplicate_everywhere(
+    engine: Engine,
+) -> None:
+    """The list, the detail pane and Accept agree: a request whose exact appointment is
+    already linked to another request is a duplicate, not an exact match; when that
+    request is reopened, it is an exact match again."""
+    jane = add_patient(engine, "Jane", "Doe", date(1980, 1, 2))
+    start = local(2026, 12, 3, 9, 30)
+    appointment = add_appointment(engine, jane, None, start)
+    first = add_request(engine, "Jane", "Doe", start, patient_id=jane)
+    second = add_request(engine, "Jane", "Doe", start, patient_id=jane)
+    workflow = make_workflow(engine)
+    workflow.link(first, appointment, expected_version=1, send_email=False)
+    hints = {row.id: row.match_hint for row in _page(engine)}
+    assert hints == {first: "linked", second: "duplicate"}
+    assert _detail(engine, second)[0] == "duplicate"
+    check = workflow.check(second)
+    assert check.duplicate_of is not None and check.duplicate_of.request_id == first
+    workflow.reopen(first, expected_version=2)
+    assert {row.id: row.match_hint for row in _page(engine)}[second] == "exact match"
+    assert _detail(engine, second)[0] == "exact match"
+    assert workflow.check(second).duplicate_of is None
+
+
 def _page(engine: Engine) -> tuple[RequestRow, ...]:
     return request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA").rows

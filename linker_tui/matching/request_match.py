@@ -1,10 +1,12 @@
 """The one definition of what the request list, the detail pane and Accept say about a
-request's patient ("patient found", "pick patient (2)"...) and of an exact appointment
-match; and storing a request's patient ranking on it when it is ranked."""
+request's patient ("patient found", "pick patient (2)"...), of an exact appointment
+match and of a duplicate (its exact appointment already linked to another request); and
+storing a request's patient ranking on it when it is ranked."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from linker_tui.matching import MatchLevel, PatientRanking
@@ -50,4 +52,16 @@ def exact_appointment_clause() -> sa.ColumnElement[bool]:
             col(OnlineRequest.requested_provider_id).is_(None),
             col(Appointment.provider_id) == col(OnlineRequest.requested_provider_id),
         ),
+    )
+
+
+def linked_elsewhere_clause() -> sa.ColumnElement[bool]:
+    """SQL: another request is already linked to the appointment (a request whose exact
+    appointment is, is a second one for it: a duplicate, as
+    :attr:`linker_tui.read.views.AcceptCheck.duplicate_of` says for Accept), for list
+    queries of appointments beside their request."""
+    other = aliased(OnlineRequest)
+    return sa.exists().where(
+        col(other.linked_appointment_id) == col(Appointment.id),
+        col(other.id) != col(OnlineRequest.id),
     )

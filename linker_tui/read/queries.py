@@ -17,6 +17,7 @@ from linker_tui.matching.patient_search import rank_requests
 from linker_tui.matching.patients import PatientRanking
 from linker_tui.matching.request_match import (
     exact_appointment_clause,
+    linked_elsewhere_clause,
     patient_status,
     request_patient_status,
 )
@@ -114,15 +115,7 @@ def request_page(
             .scalar_subquery()
         )
         requested = aliased(Provider)
-        exact = (
-            select(Appointment.id)
-            .where(
-                Appointment.patient_id == OnlineRequest.patient_id,
-                exact_appointment_clause(),
-                col(Appointment.status).in_(BOOKABLE_STATUSES),
-            )
-            .exists()
-        )
+        exact = _exact_kind().label("exact")  # "exact match", "duplicate" or ""
         upcoming = (
             select(sa.func.count())
             .select_from(Appointment)
@@ -134,7 +127,7 @@ def request_page(
             .scalar_subquery()
         )
         statement = (
-            select(OnlineRequest, requested, exact.label("exact"), upcoming.label("upcoming"))
+            select(OnlineRequest, requested, exact, upcoming.label("upcoming"))
             .join(
                 requested,
                 col(OnlineRequest.requested_provider_id) == requested.id,
@@ -155,8 +148,8 @@ def request_page(
         ranked = rank_requests(session, unknown, region)
         rankings = {r.id: ranking for r, ranking in zip(unknown, ranked, strict=True)}
         rows = tuple(
-            _row(request, provider, bool(is_exact), int(count or 0), rankings.get(request.id))
-            for request, provider, is_exact, count in found
+            _row(request, provider, str(kind), int(count or 0), rankings.get(request.id))
+            for request, provider, kind, count in found
         )
     return RequestPage(rows=rows, offset=offset, total=total)
 
@@ -169,8 +162,25 @@ def _patient_hint(request: OnlineRequest, ranking: PatientRanking | None) -> str
     return patient_status(request.patient_id, ranking.level.value, len(ranking.candidates))
 
 
+def _exact_kind() -> sa.ColumnElement[str]:
+    """SQL, for a query of requests: ``"exact match"``, ``"duplicate"`` (every exact
+    appointment of the request's patient is already linked to another request: what
+    Accept offers to close as a duplicate) or ``""`` (none)."""
+    exact = (
+        Appointment.patient_id == OnlineRequest.patient_id,
+        exact_appointment_clause(),
+        col(Appointment.status).in_(BOOKABLE_STATUSES),
+    )
+    free = select(Appointment.id).where(*exact, ~linked_elsewhere_clause()).exists()
+    return sa.case(
+        (free, "exact match"),
+        (select(Appointment.id).where(*exact).exists(), "duplicate"),
+        else_="",
+    )
+
+
 def _match_hint(
-    request: OnlineRequest, exact: bool, upcoming: int, ranking: PatientRanking | None
+    request: OnlineRequest, exact: str, upcoming: int, ranking: PatientRanking | None
 ) -> str:
     if request.attention:
         # Text, not only colour: the sync flagged the request for staff.
@@ -180,7 +190,7 @@ def _match_hint(
     if request.patient_id is None:
         return _patient_hint(request, ranking)
     if exact:
-        return "exact match"
+        return exact
     if upcoming:
         return f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
     return "nothing scheduled"
@@ -189,7 +199,7 @@ def _match_hint(
 def _row(
     request: OnlineRequest,
     provider: Provider | None,
-    exact: bool,
+    exact: str,
     upcoming: int,
     ranking: PatientRanking | None = None,
 ) -> RequestRow:
@@ -295,11 +305,7 @@ def request_page_row(
             col(Appointment.status).in_(BOOKABLE_STATUSES),
         )
     )
-    exact = session.exec(
-        base.join(OnlineRequest, col(OnlineRequest.id) == request.id).where(
-            exact_appointment_clause()
-        )
-    ).one()
+    exact = session.exec(select(_exact_kind()).where(col(OnlineRequest.id) == request.id)).one()
     upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()
     ranking = None
     if (
@@ -309,7 +315,7 @@ def request_page_row(
     ):
         ranking = rank_requests(session, [request], region)[0]  # not ranked yet
     provider = _provider(session, request.requested_provider_id)
-    return _row(request, provider, exact > 0, upcoming, ranking)
+    return _row(request, provider, str(exact), upcoming, ranking)
 
 
 def _provider(session: Session, provider_id: int | None) -> Provider | None:
