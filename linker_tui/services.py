@@ -231,9 +231,11 @@ class Services:
     def resend_email(self, outbox_id: int) -> int:
         """A sent email sent again as a new outbox row, queued; its id (raises
         OutboxActionError)."""
-        from linker_tui.workflow.outbox_actions import resend_email
+        from linker_tui.workflow.outbox_actions import Composer, resend_email
 
-        return resend_email(self.engine, outbox_id, self.clock, self.actor)
+        workflow = self.workflow
+        composer = Composer(workflow.practice, workflow.tz, workflow.templates)
+        return resend_email(self.engine, outbox_id, self.clock, self.actor, composer=composer)
 
     def outbox_entries(
         self, statuses: tuple[OutboxStatus, ...] | None = None, limit: int = 500

@@ -15,13 +15,15 @@ from sqlmodel import col, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
+from linker_tui.mail.compose import calendar_entry
 from linker_tui.mail.preview import email_preview
 from linker_tui.mail.transport import FileMailer, eml_path
 from linker_tui.store.db import make_engine, read_session, write_session
 from linker_tui.store.enums import AppointmentStatus
 from linker_tui.store.models import Appointment, AuditEvent, EmailOutbox, OnlineRequest
-from linker_tui.workflow.outbox_actions import OutboxActionError, resend_email
-from tests.builders import NOW
+from linker_tui.workflow.outbox_actions import Composer, OutboxActionError, resend_email
+from linker_tui.workflow.practice import format_local
+from tests.builders import NOW, TZ
 from tests.conftest import POSTGRES_URL
 from tests.mail_support import PRACTICE, linked_email, make_relay
 from tests.pg_roles import linker_roles, upgrade_as_admin
@@ -77,6 +79,56 @@ def test_resend_queues_a_copy_and_leaves_the_sent_row_as_it_was(
     assert make_relay(engine, FileMailer(tmp_path / "outbox"), clock).run_once().sent == 1
     files = sorted(p.name for p in (tmp_path / "outbox").iterdir())
     assert len(files) == 2
+
+
+def test_resend_after_the_pms_moved_the_appointment_is_composed_afresh(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The copy would tell the patient the old time: with the workflow's composer the new
+    email is the confirmation of the appointment as it is now, correcting the one sent
+    (same calendar entry, next SEQUENCE), audited as a resend; without a composer (or when
+    nothing moved) it is a copy."""
+    clock = FixedClock(NOW)
+    sent = sent_email(engine, tmp_path, clock)
+    composer = Composer(PRACTICE, TZ)
+    with read_session(engine) as session:
+        row = session.get(EmailOutbox, sent)
+        assert row is not None
+        old_entry = calendar_entry(row.ics)
+        assert old_entry is not None and old_entry.start is not None
+        old_text = row.body_text
+    same = resend_email(engine, sent, clock, BOB, composer=composer)  # nothing moved: a copy
+    moved_to = old_entry.start + timedelta(days=1, hours=2)
+    with write_session(engine) as session:
+        row = session.get(EmailOutbox, sent)
+        assert row is not None
+        appointment = session.get(Appointment, row.appointment_id)
+        assert appointment is not None
+        appointment.start = moved_to
+        session.add(appointment)
+    copy = resend_email(engine, sent, clock, BOB)  # no composer: a copy, as before
+    fresh = resend_email(engine, sent, clock, BOB, composer=composer)
+
+    by_id = {r["id"]: r for r in rows(engine)}
+    assert by_id[same]["body_text"] == by_id[copy]["body_text"] == old_text
+    new = by_id[fresh]
+    assert new["status"] == "queued" and new["to_address"] == "zoe@example.com"
+    assert new["body_text"] != old_text
+    local = moved_to.astimezone(TZ)
+    ampm = "AM" if local.hour < 12 else "PM"
+    said = f"{local:%B} {local.day}, {local.year} at {local.hour % 12 or 12}:{local:%M} {ampm}"
+    assert said in str(new["body_text"])  # the new time ...
+    assert "This email replaces our earlier confirmation" in str(new["body_text"])  # ... a fix
+    entry = calendar_entry(str(new["ics"]))
+    assert entry is not None and entry.start == moved_to
+    assert (entry.uid, entry.sequence) == (old_entry.uid, old_entry.sequence + 1)
+    events = email_events(engine)
+    assert [e.action for e in events] == ["email_resend"] * 3
+    assert events[-1].detail == (
+        f"queued to zoe@example.com: composed afresh, the appointment moved to "
+        f"{format_local(moved_to, TZ)} since sent email {sent}"
+    )
+    assert json.loads(events[-1].after) == {"outbox_id": fresh, "status": "queued"}
 
 
 def test_resend_is_refused_unless_sent_and_still_linked(engine: Engine, tmp_path: Path) -> None:
