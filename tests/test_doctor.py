@@ -207,3 +207,33 @@ def test_open_dental_reachable(desk: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch.setenv("LINKER_OPEN_DENTAL_URL", url)
         _, report = _doctor(capsys)
     assert _find(report, "PMS source and sync", "Open Dental")["level"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("setting", "term", "says"),
+    [
+        (
+            "auto",
+            "linux",
+            "no block elements (terminal_glyphs = auto: TERM=linux is a text console)",
+        ),
+        ("console", "xterm-256color", "no block elements (terminal_glyphs = console: set so)"),
+        ("auto", "xterm-256color", "block elements and marks (terminal_glyphs = auto)"),
+        ("unicode", "linux", "block elements and marks (terminal_glyphs = unicode)"),
+    ],
+)
+def test_the_terminal_glyphs_are_reported(
+    desk: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    term: str,
+    says: str,
+) -> None:
+    """How the app will draw frames and marks on this terminal, and why (the TUI's own
+    rule, ``common.terminal.console_glyphs``)."""
+    monkeypatch.setenv("TERM", term)
+    monkeypatch.setenv("LINKER_TERMINAL_GLYPHS", setting)
+    monkeypatch.setattr("locale.getpreferredencoding", lambda do_setlocale=True: "UTF-8")
+    _status, report = _doctor(capsys)
+    assert _find(report, "terminal", "glyphs")["detail"].endswith(says)

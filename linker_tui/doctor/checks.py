@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 
 from linker_tui import __version__
+from linker_tui.common.terminal import CONSOLE_TERMS, console_glyphs
 from linker_tui.doctor.database import check_database, check_leases
 from linker_tui.doctor.mail import check_mail
 from linker_tui.doctor.pms import check_inbox, check_pms
@@ -58,7 +59,7 @@ def run_checks(
         ("request inbox", lambda: check_inbox(report, settings)),
         ("mail", lambda: check_mail(report, settings)),
         ("shared jobs (leases)", lambda: check_leases(report, settings, engine)),
-        ("terminal", lambda: _terminal(report)),
+        ("terminal", lambda: _terminal(report, settings)),
         ("log file", lambda: _log(report, settings)),
     ]
     for section, check in later:
@@ -110,7 +111,7 @@ def _masked(value: object, settings: Settings) -> str:
     return repr(text) if isinstance(value, str) else text or "(none)"
 
 
-def _terminal(report: Report) -> None:
+def _terminal(report: Report, settings: Settings) -> None:
     term = os.environ.get("TERM", "")
     report.info("TERM", term or "(not set)")
     colours = (
@@ -138,6 +139,22 @@ def _terminal(report: Report) -> None:
         )
     else:
         report.ok("characters", f"{encoding}: can show {BOX_CHARS}")
+    _glyphs(report, settings.terminal_glyphs, term, encoding)
+
+
+def _glyphs(report: Report, setting: str, term: str, encoding: str) -> None:
+    """How the app draws frames and marks here (``terminal_glyphs``), and why."""
+    if not console_glyphs(setting, {"TERM": term}, encoding):
+        report.info("glyphs", f"block elements and marks (terminal_glyphs = {setting})")
+        return
+    if setting == "console":
+        why = "set so"
+    elif term.split("-")[0] in CONSOLE_TERMS:
+        why = f"TERM={term} is a text console"
+    else:
+        why = f"the locale's encoding {encoding} is not UTF-8"
+    shown = "box lines and ASCII marks, no block elements"
+    report.info("glyphs", f"{shown} (terminal_glyphs = {setting}: {why})")
 
 
 def _log(report: Report, settings: Settings) -> None:

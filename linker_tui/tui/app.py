@@ -14,6 +14,7 @@ from textual.app import SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
+from linker_tui.common.terminal import console_glyphs
 from linker_tui.services import Services, not_sent_note
 from linker_tui.sync.control import StopFlag
 from linker_tui.tui.db_watch import outage_of
@@ -31,7 +32,7 @@ from linker_tui.tui.keys import APP_KEYS, SIGN_IN, bindings
 from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.terminal import CONSOLE, MONO, console_glyphs
+from linker_tui.tui.terminal import CONSOLE, MONO
 
 if TYPE_CHECKING:
     from linker_tui.sync.summary import SyncSummary

@@ -10,16 +10,13 @@ borders and hide the palette's 🔎; the request list's scrollbar draws whole ce
 (:func:`marks_for`), and the cursor rows are reverse video (the console has 8 background
 colours, too few to tell a dimmed cursor from the rows around it).
 
-The ``terminal_glyphs`` setting decides: ``auto`` (the console or a non-UTF-8 locale),
-``console`` (always) or ``unicode`` (never).
+The ``terminal_glyphs`` setting decides (:func:`linker_tui.common.terminal.console_glyphs`,
+core, so that ``linker-tui doctor`` reports it too): ``auto`` (the console or a non-UTF-8
+locale), ``console`` (always) or ``unicode`` (never).
 """
 
 from __future__ import annotations
 
-import codecs
-import locale
-import os
-from collections.abc import Mapping
 from typing import ClassVar
 
 from textual.app import App
@@ -31,30 +28,6 @@ MONO = "-mono"
 """The app's class on terminals without colour (``NO_COLOR``) or with ANSI colours only."""
 CONSOLE_MARKS = str.maketrans({"✓": "+", "✗": "x"})
 """Marks the console's fonts lack, and what stands for them there."""
-CONSOLE_TERMS = frozenset({"linux"})
-"""``TERM`` values of text consoles (their fonts have line drawing, not block elements)."""
-
-
-def console_glyphs(
-    setting: str,
-    environ: Mapping[str, str] | None = None,
-    encoding: str | None = None,
-) -> bool:
-    """Whether to draw with the Linux console's characters: ``setting`` is the
-    ``terminal_glyphs`` setting; ``auto`` looks at ``TERM`` (in ``environ``, default the
-    process's) and at the locale's ``encoding`` (default the preferred one)."""
-    if setting == "console":
-        return True
-    if setting == "unicode":
-        return False
-    term = (os.environ if environ is None else environ).get("TERM", "")
-    if term.split("-")[0] in CONSOLE_TERMS:
-        return True
-    encoding = encoding or locale.getpreferredencoding(False)
-    try:
-        return codecs.lookup(encoding).name != "utf-8"
-    except LookupError:
-        return True
 
 
 class CellScrollBarRender(ScrollBarRender):

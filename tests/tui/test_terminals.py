@@ -14,13 +14,14 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Button, Static
 
+from linker_tui.common.terminal import console_glyphs
 from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.link import ExactMatch
 from linker_tui.tui.modals.patient import PatientChooser
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender, console_glyphs
+from linker_tui.tui.terminal import CONSOLE, MONO, CellScrollBarRender
 from linker_tui.tui.widgets.columns import fitting_columns
 from linker_tui.tui.widgets.detail import ChangedCells, changed_end
 from linker_tui.tui.widgets.request_list import COLUMNS, RequestList
