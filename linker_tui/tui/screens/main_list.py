@@ -11,6 +11,7 @@ loading.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -43,13 +44,16 @@ from linker_tui.tui.latest import LatestOnly
 from linker_tui.tui.messages import FirstPageShown
 from linker_tui.tui.widgets.bottom_bar import BottomBar
 from linker_tui.tui.widgets.detail import DetailPane
-from linker_tui.tui.widgets.request_list import RequestList
+from linker_tui.tui.widgets.request_list import REPEAT_GAP, RequestList
 from linker_tui.tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from linker_tui.tui.flows import Flows
 
 DECISION_GROUP = "decision"
+STALE_AT_MOST = 0.5
+"""While a key is held (``request_list.REPEAT_GAP``) the detail pane waits for the cursor
+to rest, but shows the newest row at least this often (s)."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class ListScreen(Screen[None]):
         """How many requests the list holds (None: being counted, after a filter key)."""
         self._detail_wanted: int | None = None
         self._detail_busy = False
+        self._detail_at = 0.0
+        """When the detail pane last showed a request."""
         self._bindings_state: tuple[object, ...] | None = None
         self._first_page_shown = False
         self._reads: LatestOnly[_Loaded] = LatestOnly()
@@ -235,6 +241,17 @@ class ListScreen(Screen[None]):
     def _highlighted(self) -> None:
         self._set_current(self.table.current_row())
 
+    def _detail_wait(self) -> float:
+        """How long the detail pane waits before it reads the highlighted request: not at
+        all after a single step; while a held key moves the cursor, until the cursor rests
+        (REPEAT_GAP), but no longer than STALE_AT_MOST after it last showed one."""
+        rows = self.table
+        if not rows.held:
+            return 0.0
+        now = time.monotonic()
+        rest = rows.stepped_at + REPEAT_GAP - now
+        return max(0.0, min(rest, self._detail_at + STALE_AT_MOST - now))
+
     def _set_current(self, row: RequestRow | None) -> None:
         self._update_bindings()
         detail = self.detail
@@ -250,9 +267,13 @@ class ListScreen(Screen[None]):
     @work(group="detail", exit_on_error=False)
     async def _load_detail(self) -> None:
         """Load the detail of the highlighted request; if the cursor moved meanwhile, load
-        the newest one (at most one query in flight)."""
+        the newest one (at most one query in flight; a held key's rows are skipped, see
+        :meth:`_detail_wait`)."""
         try:
             while (wanted := self._detail_wanted) is not None:
+                if (wait := self._detail_wait()) > 0:
+                    await asyncio.sleep(wait)
+                    continue
                 services = self.services
                 try:
                     detail = await asyncio.to_thread(
@@ -272,6 +293,7 @@ class ListScreen(Screen[None]):
                     pane.show_message("This request no longer exists.")
                 else:
                     pane.show_detail(detail)
+                self._detail_at = time.monotonic()
                 return
         finally:
             self._detail_busy = False

@@ -8,6 +8,7 @@ gives it its scrollbar (draggable), focus and mouse.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -48,6 +49,12 @@ WITH_STATE: tuple[ColumnSpec, ...] = (
 )
 """With handled requests shown the state column needs room: the match hint may be cut."""
 SCROLLBAR = 1
+REPEAT_GAP = 0.1
+"""Cursor steps closer than this (s) are a held key's (a keyboard repeats 25-30 times a
+second). While a key is held the list scrolls by half a screen when the cursor leaves it
+(not by a line: each scroll draws every row again) and the detail pane waits for the
+cursor to rest: over a slow link the intermediate states are not all sent
+(``tests/benchmarks/bench_slow_link.py``)."""
 LOADING = "Loading requests…"
 
 HEADER = "request-list--header"
@@ -150,6 +157,11 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         self._layout_width = -1
         """The width the columns were fitted to (-1: not yet, or the rows changed)."""
         self._styles: tuple[Style, Style, Style, Style] | None = None
+        self.stepped_at = 0.0
+        """When ↑ or ↓ last moved the cursor (monotonic seconds)."""
+        self.held = False
+        """The cursor's last move was a held key's step (closer than REPEAT_GAP to the one
+        before)."""
 
     def on_mount(self) -> None:
         """On the Linux console the scrollbar's thumb is drawn in whole cells."""
@@ -216,13 +228,15 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         row = next(r for r in self.rows_shown if str(r.id) == key)
         return self._cells(row, self.columns)
 
-    def move_cursor(self, *, row: int, announce: bool = True) -> None:
-        """Put the cursor on ``row`` (kept within the list) and scroll it into view;
-        ``announce``: post :class:`Highlighted` if the cursor is on another row."""
+    def move_cursor(self, *, row: int, announce: bool = True, held: bool = False) -> None:
+        """Put the cursor on ``row`` (kept within the list) and scroll it into view (by
+        half a screen when ``held``: a held key's step); ``announce``: post
+        :class:`Highlighted` if the cursor is on another row."""
         last = len(self.rows_shown) - 1
         row = min(max(row, 0), max(last, 0))
         old, changed = self.cursor_row, row != self.cursor_row
         self.cursor_row = row
+        self.held = held
         if not self._scroll_to_cursor() and changed:
             # Only the two rows whose look changed are drawn again (a scroll draws them all):
             # over SSH a step costs two lines, not the whole list.
@@ -284,14 +298,16 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         self._scroll_to_cursor()
 
     def _scroll_to_cursor(self) -> bool:
-        """Scroll the least needed for the cursor's row to be in view under the header
-        (True: it scrolled, and the whole list is drawn again)."""
+        """Scroll the least needed for the cursor's row to be in view under the header, or
+        half a screen further while a key is held (True: it scrolled, and the whole list is
+        drawn again)."""
         top = round(self.scroll_y)
         body = self.body_height()
+        further = body // 2 if self.held else 0
         if self.cursor_row < top:
-            top = self.cursor_row
+            top = max(0, self.cursor_row - further)
         elif self.cursor_row >= top + body:
-            top = self.cursor_row - body + 1
+            top = min(self.cursor_row - body + 1 + further, max(0, len(self._lines) - body))
         if top == round(self.scroll_y):
             return False
         self.scroll_to(y=top, animate=False, force=True, immediate=True)
@@ -345,11 +361,16 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
     # ------------------------------------------------------------------ keys and mouse
     def action_cursor_up(self) -> None:
         """The row above."""
-        self.move_cursor(row=self.cursor_row - 1)
+        self._step(-1)
 
     def action_cursor_down(self) -> None:
         """The row below."""
-        self.move_cursor(row=self.cursor_row + 1)
+        self._step(1)
+
+    def _step(self, by: int) -> None:
+        now = time.monotonic()
+        held, self.stepped_at = now - self.stepped_at < REPEAT_GAP, now
+        self.move_cursor(row=self.cursor_row + by, held=held)
 
     def action_page_down(self) -> None:
         """A screen further down."""
