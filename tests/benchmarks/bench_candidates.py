@@ -53,8 +53,12 @@ BASELINE = "minimal modal (baseline)"
 MINIMAL = "tests.benchmarks.minimal_dialog"
 
 
+TMUX = ("tmux", "-L", SESSION)
+"""A tmux server of its own: other sessions' benchmarks and tests start and stop theirs."""
+
+
 def _tmux(*args: str) -> str:
-    out = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
+    out = subprocess.run([*TMUX, *args], capture_output=True, text=True, check=True)
     return out.stdout
 
 
@@ -342,7 +346,7 @@ def in_tmux(config: Path, asked: datetime, rounds: int, source: Path | None) -> 
     if source is not None:
         old = f"cd {shlex.quote(str(source.resolve()))} && {env} {python} -m linker_tui.cli.main"
         kinds[f"walk-in ({WALK_IN_APPOINTMENTS}), {source.name}"] = (old, 0, nearest)
-    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+    subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
     size = ("-x", str(WIDTH), "-y", str(HEIGHT))
     _tmux("new-session", "-d", "-s", SESSION, "-c", os.getcwd(), *size, "sleep 3600")
     os.environ.pop("NO_COLOR", None)
@@ -363,7 +367,7 @@ def in_tmux(config: Path, asked: datetime, rounds: int, source: Path | None) -> 
             for n, (kind, (_, _, shown)) in enumerate(kinds.items()):
                 runs[kind].append(accept_round(f"{SESSION}:{n}", shown))
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+        subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
     _report("in a real terminal (tmux 80x24), key press -> dialog and rows on screen", runs)
 
 
