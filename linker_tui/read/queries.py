@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import Select
 
 from linker_tui.matching.patient_search import rank_requests
 from linker_tui.matching.patients import PatientRanking
@@ -98,60 +99,75 @@ def request_page(
     An open request whose patient is not known yet is looked up in the patients (one
     batch for the page; ``region``: the practice's phone region), so its hint says
     whether staff will be asked "Is this the same patient?"."""
-    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
     with read_session(engine) as session:
         where = _filtered(query, session.connection())
         total = _count(session.connection(), where) if counted else None
-        if total is not None:
+        if total is not None:  # past the end (rows went meanwhile): the last page
             offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
-        # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
-        # not for every row before sorting.
-        page_ids = (
-            select(OnlineRequest.id)
-            .where(where)
-            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
-            .offset(offset)
-            .limit(PAGE_SIZE)
-            .scalar_subquery()
-        )
-        requested = aliased(Provider)
-        exact = _exact_kind().label("exact")  # "exact match", "duplicate" or ""
-        upcoming = (
-            select(sa.func.count())
-            .select_from(Appointment)
-            .where(
-                Appointment.patient_id == OnlineRequest.patient_id,
-                col(Appointment.status).in_(BOOKABLE_STATUSES),
-                col(Appointment.start) >= today,
-            )
-            .scalar_subquery()
-        )
-        statement = (
-            select(OnlineRequest, requested, exact, upcoming.label("upcoming"))
-            .join(
-                requested,
-                col(OnlineRequest.requested_provider_id) == requested.id,
-                isouter=True,
-            )
-            .where(col(OnlineRequest.id).in_(page_ids))
-            .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
-        )
-        found = session.exec(statement).all()
-        # Requests ranked on arrival carry their ranking; older ones are ranked here.
-        unknown = [
-            request
-            for request, *_ in found
-            if request.patient_id is None
-            and not request.patient_match_level
-            and RequestState(request.state).open
-        ]
-        ranked = rank_requests(session, unknown, region)
-        rankings = {r.id: ranking for r, ranking in zip(unknown, ranked, strict=True)}
+        found = session.exec(_page_statement(where, offset, _day_start(now, tz))).all()
+        rankings = _rank_unranked(session, [request for request, *_ in found], region)
         rows = tuple(
             _row(request, provider, str(kind), int(count or 0), rankings.get(request.id))
             for request, provider, kind, count in found
         )
     return RequestPage(rows=rows, offset=offset, total=total)
+
+
+def _day_start(now: datetime, tz: ZoneInfo) -> datetime:
+    """Midnight of ``now``'s day at the practice: appointments from then on are upcoming."""
+    return datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+
+
+def _page_statement(
+    where: sa.ColumnElement[bool], offset: int, today: datetime
+) -> Select[OnlineRequest, Provider, str, int]:
+    """The page's requests with their requested provider, their exact kind ("exact
+    match", "duplicate" or "") and how many bookable appointments from ``today`` on."""
+    # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
+    # not for every row before sorting.
+    page_ids = (
+        select(OnlineRequest.id)
+        .where(where)
+        .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+        .offset(offset)
+        .limit(PAGE_SIZE)
+        .scalar_subquery()
+    )
+    requested = aliased(Provider)
+    upcoming = (
+        select(sa.func.count())
+        .select_from(Appointment)
+        .where(
+            Appointment.patient_id == OnlineRequest.patient_id,
+            col(Appointment.status).in_(BOOKABLE_STATUSES),
+            col(Appointment.start) >= today,
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(OnlineRequest, requested, _exact_kind().label("exact"), upcoming.label("upcoming"))
+        .join(requested, col(OnlineRequest.requested_provider_id) == requested.id, isouter=True)
+        .where(col(OnlineRequest.id).in_(page_ids))
+        .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+    )
+
+
+def _rank_unranked(
+    session: Session, requests: list[OnlineRequest], region: str
+) -> dict[int | None, PatientRanking]:
+    """Requests ranked on arrival carry their ranking; an open one without a patient
+    that was never ranked (older than the ranking) is ranked here, by id."""
+    unranked = [
+        request
+        for request in requests
+        if request.patient_id is None
+        and not request.patient_match_level
+        and RequestState(request.state).open
+    ]
+    if not unranked:
+        return {}
+    ranked = rank_requests(session, unranked, region)
+    return {r.id: ranking for r, ranking in zip(unranked, ranked, strict=True)}
 
 
 def _patient_hint(request: OnlineRequest, ranking: PatientRanking | None) -> str:
@@ -296,7 +312,6 @@ def request_page_row(
     session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime, region: str = "CA"
 ) -> RequestRow:
     """The list row of one request, with its match hint."""
-    today = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
     base = (
         select(sa.func.count())
         .select_from(Appointment)
@@ -306,14 +321,8 @@ def request_page_row(
         )
     )
     exact = session.exec(select(_exact_kind()).where(col(OnlineRequest.id) == request.id)).one()
-    upcoming = session.exec(base.where(col(Appointment.start) >= today)).one()
-    ranking = None
-    if (
-        request.patient_id is None
-        and not request.patient_match_level
-        and request.state in (s.value for s in RequestState if s.open)
-    ):
-        ranking = rank_requests(session, [request], region)[0]  # not ranked yet
+    upcoming = session.exec(base.where(col(Appointment.start) >= _day_start(now, tz))).one()
+    ranking = _rank_unranked(session, [request], region).get(request.id)
     provider = _provider(session, request.requested_provider_id)
     return _row(request, provider, str(exact), upcoming, ranking)
 
