@@ -35,7 +35,8 @@ from linker_tui.store.schema import ensure_schema
 from linker_tui.sync.queries import SyncStatus, sync_status
 
 if TYPE_CHECKING:
-    from linker_tui.mail.relay import OutboxRelay, RelayPolicy, RelayReport
+    from linker_tui.mail.relay import OutboxRelay, RelayPolicy
+    from linker_tui.mail.report import RelayReport
     from linker_tui.mail.transport import Mailer
     from linker_tui.store.lease import LeaseKeeper
     from linker_tui.sync.control import StopFlag
@@ -317,6 +318,14 @@ class Services:
         if self.settings.sync_in_subprocess:
             return self.sync_worker.run(trigger=trigger, force=force, stop=stop, wait=wait)
         return self.sync_now(trigger=trigger, force=force, stop=stop, wait=wait)
+
+    @staticmethod
+    def failed_sync_summary(error: BaseException) -> SyncSummary | None:
+        """The summary of a scheduled sync that ended ``failed`` (the job raised it as
+        ``SyncFailed``, so the scheduler's error callback hears), else None."""
+        from linker_tui.sync.engine import SyncFailed  # the scheduler imported it already
+
+        return error.summary if isinstance(error, SyncFailed) else None
 
     def sync_status(self) -> SyncStatus:
         """Last run, last success, running, requests flagged and waiting (status line)."""

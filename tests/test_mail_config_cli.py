@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from linker_tui.cli.mail import EX_TEMPFAIL, run_outbox_command
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
-from linker_tui.mail.relay import RelayReport
+from linker_tui.mail.report import RelayReport
 from linker_tui.mail.transport import FileMailer, SmtpMailer
 from linker_tui.scheduler import OUTBOX_JOB, JobScheduler, add_outbox_job
 from linker_tui.services import Services, make_mailer

@@ -14,7 +14,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.engine import Engine
 
 from linker_tui.common.clock import FixedClock
-from linker_tui.mail.relay import Outcome, RelayReport
+from linker_tui.mail.report import Outcome, RelayReport
 from linker_tui.read.views import ReopenResult
 from linker_tui.workflow.trail import audit_trail
 from tests.builders import NOW

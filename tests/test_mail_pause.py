@@ -10,7 +10,8 @@ from sqlmodel import col, select
 
 from linker_tui.common.clock import FixedClock
 from linker_tui.mail.pause import ServerPause, same_code_streak
-from linker_tui.mail.relay import Outcome, RelayPolicy
+from linker_tui.mail.relay import RelayPolicy
+from linker_tui.mail.report import Outcome
 from linker_tui.mail.transport import SmtpMailer
 from linker_tui.store.db import read_session
 from linker_tui.store.models import EmailOutbox

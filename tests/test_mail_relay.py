@@ -15,7 +15,8 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
 from linker_tui.mail.message import build_message
 from linker_tui.mail.queries import outbox_counts, outbox_entries
-from linker_tui.mail.relay import Outcome, RelayPolicy
+from linker_tui.mail.relay import RelayPolicy
+from linker_tui.mail.report import Outcome
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.store.models import EmailOutbox

@@ -17,7 +17,8 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from linker_tui.common.clock import FixedClock
-from linker_tui.mail.relay import NO_EMAIL_REASON, Outcome, RelayPolicy
+from linker_tui.mail.relay import NO_EMAIL_REASON, RelayPolicy
+from linker_tui.mail.report import Outcome
 from linker_tui.mail.transport import SmtpMailer
 from linker_tui.store.db import read_session, write_session
 from linker_tui.store.models import EmailOutbox, Patient

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from linker_tui.common.text import clean
-from linker_tui.mail.relay import Outcome
+from linker_tui.mail.report import Outcome
 from linker_tui.services import Services, not_sent_note
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.workflow.outbox_actions import OutboxActionError

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from linker_tui.common.clock import Clock
-from linker_tui.mail.relay import OutboxRelay, RelayPolicy, RelayReport
+from linker_tui.mail.relay import OutboxRelay, RelayPolicy
+from linker_tui.mail.report import RelayReport
 from linker_tui.mail.transport import DeliveryFailure, FileMailer, Mailer, SmtpMailer
 
 DeliveryReport = RelayReport

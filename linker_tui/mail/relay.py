@@ -25,7 +25,6 @@ import os
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +35,7 @@ from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
 from linker_tui.mail.message import InvalidHeader, build_message, new_message_id
 from linker_tui.mail.pause import PauseState, ServerPause, same_code_streak
+from linker_tui.mail.report import Outcome, RelayReport, RelayResult
 from linker_tui.mail.transport import DeliveryFailure, Mailer
 from linker_tui.store.db import db_now, read_session, write_session
 from linker_tui.store.enums import AppointmentStatus, OutboxStatus, RequestState
@@ -61,66 +61,6 @@ class RelayPolicy:
         exponent = min(max(attempts - 1, 0), 40)
         wait: timedelta = min(self.retry_base * (2**exponent), self.retry_cap)
         return wait
-
-
-class Outcome(StrEnum):
-    """What one attempt did to one row."""
-
-    SENT = "sent"
-    RETRY = "retry"  # temporary failure, queued again for later
-    FAILED = "failed"  # permanent failure, or out of attempts
-    CANCELLED = "cancelled"  # not sent on purpose (e.g. the patient's no-email flag)
-
-
-@dataclass(frozen=True)
-class RelayResult:
-    """One row's attempt."""
-
-    outbox_id: int
-    outcome: Outcome
-    reason: str = ""
-    next_attempt_at: datetime | None = None
-    code: int | None = None
-    """The SMTP reply code of a failure, when there was one."""
-
-
-@dataclass(frozen=True)
-class RelayReport:
-    """How a relay run went."""
-
-    results: tuple[RelayResult, ...] = ()
-    stopped: str = ""  # why the run stopped early (server unreachable, login refused, …)
-
-    def _count(self, outcome: Outcome) -> int:
-        return sum(1 for r in self.results if r.outcome is outcome)
-
-    @property
-    def sent(self) -> int:
-        """Emails handed to the server (or written) in this run."""
-        return self._count(Outcome.SENT)
-
-    @property
-    def retrying(self) -> int:
-        """Emails that failed for now and are queued again."""
-        return self._count(Outcome.RETRY)
-
-    @property
-    def failed(self) -> int:
-        """Emails that failed for good in this run (permanent error or out of attempts)."""
-        return self._count(Outcome.FAILED)
-
-    @property
-    def cancelled(self) -> int:
-        """Emails cancelled at send time (e.g. the patient asked not to be emailed)."""
-        return self._count(Outcome.CANCELLED)
-
-    def summary(self) -> str:
-        """``sent 3, retrying 1, failed 0, cancelled 0``."""
-        text = (
-            f"sent {self.sent}, retrying {self.retrying}, failed {self.failed}, "
-            f"cancelled {self.cancelled}"
-        )
-        return f"{text} (stopped: {self.stopped})" if self.stopped else text
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from linker_tui.read.views import AcceptCheck, CandidateView, MatchKind, PatientView, RequestRow
 from linker_tui.tui.formatting import clock_time, long_datetime
+from linker_tui.tui.jobs import SyncFinished
 from linker_tui.tui.modals.base import Dialog
 from linker_tui.tui.modals.candidates import CandidateChoice, Candidates, NoMatch, NoMatchChoice
 from linker_tui.tui.modals.checked import Recheck
@@ -238,9 +239,7 @@ class AcceptFlow:
         summary = await asyncio.to_thread(
             services.sync_in_background, trigger="try-again", stop=self.flows.stop
         )
-        notify_sync = getattr(self.app, "sync_finished", None)
-        if notify_sync is not None:
-            notify_sync(summary)
+        self.app.post_message(SyncFinished(summary))  # the status line, an open runs screen
         run.check = await asyncio.to_thread(run.recheck)
         found = {c.appointment.id for c in run.check.candidates}
         if run.check.kind is not MatchKind.NONE and (not run.none_of_these or found - known):

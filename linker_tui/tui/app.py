@@ -7,7 +7,7 @@ import gc
 import threading
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import SystemCommand
@@ -15,6 +15,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from linker_tui.common.terminal import console_glyphs
+from linker_tui.mail.report import Outcome
 from linker_tui.services import Services, not_sent_note
 from linker_tui.sync.control import StopFlag
 from linker_tui.tui.db_watch import outage_of
@@ -28,14 +29,11 @@ from linker_tui.tui.jobs import (
     OutboxDelivered,
     SyncFinished,
 )
-from linker_tui.tui.keys import APP_KEYS, SIGN_IN, bindings
+from linker_tui.tui.keys import APP_KEYS, SIGN_IN, OffersCommands, bindings
 from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO
-
-if TYPE_CHECKING:
-    from linker_tui.sync.summary import SyncSummary
 
 SYNC_GROUP = "sync-now"
 
@@ -158,8 +156,6 @@ class LinkerApp(SafeApp[None]):
     def on_outbox_delivered(self, message: OutboxDelivered) -> None:
         """A relay run finished: refresh the status line and an open outbox; say what became
         of the emails queued at this desk."""
-        from linker_tui.mail.relay import Outcome
-
         self._tell_screens(OutboxChanged)
         tz = self.services.settings.tz
         for result in message.report.results:
@@ -208,10 +204,6 @@ class LinkerApp(SafeApp[None]):
             self.services.sync_in_background, trigger="manual", stop=self.stop_flag
         )
         self.post_message(SyncFinished(summary, manual=True))
-
-    def sync_finished(self, summary: SyncSummary) -> None:
-        """A sync run at this desk ended (e.g. "Try again"): refresh what shows it."""
-        self.post_message(SyncFinished(summary))
 
     def on_sync_finished(self, message: SyncFinished) -> None:
         """A sync ended: status line, the list in place (if it changed), an open runs
@@ -283,11 +275,7 @@ class LinkerApp(SafeApp[None]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette offers every action that applies now, with its description."""
-        from linker_tui.tui.screens.outbox import OutboxScreen
-        from linker_tui.tui.screens.request import RequestScreen
-        from linker_tui.tui.screens.sync_runs import SyncRunsScreen
-
-        if isinstance(screen, MainScreen | OutboxScreen | SyncRunsScreen | RequestScreen):
+        if isinstance(screen, OffersCommands):
             for spec in screen.palette_actions():
                 yield SystemCommand(spec.command, spec.help, _runner(screen, spec.action))
         if self.check_action(SIGN_IN.action, ()):

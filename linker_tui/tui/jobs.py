@@ -24,12 +24,12 @@ from textual.message import Message
 
 from linker_tui.common.text import CleanFormatter
 from linker_tui.logs import current_handler
+from linker_tui.mail.report import RelayReport
 from linker_tui.services import Services
+from linker_tui.sync.summary import SyncSummary
 
 if TYPE_CHECKING:
-    from linker_tui.mail.relay import RelayReport
     from linker_tui.scheduler import JobScheduler
-    from linker_tui.sync.summary import SyncSummary
 
 QUIET_LOGGERS = ("apscheduler", "linker_tui")
 """Loggers that must not write to the terminal while the app runs."""
@@ -90,8 +90,6 @@ class OutboxRunner:
         self._again.set()
 
     def __call__(self) -> RelayReport:
-        from linker_tui.mail.relay import RelayReport
-
         results: list[Any] = []
         stopped = ""
         while True:
@@ -158,20 +156,16 @@ class BackgroundJobs:
 
     # Called in the job's thread: hand over to the app, never touch a widget here.
     def _on_result(self, name: str, result: Any) -> None:
-        from linker_tui.mail.relay import RelayReport
-        from linker_tui.sync.summary import SyncSummary
-
         if isinstance(result, RelayReport):
             self._send(OutboxDelivered(result))
         elif isinstance(result, SyncSummary):
             self._send(SyncFinished(result))
 
     def _on_error(self, name: str, error: BaseException) -> None:
-        from linker_tui.sync.engine import SyncFailed
-
-        if isinstance(error, SyncFailed):
+        failed = self.services.failed_sync_summary(error)
+        if failed is not None:
             # Shown in the status line ("! sync failed 10:42"), not as a pop-up every run.
-            self._send(SyncFinished(error.summary))
+            self._send(SyncFinished(failed))
         else:
             self._send(JobFailed(name, error))
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
 
 from textual.binding import Binding
 
@@ -20,3 +21,13 @@ def binding(spec: KeySpec) -> Binding:
 def bindings(specs: Iterable[KeySpec]) -> list[Binding]:
     """Textual bindings for ``specs``."""
     return [binding(spec) for spec in specs]
+
+
+@runtime_checkable
+class OffersCommands(Protocol):
+    """A screen whose actions the command palette lists (each screen says which apply now;
+    the app needs to know no screen by name)."""
+
+    def palette_actions(self) -> Iterator[KeySpec]:
+        """The actions that apply now."""
+        ...

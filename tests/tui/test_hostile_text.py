@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 import linker_tui
-from linker_tui.mail.relay import Outcome, RelayReport, RelayResult
+from linker_tui.mail.report import Outcome, RelayReport, RelayResult
 from linker_tui.mail.transport import DeliveryFailure
 from linker_tui.store.db import write_session
 from linker_tui.store.models import OnlineRequest

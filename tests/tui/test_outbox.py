@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from linker_tui.mail.relay import RelayReport
+from linker_tui.mail.report import RelayReport
 from linker_tui.store.enums import OutboxStatus
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.modals.confirm import Confirm

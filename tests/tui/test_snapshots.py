@@ -21,6 +21,7 @@ from linker_tui.store.db import write_session
 from linker_tui.store.enums import OutboxStatus, SyncRunStatus
 from linker_tui.store.models import Appointment, EmailOutbox, OnlineRequest, SyncRun
 from linker_tui.tui.app import LinkerApp
+from linker_tui.tui.jobs import SyncFinished
 from linker_tui.tui.modals.candidates import Candidates, NoMatch
 from linker_tui.tui.modals.confirm import Confirm
 from linker_tui.tui.modals.duplicate import Duplicate
@@ -114,7 +115,7 @@ def _synced(*, problem: bool = False, steps: tuple[Step, ...] = ()) -> Steps:
             )
         data.write(export, age=60)
         summary = await asyncio.to_thread(app.services.sync_now)
-        app.sync_finished(summary)
+        app.post_message(SyncFinished(summary))
         await settle(pilot)
         for key, screen in steps:
             await pilot.press(key)

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import FixedClock
-from linker_tui.mail.relay import RelayReport
+from linker_tui.mail.report import RelayReport
 from linker_tui.mail.transport import DeliveryFailure
 from linker_tui.matching import name_key, patient_keys
 from linker_tui.services import Services
