@@ -12,6 +12,9 @@ smallest Textual app (a label and a footer, ``minimal_app.py``) started the same
 until its label is on the screen. The two take turns, round after round; between
 rounds the pane is killed and the benchmark waits until no process of the last round
 is left. Prints the medians and their ratio (target: at most 2x).
+
+``--floor`` also times ``floor_app.py`` in each round: the minimal app plus SQLAlchemy
+Core, pydantic-settings and one query for the rows, i.e. what the libraries alone cost.
 """
 
 from __future__ import annotations
@@ -114,6 +117,12 @@ def main() -> None:
         type=Path,
         help="run the app from this checkout (e.g. an older commit's, for a before/after)",
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time floor_app.py (the minimal app + SQLAlchemy Core, pydantic-settings "
+        "and one query for the rows): what the libraries cost before any row",
+    )
     args = parser.parse_args()
     config = prepare(args.workdir.resolve())
     python = shlex.quote(sys.executable)
@@ -133,6 +142,12 @@ def main() -> None:
             lambda lines: any(ROW.match(line) for line in lines),
         ),
     }
+    if args.floor:
+        database = shlex.quote(f"sqlite:///{args.workdir.resolve() / 'launch-1k.db'}")
+        kinds["floor app (Core query, no ORM), launch -> first rows"] = (
+            f"{env} {python} -m tests.benchmarks.floor_app {database}",
+            lambda lines: any("Floor is up" in line for line in lines),
+        )
     subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
     size = ("-x", str(WIDTH), "-y", str(HEIGHT))
     _tmux("new-session", "-d", "-s", SESSION, "-c", os.getcwd(), *size, "sleep 3600")
@@ -150,8 +165,13 @@ def main() -> None:
     for kind, values in runs.items():
         low, high = min(values) * 1000, max(values) * 1000
         print(f"{kind}: median {medians[kind] * 1000:.0f} ms ({low:.0f} to {high:.0f} ms)")
-    baseline, app_median = medians.values()
+    baseline, app_median, *floor = medians.values()
     print(f"ratio: {app_median / baseline:.2f}x the minimal app (target <= 2x)")
+    if floor:
+        print(
+            f"floor: {floor[0] / baseline:.2f}x the minimal app; linker-tui is "
+            f"{app_median / floor[0]:.2f}x the floor"
+        )
 
 
 if __name__ == "__main__":
