@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
 import linker_tui.store.models  # noqa: F401  (registers the tables on the metadata)
+from linker_tui.common.outage import DatabaseUnavailable
 from linker_tui.store import search
 from linker_tui.store.search import is_search_object
 
@@ -62,12 +63,19 @@ def known_revisions() -> set[str]:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None: no linker-tui schema yet), read from
-    Alembic's version table with a plain query."""
+    Alembic's version table with one plain query; whether the table exists is asked only
+    when that query fails (a new database), so a start costs one round trip."""
+    query = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
     with engine.connect() as connection:
-        if not sa.inspect(connection).has_table(VERSION_TABLE):
+        try:
+            revisions = list(connection.execute(query).scalars())
+        except DatabaseUnavailable:
+            raise
+        except sa.exc.DBAPIError:
+            connection.rollback()  # PostgreSQL: the failed statement ended the transaction
+            if sa.inspect(connection).has_table(VERSION_TABLE):
+                raise  # the table is there: the error is another one
             return None
-        query = sa.text(f"SELECT version_num FROM {VERSION_TABLE}")
-        revisions = list(connection.execute(query).scalars())
     if len(revisions) > 1:
         raise SchemaMismatch(f"The database records several schema revisions: {revisions}.")
     return revisions[0] if revisions else None
@@ -202,7 +210,9 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
     """
     if auto_upgrade:
         current = current_revision(engine)
-        if current != head_revision() and (current is None or current in known_revisions()):
+        if current == head_revision():
+            return  # the usual start: one query
+        if current is None or current in known_revisions():
             upgrade(engine)
     check_schema(engine)
 
