@@ -11,7 +11,7 @@ from linker_tui.read.queries import ChangeStamp, change_stamp
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.db_watch import CHECK_SECONDS
 from linker_tui.tui.keys import SYNC, SYNC_RUNS
-from linker_tui.tui.messages import OutboxChanged, PmsSynced, RequestsChanged
+from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, RequestsChanged
 from linker_tui.tui.screens.main_list import ListScreen
 from linker_tui.tui.widgets.status import sync_status_text
 
@@ -24,18 +24,22 @@ class LiveScreen(ListScreen):
 
     # ------------------------------------------------------------------ start
     def on_mount(self) -> None:
-        """Once the screen is drawn (the list says it is loading): load the first page and
+        """Once the screen is drawn (the list says it is loading): load the first page, then
         the sync status, and look for changes every few seconds."""
         self.call_after_refresh(self._start)
 
     def _start(self) -> None:
         if not self.is_attached:
             return
-        self.reload()
-        self.poll()
+        self.reload()  # the sync status is read once the first page is shown
         self.set_interval(CHECK_SECONDS, self._watch_database)
         if self.live_seconds:
             self.set_interval(self.live_seconds, self._tick)
+
+    def on_first_page_shown(self, message: FirstPageShown) -> None:
+        """The first page is on screen: read the sync status now (read beside the page, it
+        took the GIL and the database from what staff wait for). The app hears it too."""
+        self.poll()
 
     # ------------------------------------------------------------------ live refresh
     def _tick(self) -> None:
