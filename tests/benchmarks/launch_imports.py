@@ -39,7 +39,7 @@ def main() -> None:
     def run(app: LinkerApp) -> None:
         asyncio.run(watch(app))
 
-    RequestList.show_rows = first_rows  # type: ignore[method-assign]
+    RequestList.show_rows = first_rows  # type: ignore[method-assign,assignment]
     LinkerApp.run = run  # type: ignore[assignment,method-assign]
     cli.main([])
     print(json.dumps(seen))

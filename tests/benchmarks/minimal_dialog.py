@@ -48,7 +48,7 @@ async def minimal_accept(flows: Flows, row: RequestRow) -> bool:
 
 def use_minimal_dialog() -> None:
     """From now on Accept shows the minimal dialog."""
-    Flows.accept = minimal_accept  # type: ignore[method-assign]
+    Flows.accept = minimal_accept  # type: ignore[method-assign,assignment]
 
 
 if __name__ == "__main__":

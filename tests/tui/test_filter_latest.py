@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from linker_tui.read import queries
 from linker_tui.read.views import RequestRow
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens import main_list as main_module
@@ -24,7 +25,7 @@ async def test_a_slow_read_ending_after_newer_keys_is_never_drawn(
     started = threading.Event()
     asked: list[str] = []
     drawn: list[list[str]] = []
-    request_page = main_module.request_page
+    request_page = queries.request_page  # what the list screen imported
 
     def slow_for_o(engine: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
         asked.append(query.text)
@@ -65,7 +66,7 @@ async def test_filter_keys_read_the_page_without_the_counts(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    state_counts = main_module.state_counts
+    state_counts = queries.state_counts  # what the list screen imported
 
     def counting(engine: Any) -> Any:
         calls.append("counts")
