@@ -34,8 +34,7 @@ from linker_tui.services import Services
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.lease import lease_ttl
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.engine import SyncFailed
-from linker_tui.sync.summary import SyncSummary
+from linker_tui.sync.summary import SyncFailed, SyncSummary
 
 log = logging.getLogger(__name__)
 

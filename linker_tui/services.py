@@ -323,7 +323,7 @@ class Services:
     def failed_sync_summary(error: BaseException) -> SyncSummary | None:
         """The summary of a scheduled sync that ended ``failed`` (the job raised it as
         ``SyncFailed``, so the scheduler's error callback hears), else None."""
-        from linker_tui.sync.engine import SyncFailed  # the scheduler imported it already
+        from linker_tui.sync.summary import SyncFailed  # light: the summary only
 
         return error.summary if isinstance(error, SyncFailed) else None
 

@@ -29,9 +29,8 @@ from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import Appointment
 from linker_tui.store.schema import create_schema
 from linker_tui.sync.control import StopFlag, SyncCancelled, SyncTimeout, run_io
-from linker_tui.sync.engine import SyncFailed
 from linker_tui.sync.queries import latest_runs
-from linker_tui.sync.summary import SyncSummary
+from linker_tui.sync.summary import SyncFailed, SyncSummary
 from tests.builders import NOW, empty_config
 from tests.sync_support import appointment, sample, snapshot
 

@@ -79,14 +79,6 @@ _PG_LOCK_KEY = 0x6C696E6B5F73796E  # "link_syn"
 # --------------------------------------------------------------------------- results
 
 
-class SyncFailed(RuntimeError):
-    """A run that ended ``failed`` (raised by the scheduled job, so ``on_error`` hears)."""
-
-    def __init__(self, summary: SyncSummary) -> None:
-        super().__init__(summary.error or summary.text())
-        self.summary = summary
-
-
 class _StateMoved(Exception):
     """Another run stored a newer state for the source while this one was reading."""
 

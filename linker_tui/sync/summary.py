@@ -97,3 +97,11 @@ class SyncSummary:
             error=run.error,
             detail=detail,
         )
+
+
+class SyncFailed(RuntimeError):
+    """A run that ended ``failed`` (raised by the scheduled job, so ``on_error`` hears)."""
+
+    def __init__(self, summary: SyncSummary) -> None:
+        super().__init__(summary.error or summary.text())
+        self.summary = summary

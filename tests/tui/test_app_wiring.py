@@ -6,8 +6,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from linker_tui.store.enums import SyncRunStatus
-from linker_tui.sync.engine import SyncFailed
-from linker_tui.sync.summary import SyncSummary
+from linker_tui.sync.summary import SyncFailed, SyncSummary
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.jobs import BackgroundJobs, JobFailed, SyncFinished
 from linker_tui.tui.keys import OffersCommands
