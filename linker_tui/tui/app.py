@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import SystemCommand
 from textual.binding import BindingType
+from textual.message import Message
 from textual.screen import Screen
 
 from linker_tui.common.terminal import console_glyphs
@@ -30,7 +31,15 @@ from linker_tui.tui.jobs import (
     SyncFinished,
 )
 from linker_tui.tui.keys import APP_KEYS, SIGN_IN, OffersCommands, bindings
-from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, SyncRequested
+from linker_tui.tui.messages import (
+    DatabaseAway,
+    FirstPageShown,
+    OutboxChanged,
+    PmsSynced,
+    StaffSignedIn,
+    SyncRequested,
+    SyncStarted,
+)
 from linker_tui.tui.safe import SafeApp
 from linker_tui.tui.screens.main import MainScreen
 from linker_tui.tui.terminal import CONSOLE, MONO
@@ -127,19 +136,13 @@ class LinkerApp(SafeApp[None]):
         self.logs.uninstall()
         gc.unfreeze()
 
-    def _tell_screens(self, change: type[OutboxChanged | PmsSynced]) -> None:
-        """Every screen on the stack hears of the change (those showing it read again)."""
+    def _tell_screens(self, change: Callable[[], Message]) -> None:
+        """Every screen on the stack hears of the change (each gets its own message; those
+        showing it read again)."""
         for screen in self.screen_stack:
             screen.post_message(change())
 
     # ------------------------------------------------------------------ mail
-    @property
-    def main_screen(self) -> MainScreen:
-        """The request list (always at the bottom of the stack)."""
-        screen = self.screen_stack[0]
-        assert isinstance(screen, MainScreen)
-        return screen
-
     def on_mail_queued(self, message: MailQueued) -> None:
         """A link queued an email: send it now, in the background."""
         self._awaited[message.outbox_id] = message.address
@@ -195,7 +198,7 @@ class LinkerApp(SafeApp[None]):
         if any(not w.is_finished for w in self.workers if w.group == SYNC_GROUP):
             self.notify("A sync is already running.", timeout=4)
             return
-        self.main_screen.show_syncing()
+        self._tell_screens(SyncStarted)
         self._sync_now()
 
     @work(group=SYNC_GROUP, exit_on_error=False)
@@ -226,7 +229,7 @@ class LinkerApp(SafeApp[None]):
         database being away is on the status line instead."""
         error = message.error
         if outage_of(error) is not None:
-            self.main_screen.show_sync()
+            self._tell_screens(DatabaseAway)
             return
         self.notify(
             f"Background job {message.name} failed: {type(error).__name__}: {error}",
@@ -256,7 +259,7 @@ class LinkerApp(SafeApp[None]):
         if staff is None:
             return
         self.services.sign_in(staff)
-        self.main_screen.top_bar.show_who(staff)
+        self._tell_screens(lambda: StaffSignedIn(staff))
         login = self.services.actor.os_user
         self.notify(
             f"Signed in as {staff}: your decisions are recorded under your name "

@@ -3,15 +3,21 @@ named by the app and no ``getattr`` back-calls."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
 from textual.message import Message
 
+from linker_tui.common.outage import DatabaseUnavailable
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.sync.summary import SyncFailed, SyncSummary
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.jobs import BackgroundJobs, JobFailed, SyncFinished
 from linker_tui.tui.keys import OffersCommands
 from linker_tui.tui.screens.help import HelpScreen
-from tests.tui.drive import SMALL, main_screen, settle, wait_screen
+from tests.tui.drive import SMALL, main_screen, notifications, settle, wait_screen, wait_until
 from tests.tui.world import World
 
 
@@ -58,3 +64,50 @@ async def test_a_sync_finished_message_refreshes_the_status_line(world: World) -
         app.post_message(SyncFinished(summary))
         await settle(pilot)
         assert str(line.render()) == "synced just now · no changes"
+
+
+async def test_the_list_hears_of_a_sync_a_sign_in_and_an_outage_under_a_dialog(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app tells the screens by messages (no direct calls into the list): the list at
+    the bottom of the stack follows while help is open on top of it."""
+    release = threading.Event()
+    sync = world.services.sync_in_background
+
+    def held_sync(**kwargs: Any) -> SyncSummary:
+        release.wait(10)
+        return sync(**kwargs)
+
+    monkeypatch.setattr(world.services, "sync_in_background", held_sync)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        screen = main_screen(app)
+        line = screen.bottom_bar.query_one("#sync-status")
+        await pilot.press("question_mark")
+        await wait_screen(pilot, HelpScreen)
+
+        app.sync_now()
+        await wait_until(pilot, lambda: str(line.render()) == "syncing…", "syncing", 5)
+        release.set()
+        await wait_until(pilot, lambda: str(line.render()).startswith("synced"), "synced", 10)
+
+        app._signed_in("Bob Singh")
+        await settle(pilot)
+        assert str(screen.top_bar.query_one("#practice").render()).startswith("Bob Singh · ")
+
+        app.clear_notifications()
+        error = sa.exc.OperationalError("SELECT 1", {}, Exception("server closed"))
+        away = DatabaseUnavailable(error, "db.example", "connection refused", "is it up?")
+        app.post_message(JobFailed("outbox", RuntimeError("job failed")))
+        await settle(pilot)
+        assert notifications(app) == ["Background job outbox failed: RuntimeError: job failed"]
+        app.clear_notifications()
+        shown: list[None] = []
+        monkeypatch.setattr(screen, "show_sync", lambda status=None: shown.append(None))
+        failure = RuntimeError("sync failed")
+        failure.__cause__ = away
+        app.post_message(JobFailed("sync", failure))
+        await settle(pilot)
+        assert notifications(app) == []  # the status line says it, not a toast
+        assert shown == [None]

@@ -11,7 +11,15 @@ from linker_tui.read.queries import ChangeStamp, change_stamp
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.db_watch import CHECK_SECONDS
 from linker_tui.tui.keys import SYNC, SYNC_RUNS
-from linker_tui.tui.messages import FirstPageShown, OutboxChanged, PmsSynced, RequestsChanged
+from linker_tui.tui.messages import (
+    DatabaseAway,
+    FirstPageShown,
+    OutboxChanged,
+    PmsSynced,
+    RequestsChanged,
+    StaffSignedIn,
+    SyncStarted,
+)
 from linker_tui.tui.screens.main_list import ListScreen
 from linker_tui.tui.widgets.status import sync_status_text
 
@@ -92,9 +100,17 @@ class LiveScreen(ListScreen):
         if self.database.changed():
             self.show_sync()
 
-    def show_syncing(self) -> None:
+    def on_sync_started(self, message: SyncStarted) -> None:
         """Say a sync started at this desk (until it ends)."""
         self.bottom_bar.show_sync("syncing…")
+
+    def on_database_away(self, message: DatabaseAway) -> None:
+        """A background job found the database away: the status line says so."""
+        self.show_sync()
+
+    def on_staff_signed_in(self, message: StaffSignedIn) -> None:
+        """The header names who is at the desk."""
+        self.top_bar.show_who(message.staff)
 
     @work(exclusive=True, group="mail-status", exit_on_error=False)
     async def refresh_mail(self) -> None:
