@@ -29,15 +29,24 @@ from linker_tui.mail.queries import (
 )
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session
-from linker_tui.store.enums import OutboxStatus
+from linker_tui.store.enums import OutboxStatus, RequestState
 from linker_tui.store.models import Provider
 from linker_tui.store.schema import ensure_schema
-from linker_tui.sync.queries import SyncStatus, sync_status
+from linker_tui.sync.queries import (
+    SyncProblemView,
+    SyncStatus,
+    latest_runs,
+    sync_problems,
+    sync_status,
+)
 
 if TYPE_CHECKING:
+    from linker_tui.mail.preview import EmailPreview
     from linker_tui.mail.relay import OutboxRelay, RelayPolicy
     from linker_tui.mail.report import RelayReport
     from linker_tui.mail.transport import Mailer
+    from linker_tui.read.queries import ChangeStamp, ListQuery, RequestPage
+    from linker_tui.read.views import RequestDetail
     from linker_tui.store.lease import LeaseKeeper
     from linker_tui.sync.control import StopFlag
     from linker_tui.sync.engine import SyncEngine
@@ -251,6 +260,67 @@ class Services:
     def sent_emails(self, request_id: int) -> list[SentEmail]:
         """Emails the patient already has for this request (reopen warns of them)."""
         return sent_emails(self.engine, request_id)
+
+    def email_preview(self, outbox_id: int) -> EmailPreview:
+        """Outbox row ``outbox_id``'s email as it was (sent) or will be sent, with the
+        file backend's ``.eml`` path; LookupError when the row is gone."""
+        from linker_tui.mail.preview import email_preview
+
+        settings = self.settings
+        return email_preview(
+            self.engine,
+            outbox_id,
+            sender=settings.practice_email,
+            sender_name=settings.practice_name,
+            now=self.clock.now(),
+            outbox_dir=settings.effective_outbox_dir if settings.mail_backend == "file" else None,
+        )
+
+    # ------------------------------------------------------------------ what screens read
+    def request_page(self, query: ListQuery, offset: int, *, counted: bool = True) -> RequestPage:
+        """One page of the request list (``counted``: with its total)."""
+        from linker_tui.read.queries import request_page
+
+        settings = self.settings
+        now = self.clock.now()
+        return request_page(
+            self.engine, query, offset, settings.tz, now, settings.phone_region, counted=counted
+        )
+
+    def request_count(self, query: ListQuery) -> int:
+        """How many requests the list holds with ``query``."""
+        from linker_tui.read.queries import request_count
+
+        return request_count(self.engine, query)
+
+    def state_counts(self) -> dict[RequestState, int]:
+        """Requests per state (the header's counts)."""
+        from linker_tui.read.queries import state_counts
+
+        return state_counts(self.engine)
+
+    def change_stamp(self) -> ChangeStamp:
+        """What changes when anybody decides or a sync brings something (the live refresh
+        compares it)."""
+        from linker_tui.read.queries import change_stamp
+
+        return change_stamp(self.engine)
+
+    def request_detail(self, request_id: int) -> RequestDetail:
+        """All of one request, for the detail pane; LookupError when it is gone."""
+        from linker_tui.read.queries import request_detail
+
+        settings = self.settings
+        now = self.clock.now()
+        return request_detail(self.engine, request_id, settings.tz, now, settings.phone_region)
+
+    def sync_runs(self, limit: int) -> list[SyncSummary]:
+        """The newest sync runs, newest first."""
+        return latest_runs(self.engine, limit)
+
+    def sync_problems(self, run_id: int, limit: int) -> list[SyncProblemView]:
+        """What sync run ``run_id`` could not import (file:line or table and key)."""
+        return sync_problems(self.engine, run_id, limit)
 
     # ------------------------------------------------------------------ leases
     @property

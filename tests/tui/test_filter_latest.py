@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from linker_tui.read import queries
 from linker_tui.read.views import RequestRow
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.screens import main_list as main_module
 from linker_tui.tui.widgets.request_list import RequestList
 from tests.tui.drive import SMALL, main_screen, settle, wait_until
 from tests.tui.world import World
@@ -25,11 +23,11 @@ async def test_a_slow_read_ending_after_newer_keys_is_never_drawn(
     started = threading.Event()
     asked: list[str] = []
     drawn: list[list[str]] = []
-    request_page = queries.request_page  # what the list screen imported
+    request_page = world.services.request_page  # what the list screen reads through
 
-    def slow_for_o(engine: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+    def slow_for_o(query: Any, *args: Any, **kwargs: Any) -> Any:
         asked.append(query.text)
-        page = request_page(engine, query, *args, **kwargs)  # read now: the rows of "o"
+        page = request_page(query, *args, **kwargs)  # read now: the rows of "o"
         if query.text == "o":
             started.set()
             assert release.wait(10)  # ends only after the newer keys were typed
@@ -41,7 +39,7 @@ async def test_a_slow_read_ending_after_newer_keys_is_never_drawn(
         drawn.append(sorted(row.typed_name for row in rows))
         show_rows(table, rows, **kwargs)
 
-    monkeypatch.setattr(main_module, "request_page", slow_for_o)
+    monkeypatch.setattr(world.services, "request_page", slow_for_o)
     monkeypatch.setattr(RequestList, "show_rows", record)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
@@ -66,13 +64,13 @@ async def test_filter_keys_read_the_page_without_the_counts(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    state_counts = queries.state_counts  # what the list screen imported
+    state_counts = world.services.state_counts  # what the list screen reads through
 
-    def counting(engine: Any) -> Any:
+    def counting() -> Any:
         calls.append("counts")
-        return state_counts(engine)
+        return state_counts()
 
-    monkeypatch.setattr(main_module, "state_counts", counting)
+    monkeypatch.setattr(world.services, "state_counts", counting)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from linker_tui.mail.preview import EmailPreview, email_preview
+from linker_tui.mail.preview import EmailPreview
 from linker_tui.services import Services
 from linker_tui.tui.keys import PREVIEW_KEYS, bindings
 from linker_tui.tui.safe import content, line, lines
@@ -81,18 +81,8 @@ class EmailPreviewScreen(Screen[None]):
     @work(exclusive=True, group="preview-load", exit_on_error=False)
     async def load(self) -> None:
         """Build the message as it was sent (or will be) and show it."""
-        settings = self.services.settings
-        file_dir = settings.effective_outbox_dir if settings.mail_backend == "file" else None
         try:
-            preview = await asyncio.to_thread(
-                email_preview,
-                self.services.engine,
-                self.outbox_id,
-                sender=settings.practice_email,
-                sender_name=settings.practice_name,
-                now=self.services.clock.now(),
-                outbox_dir=file_dir,
-            )
+            preview = await asyncio.to_thread(self.services.email_preview, self.outbox_id)
         except LookupError:
             self.query_one("#preview-text", Static).update(line("This email no longer exists."))
             return

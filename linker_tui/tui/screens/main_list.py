@@ -26,10 +26,6 @@ from linker_tui.read.queries import (
     ChangeStamp,
     ListQuery,
     RequestPage,
-    request_count,
-    request_detail,
-    request_page,
-    state_counts,
 )
 from linker_tui.read.views import RequestRow
 from linker_tui.services import Services
@@ -187,7 +183,7 @@ class ListScreen(Screen[None]):
             self._first_page_shown = True
             self.post_message(FirstPageShown())
         if loaded.page.total is None:
-            total = await self._counts.run(partial(request_count, self.services.engine, query))
+            total = await self._counts.run(partial(self.services.request_count, query))
             if total is not None and query == self.list_query:
                 self.page_total = total
                 self._show_page_status()
@@ -195,14 +191,10 @@ class ListScreen(Screen[None]):
 
     def _fetch(self, query: ListQuery, offset: int, counts: bool) -> _Loaded:
         services = self.services
-        now = services.clock.now()
-        region = services.settings.phone_region
-        page = request_page(services.engine, query, offset, self.tz, now, region, counted=counts)
+        page = services.request_page(query, offset, counted=counts)
         if not counts:
             return _Loaded(page=page, counts=None, mail=None)
-        return _Loaded(
-            page=page, counts=state_counts(services.engine), mail=services.outbox_counts()
-        )
+        return _Loaded(page=page, counts=services.state_counts(), mail=services.outbox_counts())
 
     # ------------------------------------------------------------------ status line
     def show_mail(self, counts: dict[OutboxStatus, int]) -> None:
@@ -274,16 +266,8 @@ class ListScreen(Screen[None]):
                 if (wait := self._detail_wait()) > 0:
                     await asyncio.sleep(wait)
                     continue
-                services = self.services
                 try:
-                    detail = await asyncio.to_thread(
-                        request_detail,
-                        services.engine,
-                        wanted,
-                        self.tz,
-                        services.clock.now(),
-                        services.settings.phone_region,
-                    )
+                    detail = await asyncio.to_thread(self.services.request_detail, wanted)
                 except LookupError:
                     detail = None
                 if wanted != self._detail_wanted:

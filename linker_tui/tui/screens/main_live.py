@@ -7,7 +7,7 @@ import asyncio
 
 from textual import work
 
-from linker_tui.read.queries import ChangeStamp, change_stamp
+from linker_tui.read.queries import ChangeStamp
 from linker_tui.sync.queries import SyncStatus
 from linker_tui.tui.db_watch import CHECK_SECONDS
 from linker_tui.tui.keys import SYNC, SYNC_RUNS
@@ -72,7 +72,7 @@ class LiveScreen(ListScreen):
         self.poll()
 
     def _read_poll(self) -> tuple[SyncStatus, ChangeStamp]:
-        return self.services.sync_status(), change_stamp(self.services.engine)
+        return self.services.sync_status(), self.services.change_stamp()
 
     def show_sync(self, status: SyncStatus | None = None) -> None:
         """The sync part of the status line ("synced 40 s ago · +3 ~12 appts")."""

@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from linker_tui.read.queries import request_detail
 from linker_tui.read.views import RequestDetail
 from linker_tui.services import Services
 from linker_tui.store.enums import RequestState
@@ -156,14 +155,7 @@ class RequestScreen(Screen[str | None]):
         """Read the request (off the UI thread) and show it."""
         services = self.services
         try:
-            detail = await asyncio.to_thread(
-                request_detail,
-                services.engine,
-                self.request_id,
-                self.tz,
-                services.clock.now(),
-                services.settings.phone_region,
-            )
+            detail = await asyncio.to_thread(services.request_detail, self.request_id)
         except LookupError:
             detail = None
         await self._show(detail)

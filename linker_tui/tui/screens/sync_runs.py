@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState
 
 from linker_tui.services import Services
 from linker_tui.store.enums import SyncRunStatus
-from linker_tui.sync.queries import SyncProblemView, latest_runs, sync_problems
+from linker_tui.sync.queries import SyncProblemView
 from linker_tui.sync.summary import SyncSummary
 from linker_tui.tui.formatting import count, received
 from linker_tui.tui.keys import RUNS_KEYS, KeySpec, bindings
@@ -139,7 +139,7 @@ class SyncRunsScreen(Screen[None]):
     @work(exclusive=True, group="runs-load", exit_on_error=False)
     async def reload(self) -> None:
         """Read the runs again (off the UI thread)."""
-        runs = await asyncio.to_thread(latest_runs, self.services.engine, LIMIT)
+        runs = await asyncio.to_thread(self.services.sync_runs, LIMIT)
         self.table.show(runs)
         shown = f"newest {count(len(runs))}" if runs else "no runs yet"
         self.query_one("#runs-counts", Static).update(line(shown))
@@ -163,7 +163,7 @@ class SyncRunsScreen(Screen[None]):
         problems: list[SyncProblemView] = []
         if run is not None and run.run_id is not None and run.problems:
             problems = await asyncio.to_thread(
-                sync_problems, self.services.engine, run.run_id, PROBLEM_LIMIT
+                self.services.sync_problems, run.run_id, PROBLEM_LIMIT
             )
         rows = run_detail(run, problems, self.tz)
         self.query_one("#runs-problems", Static).update(Text("\n").join(rows))
