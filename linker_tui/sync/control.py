@@ -12,7 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
+
+from linker_tui.store.enums import SyncRunStatus
 
 T = TypeVar("T")
 
@@ -48,24 +51,32 @@ class StopFlag:
             raise SyncCancelled("the sync was stopped")
 
 
-BUSY = "a sync is already running"
-WAITED_IN_VAIN = "stopped while waiting"
+@dataclass(frozen=True)
+class Refused:
+    """Why a run did not get its turn, and the status its run record gets."""
+
+    status: SyncRunStatus
+    reason: str
 
 
-def take_turn(lock: threading.Lock, stop: StopFlag, wait: bool) -> str:
+BUSY = Refused(SyncRunStatus.SKIPPED, "a sync is already running")
+WAITED_IN_VAIN = Refused(SyncRunStatus.CANCELLED, "stopped while waiting")
+
+
+def take_turn(lock: threading.Lock, stop: StopFlag, wait: bool) -> Refused | None:
     """Acquire ``lock`` for a run: at once, or (``wait``) when the run holding it ends.
 
-    Returns "" when acquired (the caller releases it), else why not: :data:`BUSY` (another
-    run holds it and ``wait`` is false) or :data:`WAITED_IN_VAIN` (``stop`` was set while
-    waiting)."""
+    Returns None when acquired (the caller releases it), else why not: :data:`BUSY`
+    (another run holds it and ``wait`` is false) or :data:`WAITED_IN_VAIN` (``stop`` was
+    set while waiting)."""
     if lock.acquire(blocking=False):
-        return ""
+        return None
     if not wait:
         return BUSY
     while not lock.acquire(timeout=_POLL):
         if stop.is_set:
             return WAITED_IN_VAIN
-    return ""
+    return None
 
 
 def run_io(func: Callable[[], T], timeout: float, stop: StopFlag, what: str) -> T:

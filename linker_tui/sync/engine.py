@@ -46,7 +46,7 @@ from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import SyncRun
 from linker_tui.sync.appointment_writer import cancel_vanished, write_appointments
 from linker_tui.sync.connector import ChangeSet, Connector
-from linker_tui.sync.control import BUSY, StopFlag, SyncCancelled, take_turn
+from linker_tui.sync.control import StopFlag, SyncCancelled, take_turn
 from linker_tui.sync.dead_runs import close_dead_runs, this_holder
 from linker_tui.sync.flags import (
     FlagContext,
@@ -144,9 +144,8 @@ class SyncEngine:
         """
         stop = stop or StopFlag()
         refused = take_turn(self._lock, stop, wait)
-        if refused:
-            status = SyncRunStatus.SKIPPED if refused == BUSY else SyncRunStatus.CANCELLED
-            return self._not_run(trigger, status, refused)
+        if refused is not None:
+            return self._not_run(trigger, refused.status, refused.reason)
         try:
             with _exclusive(self.engine) as alone:
                 if not alone:

@@ -47,7 +47,7 @@ from linker_tui.settings.config import Settings
 from linker_tui.store.db import write_session
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import SyncRun
-from linker_tui.sync.control import BUSY, StopFlag, take_turn
+from linker_tui.sync.control import StopFlag, take_turn
 from linker_tui.sync.summary import SyncSummary
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,8 @@ class SyncWorker:
         """
         stop = stop or StopFlag()
         refused = take_turn(self._lock, stop, wait)
-        if refused:
-            status = SyncRunStatus.SKIPPED if refused == BUSY else SyncRunStatus.CANCELLED
-            return self._not_run(trigger, status, refused)
+        if refused is not None:
+            return self._not_run(trigger, refused.status, refused.reason)
         try:
             if stop.is_set:
                 return self._not_run(trigger, SyncRunStatus.CANCELLED, "stopped before it began")
