@@ -4,13 +4,14 @@ matched to patients on arrival (the batch ranker)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
-from linker_tui.ingest.fhir import RequestFormatError, parse_request
+from linker_tui.ingest.fhir import ParsedRequest, RequestFormatError, read_request
 from linker_tui.store.db import read_session
 from linker_tui.store.models import Appointment, OnlineRequest, Patient
 from linker_tui.sync.queries import sync_problems
@@ -125,8 +126,12 @@ def _request(rid: str, **extra: object) -> dict[str, object]:
     return resource
 
 
+def _read(resource: dict[str, object]) -> ParsedRequest:
+    return read_request(json.dumps(resource).encode())
+
+
 def test_parse_fhir_request() -> None:
-    parsed = parse_request(_request("R1"))
+    parsed = _read(_request("R1"))
     assert (parsed.first_name, parsed.last_name, parsed.practitioner_pms_id) == (
         "Bill",
         "Hart",
@@ -134,9 +139,9 @@ def test_parse_fhir_request() -> None:
     )
     assert parsed.requested_start.utcoffset() is not None and parsed.note == "[b]please[/b]"
     with pytest.raises(RequestFormatError, match="expected 'proposed'"):
-        parse_request(_request("R1", status="booked"))
+        _read(_request("R1", status="booked"))
     with pytest.raises(RequestFormatError, match="no UTC offset"):
-        parse_request(_request("R1", requestedPeriod=[{"start": "2026-12-03T09:30"}]))
+        _read(_request("R1", requestedPeriod=[{"start": "2026-12-03T09:30"}]))
 
 
 def test_import_requests_matches_patients_skips_duplicates_and_reports_bad_files(

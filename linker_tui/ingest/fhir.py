@@ -9,7 +9,6 @@ ends as a :class:`RequestFormatError` with a one-line reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -180,17 +179,6 @@ def read_request(data: bytes) -> ParsedRequest:
         raise RequestFormatError("the file is empty")
     appointment = _validated(_Appointment, data.removeprefix(b"\xef\xbb\xbf"), "")
     return _request(appointment)
-
-
-def parse_request(resource: Any) -> ParsedRequest:
-    """Read a decoded FHIR JSON object (the same checks as :func:`read_request`)."""
-    try:
-        data = json.dumps(resource).encode()
-    except (TypeError, ValueError) as exc:
-        raise RequestFormatError(f"not JSON: {exc}") from None
-    if not isinstance(resource, dict):
-        raise RequestFormatError("not a FHIR Appointment resource")
-    return read_request(data)
 
 
 def _request(appointment: _Appointment) -> ParsedRequest:
