@@ -46,8 +46,12 @@ QUIET = 0.4
 ROOT = Path(__file__).resolve().parents[2]
 
 
+TMUX = ("tmux", "-L", SESSION)
+"""A tmux server of its own: other sessions' benchmarks and tests start and stop theirs."""
+
+
 def _tmux(*args: str) -> str:
-    out = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
+    out = subprocess.run([*TMUX, *args], capture_output=True, text=True, check=True)
     return out.stdout
 
 
@@ -128,7 +132,7 @@ def _synced(screen: list[str]) -> bool:
 def app_in_pane(command: str, record: Path) -> Iterator[Recorder]:
     """Start ``command`` in the pane; once a request row shows, the sync at start has
     ended and the output is quiet, record what it writes."""
-    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+    subprocess.run([*TMUX, "kill-session", "-t", SESSION], capture_output=True, check=False)
     _tmux("new-session", "-d", "-s", SESSION, "-x", str(WIDTH), "-y", str(HEIGHT), "sleep 600")
     _tmux("set-option", "-t", SESSION, "remain-on-exit", "on")  # a failed start stays visible
     _tmux("respawn-pane", "-k", "-t", SESSION, command)
@@ -148,7 +152,7 @@ def app_in_pane(command: str, record: Path) -> Iterator[Recorder]:
         recorder.wait_quiet()
         yield recorder
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+        subprocess.run([*TMUX, "kill-session", "-t", SESSION], capture_output=True, check=False)
 
 
 def measure(command: str, steps: int, record: Path) -> dict[str, float]:
