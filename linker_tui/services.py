@@ -283,9 +283,7 @@ class Services:
 
         settings = self.settings
         now = self.clock.now()
-        return request_page(
-            self.engine, query, offset, settings.tz, now, settings.phone_region, counted=counted
-        )
+        return request_page(self.engine, query, offset, settings.tz, now, counted=counted)
 
     def request_count(self, query: ListQuery) -> int:
         """How many requests the list holds with ``query``."""
@@ -312,7 +310,7 @@ class Services:
 
         settings = self.settings
         now = self.clock.now()
-        return request_detail(self.engine, request_id, settings.tz, now, settings.phone_region)
+        return request_detail(self.engine, request_id, settings.tz, now)
 
     def sync_runs(self, limit: int) -> list[SyncSummary]:
         """The newest sync runs, newest first."""

@@ -1,6 +1,8 @@
 """The list's match hint for requests whose patient is not known yet: found, patients to
-pick from or confirm ("Is this the same patient?" comes next), or not found; and the
-list, the detail pane and Accept saying the same (one definition, request_match)."""
+pick from or confirm ("Is this the same patient?" comes next), or not found, from the
+ranking stored on the request (on arrival, or by the sync for requests never ranked);
+and the list, the detail pane and Accept saying the same (one definition,
+request_match)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from linker_tui.matching.patient_search import rank_requests
+from linker_tui.matching.patient_search import RANK_BATCH, rank_requests, rank_unranked
 from linker_tui.matching.request_match import record_ranking
 from linker_tui.read.queries import ListQuery, request_detail, request_page
 from linker_tui.read.views import MatchKind, RequestRow
@@ -25,12 +27,13 @@ from tests.builders import (
     local,
 )
 from tests.conftest import make_workflow
+from tests.sync_support import make_sync
 
 FAMILY_PHONE = "416-555-0199"
 
 
 def _hints(engine: Engine) -> dict[str, str]:
-    page = request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA")
+    page = request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW)
     return {row.typed_name: row.match_hint for row in page.rows}
 
 
@@ -47,21 +50,26 @@ def test_hints_for_unknown_patients_say_found_possible_or_not_found(engine: Engi
     add_request(engine, "Jane", "Dough", start, birthdate=date(1980, 1, 2))  # sounds alike
     add_request(engine, "Jane", "Doe", start, patient_id=jane)
     add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE, state=RequestState.REJECTED)
+    # Never ranked (as requests imported before the ranking on arrival): the list says
+    # so rather than ranking them itself; the next sync ranks and stores them.
+    assert set(_hints(engine).values()) == {"not matched yet", "exact match"}
+    summary = make_sync(engine, None).run()
+    assert summary.ok, summary.text()
 
     hints = _hints(engine)
-    page = request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA")
+    page = request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW)
     by_row = [(row.typed_name, row.state.value, row.match_hint) for row in page.rows]
-    assert ("Jane Doe", "pending", "patient found") in by_row
-    assert ("Jane Doe", "pending", "exact match") in by_row
+    # Jane's exact ranking attached her, as on arrival: the hint is her appointment's.
+    assert by_row.count(("Jane Doe", "pending", "exact match")) == 2
     assert ("Sam Lee", "pending", "pick patient (2)") in by_row
-    # Handled requests are not looked up again.
-    assert ("Sam Lee", "rejected", "patient not found") in by_row
+    # Handled requests are not looked up.
+    assert ("Sam Lee", "rejected", "not matched yet") in by_row
     assert hints["Nobody Known"] == "patient not found"
     assert hints["Jane Dough"] == "confirm patient"
 
 
 def _detail(engine: Engine, request_id: int) -> tuple[str, str]:
-    detail = request_detail(engine, request_id, TZ, NOW, "CA")
+    detail = request_detail(engine, request_id, TZ, NOW)
     return detail.row.match_hint, detail.patient_name or detail.patient_status
 
 
@@ -73,17 +81,23 @@ def test_list_detail_and_accept_agree_on_the_patient(engine: Engine) -> None:
     sam = add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE)
     nobody = add_request(engine, "Nobody", "Known", start, birthdate=date(1970, 1, 1))
     found = add_request(engine, "Jane", "Doe", start, birthdate=date(1980, 1, 2))
+    with write_session(engine) as session:  # what the sync stores for requests never ranked
+        assert rank_unranked(session, "CA") == 3
     workflow = make_workflow(engine)
     for rid, words in (
         (sam, "pick patient (2)"),
         (nobody, "patient not found"),
         (found, "patient found"),
     ):
-        listed = {row.id: row.match_hint for row in _page(engine)}[rid]
-        hint, patient = _detail(engine, rid)
-        assert listed == hint == words, (listed, hint, words)
+        row = {row.id: row for row in _page(engine)}[rid]
+        detail = request_detail(engine, rid, TZ, NOW)
+        assert row.patient_status == detail.patient_status == words
         if words != "patient found":
-            assert patient == words  # the detail pane's patient line
+            assert row.match_hint == detail.row.match_hint == words
+            assert detail.patient_name == ""
+        else:  # attached by its exact ranking: the hint is about her appointments
+            assert row.match_hint == detail.row.match_hint == "nothing scheduled"
+            assert detail.patient_name == "Doe, Jane"
         check = workflow.check(rid)  # Accept ranks again: the same verdict
         assert (check.patient_id is not None) == (words == "patient found")
         assert check.possible_patients == (2 if rid == sam else 0)
@@ -149,4 +163,22 @@ def test_a_second_request_for_a_linked_appointment_is_a_duplicate_everywhere(
 
 
 def _page(engine: Engine) -> tuple[RequestRow, ...]:
-    return request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW, "CA").rows
+    return request_page(engine, ListQuery(show_handled=True), 0, TZ, NOW).rows
+
+
+def test_the_sync_ranks_requests_never_ranked_in_batches(engine: Engine) -> None:
+    """Requests imported before the ranking on arrival are ranked once, by the sync, a
+    batch per transaction; ranked requests, known patients and handled requests are
+    left alone."""
+    add_patient(engine, "Samuel", "Lee", date(1990, 3, 4), mobile=FAMILY_PHONE)
+    add_patient(engine, "Samantha", "Lee", date(1992, 8, 9), mobile=FAMILY_PHONE)
+    start = local(2026, 12, 3, 9, 30)
+    for _ in range(RANK_BATCH + 2):
+        add_request(engine, "Sam", "Lee", start, phone=FAMILY_PHONE)
+    handled = add_request(engine, "Sam", "Lee", start, state=RequestState.REJECTED)
+    summary = make_sync(engine, None).run()
+    assert summary.ok and summary.detail["requests_ranked"] == RANK_BATCH + 2
+    assert {row.match_hint for row in _page(engine)} == {"pick patient (2)"}
+    assert _detail(engine, handled)[0] == "not matched yet"
+    again = make_sync(engine, None).run()
+    assert "requests_ranked" not in again.detail

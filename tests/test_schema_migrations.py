@@ -171,7 +171,7 @@ def test_the_migration_makes_the_search_index_and_its_downgrade_removes_it(
         )
     schema.upgrade(engine)
     assert expected <= _search_objects(engine)
-    page = request_page(engine, ListQuery(text="quixo"), 0, TZ, NOW, "CA")
+    page = request_page(engine, ListQuery(text="quixo"), 0, TZ, NOW)
     assert [row.external_id for row in page.rows] == ["R1"]
 
 

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from linker_tui.common.text import clean
 from linker_tui.matching import (
@@ -28,7 +28,9 @@ from linker_tui.matching import (
 )
 from linker_tui.matching.candidates import MAX_SHARED_CONTACT, find_candidates
 from linker_tui.matching.match_model import frequencies, load_model
+from linker_tui.matching.request_match import record_ranking
 from linker_tui.matching.weights import Frequencies, MatchModel
+from linker_tui.store.enums import OPEN_STATES
 from linker_tui.store.models import OnlineRequest, Patient, PatientNameKey
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,33 @@ def rank_requests(
     """Rank the database's patients for many requests at once (a whole pending list):
     the same rankings as :func:`rank_request`, in the same order, much faster."""
     return rank_typed_many(session, [typed_identity(r) for r in requests], region)
+
+
+RANK_BATCH = 500
+"""Requests never ranked that :func:`rank_unranked` ranks and stores in one transaction."""
+
+
+def rank_unranked(session: Session, region: str = "CA", limit: int = RANK_BATCH) -> int:
+    """Rank up to ``limit`` open requests that were never ranked (no patient, no stored
+    ranking: imported before requests were ranked on arrival) and store each ranking on
+    its request (:func:`~linker_tui.matching.request_match.record_ranking`), as the
+    inbox does on arrival; returns how many. The request list only reads stored
+    rankings. Rows another transaction holds are left for the next call (PostgreSQL)."""
+    unranked = session.exec(
+        select(OnlineRequest)
+        .where(
+            col(OnlineRequest.state).in_(OPEN_STATES),
+            col(OnlineRequest.patient_id).is_(None),
+            col(OnlineRequest.patient_match_level) == "",
+        )
+        .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for request, ranking in zip(unranked, rank_requests(session, unranked, region), strict=True):
+        record_ranking(request, ranking)
+    session.flush()
+    return len(unranked)
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")

@@ -25,9 +25,12 @@ def record_ranking(request: OnlineRequest, ranking: PatientRanking) -> None:
 def patient_status(patient_id: int | None, level: str, count: int) -> str:
     """What staff are told about a request's patient: ``patient found`` (known, chosen
     or matched exactly), ``pick patient (n)`` / ``confirm patient`` (Accept asks "Is this
-    the same patient?" first), or ``patient not found``."""
+    the same patient?" first), ``patient not found``, or ``not matched yet`` (``level``
+    "": never ranked; the sync ranks open requests that were not)."""
     if patient_id is not None or level == MatchLevel.EXACT.value:
         return "patient found"
+    if not level:
+        return "not matched yet"
     if count > 1:
         return f"pick patient ({count})"
     if count == 1:

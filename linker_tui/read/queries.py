@@ -14,12 +14,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
-from linker_tui.matching.patient_search import rank_requests
-from linker_tui.matching.patients import PatientRanking
 from linker_tui.matching.request_match import (
     exact_appointment_clause,
     linked_elsewhere_clause,
-    patient_status,
     request_patient_status,
 )
 from linker_tui.read.filter import text_condition
@@ -89,25 +86,24 @@ def request_page(
     offset: int,
     tz: ZoneInfo,
     now: datetime,
-    region: str = "CA",
     *,
     counted: bool = True,
 ) -> RequestPage:
     """Rows ``offset`` .. ``offset + PAGE_SIZE`` of the list, oldest request first, and
     how many there are (unless ``counted`` is false: a filter key shows the page first).
 
-    An open request whose patient is not known yet is looked up in the patients (one
-    batch for the page; ``region``: the practice's phone region), so its hint says
-    whether staff will be asked "Is this the same patient?"."""
+    A request whose patient is not known yet says what its stored patient ranking says
+    (whether staff will be asked "Is this the same patient?"): requests are ranked on
+    arrival, and ones never ranked by the sync
+    (:func:`linker_tui.matching.patient_search.rank_unranked`), never here."""
     with read_session(engine) as session:
         where = _filtered(query, session.connection())
         total = _count(session.connection(), where) if counted else None
         if total is not None:  # past the end (rows went meanwhile): the last page
             offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
         found = session.exec(_page_statement(where, offset, _day_start(now, tz))).all()
-        rankings = _rank_unranked(session, [request for request, *_ in found], region)
         rows = tuple(
-            _row(request, provider, str(kind), int(count or 0), rankings.get(request.id))
+            _row(request, provider, str(kind), int(count or 0))
             for request, provider, kind, count in found
         )
     return RequestPage(rows=rows, offset=offset, total=total)
@@ -152,32 +148,6 @@ def _page_statement(
     )
 
 
-def _rank_unranked(
-    session: Session, requests: list[OnlineRequest], region: str
-) -> dict[int | None, PatientRanking]:
-    """Requests ranked on arrival carry their ranking; an open one without a patient
-    that was never ranked (older than the ranking) is ranked here, by id."""
-    unranked = [
-        request
-        for request in requests
-        if request.patient_id is None
-        and not request.patient_match_level
-        and RequestState(request.state).open
-    ]
-    if not unranked:
-        return {}
-    ranked = rank_requests(session, unranked, region)
-    return {r.id: ranking for r, ranking in zip(unranked, ranked, strict=True)}
-
-
-def _patient_hint(request: OnlineRequest, ranking: PatientRanking | None) -> str:
-    """:func:`~linker_tui.matching.request_match.patient_status` from the stored ranking, or from
-    ``ranking`` for a request not ranked yet."""
-    if request.patient_match_level or ranking is None:
-        return request_patient_status(request)
-    return patient_status(request.patient_id, ranking.level.value, len(ranking.candidates))
-
-
 def _exact_kind() -> sa.ColumnElement[str]:
     """SQL, for a query of requests: ``"exact match"``, ``"duplicate"`` (every exact
     appointment of the request's patient is already linked to another request: what
@@ -195,16 +165,14 @@ def _exact_kind() -> sa.ColumnElement[str]:
     )
 
 
-def _match_hint(
-    request: OnlineRequest, exact: str, upcoming: int, ranking: PatientRanking | None
-) -> str:
+def _match_hint(request: OnlineRequest, exact: str, upcoming: int) -> str:
     if request.attention:
         # Text, not only colour: the sync flagged the request for staff.
         return "! appt changed" if request.state == RequestState.LINKED.value else "! can link now"
     if request.state == RequestState.LINKED.value:
         return "linked"
     if request.patient_id is None:
-        return _patient_hint(request, ranking)
+        return request_patient_status(request)
     if exact:
         return exact
     if upcoming:
@@ -217,7 +185,6 @@ def _row(
     provider: Provider | None,
     exact: str,
     upcoming: int,
-    ranking: PatientRanking | None = None,
 ) -> RequestRow:
     assert request.id is not None
     return RequestRow(
@@ -230,8 +197,8 @@ def _row(
         reason=request.reason,
         state=RequestState(request.state),
         patient_id=request.patient_id,
-        match_hint=_match_hint(request, exact, upcoming, ranking),
-        patient_status=_patient_hint(request, ranking),
+        match_hint=_match_hint(request, exact, upcoming),
+        patient_status=request_patient_status(request),
         version=request.version,
         attention=request.attention,
     )
@@ -277,9 +244,7 @@ def state_counts(engine: Engine) -> dict[RequestState, int]:
     return counts
 
 
-def request_detail(
-    engine: Engine, request_id: int, tz: ZoneInfo, now: datetime, region: str = "CA"
-) -> RequestDetail:
+def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime) -> RequestDetail:
     """Everything about one request, for the detail pane."""
     with read_session(engine) as session:
         request = session.get(OnlineRequest, request_id)
@@ -291,7 +256,7 @@ def request_detail(
             appointment = session.get(Appointment, request.linked_appointment_id)
             if appointment is not None:
                 linked = appointment_view(appointment, _provider(session, appointment.provider_id))
-        row = request_page_row(session, request, tz, now, region)
+        row = request_page_row(session, request, tz, now)
         return RequestDetail(
             row=row,
             typed_birthdate=request.typed_birthdate,
@@ -309,7 +274,7 @@ def request_detail(
 
 
 def request_page_row(
-    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime, region: str = "CA"
+    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime
 ) -> RequestRow:
     """The list row of one request, with its match hint."""
     base = (
@@ -322,9 +287,8 @@ def request_page_row(
     )
     exact = session.exec(select(_exact_kind()).where(col(OnlineRequest.id) == request.id)).one()
     upcoming = session.exec(base.where(col(Appointment.start) >= _day_start(now, tz))).one()
-    ranking = _rank_unranked(session, [request], region).get(request.id)
     provider = _provider(session, request.requested_provider_id)
-    return _row(request, provider, str(exact), upcoming, ranking)
+    return _row(request, provider, str(exact), upcoming)
 
 
 def _provider(session: Session, provider_id: int | None) -> Provider | None:

@@ -14,7 +14,9 @@ One run:
    (:func:`linker_tui.workflow.attention.flag_for_attention`, audited), the problems and counts of
    the run and the connector's new state are stored;
 3. inbox: new requests in a second transaction, then files moved;
-4. finishes the run record (``ok``, ``failed`` with the error, or ``cancelled``).
+4. ranking: open requests never ranked (imported before requests were ranked on arrival)
+   get their patient ranking stored, a batch per transaction;
+5. finishes the run record (``ok``, ``failed`` with the error, or ``cancelled``).
 
 Between phases and every few thousand rows the run checks its :class:`StopFlag`; a stop
 rolls back the open transaction. Only one run at a time: a lock in the process, and on
@@ -41,6 +43,7 @@ from sqlmodel import Session
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
+from linker_tui.matching.patient_search import RANK_BATCH, rank_unranked
 from linker_tui.store.db import write_session
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import SyncRun
@@ -181,6 +184,8 @@ class SyncEngine:
             stop.check()
             if self.inbox is not None:
                 self._phase(run, "inbox", lambda: self._inbox(run, stop))
+            stop.check()
+            self._phase(run, "ranking", lambda: self._rank_unranked(run, stop))
         except SyncCancelled:
             status = SyncRunStatus.CANCELLED
             run.notes.append("stopped; nothing of this run's open step was kept")
@@ -300,6 +305,21 @@ class SyncEngine:
         run.detail["requests_rejected"] = batch.count("rejected")
         for problem in self.inbox.file_away(batch, stop):
             run.errors.append(f"inbox: {problem}")
+
+    def _rank_unranked(self, run: RunCounts, stop: StopFlag) -> None:
+        """Open requests never ranked (imported before requests were ranked on arrival)
+        are ranked and their rankings stored, one batch per transaction: the request
+        list shows stored rankings only."""
+        ranked = 0
+        while True:
+            with write_session(self.engine) as session:
+                done = rank_unranked(session, self.options.phone_region)
+            ranked += done
+            if done < RANK_BATCH:
+                break
+            stop.check()
+        if ranked:
+            run.detail["requests_ranked"] = ranked
 
     # ------------------------------------------------------------ run records
     def _start(self, trigger: str) -> RunCounts:

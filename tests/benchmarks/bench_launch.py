@@ -1,11 +1,12 @@
 """Benchmark: launch → first request rows on screen, in a real terminal, against a minimal
 Textual app's launch → first frame in the same run.
 
-Run:  python -m tests.benchmarks.bench_launch [--workdir DIR] [--rounds N]
+Run:  python -m tests.benchmarks.bench_launch [--workdir DIR] [--rounds N] [--floor]
 
 Staff wait from typing ``linker-tui`` until the requests are listed. This starts the real
 command in a tmux pane (120x40) on a prepared database (100k patients, 1k appointments,
-10k pending requests, built once into --workdir), and polls ``tmux capture-pane -p``
+10k pending requests, built once into --workdir, with every open request's patient ranking
+stored as the app's first sync stores it), and polls ``tmux capture-pane -p``
 until a request row is on the screen: Python's start, the imports, the schema check,
 the first frame and the first page are all inside the clock. The baseline is the
 smallest Textual app (a label and a footer, ``minimal_app.py``) started the same way,
@@ -32,6 +33,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from linker_tui.common.actor import Actor
+from linker_tui.common.clock import SystemClock
+from linker_tui.store.db import make_engine
+from linker_tui.sync.engine import SyncEngine, SyncOptions
 from tests.benchmarks.build_db import build
 
 TZ = ZoneInfo("America/Toronto")
@@ -43,8 +48,12 @@ ROW = re.compile(r"^\d\d-\d\d \d\d:\d\d ")
 """A request row: it starts with the received date and time (``11-26 08:15``)."""
 
 
+TMUX = ("tmux", "-L", SESSION)
+"""A tmux server of its own: other sessions' benchmarks and tests start and stop theirs."""
+
+
 def _tmux(*args: str) -> str:
-    out = subprocess.run(["tmux", *args], capture_output=True, text=True, check=True)
+    out = subprocess.run([*TMUX, *args], capture_output=True, text=True, check=True)
     return out.stdout
 
 
@@ -92,12 +101,17 @@ def launch(command: str, shown: Callable[[list[str]], bool], timeout: float = 60
     return elapsed
 
 
-def prepare(workdir: Path) -> Path:
-    """The database and the settings file the app starts on (built once)."""
+def prepare(workdir: Path, *, ranked: bool = True) -> Path:
+    """The database and the settings file the app starts on (built once). ``ranked``: as
+    the app's first sync leaves it, every open request's patient ranking stored (the
+    build leaves a third of them never ranked, as requests imported before the ranking
+    on arrival)."""
     workdir.mkdir(parents=True, exist_ok=True)
     db = workdir / "launch-1k.db"
     if not db.exists():
         build(db, patients=100_000, appointments=1_000, requests=10_000, today=NOW.date(), tz=TZ)
+    if ranked:
+        _sync_rankings(f"sqlite:///{db}")
     config = workdir / "launch.toml"
     config.write_text(
         f'database_url = "sqlite:///{db}"\n'
@@ -106,6 +120,17 @@ def prepare(workdir: Path) -> Path:
         f'practice_timezone = "{TZ.key}"\n'
     )
     return config
+
+
+def _sync_rankings(url: str) -> None:
+    """A sync run without a PMS or an inbox: it ranks the open requests never ranked and
+    stores their rankings (nothing when they all are)."""
+    engine = make_engine(url)
+    options = SyncOptions(TZ)
+    summary = SyncEngine(engine, SystemClock(), Actor("bench", "bench"), options).run()
+    if summary.detail.get("requests_ranked"):
+        print(f"the sync ranked {summary.detail['requests_ranked']} requests never ranked")
+    engine.dispose()
 
 
 def main() -> None:
@@ -118,13 +143,19 @@ def main() -> None:
         help="run the app from this checkout (e.g. an older commit's, for a before/after)",
     )
     parser.add_argument(
+        "--unranked",
+        action="store_true",
+        help="leave the requests never ranked as built (before this version's first sync; "
+        "for an older --source, which ranked them on every start)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="also time floor_app.py (the minimal app + SQLAlchemy Core, pydantic-settings "
         "and one query for the rows): what the libraries cost before any row",
     )
     args = parser.parse_args()
-    config = prepare(args.workdir.resolve())
+    config = prepare(args.workdir.resolve(), ranked=not args.unranked)
     python = shlex.quote(sys.executable)
     env = f"env LINKER_CONFIG={shlex.quote(str(config))} TERM=xterm-256color"
     app = f"{env} {shlex.quote(str(Path(sys.executable).with_name('linker-tui')))}"
@@ -148,7 +179,7 @@ def main() -> None:
             f"{env} {python} -m tests.benchmarks.floor_app {database}",
             lambda lines: any("Floor is up" in line for line in lines),
         )
-    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+    subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
     size = ("-x", str(WIDTH), "-y", str(HEIGHT))
     _tmux("new-session", "-d", "-s", SESSION, "-c", os.getcwd(), *size, "sleep 3600")
     _tmux("set-option", "-t", SESSION, "remain-on-exit", "on")  # a failed start stays visible
@@ -160,7 +191,7 @@ def main() -> None:
             for kind, (command, shown) in kinds.items():
                 runs[kind].append(launch(command, shown))
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+        subprocess.run([*TMUX, "kill-server"], capture_output=True, check=False)
     medians = {kind: statistics.median(values) for kind, values in runs.items()}
     for kind, values in runs.items():
         low, high = min(values) * 1000, max(values) * 1000

@@ -17,6 +17,7 @@ from linker_tui.common.clock import FixedClock
 from linker_tui.mail.report import RelayReport
 from linker_tui.mail.transport import DeliveryFailure
 from linker_tui.matching import name_key, patient_keys
+from linker_tui.matching.patient_search import rank_unranked
 from linker_tui.services import Services
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session, write_session
@@ -270,6 +271,8 @@ def build_world(
             assert request.id is not None
             world.requests[key] = request.id
 
+    with write_session(engine) as s:  # what a sync stores for requests never ranked
+        rank_unranked(s, settings.phone_region)
     services.workflow.link(
         world.requests["linked"],
         world.appointments["A-GRETA"],
