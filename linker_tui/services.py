@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock, SystemClock
@@ -30,7 +29,6 @@ from linker_tui.mail.queries import (
 from linker_tui.settings.config import Settings
 from linker_tui.store.db import make_engine, read_session
 from linker_tui.store.enums import OutboxStatus, RequestState
-from linker_tui.store.models import Provider
 from linker_tui.store.schema import ensure_schema
 from linker_tui.sync.queries import (
     SyncProblemView,
@@ -183,6 +181,10 @@ class Services:
         """Who can sign in: the settings' ``staff``, else the PMS's providers (no PINs)."""
         if self.settings.staff:
             return [StaffMember(name, pin) for name, pin in self.settings.staff.items()]
+        from sqlmodel import select
+
+        from linker_tui.store.models import Provider
+
         with read_session(self.engine) as session:
             providers = session.exec(select(Provider)).all()
             names = {p.display_name.strip() for p in providers}

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import SQLModel
 
 from linker_tui.cli.main import main
 from linker_tui.read.filter import text_condition
@@ -27,6 +26,7 @@ from linker_tui.store.db import make_engine, write_session
 from linker_tui.store.models import AuditEvent, OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.store.search import FTS_TABLE, TRGM_INDEX, is_search_object
+from linker_tui.store.tables import metadata
 from tests.builders import NOW, TZ, empty_config
 from tests.conftest import POSTGRES_URL, _backends
 
@@ -77,7 +77,7 @@ def test_upgrade_of_an_empty_database_makes_the_models_schema(empty: tuple[Engin
     assert schema.current_revision(engine) == schema.head_revision()
     assert schema.schema_differences(engine) == []
     tables = {t for t in sa.inspect(engine).get_table_names() if not is_search_object(t)}
-    assert set(SQLModel.metadata.tables) | {"alembic_version"} == tables
+    assert set(metadata.tables) | {"alembic_version"} == tables
     schema.check_schema(engine)  # current: no complaint
 
 
@@ -179,7 +179,7 @@ def _uses_open_indexes(engine: Engine) -> set[str]:
     """PostgreSQL: which of the open requests' partial indexes the list's reads can use:
     an unfiltered page, and a filter word with the other indexes on the state dropped for
     the look (in a transaction rolled back: PostgreSQL's DDL is transactional)."""
-    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    table = OnlineRequest.__table__
     opened = search.open_requests(table.c.state)
     with engine.connect() as conn, conn.begin() as transaction:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
@@ -258,7 +258,7 @@ def test_check_schema_refuses_an_older_schema(
 
 def test_a_database_made_before_migrations_is_adopted(empty: tuple[Engine, str]) -> None:
     engine, _ = empty
-    SQLModel.metadata.create_all(engine)  # what linker-tui did before there were revisions
+    metadata.create_all(engine)  # what linker-tui did before there were revisions
     assert schema.has_unversioned_tables(engine)
     assert schema.upgrade(engine) == (None, schema.head_revision())
     assert schema.schema_differences(engine) == []

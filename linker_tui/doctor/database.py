@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 
 from linker_tui.doctor.report import Report, first_line
 from linker_tui.settings.config import Settings
@@ -16,6 +15,7 @@ from linker_tui.store import schema
 from linker_tui.store.db import make_engine
 from linker_tui.store.lease import all_leases
 from linker_tui.store.models import AuditEvent
+from linker_tui.store.tables import metadata
 from linker_tui.workflow.trail import clock_skew
 
 CLOCK_SKEW_WARN = timedelta(seconds=5)
@@ -85,7 +85,7 @@ def _grants(report: Report, engine: Engine) -> None:
         role, superuser = conn.execute(
             sa.text("SELECT current_user, usesuper FROM pg_user WHERE usename = current_user")
         ).one()
-        for table in [*SQLModel.metadata.tables, schema.VERSION_TABLE]:
+        for table in [*metadata.tables, schema.VERSION_TABLE]:
             _table_grants(conn, table, missing, excess)
         missing.extend(_routine_grants(conn))
         owner = conn.execute(

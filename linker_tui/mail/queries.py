@@ -1,5 +1,6 @@
-"""Reading the outbox: its lines and the counts per status (a light module: the status
-line reads the counts without importing the relay, SMTP or the templates)."""
+"""Reading the outbox: its lines and the counts per status (a light module, on SQLAlchemy
+Core: the status line reads the counts without importing the relay, SMTP, the templates
+or the ORM)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import col, func, select
 
-from linker_tui.store.db import read_session
 from linker_tui.store.enums import OutboxStatus
-from linker_tui.store.models import EmailOutbox, OnlineRequest
+from linker_tui.store.tables import email_outbox, online_request
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,22 @@ def outbox_entries(
 ) -> list[OutboxEntry]:
     """Outbox rows, newest first (optionally only some statuses)."""
     query = (
-        select(EmailOutbox, OnlineRequest.external_id)
-        .join(OnlineRequest, col(OnlineRequest.id) == col(EmailOutbox.request_id))
-        .order_by(col(EmailOutbox.id).desc())
+        sa.select(email_outbox, online_request.c.external_id.label("request_external_id"))
+        .join(online_request, online_request.c.id == email_outbox.c.request_id)
+        .order_by(email_outbox.c.id.desc())
         .limit(limit)
     )
     if statuses:
-        query = query.where(col(EmailOutbox.status).in_([s.value for s in statuses]))
-    with read_session(engine) as session:
-        rows = session.exec(query).all()
+        query = query.where(email_outbox.c.status.in_([s.value for s in statuses]))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
     entries = []
-    for row, external_id in rows:
-        assert row.id is not None
+    for row in rows:
         entries.append(
             OutboxEntry(
                 id=row.id,
                 request_id=row.request_id,
-                request_external_id=external_id,
+                request_external_id=row.request_external_id,
                 to_address=row.to_address,
                 to_name=row.to_name,
                 subject=row.subject,
@@ -77,10 +76,9 @@ def outbox_entries(
 
 def outbox_counts(engine: Engine) -> dict[OutboxStatus, int]:
     """How many emails are in each status (every status present, zero if none)."""
-    with read_session(engine) as session:
-        rows = session.exec(
-            select(EmailOutbox.status, func.count()).group_by(col(EmailOutbox.status))
-        ).all()
+    status = email_outbox.c.status
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(status, sa.func.count()).group_by(status)).all()
     counts = dict.fromkeys(OutboxStatus, 0)
     for status, count in rows:
         counts[OutboxStatus(status)] = int(count)
@@ -97,13 +95,14 @@ class SentEmail:
 
 def sent_emails(engine: Engine, request_id: int) -> list[SentEmail]:
     """The emails already sent for a request, oldest first (reopening it warns of them)."""
-    with read_session(engine) as session:
-        rows = session.exec(
-            select(EmailOutbox)
-            .where(
-                EmailOutbox.request_id == request_id,
-                EmailOutbox.status == OutboxStatus.SENT.value,
-            )
-            .order_by(col(EmailOutbox.id))
-        ).all()
-        return [SentEmail(row.to_address, row.sent_at) for row in rows]
+    query = (
+        sa.select(email_outbox.c.to_address, email_outbox.c.sent_at)
+        .where(
+            email_outbox.c.request_id == request_id,
+            email_outbox.c.status == OutboxStatus.SENT.value,
+        )
+        .order_by(email_outbox.c.id)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [SentEmail(row.to_address, row.sent_at) for row in rows]

@@ -31,13 +31,13 @@ from linker_tui.matching.keys import (
     typed_last_name_keys,
 )
 from linker_tui.matching.patients import (
-    MatchLevel,
     PatientRanking,
     PatientRecord,
     ScoredPatient,
     TypedIdentity,
     rank_patients,
 )
+from linker_tui.store.enums import MatchLevel
 
 __all__ = [
     "Agreement",

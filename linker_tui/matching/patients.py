@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from enum import StrEnum
 from functools import lru_cache
 
 from linker_tui.matching.evidence import (
@@ -43,6 +42,7 @@ from linker_tui.matching.weights import (
     Pattern,
     probabilities,
 )
+from linker_tui.store.enums import MatchLevel
 
 # A best candidate needs at least this probability (and the hard guards) to be exact.
 P_EXACT = 0.99
@@ -70,14 +70,6 @@ class PatientRecord:
     birthdate: date | None = None
     email: str = ""
     phones: tuple[str, ...] = ()
-
-
-class MatchLevel(StrEnum):
-    """How sure the matcher is about a request's patient."""
-
-    EXACT = "exact"  # one patient, decided
-    POSSIBLE = "possible"  # candidates for staff to choose from
-    NONE = "none"  # nobody resembles the typed identity
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,38 @@
 """The read side of the request list: pages of rows, counts per state, one request's detail.
 
-Every query is paged and index-backed, so the list stays fast with 10,000 open requests."""
+Every query is paged and index-backed, so the list stays fast with 10,000 open requests.
+The list's pages and counts are read with SQLAlchemy Core on the tables
+(:mod:`linker_tui.store.tables`): the first page is shown before the ORM is imported.
+The detail pane reads the ORM objects of the patient and the linked appointment."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import Select
 
-from linker_tui.matching.request_match import (
+from linker_tui.read.filter import text_condition
+from linker_tui.read.match_hints import (
     exact_appointment_clause,
     linked_elsewhere_clause,
     request_patient_status,
 )
-from linker_tui.read.filter import text_condition
 from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
-from linker_tui.store.db import read_session
 from linker_tui.store.enums import BOOKABLE_STATUSES, RequestState
-from linker_tui.store.models import (
-    Appointment,
-    AuditEvent,
-    OnlineRequest,
-    Patient,
-    Provider,
-    SyncRun,
-)
 from linker_tui.store.search import open_requests
+from linker_tui.store.tables import (
+    appointment,
+    audit_event,
+    online_request,
+    provider,
+    provider_name,
+    sync_run,
+    typed_name,
+)
 
 PAGE_SIZE = 100
 
@@ -57,7 +58,7 @@ class RequestPage:
 def _filtered(query: ListQuery, connection: sa.Connection) -> sa.ColumnElement[bool]:
     """The rows the list holds: the open ones (unless handled ones are shown) that match
     the filter text (:mod:`linker_tui.read.filter`)."""
-    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    table = online_request
     states = sa.true() if query.show_handled else open_requests(table.c.state)
     if not query.text.strip():
         return states
@@ -69,8 +70,7 @@ def _filtered(query: ListQuery, connection: sa.Connection) -> sa.ColumnElement[b
 
 
 def _count(connection: sa.Connection, where: sa.ColumnElement[bool]) -> int:
-    table = OnlineRequest.__table__  # type: ignore[attr-defined]
-    statement = sa.select(sa.func.count()).select_from(table).where(where)
+    statement = sa.select(sa.func.count()).select_from(online_request).where(where)
     return int(connection.execute(statement).scalar_one())
 
 
@@ -96,16 +96,23 @@ def request_page(
     (whether staff will be asked "Is this the same patient?"): requests are ranked on
     arrival, and ones never ranked by the sync
     (:func:`linker_tui.matching.patient_search.rank_unranked`), never here."""
-    with read_session(engine) as session:
-        where = _filtered(query, session.connection())
-        total = _count(session.connection(), where) if counted else None
+    with engine.connect() as connection:
+        where = _filtered(query, connection)
+        total = _count(connection, where) if counted else None
         if total is not None:  # past the end (rows went meanwhile): the last page
             offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
-        found = session.exec(_page_statement(where, offset, _day_start(now, tz))).all()
-        rows = tuple(
-            _row(request, provider, str(kind), int(count or 0))
-            for request, provider, kind, count in found
+        # Pick the page's ids first, so the per-row match hints are computed for 100
+        # rows, not for every row before sorting.
+        page_ids = (
+            sa.select(online_request.c.id)
+            .where(where)
+            .order_by(online_request.c.received_at, online_request.c.id)
+            .offset(offset)
+            .limit(PAGE_SIZE)
+            .scalar_subquery()
         )
+        statement = _rows_statement(online_request.c.id.in_(page_ids), _day_start(now, tz))
+        rows = tuple(_row(found) for found in connection.execute(statement))
     return RequestPage(rows=rows, offset=offset, total=total)
 
 
@@ -114,38 +121,40 @@ def _day_start(now: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
 
 
-def _page_statement(
-    where: sa.ColumnElement[bool], offset: int, today: datetime
-) -> Select[OnlineRequest, Provider, str, int]:
-    """The page's requests with their requested provider, their exact kind ("exact
+def _rows_statement(which: sa.ColumnElement[bool], today: datetime) -> sa.Select[Any]:
+    """The requests ``which`` selects, in the list's order, with what a row shows: the
+    request's columns, its requested provider's name parts, its exact kind ("exact
     match", "duplicate" or "") and how many bookable appointments from ``today`` on."""
-    # Pick the page's ids first, so the per-row match hints are computed for 100 rows,
-    # not for every row before sorting.
-    page_ids = (
-        select(OnlineRequest.id)
-        .where(where)
-        .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
-        .offset(offset)
-        .limit(PAGE_SIZE)
-        .scalar_subquery()
-    )
-    requested = aliased(Provider)
+    requested = provider.alias("requested")
     upcoming = (
-        select(sa.func.count())
-        .select_from(Appointment)
+        sa.select(sa.func.count())
+        .select_from(appointment)
         .where(
-            Appointment.patient_id == OnlineRequest.patient_id,
-            col(Appointment.status).in_(BOOKABLE_STATUSES),
-            col(Appointment.start) >= today,
+            appointment.c.patient_id == online_request.c.patient_id,
+            appointment.c.status.in_(BOOKABLE_STATUSES),
+            appointment.c.start >= today,
         )
         .scalar_subquery()
     )
     return (
-        select(OnlineRequest, requested, _exact_kind().label("exact"), upcoming.label("upcoming"))
-        .join(requested, col(OnlineRequest.requested_provider_id) == requested.id, isouter=True)
-        .where(col(OnlineRequest.id).in_(page_ids))
-        .order_by(col(OnlineRequest.received_at), col(OnlineRequest.id))
+        sa.select(
+            online_request,
+            *(requested.c[name].label(f"provider_{name}") for name in _PROVIDER_NAME),
+            _exact_kind().label("exact"),
+            upcoming.label("upcoming"),
+        )
+        .join(
+            requested,
+            online_request.c.requested_provider_id == requested.c.id,
+            isouter=True,
+        )
+        .where(which)
+        .order_by(online_request.c.received_at, online_request.c.id)
     )
+
+
+_PROVIDER_NAME = ("id", "title", "first_name", "last_name", "abbr", "pms_id")
+"""The requested provider's columns a row's provider name is made of."""
 
 
 def _exact_kind() -> sa.ColumnElement[str]:
@@ -153,51 +162,52 @@ def _exact_kind() -> sa.ColumnElement[str]:
     appointment of the request's patient is already linked to another request: what
     Accept offers to close as a duplicate) or ``""`` (none)."""
     exact = (
-        Appointment.patient_id == OnlineRequest.patient_id,
+        appointment.c.patient_id == online_request.c.patient_id,
         exact_appointment_clause(),
-        col(Appointment.status).in_(BOOKABLE_STATUSES),
+        appointment.c.status.in_(BOOKABLE_STATUSES),
     )
-    free = select(Appointment.id).where(*exact, ~linked_elsewhere_clause()).exists()
+    free = sa.select(appointment.c.id).where(*exact, ~linked_elsewhere_clause()).exists()
     return sa.case(
         (free, "exact match"),
-        (select(Appointment.id).where(*exact).exists(), "duplicate"),
+        (sa.select(appointment.c.id).where(*exact).exists(), "duplicate"),
         else_="",
     )
 
 
-def _match_hint(request: OnlineRequest, exact: str, upcoming: int) -> str:
+def _match_hint(request: sa.Row[Any]) -> str:
     if request.attention:
         # Text, not only colour: the sync flagged the request for staff.
-        return "! appt changed" if request.state == RequestState.LINKED.value else "! can link now"
-    if request.state == RequestState.LINKED.value:
+        return "! appt changed" if request.state is RequestState.LINKED else "! can link now"
+    if request.state is RequestState.LINKED:
         return "linked"
     if request.patient_id is None:
         return request_patient_status(request)
-    if exact:
-        return exact
+    if request.exact:
+        return str(request.exact)
+    upcoming = int(request.upcoming or 0)
     if upcoming:
         return f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
     return "nothing scheduled"
 
 
-def _row(
-    request: OnlineRequest,
-    provider: Provider | None,
-    exact: str,
-    upcoming: int,
-) -> RequestRow:
-    assert request.id is not None
+def _row(request: sa.Row[Any]) -> RequestRow:
+    """A row of :func:`_rows_statement` as the list shows it."""
+    named = request.provider_id is not None
     return RequestRow(
         id=request.id,
         external_id=request.external_id,
         received_at=request.received_at,
-        typed_name=request.typed_name,
+        typed_name=typed_name(request.typed_first_name, request.typed_last_name),
         requested_start=request.requested_start,
-        requested_provider_name=provider.display_name if provider else "",
+        requested_provider_name=provider_name(
+            *(getattr(request, f"provider_{name}") for name in _PROVIDER_NAME[1:])
+        )
+        if named
+        else "",
         reason=request.reason,
         state=RequestState(request.state),
         patient_id=request.patient_id,
-        match_hint=_match_hint(request, exact, upcoming),
+        match_hint=_match_hint(request),
         patient_status=request_patient_status(request),
         version=request.version,
         attention=request.attention,
@@ -219,33 +229,36 @@ class ChangeStamp:
 def change_stamp(engine: Engine) -> ChangeStamp:
     """One small, index-backed query: every decision is audited (``audit_event`` ids only
     grow), new requests change the count, a sync run adds or finishes a ``sync_run`` row."""
-    newest_run = select(sa.func.max(SyncRun.id)).scalar_subquery()
+    newest_run = sa.select(sa.func.max(sync_run.c.id)).scalar_subquery()
     statement = sa.select(
-        select(sa.func.max(AuditEvent.id)).scalar_subquery(),
-        select(sa.func.count()).select_from(OnlineRequest).scalar_subquery(),
-        select(sa.func.max(OnlineRequest.received_at)).scalar_subquery(),
+        sa.select(sa.func.max(audit_event.c.id)).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(online_request).scalar_subquery(),
+        sa.select(sa.func.max(online_request.c.received_at)).scalar_subquery(),
         newest_run,
-        select(SyncRun.status).where(SyncRun.id == newest_run).scalar_subquery(),
+        sa.select(sync_run.c.status).where(sync_run.c.id == newest_run).scalar_subquery(),
     )
-    with read_session(engine) as session:
-        audit, requests, received, run, status = session.execute(statement).one()
+    with engine.connect() as connection:
+        audit, requests, received, run, status = connection.execute(statement).one()
     return ChangeStamp(int(audit or 0), int(requests or 0), received, int(run or 0), status or "")
 
 
 def state_counts(engine: Engine) -> dict[RequestState, int]:
     """How many requests are in each state."""
-    with read_session(engine) as session:
-        rows = session.exec(
-            select(OnlineRequest.state, sa.func.count()).group_by(col(OnlineRequest.state))
-        ).all()
+    state = online_request.c.state
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(state, sa.func.count()).group_by(state)).all()
     counts = dict.fromkeys(RequestState, 0)
-    for state, count in rows:
-        counts[RequestState(state)] = count
+    for found, count in rows:
+        counts[RequestState(found)] = count
     return counts
 
 
 def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime) -> RequestDetail:
-    """Everything about one request, for the detail pane."""
+    """Everything about one request, for the detail pane: its list row (the list's own
+    statement) and what only the pane shows."""
+    from linker_tui.store.db import read_session
+    from linker_tui.store.models import Appointment, OnlineRequest, Patient, Provider
+
     with read_session(engine) as session:
         request = session.get(OnlineRequest, request_id)
         if request is None:
@@ -253,10 +266,12 @@ def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime)
         patient = session.get(Patient, request.patient_id) if request.patient_id else None
         linked = None
         if request.linked_appointment_id is not None:
-            appointment = session.get(Appointment, request.linked_appointment_id)
-            if appointment is not None:
-                linked = appointment_view(appointment, _provider(session, appointment.provider_id))
-        row = request_page_row(session, request, tz, now)
+            found = session.get(Appointment, request.linked_appointment_id)
+            if found is not None:
+                by = session.get(Provider, found.provider_id) if found.provider_id else None
+                linked = appointment_view(found, by)
+        statement = _rows_statement(online_request.c.id == request_id, _day_start(now, tz))
+        row = _row(session.connection().execute(statement).one())
         return RequestDetail(
             row=row,
             typed_birthdate=request.typed_birthdate,
@@ -271,31 +286,3 @@ def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime)
             decided_by=request.decided_by,
             decided_at=request.decided_at,
         )
-
-
-def request_page_row(
-    session: Session, request: OnlineRequest, tz: ZoneInfo, now: datetime
-) -> RequestRow:
-    """The list row of one request, with its match hint."""
-    base = (
-        select(sa.func.count())
-        .select_from(Appointment)
-        .where(
-            Appointment.patient_id == request.patient_id,
-            col(Appointment.status).in_(BOOKABLE_STATUSES),
-        )
-    )
-    exact = session.exec(select(_exact_kind()).where(col(OnlineRequest.id) == request.id)).one()
-    upcoming = session.exec(base.where(col(Appointment.start) >= _day_start(now, tz))).one()
-    provider = _provider(session, request.requested_provider_id)
-    return _row(request, provider, str(exact), upcoming)
-
-
-def _provider(session: Session, provider_id: int | None) -> Provider | None:
-    return session.get(Provider, provider_id) if provider_id is not None else None
-
-
-def providers(engine: Engine) -> list[Provider]:
-    """All providers, by name."""
-    with read_session(engine) as session:
-        return list(session.exec(select(Provider).order_by(col(Provider.last_name))).all())

@@ -7,10 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from linker_tui.matching import Difference, Evidence, MatchLevel
 from linker_tui.store.enums import RequestState
-from linker_tui.store.models import Appointment, Provider
+
+if TYPE_CHECKING:  # annotations only: the list's first page imports neither
+    from linker_tui.matching import Difference, Evidence, MatchLevel
+    from linker_tui.store.models import Appointment, Provider
 
 
 @dataclass(frozen=True)

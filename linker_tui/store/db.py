@@ -1,4 +1,4 @@
-"""Database engine, sessions and schema, for SQLite (the embedded default) and PostgreSQL."""
+"""Database engine and sessions, for SQLite (the embedded default) and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,17 +7,18 @@ import socket
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session
 
 from linker_tui.common.clock import Clock
 from linker_tui.common.files import private_file, private_folder
 from linker_tui.common.outage import watch
-from linker_tui.store import models  # noqa: F401  (models registers the tables)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 _WRITE = "linker_write"
 
@@ -114,7 +115,10 @@ def _configure_sqlite(engine: Engine, busy: float) -> None:
 
 @contextmanager
 def read_session(engine: Engine) -> Iterator[Session]:
-    """A session for reading; objects stay usable after it closes."""
+    """A session for reading; objects stay usable after it closes. (The ORM is imported
+    on the first session: the request list's first page is read with Core.)"""
+    from sqlmodel import Session
+
     with Session(engine, expire_on_commit=False) as session:
         yield session
 
@@ -126,6 +130,8 @@ def write_session(engine: Engine) -> Iterator[Session]:
     On SQLite it starts with ``BEGIN IMMEDIATE`` so a read-then-write cannot fail with
     "database is locked" halfway; on PostgreSQL callers lock rows with ``FOR UPDATE``.
     """
+    from sqlmodel import Session
+
     bind = engine.execution_options(**{_WRITE: True})
     with Session(bind, expire_on_commit=False) as session, session.begin():
         yield session

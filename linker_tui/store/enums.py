@@ -1,6 +1,7 @@
-"""The stored vocabularies: an appointment's status, a request's state, an email's and a
-sync run's status. Plain enums (no SQLAlchemy), so what only shows them needs not load the
-ORM; :mod:`linker_tui.store.models` types its columns with them."""
+"""The stored vocabularies: an appointment's status, a request's state and its patient
+match level, an email's and a sync run's status. Plain enums (no SQLAlchemy), so what
+only shows them needs not load the ORM; :mod:`linker_tui.store.tables` types its
+columns with them."""
 
 from __future__ import annotations
 
@@ -53,6 +54,15 @@ _STATE_LABELS = {
 }
 
 OPEN_STATES = tuple(s.value for s in RequestState if s.open)
+
+
+class MatchLevel(StrEnum):
+    """How sure the matcher is about a request's patient (stored on the request as
+    ``patient_match_level``, "" when never ranked)."""
+
+    EXACT = "exact"  # one patient, decided
+    POSSIBLE = "possible"  # candidates for staff to choose from
+    NONE = "none"  # nobody resembles the typed identity
 
 
 class OutboxStatus(StrEnum):

@@ -33,14 +33,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel, col, select
+from sqlmodel import col, select
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
+from linker_tui.store import tables
 from linker_tui.store.db import db_now, read_session, write_session
 from linker_tui.store.models import JobLease
 
-_TABLE = SQLModel.metadata.tables[JobLease.__tablename__]
+_TABLE = tables.job_lease
 
 
 def lease_ttl(interval: float) -> timedelta:

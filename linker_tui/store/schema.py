@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlmodel import SQLModel
 
-import linker_tui.store.models  # noqa: F401  (registers the tables on the metadata)
 from linker_tui.common.outage import DatabaseUnavailable
 from linker_tui.store import search
 from linker_tui.store.search import is_search_object
+from linker_tui.store.tables import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -196,7 +195,7 @@ def schema_differences(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         opts = {"compare_type": True, "include_name": include_name}
         context = MigrationContext.configure(connection, opts=opts)
-        return list(compare_metadata(context, SQLModel.metadata))
+        return list(compare_metadata(context, metadata))
 
 
 def ensure_schema(engine: Engine, *, auto_upgrade: bool) -> None:
@@ -259,7 +258,7 @@ def create_schema(engine: Engine) -> None:
 
 def create_schema_tables(engine: Engine) -> None:
     """Missing tables and indexes, and the audit trail's append-only guard."""
-    SQLModel.metadata.create_all(engine)
+    metadata.create_all(engine)
     statements = _AUDIT_GUARD_SQLITE if engine.dialect.name == "sqlite" else []
     if engine.dialect.name == "postgresql":
         statements = _AUDIT_GUARD_POSTGRES
@@ -277,6 +276,6 @@ def drop_schema(engine: Engine) -> None:
     with engine.begin() as conn:  # the search index is no table of the models
         for statement in search.drop_statements(engine.dialect.name):
             conn.exec_driver_sql(statement)
-    SQLModel.metadata.drop_all(engine)
+    metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {VERSION_TABLE}")

@@ -1,18 +1,23 @@
-"""The read side of the sync, for the status line, the runs screen and the CLI."""
+"""The read side of the sync, for the status line, the runs screen and the CLI.
+
+Light to import (the list's screens name :class:`SyncStatus` before the first rows): the
+ORM is imported by the reads, which come after."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
-from sqlmodel import col, func, select
 
 from linker_tui.store.db import read_session
 from linker_tui.store.enums import RequestState, SyncRunStatus
-from linker_tui.store.models import OnlineRequest, SyncProblem, SyncRun
 from linker_tui.sync.summary import SyncSummary
+
+if TYPE_CHECKING:
+    from linker_tui.store.models import SyncRun
 
 # A run still "running" after this long was cut off (process killed): not shown as running.
 _STALE_RUN = timedelta(hours=1)
@@ -55,6 +60,10 @@ class SyncStatus:
 
 def latest_runs(engine: Engine, n: int = 50) -> list[SyncSummary]:
     """The newest ``n`` runs, newest first."""
+    from sqlmodel import col, select
+
+    from linker_tui.store.models import SyncRun
+
     with read_session(engine) as session:
         rows = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(n)).all()
         return [SyncSummary.from_row(r) for r in rows]
@@ -62,6 +71,10 @@ def latest_runs(engine: Engine, n: int = 50) -> list[SyncSummary]:
 
 def sync_problems(engine: Engine, run_id: int, limit: int = 1_000) -> list[SyncProblemView]:
     """The problems a run stored (at most ``limit``), in file and line order."""
+    from sqlmodel import col, select
+
+    from linker_tui.store.models import SyncProblem
+
     with read_session(engine) as session:
         rows = session.exec(
             select(SyncProblem)
@@ -74,6 +87,10 @@ def sync_problems(engine: Engine, run_id: int, limit: int = 1_000) -> list[SyncP
 
 def last_successful_sync(engine: Engine) -> SyncSummary | None:
     """The newest run that ended ok, or None."""
+    from sqlmodel import col, select
+
+    from linker_tui.store.models import SyncRun
+
     with read_session(engine) as session:
         row = session.exec(
             select(SyncRun)
@@ -86,6 +103,10 @@ def last_successful_sync(engine: Engine) -> SyncSummary | None:
 
 def sync_status(engine: Engine, now: datetime) -> SyncStatus:
     """Everything the status line needs, in one short read."""
+    from sqlmodel import col, func, select
+
+    from linker_tui.store.models import OnlineRequest, SyncRun
+
     with read_session(engine) as session:
         latest = session.exec(select(SyncRun).order_by(col(SyncRun.id).desc()).limit(5)).all()
         running = any(
@@ -125,6 +146,10 @@ def _read_data(run: SyncRun) -> bool:
 
 def _refused_before(engine: Engine, latest: Sequence[SyncRun]) -> int:
     """The problems of the newest ok run that read data, older than ``latest``."""
+    from sqlmodel import col, select
+
+    from linker_tui.store.models import SyncRun
+
     if not latest:
         return 0
     oldest = min(r.id for r in latest if r.id is not None)

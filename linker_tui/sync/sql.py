@@ -13,9 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlmodel import SQLModel
 
-from linker_tui.store.models import UTCDateTime
+from linker_tui.store.tables import UTCDateTime, metadata
 from linker_tui.sync.control import StopFlag
 
 Convert = Callable[[Any], Any]
@@ -23,7 +22,7 @@ Convert = Callable[[Any], Any]
 
 def written_columns(table: str) -> tuple[str, ...]:
     """The columns a sync writes to ``table``: all but its generated primary key."""
-    return tuple(c.name for c in SQLModel.metadata.tables[table].columns if not c.primary_key)
+    return tuple(c.name for c in metadata.tables[table].columns if not c.primary_key)
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ class RunSql:
         """The insert and the upsert of the columns a sync writes to table ``name`` (the
         upsert updates a row only where a column differs, so its row count says what was
         written), made by SQLAlchemy from the table's metadata for this dialect."""
-        table = SQLModel.metadata.tables[name]
+        table = metadata.tables[name]
         columns = written_columns(name)
         dialect = self.conn.dialect
         if not dialect.positional:  # executemany with tuples: "%s" placeholders

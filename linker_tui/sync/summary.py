@@ -7,9 +7,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from linker_tui.store.enums import SyncRunStatus
-from linker_tui.store.models import SyncRun
+
+if TYPE_CHECKING:
+    from linker_tui.store.models import SyncRun
 
 
 @dataclass(frozen=True)

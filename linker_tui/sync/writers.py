@@ -11,10 +11,10 @@ from operator import is_
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 from linker_tui.ingest.pms_export import PatientRow, ProviderRow
 from linker_tui.matching import patient_keys
+from linker_tui.store.tables import metadata
 from linker_tui.sync.connector import TableChanges
 from linker_tui.sync.sql import Convert, RunSql, written_columns
 
@@ -113,7 +113,7 @@ def indexes_rebuilt(sql: RunSql, table: str, new: int, existing: int) -> Iterato
     if not sql.sqlite or new < sql.rebuild_indexes_over or new < 4 * existing:
         yield
         return
-    indexes = list(SQLModel.metadata.tables[table].indexes)
+    indexes = list(metadata.tables[table].indexes)
     for index in indexes:
         sql.conn.exec_driver_sql(f"DROP INDEX IF EXISTS {sql.quote(str(index.name))}")
     yield

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from linker_tui.matching import Difference
 from linker_tui.read.views import AppointmentView
 from linker_tui.store.enums import RequestState
+
+if TYPE_CHECKING:
+    from linker_tui.matching import Difference
 
 _STATE_SHORT = {
     RequestState.PENDING: "pending",
@@ -16,7 +19,6 @@ _STATE_SHORT = {
     RequestState.REJECTED: "rejected",
 }
 
-DIFFERENCE_ORDER = (Difference.DATE, Difference.TIME, Difference.PROVIDER)
 RANGE_DASH = "\u2013"
 """The en dash between the first and the last row shown (``rows 1 to 100``)."""
 DIFFERS = "≠"
@@ -70,7 +72,10 @@ def appointment_summary(appointment: AppointmentView, tz: ZoneInfo) -> str:
 
 def differences_text(differences: frozenset[Difference]) -> str:
     """``time, provider`` or ``same`` when nothing differs."""
-    named = [d.value for d in DIFFERENCE_ORDER if d in differences]
+    from linker_tui.matching import Difference  # matching is no part of the first rows
+
+    order = (Difference.DATE, Difference.TIME, Difference.PROVIDER)
+    named = [d.value for d in order if d in differences]
     return ", ".join(named) if named else "same"
 
 

@@ -51,7 +51,7 @@ DECISION_FIELDS = frozenset(
 """What a decision may change; ``decided_by``/``_at``, ``attention_at`` and ``version``
 follow from it (the same rules in ``linker_decide``)."""
 
-_TABLE = OnlineRequest.__table__  # type: ignore[attr-defined]
+_TABLE = OnlineRequest.__table__
 
 
 def on_server(bind: Engine | Session) -> bool:

@@ -76,14 +76,14 @@ def build(path: Path, today: datetime) -> datetime:
         asked += timedelta(days=1)
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(Provider.__table__),  # type: ignore[attr-defined]
+            sa.insert(Provider.__table__),
             [
                 {"pms_id": f"D{n}", "abbr": f"D{n}", "first_name": f, "last_name": last}
                 for n, (f, last) in enumerate((("Amelia", "Chen"), ("Ben", "Osei"), ("Jo", "Li")))
             ],
         )
         conn.execute(
-            sa.insert(Patient.__table__),  # type: ignore[attr-defined]
+            sa.insert(Patient.__table__),
             [_patient("WALKIN", "Walk", "In"), _patient("P2", "Mia", "Roy")],
         )
         rows: list[dict[str, object]] = []
@@ -100,9 +100,9 @@ def build(path: Path, today: datetime) -> datetime:
             _appointment("M1", 2, 1, (asked + timedelta(days=2)).astimezone(UTC)),
             _appointment("M2", 2, 2, (asked + timedelta(days=9)).astimezone(UTC)),
         ]
-        conn.execute(sa.insert(Appointment.__table__), rows)  # type: ignore[attr-defined]
+        conn.execute(sa.insert(Appointment.__table__), rows)
         conn.execute(
-            sa.insert(OnlineRequest.__table__),  # type: ignore[attr-defined]
+            sa.insert(OnlineRequest.__table__),
             [
                 _request("REQ-WALKIN", "Walk", "In", 1, asked, today - timedelta(hours=2)),
                 _request("REQ-MIA", "Mia", "Roy", 2, asked, today - timedelta(hours=1)),

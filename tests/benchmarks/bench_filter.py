@@ -137,7 +137,7 @@ def prefixes() -> list[str]:
 
 def _old_condition(text: str) -> sa.ColumnElement[bool]:
     """The filter before the search index: every word ``ILIKE '%word%'`` on five columns."""
-    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    table = OnlineRequest.__table__
     return sa.and_(
         table.c.state.in_(OPEN_STATES),
         *(sa.or_(*(table.c[c].ilike(f"%{w}%") for c in SEARCHED)) for w in filter_words(text)),
@@ -145,7 +145,7 @@ def _old_condition(text: str) -> sa.ColumnElement[bool]:
 
 
 def _queries(where: sa.ColumnElement[bool]) -> tuple[Any, Any]:
-    table = OnlineRequest.__table__  # type: ignore[attr-defined]
+    table = OnlineRequest.__table__
     total = sa.select(sa.func.count()).select_from(table).where(where)
     page = sa.select(table.c.id).where(where).order_by(table.c.received_at, table.c.id).limit(100)
     return total, page

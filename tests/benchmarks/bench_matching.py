@@ -112,7 +112,7 @@ def build(path: Path, patients: int, requests: int, seed: int = 11) -> tuple[flo
         )
     started = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(sa.insert(OnlineRequest.__table__), request_rows)  # type: ignore[attr-defined]
+        conn.execute(sa.insert(OnlineRequest.__table__), request_rows)
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
     load_requests = time.perf_counter() - started

@@ -92,7 +92,7 @@ def build(
     with engine.begin() as conn:
         _insert(
             conn,
-            Provider.__table__,  # type: ignore[attr-defined]
+            Provider.__table__,
             [
                 {
                     "pms_id": f"DOC{i}",
@@ -125,7 +125,7 @@ def build(
                     "no_email": False,
                 }
             )
-        _insert(conn, Patient.__table__, patient_rows)  # type: ignore[attr-defined]
+        _insert(conn, Patient.__table__, patient_rows)
         statuses = ["scheduled", "confirmed", "completed", "cancelled", "broken"]
         appointment_rows = []
         for i in range(1, appointments + 1):
@@ -147,7 +147,7 @@ def build(
                     "pms_updated_at": None,
                 }
             )
-        _insert(conn, Appointment.__table__, appointment_rows)  # type: ignore[attr-defined]
+        _insert(conn, Appointment.__table__, appointment_rows)
         future = [a for a in appointment_rows if a["status"] in ("scheduled", "confirmed")]
         request_rows = []
         for i in range(1, requests + 1):
@@ -183,7 +183,7 @@ def build(
                     "version": 1,
                 }
             )
-        _insert(conn, OnlineRequest.__table__, request_rows)  # type: ignore[attr-defined]
+        _insert(conn, OnlineRequest.__table__, request_rows)
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.commit()

@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.tui.world import World
 
 LATER = (
@@ -31,8 +29,15 @@ LATER = (
 )
 
 
-ORM = ("sqlmodel", "sqlalchemy.orm", "linker_tui.store.models")
-"""Not needed for the first page once it is read with SQLAlchemy Core (issue 14's plan)."""
+ORM = (
+    "sqlmodel",
+    "sqlalchemy.orm",
+    "linker_tui.store.models",
+    "linker_tui.matching",
+    "rapidfuzz",
+)
+"""The first page is read with SQLAlchemy Core (:mod:`linker_tui.store.tables`) and shows
+the patient rankings stored on the requests: neither the ORM nor the matcher is needed."""
 
 
 def _imported_at_first_rows(tmp_path: Path) -> set[str]:
@@ -61,12 +66,7 @@ def test_first_rows_need_no_scheduler_mail_or_sync_engine(world: World, tmp_path
     assert sorted(name for name in LATER if name in imported) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="every module on the first page's path still imports the ORM models "
-    "(docs/benchmarks.md, 'Launch → first request rows'): remove this mark when the first "
-    "page is read with SQLAlchemy Core",
-)
-def test_first_rows_need_no_orm(world: World, tmp_path: Path) -> None:
+def test_first_rows_need_no_orm_and_no_matching(world: World, tmp_path: Path) -> None:
     imported = _imported_at_first_rows(tmp_path)
     assert sorted(name for name in ORM if name in imported) == []
+    assert "linker_tui.read.queries" in imported  # through the one read path
