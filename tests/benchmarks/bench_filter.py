@@ -37,6 +37,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -57,6 +59,8 @@ from linker_tui.store.models import OnlineRequest
 from linker_tui.store.schema import create_schema, drop_schema
 from linker_tui.store.search import SEARCHED
 from linker_tui.tui.formatting import count
+from tests.benchmarks import filter_floor_app
+from tests.benchmarks.bench_ssh_bytes import ROOT, checkout
 from tests.benchmarks.build_db import build
 
 TZ = ZoneInfo("America/Toronto")
@@ -244,14 +248,18 @@ def _status(total: int, counted: bool = True) -> str:
     return f"rows 1\u2013{count(min(total, 100))} of {count(total) if counted else '…'} · open"
 
 
+TMUX = ("tmux", "-L", SESSION)
+"""A tmux server of its own: other sessions' benchmarks and tests start and stop theirs."""
+
+
 def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=True).stdout
+    return subprocess.run([*TMUX, *args], capture_output=True, text=True, check=True).stdout
 
 
-def _wait(condition: Callable[[str], bool], timeout: float = 30.0) -> float:
+def _wait(pane: str, condition: Callable[[str], bool], timeout: float = 30.0) -> float:
     start = time.monotonic()
     while True:
-        screen = _tmux("capture-pane", "-p", "-t", SESSION)
+        screen = _tmux("capture-pane", "-p", "-t", pane)
         if condition(screen):
             return time.monotonic() - start
         if time.monotonic() - start > timeout:
@@ -259,46 +267,108 @@ def _wait(condition: Callable[[str], bool], timeout: float = 30.0) -> float:
         time.sleep(0.002)
 
 
-def screen_times(
-    engine: Engine, config: Path, rounds: int
-) -> dict[str, list[tuple[float, float, float]]]:
-    """Per timed prefix, over the rounds: key → (typed text shown, list changed, count
-    shown). The list changes when its rows are drawn with the status ``rows 1-N of …``
-    (the filter's count follows in its own read) or with the count already there."""
-    totals = {text: request_count(engine, ListQuery(text=text)) for text in ["", *prefixes()]}
-    statuses = {text: _status(total) for text, total in totals.items()}
-    # this checkout's linker_tui, as the database part above
-    here, python = shlex.quote(os.getcwd()), shlex.quote(sys.executable)
-    env = f"env LINKER_CONFIG={shlex.quote(str(config))} TERM=xterm-256color"
-    command = f"cd {here} && {env} {python} -m linker_tui.cli.main"
-    subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
-    _tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "40", command)
-    found: dict[str, list[tuple[float, float, float]]] = {}
+@dataclass(frozen=True)
+class Pane:
+    """An app in a tmux pane (a session) of its own, and how to tell what it shows."""
+
+    name: str
+    command: str
+    ready: str
+    """On the screen with nothing typed (after start, and after the field is cleared)."""
+    listed: Callable[[str], tuple[str, ...]]
+    """Per text: the screen shows one of these once the list changed for it."""
+    counted: Callable[[str], str]
+    """Per text: the screen shows this once the list's count is there too."""
+    enter: str | None = None
+    """The key that gives the filter field the keys (None: it has them)."""
+    clear: str = "Escape"
+    """The key that clears the field."""
+
+
+def app_pane(name: str, totals: dict[str, int], config: Path, source: Path) -> Pane:
+    """The real ``linker-tui`` of the checkout ``source`` (its ``linker_tui`` first)."""
+    path, python = shlex.quote(str(source)), shlex.quote(sys.executable)
+    env = f"env LINKER_CONFIG={shlex.quote(str(config))} TERM=xterm-256color PYTHONPATH={path}"
+    return Pane(
+        name,
+        f"cd {path} && {env} {python} -m linker_tui.cli.main",
+        ready=_status(totals[""]),
+        listed=lambda text: (_status(totals[text], counted=False), _status(totals[text])),
+        counted=lambda text: _status(totals[text]),
+        enter="/",
+    )
+
+
+def floor_pane() -> Pane:
+    """The baseline: a filter field and a list changed in the key's own handler
+    (:mod:`tests.benchmarks.filter_floor_app`)."""
+    here, python = shlex.quote(str(ROOT)), shlex.quote(sys.executable)
+    return Pane(
+        "floor",
+        f"cd {here} && env TERM=xterm-256color {python} -m tests.benchmarks.filter_floor_app",
+        ready=filter_floor_app.READY,
+        listed=lambda text: (f"row 1: [{text}]",),
+        counted=lambda text: f"row 1: [{text}]",
+        clear="C-u",
+    )
+
+
+Times = dict[str, list[tuple[float, float, float]]]
+"""Per text typed, per time it was typed: key → (typed shown, list changed, count shown), s."""
+
+
+def _type(pane: Pane, words: str, timed: set[str], found: Times) -> None:
+    """Type ``words`` key by key in ``pane``, timing the keys that leave ``timed``."""
+    if pane.enter is not None:
+        _tmux("send-keys", "-t", pane.name, pane.enter)
+        _wait(pane.name, _shows("Clear filter"))  # the field has the keys
+    for n in range(1, len(words) + 1):
+        text = words[:n]
+        typed = re.compile(r"Filter:\s+" + re.escape(text) + r"\s")
+        _tmux("send-keys", "-l", "-t", pane.name, text[-1])
+        start = time.monotonic()
+        echo = _wait(pane.name, _matches(typed))
+        _wait(pane.name, _shows(*pane.listed(text)))
+        listed = time.monotonic() - start
+        _wait(pane.name, _shows(pane.counted(text)))
+        if text in timed:
+            found.setdefault(text, []).append((echo, listed, time.monotonic() - start))
+    _tmux("send-keys", "-t", pane.name, pane.clear)
+    _wait(pane.name, _shows(pane.ready))
+
+
+def timed_keys(totals: dict[str, int]) -> set[str]:
+    """The texts whose key changes the list's status (a key that leaves it as it was is
+    typed but not timed: nothing on the screen changes)."""
+    timed = set()
+    for words in WORDS:
+        previous = _status(totals[""])
+        for n in range(1, len(words) + 1):
+            status = _status(totals[words[:n]])
+            if status != previous:
+                timed.add(words[:n])
+            previous = status
+    return timed
+
+
+def screen_times(panes: list[Pane], totals: dict[str, int], rounds: int) -> dict[str, Times]:
+    """Per pane, per timed text, over the rounds: (typed shown, list changed, count shown).
+    The panes take turns word by word (each pane types every word of a round in turn),
+    so a change of load weighs on all of them alike."""
+    timed = timed_keys(totals)
+    found: dict[str, Times] = {pane.name: {} for pane in panes}
     try:
-        _wait(lambda screen: statuses[""] in screen)
+        for pane in panes:
+            _tmux("new-session", "-d", "-s", pane.name, "-x", "120", "-y", "40", pane.command)
+        for pane in panes:
+            _wait(pane.name, _shows(pane.ready))
         for _ in range(rounds):
             for words in WORDS:
-                _tmux("send-keys", "-t", SESSION, "/")
-                _wait(lambda screen: "Clear filter" in screen)  # the field has the keys
-                previous = statuses[""]
-                for n in range(1, len(words) + 1):
-                    text = words[:n]
-                    typed = re.compile(r"Filter:\s+" + re.escape(text) + r"\s")
-                    _tmux("send-keys", "-l", "-t", SESSION, text[-1])
-                    start = time.monotonic()
-                    total = totals[text]
-                    rows = (_status(total, counted=False), statuses[text])
-                    echo = _wait(_matches(typed))
-                    _wait(_shows(*rows))
-                    listed = time.monotonic() - start
-                    _wait(_shows(statuses[text]))
-                    if statuses[text] != previous:
-                        found.setdefault(text, []).append((echo, listed, time.monotonic() - start))
-                    previous = statuses[text]
-                _tmux("send-keys", "-t", SESSION, "Escape")  # clears the field
-                _wait(lambda screen: statuses[""] in screen)
+                for pane in panes:
+                    _type(pane, words, timed, found[pane.name])
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True, check=False)
+        for pane in panes:
+            subprocess.run([*TMUX, "kill-session", "-t", pane.name], capture_output=True)
     return found
 
 
@@ -313,10 +383,39 @@ def _config(workdir: Path, url: str) -> Path:
     return config
 
 
-def report(name: str, url: str, workdir: Path, rounds: int) -> None:
-    """Both measurements on one database."""
+def report(
+    name: str, url: str, workdir: Path, rounds: int, *, before: Path | None, database: bool
+) -> None:
+    """Both measurements on one database (the screen only unless ``database``)."""
     engine = make_engine(url)
-    print(f"\n== {name}: 100k requests, 10k open; load {os.getloadavg()[0]:.1f} ==")
+    print(f"\n== {name}: 100k requests, 10k open; load {_load()} ==")
+    totals = {text: request_count(engine, ListQuery(text=text)) for text in ["", *prefixes()]}
+    if database:
+        database_report(engine, rounds)
+    engine.dispose()
+    config = _config(workdir, url)
+    panes = [floor_pane(), app_pane("linker-tui", totals, config, ROOT)]
+    if before is not None:
+        panes.append(app_pane("before", totals, config, before))
+    print(f"screen (tmux 120x40, load {_load()}), median / p90 ms over keys and rounds:")
+    shown = screen_times(panes, totals, rounds)
+    lists: dict[str, float] = {}
+    for pane in panes:
+        print(f"  -- {pane.name}")
+        screen = _by_kind(shown[pane.name], totals)
+        for k, of_kind in screen.items():
+            print(f"  {k:6} " + _summary(of_kind))
+        every = [t for of_kind in screen.values() for t in of_kind["list changed"]]
+        lists[pane.name] = statistics.median(every)
+        print(f"  every key: list changed {lists[pane.name]:.1f} / {p90(every):.1f}")
+    for pane in panes[1:]:
+        ratio = lists[pane.name] / lists["floor"]
+        print(f"  {pane.name}: list changed (median) {ratio:.2f}x the floor's")
+    print(f"  target: list changed <= 30 ms per key; load after: {_load()}")
+
+
+def database_report(engine: Engine, rounds: int) -> None:
+    """The database's own times per key and by kind of word."""
     print("database, median ms per key: " + " | ".join(DB_COLUMNS))
     db = database_times(engine, rounds)
     by_kind: dict[str, list[list[float]]] = {k: [[] for _ in DB_COLUMNS] for k in KINDS}
@@ -330,26 +429,22 @@ def report(name: str, url: str, workdir: Path, rounds: int) -> None:
     print("database by kind, median / p90 ms over keys and rounds:")
     for k, columns in by_kind.items():
         print(f"  {k:6} " + _summary(dict(zip(DB_COLUMNS, columns, strict=True))))
-    print(f"screen (tmux, load {os.getloadavg()[0]:.1f}), median ms: typed shown | list | count")
-    shown = screen_times(engine, _config(workdir, url), rounds)
+
+
+def _by_kind(shown: Times, totals: dict[str, int]) -> dict[str, dict[str, list[float]]]:
+    """A pane's times (ms) by kind of word, per column (typed / list / count shown)."""
     screen: dict[str, dict[str, list[float]]] = {
         k: {"typed shown": [], "list changed": [], "count shown": []} for k in KINDS
     }
     for text, key_times in shown.items():
-        echo, changed, counted = ([t[i] * 1000 for t in key_times] for i in range(3))
-        of_kind = screen[kind(text, db[text][0])]
-        of_kind["typed shown"].extend(echo)
-        of_kind["list changed"].extend(changed)
-        of_kind["count shown"].extend(counted)
-        cells = " | ".join(f"{statistics.median(v):7.1f}" for v in (echo, changed, counted))
-        print(f"  {text!r:18} {cells}")
-    print("screen by kind, median / p90 ms over keys and rounds:")
-    for k, of_kind in screen.items():
-        print(f"  {k:6} " + _summary(of_kind))
-    lists = [t for of_kind in screen.values() for t in of_kind["list changed"]]
-    print(f"  worst key -> list changed: {max(lists):.1f} ms (target <= 30 ms)")
-    print(f"  load after: {os.getloadavg()[0]:.1f}")
-    engine.dispose()
+        of_kind = screen[kind(text, totals[text])]
+        for column, i in (("typed shown", 0), ("list changed", 1), ("count shown", 2)):
+            of_kind[column].extend(t[i] * 1000 for t in key_times)
+    return screen
+
+
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> None:
@@ -357,14 +452,23 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("bench-out"))
     parser.add_argument("--postgres", default=os.environ.get("LINKER_BENCH_POSTGRES_URL", ""))
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--before", help="also type in the app of this git ref (checked out in a temporary tree)"
+    )
+    parser.add_argument("--screen-only", action="store_true", help="skip the database's times")
     args = parser.parse_args()
     workdir = args.workdir.resolve()
     db = prepare_sqlite(workdir)
     os.environ.pop("NO_COLOR", None)
-    report("SQLite", f"sqlite:///{db}", workdir, args.rounds)
-    if args.postgres:
-        prepare_postgres(db, args.postgres)
-        report("PostgreSQL", args.postgres, workdir, args.rounds)
+    with ExitStack() as stack:
+        before = None if args.before is None else stack.enter_context(checkout(args.before))
+        database = not args.screen_only
+        report("SQLite", f"sqlite:///{db}", workdir, args.rounds, before=before, database=database)
+        if args.postgres:
+            prepare_postgres(db, args.postgres)
+            report(
+                "PostgreSQL", args.postgres, workdir, args.rounds, before=before, database=database
+            )
 
 
 if __name__ == "__main__":
