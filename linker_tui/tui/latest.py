@@ -1,4 +1,5 @@
-"""Reads that only the newest asker waits for: the request list's pages.
+"""Reads that only the newest asker waits for: the request list's pages; and the frames
+held from a filter key until its page is drawn.
 
 Staff typing in the filter ask for a page per key. A database query in a thread cannot
 be stopped, so :class:`LatestOnly` runs one at a time: a read asked for while one is in
@@ -11,7 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.timer import Timer
 
 T = TypeVar("T")
 
@@ -48,3 +54,44 @@ class LatestOnly(Generic[T]):
             self._running = None
         if not future.cancelled():
             future.exception()  # retrieved here: a dropped read's error is not logged
+
+
+class FrameHold:
+    """Holds the app's frames from a key until what it changes is drawn, for at most
+    ``limit`` seconds: a filter key's typed character and the list it asks for reach the
+    terminal in one frame, not the character first and the list a frame (or more) later.
+
+    Held with Textual's ``App.batch_update`` (no frame is drawn while it lasts); released
+    by :meth:`release` or by the limit, whichever comes first. Holding again while held
+    keeps the first limit: fast typing never holds the frames longer than ``limit``."""
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._batch: AbstractContextManager[None] | None = None
+        self._app: App[object] | None = None
+        self._timer: Timer | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether the frames are held now."""
+        return self._batch is not None
+
+    def hold(self, app: App[Any]) -> None:
+        """Hold the frames (until :meth:`release` or the limit; not at all without one)."""
+        if self._batch is not None or self.limit <= 0:
+            return
+        self._app = app
+        self._batch = app.batch_update()
+        self._batch.__enter__()
+        self._timer = app.set_timer(self.limit, self.release, name="frame-hold")
+
+    def release(self) -> None:
+        """Let the frames be drawn again (the next one shows everything since the hold)."""
+        batch, app, timer = self._batch, self._app, self._timer
+        self._batch = self._app = self._timer = None
+        if timer is not None:
+            timer.stop()
+        if batch is None or app is None:
+            return
+        batch.__exit__(None, None, None)
+        app.screen.check_idle()  # the screen draws what changed meanwhile

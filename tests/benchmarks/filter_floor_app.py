@@ -2,9 +2,9 @@
 list that changes on each key, run as staff would run a Textual app:
 ``python -m tests.benchmarks.filter_floor_app``.
 
-A ``Filter:`` label with a compact input field and a fixed word after it, and under it a list of 36 lines (a
-``Static`` of the list's height, updated without a layout pass) that starts
-``row 1: [<typed text>]``. The list changes in the key's own handler: no database, no
+A ``Filter:`` label with a compact input field and a fixed word after it, and under
+it a list of 36 lines (a ``Static`` of the list's height, updated without a layout pass)
+that starts ``row 1: [<typed text>]``. The list changes in the key's own handler: no database, no
 thread, nothing of linker-tui. Key → list changed here is what Textual and the terminal
 cost for any key that changes a list.
 """

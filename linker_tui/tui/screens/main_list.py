@@ -178,16 +178,32 @@ class ListScreen(Screen[None]):
             keep_index=keep_index,
         )
         self._show_page_status()
-        self._set_current(self.table.current_row())
+        self._update_bindings()
         if not self._first_page_shown:
             self._first_page_shown = True
             self.post_message(FirstPageShown())
+        # The rows go out in the next frame with the typed text; the detail and count
+        # reads start after it (their threads would share the GIL with the frame).
+        self.top_bar.filter_field.frames.release()
+        await self._frame_drawn()
+        self._set_current(self.table.current_row())
         if loaded.page.total is None:
             total = await self._counts.run(partial(self.services.request_count, query))
             if total is not None and query == self.list_query:
                 self.page_total = total
                 self._show_page_status()
                 self._update_bindings()
+
+    async def _frame_drawn(self) -> None:
+        """Return once the screen has drawn what changed so far."""
+        drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def mark() -> None:
+            if not drawn.done():
+                drawn.set_result(None)
+
+        self.call_after_refresh(mark)
+        await drawn
 
     def _fetch(self, query: ListQuery, offset: int, counts: bool) -> _Loaded:
         services = self.services
@@ -216,7 +232,7 @@ class ListScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_offset > 0 or self._more():
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        self.top_bar.show_status(status)
+        self.top_bar.show_status(status, keep_width=self.page_total is None)
 
     def _more(self) -> bool:
         """Whether a next page exists (while counting: whether this page is full)."""

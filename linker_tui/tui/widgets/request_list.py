@@ -151,8 +151,10 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         """A page has been shown (until then the list says it is loading)."""
         self.cursor_row = 0
         self._widths: dict[str, int] = {}
-        self._lines: list[str] = []
-        """Each row's text, cells cut and padded to the column widths."""
+        self._specs: tuple[ColumnSpec, ...] = ()
+        self._lines: list[str | None] = []
+        """Each row's text, cells cut and padded to the column widths (None: not made
+        yet; a row's text is made when it is first drawn or compared)."""
         self._header = ""
         self._layout_width = -1
         """The width the columns were fitted to (-1: not yet, or the rows changed)."""
@@ -182,7 +184,8 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         ``keep_index`` (the owner reads the new current row itself).
 
         When only some rows' text changed (a sync that changed little or nothing), only
-        those rows are drawn again, not the whole list."""
+        those rows are drawn again, not the whole list; only the rows in view are
+        compared (and their text made: the others' when they come into view)."""
         was = (self.loaded, self.show_state, self._header, self._lines)
         self.rows_shown = tuple(rows)
         self.show_state = show_state
@@ -199,8 +202,10 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
             and header == self._header
             and (len(lines) == len(self._lines))
         ):
-            for row, (old, new) in enumerate(zip(lines, self._lines, strict=True)):
-                if old != new:
+            top = round(self.scroll_y)
+            for row in range(top, min(top + self.body_height(), len(lines))):
+                old = lines[row]
+                if old is None or old != self._line(row):
                     self._refresh_row(row)
         else:
             self._fit_scrolling()
@@ -251,25 +256,31 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         return max(1, self.scrollable_content_region.height - 1)
 
     def _layout(self) -> None:
-        """Fit the columns to the width; prepare the header and each row's text (again
-        only when the rows or the width changed; drawing only, no refresh)."""
+        """Fit the columns to the width and prepare the header; the rows' text is made
+        when drawn (again only when the rows or the width changed; no refresh)."""
         width = self.size.width
         if width == self._layout_width:
             return
         self._layout_width = width
-        specs = self.columns
+        self._specs = specs = self.columns
         self._widths = fit_widths(specs, max(0, width - SCROLLBAR))
-        widths = [self._widths[spec.key] + GAP for spec in specs]
         self._header = "".join(
-            set_cell_size(spec.label, width) for spec, width in zip(specs, widths, strict=True)
+            set_cell_size(spec.label, self._widths[spec.key] + GAP) for spec in specs
         )
-        self._lines = [
-            "".join(
-                set_cell_size(text.plain, width)
-                for text, width in zip(self._cells(row, specs), widths, strict=True)
+        self._lines = [None] * len(self.rows_shown)
+
+    def _line(self, index: int) -> str:
+        """Row ``index``'s text, its cells cut and padded to the column widths."""
+        text = self._lines[index]
+        if text is None:
+            specs = self._specs
+            cells = self._cells(self.rows_shown[index], specs)
+            text = "".join(
+                set_cell_size(cell.plain, self._widths[spec.key] + GAP)
+                for cell, spec in zip(cells, specs, strict=True)
             )
-            for row in self.rows_shown
-        ]
+            self._lines[index] = text
+        return text
 
     def _fit_scrolling(self) -> None:
         """The scrollable size: every row, under the header."""
@@ -356,7 +367,7 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         if not 0 <= index < len(self._lines):
             return Strip.blank(width, base)
         style = cursor if index == self.cursor_row else base
-        return Strip([Segment(self._lines[index], style)]).adjust_cell_length(width, style)
+        return Strip([Segment(self._line(index), style)]).adjust_cell_length(width, style)
 
     # ------------------------------------------------------------------ keys and mouse
     def action_cursor_up(self) -> None:

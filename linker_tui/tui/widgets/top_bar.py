@@ -4,21 +4,28 @@ filter field with which rows of how many the list shows."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.geometry import Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.widgets import Static
 
 from linker_tui.store.enums import RequestState
 from linker_tui.tui.formatting import count, state_short
+from linker_tui.tui.latest import FrameHold
 from linker_tui.tui.safe import SafeInput, line, one_line
 
 LABEL = "Filter:"
 FILTER_HINT = "/ to filter"
+HOLD = 0.03
+"""How long a filter key may hold the frames for its list (s): the typed character then
+shows with the list it asks for, in one frame, unless the page takes longer."""
 
 
 def counts_text(counts: Mapping[RequestState, int]) -> str:
@@ -41,8 +48,23 @@ class FilterInput(SafeInput):
         Binding("down", "leave(False)", "To the list", show=False, id="filter.to_list"),
     ]
 
+    virtual_size = Reactive(Size(0, 0), layout=False)
+    """As ``Input``'s, without a layout of the screen when it changes: ``Input`` sets it
+    to its text's width on every key, but the field's own size never follows its text
+    (one line, the width the status leaves), so the text scrolls within it all the same."""
+
     class Left(Message):
         """Staff leave the field for the list (Esc or ↓; Enter is ``Input.Submitted``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.frames = FrameHold(HOLD)
+        """Held from a change of the text until the list shows what it asked for (the
+        list's screen releases it)."""
+
+    def watch_value(self) -> None:
+        """A new text asks for a new list: hold the frames until it is drawn."""
+        self.frames.hold(self.app)
 
     def on_focus(self) -> None:
         """Once used, the field shows as a field (until then the line shows the hint)."""
@@ -121,6 +143,8 @@ class TopBar(Vertical):
         self.counts_shown = ""
         """The counts as shown (empty until the first page is loaded)."""
         self.status_text = ""
+        self._status_width = 0
+        """The status's width as shown (cells, with any padding)."""
         self.who_text = ""
         """The staff member signed in, as shown ("" when nobody)."""
         """The page status as shown ("rows 1\u2013100 of 159 · open")."""
@@ -135,6 +159,11 @@ class TopBar(Vertical):
             yield Static(Content(LABEL), id="filter-label")
             yield FilterInput(placeholder=FILTER_HINT, id="filter", compact=True)
             yield Static(id="page-status")
+
+    @property
+    def filter_field(self) -> FilterInput:
+        """The filter's input field."""
+        return self.query_one(FilterInput)
 
     def show_who(self, staff: str) -> None:
         """Who signed in at the desk, before the practice's name (``Bob Singh · Maple
@@ -152,9 +181,19 @@ class TopBar(Vertical):
             short = one_line(short_counts_text(counts))
             self.query_one("#counts-short", Static).update(Content(short))
 
-    def show_status(self, text: str) -> None:
-        """Which rows of how many are listed."""
+    def show_status(self, text: str, *, keep_width: bool = False) -> None:
+        """Which rows of how many are listed; ``keep_width``: a text shorter than the one
+        shown now is padded to its width (the count is still coming: the filter field,
+        whose width follows the status's, does not narrow and widen again meanwhile)."""
         text = one_line(text)
-        if text != self.status_text:
-            self.status_text = text
-            self.query_one("#page-status", Static).update(line(text))
+        if text == self.status_text:
+            return
+        self.status_text = text
+        shown = text
+        if keep_width:
+            shown += " " * (self._status_width - cell_len(text))
+        # a layout of the screen only when the status's width changes
+        width, self._status_width = self._status_width, cell_len(shown)
+        self.query_one("#page-status", Static).update(
+            line(shown), layout=width != self._status_width
+        )
