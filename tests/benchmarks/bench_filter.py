@@ -1,24 +1,31 @@
 """Benchmark: a key typed in the request list's filter → the changed list on screen, at
-100k requests (10k open), on SQLite and PostgreSQL; and the database's own query time
-beside it, against the old LIKE/ILIKE scan measured in the same run.
+100k requests (10k open), on SQLite and PostgreSQL, against the floor measured in the same
+run; and the database's own query time beside it, against the old LIKE/ILIKE scan.
 
 Run:  python -m tests.benchmarks.bench_filter [--workdir DIR] [--postgres URL] [--rounds N]
+          [--before REF] [--screen-only]
 
-1. The database, for every prefix of the typed words, --rounds runs each: the scan the
-   search replaced (every word ``ILIKE '%word%'`` on five columns; its page and count,
-   as a key read them before) as the baseline; the page's ids alone, as a key reads them
-   now (:mod:`linker_tui.read.filter`, its plan included), and the count read after the
-   page is drawn; and ``request_page`` whole, as a filter key asks for it (the page's
-   rows and hints too: what the list's worker thread waits for). Per prefix the median,
-   then by kind of word (short: 1-2 characters, no trigram; common: fills a page; rare)
-   the median and 90th percentile over keys and rounds.
-2. The screen: the real ``linker-tui`` in a tmux pane (120x40) on the same database;
-   ``/``, then the words key by key. After each key the pane is polled (``capture-pane
-   -p``) until the status line shows the count that prefix gives (keys whose count is
-   the same as the previous key's are typed but not timed: nothing on screen changes).
-   Beside it, in the same key presses, the time until the typed character shows in the
-   field (the terminal's and Textual's own floor for any key). By kind as above.
-   The load average is printed before and after.
+1. The database (unless --screen-only), for every prefix of the typed words, --rounds
+   runs each: the scan the search replaced (every word ``ILIKE '%word%'`` on five
+   columns; its page and count, as a key read them before) as the baseline; the page's
+   ids alone, as a key reads them now (:mod:`linker_tui.read.filter`, its plan
+   included), and the count read after the page is drawn; and ``request_page`` whole,
+   as a filter key asks for it (the page's rows and hints too: what the list's worker
+   thread waits for). Per prefix the median, then by kind of word (short: 1-2
+   characters, no trigram; common: fills a page; rare) the median and 90th percentile
+   over keys and rounds.
+2. The screen, in tmux panes of 120x40 (a tmux server of its own): the floor
+   (:mod:`tests.benchmarks.filter_floor_app`: a filter field and a list changed in the
+   key's own handler, nothing of linker-tui), the real ``linker-tui`` on the same
+   database, and with --before REF the ``linker-tui`` of that git ref (checked out in a
+   temporary worktree). The panes take turns word by word, so a change of load weighs on
+   them alike. In each: ``/`` (linker-tui), then the words key by key; after each key the
+   pane is polled (``capture-pane -p``) until the typed text shows in the field, then
+   until the list shows that prefix's rows (``rows 1-N of …`` or with the count), then
+   its count. Keys whose status is the same as the previous key's are typed but not
+   timed (nothing on screen changes). By kind as above, every key together, and the
+   ratio of each app's median to the floor's. The load average is printed before and
+   after.
 
 SQLite is built once into --workdir (100k requests of which 90% rejected, those whose
 patient is not known ranked as on arrival, without ANALYZE statistics, as the app's own
