@@ -58,7 +58,14 @@ def linked_elsewhere_clause() -> sa.ColumnElement[bool]:
     :attr:`linker_tui.read.views.AcceptCheck.duplicate_of` says for Accept), for list
     queries of appointments beside their request."""
     other = online_request.alias("other")
-    return sa.exists().where(
-        other.c.linked_appointment_id == appointment.c.id,
-        other.c.id != online_request.c.id,
+    # correlated to the request and the appointment of the queries around it, however
+    # deep: left to itself, SQLAlchemy correlates one level only and read every request
+    # a second time per row (a cross join: 0.5 s per page on PostgreSQL)
+    return (
+        sa.exists()
+        .where(
+            other.c.linked_appointment_id == appointment.c.id,
+            other.c.id != online_request.c.id,
+        )
+        .correlate_except(other)
     )
