@@ -3,7 +3,7 @@ records at a time, each record with the line it starts on.
 
 :class:`CsvLines` holds a file's bytes and where each physical line starts (lines end
 at ``\\n`` or ``\\r``, as the csv module counts them), with a 64-bit fingerprint of each
-line's bytes, computed before anything is decoded. A reader that knows which lines it
+line's bytes (XXH3), computed before anything is decoded. A reader that knows which lines it
 read before (the sync) hands the csv module only the lines that changed
 (:meth:`CsvLines.records` of a range); :func:`read_csv` reads them all.
 
@@ -21,12 +21,13 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-import sys
-import zlib
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate, chain, compress, repeat
+from itertools import chain, compress, repeat
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
 
 _CHUNK = 4_096  # records per chunk: small enough to stay in the CPU's cache
 _BLOCK = 1 << 20  # bytes split into lines at a time (the lines are not kept)
@@ -35,20 +36,12 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 _SENTINEL = "\0"  # after a range: NUL never reaches the csv module otherwise
 
 
+_xxh3 = xxhash.xxh3_64_intdigest
+
+
 def line_key(raw: bytes) -> int:
-    """The 64-bit fingerprint of some bytes (CRC-32 and Adler-32)."""
-    return zlib.crc32(raw) << 32 | zlib.adler32(raw)
-
-
-def _joined(high: array[int], low: array[int]) -> array[int]:
-    """``high << 32 | low`` of each pair of 32-bit values, at C speed (no int each)."""
-    both = bytearray(8 * len(high))
-    halves = memoryview(both).cast("I")
-    first, second = (low, high) if sys.byteorder == "little" else (high, low)
-    halves[0::2], halves[1::2] = first, second
-    keys = array("Q")
-    keys.frombytes(both)
-    return keys
+    """The 64-bit fingerprint of some bytes (XXH3)."""
+    return _xxh3(raw)
 
 
 #: The fingerprints of a blank line (no record).
@@ -78,21 +71,22 @@ class CsvLines:
         if b"\r\n" in data:  # a quoted field's line breaks read as "\n" whatever the file's
             data = data.replace(b"\r\n", b"\n")
         self.data = data
-        self.offsets = array("Q")  # where each line starts, and the end
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
-        crcs, adlers = array("I"), array("I")
+        starts: list[npt.NDArray[np.int64]] = []
+        keys: list[npt.NDArray[np.uint64]] = []
         at = 0
         while at < len(data):
             end = data.find(b"\n", at + _BLOCK)
             end = len(data) if end < 0 else end + 1
             lines = data[at:end].splitlines(keepends=True)
-            self.offsets.extend(accumulate(map(len, lines), initial=at))
-            self.offsets.pop()  # the block's end: the next block's start
-            crcs.extend(map(zlib.crc32, lines))
-            adlers.extend(map(zlib.adler32, lines))
+            sizes = np.fromiter(map(len, lines), np.int64, len(lines))
+            starts.append(np.cumsum(sizes) - sizes + at)
+            keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
             at = end
-        self.offsets.append(len(data))
-        self.keys = _joined(crcs, adlers)  # each line's fingerprint (with its line break)
+        #: where each line starts, and the end
+        self.offsets = np.concatenate([*starts, np.array([len(data)], np.int64)])
+        #: each line's fingerprint (with its line break)
+        self.keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
 
     @property
     def count(self) -> int:
@@ -102,13 +96,13 @@ class CsvLines:
     def key(self, first: int, end: int) -> int:
         """The fingerprint of lines ``first`` to ``end`` (a record over several lines)."""
         if end == first + 1:
-            return self.keys[first]
-        return line_key(self.data[self.offsets[first] : self.offsets[end]])
+            return int(self.keys[first])
+        return line_key(self.data[int(self.offsets[first]) : int(self.offsets[end])])
 
     def first_record(self) -> int:
         """The first line that is not blank (where the header is)."""
         first = 0
-        while first < self.count and self.keys[first] in BLANK_KEYS:
+        while first < self.count and int(self.keys[first]) in BLANK_KEYS:
             first += 1
         return first
 
@@ -140,7 +134,7 @@ class CsvLines:
         the whole file at once)."""
         offsets, data = self.offsets, self.data
         for at in range(first, end, _LINES):
-            raw = data[offsets[at] : offsets[min(end, at + _LINES)]]
+            raw = data[int(offsets[at]) : int(offsets[min(end, at + _LINES)])]
             errors = "strict"
             if not raw.isascii():
                 try:

@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
-from operator import is_, lt
-from typing import Any
+from operator import is_
+from typing import Any, Protocol
+
+import numpy as np
 
 from linker_tui.ingest.csv_file import CsvLines, read_header
 from linker_tui.ingest.pms_export import (
@@ -51,41 +53,53 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges, merged_block
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.csv_index import LineIndex, Lines, gone_ids, matched, runs
+from linker_tui.sync.csv_index import (
+    Entries,
+    FileDiff,
+    Ints,
+    Keys,
+    KnownIds,
+    LineIndex,
+    Mask,
+    gone_ids,
+    match_lines,
+    runs,
+    settle,
+    unchanged_ids,
+)
 
-_SALT = b"csv-lines-1\n"  # a new fingerprint scheme: an old index is read again whole
+_SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole
 
 
-@dataclass
-class FileDiff:
-    """How one file compares with its index; ``index`` is the new index (before the
-    engine refuses rows)."""
+class IdSet(Protocol):
+    """Ids (UTF-8) looked up: a set, or :class:`KnownIds`."""
 
-    old: LineIndex
-    index: LineIndex
-    keep_all: bool = False  # the file could not be read: keep the old index
-    dirty: bool = True  # the index differs from the old one (it is stored again)
+    def __contains__(self, pms_id: object) -> bool: ...
+
+    def isdisjoint(self, ids: Iterable[bytes]) -> bool: ...
 
 
 @dataclass
 class _Pending:
-    """Records to turn into rows: new index position, line, values (in that order)."""
+    """Records to turn into rows (the new entries' positions, in order): their lines and
+    values."""
 
-    positions: array[int] = field(default_factory=lambda: array("q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
     rows: Iterable[list[str]] = ()
 
 
 @dataclass
 class _Parsed:
-    """The records the first reading found: data line and line of each, their values
-    (None: not kept, read again when they are turned into rows), and the ranges of
-    lines read (to read them again)."""
+    """The records the first reading found: the line each starts on and the line after
+    it, their values (None: not kept, read again when they are turned into rows), the
+    ranges of lines read (to read them again), and the lines inside records over several
+    lines (``covered``, per data line; None: there are none)."""
 
-    ats: array[int] = field(default_factory=lambda: array("q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
+    ends: array[int] = field(default_factory=lambda: array("q"))
     rows: list[list[str]] | None = None
     calls: list[tuple[int, int]] = field(default_factory=list)
+    covered: Mask | None = None
 
 
 class FileReader:
@@ -108,10 +122,8 @@ class FileReader:
     def diff(self, data: bytes | None, old: LineIndex) -> tuple[TableChanges[Any], FileDiff]:
         """The changes of the file whose bytes are ``data`` (None: it could not be read)."""
         name = self.name
-        table: TableChanges[Any] = TableChanges(
-            file=name, previous=len(old.keys) - old.keys.count(0)
-        )
-        unread = FileDiff(old, old, keep_all=True)
+        table: TableChanges[Any] = TableChanges(file=name, previous=old.imported)
+        unread = FileDiff(old, keep_all=True)
         if data is None:
             table.readable = False
             return table, unread
@@ -125,29 +137,36 @@ class FileReader:
         reported = len(self.problems)
         salt = self._salt(csv.columns)
         first = csv.data_start
-        found, where_old = matched(lines.keys[first:], old, salt)
-        stream = self.name == APPOINTMENTS_FILE and found.olds.count(-1) > self.stream_over
-        parsed = self._parse(table, lines, first, found, where_old, keep_rows=not stream)
-        index = LineIndex(array("Q", compress(found.keys, found.starts)), salt=salt)
-        olds = array("q", compress(found.olds, found.starts))
-        index.ids = list(map([*old.ids, b""].__getitem__, olds))
-        index.starts = array("q", map((old.starts + array("q", [0])).__getitem__, olds))
-        pending = _pending(parsed, found, olds)
-        parsed.ats, parsed.lines, parsed.rows = array("q"), array("q"), None  # calls stay
-        table.seen = len(index.keys)
-        diff = FileDiff(old, index)
-        gone = gone_ids(old, olds)
+        keys = lines.keys[first:]
+        same = old.salt == salt
+        found = match_lines(keys, old if same else LineIndex())
+        to_read = runs(keys, found.needs)
+        stream = (
+            self.name == APPOINTMENTS_FILE and sum(e - s for s, e in to_read) > self.stream_over
+        )
+        parsed = self._parse(table, lines, first, to_read, keep_rows=not stream)
+        record_keys = _record_keys(lines, first, parsed)
+        if same:
+            pending_mask = ~settle(keys, found, old, parsed.covered, record_keys)
+        else:
+            pending_mask = np.ones(len(record_keys), np.bool_)
+            found.used = np.zeros(len(old), np.bool_)
+        pending = _Pending(_array(np.frombuffer(parsed.lines, np.int64)[pending_mask]))
+        entries = Entries(record_keys[pending_mask])
+        table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
+        diff = FileDiff(old, found.used, entries, salt)
+        gone = gone_ids(old, found.used)
         finish = partial(self._finish, table, diff, gone, reported)
-        if stream:  # the ids of the unchanged records (those of the pending ones, and more)
-            pending.rows = self._again(lines, parsed, first, found.olds, pending.lines)
-            unchanged = set(index.ids)
-            unchanged.discard(b"")
-            step = _Step(self, table, csv.columns, index, unchanged)
+        if stream:
+            pending.rows = self._again(lines, parsed, pending_mask)
+            step = _Step(self, table, csv.columns, entries, KnownIds(old, found.used))
             step.keep_read_ids = bool(gone)  # a first import: a million ids not kept
             table.batches = self._batches(table, pending, lines.utf8, step, finish)
             return table, diff
-        unchanged = self._unchanged(csv.columns, pending, index) if pending.positions else set()
-        finish(self._rows(table, pending, csv.columns, lines.utf8, index, unchanged))
+        assert parsed.rows is not None
+        pending.rows = list(compress(parsed.rows, pending_mask.tolist()))
+        unchanged = self._unchanged(csv.columns, pending, old, found.used)
+        finish(self._rows(table, pending, csv.columns, lines.utf8, entries, unchanged))
         return table, diff
 
     def _finish(
@@ -159,16 +178,10 @@ class FileReader:
         read_ids: set[bytes],
     ) -> None:
         """Once every record was read: the ids gone from the file, its problems in line
-        order, whether it was read whole, whether its index changed."""
-        index, old = diff.index, diff.old
+        order, whether it was read whole."""
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
         self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
-        index.complete = table.complete and not self.problems[reported:]
-        diff.dirty = (
-            index.keys.tobytes() != old.keys.tobytes()
-            or index.ids != old.ids
-            or index.salt != old.salt
-        )
+        diff.complete = table.complete and not self.problems[reported:]
 
     def _salt(self, columns: Sequence[str]) -> bytes:
         """What the fingerprints of this file hold besides the bytes: the settings, the
@@ -181,17 +194,15 @@ class FileReader:
         table: TableChanges[Any],
         lines: CsvLines,
         first: int,
-        found: Lines,
-        where_old: dict[int, int],
+        to_read: list[tuple[int, int]],
         *,
         keep_rows: bool,
     ) -> _Parsed:
-        """Read the records of the lines that are not an imported record (their runs of
-        lines, each record to its end): data line, line and (``keep_rows``) values of
-        each."""
+        """Read the records of the runs of lines ``to_read`` (each record to its end):
+        the line each starts on, the line after it and (``keep_rows``) its values."""
         parsed = _Parsed(rows=[] if keep_rows else None)
         done = 0  # data lines before this one are decided
-        for start, end in runs(found):
+        for start, end in to_read:
             if end <= done:
                 continue
             parsed.calls.append((first + max(start, done), first + end))
@@ -202,39 +213,34 @@ class FileReader:
                     self.problems.extend(
                         RowProblem(self.name, at, why) for at, why in chunk.unreadable
                     )
-                for line, row, after in zip(chunk.lines, chunk.rows, chunk.ends, strict=True):
-                    at, end_at = line - 1 - first, after - 1 - first
-                    found.starts[at] = 1
-                    if end_at > at + 1:  # over more lines: they are part of it
-                        found.starts[at + 1 : end_at] = bytes(end_at - at - 1)
-                        key = found.keys[at] = lines.key(first + at, first + end_at)
-                        found.olds[at] = where_old.get(key, -1)
-                    parsed.ats.append(at)
-                    parsed.lines.append(line)
-                    if parsed.rows is not None:
-                        parsed.rows.append(row)
-                    done = max(done, end_at)
+                parsed.lines.extend(chunk.lines)
+                parsed.ends.extend(chunk.ends)
+                if parsed.rows is not None:
+                    parsed.rows.extend(chunk.rows)
+                if chunk.ends:
+                    done = max(done, chunk.ends[-1] - 1 - first)
         return parsed
 
-    def _again(
-        self, lines: CsvLines, parsed: _Parsed, first: int, olds: array[int], wanted: array[int]
-    ) -> Iterator[list[str]]:
+    def _again(self, lines: CsvLines, parsed: _Parsed, wanted: Mask) -> Iterator[list[str]]:
         """The values of the records to turn into rows, read again (the file's bytes are
         the same: so are its records; checked line by line)."""
-        expected = iter(wanted)
+        done = 0
         for call in parsed.calls:
             for chunk in lines.records(*call):
                 self.stop.check()
-                for line in chunk.lines:
-                    if olds[line - 1 - first] < 0 and next(expected, -1) != line:
-                        raise RuntimeError(f"{self.name}: line {line} read differently twice")
-                yield from (
-                    row
-                    for line, row in zip(chunk.lines, chunk.rows, strict=True)
-                    if olds[line - 1 - first] < 0
-                )
+                count = len(chunk.lines)
+                if chunk.lines != parsed.lines[done : done + count].tolist():
+                    raise RuntimeError(f"{self.name}: line {chunk.lines[0]} read differently twice")
+                keep = wanted[done : done + count]
+                done += count
+                if keep.all():
+                    yield from chunk.rows
+                else:
+                    yield from compress(chunk.rows, keep.tolist())
 
-    def _unchanged(self, columns: list[str], pending: _Pending, index: LineIndex) -> set[bytes]:
+    def _unchanged(
+        self, columns: list[str], pending: _Pending, old: LineIndex, used: Mask
+    ) -> set[bytes]:
         """The ids of the pending records that an unchanged record has too."""
         id_at = columns.index(ID_COLUMNS[self.name])
         wanted = {
@@ -243,7 +249,7 @@ class FileReader:
             if len(row) > id_at
         }
         wanted.discard(b"")
-        return set(filter(wanted.__contains__, index.ids)) if wanted else set()
+        return unchanged_ids(old, used, wanted)
 
     def _rows(
         self,
@@ -251,12 +257,12 @@ class FileReader:
         pending: _Pending,
         columns: list[str],
         utf8: bool,
-        index: LineIndex,
-        unchanged: set[bytes],
+        entries: Entries,
+        unchanged: IdSet,
     ) -> set[bytes]:
-        """Turn the pending records into rows (into ``table``) and fix their index
-        entries; returns the ids of the records read (imported or not)."""
-        step = _Step(self, table, columns, index, unchanged)
+        """Turn the pending records into rows (into ``table``) and fix their entries;
+        returns the ids of the records read (imported or not)."""
+        step = _Step(self, table, columns, entries, unchanged)
         for _ in self._convert(table, pending, utf8, step):
             pass
         if step.block is not None:
@@ -284,15 +290,15 @@ class FileReader:
         self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step
     ) -> Iterator[None]:
         """Turn the pending records into rows (into ``step``), a few thousand at a time,
-        and fix their index entries; yields after each few thousand."""
+        and fix their entries; yields after each few thousand."""
         width = step.width
         size = 4_096
         records = iter(pending.rows)
-        for first in range(0, len(pending.positions), size):
+        for first in range(0, len(pending.lines), size):
             self.stop.check()
-            positions = pending.positions[first : first + size]
             lines = pending.lines[first : first + size]
-            rows = list(islice(records, len(positions)))
+            positions = range(first, first + len(lines))
+            rows = list(islice(records, len(lines)))
             fine: list[int] = []
             if utf8 and all(map(width.__eq__, map(len, rows))):
                 fine = list(range(len(rows)))
@@ -300,7 +306,7 @@ class FileReader:
                 for offset, values in enumerate(rows):
                     reason = record_problem(values, width, utf8)
                     if reason:
-                        self.refuse(positions[offset], lines[offset], reason, step.index)
+                        self.refuse(positions[offset], lines[offset], reason, step.entries)
                         table.complete = False
                     else:
                         fine.append(offset)
@@ -308,14 +314,35 @@ class FileReader:
             yield
 
     def refuse(
-        self, at: int, line: int, reason: str, index: LineIndex, *, keep_id: bool = False
+        self, at: int, line: int, reason: str, entries: Entries, *, keep_id: bool = False
     ) -> None:
         """A record not imported: reported, read again next time; its id is kept (so its
         disappearance is noticed) only when it was read (``keep_id``)."""
         self.problems.append(RowProblem(self.name, line, reason))
-        index.keys[at], index.starts[at] = 0, 0
-        if not keep_id:
-            index.ids[at] = b""
+        entries.refuse(at, keep_id=keep_id)
+
+
+def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
+    """The fingerprint of each record read: its line's, or that of its lines when it
+    goes on over more (those lines are marked in ``parsed.covered``)."""
+    starts = np.frombuffer(parsed.lines, np.int64) - 1
+    ends = np.frombuffer(parsed.ends, np.int64) - 1
+    keys = lines.keys[starts] if len(starts) else np.zeros(0, np.uint64)
+    longer = np.flatnonzero(ends > starts + 1)
+    if len(longer):
+        covered = np.zeros(lines.count - first, np.bool_)
+        for at in longer.tolist():
+            keys[at] = lines.key(int(starts[at]), int(ends[at]))
+            covered[starts[at] + 1 - first : ends[at] - first] = True
+        parsed.covered = covered
+    return keys
+
+
+def _array(values: Ints) -> array[int]:
+    """An int64 NumPy array as an ``array("q")`` (its items plain ints)."""
+    out = array("q")
+    out.frombytes(values.astype(np.int64).tobytes())
+    return out
 
 
 class _Step:
@@ -326,11 +353,11 @@ class _Step:
         reader: FileReader,
         table: TableChanges[Any],
         columns: list[str],
-        index: LineIndex,
-        unchanged: set[bytes],
+        entries: Entries,
+        unchanged: IdSet,
     ) -> None:
         name = reader.name
-        self.reader, self.table, self.index, self.unchanged = reader, table, index, unchanged
+        self.reader, self.table, self.entries, self.unchanged = reader, table, entries, unchanged
         self.id_at = columns.index(ID_COLUMNS[name])
         self.width = len(columns)
         self.row_reader = reader.parser.reader(name, columns)
@@ -338,7 +365,7 @@ class _Step:
         self.block = AppointmentBlock() if self.bulk is not None else None
         self.read_ids: set[bytes] = set()  # ids of the records read
         self.keep_read_ids = True  # False: no old record is gone, no id is looked up
-        # ids (UTF-8) of the rows imported: the index's own bytes, nothing more is kept
+        # ids (UTF-8) of the rows imported
         self.taken: set[bytes] = set()
         self.epoch_of: dict[datetime, int] = {}
 
@@ -372,9 +399,7 @@ class _Step:
         assert self.block is not None
         ids = got.pms_id
         encoded = list(map(str.encode, ids))
-        index_ids = self.index.ids
-        for at, utf8 in zip(positions, encoded, strict=True):
-            index_ids[at] = utf8
+        self.entries.set_ids(positions, encoded)
         if self.keep_read_ids:
             self.read_ids.update(encoded)
         distinct = set(encoded)
@@ -387,7 +412,7 @@ class _Step:
             for pms_id, utf8, at, line in zip(ids, encoded, positions, lines, strict=True):
                 twice = utf8 in self.taken or utf8 in self.unchanged
                 if twice:
-                    self.reader.refuse(at, line, f"duplicate id {pms_id!r}", self.index)
+                    self.reader.refuse(at, line, f"duplicate id {pms_id!r}", self.entries)
                 self.taken.add(utf8)
                 keep.append(not twice)
             kept = AppointmentColumns()
@@ -397,50 +422,37 @@ class _Step:
             lines = list(compress(lines, keep))
         else:
             self.taken.update(distinct)
-        starts = self.index.starts
-        for at, epoch in zip(positions, _epochs(got.start, self.epoch_of), strict=True):
-            starts[at] = epoch
+        self.entries.starts[np.asarray(positions, np.int64)] = _epochs(got.start, self.epoch_of)
         self.block.columns.extend(got)
         self.block.lines.extend(lines)
         self.block.keys.extend(positions)
 
     def _one(self, at: int, line: int, values: list[str]) -> None:
         """A record read by the row reader (it says what is wrong with it)."""
-        index, table = self.index, self.table
+        entries, table = self.entries, self.table
         pms_id = values[self.id_at].strip()
         encoded = pms_id.encode()
         readable = 0 < len(pms_id) <= MAX_ID_LENGTH
         if readable:
-            index.ids[at] = encoded
+            entries.set_ids([at], [encoded])
             if self.keep_read_ids:
                 self.read_ids.add(encoded)
         try:
             parsed = self.row_reader([*values, ""])
         except BadRow as exc:
-            self.reader.refuse(at, line, str(exc), index, keep_id=readable)
+            self.reader.refuse(at, line, str(exc), entries, keep_id=readable)
             return
         except IgnoredRow:
             table.ignored += 1
-            index.starts[at] = 0
+            entries.starts[at] = 0
             return
         if encoded in self.taken or encoded in self.unchanged:
-            self.reader.refuse(at, line, f"duplicate id {pms_id!r}", index)
+            self.reader.refuse(at, line, f"duplicate id {pms_id!r}", entries)
             return
         self.taken.add(encoded)
         table.changed.append(Changed(parsed, line, at))
         start = getattr(parsed, "start", None)
-        index.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
-
-
-def _pending(parsed: _Parsed, found: Lines, olds: array[int]) -> _Pending:
-    """The records to turn into rows: those no record of the old index is."""
-    pending = _Pending(array("q", compress(range(len(olds)), map(lt, olds, repeat(0)))))
-    wanted = [found.olds[at] < 0 for at in parsed.ats]
-    pending.lines = array("q", compress(parsed.lines, wanted))
-    if parsed.rows is not None:
-        pending.rows = list(compress(parsed.rows, wanted))
-        assert len(pending.positions) == len(pending.rows)
-    return pending
+        entries.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
 
 
 def _epochs(starts: Sequence[datetime], known: dict[datetime, int]) -> list[int]:

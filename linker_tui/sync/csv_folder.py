@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import sys
 import time
-from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import compress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import xxhash
 
 from linker_tui.ingest.pms_export import (
@@ -38,12 +36,12 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
-from linker_tui.sync.csv_changes import FileDiff, FileReader
-from linker_tui.sync.csv_index import LineIndex
+from linker_tui.sync.csv_changes import FileReader
+from linker_tui.sync.csv_index import FileDiff, LineIndex
 
 FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
-_MAGIC = b"LTX4"
-_HEAD = struct.Struct("<4sQBB16s")
+_MAGIC = b"LTX5"  # sorted by fingerprint, XXH3 (LTX4: file order, CRC-32 + Adler-32)
+_HEAD = struct.Struct("<4sQQB16s")  # magic, records, bytes of the ids, complete, salt
 _STAMP = "#file"  # state name suffix: what the file was when its index was made
 _STAMP_MAGIC = b"LTS5"  # (LTX4 held a CRC-32: such a stamp is not used, the file is read)
 _STAMP_FORMAT = struct.Struct("<4sQQQQ32s")  # magic, size, mtime_ns, digest, records, settings
@@ -56,48 +54,40 @@ _SETTLE_SECONDS = 5.0
 def pack_index(index: LineIndex) -> bytes:
     """An index packed (little-endian) for the ``sync_state`` table."""
     count = len(index.keys)
-    with_starts = count > 0 and len(index.starts) == count
-    keys, starts = _little(index.keys), _little(index.starts)
     return b"".join(
         (
-            _HEAD.pack(_MAGIC, count, int(with_starts), int(index.complete), index.salt),
-            keys.tobytes(),
-            starts.tobytes() if with_starts else b"",
-            b"\0".join(index.ids),
+            _HEAD.pack(_MAGIC, count, len(index.id_blob), int(index.complete), index.salt),
+            index.keys.astype("<u8", copy=False).tobytes(),
+            index.id_keys.astype("<u8", copy=False).tobytes(),
+            index.starts.astype("<i8", copy=False).tobytes(),
+            index.id_lens.tobytes(),
+            index.id_blob.tobytes(),
         )
     )
 
 
 def unpack_index(data: bytes) -> LineIndex:
-    """An index from :func:`pack_index`; anything unreadable gives an empty index (every
-    row is read again)."""
+    """An index from :func:`pack_index` (its arrays are views of ``data``: read only);
+    anything unreadable (an older scheme too) gives an empty index: every row is read
+    again."""
     if len(data) < _HEAD.size:
         return LineIndex()
-    magic, count, with_starts, complete, salt = _HEAD.unpack_from(data)
-    if magic != _MAGIC:
+    magic, count, blob, complete, salt = _HEAD.unpack_from(data)
+    if magic != _MAGIC or len(data) != _HEAD.size + 25 * count + blob:
         return LineIndex()
-    offset = _HEAD.size
-    keys = array("Q")
-    keys.frombytes(data[offset : offset + 8 * count])
-    offset += 8 * count
-    starts = array("q")
-    if with_starts:
-        starts.frombytes(data[offset : offset + 8 * count])
-        offset += 8 * count
-    ids = data[offset:].split(b"\0") if count else []
-    if len(keys) != count or len(ids) != count or (with_starts and len(starts) != count):
+    at = _HEAD.size
+
+    def take(dtype: str, size: int) -> Any:
+        nonlocal at
+        values = np.frombuffer(data, dtype, size // np.dtype(dtype).itemsize, at)
+        at += size
+        return values.astype(dtype[1:], copy=False)  # native byte order: no copy here
+
+    keys, id_keys, starts = take("<u8", 8 * count), take("<u8", 8 * count), take("<i8", 8 * count)
+    id_lens, id_blob = take("|u1", count), take("|u1", blob)
+    if int(id_lens.sum(dtype=np.int64)) != blob:
         return LineIndex()
-    if not with_starts:
-        starts = array("q", bytes(8 * count))
-    return LineIndex(_little(keys), ids, _little(starts), salt, bool(complete))
-
-
-def _little(values: array[int]) -> array[int]:
-    if sys.byteorder == "little":
-        return values
-    swapped = array(values.typecode, values)
-    swapped.byteswap()
-    return swapped
+    return LineIndex(keys, id_keys, starts, id_lens, id_blob, salt, bool(complete))
 
 
 class CsvFolderConnector:
@@ -185,7 +175,7 @@ class CsvFolderConnector:
         whose every record was imported last time and that is the same is not read: the
         same size and modification time, or else the same size and hash of its bytes
         (:func:`_hashed`, before it is read to be parsed)."""
-        unchanged = FileDiff(LineIndex(), LineIndex(), keep_all=True)
+        unchanged = FileDiff(LineIndex(), keep_all=True)
         if old_stamp is not None and old_stamp.complete:
             path = self.folder / name
             stat = run_io(lambda: _stat(path), self.io_timeout, stop, "looking")
@@ -324,11 +314,10 @@ def _window(diff: FileDiff) -> tuple[datetime, datetime] | None:
     """min..max start of the appointments in the export."""
     if diff.keep_all:
         return None
-    starts = diff.index.starts
-    nonzero = list(compress(starts, starts))
-    if not nonzero:
+    window = diff.window()
+    if window is None:
         return None
-    return datetime.fromtimestamp(min(nonzero), UTC), datetime.fromtimestamp(max(nonzero), UTC)
+    return datetime.fromtimestamp(window[0], UTC), datetime.fromtimestamp(window[1], UTC)
 
 
 def _new_state(
@@ -348,16 +337,16 @@ def _new_state(
             if stamp is not None:  # the same bytes, a new modification time
                 state[name + _STAMP] = stamp.pack()
             continue  # what is stored stays
-        index = diff.index
-        for at in tables[name].refused:  # the connector's keys are positions
-            index.keys[at], index.starts[at] = 0, 0
-        if tables[name].refused and index.complete:
-            index.complete = False
-            diff.dirty = True
+        refused = tables[name].refused  # the connector's keys are the new records' positions
+        if refused:
+            diff.complete = False
+        records = diff.old.imported
         if diff.dirty:
+            index = diff.index(refused)
+            records = index.imported
             state[name] = pack_index(index)
         if stamp is not None:
-            stamp.records = len(index.keys) - index.keys.count(0)
-            stamp.complete = index.complete
+            stamp.records = records
+            stamp.complete = diff.complete
             state[name + _STAMP] = stamp.pack()
     return state

@@ -1,122 +1,381 @@
-"""The index of a file's records (:class:`LineIndex`, kept from one run to the next)
-and how the lines of the file as it is now compare with it: which old record each line
-is, in place or moved (see :mod:`linker_tui.sync.csv_changes`)."""
+"""The index of a file's records, kept from one run to the next (:class:`LineIndex`), how
+the lines of the file as it is now compare with it (:func:`match_lines`), and the next
+run's index made as the old one plus this run's changes (:meth:`FileDiff.index`).
+
+Everything here is a whole-array operation (NumPy): a million records are compared,
+kept or added without a Python object each. The index is sorted by fingerprint, so rows
+in place and rows moved cost the same: the lines' fingerprints are sorted once and
+looked up in the old ones, and only what changed is touched one by one.
+"""
 
 from __future__ import annotations
 
-from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import lt, not_
+
+import numpy as np
+import numpy.typing as npt
+import xxhash
 
 from linker_tui.ingest.csv_file import BLANK_KEYS
+
+Keys = npt.NDArray[np.uint64]
+Ints = npt.NDArray[np.int64]
+Bytes = npt.NDArray[np.uint8]
+Mask = npt.NDArray[np.bool_]
+
+_GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
+
+
+def id_key(pms_id: bytes) -> int:
+    """The 64-bit hash of an id (0: no id)."""
+    return xxhash.xxh3_64_intdigest(pms_id) if pms_id else 0
+
+
+def id_keys(ids: Sequence[bytes]) -> Keys:
+    """:func:`id_key` of each id."""
+    return np.fromiter(map(id_key, ids), np.uint64, len(ids))
 
 
 @dataclass
 class LineIndex:
-    """Per record of a file, in file order: fingerprint of its bytes (0: not imported),
-    id, start (appointments; epoch seconds, 0 if none). ``salt`` names how the records
-    were read (header, settings): an index of another salt matches nothing.
-    ``complete``: every record of the file was imported."""
+    """Per record of a file, sorted by fingerprint: the fingerprint of its bytes (0: not
+    imported, read again), the hash of its id (:func:`id_key`), its start (appointments;
+    epoch seconds, 0 if none) and its id (``id_blob``, ``id_lens`` bytes each, in the
+    same order). ``salt`` names how the records were read (header, settings): an index
+    of another salt matches nothing. ``complete``: every record was imported."""
 
-    keys: array[int] = field(default_factory=lambda: array("Q"))
-    ids: list[bytes] = field(default_factory=list)
-    starts: array[int] = field(default_factory=lambda: array("q"))
+    keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
+    id_keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
+    starts: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    id_lens: Bytes = field(default_factory=lambda: np.zeros(0, np.uint8))
+    id_blob: Bytes = field(default_factory=lambda: np.zeros(0, np.uint8))
     salt: bytes = b""
     complete: bool = False
 
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @property
+    def imported(self) -> int:
+        """The records imported (fingerprint not 0)."""
+        return int(np.count_nonzero(self.keys))
+
+    def ids(self, positions: Iterable[int]) -> list[bytes]:
+        """The ids of the records at these positions."""
+        ends = np.cumsum(self.id_lens, dtype=np.int64)
+        blob = self.id_blob.tobytes()
+        return [blob[ends[at] - self.id_lens[at] : ends[at]] for at in positions]
+
 
 @dataclass
-class Lines:
-    """Per data line of the file (from the header's end): whether a record starts there,
-    its fingerprint and the position of that record in the old index (-1: none)."""
+class Entries:
+    """The records read this run (those no old record is), in file order: fingerprint,
+    hash of the id, start, where the id is in ``blob`` and how long it is."""
 
-    starts: bytearray
-    keys: array[int]
-    olds: array[int]
+    keys: Keys
+    id_keys: Keys = field(init=False)
+    starts: Ints = field(init=False)
+    id_at: Ints = field(init=False)
+    id_lens: Bytes = field(init=False)
+    blob: bytearray = field(default_factory=bytearray)
 
+    def __post_init__(self) -> None:
+        count = len(self.keys)
+        self.id_keys = np.zeros(count, np.uint64)
+        self.starts = np.zeros(count, np.int64)
+        self.id_at = np.zeros(count, np.int64)
+        self.id_lens = np.zeros(count, np.uint8)
 
-def matched(keys: array[int], old: LineIndex, salt: bytes) -> tuple[Lines, dict[int, int]]:
-    """The data lines of a file (their fingerprints ``keys``) against the old index: which
-    old record each line is (in place, or looked up), and where each old fingerprint was
-    (when looked up)."""
-    found = Lines(bytearray(), keys, array("q"))
-    where_old: dict[int, int] = {}
-    in_place = _in_place(found.keys, old.keys) if old.salt == salt else None
-    if in_place is not None:
-        found.olds = in_place
-    else:
-        if old.salt == salt:
-            where_old = dict(zip(old.keys, range(len(old.keys)), strict=True))
-            where_old.pop(0, None)  # records not imported: read again
-        found.olds = array("q", map(where_old.get, found.keys, repeat(-1)))
-        _first_copies(found.olds, len(old.keys))
-    found.starts = bytearray(map(not_, map(lt, found.olds, repeat(0))))
-    return found, where_old
+    def set_ids(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
+        """The ids of the records at ``positions`` (each at most 255 bytes)."""
+        lens = np.fromiter(map(len, ids), np.int64, len(ids))
+        where = np.asarray(positions, np.int64)
+        self.id_at[where] = len(self.blob) + np.cumsum(lens) - lens
+        self.id_lens[where] = lens
+        self.id_keys[where] = id_keys(ids)
+        self.blob += b"".join(ids)
 
-
-def gone_ids(old: LineIndex, olds: array[int]) -> set[bytes]:
-    """The ids of the old records no line is any more."""
-    used = bytearray(len(old.keys) + 1)
-    any(map(used.__setitem__, olds, repeat(1)))
-    gone = list(compress(range(len(old.keys)), map(not_, used)))
-    return {old.ids[at] for at in gone} - {b""}
-
-
-_BLOCK = 64  # fingerprints compared as one string
-_MOVED = 0.01  # more lines than this share not in place: look each one up
+    def refuse(self, at: int, *, keep_id: bool) -> None:
+        """The record at ``at`` is not imported: read again next time; its id is kept
+        only when ``keep_id`` (so its disappearance is noticed)."""
+        self.keys[at] = 0
+        self.starts[at] = 0
+        if not keep_id:
+            self.id_lens[at] = 0
+            self.id_keys[at] = 0
 
 
-def _in_place(keys: array[int], old: array[int]) -> array[int] | None:
-    """Per line, the old record at the same position when its bytes are the same (else
-    -1); None when more than a few lines differ (rows moved: look them up instead). A
-    line that moved is read again (and written only if it means something else)."""
-    count = min(len(keys), len(old))
-    new_bytes, old_bytes = keys[:count].tobytes(), old[:count].tobytes()
-    olds = array("q", range(count))
-    olds.extend(repeat(-1, len(keys) - count))
-    differ = len(keys) - count
-    size = 8 * _BLOCK
-    for at in range(0, len(new_bytes), size):
-        if new_bytes[at : at + size] == old_bytes[at : at + size]:
-            continue
-        for line in range(at // 8, min(count, (at + size) // 8)):
-            if keys[line] != old[line] or not old[line]:
-                olds[line] = -1
-                differ += 1
-        if differ > _MOVED * len(keys) + 100:
-            return None
-    return olds
+class KnownIds:
+    """The ids of the old records still in the file (``used``), looked up by their
+    hashes (the bytes compared on a hit)."""
+
+    def __init__(self, old: LineIndex, used: Mask) -> None:
+        where = np.flatnonzero(used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
+        order = np.argsort(old.id_keys[where], kind="stable")
+        self.keys: Keys = old.id_keys[where][order]
+        self.where: Ints = where[order]
+        self.old = old
+        self._ends: Ints | None = None
+
+    def _id(self, at: int) -> bytes:
+        if self._ends is None:
+            self._ends = np.cumsum(self.old.id_lens, dtype=np.int64)
+        end = int(self._ends[at])
+        return self.old.id_blob[end - int(self.old.id_lens[at]) : end].tobytes()
+
+    def __contains__(self, pms_id: object) -> bool:
+        if not isinstance(pms_id, bytes) or len(self.keys) == 0:
+            return False
+        key = id_key(pms_id)
+        at = int(np.searchsorted(self.keys, key))
+        while at < len(self.keys) and int(self.keys[at]) == key:
+            if self._id(int(self.where[at])) == pms_id:
+                return True
+            at += 1
+        return False
+
+    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
+        """None of ``ids`` is one of these."""
+        if len(self.keys) == 0:
+            return True
+        wanted = list(ids)
+        hits = np.flatnonzero(_found(self.keys, id_keys(wanted)))
+        return not any(wanted[at] in self for at in hits.tolist())
 
 
-def _first_copies(olds: array[int], size: int) -> None:
-    """A later copy of a record (the same bytes as one before it in the file): not the
-    old record but read, and reported as a duplicate (its ``olds`` entry set to -1)."""
-    used = bytearray(size + 1)
-    any(map(used.__setitem__, olds, repeat(1)))
-    if used.count(1) - used[-1] == len(olds) - olds.count(-1):
-        return  # each old record once
+def unchanged_ids(old: LineIndex, used: Mask, ids: set[bytes]) -> set[bytes]:
+    """Those of ``ids`` that an old record still in the file (``used``) has."""
+    if not ids or not np.any(used):
+        return set()
+    wanted = _unique(id_keys(list(ids)))
+    hits = np.flatnonzero(used & _found_few(wanted, old.id_keys))
+    return ids.intersection(old.ids(hits.tolist())) if len(hits) else set()
+
+
+@dataclass
+class Matched:
+    """The data lines of a file against an old index: per line, whether it must be read
+    (no old record is that line); per old record, whether a line is it (``used``)."""
+
+    needs: Mask
+    used: Mask
+
+
+def match_lines(keys: Keys, old: LineIndex) -> Matched:
+    """Which lines (their fingerprints ``keys``, in file order) are old records. A line
+    whose bytes come twice is the old record once: its later copies are read (and
+    reported as duplicates)."""
+    count = len(keys)
+    live = int(np.searchsorted(old.keys, 0, side="right"))  # 0: not imported, read again
+    if count == 0 or live == len(old):
+        return Matched(np.ones(count, np.bool_), np.zeros(len(old), np.bool_))
+    known = old.keys[live:]
+    ordered = np.sort(keys)
+    hit = _found(known, ordered)
+    twice = np.zeros(count, np.bool_)
+    twice[1:] = ordered[1:] == ordered[:-1]
+    doubled = _unique(ordered[twice & hit])
+    wanted = _unique(ordered[~hit])
+    if len(doubled):
+        wanted = np.union1d(wanted, doubled)
+    needs = _found_few(wanted, keys)
+    if len(doubled):
+        _first_copies(keys, needs, doubled)
+    used = np.zeros(len(old), np.bool_)
+    used[live:] = _found(_unique(keys[~needs]), known) & _firsts(known)
+    return Matched(needs, used)
+
+
+def _found(sorted_keys: Keys, keys: Keys) -> Mask:
+    """Per key, whether it is one of ``sorted_keys``."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), np.bool_)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    found: Mask = sorted_keys[at] == keys
+    return found
+
+
+def _found_few(sorted_keys: Keys, keys: Keys) -> Mask:
+    """:func:`_found` for a few ``sorted_keys`` among many ``keys``: a table of their
+    low bits first (one look-up per key), then a search for the keys it lets through."""
+    if len(sorted_keys) * 16 > len(keys):
+        return _found(sorted_keys, keys)
+    size = 1 << max(16, (64 * len(sorted_keys)).bit_length())
+    table = np.zeros(size, np.bool_)
+    table[sorted_keys & np.uint64(size - 1)] = True
+    maybe = np.flatnonzero(table[keys & np.uint64(size - 1)])
+    found = np.zeros(len(keys), np.bool_)
+    found[maybe] = _found(sorted_keys, keys[maybe])
+    return found
+
+
+def _unique(keys: Keys) -> Keys:
+    """The distinct keys, sorted."""
+    ordered = np.sort(keys)
+    return ordered[_firsts(ordered)]
+
+
+def _firsts(sorted_keys: Keys) -> Mask:
+    """Per key, whether it is the first of its value."""
+    first = np.ones(len(sorted_keys), np.bool_)
+    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
+    return first
+
+
+def _first_copies(keys: Keys, needs: Mask, doubled: Keys) -> None:
+    """The first line of each doubled fingerprint is the old record (not read)."""
     seen: set[int] = set()
-    for at, old in enumerate(olds):
-        if old >= 0:
-            if old in seen:
-                olds[at] = -1
-            seen.add(old)
+    for at in np.flatnonzero(_found_few(doubled, keys)).tolist():
+        key = int(keys[at])
+        if key not in seen:
+            seen.add(key)
+            needs[at] = False
 
 
-def runs(found: Lines) -> list[tuple[int, int]]:
-    """The runs of data lines (from, to) that are no record of the old index (blank
-    lines apart)."""
-    keys, olds = found.keys, found.olds
-    where = [
-        at
-        for at in compress(range(len(olds)), map(lt, olds, repeat(0)))
-        if keys[at] not in BLANK_KEYS
-    ]
-    runs: list[tuple[int, int]] = []
-    for at in where:
-        if runs and runs[-1][1] == at:
-            runs[-1] = (runs[-1][0], at + 1)
-        else:
-            runs.append((at, at + 1))
-    return runs
+def settle(
+    keys: Keys,
+    found: Matched,
+    old: LineIndex,
+    covered: Mask | None,
+    record_keys: Keys,
+) -> Mask:
+    """Once the lines to read were read: which of the records read are an old record
+    after all (one over several lines, whose lines matched nothing alone); ``covered``
+    marks the lines inside such records (a line there that matched an old record is no
+    record: that old record is not used after all). Updates ``found.used``."""
+    live = int(np.searchsorted(old.keys, 0, side="right"))
+    known = old.keys[live:]
+    if covered is not None and np.any(covered & ~found.needs):
+        alone = _unique(keys[~found.needs & ~covered & ~_blank(keys)])
+        found.used[live:] = _found(alone, known) & _firsts(known)
+    unchanged = np.zeros(len(record_keys), np.bool_)
+    if len(known) == 0 or len(record_keys) == 0:
+        return unchanged
+    candidates = np.flatnonzero(_found(known, record_keys)).tolist()
+    for at in candidates:  # few: records over several lines, later copies
+        where = live + int(np.searchsorted(known, record_keys[at]))
+        if not found.used[where]:
+            found.used[where] = True
+            unchanged[at] = True
+    return unchanged
+
+
+def runs(keys: Keys, needs: Mask) -> list[tuple[int, int]]:
+    """The runs of lines (from, to) to read (blank lines apart)."""
+    where = np.flatnonzero(needs)
+    where = where[~_blank(keys[where])]
+    if len(where) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(where) != 1)
+    firsts = np.concatenate(([where[0]], where[breaks + 1]))
+    lasts = np.concatenate((where[breaks], [where[-1]])) + 1
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
+
+def _blank(keys: Keys) -> Mask:
+    """Per key, whether it is a blank line's."""
+    blank = np.zeros(len(keys), np.bool_)
+    for key in BLANK_KEYS:
+        blank |= keys == np.uint64(key)
+    return blank
+
+
+def gone_ids(old: LineIndex, used: Mask) -> set[bytes]:
+    """The ids of the old records no line is any more."""
+    gone = np.flatnonzero(~used & (old.id_lens > 0))
+    return set(old.ids(gone.tolist())) if len(gone) else set()
+
+
+@dataclass
+class FileDiff:
+    """How one file compares with its old index: the old records still in the file
+    (``used``) and the records read (``new``). ``keep_all``: the file was not read (the
+    same as last time, or unreadable): the old index stays."""
+
+    old: LineIndex
+    used: Mask = field(default_factory=lambda: np.zeros(0, np.bool_))
+    new: Entries = field(default_factory=lambda: Entries(np.zeros(0, np.uint64)))
+    salt: bytes = b""
+    complete: bool = False
+    keep_all: bool = False
+
+    @property
+    def dirty(self) -> bool:
+        """The index differs from the old one (it is stored again)."""
+        old = self.old
+        same = (
+            len(self.new.keys) == 0
+            and bool(np.all(self.used))
+            and (self.salt, self.complete) == (old.salt, old.complete)
+        )
+        return not same
+
+    def window(self) -> tuple[int, int] | None:
+        """min..max start (epoch seconds) of the records in the file."""
+        starts = np.concatenate((self.old.starts[self.used], self.new.starts))
+        starts = starts[starts != 0]
+        return (int(starts.min()), int(starts.max())) if len(starts) else None
+
+    def index(self, refused: Iterable[int] = ()) -> LineIndex:
+        """The next run's index: the old records still in the file and the records read
+        (those in ``refused`` not imported: read again next time)."""
+        new = self.new
+        wrong = np.fromiter(refused, np.int64)
+        new.keys[wrong], new.starts[wrong] = 0, 0
+        order = np.argsort(new.keys, kind="stable")
+        added = LineIndex(
+            new.keys[order],
+            new.id_keys[order],
+            new.starts[order],
+            new.id_lens[order],
+            _gather(np.frombuffer(new.blob, np.uint8), new.id_at[order], new.id_lens[order]),
+        )
+        old, used = self.old, self.used
+        kept = LineIndex(
+            old.keys[used],
+            old.id_keys[used],
+            old.starts[used],
+            old.id_lens[used],
+            old.id_blob[np.repeat(used, old.id_lens)],
+        )
+        index = _merged(kept, added)
+        index.salt, index.complete = self.salt, self.complete
+        return index
+
+
+def _gather(blob: Bytes, starts: Ints, lens: Bytes) -> Bytes:
+    """The bytes ``blob[start : start + len]`` of each (start, len), one after another."""
+    sizes = lens.astype(np.int64)
+    ends = np.cumsum(sizes)
+    out = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
+    for first in range(0, len(sizes), _GATHER):
+        size = sizes[first : first + _GATHER]
+        begin = ends[first : first + _GATHER] - size
+        base = int(begin[0])
+        total = int(size.sum())
+        where = np.repeat(starts[first : first + _GATHER] - (begin - base), size)
+        out[base : base + total] = blob[where + np.arange(total)]
+    return out
+
+
+def _merged(kept: LineIndex, added: LineIndex) -> LineIndex:
+    """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``)."""
+    if len(added) == 0:
+        return kept
+    if len(kept) == 0:
+        return added
+    total = len(kept) + len(added)
+    slots = np.searchsorted(kept.keys, added.keys, side="right") + np.arange(len(added))
+    is_added = np.zeros(total, np.bool_)
+    is_added[slots] = True
+    out = LineIndex()
+    for name in ("keys", "id_keys", "starts", "id_lens"):
+        mine, theirs = getattr(kept, name), getattr(added, name)
+        both = np.empty(total, mine.dtype)
+        both[slots], both[~is_added] = theirs, mine
+        setattr(out, name, both)
+    in_added = np.repeat(is_added, out.id_lens)
+    out.id_blob = np.empty(len(in_added), np.uint8)
+    out.id_blob[in_added], out.id_blob[~in_added] = added.id_blob, kept.id_blob
+    return out
