@@ -68,19 +68,26 @@ class CsvLines:
         data = data.removeprefix(codecs.BOM_UTF8)
         if b"\0" in data:
             data = data.replace(b"\0", b"")
-        if b"\r\n" in data:  # a quoted field's line breaks read as "\n" whatever the file's
+        only_lf = b"\r" not in data  # (a memchr: far quicker than looking for "\r\n")
+        if not only_lf and b"\r\n" in data:  # a quoted field's line breaks read as "\n"
             data = data.replace(b"\r\n", b"\n")
         self.data = data
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
         starts: list[npt.NDArray[np.int64]] = []
         keys: list[npt.NDArray[np.uint64]] = []
+        whole = np.frombuffer(data, np.uint8)
         at = 0
         while at < len(data):
             end = data.find(b"\n", at + _BLOCK)
             end = len(data) if end < 0 else end + 1
             lines = data[at:end].splitlines(keepends=True)
-            sizes = np.fromiter(map(len, lines), np.int64, len(lines))
-            starts.append(np.cumsum(sizes) - sizes + at)
+            if only_lf:  # each line starts after a "\n"
+                starts.append(
+                    np.concatenate(([at], np.flatnonzero(whole[at : end - 1] == 10) + at + 1))
+                )
+            else:
+                sizes = np.fromiter(map(len, lines), np.int64, len(lines))
+                starts.append(np.cumsum(sizes) - sizes + at)
             keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
             at = end
         #: where each line starts, and the end

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import xxhash
 
 from linker_tui.ingest.pms_export import (
@@ -38,10 +37,9 @@ from linker_tui.sync.connector import AppointmentBlock, ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_index import FileDiff, LineIndex
+from linker_tui.sync.csv_store import StoredIndex, load_index, store_index
 
 FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
-_MAGIC = b"LTX5"  # sorted by fingerprint, XXH3 (LTX4: file order, CRC-32 + Adler-32)
-_HEAD = struct.Struct("<4sQQB16s")  # magic, records, bytes of the ids, complete, salt
 _STAMP = "#file"  # state name suffix: what the file was when its index was made
 _STAMP_MAGIC = b"LTS5"  # (LTX4 held a CRC-32: such a stamp is not used, the file is read)
 _STAMP_FORMAT = struct.Struct("<4sQQQQ32s")  # magic, size, mtime_ns, digest, records, settings
@@ -49,45 +47,6 @@ _HASHED_BLOCK = 1 << 20  # bytes hashed at a time (a file is never held whole to
 # A file changed this recently may still be being written, and a coarse file-system clock
 # (FAT, SMB: 1-2 s) may not show a rewrite: such a file is always read.
 _SETTLE_SECONDS = 5.0
-
-
-def pack_index(index: LineIndex) -> bytes:
-    """An index packed (little-endian) for the ``sync_state`` table."""
-    count = len(index.keys)
-    return b"".join(
-        (
-            _HEAD.pack(_MAGIC, count, len(index.id_blob), int(index.complete), index.salt),
-            index.keys.astype("<u8", copy=False).tobytes(),
-            index.id_keys.astype("<u8", copy=False).tobytes(),
-            index.starts.astype("<i8", copy=False).tobytes(),
-            index.id_lens.tobytes(),
-            index.id_blob.tobytes(),
-        )
-    )
-
-
-def unpack_index(data: bytes) -> LineIndex:
-    """An index from :func:`pack_index` (its arrays are views of ``data``: read only);
-    anything unreadable (an older scheme too) gives an empty index: every row is read
-    again."""
-    if len(data) < _HEAD.size:
-        return LineIndex()
-    magic, count, blob, complete, salt = _HEAD.unpack_from(data)
-    if magic != _MAGIC or len(data) != _HEAD.size + 25 * count + blob:
-        return LineIndex()
-    at = _HEAD.size
-
-    def take(dtype: str, size: int) -> Any:
-        nonlocal at
-        values = np.frombuffer(data, dtype, size // np.dtype(dtype).itemsize, at)
-        at += size
-        return values.astype(dtype[1:], copy=False)  # native byte order: no copy here
-
-    keys, id_keys, starts = take("<u8", 8 * count), take("<u8", 8 * count), take("<i8", 8 * count)
-    id_lens, id_blob = take("|u1", count), take("|u1", blob)
-    if int(id_lens.sum(dtype=np.int64)) != blob:
-        return LineIndex()
-    return LineIndex(keys, id_keys, starts, id_lens, id_blob, salt, bool(complete))
 
 
 class CsvFolderConnector:
@@ -138,10 +97,11 @@ class CsvFolderConnector:
         tables: dict[str, TableChanges[Any]] = {}
         stamps: dict[str, FileStamp | None] = {}
         settings = self.fmt.fingerprint()
+        stored = {name: load_index(state, name) for name in FILES}
         for name in FILES:
             old_stamp = FileStamp.unpack(state.get(name + _STAMP, b""), settings)
             tables[name], diffs[name], stamps[name] = self._file(
-                name, old_stamp, unpack_index, state.get(name, b""), parser, problems, stop
+                name, old_stamp, stored[name].index, parser, problems, stop
             )
         appointments: TableChanges[AppointmentRow] = tables[APPOINTMENTS_FILE]
         changes = ChangeSet(
@@ -158,15 +118,14 @@ class CsvFolderConnector:
             appointments.batches = _then(
                 appointments.batches, lambda: _set_window(changes, diffs[APPOINTMENTS_FILE])
             )
-        changes.state_builder = lambda c: _new_state(c, diffs, stamps)
+        changes.state_builder = lambda c: _new_state(c, diffs, stamps, stored)
         return changes
 
     def _file(
         self,
         name: str,
         old_stamp: FileStamp | None,
-        unpack: Callable[[bytes], LineIndex],
-        packed: bytes,
+        old: LineIndex,
         parser: RowParser,
         problems: list[RowProblem],
         stop: StopFlag,
@@ -189,7 +148,7 @@ class CsvFolderConnector:
         data, stat = self._read(name, stop, problems)
         stamp = FileStamp.of(data, stat, self.fmt.fingerprint()) if data is not None else None
         reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
-        table, diff = reader.diff(data, unpack(packed))
+        table, diff = reader.diff(data, old)
         return table, diff, stamp
 
     def _read(
@@ -321,7 +280,10 @@ def _window(diff: FileDiff) -> tuple[datetime, datetime] | None:
 
 
 def _new_state(
-    changes: ChangeSet, diffs: Mapping[str, FileDiff], stamps: Mapping[str, FileStamp | None]
+    changes: ChangeSet,
+    diffs: Mapping[str, FileDiff],
+    stamps: Mapping[str, FileStamp | None],
+    stored: Mapping[str, StoredIndex],
 ) -> dict[str, bytes]:
     """Each file's new index, without the rows the engine refused (read again next
     time), and its stamp."""
@@ -342,9 +304,8 @@ def _new_state(
             diff.complete = False
         records = diff.old.imported
         if diff.dirty:
-            index = diff.index(refused)
-            records = index.imported
-            state[name] = pack_index(index)
+            rows, records = store_index(name, stored[name], diff, refused)
+            state.update(rows)
         if stamp is not None:
             stamp.records = records
             stamp.complete = diff.complete

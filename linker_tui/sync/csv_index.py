@@ -61,6 +61,18 @@ class LineIndex:
         """The records imported (fingerprint not 0)."""
         return int(np.count_nonzero(self.keys))
 
+    def subset(self, keep: Mask) -> LineIndex:
+        """The records of ``keep`` (the same salt and completeness)."""
+        return LineIndex(
+            self.keys[keep],
+            self.id_keys[keep],
+            self.starts[keep],
+            self.id_lens[keep],
+            self.id_blob[np.repeat(keep, self.id_lens)],
+            self.salt,
+            self.complete,
+        )
+
     def ids(self, positions: Iterable[int]) -> list[bytes]:
         """The ids of the records at these positions."""
         ends = np.cumsum(self.id_lens, dtype=np.int64)
@@ -128,7 +140,7 @@ class KnownIds:
         if not isinstance(pms_id, bytes) or len(self.keys) == 0:
             return False
         key = id_key(pms_id)
-        at = int(np.searchsorted(self.keys, key))
+        at = int(np.searchsorted(self.keys, np.uint64(key)))
         while at < len(self.keys) and int(self.keys[at]) == key:
             if self._id(int(self.where[at])) == pms_id:
                 return True
@@ -167,7 +179,7 @@ def match_lines(keys: Keys, old: LineIndex) -> Matched:
     whose bytes come twice is the old record once: its later copies are read (and
     reported as duplicates)."""
     count = len(keys)
-    live = int(np.searchsorted(old.keys, 0, side="right"))  # 0: not imported, read again
+    live = int(np.searchsorted(old.keys, np.uint64(0), side="right"))  # 0: not imported, read again
     if count == 0 or live == len(old):
         return Matched(np.ones(count, np.bool_), np.zeros(len(old), np.bool_))
     known = old.keys[live:]
@@ -244,7 +256,7 @@ def settle(
     after all (one over several lines, whose lines matched nothing alone); ``covered``
     marks the lines inside such records (a line there that matched an old record is no
     record: that old record is not used after all). Updates ``found.used``."""
-    live = int(np.searchsorted(old.keys, 0, side="right"))
+    live = int(np.searchsorted(old.keys, np.uint64(0), side="right"))
     known = old.keys[live:]
     if covered is not None and np.any(covered & ~found.needs):
         alone = _unique(keys[~found.needs & ~covered & ~_blank(keys)])
@@ -317,9 +329,10 @@ class FileDiff:
         starts = starts[starts != 0]
         return (int(starts.min()), int(starts.max())) if len(starts) else None
 
-    def index(self, refused: Iterable[int] = ()) -> LineIndex:
-        """The next run's index: the old records still in the file and the records read
-        (those in ``refused`` not imported: read again next time)."""
+    def index(self, refused: Iterable[int] = (), keep: Mask | None = None) -> LineIndex:
+        """The next run's index: the old records still in the file (or those of
+        ``keep``) and the records read (those in ``refused`` not imported: read again
+        next time)."""
         new = self.new
         wrong = np.fromiter(refused, np.int64)
         new.keys[wrong], new.starts[wrong] = 0, 0
@@ -331,17 +344,15 @@ class FileDiff:
             new.id_lens[order],
             _gather(np.frombuffer(new.blob, np.uint8), new.id_at[order], new.id_lens[order]),
         )
-        old, used = self.old, self.used
-        kept = LineIndex(
-            old.keys[used],
-            old.id_keys[used],
-            old.starts[used],
-            old.id_lens[used],
-            old.id_blob[np.repeat(used, old.id_lens)],
-        )
-        index = _merged(kept, added)
+        index = merged(self.old.subset(self.used if keep is None else keep), added)[0]
         index.salt, index.complete = self.salt, self.complete
         return index
+
+    def imported(self) -> int:
+        """The records of the next run's index that were imported (after :meth:`index`
+        was told the refused ones)."""
+        kept = np.count_nonzero(self.old.keys[self.used])
+        return int(kept + np.count_nonzero(self.new.keys))
 
 
 def _gather(blob: Bytes, starts: Ints, lens: Bytes) -> Bytes:
@@ -359,12 +370,13 @@ def _gather(blob: Bytes, starts: Ints, lens: Bytes) -> Bytes:
     return out
 
 
-def _merged(kept: LineIndex, added: LineIndex) -> LineIndex:
-    """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``)."""
+def merged(kept: LineIndex, added: LineIndex) -> tuple[LineIndex, Mask]:
+    """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``), and
+    which of its records are ``added``'s."""
     if len(added) == 0:
-        return kept
+        return kept, np.zeros(len(kept), np.bool_)
     if len(kept) == 0:
-        return added
+        return added, np.ones(len(added), np.bool_)
     total = len(kept) + len(added)
     slots = np.searchsorted(kept.keys, added.keys, side="right") + np.arange(len(added))
     is_added = np.zeros(total, np.bool_)
@@ -378,4 +390,4 @@ def _merged(kept: LineIndex, added: LineIndex) -> LineIndex:
     in_added = np.repeat(is_added, out.id_lens)
     out.id_blob = np.empty(len(in_added), np.uint8)
     out.id_blob[in_added], out.id_blob[~in_added] = added.id_blob, kept.id_blob
-    return out
+    return out, is_added

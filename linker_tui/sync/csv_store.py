@@ -1,0 +1,141 @@
+"""How the index of a CSV file (:class:`linker_tui.sync.csv_index.LineIndex`) is kept in
+the ``sync_state`` table between runs: a **base**, the whole index, written now and
+then, and a **delta**, what changed since the base (the base's records gone, the
+records added). A run that changed a few records of a million writes a few records'
+worth, not the whole index; once the delta holds more than an eighth of the base (and
+over 10,000 records), or the file's salt changed, the base is written again and the
+delta emptied. Both are written in the run's one transaction; a delta names the base it
+goes with (a generation number: the hash of the base's records): a delta of another
+base, or anything unreadable, gives an empty index (every record is read again, nothing
+is lost).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xxhash
+
+from linker_tui.sync.csv_index import FileDiff, Ints, LineIndex, merged
+
+DELTA = "#delta"  # state name suffix: the delta of the file's index
+_MAGIC = b"LTX5"  # sorted by fingerprint, XXH3 (LTX4: file order, CRC-32 + Adler-32)
+# magic, generation, records, id bytes, complete, salt; 48 bytes: the arrays after it are
+# aligned (NumPy reads unaligned arrays several times slower)
+_HEAD = struct.Struct("<4sQQQB16s3x")
+_DELTA_MAGIC = b"LTD1"
+_DELTA_HEAD = struct.Struct("<4sQQB3x")  # magic, base generation, base records gone, complete
+_REWRITE_OVER = 10_000  # records in a delta (and more than 1/8 of the base): new base
+_PER_RECORD = 25  # bytes: fingerprint, id hash, start, id length
+
+
+def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
+    """An index packed (little-endian) for the ``sync_state`` table; a ``base`` is
+    numbered by the hash of its records (the generation its delta names)."""
+    body = b"".join(
+        (
+            index.keys.astype("<u8", copy=False).tobytes(),
+            index.id_keys.astype("<u8", copy=False).tobytes(),
+            index.starts.astype("<i8", copy=False).tobytes(),
+            index.id_lens.tobytes(),
+            index.id_blob.tobytes(),
+        )
+    )
+    generation = xxhash.xxh3_64_intdigest(body) | 1 if base else 0
+    count, blob = len(index.keys), len(index.id_blob)
+    return _HEAD.pack(_MAGIC, generation, count, blob, int(index.complete), index.salt) + body
+
+
+def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
+    """An index from :func:`pack_index` and its generation (its arrays are views of
+    ``data``: read only); None if it cannot be read (an older scheme too)."""
+    if len(data) < _HEAD.size:
+        return None
+    magic, generation, count, blob, complete, salt = _HEAD.unpack_from(data)
+    if magic != _MAGIC or len(data) != _HEAD.size + _PER_RECORD * count + blob:
+        return None
+    at = _HEAD.size
+
+    def take(dtype: str, size: int) -> Any:
+        nonlocal at
+        values = np.frombuffer(data, dtype, size // np.dtype(dtype).itemsize, at)
+        at += size
+        if not values.flags.aligned:
+            values = values.copy()
+        return values.astype(dtype[1:], copy=False)  # native byte order: no copy here
+
+    keys, id_keys, starts = take("<u8", 8 * count), take("<u8", 8 * count), take("<i8", 8 * count)
+    id_lens, id_blob = take("|u1", count), take("|u1", blob)
+    if int(id_lens.sum(dtype=np.int64)) != blob:
+        return None
+    return LineIndex(keys, id_keys, starts, id_lens, id_blob, salt, bool(complete)), generation
+
+
+@dataclass
+class StoredIndex:
+    """A file's index as stored: the whole of it (``index``, the base with its delta),
+    where each record is in the base (``origin``; -1: in the delta), and the base's
+    size, salt and generation."""
+
+    index: LineIndex
+    origin: Ints
+    base_size: int = 0
+    base_salt: bytes = b""
+    generation: int = 0
+
+
+def _nothing() -> StoredIndex:
+    return StoredIndex(LineIndex(), np.zeros(0, np.int64))
+
+
+def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
+    """The stored index of the file ``name`` (empty: none, or unreadable)."""
+    found = unpack_index(state.get(name, b""))
+    if found is None:
+        return _nothing()
+    base, generation = found
+    stored = StoredIndex(base, np.arange(len(base)), len(base), base.salt, generation)
+    delta = state.get(name + DELTA, b"")
+    if not delta:
+        return stored
+    if len(delta) < _DELTA_HEAD.size:
+        return _nothing()
+    magic, of, gone, complete = _DELTA_HEAD.unpack_from(delta)
+    end = _DELTA_HEAD.size + 8 * gone
+    added = unpack_index(delta[end:]) if len(delta) >= end else None
+    if magic != _DELTA_MAGIC or of != generation or added is None:
+        return _nothing()
+    removed = np.frombuffer(delta, "<i8", gone, _DELTA_HEAD.size).astype(np.int64)
+    if gone and (removed.min() < 0 or removed.max() >= len(base)):
+        return _nothing()
+    keep = np.ones(len(base), np.bool_)
+    keep[removed] = False
+    stored.index, from_delta = merged(base.subset(keep) if gone else base, added[0])
+    stored.origin = np.full(len(stored.index), -1, np.int64)
+    stored.origin[~from_delta] = np.flatnonzero(keep)
+    stored.index.salt, stored.index.complete = base.salt, bool(complete)
+    return stored
+
+
+def store_index(
+    name: str, stored: StoredIndex, diff: FileDiff, refused: Collection[int]
+) -> tuple[dict[str, bytes], int]:
+    """The state rows of the file's next index (its delta, or a new base and an empty
+    delta) and the number of its records imported."""
+    used, origin = diff.used, stored.origin
+    added = diff.index(refused, keep=used & (origin < 0))
+    removed = np.ones(stored.base_size, np.bool_)
+    removed[origin[used & (origin >= 0)]] = False
+    gone = np.flatnonzero(removed)
+    change = len(gone) + len(added)
+    big = change > max(_REWRITE_OVER, stored.base_size // 8)
+    if big or stored.base_size == 0 or diff.salt != stored.base_salt:
+        index = diff.index(refused)
+        return {name: pack_index(index, base=True), name + DELTA: b""}, index.imported
+    head = _DELTA_HEAD.pack(_DELTA_MAGIC, stored.generation, len(gone), int(diff.complete))
+    delta = head + gone.astype("<i8").tobytes() + pack_index(added)
+    return {name + DELTA: delta}, diff.imported()
