@@ -1,0 +1,154 @@
+"""The CSV file index kept between runs: a base and a delta (what changed since the
+base), and what a run does when they do not go together."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from linker_tui.ingest import csv_file
+from linker_tui.sync import csv_store
+from linker_tui.sync.csv_index import FileDiff, LineIndex, match_lines, merged
+from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
+from tests.sync_support import (
+    ExportData,
+    appointment,
+    appointments_by_pms_id,
+    make_sync,
+    patient,
+    provider,
+)
+
+APPOINTMENTS = "appointments.csv"
+
+
+def _export(count: int) -> ExportData:
+    data = ExportData(
+        providers=[provider("DOC1")],
+        patients=[patient(str(1000 + i), "Pat", f"Num{i}") for i in range(10)],
+    )
+    for i in range(count):
+        data.appointments.append(
+            appointment(f"A{i}", str(1000 + i % 10), f"2026-12-{1 + i % 27:02d}T09:00")
+        )
+    return data
+
+
+def _state(engine: Engine) -> dict[str, bytes]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, data FROM sync_state")).all()
+    return {name: bytes(data) for name, data in rows}
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The records the csv module reads (a count per run, appended as they are read)."""
+    counts = [0]
+    real = csv_file.CsvLines.records
+
+    def records(self: csv_file.CsvLines, first: int, end: int) -> Iterator[csv_file.CsvChunk]:
+        for chunk in real(self, first, end):
+            counts[-1] += len(chunk.rows)
+            yield chunk
+
+    monkeypatch.setattr(csv_file.CsvLines, "records", records)
+    return counts
+
+
+def _rewrite(folder: Path, data: ExportData, age: float) -> None:
+    data.write(folder, age=age)
+    old = (folder / APPOINTMENTS).stat().st_mtime
+    os.utime(folder / APPOINTMENTS, (old, old))
+
+
+def test_a_small_change_writes_a_delta_and_a_big_one_a_new_base(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_store, "_REWRITE_OVER", 6)
+    data = _export(60)
+    folder = data.write(tmp_path / "export", age=60)
+    sync = make_sync(engine, folder)
+    assert sync.run().inserted == 71
+    first = _state(engine)
+    assert first[APPOINTMENTS + DELTA] == b""  # a first import: a base
+    data.appointments[5][6] = "Changed once"
+    random.Random(1).shuffle(data.appointments)
+    _rewrite(folder, data, 50)
+    assert sync.run().updated == 1
+    second = _state(engine)
+    assert second[APPOINTMENTS] == first[APPOINTMENTS]  # the base stays
+    assert second[APPOINTMENTS + DELTA] != b""  # one record gone, one added
+    for row in data.appointments[:20]:
+        row[6] = "Changed again"
+    _rewrite(folder, data, 40)
+    assert sync.run().updated == 20
+    third = _state(engine)
+    assert third[APPOINTMENTS] != first[APPOINTMENTS]  # over 6 records and 1/8: a new base
+    assert third[APPOINTMENTS + DELTA] == b""
+    stored = load_index(third, APPOINTMENTS)
+    assert stored.index.imported == 60 and list(stored.origin) == list(range(60))
+    reasons = {pms_id: a.reason for pms_id, a in appointments_by_pms_id(engine).items()}
+    assert reasons == {row[0]: row[6] for row in data.appointments}
+
+
+def test_a_delta_of_another_base_reads_every_record_again(
+    engine: Engine, tmp_path: Path, parsed: list[int]
+) -> None:
+    data = _export(30)
+    folder = data.write(tmp_path / "export", age=60)
+    sync = make_sync(engine, folder)
+    sync.run()
+    data.appointments[3][6] = "Changed"
+    _rewrite(folder, data, 50)
+    parsed.append(0)
+    assert sync.run().updated == 1 and parsed[-1] == 2  # the header and the changed line
+    with engine.begin() as conn:  # the delta now names another base
+        delta = bytearray(_state(engine)[APPOINTMENTS + DELTA])
+        delta[4] ^= 0xFF
+        conn.execute(
+            sa.text("UPDATE sync_state SET data = :d WHERE name = :n"),
+            {"d": bytes(delta), "n": APPOINTMENTS + DELTA},
+        )
+    data.appointments[4][6] = "Changed too"
+    _rewrite(folder, data, 40)
+    parsed.append(0)
+    summary = sync.run()
+    assert summary.ok and (summary.updated, summary.cancelled, summary.problems) == (1, 0, 0)
+    assert parsed[-1] == 31  # the header and every record: nothing is taken as unchanged
+    found = appointments_by_pms_id(engine)
+    assert (found["A3"].reason, found["A4"].reason) == ("Changed", "Changed too")
+    assert _state(engine)[APPOINTMENTS + DELTA] == b""  # read whole: a new base
+
+
+def test_an_index_packs_and_merges_as_it_was() -> None:
+    rng = np.random.default_rng(5)
+    keys = np.sort(rng.integers(1, 2**63, 50, dtype=np.uint64))
+    ids = [f"A{i}".encode() for i in range(50)]
+    lens = np.array([len(i) for i in ids], np.uint8)
+    blob = np.frombuffer(b"".join(ids), np.uint8)
+    index = LineIndex(keys, keys + np.uint64(1), np.arange(50), lens, blob, b"s" * 16, True)
+    found = unpack_index(pack_index(index, base=True))
+    assert found is not None
+    back = found[0]
+    assert back.ids(range(50)) == ids and bool(np.all(back.keys == keys)) and back.complete
+    assert unpack_index(pack_index(index)[:-1]) is None  # cut short: not read
+    odd, even = index.subset(np.arange(50) % 2 == 1), index.subset(np.arange(50) % 2 == 0)
+    both, from_even = merged(odd, even)
+    assert both.ids(range(50)) == ids and list(from_even) == [i % 2 == 0 for i in range(50)]
+
+
+def test_a_line_twice_is_the_old_record_once() -> None:
+    old = LineIndex(np.array([0, 7, 9], np.uint64), salt=b"s")
+    lines = np.array([9, 7, 9, 5, 7], np.uint64)
+    found = match_lines(lines, old)
+    assert list(found.needs) == [False, False, True, True, True]
+    assert list(found.used) == [False, True, True]  # the record not imported: read again
+    diff = FileDiff(old, found.used)
+    assert diff.dirty is True  # the unimported record is gone from it
