@@ -15,7 +15,14 @@ from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
 from linker_tui.sync import csv_store
-from linker_tui.sync.csv_index import FileDiff, LineIndex, match_lines, merged
+from linker_tui.sync.csv_index import (
+    Entries,
+    FileDiff,
+    LineIndex,
+    SeenIds,
+    match_lines,
+    merged,
+)
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
 from tests.sync_support import (
     ExportData,
@@ -152,3 +159,33 @@ def test_a_line_twice_is_the_old_record_once() -> None:
     assert list(found.used) == [False, True, True]  # the record not imported: read again
     diff = FileDiff(old, found.used)
     assert diff.dirty is True  # the unimported record is gone from it
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ids_taken_as_hashes_give_what_a_set_gives(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Past ``SeenIds.small`` ids, the ids taken are kept as sorted hashes: the same
+    duplicates are found (messy exports, duplicate ids, the streamed reading)."""
+    from linker_tui.store.schema import create_schema, drop_schema
+    from tests.test_sync_bulk import _runs
+
+    in_a_set = _runs(engine, tmp_path, seed, bulk=True)
+    drop_schema(engine)
+    create_schema(engine)
+    monkeypatch.setattr(SeenIds, "small", 1)
+    assert _runs(engine, tmp_path, seed, bulk=True) == in_a_set
+
+
+def test_seen_ids_find_an_id_in_any_level() -> None:
+    ids = [f"P{i}".encode() for i in range(40)]
+    entries = Entries(np.arange(1, 41, dtype=np.uint64))
+    entries.set_ids(range(40), ids)
+    seen = SeenIds(entries)
+    seen.small = 3
+    for at in range(0, 20):
+        seen.add([at])  # one at a time: a few in the set, the others in levels
+    seen.add(list(range(20, 30)))
+    assert all(pms_id in seen for pms_id in ids[:30])
+    assert not any(pms_id in seen for pms_id in ids[30:])
+    assert seen.isdisjoint(ids[30:]) and not seen.isdisjoint([ids[35], ids[7]])

@@ -61,6 +61,7 @@ from linker_tui.sync.csv_index import (
     KnownIds,
     LineIndex,
     Mask,
+    SeenIds,
     gone_ids,
     match_lines,
     runs,
@@ -365,8 +366,7 @@ class _Step:
         self.block = AppointmentBlock() if self.bulk is not None else None
         self.read_ids: set[bytes] = set()  # ids of the records read
         self.keep_read_ids = True  # False: no old record is gone, no id is looked up
-        # ids (UTF-8) of the rows imported
-        self.taken: set[bytes] = set()
+        self.taken = SeenIds(entries)  # ids of the rows imported
         self.epoch_of: dict[datetime, int] = {}
 
     def read(
@@ -409,19 +409,19 @@ class _Step:
             or not self.unchanged.isdisjoint(encoded)
         ):
             keep = []
+            batch: set[bytes] = set()
             for pms_id, utf8, at, line in zip(ids, encoded, positions, lines, strict=True):
-                twice = utf8 in self.taken or utf8 in self.unchanged
+                twice = utf8 in batch or utf8 in self.taken or utf8 in self.unchanged
                 if twice:
                     self.reader.refuse(at, line, f"duplicate id {pms_id!r}", self.entries)
-                self.taken.add(utf8)
+                batch.add(utf8)
                 keep.append(not twice)
             kept = AppointmentColumns()
             kept.extend(got, keep)
             got = kept
             positions = list(compress(positions, keep))
             lines = list(compress(lines, keep))
-        else:
-            self.taken.update(distinct)
+        self.taken.add(positions)
         self.entries.starts[np.asarray(positions, np.int64)] = _epochs(got.start, self.epoch_of)
         self.block.columns.extend(got)
         self.block.lines.extend(lines)
@@ -449,7 +449,7 @@ class _Step:
         if encoded in self.taken or encoded in self.unchanged:
             self.reader.refuse(at, line, f"duplicate id {pms_id!r}", entries)
             return
-        self.taken.add(encoded)
+        self.taken.add([at])
         table.changed.append(Changed(parsed, line, at))
         start = getattr(parsed, "start", None)
         entries.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0

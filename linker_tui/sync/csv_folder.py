@@ -2,13 +2,14 @@
 ``appointments.csv``; columns in ``docs/sync.md``).
 
 A CSV export has no change cursor, so this connector keeps, per file, an index of the
-last run: for every record of the file, in file order, a 64-bit fingerprint of its
-values, its id and (appointments) its start; a record that could not be imported has
-fingerprint 0, so it is read again. The next run reads every record with the csv module
-and turns into typed rows only those whose fingerprint the index does not hold
-(:mod:`linker_tui.sync.csv_changes`). Old records whose fingerprint is gone and whose id
-is not in the file any more were deleted, unless the file has records that could not be
-read (their ids are unknown: nothing is cancelled for such a file).
+last run (:mod:`linker_tui.sync.csv_index`, stored as a base and a delta:
+:mod:`linker_tui.sync.csv_store`): per record, sorted by fingerprint, a 64-bit
+fingerprint of its bytes, its id and (appointments) its start; a record that could not
+be imported has fingerprint 0, so it is read again. The next run fingerprints the lines
+of each file and hands the csv module only those whose fingerprint the index does not
+hold (:mod:`linker_tui.sync.csv_changes`). Old records whose fingerprint is gone and
+whose id is not in the file any more were deleted, unless the file has records that
+could not be read (their ids are unknown: nothing is cancelled for such a file).
 """
 
 from __future__ import annotations
@@ -97,11 +98,16 @@ class CsvFolderConnector:
         tables: dict[str, TableChanges[Any]] = {}
         stamps: dict[str, FileStamp | None] = {}
         settings = self.fmt.fingerprint()
-        stored = {name: load_index(state, name) for name in FILES}
+        stored: dict[str, StoredIndex] = {}  # the files read (the others: not even unpacked)
         for name in FILES:
             old_stamp = FileStamp.unpack(state.get(name + _STAMP, b""), settings)
+
+            def old(name: str = name) -> LineIndex:
+                stored[name] = load_index(state, name)
+                return stored[name].index
+
             tables[name], diffs[name], stamps[name] = self._file(
-                name, old_stamp, stored[name].index, parser, problems, stop
+                name, old_stamp, old, parser, problems, stop
             )
         appointments: TableChanges[AppointmentRow] = tables[APPOINTMENTS_FILE]
         changes = ChangeSet(
@@ -125,7 +131,7 @@ class CsvFolderConnector:
         self,
         name: str,
         old_stamp: FileStamp | None,
-        old: LineIndex,
+        old: Callable[[], LineIndex],
         parser: RowParser,
         problems: list[RowProblem],
         stop: StopFlag,
@@ -148,7 +154,7 @@ class CsvFolderConnector:
         data, stat = self._read(name, stop, problems)
         stamp = FileStamp.of(data, stat, self.fmt.fingerprint()) if data is not None else None
         reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
-        table, diff = reader.diff(data, old)
+        table, diff = reader.diff(data, old())
         return table, diff, stamp
 
     def _read(

@@ -108,6 +108,11 @@ class Entries:
         self.id_keys[where] = id_keys(ids)
         self.blob += b"".join(ids)
 
+    def id(self, at: int) -> bytes:
+        """The id of the record at ``at``."""
+        start = int(self.id_at[at])
+        return bytes(self.blob[start : start + int(self.id_lens[at])])
+
     def refuse(self, at: int, *, keep_id: bool) -> None:
         """The record at ``at`` is not imported: read again next time; its id is kept
         only when ``keep_id`` (so its disappearance is noticed)."""
@@ -154,6 +159,80 @@ class KnownIds:
         wanted = list(ids)
         hits = np.flatnonzero(_found(self.keys, id_keys(wanted)))
         return not any(wanted[at] in self for at in hits.tolist())
+
+
+class SeenIds:
+    """The ids taken so far in a run (each an entry's): up to :attr:`small` of them in a
+    set (a row at a time is cheap), the others as hashes in a few sorted levels, each
+    with where its ids are among the entries (their bytes compared on a hit): 16 bytes
+    an id, where a set of a million ids takes about 70 MB."""
+
+    small = 1 << 18
+
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+        self.recent: dict[bytes, int] = {}  # id -> its entry
+        self.levels: list[tuple[Keys, Ints]] = []
+
+    def add(self, positions: Sequence[int]) -> None:
+        """The ids of the entries at ``positions`` are taken."""
+        if len(positions) == 1:
+            self.recent[self.entries.id(positions[0])] = positions[0]
+            if len(self.recent) > self.small:
+                self._level(list(self.recent.values()))
+                self.recent = {}
+        elif len(positions):
+            self._level(positions)
+
+    def _level(self, positions: Sequence[int]) -> None:
+        where = np.asarray(positions, np.int64)
+        keys = self.entries.id_keys[where]
+        order = np.argsort(keys, kind="stable")
+        level = (keys[order], where[order])
+        while self.levels and len(self.levels[-1][0]) <= 2 * len(level[0]):
+            level = _merged_level(self.levels.pop(), level)
+        self.levels.append(level)
+
+    def __contains__(self, pms_id: object) -> bool:
+        if not isinstance(pms_id, bytes):
+            return False
+        if pms_id in self.recent:
+            return True
+        key = np.uint64(id_key(pms_id))
+        for keys, where in self.levels:
+            at = int(np.searchsorted(keys, key))
+            while at < len(keys) and keys[at] == key:
+                if self.entries.id(int(where[at])) == pms_id:
+                    return True
+                at += 1
+        return False
+
+    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
+        """None of ``ids`` is taken."""
+        wanted = list(ids)
+        if not self.recent.keys().isdisjoint(wanted):
+            return False
+        if not self.levels:
+            return True
+        hashes = id_keys(wanted)
+        hit = np.zeros(len(wanted), np.bool_)
+        for keys, _where in self.levels:
+            hit |= _found(keys, hashes)
+        return not any(wanted[at] in self for at in np.flatnonzero(hit).tolist())
+
+
+def _merged_level(first: tuple[Keys, Ints], second: tuple[Keys, Ints]) -> tuple[Keys, Ints]:
+    """Two sorted levels of :class:`SeenIds` as one (in one pass, no sort)."""
+    keys, where = first
+    more, more_where = second
+    total = len(keys) + len(more)
+    slots = np.searchsorted(keys, more, side="right") + np.arange(len(more))
+    mine = np.ones(total, np.bool_)
+    mine[slots] = False
+    out_keys, out_where = np.empty(total, np.uint64), np.empty(total, np.int64)
+    out_keys[slots], out_keys[mine] = more, keys
+    out_where[slots], out_where[mine] = more_where, where
+    return out_keys, out_where
 
 
 def unchanged_ids(old: LineIndex, used: Mask, ids: set[bytes]) -> set[bytes]:

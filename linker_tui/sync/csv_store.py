@@ -35,19 +35,27 @@ _PER_RECORD = 25  # bytes: fingerprint, id hash, start, id length
 
 def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
     """An index packed (little-endian) for the ``sync_state`` table; a ``base`` is
-    numbered by the hash of its records (the generation its delta names)."""
-    body = b"".join(
-        (
-            index.keys.astype("<u8", copy=False).tobytes(),
-            index.id_keys.astype("<u8", copy=False).tobytes(),
-            index.starts.astype("<i8", copy=False).tobytes(),
-            index.id_lens.tobytes(),
-            index.id_blob.tobytes(),
+    numbered by the hash of its records (the generation its delta names). The arrays
+    go into the one bytes object as they are (no copy of each first)."""
+    parts = [
+        np.ascontiguousarray(part.astype(dtype, copy=False)).data.cast("B")
+        for part, dtype in (
+            (index.keys, "<u8"),
+            (index.id_keys, "<u8"),
+            (index.starts, "<i8"),
+            (index.id_lens, "u1"),
+            (index.id_blob, "u1"),
         )
-    )
-    generation = xxhash.xxh3_64_intdigest(body) | 1 if base else 0
+    ]
+    generation = 0
+    if base:
+        digest = xxhash.xxh3_64()
+        for part in parts:
+            digest.update(part)
+        generation = digest.intdigest() | 1
     count, blob = len(index.keys), len(index.id_blob)
-    return _HEAD.pack(_MAGIC, generation, count, blob, int(index.complete), index.salt) + body
+    head = _HEAD.pack(_MAGIC, generation, count, blob, int(index.complete), index.salt)
+    return b"".join((head, *parts))
 
 
 def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
