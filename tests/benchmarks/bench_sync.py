@@ -17,6 +17,9 @@ time from its launch, imports included, and inside it the run's own; its peak RS
 * **1k changed appointments** in place, and 1k changed with every row moved (the PMS
   writes its rows in another order) — target < 1 s each;
 * a run whose export files are untouched (only the cursor is compared).
+
+``--again`` skips the plain upsert and the initial import (the last run's database and
+export are used as they are); ``--rounds N`` runs the two 1k-change cases N times.
 """
 
 from __future__ import annotations
@@ -366,12 +369,50 @@ def _report(label: str, wall: float, result: dict[str, Any], target: str = "") -
     )
 
 
+def _first_import(folder: Path, work: Path) -> str:
+    """The plain upsert (the baseline), then the initial import into a fresh database;
+    returns the database's URL."""
+    rows, plain_seconds = plain_upsert(folder, work / "plain.db")
+    plain_rate = rows / plain_seconds
+    print(
+        f"plain sqlite3 upsert:  {rows:,} rows in {plain_seconds:.2f} s = {plain_rate:,.0f} rows/s"
+    )
+    url = _fresh(work / "sync.db")
+    wall, seconds, result = _in_child(url, folder)
+    rate = rows / seconds
+    _report("initial import", wall, result, " (target < 300 MiB)")
+    print(f"  = {rows:,} rows at {rate:,.0f} rows/s = {rate / plain_rate:.2f} x plain upsert")
+    return url
+
+
+def _changes(url: str, folder: Path, count: int, seed: int) -> None:
+    """``count`` appointments changed in place, then ``count`` more and every row moved."""
+    appointments = folder / "appointments.csv"
+    change_rows(folder, count, seed=seed)
+    _aged(appointments)
+    wall, _seconds, result = _in_child(url, folder)
+    _report(f"re-run, {count:,} appointments changed in place", wall, result, " (< 1 s)")
+    change_rows(folder, count, seed=seed + 1)
+    shuffle_rows(folder)
+    _aged(appointments)
+    wall, _seconds, result = _in_child(url, folder)
+    _report(f"re-run, {count:,} changed, every row moved", wall, result, " (< 1 s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--appointments", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=1_000)
     parser.add_argument("--work", type=Path, default=Path("bench-out/sync"))
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="skip the plain upsert and the initial import: reuse the last run's database",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="times the two 1k-change cases are run"
+    )
     parser.add_argument("--one-run", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--force", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--csv-only", action="store_true", help=argparse.SUPPRESS)
@@ -391,40 +432,24 @@ def main() -> None:
     size = sum((folder / n).stat().st_size for n in ("patients.csv", "appointments.csv"))
     print(f"  {args.patients:,} patients, {args.appointments:,} appointments, {size / 1e6:.0f} MB")
 
-    wall, seconds, result = _in_child("csv", folder)
+    wall, _seconds, result = _in_child("csv", folder)
     _report("baseline: the csv module reading appointments.csv alone", wall, result)
-    rows, plain_seconds = plain_upsert(folder, args.work / "plain.db")
-    plain_rate = rows / plain_seconds
-    print(
-        f"plain sqlite3 upsert:  {rows:,} rows in {plain_seconds:.2f} s = {plain_rate:,.0f} rows/s"
-    )
-    url = _fresh(args.work / "sync.db")
-    wall, seconds, result = _in_child(url, folder)
-    rate = rows / seconds
-    _report("initial import", wall, result, " (target < 300 MiB)")
-    print(f"  = {rows:,} rows at {rate:,.0f} rows/s = {rate / plain_rate:.2f} x plain upsert")
+    again = f"sqlite:///{args.work / 'sync.db'}"
+    url = again if args.again else _first_import(folder, args.work)
 
-    wall, seconds, result = _in_child(url, folder, force=True)
+    wall, _seconds, result = _in_child(url, folder, force=True)
     _report("forced re-run, nothing changed", wall, result)
     for name in ("providers.csv", "patients.csv", "appointments.csv"):
         path = folder / name
         path.write_bytes(path.read_bytes())
         _aged(path)
-    wall, seconds, result = _in_child(url, folder)
+    wall, _seconds, result = _in_child(url, folder)
     _report("re-run, every file written again with the same bytes", wall, result, " (< 50 ms)")
-    appointments = folder / "appointments.csv"
-    change_rows(folder, args.changes, seed=int(time.time()))
-    _aged(appointments)
-    wall, seconds, result = _in_child(url, folder)
-    _report(f"re-run, {args.changes:,} appointments changed in place", wall, result, " (< 1 s)")
-    change_rows(folder, args.changes, seed=int(time.time()) + 1)
-    shuffle_rows(folder)
-    _aged(appointments)
-    wall, seconds, result = _in_child(url, folder)
-    _report(f"re-run, {args.changes:,} changed, every row moved", wall, result, " (< 1 s)")
-    wall, seconds, result = _in_child(url, folder)
+    for round_ in range(args.rounds):
+        _changes(url, folder, args.changes, seed=int(time.time()) + 2 * round_)
+    wall, _seconds, result = _in_child(url, folder)
     _report("re-run, export untouched (cursor only)", wall, result)
-    wall, seconds, result = _in_child("csv", folder)
+    wall, _seconds, result = _in_child("csv", folder)
     _report("baseline again: the csv module reading appointments.csv alone", wall, result)
 
 
