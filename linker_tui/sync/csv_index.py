@@ -273,17 +273,24 @@ def match_lines(keys: Keys, old: LineIndex) -> Matched:
     needs = _found_few(wanted, keys)
     if len(doubled):
         _first_copies(keys, needs, doubled)
+    alone = ordered[hit & _firsts(ordered)]  # the distinct keys of the lines not read
+    del ordered, hit, twice
     used = np.zeros(len(old), np.bool_)
-    used[live:] = _found(_unique(keys[~needs]), known) & _firsts(known)
+    used[live:] = _found(alone, known) & _firsts(known)
     return Matched(needs, used)
 
 
 def _found(sorted_keys: Keys, keys: Keys) -> Mask:
     """Per key, whether it is one of ``sorted_keys``."""
+    found = np.zeros(len(keys), np.bool_)
     if len(sorted_keys) == 0:
-        return np.zeros(len(keys), np.bool_)
-    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    found: Mask = sorted_keys[at] == keys
+        return found
+    last = len(sorted_keys) - 1
+    for first in range(0, len(keys), _GATHER):  # a part at a time: small temporaries
+        part = keys[first : first + _GATHER]
+        found[first : first + _GATHER] = (
+            sorted_keys[np.minimum(np.searchsorted(sorted_keys, part), last)] == part
+        )
     return found
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from linker_tui.sync.csv_index import FileDiff, Ints, LineIndex, merged
+from linker_tui.sync.csv_index import FileDiff, Ints, LineIndex, Mask, merged
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
 _MAGIC = b"LTX5"  # sorted by fingerprint, XXH3 (LTX4: file order, CRC-32 + Adler-32)
@@ -86,18 +86,27 @@ def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
 @dataclass
 class StoredIndex:
     """A file's index as stored: the whole of it (``index``, the base with its delta),
-    where each record is in the base (``origin``; -1: in the delta), and the base's
-    size, salt and generation."""
+    the base's size, salt and generation, and (with a delta) which records are the
+    delta's (``from_delta``) and which of the base's are kept (``kept``)."""
 
     index: LineIndex
-    origin: Ints
     base_size: int = 0
     base_salt: bytes = b""
     generation: int = 0
+    from_delta: Mask | None = None
+    kept: Mask | None = None
+
+    def origin(self) -> Ints:
+        """Where each record of ``index`` is in the base (-1: in the delta)."""
+        if self.from_delta is None or self.kept is None:
+            return np.arange(len(self.index), dtype=np.int64)
+        origin = np.full(len(self.index), -1, np.int64)
+        origin[~self.from_delta] = np.flatnonzero(self.kept)
+        return origin
 
 
 def _nothing() -> StoredIndex:
-    return StoredIndex(LineIndex(), np.zeros(0, np.int64))
+    return StoredIndex(LineIndex())
 
 
 def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
@@ -106,7 +115,7 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
     if found is None:
         return _nothing()
     base, generation = found
-    stored = StoredIndex(base, np.arange(len(base)), len(base), base.salt, generation)
+    stored = StoredIndex(base, len(base), base.salt, generation)
     delta = state.get(name + DELTA, b"")
     if not delta:
         return stored
@@ -122,9 +131,8 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
         return _nothing()
     keep = np.ones(len(base), np.bool_)
     keep[removed] = False
-    stored.index, from_delta = merged(base.subset(keep) if gone else base, added[0])
-    stored.origin = np.full(len(stored.index), -1, np.int64)
-    stored.origin[~from_delta] = np.flatnonzero(keep)
+    stored.index, stored.from_delta = merged(base.subset(keep) if gone else base, added[0])
+    stored.kept = keep
     stored.index.salt, stored.index.complete = base.salt, bool(complete)
     return stored
 
@@ -134,7 +142,7 @@ def store_index(
 ) -> tuple[dict[str, bytes], int]:
     """The state rows of the file's next index (its delta, or a new base and an empty
     delta) and the number of its records imported."""
-    used, origin = diff.used, stored.origin
+    used, origin = diff.used, stored.origin()
     added = diff.index(refused, keep=used & (origin < 0))
     removed = np.ones(stored.base_size, np.bool_)
     removed[origin[used & (origin >= 0)]] = False

@@ -228,6 +228,7 @@ class SyncEngine:
             run.notes.append(f"PMS export unchanged since sync #{stored_by}")
             return
         changes = self.connector.changes(state, stop)
+        del state  # what the connector did not keep of the stored state is freed now
         stop.check()
         with write_session(self.engine) as session:
             conn = session.connection()
