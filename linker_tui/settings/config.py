@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
 from platformdirs import user_config_dir, user_data_dir
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -200,7 +199,7 @@ class Settings(BaseSettings):
     """The confirmation emails' sender (From) address."""
     practice_timezone: str = "UTC"
     """IANA name, e.g. ``America/Toronto``: every time on screen and in emails uses it."""
-    phone_region: str = "CA"
+    phone_region: str = Field(default="CA", validate_default=False)  # no phonenumbers at start
     """Where phone numbers typed without a country code are from (ISO 3166 code)."""
     outbox_dir: Path | None = None
     """Where the file mail backend writes ``.eml`` files (default ``data_dir/outbox``)."""
@@ -311,6 +310,8 @@ class Settings(BaseSettings):
     @field_validator("phone_region")
     @classmethod
     def _known_region(cls, value: str) -> str:
+        import phonenumbers  # 30-40 ms of imports: only for a region the settings give
+
         region = value.strip().upper()
         if region not in phonenumbers.SUPPORTED_REGIONS:
             raise ValueError(f"unknown phone region {value!r} (use a country code like CA)")

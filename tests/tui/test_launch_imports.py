@@ -35,9 +35,11 @@ ORM = (
     "linker_tui.store.models",
     "linker_tui.matching",
     "rapidfuzz",
+    "phonenumbers",
 )
 """The first page is read with SQLAlchemy Core (:mod:`linker_tui.store.tables`) and shows
-the patient rankings stored on the requests: neither the ORM nor the matcher is needed."""
+the patient rankings stored on the requests: neither the ORM nor the matcher is needed
+(nor phonenumbers: the settings check a phone region only when they give one)."""
 
 
 def _imported_at_first_rows(tmp_path: Path) -> set[str]:
