@@ -102,8 +102,12 @@ class LinkerApp(SafeApp[None]):
             self.action_sign_in()
 
     def on_first_page_shown(self, message: FirstPageShown) -> None:
-        """The requests staff wait for are on screen: start the background jobs (the
-        scheduler, the mail relay and the sync engine are imported now, not before)."""
+        """The requests staff wait for are in the list: once they are drawn, start the
+        background jobs (their imports and first runs would hold the GIL from the frame)."""
+        self.call_after_refresh(self._start_jobs)
+
+    def _start_jobs(self) -> None:
+        """The scheduler, the mail relay and the sync engine are imported now, not before."""
         if self._background_jobs and self.jobs is None and not self._stopping.is_set():
             self.jobs = BackgroundJobs(self.services, self.post_message)
             self.jobs.start()

@@ -45,9 +45,10 @@ class LiveScreen(ListScreen):
             self.set_interval(self.live_seconds, self._tick)
 
     def on_first_page_shown(self, message: FirstPageShown) -> None:
-        """The first page is on screen: read the sync status now (read beside the page, it
-        took the GIL and the database from what staff wait for). The app hears it too."""
-        self.poll()
+        """The first page is in the list: read the sync status once it is drawn (read
+        beside the page, it took the GIL and the database from what staff wait for; the
+        ORM it reads with is first imported then). The app hears it too."""
+        self.call_after_refresh(self.poll)
 
     # ------------------------------------------------------------------ live refresh
     def _tick(self) -> None:
