@@ -71,11 +71,6 @@ class FrameHold:
         self._app: App[object] | None = None
         self._timer: Timer | None = None
 
-    @property
-    def held(self) -> bool:
-        """Whether the frames are held now."""
-        return self._batch is not None
-
     def hold(self, app: App[Any]) -> None:
         """Hold the frames (until :meth:`release` or the limit; not at all without one)."""
         if self._batch is not None or self.limit <= 0:
@@ -94,4 +89,5 @@ class FrameHold:
         if batch is None or app is None:
             return
         batch.__exit__(None, None, None)
-        app.screen.check_idle()  # the screen draws what changed meanwhile
+        if app.screen_stack:  # (none while the app closes)
+            app.screen.check_idle()  # the screen draws what changed meanwhile
