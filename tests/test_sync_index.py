@@ -138,7 +138,7 @@ def test_an_index_packs_and_merges_as_it_was() -> None:
     rng = np.random.default_rng(5)
     keys = np.sort(rng.integers(1, 2**63, 50, dtype=np.uint64))
     ids = [f"A{i}".encode() for i in range(50)]
-    lens = np.array([len(i) for i in ids], np.uint8)
+    lens = np.array([len(i) for i in ids], np.uint16)
     blob = np.frombuffer(b"".join(ids), np.uint8)
     index = LineIndex(keys, keys + np.uint64(1), np.arange(50), lens, blob, b"s" * 16, True)
     found = unpack_index(pack_index(index, base=True))
@@ -189,3 +189,20 @@ def test_seen_ids_find_an_id_in_any_level() -> None:
     assert all(pms_id in seen for pms_id in ids[:30])
     assert not any(pms_id in seen for pms_id in ids[30:])
     assert seen.isdisjoint(ids[30:]) and not seen.isdisjoint([ids[35], ids[7]])
+
+
+def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:
+    """The index keeps each id's length in bytes: 64 characters of 4 bytes are 256."""
+    data = _export(5)
+    long_id = "\U0001f600" * 64
+    data.appointments[2][0] = long_id
+    folder = data.write(tmp_path / "export", age=60)
+    sync = make_sync(engine, folder)
+    assert sync.run().problems == 0
+    stored = load_index(_state(engine), APPOINTMENTS)
+    assert long_id.encode() in stored.index.ids(range(len(stored.index)))
+    del data.appointments[2]  # gone from the export: cancelled
+    _rewrite(folder, data, 50)
+    summary = sync.run()
+    assert summary.ok and summary.cancelled == 1
+    assert appointments_by_pms_id(engine)[long_id].status == "cancelled"

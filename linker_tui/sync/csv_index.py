@@ -22,6 +22,7 @@ from linker_tui.ingest.csv_file import BLANK_KEYS
 Keys = npt.NDArray[np.uint64]
 Ints = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
+Lens = npt.NDArray[np.uint16]  # bytes of each id: up to 64 characters, 4 bytes each
 Mask = npt.NDArray[np.bool_]
 
 _GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
@@ -48,7 +49,7 @@ class LineIndex:
     keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
     id_keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
     starts: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
-    id_lens: Bytes = field(default_factory=lambda: np.zeros(0, np.uint8))
+    id_lens: Lens = field(default_factory=lambda: np.zeros(0, np.uint16))
     id_blob: Bytes = field(default_factory=lambda: np.zeros(0, np.uint8))
     salt: bytes = b""
     complete: bool = False
@@ -89,7 +90,7 @@ class Entries:
     id_keys: Keys = field(init=False)
     starts: Ints = field(init=False)
     id_at: Ints = field(init=False)
-    id_lens: Bytes = field(init=False)
+    id_lens: Lens = field(init=False)
     blob: bytearray = field(default_factory=bytearray)
 
     def __post_init__(self) -> None:
@@ -97,10 +98,10 @@ class Entries:
         self.id_keys = np.zeros(count, np.uint64)
         self.starts = np.zeros(count, np.int64)
         self.id_at = np.zeros(count, np.int64)
-        self.id_lens = np.zeros(count, np.uint8)
+        self.id_lens = np.zeros(count, np.uint16)
 
     def set_ids(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
-        """The ids of the records at ``positions`` (each at most 255 bytes)."""
+        """The ids of the records at ``positions``."""
         lens = np.fromiter(map(len, ids), np.int64, len(ids))
         where = np.asarray(positions, np.int64)
         self.id_at[where] = len(self.blob) + np.cumsum(lens) - lens
@@ -441,7 +442,7 @@ class FileDiff:
         return int(kept + np.count_nonzero(self.new.keys))
 
 
-def _gather(blob: Bytes, starts: Ints, lens: Bytes) -> Bytes:
+def _gather(blob: Bytes, starts: Ints, lens: Lens) -> Bytes:
     """The bytes ``blob[start : start + len]`` of each (start, len), one after another."""
     sizes = lens.astype(np.int64)
     ends = np.cumsum(sizes)

@@ -23,14 +23,14 @@ import xxhash
 from linker_tui.sync.csv_index import FileDiff, Ints, LineIndex, Mask, merged
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
-_MAGIC = b"LTX5"  # sorted by fingerprint, XXH3 (LTX4: file order, CRC-32 + Adler-32)
+_MAGIC = b"LTX6"  # sorted, XXH3, 16-bit id lengths (LTX5: 8-bit; LTX4: file order, CRC)
 # magic, generation, records, id bytes, complete, salt; 48 bytes: the arrays after it are
 # aligned (NumPy reads unaligned arrays several times slower)
 _HEAD = struct.Struct("<4sQQQB16s3x")
 _DELTA_MAGIC = b"LTD1"
 _DELTA_HEAD = struct.Struct("<4sQQB3x")  # magic, base generation, base records gone, complete
 _REWRITE_OVER = 10_000  # records in a delta (and more than 1/8 of the base): new base
-_PER_RECORD = 25  # bytes: fingerprint, id hash, start, id length
+_PER_RECORD = 26  # bytes: fingerprint, id hash, start, id length
 
 
 def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
@@ -43,7 +43,7 @@ def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
             (index.keys, "<u8"),
             (index.id_keys, "<u8"),
             (index.starts, "<i8"),
-            (index.id_lens, "u1"),
+            (index.id_lens, "<u2"),
             (index.id_blob, "u1"),
         )
     ]
@@ -77,7 +77,7 @@ def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
         return values.astype(dtype[1:], copy=False)  # native byte order: no copy here
 
     keys, id_keys, starts = take("<u8", 8 * count), take("<u8", 8 * count), take("<i8", 8 * count)
-    id_lens, id_blob = take("|u1", count), take("|u1", blob)
+    id_lens, id_blob = take("<u2", 2 * count), take("|u1", blob)
     if int(id_lens.sum(dtype=np.int64)) != blob:
         return None
     return LineIndex(keys, id_keys, starts, id_lens, id_blob, salt, bool(complete)), generation
