@@ -103,13 +103,13 @@ async def test_partial_pick_the_second_candidate(world: World) -> None:
         candidates = screen.query_one(CandidateTable)
         assert candidates.row_count == 2
         assert "Requested:  Thu 2026-12-03 09:30 with Dr. Amelia Chen" in dialog_text(app)
-        first = [c.plain for c in candidates.get_row("0")]
+        first = [c.plain for c in candidates.get_row_at(0)]
         # date same, time and provider differ: marked with text, not only colour
         assert first[0].startswith(" Thu 2026-12-03")
         assert first[1].startswith("≠10:00")
         assert first[2].startswith("≠Dr. Ben Osei")
         assert first[5] == "time, provider"
-        second = [c.plain for c in candidates.get_row("1")]
+        second = [c.plain for c in candidates.get_row_at(1)]
         assert second[0].startswith("≠Thu 2026-12-10")
         assert second[5] == "date"
         await pilot.press("down", "enter")

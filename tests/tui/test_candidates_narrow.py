@@ -159,3 +159,43 @@ def test_snapshot_of_the_dialog_with_more(
     _busy_bob(world)
     app = LinkerApp(world.services, background_jobs=False)
     assert snap_compare(app, terminal_size=SMALL, run_before=_narrowing_dialog)
+
+
+async def test_the_list_keys_and_mouse(world: World) -> None:
+    """↑ ↓ PgUp PgDn ^Home ^End move the cursor and keep it in view under the header; a
+    click puts the cursor on a row, a second click on it chooses it; → with the columns
+    fitting goes to the next widget (as with the DataTable the list replaced)."""
+    _busy_bob(world)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await _open(pilot)
+        table = _table(app)
+        body = table.scrollable_content_region.height - 1  # rows in view under the header
+        assert table.cursor_row == 0 and body == 8
+        await pilot.press("pagedown")
+        assert table.cursor_row == body and table.scroll_y == body
+        await pilot.press("down")
+        assert table.cursor_row == body + 1
+        await pilot.press("pageup")
+        assert table.cursor_row == 1 and table.scroll_y <= 1
+        await pilot.press("ctrl+end")
+        await pilot.pause()
+        assert table.cursor_row == 19 and table.scroll_y == 20 - body
+        await pilot.press("ctrl+home")
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        await pilot.press("up", "home", "end")
+        assert table.cursor_row == 0 and app.focused is table
+        await pilot.click(CandidateTable, offset=(5, 3))  # the third row
+        assert table.cursor_row == 2 and app.focused is table
+        third = _days(app)[2]
+        await pilot.click(CandidateTable, offset=(5, 3))
+        await wait_screen(pilot, ConfirmLink)
+        assert third in dialog_text(app)
+        await pilot.press("escape")
+        await wait_screen(pilot, Candidates)
+        await quiet(pilot)
+        table = _table(app)
+        assert table.cursor_row == 2
+        await pilot.press("right")  # the next widget: the narrowing field
+        assert isinstance(app.focused, NarrowField)

@@ -12,8 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widget import Widget
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, Input, Static
 
 from linker_tui.matching import Difference
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
@@ -29,8 +28,9 @@ from linker_tui.tui.modals.checked import (
     request_line,
     requested_line,
 )
+from linker_tui.tui.modals.rows import RowTable
 from linker_tui.tui.safe import SafeInput, cell, line, lines
-from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.columns import ColumnSpec
 
 # ---------------------------------------------------------------- candidates
 CANDIDATE_COLUMNS: tuple[ColumnSpec, ...] = (
@@ -50,47 +50,24 @@ def _marked(value: str, differs: bool, width: int) -> Text:
     return Text.assemble(" ", cell(value, width - 1))
 
 
-class CandidateTable(DataTable[Text]):
+class CandidateTable(RowTable):
     """The patient's scheduled appointments, closest to the request first."""
+
+    COLUMNS = CANDIDATE_COLUMNS
 
     def __init__(
         self, candidates: tuple[CandidateView, ...], tz: ZoneInfo, start_at: int | None = None
     ) -> None:
-        super().__init__(cursor_type="row", cell_padding=0, id="candidates")
+        super().__init__(id="candidates")
         self.candidates, self.tz = candidates, tz
-        self._widths: dict[str, int] = {}
         ids = [c.appointment.id for c in candidates]
-        self._start = ids.index(start_at) if start_at in ids else 0
+        self.cursor_row = ids.index(start_at) if start_at in ids else 0
         """The row the cursor starts on (the appointment chosen before stepping back)."""
 
-    def on_mount(self) -> None:
-        """Build the rows for the width the dialog's layout is about to give the table, so
-        that its first frame shows them (:meth:`on_resize` fits them again if it differs)."""
-        self._fit(self._expected_width())
-
-    def on_resize(self) -> None:
-        """(Re)build the rows with columns that fit the width."""
-        self._fit(self.size.width)
-
-    def _expected_width(self) -> int:
-        """The table's width once laid out: the dialog box's (its CSS width within the
-        screen) less the box's border and padding and the table's own."""
-        box, screen = self.parent, self.app.size
-        if not isinstance(box, Widget):
-            return self.size.width
-        width = screen.width
-        for limit in (box.styles.width, box.styles.max_width):
-            if limit is not None:
-                width = min(width, int(limit.resolve(screen, screen)))
-        return width - box.styles.gutter.width - self.styles.gutter.width - self.styles.margin.width
-
-    def _fit(self, width: int) -> None:
-        widths = fit_widths(CANDIDATE_COLUMNS, max(0, width - 1))
-        if widths == self._widths:
-            return
-        first = not self._widths
-        self._widths = widths
-        self._rebuild(self._start if first else self.cursor_row)
+    @property
+    def row_count(self) -> int:
+        """How many appointments are listed."""
+        return len(self.candidates)
 
     def replace(self, candidates: tuple[CandidateView, ...]) -> None:
         """Show ``candidates`` instead, the cursor staying on the same appointment (if it is
@@ -102,19 +79,12 @@ class CandidateTable(DataTable[Text]):
             ids = [c.appointment.id for c in candidates]
             if current.appointment.id in ids:
                 row = ids.index(current.appointment.id)
-        if self._widths:
-            self._rebuild(row)
+        self.rows_changed(row)
 
-    def _rebuild(self, row: int) -> None:
-        self.clear(columns=True)
-        for spec in CANDIDATE_COLUMNS:
-            self.add_column(Text(spec.label), width=self._widths[spec.key] + GAP, key=spec.key)
-        for index, candidate in enumerate(self.candidates):
-            self.add_row(*self._cells(candidate), key=str(index))
-        self.move_cursor(row=row, animate=False)
-
-    def _cells(self, candidate: CandidateView) -> list[Text]:
-        a, diff, w = candidate.appointment, candidate.differences, self._widths
+    def cells(self, row: int, widths: dict[str, int]) -> list[Text]:
+        """The appointment's date, time, provider, chair, reason and what differs."""
+        candidate = self.candidates[row]
+        a, diff, w = candidate.appointment, candidate.differences, widths
         return [
             _marked(day(a.start, self.tz), Difference.DATE in diff, w["date"]),
             _marked(clock_time(a.start, self.tz), Difference.TIME in diff, w["time"]),
@@ -313,8 +283,8 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         return self.query_one(NarrowField).value.strip()
 
     # ---------------------------------------------------------------- choosing
-    @on(DataTable.RowSelected, "#candidates")
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(RowTable.Selected, "#candidates")
+    def _selected(self, event: RowTable.Selected) -> None:
         event.stop()
         self.dismiss(self.query_one(CandidateTable).highlighted())
 

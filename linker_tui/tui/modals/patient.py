@@ -20,7 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.css.query import NoMatches
-from textual.widgets import Button, DataTable, Input, Static
+from textual.widgets import Button, Input, Static
 from textual.worker import Worker, WorkerState
 
 from linker_tui.matching import Agreement, MatchField
@@ -28,9 +28,10 @@ from linker_tui.read.views import PatientCandidateView, PatientCheck, PatientVie
 from linker_tui.tui.formatting import plural
 from linker_tui.tui.keys import PATIENT_SEARCH, bindings
 from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.modals.rows import RowTable
 from linker_tui.tui.safe import SafeInput, cell, line, lines, one_line
 from linker_tui.tui.terminal import marks_for
-from linker_tui.tui.widgets.columns import GAP, ColumnSpec, fit_widths
+from linker_tui.tui.widgets.columns import ColumnSpec
 from linker_tui.workflow.decisions import Workflow
 
 _BOLD = "bold"
@@ -54,7 +55,6 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     ColumnSpec("phone", "Phone", 14, weight=1, maximum=24),
     ColumnSpec("email", "Email", 16, weight=3, maximum=40),
 )
-SCROLLBAR = 1
 
 
 def field_mark(candidate: PatientCandidateView, field: MatchField) -> str:
@@ -78,41 +78,30 @@ def alike(candidates: Sequence[PatientCandidateView]) -> bool:
     )
 
 
-class PatientTable(DataTable[Text]):
-    """Candidate patients (or search results), one per row; the row key is the index."""
+class PatientTable(RowTable):
+    """Candidate patients (or search results), one per row."""
+
+    COLUMNS = COLUMNS
 
     def __init__(self, candidates: Sequence[PatientCandidateView], current_id: int | None) -> None:
-        super().__init__(cursor_type="row", cell_padding=0, id="patients")
+        super().__init__(id="patients")
         self.candidates = tuple(candidates)
         self.current_id = current_id
-        self._widths: dict[str, int] = {}
+
+    @property
+    def row_count(self) -> int:
+        """How many patients are listed."""
+        return len(self.candidates)
 
     def show(self, candidates: Sequence[PatientCandidateView]) -> None:
         """Replace the rows; the cursor goes to the first (nothing is chosen by it)."""
         self.candidates = tuple(candidates)
-        self._render_rows(0)
+        self.rows_changed(0)
 
-    def on_resize(self) -> None:
-        """(Re)build the rows with columns that fit the width."""
-        if fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR)) != self._widths:
-            self._render_rows(self.cursor_row)
-
-    def _render_rows(self, index: int) -> None:
-        widths = fit_widths(COLUMNS, max(0, self.size.width - SCROLLBAR))
-        if widths != self._widths or not self.columns:
-            self._widths = widths
-            self.clear(columns=True)
-            for spec in COLUMNS:
-                self.add_column(Text(spec.label), width=widths[spec.key] + GAP, key=spec.key)
-        else:
-            self.clear()
-        for number, candidate in enumerate(self.candidates):
-            self.add_row(*self._cells(candidate), key=str(number))
-        if self.candidates:
-            self.move_cursor(row=min(max(index, 0), len(self.candidates) - 1), animate=False)
-
-    def _cells(self, candidate: PatientCandidateView) -> list[Text]:
-        p, w = candidate.patient, self._widths
+    def cells(self, row: int, widths: dict[str, int]) -> list[Text]:
+        """The patient's name (with the name marks), birth date, phone and email."""
+        candidate = self.candidates[row]
+        p, w = candidate.patient, widths
 
         def mark(candidate: PatientCandidateView, field: MatchField) -> str:
             return marks_for(self.app, field_mark(candidate, field))  # the console's marks
@@ -272,7 +261,7 @@ class PatientChooser(Dialog[PatientView | None]):
         """Esc: nothing chosen."""
         return None
 
-    @on(DataTable.RowHighlighted, "#patients")
+    @on(RowTable.Highlighted, "#patients")
     def _highlighted(self) -> None:
         self._explain()
 
@@ -288,8 +277,8 @@ class PatientChooser(Dialog[PatientView | None]):
         current = ", the current patient" if p.id == self.check.chosen_patient_id else ""
         why.update(line((p.display_name, _BOLD), f" ({p.pms_id}{current}): {said}"))
 
-    @on(DataTable.RowSelected, "#patients")
-    def _selected(self, event: DataTable.RowSelected) -> None:
+    @on(RowTable.Selected, "#patients")
+    def _selected(self, event: RowTable.Selected) -> None:
         event.stop()
         self._choose()
 
