@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
@@ -125,6 +126,26 @@ def text(body: Content, *, classes: str = "dialog-text", id: str | None = None) 
     return Static(body, classes=classes, markup=False, id=id)
 
 
+class StyledWhenShown(DOMNode):
+    """A widget whose styles are worked out once, when it is added to the screen.
+
+    ``Button`` and ``Input`` set CSS classes in their constructors (variant, flat,
+    compact), and Textual restyles a node at each class change even before it is in the
+    DOM: three or four full styling passes per button, all thrown away when the widget is
+    added and styled anyway. Mix in after the widget class: Textual takes a widget's CSS
+    (``DEFAULT_CSS``, component classes) from its first base class only."""
+
+    def update_node_styles(self, animate: bool = True) -> None:
+        """Restyle for a class change, once the widget is in the DOM (it is styled when
+        added)."""
+        if self.is_attached:
+            super().update_node_styles(animate)
+
+
+class DialogButton(Button, StyledWhenShown):
+    """A dialog's button (styled once, when added)."""
+
+
 def button(label: str, button_id: str, *, variant: ButtonVariant = "default") -> Button:
     """A dialog button; labels are our constants, never data."""
-    return Button(Content(label), variant, id=button_id)
+    return DialogButton(Content(label), variant, id=button_id)

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Static
 from linker_tui.matching import Difference
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
 from linker_tui.tui.formatting import DIFFERS, clock_time, day, differences_text, plural
-from linker_tui.tui.modals.base import button, text
+from linker_tui.tui.modals.base import StyledWhenShown, button, text
 from linker_tui.tui.modals.checked import (
     BOLD,
     DIFF_STYLE,
@@ -107,7 +107,7 @@ class CandidateChoice(Enum):
     NONE_OF_THESE = "none_of_these"
 
 
-class NarrowField(SafeInput):
+class NarrowField(SafeInput, StyledWhenShown):
     """Narrows the appointments: every word must occur in the date, time, provider, chair
     or reason shown. Down or Enter go to the list; Esc empties the field, then cancels."""
 

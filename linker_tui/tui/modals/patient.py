@@ -27,7 +27,7 @@ from linker_tui.matching import Agreement, MatchField
 from linker_tui.read.views import PatientCandidateView, PatientCheck, PatientView, RequestRow
 from linker_tui.tui.formatting import plural
 from linker_tui.tui.keys import PATIENT_SEARCH, bindings
-from linker_tui.tui.modals.base import Dialog, button, text
+from linker_tui.tui.modals.base import Dialog, StyledWhenShown, button, text
 from linker_tui.tui.modals.rows import RowTable
 from linker_tui.tui.safe import SafeInput, cell, line, lines, one_line
 from linker_tui.tui.terminal import marks_for
@@ -126,7 +126,7 @@ class PatientTable(RowTable):
         return self.candidates[self.cursor_row]
 
 
-class SearchField(SafeInput):
+class SearchField(SafeInput, StyledWhenShown):
     """The search box: Enter searches, Esc goes back to the ranked candidates."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
