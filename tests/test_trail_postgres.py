@@ -41,6 +41,7 @@ from tests.builders import (
 )
 from tests.conftest import POSTGRES_URL, make_workflow
 from tests.pg_roles import Roles, linker_roles, upgrade_as_admin
+from tests.sync_support import make_sync
 
 pytestmark = [
     pytest.mark.postgres,
@@ -363,3 +364,35 @@ def test_a_busy_day_leaves_a_complete_trail_and_verify_finds_an_injected_gap(
     assert f"gap: {names[victim]}: the request is at version" in out
     assert f"gap: {names[other]}: events missing between version 1 and 2" in out
     assert "2 gap(s)" in out
+
+
+def test_requests_never_ranked_are_ranked_by_the_admins_upgrade_not_the_desks_sync(
+    roles: Roles,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The desk role changes a request only through linker_decide: its syncs leave the
+    requests never ranked alone (and end ok); ``db upgrade`` by the admin stores their
+    rankings (so does the sync where one role does everything)."""
+    admin = upgrade_as_admin(roles)
+    desk = make_engine(roles.desk_url)
+
+    def level(request_id: int) -> str:
+        with read_session(desk) as session:
+            request = session.get(OnlineRequest, request_id)
+            assert request is not None
+            return request.patient_match_level
+
+    try:
+        rid = add_request(desk, "Ann", "Nobody", local(2026, 12, 3, 9, 30))
+        summary = make_sync(desk, None).run()
+        assert summary.ok, summary.text()
+        assert level(rid) == ""
+        _cli_env(monkeypatch, tmp_path, roles, roles.admin_url)
+        assert main(["db", "upgrade"]) == 0
+        assert "patient rankings stored for 1 requests never ranked" in capsys.readouterr().out
+        assert level(rid) == "none"
+    finally:
+        desk.dispose()
+        admin.dispose()

@@ -7,12 +7,13 @@ import argparse
 import sys
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from linker_tui.common.outage import DatabaseUnavailable
 from linker_tui.settings.config import Settings
 from linker_tui.store import schema
-from linker_tui.store.db import make_engine
+from linker_tui.store.db import make_engine, may_update
 
 
 def add_db_parser(sub: Any) -> None:
@@ -21,6 +22,19 @@ def add_db_parser(sub: Any) -> None:
     actions = db.add_subparsers(dest="db_command", required=True)
     actions.add_parser("upgrade", help="create the schema, or upgrade it to this version's")
     actions.add_parser("status", help="show the database's schema revision and this version's")
+
+
+def _store_rankings(engine: Engine, settings: Settings) -> None:
+    """Rank the open requests never ranked (imported before requests were ranked on
+    arrival) and store the rankings: the desks' syncs do it too, except on a shared
+    PostgreSQL database, where the desk role may not update requests."""
+    from linker_tui.matching.patient_search import store_rankings
+
+    if not may_update(engine, "online_request"):
+        return
+    ranked = store_rankings(engine, settings.phone_region)
+    if ranked:
+        print(f"patient rankings stored for {ranked} requests never ranked")
 
 
 def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,10 +70,12 @@ def run_db_command(args: argparse.Namespace, settings: Settings) -> int:
                 return 2
         else:
             print(f"{url}: schema {current} → {current} (already current)")
+            _store_rankings(engine, settings)
             return 0
         schema.check_upgrader(engine, settings.database_admin_role, settings.database_desk_role)
         before, after = schema.upgrade(engine, settings.database_desk_role)
         print(f"{url}: schema {before or '(none)'} → {after}")
+        _store_rankings(engine, settings)
         return 0
     except DatabaseUnavailable:
         raise  # one line and its own exit code (linker_tui.common.outage)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import gc
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from linker_tui.common.text import clean
@@ -30,6 +31,7 @@ from linker_tui.matching.candidates import MAX_SHARED_CONTACT, find_candidates
 from linker_tui.matching.match_model import frequencies, load_model
 from linker_tui.matching.request_match import record_ranking
 from linker_tui.matching.weights import Frequencies, MatchModel
+from linker_tui.store.db import write_session
 from linker_tui.store.enums import OPEN_STATES
 from linker_tui.store.models import OnlineRequest, Patient, PatientNameKey
 
@@ -224,6 +226,20 @@ def rank_unranked(session: Session, region: str = "CA", limit: int = RANK_BATCH)
         record_ranking(request, ranking)
     session.flush()
     return len(unranked)
+
+
+def store_rankings(engine: Engine, region: str = "CA", between: Callable[[], object] = list) -> int:
+    """:func:`rank_unranked` until none is left, a batch per transaction (``between``
+    runs between two: the sync's stop check); how many were ranked. For the sync and
+    ``linker-tui db upgrade`` (on a shared PostgreSQL database only the admin may)."""
+    ranked = 0
+    while True:
+        with write_session(engine) as session:
+            done = rank_unranked(session, region)
+        ranked += done
+        if done < RANK_BATCH:
+            return ranked
+        between()
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")

@@ -137,6 +137,17 @@ def write_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def may_update(engine: Engine, table: str) -> bool:
+    """Whether this connection's role may update ``table``: on a shared PostgreSQL
+    database the desk role changes a request only through ``linker_decide`` (migration
+    0002); elsewhere always True."""
+    if engine.dialect.name != "postgresql":
+        return True
+    query = sa.text("SELECT has_table_privilege(current_user, :table, 'UPDATE')")
+    with engine.connect() as connection:
+        return bool(connection.execute(query, {"table": table}).scalar())
+
+
 def db_now(engine: Engine, clock: Clock) -> Any:
     """ "Now" in a statement: the server's clock on PostgreSQL, the desk's on SQLite."""
     if engine.dialect.name == "postgresql":

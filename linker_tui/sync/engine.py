@@ -43,8 +43,8 @@ from sqlmodel import Session
 
 from linker_tui.common.actor import Actor
 from linker_tui.common.clock import Clock
-from linker_tui.matching.patient_search import RANK_BATCH, rank_unranked
-from linker_tui.store.db import write_session
+from linker_tui.matching.patient_search import store_rankings
+from linker_tui.store.db import may_update, write_session
 from linker_tui.store.enums import SyncRunStatus
 from linker_tui.store.models import SyncRun
 from linker_tui.sync.appointment_writer import cancel_vanished, write_appointments
@@ -310,15 +310,11 @@ class SyncEngine:
     def _rank_unranked(self, run: RunCounts, stop: StopFlag) -> None:
         """Open requests never ranked (imported before requests were ranked on arrival)
         are ranked and their rankings stored, one batch per transaction: the request
-        list shows stored rankings only."""
-        ranked = 0
-        while True:
-            with write_session(self.engine) as session:
-                done = rank_unranked(session, self.options.phone_region)
-            ranked += done
-            if done < RANK_BATCH:
-                break
-            stop.check()
+        list shows stored rankings only. The desk role of a shared PostgreSQL database may
+        not update requests: there ``linker-tui db upgrade`` (the admin) stores them."""
+        if not may_update(self.engine, "online_request"):
+            return
+        ranked = store_rankings(self.engine, self.options.phone_region, stop.check)
         if ranked:
             run.detail["requests_ranked"] = ranked
 
