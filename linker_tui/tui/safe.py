@@ -20,7 +20,9 @@ from typing import TypeVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events, on
 from textual.app import App
+from textual.binding import Binding
 from textual.content import Content
 from textual.notifications import SeverityLevel
 from textual.widgets import Input
@@ -102,8 +104,33 @@ class SafeApp(App[ReturnType]):
         )
 
 
+EDITING_KEYS: dict[str, str] = {
+    key.strip(): binding.action
+    for binding in Input.BINDINGS
+    if isinstance(binding, Binding)
+    for key in binding.key.split(",")
+}
+"""``Input``'s own keys (Backspace, arrows, Home, End, Enter, …) and their actions."""
+
+
 class SafeInput(Input):
-    """A text field whose value is always one clean line (a paste cannot bring escapes)."""
+    """A text field whose value is always one clean line (a paste cannot bring escapes),
+    whose keys act in the order they were typed.
+
+    ``Input`` inserts a typed character when the key reaches the field, but runs its
+    editing keys' bindings only once the key has bubbled up to the app: keys that arrive
+    together (fast typing, a held key, an SSH packet) were applied out of order, so
+    ``oli``, Backspace, ``w`` gave ``oli`` (the ``w`` typed, then deleted). Here the field
+    runs its editing keys itself, as they arrive."""
+
+    @on(events.Key)
+    async def _edit_in_order(self, event: events.Key) -> None:
+        """An editing key acts now, in turn with the typed characters around it."""
+        action = EDITING_KEYS.get(event.key)
+        if action is not None:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(action)
 
     def validate_value(self, value: str) -> str:
         """Clean every new value (typed, pasted or set by code)."""
