@@ -1,10 +1,12 @@
 """The one way a CSV export file is read: Python's :mod:`csv` module (in C), a chunk of
 records at a time, each record with the line it starts on.
 
-:class:`CsvLines` holds a file's bytes and where each physical line starts (lines end
-at ``\\n`` or ``\\r``, as the csv module counts them), with a 64-bit fingerprint of each
-line's bytes (XXH3), computed before anything is decoded. A reader that knows which lines it
-read before (the sync) hands the csv module only the lines that changed
+:class:`CsvLines` holds where each physical line of a file starts (lines end at ``\\n``
+or ``\\r``, as the csv module counts them), with a 64-bit fingerprint of each line's
+bytes (XXH3), computed before anything is decoded; and the bytes, or, for a file read a
+block at a time (:meth:`CsvLines.of_file`, the sync), only its path: the lines are read
+again when their records are, each checked against its fingerprint. A reader that knows
+which lines it read before (the sync) hands the csv module only the lines that changed
 (:meth:`CsvLines.records` of a range); :func:`read_csv` reads them all.
 
 Text is decoded a range at a time (UTF-8, a BOM allowed); bytes that are not UTF-8 are
@@ -24,6 +26,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, repeat
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +49,11 @@ def line_key(raw: bytes) -> int:
 
 #: The fingerprints of a blank line (no record).
 BLANK_KEYS = frozenset({line_key(b"\n"), line_key(b"\r"), line_key(b"\r\n")})
+
+
+class FileChanged(RuntimeError):
+    """A file held as its lines' fingerprints (:meth:`CsvLines.of_file`) read again
+    differently: it changed since it was first read."""
 
 
 @dataclass
@@ -71,7 +79,10 @@ class CsvLines:
         only_lf = b"\r" not in data  # (a memchr: far quicker than looking for "\r\n")
         if not only_lf and b"\r\n" in data:  # a quoted field's line breaks read as "\n"
             data = data.replace(b"\r\n", b"\n")
-        self.data = data
+        #: the bytes (None: read again from ``path`` a range at a time, see :meth:`of_file`)
+        self.data: bytes | None = data
+        self.path: Path | None = None
+        self._skip = 0  # bytes of the file before its first line (a BOM)
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
         starts: list[npt.NDArray[np.int64]] = []
         keys: list[npt.NDArray[np.uint64]] = []
@@ -90,10 +101,52 @@ class CsvLines:
                 starts.append(np.cumsum(sizes) - sizes + at)
             keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
             at = end
+        self._ends(starts, keys, len(data))
+
+    def _ends(
+        self, starts: list[npt.NDArray[np.int64]], keys: list[npt.NDArray[np.uint64]], size: int
+    ) -> None:
         #: where each line starts, and the end
-        self.offsets = np.concatenate([*starts, np.array([len(data)], np.int64)])
+        self.offsets = np.concatenate([*starts, np.array([size], np.int64)])
         #: each line's fingerprint (with its line break)
         self.keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+
+    @classmethod
+    def of_file(cls, path: Path) -> tuple[CsvLines, int]:
+        """A file's lines read a block at a time, and the hash of its bytes (XXH3, as
+        :func:`line_key` of the whole file). The bytes are not kept: a range of lines is
+        read again from the file when its records are read, each line checked against its
+        fingerprint (:class:`FileChanged` if it changed meanwhile). A file with NUL bytes
+        or a ``\\r`` is held whole (its bytes are rewritten before they are split)."""
+        digest = xxhash.xxh3_64()
+        starts: list[npt.NDArray[np.int64]] = []
+        keys: list[npt.NDArray[np.uint64]] = []
+        with path.open("rb") as handle:
+            pending = handle.read(_BLOCK)
+            digest.update(pending)
+            skip = len(codecs.BOM_UTF8) if pending.startswith(codecs.BOM_UTF8) else 0
+            pending, at = pending[skip:], 0  # ``at``: where ``pending`` starts (after skip)
+            while pending:
+                if b"\0" in pending or b"\r" in pending:
+                    handle.seek(0)
+                    data = handle.read()
+                    return cls(data), xxhash.xxh3_64_intdigest(data)
+                more = handle.read(_BLOCK)
+                digest.update(more)
+                cut = pending.rfind(b"\n") + 1 if more else len(pending)
+                if cut:
+                    part = np.frombuffer(pending, np.uint8, cut)
+                    starts.append(
+                        np.concatenate(([at], np.flatnonzero(part[: cut - 1] == 10) + at + 1))
+                    )
+                    lines = pending[:cut].splitlines(keepends=True)
+                    keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
+                    at += cut
+                pending = pending[cut:] + more
+        out = cls(b"")
+        out.data, out.path, out._skip = None, path, skip
+        out._ends(starts, keys, at)
+        return out, digest.intdigest()
 
     @property
     def count(self) -> int:
@@ -104,7 +157,7 @@ class CsvLines:
         """The fingerprint of lines ``first`` to ``end`` (a record over several lines)."""
         if end == first + 1:
             return int(self.keys[first])
-        return line_key(self.data[int(self.offsets[first]) : int(self.offsets[end])])
+        return line_key(self._raw(first, end)[0])
 
     def first_record(self) -> int:
         """The first line that is not blank (where the header is)."""
@@ -139,16 +192,32 @@ class CsvLines:
     def _decoded(self, first: int, end: int) -> Iterator[str]:
         """Lines ``first`` to ``end`` as text, a block of lines decoded at a time (never
         the whole file at once)."""
-        offsets, data = self.offsets, self.data
         for at in range(first, end, _LINES):
-            raw = data[int(offsets[at]) : int(offsets[min(end, at + _LINES)])]
+            raw, lines = self._raw(at, min(end, at + _LINES))
             errors = "strict"
             if not raw.isascii():
                 try:
                     raw.decode("utf-8")
                 except UnicodeDecodeError:
                     self.utf8, errors = False, "surrogateescape"
-            yield from map(bytes.decode, raw.splitlines(True), repeat("utf-8"), repeat(errors))
+            yield from map(bytes.decode, lines, repeat("utf-8"), repeat(errors))
+
+    def _raw(self, first: int, end: int) -> tuple[bytes, list[bytes]]:
+        """Lines ``first`` to ``end``: their bytes, and each line's (read again from the
+        file if it is not held: each line checked against its fingerprint)."""
+        start, stop = int(self.offsets[first]), int(self.offsets[end])
+        if self.data is not None:
+            raw = self.data[start:stop]
+            return raw, raw.splitlines(keepends=True)
+        assert self.path is not None
+        with self.path.open("rb") as handle:
+            handle.seek(self._skip + start)
+            raw = handle.read(stop - start)
+        lines = raw.splitlines(keepends=True)
+        keys = np.fromiter(map(_xxh3, lines), np.uint64, len(lines))
+        if len(raw) != stop - start or not np.array_equal(keys, self.keys[first:end]):
+            raise FileChanged(f"{self.path.name} changed while it was read; read next time")
+        return raw, lines
 
 
 def _before(chunks: list[CsvChunk], end: int) -> Iterator[CsvChunk]:

@@ -120,15 +120,18 @@ class FileReader:
         self.problems = problems
         self.stop = stop
 
-    def diff(self, data: bytes | None, old: LineIndex) -> tuple[TableChanges[Any], FileDiff]:
-        """The changes of the file whose bytes are ``data`` (None: it could not be read)."""
+    def diff(
+        self, data: CsvLines | bytes | None, old: LineIndex
+    ) -> tuple[TableChanges[Any], FileDiff]:
+        """The changes of the file whose lines (or bytes) are ``data`` (None: it could not
+        be read)."""
         name = self.name
         table: TableChanges[Any] = TableChanges(file=name, previous=old.imported)
         unread = FileDiff(old, keep_all=True)
         if data is None:
             table.readable = False
             return table, unread
-        lines = CsvLines(data)
+        lines = data if isinstance(data, CsvLines) else CsvLines(data)
         csv = read_header(lines)
         reason = header_problem(name, csv.columns)
         if reason:

@@ -25,6 +25,7 @@ from typing import Any
 
 import xxhash
 
+from linker_tui.ingest.csv_file import CsvLines
 from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     PATIENTS_FILE,
@@ -152,21 +153,24 @@ class CsvFolderConnector:
                 seen.records, seen.complete, seen.settings = old_stamp.records, True, settings
                 return old_stamp.table(name), unchanged, seen
         data, stat = self._read(name, stop, problems)
-        stamp = FileStamp.of(data, stat, self.fmt.fingerprint()) if data is not None else None
+        stamp = None
+        if data is not None and stat is not None:
+            stamp = FileStamp(*stat, data[1], 0, self.fmt.fingerprint())
         reader = FileReader(name, parser, self.fmt.fingerprint(), problems, stop)
-        table, diff = reader.diff(data, old())
+        table, diff = reader.diff(data[0] if data is not None else None, old())
         return table, diff, stamp
 
     def _read(
         self, name: str, stop: StopFlag, problems: list[RowProblem]
-    ) -> tuple[bytes | None, tuple[int, int] | None]:
-        """The file's bytes and (size, modification time) as they were read."""
+    ) -> tuple[tuple[CsvLines, int] | None, tuple[int, int] | None]:
+        """The file's lines and the hash of its bytes (:meth:`CsvLines.of_file`: the
+        bytes are not held), and (size, modification time) as they were read."""
         path = self.folder / name
 
-        def read() -> tuple[bytes | None, tuple[int, int] | None]:
+        def read() -> tuple[tuple[CsvLines, int] | None, tuple[int, int] | None]:
             try:
                 before = path.stat()
-                data = path.read_bytes()
+                data = CsvLines.of_file(path)
                 after = path.stat()
             except FileNotFoundError:
                 problems.append(RowProblem(name, 0, "cannot open: the file is missing"))
@@ -224,12 +228,6 @@ class FileStamp:
     records: int
     settings: bytes
     complete: bool = False
-
-    @classmethod
-    def of(cls, data: bytes, stat: tuple[int, int] | None, settings: bytes) -> FileStamp:
-        """The stamp of a file just read."""
-        size, mtime_ns = stat if stat is not None else (len(data), 0)
-        return cls(size, mtime_ns, xxhash.xxh3_64_intdigest(data), 0, settings)
 
     @classmethod
     def unpack(cls, data: bytes, settings: bytes) -> FileStamp | None:

@@ -143,15 +143,15 @@ def store_index(
     """The state rows of the file's next index (its delta, or a new base and an empty
     delta) and the number of its records imported."""
     used, origin = diff.used, stored.origin()
-    added = diff.index(refused, keep=used & (origin < 0))
     removed = np.ones(stored.base_size, np.bool_)
     removed[origin[used & (origin >= 0)]] = False
     gone = np.flatnonzero(removed)
-    change = len(gone) + len(added)
+    change = len(gone) + int(np.count_nonzero(used & (origin < 0))) + len(diff.new.keys)
     big = change > max(_REWRITE_OVER, stored.base_size // 8)
     if big or stored.base_size == 0 or diff.salt != stored.base_salt:
-        index = diff.index(refused)
+        index = diff.index(refused)  # (the delta is not built: one index in memory)
         return {name: pack_index(index, base=True), name + DELTA: b""}, index.imported
+    added = diff.index(refused, keep=used & (origin < 0))
     head = _DELTA_HEAD.pack(_DELTA_MAGIC, stored.generation, len(gone), int(diff.complete))
     delta = head + gone.astype("<i8").tobytes() + pack_index(added)
     return {name + DELTA: delta}, diff.imported()

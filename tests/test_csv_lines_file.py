@@ -1,0 +1,77 @@
+"""A CSV file read a block at a time (:meth:`CsvLines.of_file`, issue 19: the sync does
+not hold the file's bytes) reads as its bytes do, and a file that changes before its
+lines are read again is noticed."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xxhash
+
+from linker_tui.ingest import csv_file
+from linker_tui.ingest.csv_file import CsvLines, FileChanged, read_header
+
+_FILES = [
+    b"",
+    b"id,reason\n",
+    b"id,reason\n1,a\n2,b",  # no line break at the end
+    codecs.BOM_UTF8 + b'id,reason\n1,caf\xc3\xa9\n\n2,"two\nlines"\n',
+    b"id,reason\n" + b"".join(b"%d,%s\n" % (i, b"x" * (i % 97)) for i in range(3_000)),
+    b"id,reason\n1," + b"y" * 5_000 + b"\n2,b\n",  # a line longer than a block
+    b"id,reason\n1,bad \xff byte\n2,b\n",
+]
+
+
+def _records(lines: CsvLines) -> list[tuple[int, list[str]]]:
+    table = read_header(lines)
+    out = [(table.header_line, table.columns)]
+    for chunk in lines.records(table.data_start, lines.count):
+        out += list(zip(chunk.lines, chunk.rows, strict=True))
+    return out
+
+
+@pytest.mark.parametrize("data", _FILES)
+def test_a_file_read_a_block_at_a_time_reads_as_its_bytes(
+    data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(csv_file, "_BLOCK", 1_000)  # many blocks, one line over a block
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    streamed, digest = CsvLines.of_file(path)
+    whole = CsvLines(data)
+    assert streamed.data is None  # the bytes are not held
+    assert digest == xxhash.xxh3_64_intdigest(data)
+    assert np.array_equal(streamed.keys, whole.keys)
+    assert np.array_equal(streamed.offsets, whole.offsets)
+    if streamed.count > 2:
+        assert streamed.key(0, 2) == whole.key(0, 2)
+    assert _records(streamed) == _records(whole)
+    assert streamed.utf8 == whole.utf8
+
+
+@pytest.mark.parametrize("data", [b"id\r\n1\r\n", b"id\n1\r2\n", b"id\n1\0\n"])
+def test_a_file_whose_bytes_are_rewritten_is_held_whole(data: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    lines, digest = CsvLines.of_file(path)
+    assert lines.data is not None
+    assert digest == xxhash.xxh3_64_intdigest(data)
+    assert np.array_equal(lines.keys, CsvLines(data).keys)
+
+
+@pytest.mark.parametrize(
+    "later", [b"id,reason\n1,a\n2,c\n", b"id,reason\n1,a\n", b"id,reason\n1,a\n2,b\n3,c\n"]
+)
+def test_a_file_changed_before_it_is_read_again_is_noticed(later: bytes, tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(b"id,reason\n1,a\n2,b\n")
+    lines, _ = CsvLines.of_file(path)
+    path.write_bytes(later)
+    if later.startswith(b"id,reason\n1,a\n2,b\n"):  # appended to: the lines read are the same
+        assert _records(lines)[-1] == (3, ["2", "b"])
+        return
+    with pytest.raises(FileChanged):
+        _records(lines)
