@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from linker_tui.sync.csv_index import FileDiff, Ints, LineIndex, Mask, merged
+from linker_tui.sync.csv_index import Entries, FileDiff, Ints, LineIndex, Mask, merged
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
 _MAGIC = b"LTX6"  # sorted, XXH3, 16-bit id lengths (LTX5: 8-bit; LTX4: file order, CRC)
@@ -141,7 +141,8 @@ def store_index(
     name: str, stored: StoredIndex, diff: FileDiff, refused: Collection[int]
 ) -> tuple[dict[str, bytes], int]:
     """The state rows of the file's next index (its delta, or a new base and an empty
-    delta) and the number of its records imported."""
+    delta) and the number of its records imported. Once per ``diff``: a new base lets
+    go of ``diff.new`` (a million records' arrays) before it is packed."""
     used, origin = diff.used, stored.origin()
     removed = np.ones(stored.base_size, np.bool_)
     removed[origin[used & (origin >= 0)]] = False
@@ -150,6 +151,7 @@ def store_index(
     big = change > max(_REWRITE_OVER, stored.base_size // 8)
     if big or stored.base_size == 0 or diff.salt != stored.base_salt:
         index = diff.index(refused)  # (the delta is not built: one index in memory)
+        diff.new = Entries(np.zeros(0, np.uint64))  # the records read, let go before packing
         return {name: pack_index(index, base=True), name + DELTA: b""}, index.imported
     added = diff.index(refused, keep=used & (origin < 0))
     head = _DELTA_HEAD.pack(_DELTA_MAGIC, stored.generation, len(gone), int(diff.complete))
