@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import xxhash
+from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
 from linker_tui.ingest.csv_file import CsvLines, FileChanged, read_header
+from linker_tui.ingest.pms_export import APPOINTMENTS_FILE
+from linker_tui.store.enums import SyncRunStatus
+from linker_tui.sync.csv_changes import FileReader
+from tests.sync_support import appointment, appointments_by_pms_id, make_sync, sample, snapshot
 
 _FILES = [
     b"",
@@ -75,3 +81,32 @@ def test_a_file_changed_before_it_is_read_again_is_noticed(later: bytes, tmp_pat
         return
     with pytest.raises(FileChanged):
         _records(lines)
+
+
+def test_an_export_changed_while_it_is_read_fails_the_run_and_keeps_nothing(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = sample()
+    sync = make_sync(engine, data.write(tmp_path / "export"))
+    sync.run()
+    before = snapshot(engine)
+    data.appointments.append(appointment("A6", "1003", "2026-12-11T08:00"))
+    data.appointments.append(appointment("A7", "1003", "2026-12-12T08:00"))
+    folder = data.write(tmp_path / "export")
+    path = folder / APPOINTMENTS_FILE
+    real = FileReader._again
+
+    def rewritten_before(self: FileReader, *args: Any) -> Any:
+        # the PMS writes the file again (same size) once its changed lines were found
+        path.write_bytes(path.read_bytes().replace(b"2026-12-12", b"2026-12-13"))
+        return real(self, *args)
+
+    monkeypatch.setattr(FileReader, "stream_over", 1)  # read again, a batch at a time
+    monkeypatch.setattr(FileReader, "_again", rewritten_before)
+    failed = sync.run()
+    assert failed.status is SyncRunStatus.FAILED and "changed while it was read" in failed.error
+    assert snapshot(engine) == before
+    monkeypatch.undo()
+    retried = sync.run()
+    assert retried.ok and retried.inserted == 2
+    assert appointments_by_pms_id(engine)["A7"].start.day == 13
