@@ -11,6 +11,7 @@ loading.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -50,6 +51,8 @@ DECISION_GROUP = "decision"
 STALE_AT_MOST = 0.5
 """While a key is held (``request_list.REPEAT_GAP``) the detail pane waits for the cursor
 to rest, but shows the newest row at least this often (s)."""
+FRAME_WAIT = 0.25
+"""Seconds a page's reads after it wait at most for the frame that shows it."""
 
 
 @dataclass(frozen=True)
@@ -195,15 +198,23 @@ class ListScreen(Screen[None]):
                 self._update_bindings()
 
     async def _frame_drawn(self) -> None:
-        """Return once the screen has drawn what changed so far."""
+        """Return once the screen has drawn what changed so far; at once while a dialog is
+        on top of the list, and after :data:`FRAME_WAIT` at the most.
+
+        Textual runs the callback after the frame of the screen on top: under a dialog
+        that is the dialog's, and a dialog closed before it drew one never runs it (the
+        list's reads then waited for ever)."""
+        if not self.is_active:
+            return
         drawn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def mark() -> None:
             if not drawn.done():
                 drawn.set_result(None)
 
-        self.call_after_refresh(mark)
-        await drawn
+        if self.call_after_refresh(mark):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drawn, FRAME_WAIT)
 
     def _fetch(self, query: ListQuery, offset: int, counts: bool) -> _Loaded:
         services = self.services
