@@ -127,10 +127,11 @@ class SafeInput(Input):
     async def _edit_in_order(self, event: events.Key) -> None:
         """An editing key acts now, in turn with the typed characters around it."""
         action = EDITING_KEYS.get(event.key)
-        if action is not None:
-            event.stop()
+        if action is not None and await self.app.run_action(action, self):
+            event.stop()  # done: the app must not run its binding again
             event.prevent_default()
-            await self.run_action(action)
+        # An action that did not apply (Copy with nothing selected) goes on up the
+        # binding chain as before: the app's own binding for the key, if any.
 
     def validate_value(self, value: str) -> str:
         """Clean every new value (typed, pasted or set by code)."""

@@ -8,7 +8,7 @@ from textual import events
 
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.widgets.top_bar import FilterInput
-from tests.tui.drive import SMALL, main_screen, settle
+from tests.tui.drive import SMALL, main_screen, notifications, settle
 from tests.tui.world import World
 
 
@@ -32,3 +32,18 @@ async def test_keys_typed_together_in_the_filter_act_in_order(world: World) -> N
         await settle(pilot)
         assert field.value == "xolwz"
         assert main_screen(app).list_query.text == "xolwz"
+
+
+async def test_an_editing_key_that_does_not_apply_still_reaches_the_app(world: World) -> None:
+    """Copy with nothing selected is skipped by the field: the app's binding for the key
+    (Textual's "press … to quit" hint on ctrl+c) still runs, as it did before."""
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "o")
+        await settle(pilot)
+        app.clear_notifications()
+        await pilot.press("ctrl+c")
+        await settle(pilot)
+        assert any("quit" in text for text in notifications(app))
+        assert app.screen.query_one(FilterInput).value == "o"
