@@ -117,31 +117,24 @@ class RowTable(ScrollView, can_focus=True):
     }
     """
 
-    class Selected(Message):
+    class RowMessage(Message):
+        """Something happened to row :attr:`row` of :attr:`table`."""
+
+        def __init__(self, table: RowTable, row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.row = row
+
+        @property
+        def control(self) -> RowTable:
+            """The table (for ``@on(..., "#id")``)."""
+            return self.table
+
+    class Selected(RowMessage):
         """Enter (or a click on the cursor's row) chose row :attr:`row`."""
 
-        def __init__(self, table: RowTable, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-
-        @property
-        def control(self) -> RowTable:
-            """The table (for ``@on(..., "#id")``)."""
-            return self.table
-
-    class Highlighted(Message):
+    class Highlighted(RowMessage):
         """Keys or the mouse put the cursor on row :attr:`row`."""
-
-        def __init__(self, table: RowTable, row: int) -> None:
-            super().__init__()
-            self.table = table
-            self.row = row
-
-        @property
-        def control(self) -> RowTable:
-            """The table (for ``@on(..., "#id")``)."""
-            return self.table
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
