@@ -153,6 +153,20 @@ def sample() -> ExportData:
     )
 
 
+def many_appointments(count: int, patients: int) -> ExportData:
+    """One provider, ``patients`` patients and ``count`` appointments spread over them and
+    over December."""
+    data = ExportData(
+        providers=[provider("DOC1")],
+        patients=[patient(str(1000 + i), "Pat", f"Num{i}") for i in range(patients)],
+    )
+    for i in range(count):
+        data.appointments.append(
+            appointment(f"A{i}", str(1000 + i % patients), f"2026-12-{1 + i % 27:02d}T09:00")
+        )
+    return data
+
+
 def make_sync(
     engine: Engine,
     folder: Path | None,

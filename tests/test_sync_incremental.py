@@ -15,26 +15,13 @@ from linker_tui.sync import csv_changes
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_folder import CsvFolderConnector
 from tests.sync_support import (
-    ExportData,
     appointment,
     appointments_by_pms_id,
     make_sync,
+    many_appointments,
     patient,
-    provider,
     sample,
 )
-
-
-def _big(count: int) -> ExportData:
-    data = ExportData(
-        providers=[provider("DOC1")],
-        patients=[patient(str(1000 + i), "Pat", f"Num{i}") for i in range(20)],
-    )
-    for i in range(count):
-        data.appointments.append(
-            appointment(f"A{i}", str(1000 + i % 20), f"2026-12-{1 + i % 27:02d}T09:00")
-        )
-    return data
 
 
 class _Parsed:
@@ -73,7 +60,7 @@ class _Parsed:
 
 
 def test_rows_in_another_order_are_not_read_again(engine: Engine, tmp_path: Path) -> None:
-    data = _big(300)
+    data = many_appointments(300, 20)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
     with pytest.MonkeyPatch.context() as patch:
@@ -94,7 +81,7 @@ def test_rows_in_another_order_are_not_read_again(engine: Engine, tmp_path: Path
 
 
 def test_an_unchanged_file_is_not_parsed(engine: Engine, tmp_path: Path) -> None:
-    data = _big(50)
+    data = many_appointments(50, 20)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
     with pytest.MonkeyPatch.context() as patch:
@@ -143,7 +130,7 @@ def test_a_file_with_a_refused_row_is_read_again(engine: Engine, tmp_path: Path)
 def test_a_quote_opened_in_a_changed_line_takes_the_next_lines(
     engine: Engine, tmp_path: Path
 ) -> None:
-    data = _big(10)
+    data = many_appointments(10, 20)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
     sync.run()
@@ -175,7 +162,7 @@ def test_a_changed_setting_reads_every_row_again(engine: Engine, tmp_path: Path)
     from linker_tui.ingest.pms_export import ExportFormat
     from tests.builders import TZ
 
-    data = _big(20)
+    data = many_appointments(20, 20)
     folder = data.write(tmp_path / "export", age=60)
     make_sync(engine, folder).run()
     moved = make_sync(

@@ -26,26 +26,12 @@ from linker_tui.sync.csv_index import (
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
 from tests.sync_support import (
     ExportData,
-    appointment,
     appointments_by_pms_id,
     make_sync,
-    patient,
-    provider,
+    many_appointments,
 )
 
 APPOINTMENTS = "appointments.csv"
-
-
-def _export(count: int) -> ExportData:
-    data = ExportData(
-        providers=[provider("DOC1")],
-        patients=[patient(str(1000 + i), "Pat", f"Num{i}") for i in range(10)],
-    )
-    for i in range(count):
-        data.appointments.append(
-            appointment(f"A{i}", str(1000 + i % 10), f"2026-12-{1 + i % 27:02d}T09:00")
-        )
-    return data
 
 
 def _state(engine: Engine) -> dict[str, bytes]:
@@ -79,7 +65,7 @@ def test_a_small_change_writes_a_delta_and_a_big_one_a_new_base(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(csv_store, "_REWRITE_OVER", 6)
-    data = _export(60)
+    data = many_appointments(60, 10)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
     assert sync.run().inserted == 71
@@ -108,7 +94,7 @@ def test_a_small_change_writes_a_delta_and_a_big_one_a_new_base(
 def test_a_delta_of_another_base_reads_every_record_again(
     engine: Engine, tmp_path: Path, parsed: list[int]
 ) -> None:
-    data = _export(30)
+    data = many_appointments(30, 10)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
     sync.run()
@@ -193,7 +179,7 @@ def test_seen_ids_find_an_id_in_any_level() -> None:
 
 def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:
     """The index keeps each id's length in bytes: 64 characters of 4 bytes are 256."""
-    data = _export(5)
+    data = many_appointments(5, 10)
     long_id = "\U0001f600" * 64
     data.appointments[2][0] = long_id
     folder = data.write(tmp_path / "export", age=60)
