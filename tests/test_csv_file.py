@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linker_tui.ingest import csv_file
-from linker_tui.ingest.csv_file import read_csv
+from linker_tui.ingest.csv_file import CsvChunk, CsvFile, CsvLines, read_header
+
+
+def _chunks(data: bytes) -> tuple[CsvFile, list[CsvChunk]]:
+    """A file's header and its records as the sync reads them, every line."""
+    table = read_header(CsvLines(data))
+    if not table.columns:
+        return table, []
+    return table, list(table.lines.records(table.data_start, table.lines.count))
 
 
 def _reference(text: str) -> tuple[list[tuple[int, list[str]]], list[int]]:
@@ -34,12 +42,12 @@ def _reference(text: str) -> tuple[list[tuple[int, list[str]]], list[int]]:
 
 
 def _read(data: bytes) -> tuple[list[tuple[int, list[str]]], list[int]]:
-    table = read_csv(data)
+    table, chunks = _chunks(data)
     records: list[tuple[int, list[str]]] = []
     refused: list[int] = []
     if table.columns:
         records.append((table.header_line, list(table.columns)))
-    for chunk in table.chunks:
+    for chunk in chunks:
         records.extend(zip(chunk.lines, chunk.rows, strict=True))
         refused.extend(line for line, _ in chunk.unreadable)
     return records, refused
@@ -73,3 +81,14 @@ def test_a_field_over_the_csv_limit_costs_its_record_only() -> None:
 def test_a_stray_quote_inside_a_field_is_a_character() -> None:
     records, _ = _read(b'id,reason\n1,Crown 6" bridge\n2,ok\n')
     assert records[1:] == [(2, ["1", 'Crown 6" bridge']), (3, ["2", "ok"])]
+
+
+def test_records_keep_the_line_they_start_on() -> None:
+    table, chunks = _chunks(b'h1,h2\na,"b\nc"\n\nd,e\r\n"f\r\ng",h\n')
+    assert table.columns == ["h1", "h2"]
+    assert [line for chunk in chunks for line in chunk.lines] == [2, 5, 6]
+    assert [row for chunk in chunks for row in chunk.rows] == [
+        ["a", "b\nc"],
+        ["d", "e"],
+        ["f\ng", "h"],
+    ]

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
-from linker_tui.ingest.csv_file import read_csv
 from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     AppointmentColumns,
@@ -289,15 +288,3 @@ def test_a_changed_record_spanning_lines_in_a_rerun_is_read_carefully(
     with engine.connect() as conn:
         reason = conn.execute(sa.text("SELECT reason FROM appointment WHERE pms_id = 'A10'"))
         assert reason.scalar() == "two\nlines"
-
-
-def test_records_keep_the_line_they_start_on() -> None:
-    table = read_csv(b'h1,h2\na,"b\nc"\n\nd,e\r\n"f\r\ng",h\n')
-    assert table.columns == ["h1", "h2"]
-    chunks = list(table.chunks)
-    assert [line for chunk in chunks for line in chunk.lines] == [2, 5, 6]
-    assert [row for chunk in chunks for row in chunk.rows] == [
-        ["a", "b\nc"],
-        ["d", "e"],
-        ["f\ng", "h"],
-    ]

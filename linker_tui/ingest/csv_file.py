@@ -7,7 +7,7 @@ bytes (XXH3), computed before anything is decoded; and the bytes, or, for a file
 block at a time (:meth:`CsvLines.of_file`, the sync), only its path: the lines are read
 again when their records are, each checked against its fingerprint. A reader that knows
 which lines it read before (the sync) hands the csv module only the lines that changed
-(:meth:`CsvLines.records` of a range); :func:`read_csv` reads them all.
+(:meth:`CsvLines.records` of a range).
 
 Text is decoded a range at a time (UTF-8, a BOM allowed); bytes that are not UTF-8 are
 kept as lone surrogates (``surrogateescape``) so that the records around them are read,
@@ -236,11 +236,11 @@ def _before(chunks: list[CsvChunk], end: int) -> Iterator[CsvChunk]:
 
 @dataclass
 class CsvFile:
-    """A CSV file: its header (the first record, names stripped) and its records."""
+    """A CSV file's header (the first record, names stripped) and its lines; its records
+    are read from ``data_start`` on (:meth:`CsvLines.records`)."""
 
     columns: list[str]
     header_line: int
-    chunks: Iterator[CsvChunk]
     lines: CsvLines
     data_start: int = 0  # the line after the header
 
@@ -251,25 +251,17 @@ class CsvFile:
 
 
 def read_header(lines: CsvLines) -> CsvFile:
-    """The header of a file (its records not read: ``chunks`` is empty)."""
+    """The header of a file (its records not read)."""
     first = lines.first_record()
     if first == lines.count:
-        return CsvFile([], 1, iter(()), lines, first)
+        return CsvFile([], 1, lines, first)
     chunk = next(lines.records(first, first + 1), None)
     if chunk is None:
-        return CsvFile([], first + 1, iter(()), lines, lines.count)
+        return CsvFile([], first + 1, lines, lines.count)
     if not chunk.rows:  # the header itself could not be read
-        return CsvFile([], chunk.unreadable[0][0], iter(()), lines, first + 1)
+        return CsvFile([], chunk.unreadable[0][0], lines, first + 1)
     header = [name.strip() for name in chunk.rows[0]]
-    return CsvFile(header, chunk.lines[0], iter(()), lines, chunk.ends[0] - 1)
-
-
-def read_csv(data: bytes) -> CsvFile:
-    """Read a CSV file's bytes (see the module docstring); blank lines are skipped."""
-    table = read_header(CsvLines(data))
-    if table.columns:
-        table.chunks = table.lines.records(table.data_start, table.lines.count)
-    return table
+    return CsvFile(header, chunk.lines[0], lines, chunk.ends[0] - 1)
 
 
 def _records(lines: Iterator[str], offset: int) -> Iterator[CsvChunk]:

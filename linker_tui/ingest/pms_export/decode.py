@@ -2,7 +2,7 @@
 :class:`~linker_tui.ingest.pms_export.format.ExportFormat` (date formats, status table).
 
 A record is a file's values in its header's order (read by
-:func:`linker_tui.ingest.csv_file.read_csv`); appointments are also decoded column by
+:meth:`linker_tui.ingest.csv_file.CsvLines.records`); appointments are also decoded column by
 column (:meth:`RowParser.appointment_bulk`), each distinct text once.
 """
 
@@ -70,8 +70,8 @@ class RowParser:
     """Turns records into typed rows with an :class:`ExportFormat`.
 
     :meth:`reader` binds a file's columns once and returns a function of a record's
-    values (a record read by :func:`linker_tui.ingest.csv_file.read_csv`, and one more value, empty,
-    for a column the file lacks); :meth:`provider`, :meth:`patient` and
+    values (a record read by :meth:`linker_tui.ingest.csv_file.CsvLines.records`, and
+    one more value, empty, for a column the file lacks); :meth:`provider`, :meth:`patient` and
     :meth:`appointment` read a dict of column → text.
     """
 
