@@ -38,6 +38,7 @@ from linker_tui.common.clock import SystemClock
 from linker_tui.store.db import make_engine
 from linker_tui.sync.engine import SyncEngine, SyncOptions
 from tests.benchmarks.build_db import build
+from tests.benchmarks.process_tree import descendants
 
 TZ = ZoneInfo("America/Toronto")
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=TZ)
@@ -59,17 +60,7 @@ def _tmux(*args: str) -> str:
 
 def _pane_pids() -> set[int]:
     """The pane's process and its descendants (the app's sync child included)."""
-    pane = int(_tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())
-    found, todo = set(), [pane]
-    while todo:
-        pid = todo.pop()
-        found.add(pid)
-        for task in Path(f"/proc/{pid}/task").glob("*/children"):
-            try:
-                todo += [int(child) for child in task.read_text().split()]
-            except OSError:
-                continue
-    return found
+    return descendants(int(_tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip()))
 
 
 def _quiet(pids: set[int], timeout: float = 15.0) -> None:
