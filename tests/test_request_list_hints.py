@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Engine
 
 from linker_tui.matching.patient_search import RANK_BATCH, rank_requests, rank_unranked
 from linker_tui.matching.request_match import record_ranking
-from linker_tui.read.queries import ListQuery, _rows_statement, request_detail, request_page
+from linker_tui.read.queries import ListQuery, request_detail, request_page, rows_statement
 from linker_tui.read.views import MatchKind, RequestRow
 from linker_tui.store.db import read_session, write_session
 from linker_tui.store.enums import RequestState
@@ -190,7 +189,7 @@ def test_the_duplicate_rule_reads_the_request_of_its_row_only() -> None:
     """In the page's query the "linked elsewhere" rule, two subqueries deep, is
     correlated to the row's request: it does not read every request again beside the
     other one (a cross join: 0.5 s per page at 100k requests on PostgreSQL)."""
-    page = _rows_statement(sa.true(), NOW)
+    page = rows_statement()
     postgres = PGDialect()  # type: ignore[no-untyped-call]
     sql = " ".join(str(page.compile(dialect=postgres)).split())
     inner = sql.split("NOT (EXISTS (SELECT * FROM ")[1].split(" WHERE ")[0]

@@ -7,8 +7,10 @@ The detail pane reads the ORM objects of the patient and the linked appointment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from linker_tui.read.filter import text_condition
 from linker_tui.read.match_hints import (
     exact_appointment_clause,
     linked_elsewhere_clause,
-    request_patient_status,
+    patient_status,
 )
 from linker_tui.read.views import RequestDetail, RequestRow, appointment_view
 from linker_tui.store.enums import BOOKABLE_STATUSES, RequestState
@@ -101,18 +103,18 @@ def request_page(
         total = _count(connection, where) if counted else None
         if total is not None:  # past the end (rows went meanwhile): the last page
             offset = max(0, min(offset, max(0, total - 1) // PAGE_SIZE * PAGE_SIZE))
-        # Pick the page's ids first, so the per-row match hints are computed for 100
-        # rows, not for every row before sorting.
+        # The page's ids first, so the per-row match hints are computed for 100 rows,
+        # not for every row before sorting; then their rows, with a statement that is
+        # the same for every page (built and compiled once).
         page_ids = (
             sa.select(online_request.c.id)
             .where(where)
             .order_by(online_request.c.received_at, online_request.c.id)
             .offset(offset)
             .limit(PAGE_SIZE)
-            .scalar_subquery()
         )
-        statement = _rows_statement(online_request.c.id.in_(page_ids), _day_start(now, tz))
-        rows = tuple(_row(found) for found in connection.execute(statement))
+        ids = connection.execute(page_ids).scalars().all()
+        rows = _read_rows(connection, ids, _day_start(now, tz))
     return RequestPage(rows=rows, offset=offset, total=total)
 
 
@@ -121,10 +123,24 @@ def _day_start(now: datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
 
 
-def _rows_statement(which: sa.ColumnElement[bool], today: datetime) -> sa.Select[Any]:
-    """The requests ``which`` selects, in the list's order, with what a row shows: the
-    request's columns, its requested provider's name parts, its exact kind ("exact
-    match", "duplicate" or "") and how many bookable appointments from ``today`` on."""
+def _read_rows(
+    connection: sa.Connection, ids: Sequence[int], today: datetime
+) -> tuple[RequestRow, ...]:
+    """The list's rows of the requests ``ids``, in the list's order; appointments from
+    ``today`` on are upcoming."""
+    if not ids:
+        return ()
+    found = connection.execute(rows_statement(), {"ids": list(ids), "today": today})
+    return tuple(_row(*columns) for columns in found)
+
+
+@cache
+def rows_statement() -> sa.Select[Any]:
+    """The requests whose ids are bound as ``ids``, in the list's order, with what a row
+    shows (:func:`_row`'s columns): the request's columns, its requested provider's name
+    parts, its exact kind ("exact match", "duplicate" or "") and how many bookable
+    appointments from ``today`` (bound) on. One statement for every page, built once:
+    SQLAlchemy then compiles it once, and PostgreSQL prepares it."""
     requested = provider.alias("requested")
     upcoming = (
         sa.select(sa.func.count())
@@ -132,29 +148,46 @@ def _rows_statement(which: sa.ColumnElement[bool], today: datetime) -> sa.Select
         .where(
             appointment.c.patient_id == online_request.c.patient_id,
             appointment.c.status.in_(BOOKABLE_STATUSES),
-            appointment.c.start >= today,
+            appointment.c.start >= sa.bindparam("today"),
         )
         .scalar_subquery()
     )
     return (
         sa.select(
-            online_request,
-            *(requested.c[name].label(f"provider_{name}") for name in _PROVIDER_NAME),
-            _exact_kind().label("exact"),
-            upcoming.label("upcoming"),
+            *(online_request.c[name] for name in _REQUEST_COLUMNS),
+            requested.c.id,
+            *(requested.c[name] for name in _PROVIDER_NAME),
+            _exact_kind(),
+            upcoming,
         )
         .join(
             requested,
             online_request.c.requested_provider_id == requested.c.id,
             isouter=True,
         )
-        .where(which)
+        .where(online_request.c.id.in_(sa.bindparam("ids", expanding=True)))
         .order_by(online_request.c.received_at, online_request.c.id)
     )
 
 
-_PROVIDER_NAME = ("id", "title", "first_name", "last_name", "abbr", "pms_id")
-"""The requested provider's columns a row's provider name is made of."""
+_REQUEST_COLUMNS = (
+    "id",
+    "external_id",
+    "received_at",
+    "typed_first_name",
+    "typed_last_name",
+    "requested_start",
+    "reason",
+    "state",
+    "patient_id",
+    "patient_match_level",
+    "patient_match_count",
+    "version",
+    "attention",
+)
+"""The request's columns a row is made of (:func:`_row`'s first arguments)."""
+_PROVIDER_NAME = ("title", "first_name", "last_name", "abbr", "pms_id")
+"""The requested provider's columns its name is made of (``provider_name``'s)."""
 
 
 def _exact_kind() -> sa.ColumnElement[str]:
@@ -174,43 +207,62 @@ def _exact_kind() -> sa.ColumnElement[str]:
     )
 
 
-def _match_hint(request: sa.Row[Any]) -> str:
-    if request.attention:
+def _row(
+    id: int,
+    external_id: str,
+    received_at: datetime,
+    first_name: str,
+    last_name: str,
+    requested_start: datetime,
+    reason: str,
+    state: RequestState,
+    patient_id: int | None,
+    match_level: str,
+    match_count: int,
+    version: int,
+    attention: str,
+    provider_id: int | None,
+    title: str,
+    provider_first: str,
+    provider_last: str,
+    abbr: str,
+    pms_id: str,
+    exact: str,
+    upcoming: int | None,
+) -> RequestRow:
+    """A row of :func:`rows_statement` as the list shows it."""
+    status = patient_status(patient_id, match_level, match_count)
+    if attention:
         # Text, not only colour: the sync flagged the request for staff.
-        return "! appt changed" if request.state is RequestState.LINKED else "! can link now"
-    if request.state is RequestState.LINKED:
-        return "linked"
-    if request.patient_id is None:
-        return request_patient_status(request)
-    if request.exact:
-        return str(request.exact)
-    upcoming = int(request.upcoming or 0)
-    if upcoming:
-        return f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
-    return "nothing scheduled"
-
-
-def _row(request: sa.Row[Any]) -> RequestRow:
-    """A row of :func:`_rows_statement` as the list shows it."""
-    named = request.provider_id is not None
+        hint = "! appt changed" if state is RequestState.LINKED else "! can link now"
+    elif state is RequestState.LINKED:
+        hint = "linked"
+    elif patient_id is None:
+        hint = status
+    elif exact:
+        hint = exact
+    elif upcoming:
+        hint = f"{upcoming} scheduled" if upcoming > 1 else "1 scheduled"
+    else:
+        hint = "nothing scheduled"
     return RequestRow(
-        id=request.id,
-        external_id=request.external_id,
-        received_at=request.received_at,
-        typed_name=typed_name(request.typed_first_name, request.typed_last_name),
-        requested_start=request.requested_start,
-        requested_provider_name=provider_name(
-            *(getattr(request, f"provider_{name}") for name in _PROVIDER_NAME[1:])
-        )
-        if named
-        else "",
-        reason=request.reason,
-        state=RequestState(request.state),
-        patient_id=request.patient_id,
-        match_hint=_match_hint(request),
-        patient_status=request_patient_status(request),
-        version=request.version,
-        attention=request.attention,
+        id=id,
+        external_id=external_id,
+        received_at=received_at,
+        typed_name=typed_name(first_name, last_name),
+        requested_start=requested_start,
+        requested_provider_name=(
+            provider_name(title, provider_first, provider_last, abbr, pms_id)
+            if provider_id is not None
+            else ""
+        ),
+        reason=reason,
+        state=state,
+        patient_id=patient_id,
+        match_hint=hint,
+        patient_status=status,
+        version=version,
+        attention=attention,
     )
 
 
@@ -270,8 +322,7 @@ def request_detail(engine: Engine, request_id: int, tz: ZoneInfo, now: datetime)
             if found is not None:
                 by = session.get(Provider, found.provider_id) if found.provider_id else None
                 linked = appointment_view(found, by)
-        statement = _rows_statement(online_request.c.id == request_id, _day_start(now, tz))
-        row = _row(session.connection().execute(statement).one())
+        (row,) = _read_rows(session.connection(), [request_id], _day_start(now, tz))
         return RequestDetail(
             row=row,
             typed_birthdate=request.typed_birthdate,
