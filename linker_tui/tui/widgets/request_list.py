@@ -21,6 +21,7 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size
 from textual.message import Message
+from textual.reactive import Reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
@@ -77,6 +78,9 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {HEADER, CURSOR, MUTED}
+    virtual_size = Reactive(Size(0, 0), layout=False)
+    """As ``ScrollView``'s, without a layout of the screen on every change of the number
+    of rows: :meth:`_fit_scrolling` asks for one only when the scrollbar comes or goes."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "cursor_up", "Cursor up", show=False),
         Binding("down", "cursor_down", "Cursor down", show=False),
@@ -283,10 +287,17 @@ class RequestList(ScrollView, can_focus=True, inherit_bindings=False):
         return text
 
     def _fit_scrolling(self) -> None:
-        """The scrollable size: every row, under the header."""
+        """The scrollable size: every row, under the header. The screen is laid out again
+        only when the scrollbar comes or goes (``overflow-y: auto``); when only its thumb
+        changes (a filter key that finds fewer rows), the bar is told the new size."""
         size = Size(len(self._header), len(self._lines) + 1)
         if size != self.virtual_size:
             self.virtual_size = size
+            bar = size.height > self.container_size.height
+            if bar != self.show_vertical_scrollbar:
+                self.refresh(layout=True)
+            elif bar:
+                self.vertical_scrollbar.window_virtual_size = size.height
         self.refresh()
 
     def _cells(self, row: RequestRow, specs: Sequence[ColumnSpec]) -> list[Text]:
