@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from typing import ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import BindingType
 from textual.widgets import Input
 from textual.worker import Worker, WorkerState
@@ -160,6 +160,10 @@ class MainScreen(LiveScreen):
     @on(FilterInput.Left)
     def _filter_left(self) -> None:
         self.table.focus()
+
+    @on(events.DescendantBlur, "#filter")
+    def _filter_blurred(self) -> None:
+        self._show_page_status()  # at its own width again (kept while typing)
 
     def palette_actions(self) -> Iterator[KeySpec]:
         """The actions the command palette offers now."""

@@ -243,7 +243,8 @@ class ListScreen(Screen[None]):
             status += " · all" if handled else " · open"
             if self.page_offset > 0 or self._more():
                 status += f" · {self._keys(PREVIOUS_PAGE)} {self._keys(NEXT_PAGE)} page"
-        self.top_bar.show_status(status, keep_width=self.page_total is None)
+        typing = self.top_bar.filter_field.has_focus
+        self.top_bar.show_status(status, keep_width=typing or self.page_total is None)
 
     def _more(self) -> bool:
         """Whether a next page exists (while counting: whether this page is full)."""

@@ -183,15 +183,16 @@ class TopBar(Vertical):
 
     def show_status(self, text: str, *, keep_width: bool = False) -> None:
         """Which rows of how many are listed; ``keep_width``: a text shorter than the one
-        shown now is padded to its width (the count is still coming: the filter field,
-        whose width follows the status's, does not narrow and widen again meanwhile)."""
+        shown now is padded to its width (while staff type in the filter, and while the
+        count is still coming: the filter field, whose width follows the status's, does
+        not narrow and widen again, and the screen is not laid out again per key)."""
         text = one_line(text)
-        if text == self.status_text:
-            return
-        self.status_text = text
         shown = text
         if keep_width:
             shown += " " * (self._status_width - cell_len(text))
+        if text == self.status_text and cell_len(shown) == self._status_width:
+            return
+        self.status_text = text
         # a layout of the screen only when the status's width changes
         width, self._status_width = self._status_width, cell_len(shown)
         self.query_one("#page-status", Static).update(
