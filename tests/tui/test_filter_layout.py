@@ -4,6 +4,9 @@ type. The screen then looks exactly as a laid-out one would."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.screen import Screen
@@ -11,7 +14,6 @@ from textual.widgets import Static
 
 from linker_tui.tui.app import LinkerApp
 from linker_tui.tui.screens.main import MainScreen
-from linker_tui.tui.widgets.request_list import RequestList
 from linker_tui.tui.widgets.top_bar import FilterInput
 from tests.tui.drive import SMALL, main_screen, settle
 from tests.tui.test_main_screen import _add_bulk_requests
@@ -31,25 +33,30 @@ async def _as_laid_out(pilot: Pilot[None], screen: Screen[None]) -> None:
     await pilot.pause()
 
 
-def _setup(app: LinkerApp) -> tuple[MainScreen, list[int]]:
-    """The main screen, and a list that counts the screen's layouts from now on."""
-    screen = main_screen(app)
-    layouts: list[int] = []
-    screen.screen_layout_refresh_signal.subscribe(
-        screen.table, lambda _: layouts.append(1), immediate=True
-    )
-    screen.query_one(FilterInput).cursor_blink = False  # the same screenshot each time
-    return screen, layouts
-
-
-async def test_fewer_rows_change_the_scrollbar_without_a_layout(world: World) -> None:
+@asynccontextmanager
+async def _filtering(world: World) -> AsyncIterator[tuple[Pilot[None], MainScreen, list[int]]]:
+    """The app with 150 more requests (Bulk Person0 ...), the keys in the filter field;
+    the main screen, and a list that counts the screen's layouts from then on."""
     _add_bulk_requests(world, 150)
     app = LinkerApp(world.services, background_jobs=False)
     async with app.run_test(size=SMALL) as pilot:
         await settle(pilot)
-        screen, layouts = _setup(app)
-        rows = screen.table
+        screen = main_screen(app)
+        screen.query_one(FilterInput).cursor_blink = False  # the same screenshot each time
         await pilot.press("slash")
+        await settle(pilot)
+        layouts: list[int] = []
+        screen.screen_layout_refresh_signal.subscribe(
+            screen.table, lambda _: layouts.append(1), immediate=True
+        )
+        yield pilot, screen, layouts
+
+
+async def test_the_scrollbar_follows_the_rows_with_a_layout_only_when_it_goes(
+    world: World,
+) -> None:
+    async with _filtering(world) as (pilot, screen, layouts):
+        rows, app = screen.table, pilot.app
         await _type(pilot, "person")
         assert rows.row_count == 100 and rows.show_vertical_scrollbar
         layouts.clear()
@@ -61,20 +68,8 @@ async def test_fewer_rows_change_the_scrollbar_without_a_layout(world: World) ->
         await _as_laid_out(pilot, screen)
         assert layouts  # (the reference was laid out)
         assert app.export_screenshot() == shown
-
-
-async def test_a_scrollbar_that_goes_lays_the_screen_out(world: World) -> None:
-    _add_bulk_requests(world, 150)
-    app = LinkerApp(world.services, background_jobs=False)
-    async with app.run_test(size=SMALL) as pilot:
-        await settle(pilot)
-        screen, layouts = _setup(app)
-        rows: RequestList = screen.table
-        await pilot.press("slash")
-        await _type(pilot, "person1")
-        assert rows.show_vertical_scrollbar
         layouts.clear()
-        await _type(pilot, "4")  # Person14, Person140-149: they fit
+        await _type(pilot, "4")  # Person14, Person140-149: they fit, the bar goes
         assert rows.row_count == 11 and not rows.show_vertical_scrollbar
         assert layouts  # the list's region changed: the screen was laid out
         shown = app.export_screenshot()
@@ -83,16 +78,9 @@ async def test_a_scrollbar_that_goes_lays_the_screen_out(world: World) -> None:
 
 
 async def test_the_status_keeps_its_width_while_staff_type(world: World) -> None:
-    _add_bulk_requests(world, 150)
-    app = LinkerApp(world.services, background_jobs=False)
-    async with app.run_test(size=SMALL) as pilot:
-        await settle(pilot)
-        screen, layouts = _setup(app)
+    async with _filtering(world) as (pilot, screen, layouts):
         status = screen.query_one("#page-status", Static)
-        await pilot.press("slash")
-        await settle(pilot)
         wide = status.size.width
-        layouts.clear()
         await _type(pilot, "person1")
         assert screen.top_bar.status_text == "rows 1\u201361 of 61 · open"
         assert status.size.width == wide  # padded: the field did not widen
