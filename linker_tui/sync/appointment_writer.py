@@ -4,12 +4,14 @@ cancelling those gone from the export."""
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
 from operator import is_
+
+import numpy as np
+import numpy.typing as npt
 
 from linker_tui.ingest.pms_export import AppointmentColumns, AppointmentRow, RowProblem
 from linker_tui.store.enums import AppointmentStatus
@@ -33,7 +35,7 @@ class WrittenIds:
 
     def __init__(self) -> None:
         self._hashes = array("q")
-        self._sorted: array[int] | None = None
+        self._sorted: npt.NDArray[np.int64] | None = None
 
     def add(self, ids: Sequence[str]) -> None:
         """Add these ids."""
@@ -44,11 +46,11 @@ class WrittenIds:
         return bool(self._hashes)
 
     def __contains__(self, pms_id: object) -> bool:
-        if self._sorted is None:
-            self._sorted = array("q", sorted(self._hashes))
+        if self._sorted is None:  # (sorted as an array: no Python int per id)
+            self._sorted = np.sort(np.frombuffer(self._hashes, np.int64))
         wanted = hash(pms_id)
-        at = bisect_left(self._sorted, wanted)
-        return at < len(self._sorted) and self._sorted[at] == wanted
+        at = int(np.searchsorted(self._sorted, wanted))
+        return at < len(self._sorted) and int(self._sorted[at]) == wanted
 
 
 @dataclass

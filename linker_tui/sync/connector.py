@@ -32,6 +32,7 @@ from linker_tui.ingest.pms_export import (
     RowProblem,
 )
 from linker_tui.sync.control import StopFlag
+from linker_tui.sync.state import StateValue
 
 R = TypeVar("R")
 
@@ -117,6 +118,8 @@ class TableChanges(Generic[R]):
     # a time, read while the engine writes them (a big import is never held whole). The
     # other fields (``removed_ids``, ``complete``, ...) are final once it is exhausted.
     batches: Iterator[AppointmentBlock] | None = None
+    # other tables, instead of ``changed``: the changed rows a batch at a time, likewise
+    row_batches: Iterator[list[Changed[R]]] | None = None
 
     def refuse(self, item: Changed[R]) -> None:
         """The engine could not store this row (e.g. unknown patient): it is read again
@@ -136,14 +139,14 @@ class ChangeSet:
     problems: list[RowProblem] = field(default_factory=list)
     # min..max appointment start of a full export (None: not a full export, or empty)
     window: tuple[datetime, datetime] | None = None
-    state_builder: Callable[[ChangeSet], dict[str, bytes]] | None = None
+    state_builder: Callable[[ChangeSet], dict[str, StateValue]] | None = None
 
     @property
     def rows_seen(self) -> int:
         """Data rows read from the source."""
         return self.providers.seen + self.patients.seen + self.appointments.seen
 
-    def new_state(self) -> dict[str, bytes]:
+    def new_state(self) -> dict[str, StateValue]:
         """The connector state to store with this run's data (names left out keep what
         is stored)."""
         return self.state_builder(self) if self.state_builder is not None else {}

@@ -15,13 +15,13 @@ UTF-8, a field the csv module refuses) is reported with its line, and makes the 
 *incomplete*: the ids it held are unknown, so nothing missing from such a file is
 cancelled.
 
-A big import (more than :attr:`FileReader.stream_over` appointment records to read, the
-first import above all) is never held whole: the records are found in a first reading
-that keeps only their lines, then read again a few thousand at a time, turned into rows
-and handed to the engine, which writes each batch before the next is read
-(:attr:`TableChanges.batches`; the engine's transaction is open meanwhile). What depends
-on the whole file (the ids gone from it, whether it was read whole, its date window) is
-known once the last batch was read.
+A big import (more than :attr:`FileReader.stream_over` patient or appointment records
+to read, the first import above all) is never held whole: the records are found in a
+first reading that keeps only their lines, then read again a few thousand at a time,
+turned into rows and handed to the engine, which writes each batch before the next is
+read (:attr:`TableChanges.batches`, :attr:`TableChanges.row_batches`; the engine's
+transaction is open meanwhile). What depends on the whole file (the ids gone from it,
+whether it was read whole, its date window) is known once the last batch was read.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from linker_tui.ingest.pms_export import (
     APPOINTMENTS_FILE,
     ID_COLUMNS,
     MAX_ID_LENGTH,
+    PATIENTS_FILE,
     AppointmentColumns,
     BadRow,
     IgnoredRow,
@@ -69,6 +70,7 @@ from linker_tui.sync.csv_index import (
     unchanged_ids,
 )
 
+_STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole
 
 
@@ -104,12 +106,13 @@ class _Parsed:
 
 
 class FileReader:
-    """Reads one file of an export against its old index. An appointments file with
-    more than ``stream_over`` records to read is read twice instead of being held whole:
-    once to find the records, then a batch at a time while the engine writes them
-    (:attr:`TableChanges.batches`)."""
+    """Reads one file of an export against its old index. A patients or appointments
+    file with more than ``stream_over`` records to read is read twice instead of being
+    held whole: once to find the records, then a batch at a time while the engine writes
+    them (:attr:`TableChanges.batches`, :attr:`TableChanges.row_batches`)."""
 
     stream_over = 50_000
+    batch_size = 4_096  # records turned into rows at a time (a streamed file's batches)
 
     def __init__(
         self, name: str, parser: RowParser, salt: bytes, problems: list[RowProblem], stop: StopFlag
@@ -145,18 +148,20 @@ class FileReader:
         same = old.salt == salt
         found = match_lines(keys, old if same else LineIndex())
         to_read = runs(keys, found.needs)
-        stream = (
-            self.name == APPOINTMENTS_FILE and sum(e - s for s, e in to_read) > self.stream_over
-        )
+        stream = self.name in _STREAMED and sum(e - s for s, e in to_read) > self.stream_over
         parsed = self._parse(table, lines, first, to_read, keep_rows=not stream)
         record_keys = _record_keys(lines, first, parsed)
+        parsed.ends = array("q")  # (needed for the fingerprints only: a million let go)
         if same:
             pending_mask = ~settle(keys, found, old, parsed.covered, record_keys)
         else:
             pending_mask = np.ones(len(record_keys), np.bool_)
             found.used = np.zeros(len(old), np.bool_)
-        pending = _Pending(_array(np.frombuffer(parsed.lines, np.int64)[pending_mask]))
-        entries = Entries(record_keys[pending_mask])
+        if pending_mask.all():  # a first import: every record read (no copies of them)
+            pending, entries = _Pending(parsed.lines), Entries(record_keys)
+        else:
+            pending = _Pending(_array(np.frombuffer(parsed.lines, np.int64)[pending_mask]))
+            entries = Entries(record_keys[pending_mask])
         table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
         diff = FileDiff(old, found.used, entries, salt)
         gone = gone_ids(old, found.used)
@@ -165,7 +170,11 @@ class FileReader:
             pending.rows = self._again(lines, parsed, pending_mask)
             step = _Step(self, table, csv.columns, entries, KnownIds(old, found.used))
             step.keep_read_ids = bool(gone)  # a first import: a million ids not kept
-            table.batches = self._batches(table, pending, lines.utf8, step, finish)
+            batches = self._batches(table, pending, lines.utf8, step, finish)
+            if step.bulk is None:
+                table.row_batches = batches
+            else:
+                table.batches = batches
             return table, diff
         assert parsed.rows is not None
         pending.rows = list(compress(parsed.rows, pending_mask.tolist()))
@@ -182,10 +191,12 @@ class FileReader:
         read_ids: set[bytes],
     ) -> None:
         """Once every record was read: the ids gone from the file, its problems in line
-        order, whether it was read whole."""
+        order (after those of other files read meanwhile), whether it was read whole."""
         table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
-        self.problems[reported:] = sorted(self.problems[reported:], key=lambda p: p.line)
-        diff.complete = table.complete and not self.problems[reported:]
+        tail = self.problems[reported:]
+        mine = sorted((p for p in tail if p.file == self.name), key=lambda p: p.line)
+        self.problems[reported:] = [p for p in tail if p.file != self.name] + mine
+        diff.complete = table.complete and not mine
 
     def _salt(self, columns: Sequence[str]) -> bytes:
         """What the fingerprints of this file hold besides the bytes: the settings, the
@@ -280,12 +291,17 @@ class FileReader:
         utf8: bool,
         step: _Step,
         finish: Callable[[set[bytes]], None],
-    ) -> Iterator[AppointmentBlock]:
-        """The pending records turned into rows a batch at a time; ``finish`` is told the
-        ids read once they all were."""
+    ) -> Iterator[Any]:
+        """The pending records turned into rows a batch at a time (appointments column by
+        column, :class:`AppointmentBlock`; the others as a list of :class:`Changed`);
+        ``finish`` is told the ids read once they all were."""
         for _ in self._convert(table, pending, utf8, step):
-            batch = merged_block(table.changed, step.block)
-            table.changed, step.block = [], AppointmentBlock()
+            batch: AppointmentBlock | list[Changed[Any]]
+            if step.block is None:
+                batch, table.changed = table.changed, []
+            else:
+                batch = merged_block(table.changed, step.block)
+                table.changed, step.block = [], AppointmentBlock()
             if len(batch):
                 yield batch
         finish(step.read_ids)
@@ -296,7 +312,7 @@ class FileReader:
         """Turn the pending records into rows (into ``step``), a few thousand at a time,
         and fix their entries; yields after each few thousand."""
         width = step.width
-        size = 4_096
+        size = self.batch_size
         records = iter(pending.rows)
         for first in range(0, len(pending.lines), size):
             self.stop.check()

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import xxhash
 
@@ -35,12 +35,14 @@ from linker_tui.ingest.pms_export import (
     RowParser,
     RowProblem,
 )
-from linker_tui.sync.connector import AppointmentBlock, ChangeSet, TableChanges
+from linker_tui.sync.connector import ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_index import FileDiff, LineIndex
 from linker_tui.sync.csv_store import StoredIndex, load_index, store_index
+from linker_tui.sync.state import StateValue
 
+T = TypeVar("T")
 FILES = (PROVIDERS_FILE, PATIENTS_FILE, APPOINTMENTS_FILE)
 _STAMP = "#file"  # state name suffix: what the file was when its index was made
 _STAMP_MAGIC = b"LTS5"  # (LTX4 held a CRC-32: such a stamp is not used, the file is read)
@@ -125,6 +127,11 @@ class CsvFolderConnector:
             appointments.batches = _then(
                 appointments.batches, lambda: _set_window(changes, diffs[APPOINTMENTS_FILE])
             )
+        patients = changes.patients
+        if patients.row_batches is not None:  # its problems come while others' are read
+            patients.row_batches = _then(patients.row_batches, lambda: _by_file(problems))
+            if appointments.batches is not None:
+                appointments.batches = _then(appointments.batches, lambda: _by_file(problems))
         changes.state_builder = lambda c: _new_state(c, diffs, stamps, stored)
         return changes
 
@@ -261,12 +268,15 @@ class FileStamp:
         return TableChanges(file=name, seen=self.records, previous=self.records)
 
 
-def _then(
-    batches: Iterator[AppointmentBlock], done: Callable[[], None]
-) -> Iterator[AppointmentBlock]:
+def _then(batches: Iterator[T], done: Callable[[], None]) -> Iterator[T]:
     """``batches``, then ``done()``."""
     yield from batches
     done()
+
+
+def _by_file(problems: list[RowProblem]) -> None:
+    """The problems in the order of the files (each file's in line order already)."""
+    problems.sort(key=lambda p: FILES.index(p.file) if p.file in FILES else len(FILES))
 
 
 def _set_window(changes: ChangeSet, diff: FileDiff) -> None:
@@ -288,7 +298,7 @@ def _new_state(
     diffs: Mapping[str, FileDiff],
     stamps: Mapping[str, FileStamp | None],
     stored: Mapping[str, StoredIndex],
-) -> dict[str, bytes]:
+) -> dict[str, StateValue]:
     """Each file's new index, without the rows the engine refused (read again next
     time), and its stamp."""
     tables: dict[str, TableChanges[Any]] = {
@@ -296,7 +306,7 @@ def _new_state(
         PATIENTS_FILE: changes.patients,
         APPOINTMENTS_FILE: changes.appointments,
     }
-    state: dict[str, bytes] = {}
+    state: dict[str, StateValue] = {}
     for name, diff in diffs.items():
         stamp = stamps[name]
         if diff.keep_all:

@@ -24,6 +24,7 @@ Ints = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
 Lens = npt.NDArray[np.uint16]  # bytes of each id: up to 64 characters, 4 bytes each
 Mask = npt.NDArray[np.bool_]
+Where = npt.NDArray[np.int32]  # positions among a run's entries
 
 _GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
 
@@ -165,7 +166,7 @@ class KnownIds:
 class SeenIds:
     """The ids taken so far in a run (each an entry's): up to :attr:`small` of them in a
     set (a row at a time is cheap), the others as hashes in a few sorted levels, each
-    with where its ids are among the entries (their bytes compared on a hit): 16 bytes
+    with where its ids are among the entries (their bytes compared on a hit): 12 bytes
     an id, where a set of a million ids takes about 70 MB."""
 
     small = 1 << 18
@@ -173,7 +174,7 @@ class SeenIds:
     def __init__(self, entries: Entries) -> None:
         self.entries = entries
         self.recent: dict[bytes, int] = {}  # id -> its entry
-        self.levels: list[tuple[Keys, Ints]] = []
+        self.levels: list[tuple[Keys, Where]] = []
 
     def add(self, positions: Sequence[int]) -> None:
         """The ids of the entries at ``positions`` are taken."""
@@ -186,7 +187,7 @@ class SeenIds:
             self._level(positions)
 
     def _level(self, positions: Sequence[int]) -> None:
-        where = np.asarray(positions, np.int64)
+        where = np.asarray(positions, np.int32)  # (entries: fewer than 2**31)
         keys = self.entries.id_keys[where]
         order = np.argsort(keys, kind="stable")
         level = (keys[order], where[order])
@@ -222,15 +223,16 @@ class SeenIds:
         return not any(wanted[at] in self for at in np.flatnonzero(hit).tolist())
 
 
-def _merged_level(first: tuple[Keys, Ints], second: tuple[Keys, Ints]) -> tuple[Keys, Ints]:
+def _merged_level(first: tuple[Keys, Where], second: tuple[Keys, Where]) -> tuple[Keys, Where]:
     """Two sorted levels of :class:`SeenIds` as one (in one pass, no sort)."""
     keys, where = first
     more, more_where = second
     total = len(keys) + len(more)
-    slots = np.searchsorted(keys, more, side="right") + np.arange(len(more))
+    slots = np.searchsorted(keys, more, side="right")
+    slots += np.arange(len(more), dtype=slots.dtype)
     mine = np.ones(total, np.bool_)
     mine[slots] = False
-    out_keys, out_where = np.empty(total, np.uint64), np.empty(total, np.int64)
+    out_keys, out_where = np.empty(total, np.uint64), np.empty(total, where.dtype)
     out_keys[slots], out_keys[mine] = more, keys
     out_where[slots], out_where[mine] = more_where, where
     return out_keys, out_where

@@ -21,6 +21,7 @@ import numpy as np
 import xxhash
 
 from linker_tui.sync.csv_index import Entries, FileDiff, Ints, LineIndex, Mask, merged
+from linker_tui.sync.state import StateValue
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
 _MAGIC = b"LTX6"  # sorted, XXH3, 16-bit id lengths (LTX5: 8-bit; LTX4: file order, CRC)
@@ -35,8 +36,13 @@ _PER_RECORD = 26  # bytes: fingerprint, id hash, start, id length
 
 def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
     """An index packed (little-endian) for the ``sync_state`` table; a ``base`` is
-    numbered by the hash of its records (the generation its delta names). The arrays
-    go into the one bytes object as they are (no copy of each first)."""
+    numbered by the hash of its records (the generation its delta names)."""
+    return b"".join(index_pieces(index, base=base))
+
+
+def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview]:
+    """:func:`pack_index` as its pieces, one after another: the head, then the arrays
+    as they are (no copy of them: the state is written a piece at a time)."""
     parts = [
         np.ascontiguousarray(part.astype(dtype, copy=False)).data.cast("B")
         for part, dtype in (
@@ -55,7 +61,7 @@ def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
         generation = digest.intdigest() | 1
     count, blob = len(index.keys), len(index.id_blob)
     head = _HEAD.pack(_MAGIC, generation, count, blob, int(index.complete), index.salt)
-    return b"".join((head, *parts))
+    return [memoryview(head), *parts]
 
 
 def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
@@ -139,7 +145,7 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
 
 def store_index(
     name: str, stored: StoredIndex, diff: FileDiff, refused: Collection[int]
-) -> tuple[dict[str, bytes], int]:
+) -> tuple[dict[str, StateValue], int]:
     """The state rows of the file's next index (its delta, or a new base and an empty
     delta) and the number of its records imported. Once per ``diff``: a new base lets
     go of ``diff.new`` (a million records' arrays) before it is packed."""
@@ -152,8 +158,8 @@ def store_index(
     if big or stored.base_size == 0 or diff.salt != stored.base_salt:
         index = diff.index(refused)  # (the delta is not built: one index in memory)
         diff.new = Entries(np.zeros(0, np.uint64))  # the records read, let go before packing
-        return {name: pack_index(index, base=True), name + DELTA: b""}, index.imported
+        return {name: index_pieces(index, base=True), name + DELTA: b""}, index.imported
     added = diff.index(refused, keep=used & (origin < 0))
     head = _DELTA_HEAD.pack(_DELTA_MAGIC, stored.generation, len(gone), int(diff.complete))
-    delta = head + gone.astype("<i8").tobytes() + pack_index(added)
-    return {name + DELTA: delta}, diff.imported()
+    gone_bytes = gone.astype("<i8").data.cast("B")
+    return {name + DELTA: [memoryview(head), gone_bytes, *index_pieces(added)]}, diff.imported()

@@ -59,6 +59,7 @@ from linker_tui.sync.flags import (
     waiting_flags,
 )
 from linker_tui.sync.inbox import RequestInbox
+from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.run_record import (
     RunCounts,
     insert_problems,
@@ -205,6 +206,7 @@ class SyncEngine:
 
     def _pms(self, run: RunCounts, force: bool, stop: StopFlag) -> None:
         assert self.connector is not None
+        return_freed_memory()
         for attempt in (1, 2):
             try:
                 with _collector_paused():
@@ -247,7 +249,10 @@ class SyncEngine:
         now = self.clock.now()
         linked_before = linked_appointments(sql, now - timedelta(days=1))
         run.count("providers", *write_providers(sql, changes.providers))
+        patients = changes.patients
+        patients_changed = bool(patients.changed) or patients.row_batches is not None
         run.count("patients", *write_patients(sql, changes.patients, self.options.phone_region))
+        changes.patients.changed = []  # let go once written (a big import's: tens of MiB)
         written = write_appointments(sql, changes.appointments)
         # a big export is read while it is written: what was read is known now
         run.rows_seen = changes.rows_seen
@@ -264,7 +269,7 @@ class SyncEngine:
         sql.stop.check()
         ctx = FlagContext(session, sql, self._today(), self.options.tz, self.options.phone_region)
         flags = linked_flags(sql, linked_before, set(vanished), self.options.tz)
-        flags += waiting_flags(ctx, written.ids, bool(changes.patients.changed))
+        flags += waiting_flags(ctx, written.ids, patients_changed)
         flags += stale_waiting_flags(ctx, written.ids, set(vanished), flags)
         clears = [flag for flag in flags if not flag.text]
         run.flagged = flag_for_attention(session, [f for f in flags if f.text], now, self.actor)

@@ -67,6 +67,7 @@ from linker_tui.sync.open_dental_rows import (
     patient_row,
     provider_row,
 )
+from linker_tui.sync.state import StateValue
 
 STATE_NAME = "open_dental"
 OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while this fresh)
@@ -472,7 +473,7 @@ def _latest_copies(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
     return list(latest.values())
 
 
-def _new_state(changes: ChangeSet, new: _State) -> dict[str, bytes]:
+def _new_state(changes: ChangeSet, new: _State) -> dict[str, StateValue]:
     """The new cursor, and the appointments the engine refused (read again next time)."""
     refused = changes.appointments.refused
     new.retry = sorted(refused)[:_MAX_RETRIED]

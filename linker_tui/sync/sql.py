@@ -157,14 +157,16 @@ class RunSql:
         return {r[0] for r in self.select_in(sql, pms_ids)}
 
     @contextmanager
-    def big_cache(self) -> Iterator[None]:
-        """A 64 MiB page cache on SQLite while writing many rows (then back)."""
+    def big_cache(self, kib: int = 16_384) -> Iterator[None]:
+        """A bigger page cache on SQLite while writing many rows (then back): 16 MiB,
+        which also bounds the sort of an index built again (beyond it SQLite sorts in
+        runs merged from a temporary file)."""
         if not self.sqlite:
             self.conn.exec_driver_sql("SET LOCAL statement_timeout = '15min'")
             yield
             return
         before = self.conn.exec_driver_sql("PRAGMA cache_size").scalar()
-        self.conn.exec_driver_sql("PRAGMA cache_size = -65536")
+        self.conn.exec_driver_sql(f"PRAGMA cache_size = {-int(kib)}")
         try:
             yield
         finally:

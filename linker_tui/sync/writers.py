@@ -4,7 +4,7 @@ patients (with their search keys)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import compress, repeat
 from operator import is_
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from linker_tui.ingest.pms_export import PatientRow, ProviderRow
 from linker_tui.matching import patient_keys
 from linker_tui.store.tables import metadata
-from linker_tui.sync.connector import TableChanges
+from linker_tui.sync.connector import Changed, TableChanges
 from linker_tui.sync.sql import Convert, RunSql, written_columns
 
 PROVIDER_COLUMNS = written_columns("provider")
@@ -29,11 +29,20 @@ def upsert(sql: RunSql, table: str, rows: list[dict[str, Any]]) -> tuple[int, in
     updated)."""
     if not rows:
         return 0, 0
-    ids = [r["pms_id"] for r in rows]
+    return upsert_chunks(sql, table, [r["pms_id"] for r in rows], [rows])
+
+
+def upsert_chunks(
+    sql: RunSql, table: str, ids: Sequence[str], chunks: Iterable[list[dict[str, Any]]]
+) -> tuple[int, int]:
+    """Write rows given a chunk at a time, each chunk made as it is written (a big
+    import's rows are never all held); ``ids``: the ids of all of them. Returns
+    (inserted, updated)."""
     existing = sql.existing_ids(table, ids)
     writer = TableWriter(sql, table, existing, each_once(ids, sql))
-    with indexes_rebuilt(sql, table, len(rows) - len(existing), len(existing)):
-        writer.write_columns({c: [r[c] for r in rows] for c in writer.columns})
+    with indexes_rebuilt(sql, table, len(ids) - len(existing), len(existing)):
+        for rows in chunks:
+            writer.write_columns({c: [r[c] for r in rows] for c in writer.columns})
     return writer.inserted, writer.updated
 
 
@@ -139,20 +148,62 @@ def write_providers(sql: RunSql, table: TableChanges[ProviderRow]) -> tuple[int,
 
 
 def write_patients(sql: RunSql, table: TableChanges[PatientRow], region: str) -> tuple[int, int]:
-    """Write the changed patients with their search keys; returns (inserted, updated)."""
-    rows: list[dict[str, Any]] = []
+    """Write the changed patients with their search keys, a chunk of rows at a time (a
+    batch at a time as the connector reads them: :attr:`TableChanges.row_batches`);
+    returns (inserted, updated)."""
+    if table.row_batches is not None:
+        return _write_patient_batches(sql, table.row_batches, region)
+    patients = [c.row for c in table.changed]
+    if not patients:
+        return 0, 0
+    ids = [p.pms_id for p in patients]
     alt_keys: dict[str, frozenset[str]] = {}
-    for done, p in enumerate(c.row for c in table.changed):
-        if done % sql.rows_per_statement == 0:
-            sql.stop.check()
+    step = sql.rows_per_statement
+    chunks = (
+        _patient_rows(sql, patients[start : start + step], region, alt_keys)
+        for start in range(0, len(patients), step)
+    )
+    counts = upsert_chunks(sql, "patient", ids, chunks)
+    _write_name_keys(sql, sql.id_map("patient", ids), alt_keys)
+    return counts
+
+
+def _write_patient_batches(
+    sql: RunSql, batches: Iterable[list[Changed[PatientRow]]], region: str
+) -> tuple[int, int]:
+    """Write the changed patients a batch at a time as the connector reads them (a big
+    import): each id comes once in the whole export (the connector sees to it)."""
+    empty = not sql.conn.exec_driver_sql("SELECT 1 FROM patient LIMIT 1").first()
+    writer = TableWriter(sql, "patient", set(), True)
+    with indexes_rebuilt(sql, "patient", sql.rebuild_indexes_over if empty else 0, 0):
+        for batch in batches:
+            patients = [c.row for c in batch]
+            ids = [p.pms_id for p in patients]
+            writer.existing = set() if empty else sql.existing_ids("patient", ids)
+            writer.unique = each_once(ids, sql)
+            alt_keys: dict[str, frozenset[str]] = {}
+            for start in range(0, len(patients), sql.rows_per_statement):
+                rows = _patient_rows(
+                    sql, patients[start : start + sql.rows_per_statement], region, alt_keys
+                )
+                writer.write_columns({c: [r[c] for r in rows] for c in writer.columns})
+            _write_name_keys(sql, sql.id_map("patient", ids), alt_keys)
+    return writer.inserted, writer.updated
+
+
+def _patient_rows(
+    sql: RunSql, patients: Sequence[PatientRow], region: str, alt_keys: dict[str, frozenset[str]]
+) -> list[dict[str, Any]]:
+    """The rows of these patients (a chunk); the other keys of their last names go into
+    ``alt_keys``."""
+    sql.stop.check()
+    rows = []
+    for p in patients:
         row, alts = _patient_row(p, region)
         rows.append(row)
         if alts:
             alt_keys[p.pms_id] = alts
-    counts = upsert(sql, "patient", rows)
-    if rows:
-        _write_name_keys(sql, sql.id_map("patient", [r["pms_id"] for r in rows]), alt_keys)
-    return counts
+    return rows
 
 
 def _patient_row(p: PatientRow, region: str) -> tuple[dict[str, Any], frozenset[str]]:

@@ -312,6 +312,8 @@ class RowParser:
         return bulk
 
 
+_KNOWN_AT_MOST = 100_000  # texts remembered per column by the bulk reader
+
 _APPOINTMENT_NAMES = (
     "appointment_id",
     "patient_id",
@@ -386,10 +388,13 @@ def _converted(
     table: dict[str, Any], texts: Sequence[str], read: Callable[[str], Any]
 ) -> list[Any]:
     """``read`` of each text, each distinct new one read once (``table``: text → value or
-    ``_REFUSED``, kept across calls: the texts repeat)."""
+    ``_REFUSED``, kept across calls: the texts repeat; at most :data:`_KNOWN_AT_MOST`
+    of them, so that a million texts read once each are not all kept)."""
     values = list(map(table.get, texts, repeat(_NEW)))
     if not any(map(is_, values, repeat(_NEW))):
         return values
+    if len(table) > _KNOWN_AT_MOST:  # texts that hardly repeat (a time to the second)
+        table.clear()
     for text in set(compress(texts, map(is_, values, repeat(_NEW)))):
         try:
             table[text] = read(text)

@@ -1,0 +1,158 @@
+"""What keeps a big sync's memory bounded: the patients read while they are written, a
+big state value written and read a piece at a time, the allocator's thresholds fixed.
+The figures themselves are measured by ``tests/benchmarks/bench_sync.py``."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from linker_tui.sync import state, writers
+from linker_tui.sync.control import StopFlag
+from linker_tui.sync.csv_changes import FileReader
+from linker_tui.sync.memory import return_freed_memory
+from linker_tui.sync.sql import RunSql
+from tests.sync_support import make_sync, many_appointments, snapshot
+
+
+def _stored(engine: Engine) -> dict[str, bytes]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, data FROM sync_state")).all()
+    return {name: bytes(data) for name, data in rows}
+
+
+def test_a_big_state_value_is_stored_and_read_back_whole(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "PIECE", 64)  # a value over 64 bytes: written in pieces
+    pieces = [memoryview(bytes(range(256)) * 3), memoryview(b"tail" * 50)]
+    whole = b"".join(pieces)
+    read_in_pieces: list[int] = []
+    real = state._read_in_pieces
+
+    def spy(conn: sa.Connection, row: int) -> bytes:
+        read_in_pieces.append(row)
+        return real(conn, row)
+
+    monkeypatch.setattr(state, "_read_in_pieces", spy)
+    with engine.begin() as conn:
+        sql = RunSql(conn, StopFlag())
+        state.save_state(sql, "src", "cur-1", 7, {"big": pieces, "small": b"x" * 10, "e": b""})
+    data, run_id, cursor = state.load_state(engine, "src")
+    assert data == {"big": whole, "small": b"x" * 10, "e": b""}
+    assert (run_id, cursor) == (7, "cur-1")
+    assert _stored(engine)["big"] == whole
+    assert len(read_in_pieces) == (1 if engine.dialect.name == "sqlite" else 0)
+    with engine.begin() as conn:  # stored again: the old rows replaced
+        sql = RunSql(conn, StopFlag())
+        state.save_state(sql, "src", "cur-2", 8, {"big": [memoryview(whole[::-1])]})
+    data, run_id, cursor = state.load_state(engine, "src")
+    assert data["big"] == whole[::-1] and (run_id, cursor) == (8, "cur-2")
+
+
+def test_an_index_stored_in_pieces_is_the_index_read_next_time(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(state, "PIECE", 100)  # the index (about 35 bytes a record)
+    data = many_appointments(80, 12)
+    folder = data.write(tmp_path / "export", age=60)
+    sync = make_sync(engine, folder)
+    assert sync.run().inserted == 93
+    data.appointments[7][6] = "Changed"
+    data.write(folder, age=50)
+    again = sync.run()  # one changed record: the others matched the stored index
+    assert (again.inserted, again.updated, again.cancelled, again.problems) == (0, 1, 0, 0)
+
+
+def _streamed(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Big-import reading for a small export: patients and appointments read again a
+    few records at a time while they are written; returns the patients' batch sizes."""
+    monkeypatch.setattr(FileReader, "stream_over", 5)
+    monkeypatch.setattr(FileReader, "batch_size", 7)
+    monkeypatch.setattr(RunSql, "rows_per_statement", 3)
+    monkeypatch.setattr(RunSql, "rebuild_indexes_over", 10)
+    sizes: list[int] = []
+    real = writers._write_patient_batches
+
+    def spy(sql: RunSql, batches: Any, region: str) -> tuple[int, int]:
+        def counted() -> Any:
+            for batch in batches:
+                sizes.append(len(batch))
+                yield batch
+
+        return real(sql, counted(), region)
+
+    monkeypatch.setattr(writers, "_write_patient_batches", spy)
+    return sizes
+
+
+def test_patients_of_a_big_import_are_written_a_batch_at_a_time(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sizes = _streamed(monkeypatch)
+    data = many_appointments(60, 30)
+    data.patients.append(list(data.patients[3]))  # the same id twice: a problem
+    for row in data.patients[10:30:3]:  # in several batches: other keys of the name
+        row[1] = "Smith-Jones"
+    folder = data.write(tmp_path / "export", age=60)
+    summary = make_sync(engine, folder).run()
+    assert summary.ok and summary.inserted == 1 + 30 + 60 and summary.problems == 1
+    assert sizes == [7, 7, 7, 7, 2]  # 31 records: the copy is refused
+    with engine.connect() as conn:
+        keys = conn.exec_driver_sql("SELECT COUNT(*) FROM patient_name_key").scalar()
+        reasons = [r for (r,) in conn.exec_driver_sql("SELECT reason FROM sync_problem")]
+    assert keys == 7 * 3 and reasons == ["duplicate id '1003'"]
+    sizes.clear()
+    data.patients[5][2] = "Renamed"
+    data.write(folder, age=50)
+    again = make_sync(engine, folder).run()  # one record to read: not streamed
+    assert (again.inserted, again.updated, again.problems) == (0, 1, 1) and sizes == []
+
+
+def test_a_failure_while_patients_are_streamed_keeps_nothing(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _streamed(monkeypatch)
+    data = many_appointments(40, 30)
+    folder = data.write(tmp_path / "export", age=60)
+    first = make_sync(engine, folder).run()
+    assert first.ok
+    before = snapshot(engine)
+    for row in data.patients:
+        row[2] = row[2] + " Jr"
+    data.write(folder, age=50)
+    make_sync(engine, folder).run(force=True)  # (indexes: a new base stored)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM sync_state WHERE name <> ''")  # read all again
+    after_second = snapshot(engine)
+    assert after_second != before
+    for row in data.patients:
+        row[2] = row[2] + " II"
+    data.write(folder, age=40)
+    real = writers._patient_row
+    written: list[str] = []
+
+    def failing(p: Any, region: str) -> Any:
+        written.append(p.pms_id)
+        if len(written) == 20:  # in the third batch, two written already
+            raise RuntimeError("the disk went away")
+        return real(p, region)
+
+    monkeypatch.setattr(writers, "_patient_row", failing)
+    failed = make_sync(engine, folder).run()
+    assert not failed.ok and "the disk went away" in (failed.error or "")
+    assert snapshot(engine) == after_second  # nothing of the run kept, state included
+    monkeypatch.setattr(writers, "_patient_row", real)
+    retried = make_sync(engine, folder).run()
+    assert retried.ok and retried.updated == 30
+
+
+def test_glibc_keeps_less_freed_memory_once_told() -> None:
+    glibc = platform.libc_ver()[0] == "glibc"
+    assert return_freed_memory() is glibc
+    assert return_freed_memory() is glibc  # once is enough: the second call does nothing
