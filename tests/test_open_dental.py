@@ -16,7 +16,8 @@ from sqlmodel import select
 from linker_tui.store.db import read_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest, Patient, Provider
-from linker_tui.sync import open_dental
+from linker_tui.sync import open_dental_rows, open_dental_session
+from linker_tui.sync.engine import SyncEngine
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.open_dental import OpenDentalConnector
 from linker_tui.sync.queries import sync_problems
@@ -106,11 +107,80 @@ def test_first_run_maps_open_dental_rows(sqlite_engine: Engine, od: OpenDental) 
 def test_a_big_read_comes_in_pages(
     sqlite_engine: Engine, od: OpenDental, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(open_dental, "_PAGE", 2)  # each page its own short statement
+    monkeypatch.setattr(open_dental_rows, "PAGE", 2)  # each page its own short statement
     summary = _sync(sqlite_engine, od)
     assert summary.ok and summary.inserted == 10
     assert sorted(appointments_by_pms_id(sqlite_engine)) == ["1", "2", "3", "4", "7"]
     assert sorted(_patients(sqlite_engine)) == ["1001", "1002", "1003"]
+
+
+def test_a_first_read_is_written_a_page_at_a_time(
+    sqlite_engine: Engine, od: OpenDental, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open_dental_rows, "PAGE", 2)
+    batches: list[tuple[str, int]] = []
+    real = SyncEngine._write
+
+    def spy(self: SyncEngine, session: Any, sql: Any, run: Any, changes: Any) -> None:
+        def counted(name: str, pages: Any) -> Any:
+            for page in pages:
+                batches.append((name, len(page)))
+                yield page
+
+        assert changes.patients.changed == [] and changes.appointments.block is None
+        changes.patients.row_batches = counted("patients", changes.patients.row_batches)
+        changes.appointments.batches = counted("appointments", changes.appointments.batches)
+        real(self, session, sql, run, changes)
+
+    monkeypatch.setattr(SyncEngine, "_write", spy)
+    summary = _sync(sqlite_engine, od)
+    assert summary.ok and summary.inserted == 10
+    # patients 1001-1003; appointments 1-7, of which 5 and 6 are skipped (a page of none)
+    assert batches == [
+        ("patients", 2),
+        ("patients", 1),
+        ("appointments", 2),
+        ("appointments", 2),
+        ("appointments", 1),
+    ]
+    assert sorted(appointments_by_pms_id(sqlite_engine)) == ["1", "2", "3", "4", "7"]
+
+
+class _CutOffReading(OpenDentalConnector):
+    """Loses its connection after the first page of patients of a first read (the
+    engine has written that page already)."""
+
+    _reading_cursor: Any = None
+
+    def _patient_page(self, rows: Any, *args: Any) -> None:
+        super()._patient_page(rows, *args)
+        if rows[0][0] == 1001:
+            cur = self._reading_cursor
+            killer = OpenDental(self.url.render_as_string(hide_password=False))
+            killer.run(f"KILL CONNECTION {int(cur.connection.thread_id())}")
+            killer.dispose()
+
+
+def test_a_connection_lost_while_a_first_read_is_written_keeps_nothing(
+    sqlite_engine: Engine, od: OpenDental, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open_dental_rows, "PAGE", 2)
+    before = snapshot(sqlite_engine)
+    connector = _CutOffReading(od.url, TZ)
+    real = open_dental_session.OpenRead.__init__
+
+    def keep_cursor(self: Any, session: Any) -> None:
+        real(self, session)
+        connector._reading_cursor = self.cur
+
+    monkeypatch.setattr(open_dental_session.OpenRead, "__init__", keep_cursor)
+    failed = make_od_sync(sqlite_engine, connector).run()
+    assert not failed.ok
+    assert "lost the connection to the Open Dental database at 127.0.0.1:3306/" in failed.error
+    assert snapshot(sqlite_engine) == before  # the first page of patients neither
+    monkeypatch.undo()
+    summary = _sync(sqlite_engine, od)
+    assert summary.ok and summary.inserted == 10
 
 
 def test_a_run_with_no_change_stops_at_the_cursor(sqlite_engine: Engine, od: OpenDental) -> None:
@@ -347,10 +417,10 @@ class _Probe(OpenDentalConnector):
 
     statement = ""
 
-    def _appointments(self, cur: Any, *args: Any) -> None:
+    def _providers(self, cur: Any, *args: Any) -> Any:
         cur.execute(self.statement)
         cur.fetchall()
-        super()._appointments(cur, *args)
+        return super()._providers(cur, *args)
 
 
 def test_the_session_is_read_only_and_has_a_statement_timeout(

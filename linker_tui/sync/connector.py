@@ -140,11 +140,19 @@ class ChangeSet:
     # min..max appointment start of a full export (None: not a full export, or empty)
     window: tuple[datetime, datetime] | None = None
     state_builder: Callable[[ChangeSet], dict[str, StateValue]] | None = None
+    # ends what the connector keeps open while its batches are read (a snapshot)
+    closer: Callable[[], None] | None = None
 
     @property
     def rows_seen(self) -> int:
         """Data rows read from the source."""
         return self.providers.seen + self.patients.seen + self.appointments.seen
+
+    def close(self) -> None:
+        """Let go of what the connector keeps open for its batches (the run is over,
+        however it ended); nothing to do when it read everything beforehand."""
+        if self.closer is not None:
+            self.closer()
 
     def new_state(self) -> dict[str, StateValue]:
         """The connector state to store with this run's data (names left out keep what

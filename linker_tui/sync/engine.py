@@ -231,19 +231,22 @@ class SyncEngine:
             return
         changes = self.connector.changes(state, stop)
         del state  # what the connector did not keep of the stored state is freed now
-        stop.check()
-        with write_session(self.engine) as session:
-            conn = session.connection()
-            if state_run(conn, source) != stored_by:
-                raise _StateMoved
-            sql = RunSql(conn, stop)
-            with sql.big_cache():
-                self._write(session, sql, run, changes)
+        try:
             stop.check()
-            save_state(sql, source, changes.cursor, run.id, changes.new_state())
-            limit = self.options.max_problems_stored
-            insert_problems(sql, run.id, run.take_unstored(limit, "pms"))
-            update_counts(sql, run)
+            with write_session(self.engine) as session:
+                conn = session.connection()
+                if state_run(conn, source) != stored_by:
+                    raise _StateMoved
+                sql = RunSql(conn, stop)
+                with sql.big_cache():
+                    self._write(session, sql, run, changes)
+                stop.check()
+                save_state(sql, source, changes.cursor, run.id, changes.new_state())
+                limit = self.options.max_problems_stored
+                insert_problems(sql, run.id, run.take_unstored(limit, "pms"))
+                update_counts(sql, run)
+        finally:
+            changes.close()  # a read kept open for the batches (Open Dental's snapshot)
 
     def _write(self, session: Session, sql: RunSql, run: RunCounts, changes: ChangeSet) -> None:
         now = self.clock.now()

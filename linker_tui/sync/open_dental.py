@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -46,7 +45,6 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.engine import URL, make_url
 
-from linker_tui.common.text import clean
 from linker_tui.ingest.pms_export import (
     AppointmentColumns,
     AppointmentRow,
@@ -60,12 +58,21 @@ from linker_tui.sync.open_dental_rows import (
     APPOINTMENTS_SQL,
     DELETED_OBJECTS_SQL,
     DELETIONS_SQL,
-    MARKS_SQL,
     PATIENTS_SQL,
     PROVIDERS_SQL,
     AppointmentReader,
+    change_marks,
+    fetched,
+    latest_copies,
+    pages,
     patient_row,
     provider_row,
+)
+from linker_tui.sync.open_dental_session import (
+    OpenDentalError,
+    OpenRead,
+    error_of,
+    session_sql,
 )
 from linker_tui.sync.state import StateValue
 
@@ -73,15 +80,9 @@ STATE_NAME = "open_dental"
 OVERLAP_SECONDS = 60  # re-read this much before the last read (and read while this fresh)
 PATIENT_CHECK_SECONDS = 300  # patients alone changed: read at the latest after this
 _HIST_OVERLAP = 200  # history numbers re-read (a row committed after a later one)
-_FETCH = 20_000  # rows per fetch (a stop is noticed between fetches)
-_PAGE = 50_000  # rows per statement of a big read
 _IN_CHUNK = 1_000
 _MAX_RETRIED = 20_000  # refused appointments read again next time (at most)
 _FAR = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
-
-
-class OpenDentalError(RuntimeError):
-    """The Open Dental database could not be read (the message says why)."""
 
 
 @dataclass
@@ -164,7 +165,7 @@ class OpenDentalConnector:
     def cursor(self, stop: StopFlag) -> str:
         """A digest of the tables' change marks (see the module docstring)."""
         with self._session(stop) as cur:
-            return self._token(*_marks(cur))
+            return self._token(*change_marks(cur))
 
     def _token(self, now: int, marks: list[Any]) -> str:
         digest = hashlib.sha256(self.scope().encode())
@@ -181,24 +182,25 @@ class OpenDentalConnector:
         old = _State.load(state.get(STATE_NAME))
         if old.scope != self.scope():
             old = _State()
+        if old.since is None:
+            return self._everything(stop)
         with self._session(stop) as cur:
-            now, marks = _marks(cur)
+            now, marks = change_marks(cur)
             token = self._token(now, marks)
             hist_max, deleted_max = int(marks[3] or 0), int(marks[4] or 0)
-            since = None if old.since is None else old.since - self.overlap
+            since = old.since - self.overlap
             problems: list[RowProblem] = []
             providers = self._providers(cur, since, stop)
             patients = self._patients(cur, since, problems, stop)
             reader = AppointmentReader(self.tz)
             self._appointments(cur, since, old.retry, reader, stop)
-            removed: set[str] = set()
-            if old.since is not None:  # deletions since the last read
-                cur.execute(DELETIONS_SQL + self._clinic_sql("h"), (old.hist - _HIST_OVERLAP,))
-                for rows in _fetched(cur, stop):
-                    reader.add(_latest_copies(rows), "histappointment", deleted=True)
-                removed = self._deleted_objects(cur, old.deleted, stop)
-                # those of patients just marked deleted (a first run read them all)
-                removed.update(self._appointments_of(cur, patients.deleted, stop))
+            # deletions since the last read
+            cur.execute(DELETIONS_SQL + self._clinic_sql("h"), (old.hist - _HIST_OVERLAP,))
+            for rows in fetched(cur, stop):
+                reader.add(latest_copies(rows), "histappointment", deleted=True)
+            removed = self._deleted_objects(cur, old.deleted, stop)
+            # those of patients just marked deleted
+            removed.update(self._appointments_of(cur, patients.deleted, stop))
             removed.update(map(str, reader.of_deleted_patients))
             removed -= set(reader.columns.pms_id)
             appointments = self._table(reader, removed, cur)
@@ -217,10 +219,78 @@ class OpenDentalConnector:
         changes.state_builder = lambda c: _new_state(c, new)
         return changes
 
+    def _everything(self, stop: StopFlag) -> ChangeSet:
+        """Every row (a first read, or one after the reading settings changed), in one
+        snapshot kept open while the engine writes them: the patients and appointments a
+        page at a time as the engine asks for them (:attr:`TableChanges.row_batches`,
+        :attr:`TableChanges.batches`), never all at once. The last page closes the
+        snapshot; :meth:`ChangeSet.close` does if the run ends before."""
+        reading = OpenRead(self._session(stop))
+        try:
+            now, marks = change_marks(reading.cur)
+            problems: list[RowProblem] = []
+            providers = self._providers(reading.cur, None, stop)
+        except BaseException as exc:
+            reading.close(exc)
+            raise
+        patients = _Patients(TableChanges(file="patient"))
+        appointments: TableChanges[AppointmentRow] = TableChanges(file="appointment")
+        new = _State(int(now), int(marks[3] or 0), int(marks[4] or 0), scope=self.scope())
+        changes = ChangeSet(
+            source=self.source,
+            cursor=self._token(now, marks),
+            providers=providers,
+            patients=patients.table,
+            appointments=appointments,
+            problems=problems,
+            closer=reading.close,
+        )
+        patients.table.row_batches = self._patient_pages(reading, patients, problems, stop)
+        appointments.batches = self._appointment_pages(reading, changes, stop)
+        changes.state_builder = lambda c: _new_state(c, new)
+        return changes
+
+    def _patient_pages(
+        self, reading: OpenRead, out: _Patients, problems: list[RowProblem], stop: StopFlag
+    ) -> Iterator[list[Changed[PatientRow]]]:
+        """The patients a page at a time (as :meth:`_patients` reads them)."""
+        try:
+            for rows in pages(reading.cur, PATIENTS_SQL, [], [], "PatNum", stop):
+                self._patient_page(rows, out, problems)
+                batch, out.table.changed = out.table.changed, []
+                if batch:
+                    yield batch
+        except BaseException as exc:
+            reading.close(exc)
+            raise
+
+    def _appointment_pages(
+        self, reading: OpenRead, changes: ChangeSet, stop: StopFlag
+    ) -> Iterator[AppointmentBlock]:
+        """The appointments a page at a time; then what depends on them all (the
+        appointments of deleted patients, counts), and the snapshot closed."""
+        table, reader, read = changes.appointments, AppointmentReader(self.tz), 0
+        try:
+            where, params = self._window_sql()
+            for rows in pages(reading.cur, APPOINTMENTS_SQL, where, params, "a.AptNum", stop):
+                reader.add(rows)
+                columns, keys = reader.take()
+                read += len(keys)
+                if keys:
+                    yield AppointmentBlock(columns, keys, keys)
+            removed = set(map(str, reader.of_deleted_patients))  # (none of them read)
+            self._counts(table, reader, read, removed, reading.cur)
+        except BaseException as exc:
+            reading.close(exc)
+            raise
+        reading.close()
+        changes.problems.extend(reader.problems)
+        changes.window = _FAR if removed else None
+
     def _providers(self, cur: Any, since: int | None, stop: StopFlag) -> TableChanges[ProviderRow]:
         table: TableChanges[ProviderRow] = TableChanges(file="provider")
         cur.execute(PROVIDERS_SQL + _since_sql("provider", since))
-        for rows in _fetched(cur, stop):
+        for rows in fetched(cur, stop):
             table.seen += len(rows)
             table.changed.extend(Changed(provider_row(r), r[0], r[0]) for r in rows)
         return table
@@ -230,18 +300,23 @@ class OpenDentalConnector:
     ) -> _Patients:
         out = _Patients(TableChanges(file="patient"))
         where = [] if since is None else [f"DateTStamp >= FROM_UNIXTIME({int(since)})"]
-        for rows in _pages(cur, PATIENTS_SQL, where, [], "PatNum", stop):
-            out.table.seen += len(rows)
-            for values in rows:
-                row = patient_row(values)
-                if row is None:
-                    out.deleted.append(values[0])
-                    out.table.ignored += 1
-                elif isinstance(row, RowProblem):
-                    problems.append(row)
-                else:
-                    out.table.changed.append(Changed(row, values[0], values[0]))
+        for rows in pages(cur, PATIENTS_SQL, where, [], "PatNum", stop):
+            self._patient_page(rows, out, problems)
         return out
+
+    def _patient_page(
+        self, rows: Sequence[Sequence[Any]], out: _Patients, problems: list[RowProblem]
+    ) -> None:
+        out.table.seen += len(rows)
+        for values in rows:
+            row = patient_row(values)
+            if row is None:
+                out.deleted.append(values[0])
+                out.table.ignored += 1
+            elif isinstance(row, RowProblem):
+                problems.append(row)
+            else:
+                out.table.changed.append(Changed(row, values[0], values[0]))
 
     def _appointments(
         self,
@@ -255,7 +330,7 @@ class OpenDentalConnector:
         if since is not None:
             where.append("a.DateTStamp >= FROM_UNIXTIME(%s)")
             params.append(since)
-        for rows in _pages(cur, APPOINTMENTS_SQL, where, params, "a.AptNum", stop):
+        for rows in pages(cur, APPOINTMENTS_SQL, where, params, "a.AptNum", stop):
             reader.add(rows)
         done = set(reader.keys)
         wanted = [n for n in retry if n not in done]
@@ -263,7 +338,7 @@ class OpenDentalConnector:
             chunk = wanted[start : start + _IN_CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
             cur.execute(f"{APPOINTMENTS_SQL} WHERE a.AptNum IN ({marks})", chunk)
-            for rows in _fetched(cur, stop):
+            for rows in fetched(cur, stop):
                 reader.add(rows)
 
     def _window_sql(self) -> tuple[list[str], list[Any]]:
@@ -287,7 +362,7 @@ class OpenDentalConnector:
 
     def _deleted_objects(self, cur: Any, after: int, stop: StopFlag) -> set[str]:
         cur.execute(DELETED_OBJECTS_SQL, (after - _HIST_OVERLAP,))
-        return {str(r[0]) for rows in _fetched(cur, stop) for r in rows}
+        return {str(r[0]) for rows in fetched(cur, stop) for r in rows}
 
     def _appointments_of(self, cur: Any, patients: list[int], stop: StopFlag) -> set[str]:
         """The appointments of patients marked deleted (cancelled if stored)."""
@@ -296,7 +371,7 @@ class OpenDentalConnector:
             chunk = patients[start : start + _IN_CHUNK]
             marks = ", ".join(["%s"] * len(chunk))
             cur.execute(f"SELECT AptNum FROM appointment WHERE PatNum IN ({marks})", chunk)
-            found.update(str(r[0]) for rows in _fetched(cur, stop) for r in rows)
+            found.update(str(r[0]) for rows in fetched(cur, stop) for r in rows)
         return found
 
     def _table(
@@ -309,13 +384,24 @@ class OpenDentalConnector:
             columns = AppointmentColumns(*([v[i] for i in order] for v in columns.lists()))
             keys = [keys[i] for i in order]
         table.block = AppointmentBlock(columns, keys, keys)
-        table.seen = len(keys) + reader.ignored + len(reader.problems)
+        self._counts(table, reader, len(keys), removed, cur)
+        return table
+
+    def _counts(
+        self,
+        table: TableChanges[AppointmentRow],
+        reader: AppointmentReader,
+        read: int,
+        removed: set[str],
+        cur: Any,
+    ) -> None:
+        """The counts of the appointments read (``read`` of them kept), and the removed."""
+        table.seen = read + reader.ignored + len(reader.problems)
         table.ignored = reader.ignored
         table.removed_ids = removed
         if removed:  # the share the engine compares with (a guard against mass deletion)
             cur.execute("SELECT COUNT(*) FROM appointment a" + self._clinic_where())
             table.previous = int(cur.fetchall()[0][0]) + len(removed)
-        return table
 
     def _clinic_where(self) -> str:
         return f" WHERE a.ClinicNum = {int(self.clinic)}" if self.clinic is not None else ""
@@ -346,6 +432,9 @@ class OpenDentalConnector:
             )
         return self._engine
 
+    def _error_of(self, exc: BaseException | None) -> OpenDentalError:
+        return error_of(exc, self.url.username or "", self.where, self.timeout)
+
     @contextmanager
     def _session(self, stop: StopFlag) -> Iterator[Any]:
         """A PyMySQL cursor in a read-only snapshot transaction, rolled back at the end."""
@@ -353,19 +442,19 @@ class OpenDentalConnector:
         try:
             raw = self.engine().raw_connection()
         except (sa.exc.DBAPIError, pymysql.MySQLError) as exc:
-            raise self._error(getattr(exc, "orig", exc)) from None
+            raise self._error_of(getattr(exc, "orig", exc)) from None
         ok = False
         try:
             conn = raw.driver_connection
             assert conn is not None
             cur = conn.cursor(pymysql.cursors.SSCursor)
             try:
-                for sql in self._session_sql(conn):
+                for sql in session_sql(conn, self.timeout):
                     cur.execute(sql)
                 yield cur
                 ok = True
             except pymysql.MySQLError as exc:
-                raise self._error(exc) from None
+                raise self._error_of(exc) from None
         finally:
             if ok:
                 with suppress(pymysql.MySQLError, sa.exc.DBAPIError, OSError):
@@ -374,50 +463,6 @@ class OpenDentalConnector:
             else:  # perhaps mid-result or already gone: drop it without a word to it
                 raw.invalidate()
 
-    def _session_sql(self, conn: Any) -> list[str]:
-        version = conn.get_server_info() or ""
-        seconds = max(1, round(self.timeout))
-        limit = (
-            f"SET SESSION max_statement_time = {seconds}"
-            if "mariadb" in version.lower()
-            else f"SET SESSION MAX_EXECUTION_TIME = {seconds * 1000}"
-        )
-        return [
-            f"SET SESSION time_zone = '+00:00', {limit.removeprefix('SET ')}",
-            "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
-        ]
-
-    def _error(self, exc: BaseException | None) -> OpenDentalError:
-        """A sentence for staff and IT instead of the driver's exception."""
-        code = exc.args[0] if exc is not None and exc.args else None
-        text = clean(
-            str(exc.args[1]) if exc is not None and len(exc.args) > 1 else str(exc),
-            single_line=True,
-        )
-        user = self.url.username or ""
-        where = self.where
-        if code in (2003, 2005):
-            return OpenDentalError(f"cannot reach the Open Dental database at {where} ({text})")
-        if code in (1044, 1045, 1698):
-            return OpenDentalError(
-                f"the Open Dental database at {where} refused the user {user!r} "
-                "(check open_dental_url and the password)"
-            )
-        if code in (1142, 1143):
-            table = re.search(r"for (?:table|column) [`']?(?:[^`'.]*[`']?\.[`']?)?([^`' ]+)", text)
-            name = table.group(1).strip("`'") if table else "a table"
-            return OpenDentalError(f"the user {user!r} lacks SELECT on {name} ({where})")
-        if code == 1146:
-            return OpenDentalError(f"the Open Dental database at {where} has no such table: {text}")
-        if code in (1969, 3024):
-            return OpenDentalError(
-                f"a query to the Open Dental database at {where} took longer than "
-                f"{self.timeout:g} s and was stopped"
-            )
-        if code in (2006, 2013, 1927, 1053, 4031):
-            return OpenDentalError(f"lost the connection to the Open Dental database at {where}")
-        return OpenDentalError(f"reading the Open Dental database at {where} failed: {text}")
-
 
 @dataclass
 class _Patients:
@@ -425,52 +470,8 @@ class _Patients:
     deleted: list[int] = field(default_factory=list)
 
 
-def _marks(cur: Any) -> tuple[int, list[Any]]:
-    """The database clock (epoch seconds) and the change marks of :data:`MARKS_SQL`."""
-    cur.execute(MARKS_SQL)
-    now, *marks = cur.fetchall()[0]  # read to the end (an unbuffered cursor)
-    return int(now), marks
-
-
-def _pages(
-    cur: Any, sql: str, where: list[str], params: list[Any], key: str, stop: StopFlag
-) -> Iterator[Sequence[Sequence[Any]]]:
-    """The rows of ``sql`` in pages of :data:`_PAGE` in the order of ``key`` (the first
-    column), each page its own statement: in the snapshot, and every statement short
-    (the statement timeout holds for each), however big the first read."""
-    last = -1
-    while True:
-        stop.check()
-        conditions = " AND ".join([*where, f"{key} > %s"])
-        cur.execute(f"{sql} WHERE {conditions} ORDER BY {key} LIMIT {_PAGE}", [*params, last])
-        rows = cur.fetchall()
-        if rows:
-            yield rows
-        if len(rows) < _PAGE:
-            return
-        last = rows[-1][0]
-
-
 def _since_sql(table: str, since: int | None) -> str:
     return "" if since is None else f" WHERE {table}.DateTStamp >= FROM_UNIXTIME({int(since)})"
-
-
-def _fetched(cur: Any, stop: StopFlag) -> Iterator[Sequence[Sequence[Any]]]:
-    """The result a fetch at a time, checking ``stop`` between fetches."""
-    while True:
-        stop.check()
-        rows = cur.fetchmany(_FETCH)
-        if not rows:
-            return
-        yield rows
-
-
-def _latest_copies(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
-    """One deleted copy per AptNum: the newest (``HistApptNum`` is the last column)."""
-    latest: dict[int, Sequence[Any]] = {}
-    for row in sorted(rows, key=lambda r: r[-1]):
-        latest[row[0]] = row
-    return list(latest.values())
 
 
 def _new_state(changes: ChangeSet, new: _State) -> dict[str, StateValue]:

@@ -9,7 +9,7 @@ The connector (:mod:`linker_tui.sync.open_dental`) runs the queries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -22,6 +22,7 @@ from linker_tui.ingest.pms_export import (
     RowProblem,
 )
 from linker_tui.store.enums import AppointmentStatus
+from linker_tui.sync.control import StopFlag
 
 #: ``appointment.AptStatus`` (Open Dental's ``ApptStatus`` enum) → status; ``None``: not
 #: an appointment on the schedule (skipped, no problem).
@@ -44,6 +45,8 @@ DELETED_APPOINTMENT = 0
 #: 3 Archived, 4 Deleted, 5 Deceased, 6 Prospective. Deleted patients are skipped.
 PAT_DELETED = 4
 MINUTES_PER_PATTERN_CHAR = 5
+FETCH = 20_000  # rows per fetch (a stop is noticed between fetches)
+PAGE = 50_000  # rows per statement of a big read
 
 PROVIDERS_SQL = (
     "SELECT ProvNum, Abbr, FName, LName, IsSecondary, IsHidden, IsNotPerson FROM provider"
@@ -177,6 +180,13 @@ class AppointmentReader:
             status_of.append(checked[0])
             updated.append(stamped)
 
+    def take(self) -> tuple[AppointmentColumns, list[int]]:
+        """The appointments converted so far and their keys, let go here (a page at a
+        time); the problems, counts and caches stay."""
+        columns, keys = self.columns, self.keys
+        self.columns, self.keys = AppointmentColumns(), []
+        return columns, keys
+
     def _status_and_start(
         self, row: Sequence[Any], table: str, deleted: bool
     ) -> tuple[AppointmentStatus, datetime] | None:
@@ -216,6 +226,50 @@ class AppointmentReader:
             return datetime.fromisoformat(text).replace(tzinfo=self.tz)
         except ValueError:
             return None
+
+
+def change_marks(cur: Any) -> tuple[int, list[Any]]:
+    """The database clock (epoch seconds) and the change marks of :data:`MARKS_SQL`."""
+    cur.execute(MARKS_SQL)
+    now, *marks = cur.fetchall()[0]  # read to the end (an unbuffered cursor)
+    return int(now), marks
+
+
+def pages(
+    cur: Any, sql: str, where: list[str], params: list[Any], key: str, stop: StopFlag
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of ``sql`` in pages of :data:`PAGE` in the order of ``key`` (the first
+    column), each page its own statement: in the snapshot, and every statement short
+    (the statement timeout holds for each), however big the first read."""
+    last = -1
+    while True:
+        stop.check()
+        conditions = " AND ".join([*where, f"{key} > %s"])
+        cur.execute(f"{sql} WHERE {conditions} ORDER BY {key} LIMIT {PAGE}", [*params, last])
+        rows = cur.fetchall()
+        if rows:
+            yield rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1][0]
+
+
+def fetched(cur: Any, stop: StopFlag) -> Iterator[Sequence[Sequence[Any]]]:
+    """The result a fetch at a time, checking ``stop`` between fetches."""
+    while True:
+        stop.check()
+        rows = cur.fetchmany(FETCH)
+        if not rows:
+            return
+        yield rows
+
+
+def latest_copies(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """One deleted copy per AptNum: the newest (``HistApptNum`` is the last column)."""
+    latest: dict[int, Sequence[Any]] = {}
+    for row in sorted(rows, key=lambda r: r[-1]):
+        latest[row[0]] = row
+    return list(latest.values())
 
 
 _MISSING: Any = object()
