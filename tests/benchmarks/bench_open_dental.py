@@ -9,7 +9,8 @@ database with the app's schema:
 
 * **CSV initial import**: ``SyncEngine.run()`` with the CSV-folder connector;
 * **Open Dental initial import**: the same with the Open Dental connector — target at
-  least half the CSV connector's rows/s;
+  least half the CSV connector's rows/s, a peak RSS under 300 MiB (each import in a
+  fresh process, as the app runs it; ``VmHWM``);
 * **no change**: runs with nothing changed in Open Dental (only the cursor is read), with
   the connector (and its connection) kept between runs — target < 100 ms; and the first
   run of a process, which also connects;
@@ -20,8 +21,11 @@ database with the app's schema:
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +44,7 @@ from linker_tui.sync.engine import SyncEngine, SyncOptions
 from linker_tui.sync.open_dental import OpenDentalConnector
 from linker_tui.sync.summary import SyncSummary
 from scripts.load_open_dental_demo import create_database, load_export
-from tests.benchmarks.bench_sync import TODAY, TZ, generate
+from tests.benchmarks.bench_sync import TODAY, TZ, generate, peak_rss
 
 NOW = datetime.combine(TODAY, datetime.min.time(), TZ) + timedelta(hours=9)
 
@@ -64,6 +68,30 @@ def _run(engine: sa.Engine, connector: Connector) -> tuple[SyncSummary, float]:
     if not summary.ok:
         raise SystemExit(f"sync failed: {summary.text()}")
     return summary, seconds
+
+
+def one_import(kind: str, url: str, folder: Path, db: Path) -> None:
+    """In a fresh process (as the app runs each sync): one initial import into a fresh
+    database with the CSV (``kind`` ``csv``) or the Open Dental connector; prints its
+    seconds, summary and the process's peak RSS as JSON."""
+    connector: Connector = (
+        CsvFolderConnector(folder, ExportFormat(TZ))
+        if kind == "csv"
+        else OpenDentalConnector(url, TZ)
+    )
+    summary, seconds = _run(_engine(db), connector)
+    print(json.dumps({"seconds": seconds, "peak": peak_rss(), "text": summary.text()}))
+
+
+def _import_in_child(kind: str, args: argparse.Namespace, db: Path) -> tuple[float, int, str]:
+    """:func:`one_import` in a fresh process: (seconds, peak RSS in bytes, summary)."""
+    command = [sys.executable, "-m", "tests.benchmarks.bench_open_dental", "--one-import"]
+    command += [kind, "--url", args.url, "--work", str(args.work), "--db", str(db)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"the {kind} import failed:\n{done.stderr[-2000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return out["seconds"], out["peak"], out["text"]
 
 
 def _loaded(url: str, appointments: int) -> bool:
@@ -91,8 +119,13 @@ def main() -> None:
         action="store_true",
         help="skip the initial imports: reuse the last run's imported database",
     )
+    parser.add_argument("--one-import", choices=("csv", "od"), help=argparse.SUPPRESS)
+    parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     folder = args.work / "export"
+    if args.one_import:
+        one_import(args.one_import, args.url, folder, args.db)
+        return
     began = time.perf_counter()
     generate(folder, args.patients, args.appointments)
     print(f"export ready in {time.perf_counter() - began:.1f} s")
@@ -103,22 +136,19 @@ def main() -> None:
         print(f"loaded into MariaDB in {time.perf_counter() - began:.1f} s: {counts}")
     rows = args.patients + args.appointments + 6
 
-    if args.again:
-        od_db = make_engine(f"sqlite:///{args.work / 'open_dental.db'}")
-    else:
-        csv_summary, csv_seconds = _run(
-            _engine(args.work / "csv.db"), CsvFolderConnector(folder, ExportFormat(TZ))
-        )
+    if not args.again:
+        csv_seconds, csv_peak, csv_text = _import_in_child("csv", args, args.work / "csv.db")
         print(
             f"CSV initial import: {csv_seconds:.1f} s = {rows / csv_seconds / 1000:.0f}k "
-            f"rows/s ({csv_summary.text()})"
+            f"rows/s, peak RSS {csv_peak / 2**20:,.0f} MiB ({csv_text})"
         )
-        od_db = _engine(args.work / "open_dental.db")
-        od_summary, od_seconds = _run(od_db, OpenDentalConnector(args.url, TZ))
+        od_seconds, od_peak, od_text = _import_in_child("od", args, args.work / "open_dental.db")
         print(
             f"Open Dental initial import: {od_seconds:.1f} s = {rows / od_seconds / 1000:.0f}k "
-            f"rows/s = {csv_seconds / od_seconds:.2f}x the CSV connector ({od_summary.text()})"
+            f"rows/s = {csv_seconds / od_seconds:.2f}x the CSV connector, peak RSS "
+            f"{od_peak / 2**20:,.0f} MiB (target < 300 MiB) ({od_text})"
         )
+    od_db = make_engine(f"sqlite:///{args.work / 'open_dental.db'}")
     cold = [_run(od_db, OpenDentalConnector(args.url, TZ))[1] for _ in range(3)]
     connector = OpenDentalConnector(args.url, TZ)  # as a process keeps it between runs
     quiet = [_run(od_db, connector)[1] for _ in range(6)][1:]
