@@ -47,6 +47,7 @@ PAT_DELETED = 4
 MINUTES_PER_PATTERN_CHAR = 5
 FETCH = 20_000  # rows per fetch (a stop is noticed between fetches)
 PAGE = 50_000  # rows per statement of a big read
+_REMEMBERED = 100_000  # converted times remembered at most (a million read: not all kept)
 
 PROVIDERS_SQL = (
     "SELECT ProvNum, Abbr, FName, LName, IsSecondary, IsHidden, IsNotPerson FROM provider"
@@ -159,6 +160,10 @@ class AppointmentReader:
             out.updated_at,
             self.keys,
         )
+        if len(self._stamps) > _REMEMBERED:  # (times to the second hardly repeat)
+            self._stamps.clear()
+        if len(self._starts) > _REMEMBERED:
+            self._starts.clear()
         stamps = self._stamps
         for row in rows:
             checked = self._status_and_start(row, table, deleted)
