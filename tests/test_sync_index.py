@@ -175,6 +175,13 @@ def test_seen_ids_find_an_id_in_any_level() -> None:
     assert all(pms_id in seen for pms_id in ids[:30])
     assert not any(pms_id in seen for pms_id in ids[30:])
     assert seen.isdisjoint(ids[30:]) and not seen.isdisjoint([ids[35], ids[7]])
+    capped = SeenIds(entries)
+    capped.biggest = 8  # levels merged up to 8 ids: more levels, none bigger
+    for start in range(0, 39, 3):
+        capped.add(list(range(start, start + 3)))
+    assert max(len(keys) for keys, _where in capped.levels) <= 8 < len(ids)
+    assert all(pms_id in capped for pms_id in ids[:39]) and ids[39] not in capped
+    assert not capped.isdisjoint([ids[39], ids[0]]) and capped.isdisjoint([ids[39]])
 
 
 def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:

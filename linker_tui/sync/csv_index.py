@@ -167,9 +167,11 @@ class SeenIds:
     """The ids taken so far in a run (each an entry's): up to :attr:`small` of them in a
     set (a row at a time is cheap), the others as hashes in a few sorted levels, each
     with where its ids are among the entries (their bytes compared on a hit): 12 bytes
-    an id, where a set of a million ids takes about 70 MB."""
+    an id, where a set of a million ids takes about 70 MB. Levels are merged up to
+    :attr:`biggest` ids (a million ids: a few full levels and a few small ones)."""
 
     small = 1 << 18
+    biggest = 1 << 18  # ids in a level at most: a merge never copies a million of them
 
     def __init__(self, entries: Entries) -> None:
         self.entries = entries
@@ -191,7 +193,11 @@ class SeenIds:
         keys = self.entries.id_keys[where]
         order = np.argsort(keys, kind="stable")
         level = (keys[order], where[order])
-        while self.levels and len(self.levels[-1][0]) <= 2 * len(level[0]):
+        while (
+            self.levels
+            and len(self.levels[-1][0]) <= 2 * len(level[0])
+            and len(self.levels[-1][0]) + len(level[0]) <= self.biggest
+        ):
             level = _merged_level(self.levels.pop(), level)
         self.levels.append(level)
 
@@ -421,18 +427,22 @@ class FileDiff:
     def index(self, refused: Iterable[int] = (), keep: Mask | None = None) -> LineIndex:
         """The next run's index: the old records still in the file (or those of
         ``keep``) and the records read (those in ``refused`` not imported: read again
-        next time)."""
+        next time). The records read are put in fingerprint order in place, an array
+        at a time (a million of them are not copied whole): once per diff, their
+        positions mean nothing after it."""
         new = self.new
         wrong = np.fromiter(refused, np.int64)
         new.keys[wrong], new.starts[wrong] = 0, 0
         order = np.argsort(new.keys, kind="stable")
-        added = LineIndex(
-            new.keys[order],
-            new.id_keys[order],
-            new.starts[order],
-            new.id_lens[order],
-            _gather(np.frombuffer(new.blob, np.uint8), new.id_at[order], new.id_lens[order]),
-        )
+        new.keys = new.keys[order]
+        new.id_keys = new.id_keys[order]
+        new.starts = new.starts[order]
+        new.id_lens = new.id_lens[order]
+        new.id_at = new.id_at[order]
+        del order
+        blob = _gather(np.frombuffer(new.blob, np.uint8), new.id_at, new.id_lens)
+        new.id_at, new.blob = np.zeros(0, np.int64), bytearray()
+        added = LineIndex(new.keys, new.id_keys, new.starts, new.id_lens, blob)
         index = merged(self.old.subset(self.used if keep is None else keep), added)[0]
         index.salt, index.complete = self.salt, self.complete
         return index
