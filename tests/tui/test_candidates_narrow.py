@@ -7,15 +7,26 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from textual import events
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Button, Input, Static
 
 from linker_tui.store.enums import RequestState
 from linker_tui.tui.app import LinkerApp
-from linker_tui.tui.modals.candidates import Candidates, CandidateTable, NarrowField
+from linker_tui.tui.modals.candidates import Candidates, CandidateTable
 from linker_tui.tui.modals.link import ConfirmLink, EmailPrompt
+from linker_tui.tui.modals.narrow import NarrowField, NarrowLine
 from linker_tui.tui.screens.main import MainScreen
-from tests.tui.drive import SMALL, dialog_text, plain, quiet, select, settle, wait_screen
+from tests.tui.drive import (
+    SMALL,
+    dialog_text,
+    focused,
+    plain,
+    quiet,
+    select,
+    settle,
+    wait_screen,
+)
 from tests.tui.world import World, at, build_world, dump
 
 MORE = 58
@@ -44,6 +55,10 @@ def _row_count(app: LinkerApp) -> int:
 
 
 def _more(app: LinkerApp) -> str:
+    """The count beside the narrowing field (or the line drawn before it is used)."""
+    drawn = app.screen.query(NarrowLine)
+    if drawn:
+        return drawn.first().more.plain
     return plain(app.screen.query_one("#narrow-more", Static))
 
 
@@ -138,7 +153,7 @@ async def test_a_patient_with_few_appointments_shows_no_narrowing(world: World) 
     async with app.run_test(size=SMALL) as pilot:
         await _open(pilot)
         assert "2 scheduled appointments, closest first." in dialog_text(app)
-        assert not app.screen.query_one("#narrow-row").display
+        assert not app.screen.query_one(NarrowLine).display
         assert _more(app) == ""
         await pilot.press("d", "e", "c", "space", "9", "colon")  # typing still narrows
         await quiet(pilot)
@@ -199,3 +214,70 @@ async def test_the_list_keys_and_mouse(world: World) -> None:
         assert table.cursor_row == 2
         await pilot.press("right")  # the next widget: the narrowing field
         assert isinstance(app.focused, NarrowField)
+
+
+async def test_keys_typed_together_all_reach_the_narrowing_field(world: World) -> None:
+    """Typing fast into the list (the keys arrive back to back, as from one read of the
+    terminal): every character reaches the narrowing field, in order, also those that
+    were on their way to the list when the first one moved the focus to the field."""
+    _busy_bob(world)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await _open(pilot)
+        assert isinstance(app.focused, CandidateTable)
+        typed = "jan 30"
+        for character in typed:
+            app.post_message(events.Key("space" if character == " " else character, character))
+        await quiet(pilot)
+        field = app.screen.query_one(NarrowField)
+        assert field.value == typed and focused(app) is field
+        assert _days(app) == ["Sat 2027-01-30"]
+
+
+async def test_a_key_on_its_way_to_the_list_when_the_focus_moved_is_not_lost(
+    world: World,
+) -> None:
+    """A key the app has handed to the list, when the focus moves to the narrowing field
+    before the list has handled it (the first character typed moves it), still goes
+    into the field when it bubbles up to the dialog."""
+    _busy_bob(world)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await _open(pilot)
+        await pilot.press("j")
+        field = app.screen.query_one(NarrowField)
+        await pilot.press("down")  # back to the list
+        assert app.focused is _table(app) and field.value == "j"
+        app.post_message(events.Key("a", "a"))  # the app hands it to the list…
+        app.call_later(app.screen.set_focus, field)  # …and then the focus moves
+        await pilot.press("n")
+        await quiet(pilot)
+        assert field.value == "jan"
+
+
+async def test_tab_and_a_click_reach_the_narrowing_field(world: World) -> None:
+    """The narrowing row is drawn as one line until it is used: Tab from the list, and
+    Shift+Tab back from the buttons, reach the field as before, and so does a click."""
+    _busy_bob(world)
+    app = LinkerApp(world.services, background_jobs=False)
+    async with app.run_test(size=SMALL) as pilot:
+        await _open(pilot)
+        assert app.screen.query(NarrowLine) and not app.screen.query(NarrowField)
+        await pilot.press("tab")
+        field = focused(app)
+        assert isinstance(field, NarrowField) and field.value == ""
+        assert not app.screen.query(NarrowLine)
+        assert _more(app) == "40 more — type to narrow"
+        await pilot.press("tab")
+        link = focused(app)
+        assert isinstance(link, Button) and link.id == "link"
+        await pilot.press("shift+tab", "j", "a", "n")
+        await quiet(pilot)
+        assert focused(app) is field and field.value == "jan"
+        await pilot.press("escape", "escape")
+        await wait_screen(pilot, MainScreen)
+        await pilot.press("a")
+        await wait_screen(pilot, Candidates)
+        await quiet(pilot)
+        await pilot.click(NarrowLine)
+        assert isinstance(focused(app), NarrowField)

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
 from linker_tui.matching import Difference
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
 from linker_tui.tui.formatting import DIFFERS, clock_time, day, differences_text, plural
-from linker_tui.tui.modals.base import StyledWhenShown, button, text
+from linker_tui.tui.modals.base import button, text
 from linker_tui.tui.modals.checked import (
     BOLD,
     DIFF_STYLE,
@@ -28,8 +25,9 @@ from linker_tui.tui.modals.checked import (
     request_line,
     requested_line,
 )
+from linker_tui.tui.modals.narrow import NarrowField, NarrowLine, NarrowRow, more_text
 from linker_tui.tui.modals.rows import RowTable
-from linker_tui.tui.safe import SafeInput, cell, line, lines
+from linker_tui.tui.safe import cell, line, lines
 from linker_tui.tui.widgets.columns import ColumnSpec
 
 # ---------------------------------------------------------------- candidates
@@ -107,59 +105,6 @@ class CandidateChoice(Enum):
     NONE_OF_THESE = "none_of_these"
 
 
-class NarrowField(SafeInput, StyledWhenShown):
-    """Narrows the appointments: every word must occur in the date, time, provider, chair
-    or reason shown. Down or Enter go to the list; Esc empties the field, then cancels."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("down", "to_list", "To the list", show=False),
-        Binding("escape", "empty", "Empty the field", show=False),
-    ]
-
-    def action_to_list(self) -> None:
-        """Down: the cursor goes back to the list."""
-        self.screen.query_one(CandidateTable).focus()
-
-    def action_empty(self) -> None:
-        """Esc: empty the field (all appointments again); when empty, cancel the dialog."""
-        screen = self.screen
-        if self.value:
-            self.value = ""
-        elif isinstance(screen, Candidates):
-            screen.action_cancel()
-
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_to_list()
-
-
-class NarrowRow(Horizontal):
-    """The narrowing field and how many appointments are not shown."""
-
-    DEFAULT_CSS = """
-    NarrowRow {
-        display: none;
-        height: 1;
-    }
-    NarrowRow.-shown {
-        display: block;
-    }
-    NarrowRow > #narrow-label {
-        width: auto;
-        padding-right: 1;
-    }
-    NarrowRow > #narrow {
-        width: 1fr;
-        max-width: 30;
-    }
-    NarrowRow > #narrow-more {
-        width: auto;
-        padding-left: 1;
-    }
-    """
-
-
 NARROW_HINT = "Enter: link · type to narrow · Esc: cancel, nothing changes"
 
 
@@ -183,20 +128,16 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         self.row, self.tz, self.start_at = row, tz, start_at
 
     def compose_body(self) -> ComposeResult:
-        """The request for comparison, the appointments, the narrowing field."""
+        """The request for comparison, the appointments, the narrowing row (drawn as one
+        line until it is used, unless the dialog opens with narrowing text in it)."""
         yield text(self._text(), id="body")
         yield from note_box(self.check)
         yield CandidateTable(self.check.candidates, self.tz, self.start_at)
-        with NarrowRow(id="narrow-row", classes="-shown" if self._narrowing_shown() else ""):
-            yield Static(line("Narrow:"), id="narrow-label")
-            yield NarrowField(
-                value=self.check.narrow,
-                placeholder="date, time, dentist…",
-                id="narrow",
-                select_on_focus=False,
-                compact=True,
-            )
-            yield Static(self._more_text(), id="narrow-more", markup=False)
+        shown = self._narrowing_shown()
+        if self.check.narrow:
+            yield NarrowRow(self.check.narrow, self._more_text(), shown=shown)
+        else:
+            yield NarrowLine(self._more_text(), shown=shown)
 
     def _narrowing_shown(self) -> bool:
         return bool(self.check.more or self.check.narrow)
@@ -222,9 +163,7 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         )
 
     def _more_text(self) -> Content:
-        if self.check.more:
-            return line((f"{self.check.more:,} more", BOLD), " — type to narrow")
-        return line("")
+        return more_text(self.check.more)
 
     def show_check(self, check: AcceptCheck) -> None:
         """The patient's appointments as the PMS has them now (and as narrowed), the
@@ -232,8 +171,10 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         self._body().update(self._text())
         self.query_one(CandidateTable).replace(check.candidates)
         self.query_one("#link", Button).disabled = not check.candidates
-        self.query_one("#narrow-more", Static).update(self._more_text())
-        self.query_one(NarrowRow).set_class(self._narrowing_shown(), "-shown")
+        for row in self.query(NarrowRow).results():
+            row.show_more(self._more_text(), shown=self._narrowing_shown())
+        for drawn in self.query(NarrowLine).results():
+            drawn.show_more(self._more_text(), shown=self._narrowing_shown())
         self.query_one(".dialog-hint", Static).update(line(self.hint_text()))
 
     def kept(self) -> int | None:
@@ -256,19 +197,45 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         return None
 
     # ------------------------------------------------------------- narrowing
-    def on_key(self, event: events.Key) -> None:
-        """Typing anywhere else in the dialog goes into the narrowing field."""
-        field = self.query_one(NarrowField)
-        if self.focused is field or not (event.is_printable and event.character):
+    async def on_key(self, event: events.Key) -> None:
+        """Typing anywhere else in the dialog goes into the narrowing field. A character
+        that reaches the dialog was not typed into the field (the field takes its own),
+        even when the focus is there by now: the app handed it to the list just before
+        the character typed ahead of it moved the focus."""
+        if not (event.is_printable and event.character):
             return
         if self.recheck is None or self.decided:
             return
         event.stop()
         event.prevent_default()
-        self.query_one(NarrowRow).add_class("-shown")
+        field = await self._narrow_field()
         self.query_one(".dialog-hint", Static).update(line(NARROW_HINT))
-        field.focus()
         field.insert_text_at_cursor(event.character)
+
+    async def _narrow_field(self) -> NarrowField:
+        """The narrowing field, shown and focused; put in place of the drawn line (and
+        mounted) on first use."""
+        rows = self.query(NarrowRow)
+        if rows:
+            row = rows.first()
+            row.add_class("-shown")
+        else:
+            drawn = self.query_one(NarrowLine)
+            row = NarrowRow("", self._more_text(), shown=True)
+            await self.query_one(".dialog").mount(row, after=drawn)
+            await drawn.remove()
+        self.set_focus(row.field)
+        return row.field
+
+    @on(NarrowLine.Used)
+    async def _use_field(self, event: NarrowLine.Used) -> None:
+        """Tab, → or a click reached the drawn line: the field instead."""
+        event.stop()
+        await self._narrow_field()
+
+    def action_to_list(self) -> None:
+        """Down or Enter in the narrowing field: back to the list."""
+        self.query_one(CandidateTable).focus()
 
     @on(Input.Changed, "#narrow")
     def _narrowed(self, event: Input.Changed) -> None:
@@ -279,8 +246,9 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
             self.run_worker(self._look_again(keep=False), group="recheck", exclusive=True)
 
     def narrowing(self) -> str:
-        """What is in the narrowing field."""
-        return self.query_one(NarrowField).value.strip()
+        """What is in the narrowing field (the check's before the field is used)."""
+        rows = self.query(NarrowRow)
+        return rows.first().field.value.strip() if rows else self.check.narrow
 
     # ---------------------------------------------------------------- choosing
     @on(RowTable.Selected, "#candidates")
