@@ -17,6 +17,7 @@ the cursor's row chooses it; the row under the mouse is highlighted.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import ClassVar
 
 from rich.console import Console
@@ -39,6 +40,14 @@ HOVER = "row-table--hover"
 HEADER_HOVER = "row-table--header-hover"
 SCROLLBAR = 1
 """Cells kept free for the vertical scrollbar."""
+
+
+@lru_cache(maxsize=4096)
+def _mark(row: int, column: int, *, out_of_bounds: bool = False) -> Style:
+    """The meta that marks a cell's place, as ``DataTable`` marks it."""
+    if out_of_bounds:
+        return Style.from_meta({"row": row, "column": column, "out_of_bounds": True})
+    return Style.from_meta({"row": row, "column": column})
 
 
 def _segments(text: Text, console: Console) -> list[Segment]:
@@ -147,6 +156,7 @@ class RowTable(ScrollView, can_focus=True):
         """The width the columns were fitted to (-1: not yet, or the rows changed)."""
         self._strips: dict[tuple[int, bool, bool], Strip] = {}
         """Each row's strip per look (row -1 is the header), for the width drawn."""
+        self._base: Style | None = None
 
     # ------------------------------------------------------------------ rows
     @property
@@ -227,6 +237,7 @@ class RowTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         """Styles changed (focus, theme): draw with the new ones."""
         self._strips.clear()
+        self._base = None
         super().notify_style_update()
 
     def render_line(self, y: int) -> Strip:
@@ -238,7 +249,7 @@ class RowTable(ScrollView, can_focus=True):
             self._strips.clear()
         row = y - 1 + round(self.scroll_y) if y else -1
         if row >= self.row_count:
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style())
         hover = self._show_hover and row == self.hover_row
         return self._strip(row, cursor=row == self.cursor_row, hover=hover)
 
@@ -252,8 +263,9 @@ class RowTable(ScrollView, can_focus=True):
     def _draw(self, row: int, *, cursor: bool, hover: bool) -> Strip:
         """One line as ``DataTable`` draws it: each cell in its column's width over the
         row's style and the cursor's or the mouse's, the cursor's text colour over the
-        cells' own; then the row's look to the table's edge."""
-        base = self.rich_style
+        cells' own, the cell's place marked (``row``, ``column`` meta: the same segments,
+        the same snapshots); then the row's look to the table's edge."""
+        base = self._base_style()
         if row < 0:
             row_style = self.get_component_styles(HEADER).rich_style
             texts = [Text(spec.label) for spec in self.COLUMNS]
@@ -268,20 +280,31 @@ class RowTable(ScrollView, can_focus=True):
         if cursor:
             look += self.get_component_rich_style(CURSOR)
         post = Style.from_color(color=look.color)
+        row_look = row_style + look
+        over: dict[Style | None, Style] = {}
+        """Each cell style over the row's look, under the cursor's text colour."""
         console = self.app.console
         segments: list[Segment] = []
         used = 0
         for column, (spec, text) in enumerate(zip(self.COLUMNS, texts, strict=True)):
-            # the cell's place, as DataTable marks it (the same segments, the same snapshots)
-            pre = row_style + Style.from_meta({"row": row, "column": column}) + look
+            mark = _mark(row, column)
             width = self._widths[spec.key] + GAP
-            cell = Segment.adjust_line_length(_segments(text, console), width)
-            segments += [Segment(part, pre + (style or Style()) + post) for part, style, _ in cell]
+            for part, style, _ in Segment.adjust_line_length(_segments(text, console), width):
+                styled = over.get(style)
+                if styled is None:
+                    styled = over[style] = row_look + style + post
+                segments.append(Segment(part, styled + mark))
             used += width
         width = self.size.width
-        edge = Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
-        segments.append(Segment(" " * max(0, width - used), row_style + look + edge))
+        edge = _mark(row, 0, out_of_bounds=True)
+        segments.append(Segment(" " * max(0, width - used), row_look + edge))
         return Strip(segments).adjust_cell_length(width, base).simplify()
+
+    def _base_style(self) -> Style:
+        """The table's own style (kept until the styles change)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     # ------------------------------------------------------------------ keys
     def action_select_cursor(self) -> None:
