@@ -13,6 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
@@ -140,6 +141,22 @@ class StyledWhenShown(DOMNode):
         added)."""
         if self.is_attached:
             super().update_node_styles(animate)
+
+
+WidgetT = TypeVar("WidgetT", bound=Widget)
+
+
+def focused_first(widget: WidgetT) -> WidgetT:
+    """``widget``, the dialog's ``AUTO_FOCUS``, styled as focused from the start.
+
+    Textual focuses it once the dialog's widgets are added and styled, and styles it and
+    its parts again for its ``:focus`` rules: a second styling pass that the dialog's
+    first frame waits for. (Not when the terminal is out of focus: Textual focuses
+    nothing then.)"""
+    with contextlib.suppress(NoActiveAppError):
+        if widget.app.app_focus:
+            widget.set_reactive(Widget.has_focus, True)
+    return widget
 
 
 class DialogButton(Button, StyledWhenShown):

@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Static
 from linker_tui.matching import Difference
 from linker_tui.read.views import AcceptCheck, CandidateView, RequestRow
 from linker_tui.tui.formatting import DIFFERS, clock_time, day, differences_text, plural
-from linker_tui.tui.modals.base import button, text
+from linker_tui.tui.modals.base import button, focused_first, text
 from linker_tui.tui.modals.checked import (
     BOLD,
     DIFF_STYLE,
@@ -132,7 +132,7 @@ class Candidates(CheckedDialog[CandidateView | CandidateChoice | None]):
         line until it is used, unless the dialog opens with narrowing text in it)."""
         yield text(self._text(), id="body")
         yield from note_box(self.check)
-        yield CandidateTable(self.check.candidates, self.tz, self.start_at)
+        yield focused_first(CandidateTable(self.check.candidates, self.tz, self.start_at))
         shown = self._narrowing_shown()
         if self.check.narrow:
             yield NarrowRow(self.check.narrow, self._more_text(), shown=shown)
