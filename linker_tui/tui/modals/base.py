@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
+from functools import lru_cache
 from typing import ClassVar, TypeVar
 
+from rich.console import RenderableType
+from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual._context import NoActiveAppError
 from textual.app import ComposeResult
 from textual.binding import BindingType
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Button, Static
@@ -66,6 +73,13 @@ class Dialog(ModalScreen[ResultT]):
         if not self._styled:
             self._styled = True
             event.refresh_styles = False
+
+    def render(self) -> RenderableType:
+        """The screen below, dimmed (its styles' dimmed versions kept between frames)."""
+        below = super().render()
+        if type(below) is BackgroundScreen:
+            return DimmedScreen(below.screen, below.color)
+        return below
 
     def compose(self) -> ComposeResult:
         """The frame: title, body, buttons, key hint."""
@@ -166,3 +180,22 @@ class DialogButton(Button, StyledWhenShown):
 def button(label: str, button_id: str, *, variant: ButtonVariant = "default") -> Button:
     """A dialog button; labels are our constants, never data."""
     return DialogButton(Content(label), variant, id=button_id)
+
+
+@lru_cache(maxsize=4096)
+def _dimmed(style: Style | None, color: Color) -> Style:
+    """``style`` as Textual dims it below a modal screen (links and meta removed)."""
+    (segment,) = BackgroundScreen.process_segments([Segment(" ", style)], color)
+    return segment.style or Style()
+
+
+class DimmedScreen(BackgroundScreen):
+    """Textual's dimmed screen below a modal one, each style dimmed once: the screen below
+    is drawn again at every dialog's first frame, in the same few dozen styles."""
+
+    @classmethod
+    def process_segments(cls, segments: Iterable[Segment], color: Color) -> Iterable[Segment]:
+        """Each segment in its style dimmed by ``color``."""
+        for segment in segments:
+            text, style, control = segment
+            yield segment if control else Segment(text, _dimmed(style, color))
