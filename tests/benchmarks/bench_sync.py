@@ -8,8 +8,9 @@ time from its launch, imports included, and inside it the run's own; its peak RS
 
 * **plain upsert** (the baseline): ``sqlite3`` ``executemany`` of ``INSERT … ON CONFLICT
   (pms_id) DO UPDATE`` with the same rows already parsed (patients with their search
-  keys, ids resolved), the same pragmas as the app's connections and the sync (WAL,
-  synchronous NORMAL, foreign keys, a 64 MiB page cache), one transaction;
+  keys, ids resolved), the same pragmas as the app's connections (WAL, synchronous
+  NORMAL, foreign keys) and a 64 MiB page cache (the sync's run has 16 MiB), one
+  transaction;
 * **initial import** into a fresh SQLite database with the app's schema — target at
   least half the plain upsert's rows/s, a peak RSS under 300 MiB;
 * a forced re-run with nothing changed; the same with the stored index dropped (every
