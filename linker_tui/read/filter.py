@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from linker_tui.store.search import FTS_TABLE, SEARCHED
+from linker_tui.store.tables import online_request
 
 MIN_INDEXED = 3
 """The shortest word the trigram indexes can find."""
@@ -42,6 +43,11 @@ def filter_words(text: str) -> list[str]:
     """The words of the filter text, without ``%`` and ``_`` (empty words dropped)."""
     words = (word.replace("%", "").replace("_", "") for word in text.split())
     return [word for word in words if word]
+
+
+def indexed_words(text: str) -> list[str]:
+    """The words of the filter text the trigram indexes can find (:data:`MIN_INDEXED`)."""
+    return [word for word in filter_words(text) if len(word) >= MIN_INDEXED]
 
 
 def fts_query(words: list[str]) -> str:
@@ -108,8 +114,9 @@ def _sqlite_plan(
     listed, so each indexed word's matches are counted first (up to where the index stops
     paying, :func:`probe_limit`) and :func:`prefer_index` chooses; words too short for
     trigrams are checked row by row."""
-    newest = sa.select(sa.func.max(table.c.id))  # about how many requests there are
-    requests = int(connection.execute(newest).scalar() or 0)
+    if not any(len(word) >= MIN_INDEXED for word in words):
+        return [], words
+    requests = int(connection.execute(_NEWEST).scalar() or 0)  # about how many there are
     limit = probe_limit(listed, requests)
     found: list[str] = []
     scanned: list[str] = []
@@ -117,11 +124,22 @@ def _sqlite_plan(
         if len(word) < MIN_INDEXED:
             scanned.append(word)
             continue
-        match = sa.literal_column(FTS_TABLE).op("MATCH")(fts_query([word]))
-        probe = sa.select(_FTS.c.rowid).where(match).limit(limit + 1).subquery()
-        matches = connection.execute(sa.select(sa.func.count()).select_from(probe)).scalar_one()
+        probe = {"words": fts_query([word]), "limit": limit + 1}
+        matches = connection.execute(_PROBE, probe).scalar_one()
         (found if prefer_index(matches, listed, requests) else scanned).append(word)
     return found, scanned
+
+
+_NEWEST = sa.select(sa.func.max(online_request.c.id))
+"""SQLite: the newest request's id (:func:`_sqlite_plan`)."""
+_PROBE = sa.select(sa.func.count()).select_from(
+    sa.select(_FTS.c.rowid)
+    .where(sa.literal_column(FTS_TABLE).op("MATCH")(sa.bindparam("words")))
+    .limit(sa.bindparam("limit"))
+    .subquery()
+)
+"""SQLite: how many requests the FTS5 query ``words`` finds, up to ``limit``: one
+statement for every word (built and compiled once)."""
 
 
 def _scan_rows(matches: int, listed: int, requests: int) -> float:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from linker_tui.read.filter import text_condition
+from linker_tui.read.filter import indexed_words, text_condition
 from linker_tui.read.match_hints import (
     exact_appointment_clause,
     linked_elsewhere_clause,
@@ -64,8 +64,8 @@ def _filtered(query: ListQuery, connection: sa.Connection) -> sa.ColumnElement[b
     states = sa.true() if query.show_handled else open_requests(table.c.state)
     if not query.text.strip():
         return states
-    listed = 0  # how many the list holds without the text: SQLite's plan needs it
-    if connection.dialect.name == "sqlite":
+    listed = 0  # how many the list holds without the text: SQLite's plan weighs words
+    if connection.dialect.name == "sqlite" and indexed_words(query.text):
         count = sa.select(sa.func.count()).select_from(table).where(states)
         listed = connection.execute(count).scalar_one()
     return sa.and_(states, text_condition(connection, table, query.text, listed))
