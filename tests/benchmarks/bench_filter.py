@@ -21,9 +21,11 @@ Run:  python -m tests.benchmarks.bench_filter [--workdir DIR] [--postgres URL] [
    temporary worktree). The panes take turns word by word, so a change of load weighs on
    them alike. In each: ``/`` (linker-tui), then the words key by key; after each key the
    pane is polled (``capture-pane -p``) until it shows the typed text in the field, the
-   list of that prefix (its status ``rows 1-N of …`` or with the count) and its count,
-   each timed at the first capture that shows it (one capture tests all three: a list
-   drawn in the same frame as its text is seen as soon as the text is). Keys whose
+   list of that prefix (its status ``rows 1-N of …`` or with the count) and its count
+   with the text, each timed at the first capture that shows it (one capture tests all
+   three: a list drawn in the same frame as its text is seen as soon as the text is;
+   and a status is the key's only beside its text: ``rows 1-100 of …`` reads the same
+   for ``c`` as for ``ch``, and a count as the one before it, as for ``c``). Keys whose
    status is the same as the previous key's are typed but not timed (nothing on screen
    changes). By kind as above, every key together, and the ratio of each app's median
    to the floor's. The load average is printed before and after.
@@ -184,6 +186,11 @@ def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
 def _shows(*texts: str) -> Callable[[str], bool]:
     """A screen test: one of ``texts`` is on it."""
     return lambda screen: any(text in screen for text in texts)
+
+
+def _both(first: Callable[[str], bool], second: Callable[[str], bool]) -> Callable[[str], bool]:
+    """A screen test: both tests hold."""
+    return lambda screen: first(screen) and second(screen)
 
 
 def _times_ms(run: Callable[[], object], rounds: int) -> list[float]:
@@ -349,10 +356,14 @@ def _type(pane: Pane, words: str, timed: set[str], found: Times) -> None:
         text = words[:n]
         typed = re.compile(r"Filter:\s+" + re.escape(text) + r"\s")
         _tmux("send-keys", "-l", "-t", pane.name, text[-1])
-        conditions = [_matches(typed), _shows(*pane.listed(text)), _shows(pane.counted(text))]
-        echo, listed, counted = _wait_each(pane.name, conditions)
+        shown = _matches(typed)
+        # the list and its count with the text: a status is not the key's own until the
+        # text shows ("rows 1-100 of …" reads the same for "c" as for "ch")
+        listed = _both(shown, _shows(*pane.listed(text)))
+        counted = _both(shown, _shows(pane.counted(text)))
+        echo, list_at, count_at = _wait_each(pane.name, [shown, listed, counted])
         if text in timed:
-            found.setdefault(text, []).append((echo, listed, counted))
+            found.setdefault(text, []).append((echo, list_at, count_at))
     _tmux("send-keys", "-t", pane.name, pane.clear)
     _wait(pane.name, _shows(pane.ready))
 
