@@ -124,11 +124,10 @@ def child(workdir: Path, kind: str, rounds: int) -> None:
 def count(workdir: Path, kind: str, rounds: int, source: Path | None) -> int:
     """Instructions per counted round of ``kind`` (a child process under callgrind)."""
     out = Path(tempfile.mkstemp(prefix=f"callgrind.{kind}.", dir=workdir)[1])
-    here = Path.cwd()
-    env = dict(os.environ, PYTHONHASHSEED="0")
-    if source is not None:
-        env["PYTHONPATH"] = os.pathsep.join((str(source.resolve()), str(here)))
-    script = [sys.executable, "-m", "tests.benchmarks.count_candidates", "--child", kind]
+    tree = (source or Path.cwd()).resolve()
+    # this script run as a file: ``linker_tui`` and the benchmark's helpers from ``tree``
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONPATH=str(tree))
+    script = [sys.executable, str(Path(__file__).resolve()), "--child", kind]
     subprocess.run(
         [
             "valgrind",
@@ -141,7 +140,7 @@ def count(workdir: Path, kind: str, rounds: int, source: Path | None) -> int:
             "--rounds",
             str(rounds),
         ],
-        cwd=source.resolve() if source is not None else here,
+        cwd=tree,
         env=env,
         check=True,
         capture_output=True,
