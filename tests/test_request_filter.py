@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from linker_tui.read.filter import filter_words, fts_query, prefer_index, probe_limit
 from linker_tui.read.queries import ListQuery, request_page
-from linker_tui.store.db import write_session
+from linker_tui.store.db import make_engine, write_session
 from linker_tui.store.enums import RequestState
 from linker_tui.store.models import OnlineRequest
 from linker_tui.store.search import FTS_TABLE
@@ -162,17 +162,29 @@ def test_sqlite_weighs_the_index_against_checking_the_listed_rows() -> None:
 
 @pytest.mark.postgres
 def test_postgresql_plans_the_filter_with_its_words(engine: Engine) -> None:
-    """The words are written into the statements PostgreSQL gets, not bound: a bound
-    pattern made every key's statement the same, which the driver prepares after five
-    runs, and PostgreSQL then planned it without the word (20-30 ms for a rare word's
-    page at 100k requests instead of 1-2)."""
+    """The words are bound parameters, never written into the SQL; and PostgreSQL plans
+    each filtered read with them. A statement psycopg prepared (after five runs on one
+    connection) would be planned without its words after five more (a generic plan: 20-30
+    ms for a rare word's page at 100k requests instead of 1-2); each read is a connection
+    of its own, whose rollback makes psycopg drop what it prepared."""
     if engine.dialect.name != "postgresql":
         pytest.skip("PostgreSQL's planner")
     add_request(engine, "O'Brien", "Tremblay7", NOW)
-    sent: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
-    page = request_page(engine, ListQuery(text="o'brien tremblay7"), 0, TZ, NOW)
-    assert [row.typed_name for row in page.rows] == ["O'Brien Tremblay7"]
-    filtered = [sql for sql in sent if "ILIKE" in sql]
-    assert filtered and all("'%%o''brien%%'" in sql for sql in filtered)
-    assert all("'%%tremblay7%%'" in sql for sql in filtered)
+    own = make_engine(engine.url.render_as_string(hide_password=False))
+    sent: list[tuple[str, object]] = []
+    sa.event.listen(own, "before_cursor_execute", lambda *args: sent.append(args[2:4]))
+    for _ in range(12):  # past psycopg's prepare threshold (5) and PostgreSQL's (5)
+        page = request_page(own, ListQuery(text="o'brien tremblay7"), 0, TZ, NOW)
+        assert [row.typed_name for row in page.rows] == ["O'Brien Tremblay7"]
+    filtered = [(sql, params) for sql, params in sent if "ILIKE" in sql]
+    assert filtered
+    for sql, params in filtered:
+        assert "brien" not in sql and "tremblay7" not in sql
+        assert "%o'brien%" in str(params) and "%tremblay7%" in str(params)
+    assert isinstance(own.pool, sa.pool.QueuePool) and own.pool.checkedin() == 1
+    with own.connect() as connection:  # the one connection every read above used
+        prepared = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement ILIKE '%% ILIKE %%'"
+        ).scalar_one()
+    own.dispose()
+    assert prepared == 0
