@@ -58,6 +58,25 @@ def test_a_file_read_a_block_at_a_time_reads_as_its_bytes(
     assert streamed.utf8 == whole.utf8
 
 
+@pytest.mark.parametrize("data", _FILES[2:])
+@pytest.mark.parametrize("past", [-1, 0, 1, 1_500])  # where the limit is: from the end
+def test_line_starts_past_the_32_bit_limit_are_kept_in_64_bits(
+    data: bytes, past: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    narrow, _ = CsvLines.of_file(path)
+    assert narrow.offsets.dtype == np.uint32  # under 4 GiB: 4 bytes a line
+    size = len(data.removeprefix(codecs.BOM_UTF8))
+    limit = max(1, size - past)  # as if the file's last bytes were past 4 GiB
+    monkeypatch.setattr(csv_file, "_NARROW", limit)
+    monkeypatch.setattr(csv_file, "_BLOCK", 1_000)  # blocks under the limit, others past it
+    for lines in (CsvLines.of_file(path)[0], CsvLines(data)):
+        assert lines.offsets.dtype == (np.int64 if size >= limit else np.uint32)
+        assert np.array_equal(lines.offsets, narrow.offsets)
+        assert _records(lines) == _records(narrow)
+
+
 @pytest.mark.parametrize("data", [b"id\r\n1\r\n", b"id\n1\r2\n", b"id\n1\0\n"])
 def test_a_file_whose_bytes_are_rewritten_is_held_whole(data: bytes, tmp_path: Path) -> None:
     path = tmp_path / "a.csv"

@@ -35,11 +35,23 @@ import xxhash
 _CHUNK = 4_096  # records per chunk: small enough to stay in the CPU's cache
 _BLOCK = 1 << 20  # bytes split into lines at a time (the lines are not kept)
 _LINES = 16_384  # lines decoded at a time
+_NARROW = 1 << 32  # line starts below this are kept in 32 bits (4 bytes a line, not 8)
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SENTINEL = "\0"  # after a range: NUL never reaches the csv module otherwise
 
 
 _xxh3 = xxhash.xxh3_64_intdigest
+
+#: Where lines start: 32-bit where they all are below :data:`_NARROW`, else 64-bit.
+Starts = npt.NDArray[np.uint32] | npt.NDArray[np.int64]
+
+
+def _narrowed(starts: npt.NDArray[np.int64]) -> Starts:
+    """Line starts (ascending) in 32 bits when the last is below :data:`_NARROW` (a
+    file's blocks of lines narrowed or not, joined: 64-bit if any block is)."""
+    if len(starts) and int(starts[-1]) < _NARROW:
+        return starts.astype(np.uint32)
+    return starts
 
 
 def line_key(raw: bytes) -> int:
@@ -84,7 +96,7 @@ class CsvLines:
         self.path: Path | None = None
         self._skip = 0  # bytes of the file before its first line (a BOM)
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
-        starts: list[npt.NDArray[np.int64]] = []
+        starts: list[Starts] = []
         keys: list[npt.NDArray[np.uint64]] = []
         whole = np.frombuffer(data, np.uint8)
         at = 0
@@ -94,20 +106,20 @@ class CsvLines:
             lines = data[at:end].splitlines(keepends=True)
             if only_lf:  # each line starts after a "\n"
                 starts.append(
-                    np.concatenate(([at], np.flatnonzero(whole[at : end - 1] == 10) + at + 1))
+                    _narrowed(
+                        np.concatenate(([at], np.flatnonzero(whole[at : end - 1] == 10) + at + 1))
+                    )
                 )
             else:
                 sizes = np.fromiter(map(len, lines), np.int64, len(lines))
-                starts.append(np.cumsum(sizes) - sizes + at)
+                starts.append(_narrowed(np.cumsum(sizes) - sizes + at))
             keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
             at = end
         self._ends(starts, keys, len(data))
 
-    def _ends(
-        self, starts: list[npt.NDArray[np.int64]], keys: list[npt.NDArray[np.uint64]], size: int
-    ) -> None:
-        #: where each line starts, and the end
-        self.offsets = np.concatenate([*starts, np.array([size], np.int64)])
+    def _ends(self, starts: list[Starts], keys: list[npt.NDArray[np.uint64]], size: int) -> None:
+        #: where each line starts, and the end (32-bit below 4 GiB, else 64-bit)
+        self.offsets: Starts = np.concatenate([*starts, _narrowed(np.array([size], np.int64))])
         #: each line's fingerprint (with its line break)
         self.keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
 
@@ -119,7 +131,7 @@ class CsvLines:
         fingerprint (:class:`FileChanged` if it changed meanwhile). A file with NUL bytes
         or a ``\\r`` is held whole (its bytes are rewritten before they are split)."""
         digest = xxhash.xxh3_64()
-        starts: list[npt.NDArray[np.int64]] = []
+        starts: list[Starts] = []
         keys: list[npt.NDArray[np.uint64]] = []
         with path.open("rb") as handle:
             pending = handle.read(_BLOCK)
@@ -137,7 +149,9 @@ class CsvLines:
                 if cut:
                     part = np.frombuffer(pending, np.uint8, cut)
                     starts.append(
-                        np.concatenate(([at], np.flatnonzero(part[: cut - 1] == 10) + at + 1))
+                        _narrowed(
+                            np.concatenate(([at], np.flatnonzero(part[: cut - 1] == 10) + at + 1))
+                        )
                     )
                     lines = pending[:cut].splitlines(keepends=True)
                     keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))

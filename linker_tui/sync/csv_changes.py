@@ -37,6 +37,7 @@ from operator import is_
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from linker_tui.ingest.csv_file import CsvLines, read_header
 from linker_tui.ingest.pms_export import (
@@ -57,7 +58,6 @@ from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
-    Ints,
     Keys,
     KnownIds,
     LineIndex,
@@ -72,6 +72,7 @@ from linker_tui.sync.csv_index import (
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole
+_NARROW_LINES = 1 << 31  # files of fewer lines: records' lines kept in 32 bits (array "i")
 
 
 class IdSet(Protocol):
@@ -94,9 +95,10 @@ class _Pending:
 @dataclass
 class _Parsed:
     """The records the first reading found: the line each starts on and the line after
-    it, their values (None: not kept, read again when they are turned into rows), the
-    ranges of lines read (to read them again), and the lines inside records over several
-    lines (``covered``, per data line; None: there are none)."""
+    it (32-bit below :data:`_NARROW_LINES` lines), their values (None: not kept, read
+    again when they are turned into rows), the ranges of lines read (to read them again),
+    and the lines inside records over several lines (``covered``, per data line; None:
+    there are none)."""
 
     lines: array[int] = field(default_factory=lambda: array("q"))
     ends: array[int] = field(default_factory=lambda: array("q"))
@@ -160,7 +162,7 @@ class FileReader:
         if pending_mask.all():  # a first import: every record read (no copies of them)
             pending, entries = _Pending(parsed.lines), Entries(record_keys)
         else:
-            pending = _Pending(_array(np.frombuffer(parsed.lines, np.int64)[pending_mask]))
+            pending = _Pending(_array(_numbers(parsed.lines)[pending_mask], parsed.lines.typecode))
             entries = Entries(record_keys[pending_mask])
         table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
         diff = FileDiff(old, found.used, entries, salt)
@@ -215,7 +217,8 @@ class FileReader:
     ) -> _Parsed:
         """Read the records of the runs of lines ``to_read`` (each record to its end):
         the line each starts on, the line after it and (``keep_rows``) its values."""
-        parsed = _Parsed(rows=[] if keep_rows else None)
+        code = "i" if lines.count + 1 < _NARROW_LINES else "q"  # (line numbers from 1)
+        parsed = _Parsed(array(code), array(code), [] if keep_rows else None)
         done = 0  # data lines before this one are decided
         for start, end in to_read:
             if end <= done:
@@ -345,8 +348,8 @@ class FileReader:
 def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
     """The fingerprint of each record read: its line's, or that of its lines when it
     goes on over more (those lines are marked in ``parsed.covered``)."""
-    starts = np.frombuffer(parsed.lines, np.int64) - 1
-    ends = np.frombuffer(parsed.ends, np.int64) - 1
+    starts = _numbers(parsed.lines) - 1
+    ends = _numbers(parsed.ends) - 1
     keys = lines.keys[starts] if len(starts) else np.zeros(0, np.uint64)
     longer = np.flatnonzero(ends > starts + 1)
     if len(longer):
@@ -358,10 +361,15 @@ def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
     return keys
 
 
-def _array(values: Ints) -> array[int]:
-    """An int64 NumPy array as an ``array("q")`` (its items plain ints)."""
-    out = array("q")
-    out.frombytes(values.astype(np.int64).tobytes())
+def _numbers(values: array[int]) -> npt.NDArray[np.signedinteger[Any]]:
+    """An ``array`` of 32- or 64-bit ints as a NumPy array (no copy)."""
+    return np.frombuffer(values, np.dtype(values.typecode))
+
+
+def _array(values: npt.NDArray[np.signedinteger[Any]], code: str) -> array[int]:
+    """A NumPy array of ints as an ``array`` of typecode ``code`` (its items plain ints)."""
+    out = array(code)
+    out.frombytes(values.astype(np.dtype(code)).tobytes())
     return out
 
 

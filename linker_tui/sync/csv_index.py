@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,7 @@ Bytes = npt.NDArray[np.uint8]
 Lens = npt.NDArray[np.uint16]  # bytes of each id: up to 64 characters, 4 bytes each
 Mask = npt.NDArray[np.bool_]
 Where = npt.NDArray[np.int32]  # positions among a run's entries
+BlobAt = npt.NDArray[np.uint32] | npt.NDArray[np.int64]  # where ids are in a blob
 
 _GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
 
@@ -85,12 +87,14 @@ class LineIndex:
 @dataclass
 class Entries:
     """The records read this run (those no old record is), in file order: fingerprint,
-    hash of the id, start, where the id is in ``blob`` and how long it is."""
+    hash of the id, start, where the id is in ``blob`` (32-bit while the blob is under
+    :attr:`narrow` bytes, then 64-bit) and how long it is."""
 
+    narrow: ClassVar[int] = 1 << 32
     keys: Keys
     id_keys: Keys = field(init=False)
     starts: Ints = field(init=False)
-    id_at: Ints = field(init=False)
+    id_at: BlobAt = field(init=False)
     id_lens: Lens = field(init=False)
     blob: bytearray = field(default_factory=bytearray)
 
@@ -98,13 +102,15 @@ class Entries:
         count = len(self.keys)
         self.id_keys = np.zeros(count, np.uint64)
         self.starts = np.zeros(count, np.int64)
-        self.id_at = np.zeros(count, np.int64)
+        self.id_at = np.zeros(count, np.uint32)
         self.id_lens = np.zeros(count, np.uint16)
 
     def set_ids(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
         """The ids of the records at ``positions``."""
         lens = np.fromiter(map(len, ids), np.int64, len(ids))
         where = np.asarray(positions, np.int64)
+        if self.id_at.dtype != np.int64 and len(self.blob) + int(lens.sum()) >= self.narrow:
+            self.id_at = self.id_at.astype(np.int64)
         self.id_at[where] = len(self.blob) + np.cumsum(lens) - lens
         self.id_lens[where] = lens
         self.id_keys[where] = id_keys(ids)
@@ -454,7 +460,7 @@ class FileDiff:
         return int(kept + np.count_nonzero(self.new.keys))
 
 
-def _gather(blob: Bytes, starts: Ints, lens: Lens) -> Bytes:
+def _gather(blob: Bytes, starts: BlobAt, lens: Lens) -> Bytes:
     """The bytes ``blob[start : start + len]`` of each (start, len), one after another."""
     sizes = lens.astype(np.int64)
     ends = np.cumsum(sizes)
@@ -464,7 +470,7 @@ def _gather(blob: Bytes, starts: Ints, lens: Lens) -> Bytes:
         begin = ends[first : first + _GATHER] - size
         base = int(begin[0])
         total = int(size.sum())
-        where = np.repeat(starts[first : first + _GATHER] - (begin - base), size)
+        where = np.repeat(starts[first : first + _GATHER].astype(np.int64) - (begin - base), size)
         out[base : base + total] = blob[where + np.arange(total)]
     return out
 
