@@ -185,6 +185,25 @@ def _running_runs(engine: Engine) -> list[int]:
         ]
 
 
+def _killed_session_gone(engine: Engine, timeout: float = 15.0) -> None:
+    """PostgreSQL ends a killed client's session, and frees the sync's advisory lock it
+    held, once it notices the closed connection: not at once on a busy machine. Until
+    then the next run is rightly skipped ("another workstation is syncing")."""
+    if engine.dialect.name != "postgresql":
+        return
+    held = sa.text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            if not conn.execute(held).scalar():
+                return
+        assert time.monotonic() < deadline, "the killed sync's session still holds its lock"
+        time.sleep(0.05)
+
+
 def test_the_next_run_closes_the_run_of_a_killed_sync(engine: Engine, tmp_path: Path) -> None:
     """A ``linker-tui sync`` killed with SIGKILL mid-run (reading a FIFO that never
     delivers): the next run records its end."""
@@ -208,6 +227,7 @@ def test_the_next_run_closes_the_run_of_a_killed_sync(engine: Engine, tmp_path: 
         child.wait()
     killed = _running_runs(engine)
     assert len(killed) == 1
+    _killed_session_gone(engine)
     (export / "providers.csv").unlink()
     sample().write(export)
     summary = make_sync(engine, export).run()
