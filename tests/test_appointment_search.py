@@ -124,6 +124,35 @@ def test_the_chosen_appointment_is_kept_while_it_is_scheduled(engine: Engine) ->
     assert far not in [a.id for a, _ in _search(engine, patient, keep=far).rows]
 
 
+def test_an_appointment_kept_is_listed_only_while_it_is_one_of_the_patients_scheduled(
+    engine: Engine,
+) -> None:
+    # the kept appointment is read by id: the patient, the status and the day still count
+    patient, providers, ids = _walk_in(engine, days=20)
+    other = add_patient(engine, "Mia", "Roy")
+    with write_session(engine) as s:
+        theirs = Appointment(
+            pms_id="M1",
+            patient_id=other,
+            provider_id=providers["chen"],
+            start=ASKED,
+            status=AppointmentStatus.SCHEDULED,
+        )
+        past = s.get(Appointment, min(ids.values()) - 2)  # yesterday's, still scheduled
+        assert past is not None and past.start < TODAY
+        confirmed = s.get(Appointment, min(ids.values()))  # today's, the farthest
+        assert confirmed is not None
+        confirmed.status = AppointmentStatus.CONFIRMED
+        s.add_all([theirs, confirmed])
+        s.flush()
+        theirs_id, past_id, confirmed_id = theirs.id, past.id, confirmed.id
+    for gone in (theirs_id, past_id):
+        listed = [a.id for a, _ in _search(engine, patient, limit=3, keep=gone).rows]
+        assert gone not in listed and len(listed) == 3
+    listed = [a.id for a, _ in _search(engine, patient, limit=3, keep=confirmed_id).rows]
+    assert listed[3:] == [confirmed_id]
+
+
 def test_shown_text_is_in_the_practice_timezone() -> None:
     # 23:30 in Toronto is the next day in UTC: the text is the practice's day
     text = shown_text(local(2026, 12, 3, 23, 30), TZ, "Dr. Amelia Chen DC", "OP1", "Cleaning")
