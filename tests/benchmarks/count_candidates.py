@@ -10,7 +10,8 @@ database of ``bench_candidates``; a round counts from the ``a`` key event posted
 to the first frame that shows the dialog with its rows, that frame rendered to terminal
 bytes as a real driver would (the headless one writes nothing). Collection is switched on
 and off around each round by ``CALLGRIND_TOGGLE_COLLECT`` in a small C library built with
-``cc`` here (a no-op outside valgrind); all threads count (the check runs in one). The
+``cc`` here (a no-op outside valgrind); the switch is per thread, so the Accept check is
+switched on and off in its own thread too. The
 first round is not counted (it imports the dialog's modules). Prints the instructions per
 round of each kind and its ratio to the minimal modal's. ``--source DIR`` runs the
 children on another checkout's ``linker_tui`` (before/after, same script and database).
@@ -30,6 +31,7 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tests.benchmarks.bench_candidates import HEIGHT, TZ, WIDTH, build
 
@@ -71,8 +73,23 @@ async def _rounds(
     minimal = kind == "minimal"
     if minimal:
         use_minimal_dialog()
-    app = LinkerApp(Services.open(settings), background_jobs=False)
+    services = Services.open(settings)
     waiting = counting = False
+    check = services.workflow.check
+
+    def counted_check(*args: Any, **kwargs: Any) -> Any:
+        """The check, counted in its own thread too: callgrind's collection is switched
+        per thread, and the thread starts with it off."""
+        if counting:
+            toggle()
+        try:
+            return check(*args, **kwargs)
+        finally:
+            if counting:
+                toggle()
+
+    services.workflow.check = counted_check  # type: ignore[method-assign]
+    app = LinkerApp(services, background_jobs=False)
     drawn = asyncio.Event()
     display = app._display
 
