@@ -162,25 +162,13 @@ def _rows(
     session: Session, patient_id: int, since: datetime, ids: Sequence[int]
 ) -> list[tuple[Appointment, Provider | None]]:
     """The appointments of ``ids`` that are still the patient's scheduled ones, with
-    their providers, in the order of ``ids``. Read by id alone and checked here: with
-    the conditions of :func:`_scheduled` in the query, SQLite reads every one of the
-    patient's appointments through ``ix_appointment_patient_start`` (a walk-in's
-    thousands) instead of looking up the few ids."""
+    their providers, in the order of ``ids``."""
     if not ids:
         return []
     found = session.exec(
         select(Appointment, Provider)
         .join(Provider, isouter=True)
-        .where(col(Appointment.id).in_(ids))
+        .where(col(Appointment.id).in_(ids), *_scheduled(patient_id, since))
     ).all()
-    by_id = {a.id: (a, p) for a, p in found if _is_scheduled(a, patient_id, since)}
+    by_id = {a.id: (a, p) for a, p in found}
     return [by_id[i] for i in ids if i in by_id]
-
-
-def _is_scheduled(appointment: Appointment, patient_id: int, since: datetime) -> bool:
-    """:func:`_scheduled` for an appointment already read."""
-    return (
-        appointment.patient_id == patient_id
-        and appointment.status in BOOKABLE_STATUSES
-        and appointment.start >= since
-    )
