@@ -19,11 +19,13 @@ from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
     LineIndex,
-    SeenIds,
+    id_key,
+    id_keys,
     match_lines,
     merged,
 )
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
+from linker_tui.sync.seen_ids import SeenIds, short_keys
 from tests.sync_support import (
     ExportData,
     appointments_by_pms_id,
@@ -182,6 +184,24 @@ def test_seen_ids_find_an_id_in_any_level() -> None:
     assert max(len(keys) for keys, _where in capped.levels) <= 8 < len(ids)
     assert all(pms_id in capped for pms_id in ids[:39]) and ids[39] not in capped
     assert not capped.isdisjoint([ids[39], ids[0]]) and capped.isdisjoint([ids[39]])
+
+
+def test_seen_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None:
+    """Levels keep only the high 32 bits of the ids' hashes: two ids sharing them (found
+    by search among A0..A299999) are still two ids, the one not taken is not seen."""
+    taken, other = b"A107709", b"A177229"
+    assert id_key(taken) != id_key(other)
+    assert short_keys(id_keys([taken])) == short_keys(id_keys([other]))
+    ids = [taken, b"P1", b"P2", other]
+    entries = Entries(np.arange(1, 5, dtype=np.uint64))
+    entries.set_ids(range(4), ids)
+    seen = SeenIds(entries)
+    seen.add([0, 1, 2])  # a level, not the set
+    assert seen.levels and not seen.recent
+    assert taken in seen and other not in seen
+    assert seen.isdisjoint([other, b"P3"]) and not seen.isdisjoint([other, taken])
+    seen.add([3])
+    assert other in seen
 
 
 def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:

@@ -62,13 +62,13 @@ from linker_tui.sync.csv_index import (
     KnownIds,
     LineIndex,
     Mask,
-    SeenIds,
     gone_ids,
     match_lines,
     runs,
     settle,
     unchanged_ids,
 )
+from linker_tui.sync.seen_ids import SeenIds
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole

@@ -26,6 +26,7 @@ Bytes = npt.NDArray[np.uint8]
 Lens = npt.NDArray[np.uint16]  # bytes of each id: up to 64 characters, 4 bytes each
 Mask = npt.NDArray[np.bool_]
 Where = npt.NDArray[np.int32]  # positions among a run's entries
+Short = npt.NDArray[np.uint32]  # the high 32 bits of ids' hashes (``seen_ids.short_keys``)
 BlobAt = npt.NDArray[np.uint32] | npt.NDArray[np.int64]  # where ids are in a blob
 
 _GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
@@ -165,89 +166,8 @@ class KnownIds:
         if len(self.keys) == 0:
             return True
         wanted = list(ids)
-        hits = np.flatnonzero(_found(self.keys, id_keys(wanted)))
+        hits = np.flatnonzero(found_in(self.keys, id_keys(wanted)))
         return not any(wanted[at] in self for at in hits.tolist())
-
-
-class SeenIds:
-    """The ids taken so far in a run (each an entry's): up to :attr:`small` of them in a
-    set (a row at a time is cheap), the others as hashes in a few sorted levels, each
-    with where its ids are among the entries (their bytes compared on a hit): 12 bytes
-    an id, where a set of a million ids takes about 70 MB. Levels are merged up to
-    :attr:`biggest` ids (a million ids: a few full levels and a few small ones)."""
-
-    small = 1 << 18
-    biggest = 1 << 18  # ids in a level at most: a merge never copies a million of them
-
-    def __init__(self, entries: Entries) -> None:
-        self.entries = entries
-        self.recent: dict[bytes, int] = {}  # id -> its entry
-        self.levels: list[tuple[Keys, Where]] = []
-
-    def add(self, positions: Sequence[int]) -> None:
-        """The ids of the entries at ``positions`` are taken."""
-        if len(positions) == 1:
-            self.recent[self.entries.id(positions[0])] = positions[0]
-            if len(self.recent) > self.small:
-                self._level(list(self.recent.values()))
-                self.recent = {}
-        elif len(positions):
-            self._level(positions)
-
-    def _level(self, positions: Sequence[int]) -> None:
-        where = np.asarray(positions, np.int32)  # (entries: fewer than 2**31)
-        keys = self.entries.id_keys[where]
-        order = np.argsort(keys, kind="stable")
-        level = (keys[order], where[order])
-        while (
-            self.levels
-            and len(self.levels[-1][0]) <= 2 * len(level[0])
-            and len(self.levels[-1][0]) + len(level[0]) <= self.biggest
-        ):
-            level = _merged_level(self.levels.pop(), level)
-        self.levels.append(level)
-
-    def __contains__(self, pms_id: object) -> bool:
-        if not isinstance(pms_id, bytes):
-            return False
-        if pms_id in self.recent:
-            return True
-        key = np.uint64(id_key(pms_id))
-        for keys, where in self.levels:
-            at = int(np.searchsorted(keys, key))
-            while at < len(keys) and keys[at] == key:
-                if self.entries.id(int(where[at])) == pms_id:
-                    return True
-                at += 1
-        return False
-
-    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
-        """None of ``ids`` is taken."""
-        wanted = list(ids)
-        if not self.recent.keys().isdisjoint(wanted):
-            return False
-        if not self.levels:
-            return True
-        hashes = id_keys(wanted)
-        hit = np.zeros(len(wanted), np.bool_)
-        for keys, _where in self.levels:
-            hit |= _found(keys, hashes)
-        return not any(wanted[at] in self for at in np.flatnonzero(hit).tolist())
-
-
-def _merged_level(first: tuple[Keys, Where], second: tuple[Keys, Where]) -> tuple[Keys, Where]:
-    """Two sorted levels of :class:`SeenIds` as one (in one pass, no sort)."""
-    keys, where = first
-    more, more_where = second
-    total = len(keys) + len(more)
-    slots = np.searchsorted(keys, more, side="right")
-    slots += np.arange(len(more), dtype=slots.dtype)
-    mine = np.ones(total, np.bool_)
-    mine[slots] = False
-    out_keys, out_where = np.empty(total, np.uint64), np.empty(total, where.dtype)
-    out_keys[slots], out_keys[mine] = more, keys
-    out_where[slots], out_where[mine] = more_where, where
-    return out_keys, out_where
 
 
 def unchanged_ids(old: LineIndex, used: Mask, ids: set[bytes]) -> set[bytes]:
@@ -278,7 +198,7 @@ def match_lines(keys: Keys, old: LineIndex) -> Matched:
         return Matched(np.ones(count, np.bool_), np.zeros(len(old), np.bool_))
     known = old.keys[live:]
     ordered = np.sort(keys)
-    hit = _found(known, ordered)
+    hit = found_in(known, ordered)
     twice = np.zeros(count, np.bool_)
     twice[1:] = ordered[1:] == ordered[:-1]
     doubled = _unique(ordered[twice & hit])
@@ -291,11 +211,11 @@ def match_lines(keys: Keys, old: LineIndex) -> Matched:
     alone = ordered[hit & _firsts(ordered)]  # the distinct keys of the lines not read
     del ordered, hit, twice
     used = np.zeros(len(old), np.bool_)
-    used[live:] = _found(alone, known) & _firsts(known)
+    used[live:] = found_in(alone, known) & _firsts(known)
     return Matched(needs, used)
 
 
-def _found(sorted_keys: Keys, keys: Keys) -> Mask:
+def found_in(sorted_keys: Keys | Short, keys: Keys | Short) -> Mask:
     """Per key, whether it is one of ``sorted_keys``."""
     found = np.zeros(len(keys), np.bool_)
     if len(sorted_keys) == 0:
@@ -313,13 +233,13 @@ def _found_few(sorted_keys: Keys, keys: Keys) -> Mask:
     """:func:`_found` for a few ``sorted_keys`` among many ``keys``: a table of their
     low bits first (one look-up per key), then a search for the keys it lets through."""
     if len(sorted_keys) * 16 > len(keys):
-        return _found(sorted_keys, keys)
+        return found_in(sorted_keys, keys)
     size = 1 << max(16, (64 * len(sorted_keys)).bit_length())
     table = np.zeros(size, np.bool_)
     table[sorted_keys & np.uint64(size - 1)] = True
     maybe = np.flatnonzero(table[keys & np.uint64(size - 1)])
     found = np.zeros(len(keys), np.bool_)
-    found[maybe] = _found(sorted_keys, keys[maybe])
+    found[maybe] = found_in(sorted_keys, keys[maybe])
     return found
 
 
@@ -361,11 +281,11 @@ def settle(
     known = old.keys[live:]
     if covered is not None and np.any(covered & ~found.needs):
         alone = _unique(keys[~found.needs & ~covered & ~_blank(keys)])
-        found.used[live:] = _found(alone, known) & _firsts(known)
+        found.used[live:] = found_in(alone, known) & _firsts(known)
     unchanged = np.zeros(len(record_keys), np.bool_)
     if len(known) == 0 or len(record_keys) == 0:
         return unchanged
-    candidates = np.flatnonzero(_found(known, record_keys)).tolist()
+    candidates = np.flatnonzero(found_in(known, record_keys)).tolist()
     for at in candidates:  # few: records over several lines, later copies
         where = live + int(np.searchsorted(known, record_keys[at]))
         if not found.used[where]:

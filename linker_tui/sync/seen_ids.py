@@ -1,0 +1,96 @@
+"""The ids taken so far in a run (:class:`SeenIds`), for the duplicate check: a row whose
+id an earlier row of the run took is a duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from linker_tui.sync.csv_index import Entries, Keys, Short, Where, found_in, id_key, id_keys
+
+
+def short_keys(keys: Keys) -> Short:
+    """The high 32 bits of each :func:`id_key` hash (where ids' bytes are compared)."""
+    return (keys >> np.uint64(32)).astype(np.uint32)
+
+
+class SeenIds:
+    """The ids taken so far in a run (each an entry's): up to :attr:`small` in a set (a row
+    at a time is cheap), the others in a few sorted levels of their hashes' high 32 bits
+    (:func:`short_keys`) with where they are among the entries (bytes compared on a hit):
+    8 bytes an id, not a set's 70 MB a million. Levels are merged up to :attr:`biggest`
+    ids (a million ids: a few full levels and a few small ones)."""
+
+    small = 1 << 18
+    biggest = 1 << 18  # ids in a level at most: a merge never copies a million of them
+
+    def __init__(self, entries: Entries) -> None:
+        self.entries = entries
+        self.recent: dict[bytes, int] = {}  # id -> its entry
+        self.levels: list[tuple[Short, Where]] = []
+
+    def add(self, positions: Sequence[int]) -> None:
+        """The ids of the entries at ``positions`` are taken."""
+        if len(positions) == 1:
+            self.recent[self.entries.id(positions[0])] = positions[0]
+            if len(self.recent) > self.small:
+                self._level(list(self.recent.values()))
+                self.recent = {}
+        elif len(positions):
+            self._level(positions)
+
+    def _level(self, positions: Sequence[int]) -> None:
+        where = np.asarray(positions, np.int32)  # (entries: fewer than 2**31)
+        keys = short_keys(self.entries.id_keys[where])
+        order = np.argsort(keys, kind="stable")
+        level = (keys[order], where[order])
+        while (
+            self.levels
+            and len(self.levels[-1][0]) <= 2 * len(level[0])
+            and len(self.levels[-1][0]) + len(level[0]) <= self.biggest
+        ):
+            level = _merged_level(self.levels.pop(), level)
+        self.levels.append(level)
+
+    def __contains__(self, pms_id: object) -> bool:
+        if not isinstance(pms_id, bytes):
+            return False
+        if pms_id in self.recent:
+            return True
+        key = np.uint32(id_key(pms_id) >> 32)
+        for keys, where in self.levels:
+            at = int(np.searchsorted(keys, key))
+            while at < len(keys) and keys[at] == key:
+                if self.entries.id(int(where[at])) == pms_id:
+                    return True
+                at += 1
+        return False
+
+    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
+        """None of ``ids`` is taken."""
+        wanted = list(ids)
+        if not self.recent.keys().isdisjoint(wanted):
+            return False
+        if not self.levels:
+            return True
+        hashes = short_keys(id_keys(wanted))
+        hit = np.zeros(len(wanted), np.bool_)
+        for keys, _where in self.levels:
+            hit |= found_in(keys, hashes)
+        return not any(wanted[at] in self for at in np.flatnonzero(hit).tolist())
+
+
+def _merged_level(first: tuple[Short, Where], second: tuple[Short, Where]) -> tuple[Short, Where]:
+    """Two sorted levels of :class:`SeenIds` as one (in one pass, no sort)."""
+    keys, where = first
+    more, more_where = second
+    total = len(keys) + len(more)
+    slots = np.searchsorted(keys, more, side="right")
+    slots += np.arange(len(more), dtype=slots.dtype)
+    mine = np.ones(total, np.bool_)
+    mine[slots] = False
+    out_keys, out_where = np.empty(total, keys.dtype), np.empty(total, where.dtype)
+    out_keys[slots], out_keys[mine] = more, keys
+    out_where[slots], out_where[mine] = more_where, where
+    return out_keys, out_where
