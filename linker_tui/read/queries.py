@@ -140,7 +140,8 @@ def rows_statement() -> sa.Select[Any]:
     shows (:func:`_row`'s columns): the request's columns, its requested provider's name
     parts, its exact kind ("exact match", "duplicate" or "") and how many bookable
     appointments from ``today`` (bound) on. One statement for every page, built once:
-    SQLAlchemy then compiles it once, and PostgreSQL prepares it."""
+    SQLAlchemy then compiles it once (psycopg prepares nothing that outlives a read: it
+    drops its prepared statements at the read's rollback)."""
     requested = provider.alias("requested")
     upcoming = (
         sa.select(sa.func.count())
