@@ -172,15 +172,15 @@ def test_seen_ids_find_an_id_in_any_level() -> None:
     seen = SeenIds(entries)
     seen.small = 3
     for at in range(0, 20):
-        seen.add([at])  # one at a time: a few in the set, the others in levels
-    seen.add(list(range(20, 30)))
+        seen.add([at], [ids[at]])  # one at a time: a few in the set, the others in levels
+    seen.add(list(range(20, 30)), ids[20:30])
     assert all(pms_id in seen for pms_id in ids[:30])
     assert not any(pms_id in seen for pms_id in ids[30:])
     assert seen.isdisjoint(ids[30:]) and not seen.isdisjoint([ids[35], ids[7]])
     capped = SeenIds(entries)
     capped.biggest = 8  # levels merged up to 8 ids: more levels, none bigger
     for start in range(0, 39, 3):
-        capped.add(list(range(start, start + 3)))
+        capped.add(list(range(start, start + 3)), ids[start : start + 3])
     assert max(len(keys) for keys, _where in capped.levels) <= 8 < len(ids)
     assert all(pms_id in capped for pms_id in ids[:39]) and ids[39] not in capped
     assert not capped.isdisjoint([ids[39], ids[0]]) and capped.isdisjoint([ids[39]])
@@ -196,11 +196,11 @@ def test_seen_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None
     entries = Entries(np.arange(1, 5, dtype=np.uint64))
     entries.set_ids(range(4), ids)
     seen = SeenIds(entries)
-    seen.add([0, 1, 2])  # a level, not the set
+    seen.add([0, 1, 2], ids[:3])  # a level, not the set
     assert seen.levels and not seen.recent
     assert taken in seen and other not in seen
     assert seen.isdisjoint([other, b"P3"]) and not seen.isdisjoint([other, taken])
-    seen.add([3])
+    seen.add([3], [other])
     assert other in seen
 
 

@@ -5,6 +5,7 @@ The figures themselves are measured by ``tests/benchmarks/bench_sync.py``."""
 from __future__ import annotations
 
 import platform
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from linker_tui.sync import csv_changes, state, writers
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_index import Entries
+from linker_tui.sync.csv_store import load_index
 from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.sql import RunSql
+from tests.builders import TZ
 from tests.sync_support import make_sync, many_appointments, snapshot
 
 
@@ -206,3 +209,34 @@ def test_narrow_positions_past_their_limits_widen_to_the_same_index(
     wide = _index_state(f"sqlite:///{tmp_path / 'wide.db'}", folder)
     assert "uint32" in widened and "int64" in widened  # widened midway
     assert wide == narrow and any(name.endswith(".csv") for name in wide)
+
+
+def test_starts_past_32_bits_widen_and_are_stored_whole(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The starts of the records read are kept in 32 bits while they fit (1901-12-13 to
+    2038-01-19): a start in 2045, then one in 1890, midway through a streamed import
+    widen them, and the stored index has every start whole."""
+    _streamed(monkeypatch)
+    data = many_appointments(70, 9)
+    data.appointments[40][3] = "2045-03-01T09:00"
+    data.appointments[55][3] = "1890-06-02T10:30"
+    widths: list[str] = []
+    real = Entries.set_starts
+
+    def spy(self: Entries, positions: Any, epochs: Any) -> None:
+        real(self, positions, epochs)
+        widths.append(self.starts.dtype.name)
+
+    monkeypatch.setattr(Entries, "set_starts", spy)
+    first = make_sync(engine, data.write(tmp_path / "export", age=60)).run()
+    assert first.ok and first.inserted == 1 + 9 + 70 and first.problems == 0
+    assert widths[0] == "int32" and widths[-1] == "int64"  # widened midway
+    index = load_index(_stored(engine), "appointments.csv").index
+    by_id = dict(zip(index.ids(range(len(index))), index.starts.tolist(), strict=True))
+    for row in data.appointments:
+        expected = datetime.fromisoformat(row[3]).replace(tzinfo=TZ).timestamp()
+        assert by_id[row[0].encode()] == int(expected), row[0]
+    with engine.connect() as conn:
+        far = conn.execute(sa.text("SELECT start FROM appointment WHERE pms_id = 'A40'")).scalar()
+    assert str(far).startswith("2045-03-01")

@@ -351,3 +351,44 @@ def test_a_request_whose_matching_fails_is_reported_and_the_others_imported(
     assert _request(engine, "R2").patient_id is None
     assert _request(engine, "R1").patient_id is not None
     assert sorted(p.name for p in (inbox / "processed").iterdir()) == ["r1.json", "r2.json"]
+
+
+def test_a_waiting_request_is_flagged_by_a_big_first_import_of_appointments(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Appointments streamed into an empty table (a first import): every stored one was
+    written by the run, without a list of their ids; the waiting request is flagged."""
+    from linker_tui.sync import appointment_writer
+    from linker_tui.sync.csv_changes import FileReader
+
+    data = sample()
+    booked = data.appointments
+    data.appointments = []  # the PMS's patients first, no appointment yet
+    inbox = tmp_path / "inbox"
+    drop_request(inbox, "r1.json", fhir_request("R1"))
+    folder = data.write(tmp_path / "export")
+    make_sync(engine, folder, inbox).run()
+    request = _request(engine, "R1")
+    assert request.id is not None
+    make_workflow(engine).defer(request.id, expected_version=request.version)
+    monkeypatch.setattr(FileReader, "stream_over", 2)  # read while written
+    modes: list[bool] = []
+
+    class Spied(appointment_writer.WrittenIds):
+        def __init__(self, *, every_stored: bool = False) -> None:
+            super().__init__(every_stored=every_stored)
+            modes.append(every_stored)
+
+    monkeypatch.setattr(appointment_writer, "WrittenIds", Spied)
+    data.appointments = [*booked, appointment("A9", "1001", "2026-12-03T09:30")]
+    summary = make_sync(engine, data.write(folder)).run()
+    assert summary.ok and summary.flagged == 1 and True in modes
+    bill = _request(engine, "R1").attention
+    assert bill.startswith("The PMS now has") and "(A" in bill
+    # a big run into a table that is not empty: only the ids it wrote count
+    modes.clear()
+    others = [row for row in data.appointments if row[1] != "1001"]
+    for row in others[:3]:
+        row[6] = "Crown seat"
+    again = make_sync(engine, data.write(folder)).run()
+    assert again.ok and again.updated == 3 and again.flagged == 0 and modes == [False]

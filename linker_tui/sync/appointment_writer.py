@@ -31,21 +31,29 @@ class WrittenIds:
     """The appointment ids written, kept as their 64-bit hashes (8 bytes each, whatever
     the import's size; sorted when first asked). Two ids of one hash (once in 2^64) make
     an id not written look written: it is only looked at again for the flags of
-    waiting requests, which say what the PMS has."""
+    waiting requests, which say what the PMS has. ``every_stored``: the table was empty
+    before the run, so every id stored now was written (nothing is kept: a first import's
+    million ids cost nothing; only stored ids are asked about)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, every_stored: bool = False) -> None:
+        self.every_stored = every_stored
+        self._count = 0
         self._hashes = array("q")
         self._sorted: npt.NDArray[np.int64] | None = None
 
     def add(self, ids: Sequence[str]) -> None:
         """Add these ids."""
-        self._hashes.extend(map(hash, ids))
-        self._sorted = None
+        self._count += len(ids)
+        if not self.every_stored:
+            self._hashes.extend(map(hash, ids))
+            self._sorted = None
 
     def __bool__(self) -> bool:
-        return bool(self._hashes)
+        return self._count > 0
 
     def __contains__(self, pms_id: object) -> bool:
+        if self.every_stored:
+            return True
         if self._sorted is None:  # (sorted as an array: no Python int per id)
             self._sorted = np.sort(np.frombuffer(self._hashes, np.int64))
         wanted = hash(pms_id)
@@ -102,8 +110,8 @@ def _write_batches(
 ) -> AppointmentsWritten:
     """Write the changed appointments a batch at a time as the connector reads them (a
     big import): each id comes once in the whole export (the connector sees to it)."""
-    out = AppointmentsWritten()
     empty = not sql.conn.exec_driver_sql("SELECT 1 FROM appointment LIMIT 1").first()
+    out = AppointmentsWritten(ids=WrittenIds(every_stored=empty))
     writer = TableWriter(sql, "appointment", set(), True)
     chunks = _Chunks(sql, table, {}, _provider_ids(sql), set(), writer)
     with indexes_rebuilt(sql, "appointment", sql.rebuild_indexes_over if empty else 0, 0):

@@ -347,11 +347,18 @@ class FileReader:
 
 def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
     """The fingerprint of each record read: its line's, or that of its lines when it
-    goes on over more (those lines are marked in ``parsed.covered``)."""
+    goes on over more (those lines are marked in ``parsed.covered``). Records of one line
+    each, one after another (a first import), are the lines' own fingerprints (a view:
+    not a copy of a million; :class:`Entries` clears a refused one only at the end)."""
     starts = _numbers(parsed.lines) - 1
     ends = _numbers(parsed.ends) - 1
-    keys = lines.keys[starts] if len(starts) else np.zeros(0, np.uint64)
     longer = np.flatnonzero(ends > starts + 1)
+    if len(starts) == 0:
+        return np.zeros(0, np.uint64)
+    first_line, last_line = int(starts[0]), int(starts[-1])
+    if not len(longer) and last_line - first_line == len(starts) - 1:
+        return lines.keys[first_line : last_line + 1]  # one line each, in a row
+    keys: Keys = lines.keys[starts]
     if len(longer):
         covered = np.zeros(lines.count - first, np.bool_)
         for at in longer.tolist():
@@ -448,8 +455,9 @@ class _Step:
             got = kept
             positions = list(compress(positions, keep))
             lines = list(compress(lines, keep))
-        self.taken.add(positions)
-        self.entries.starts[np.asarray(positions, np.int64)] = _epochs(got.start, self.epoch_of)
+            encoded = list(compress(encoded, keep))
+        self.taken.add(positions, encoded)
+        self.entries.set_starts(positions, _epochs(got.start, self.epoch_of))
         self.block.columns.extend(got)
         self.block.lines.extend(lines)
         self.block.keys.extend(positions)
@@ -471,15 +479,15 @@ class _Step:
             return
         except IgnoredRow:
             table.ignored += 1
-            entries.starts[at] = 0
             return
         if encoded in self.taken or encoded in self.unchanged:
             self.reader.refuse(at, line, f"duplicate id {pms_id!r}", entries)
             return
-        self.taken.add([at])
+        self.taken.add([at], [encoded])
         table.changed.append(Changed(parsed, line, at))
         start = getattr(parsed, "start", None)
-        entries.starts[at] = _epochs([start], self.epoch_of)[0] if start is not None else 0
+        if start is not None:
+            entries.set_starts([at], _epochs([start], self.epoch_of))
 
 
 def _epochs(starts: Sequence[datetime], known: dict[datetime, int]) -> list[int]:

@@ -10,6 +10,7 @@ looked up in the old ones, and only what changed is touched one by one.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -28,8 +29,10 @@ Mask = npt.NDArray[np.bool_]
 Where = npt.NDArray[np.int32]  # positions among a run's entries
 Short = npt.NDArray[np.uint32]  # the high 32 bits of ids' hashes (``seen_ids.short_keys``)
 BlobAt = npt.NDArray[np.uint32] | npt.NDArray[np.int64]  # where ids are in a blob
+Starts = npt.NDArray[np.int32] | npt.NDArray[np.int64]  # epoch seconds, 32-bit while they fit
 
 _GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
+_INT32 = np.iinfo(np.int32)
 
 
 def id_key(pms_id: bytes) -> int:
@@ -52,7 +55,7 @@ class LineIndex:
 
     keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
     id_keys: Keys = field(default_factory=lambda: np.zeros(0, np.uint64))
-    starts: Ints = field(default_factory=lambda: np.zeros(0, np.int64))
+    starts: Starts = field(default_factory=lambda: np.zeros(0, np.int64))
     id_lens: Lens = field(default_factory=lambda: np.zeros(0, np.uint16))
     id_blob: Bytes = field(default_factory=lambda: np.zeros(0, np.uint8))
     salt: bytes = b""
@@ -88,21 +91,24 @@ class LineIndex:
 @dataclass
 class Entries:
     """The records read this run (those no old record is), in file order: fingerprint,
-    hash of the id, start, where the id is in ``blob`` (32-bit while the blob is under
-    :attr:`narrow` bytes, then 64-bit) and how long it is."""
+    start (epoch seconds; 32-bit while every start fits, then 64-bit), where the id is
+    in ``blob`` (32-bit while the blob is under :attr:`narrow` bytes, then 64-bit) and
+    how long it is. The ids' hashes are made once, for the index (:meth:`FileDiff.index`);
+    the records refused are noted (``refused``) and their fingerprints cleared there too:
+    ``keys`` may be the file's own lines' fingerprints, which the second reading of a
+    streamed file still checks its lines against."""
 
     narrow: ClassVar[int] = 1 << 32
     keys: Keys
-    id_keys: Keys = field(init=False)
-    starts: Ints = field(init=False)
+    starts: Starts = field(init=False)
     id_at: BlobAt = field(init=False)
     id_lens: Lens = field(init=False)
     blob: bytearray = field(default_factory=bytearray)
+    refused: array[int] = field(default_factory=lambda: array("q"))
 
     def __post_init__(self) -> None:
         count = len(self.keys)
-        self.id_keys = np.zeros(count, np.uint64)
-        self.starts = np.zeros(count, np.int64)
+        self.starts = np.zeros(count, np.int32)
         self.id_at = np.zeros(count, np.uint32)
         self.id_lens = np.zeros(count, np.uint16)
 
@@ -114,8 +120,16 @@ class Entries:
             self.id_at = self.id_at.astype(np.int64)
         self.id_at[where] = len(self.blob) + np.cumsum(lens) - lens
         self.id_lens[where] = lens
-        self.id_keys[where] = id_keys(ids)
         self.blob += b"".join(ids)
+
+    def set_starts(self, positions: Sequence[int], epochs: Sequence[int]) -> None:
+        """The starts (epoch seconds) of the records at ``positions`` (the starts widened
+        to 64 bits once one does not fit in 32)."""
+        values = np.asarray(epochs, np.int64)
+        narrow = self.starts.dtype != np.int64 and len(values)
+        if narrow and (int(values.min()) < _INT32.min or int(values.max()) > _INT32.max):
+            self.starts = self.starts.astype(np.int64)
+        self.starts[np.asarray(positions, np.int64)] = values
 
     def id(self, at: int) -> bytes:
         """The id of the record at ``at``."""
@@ -125,11 +139,10 @@ class Entries:
     def refuse(self, at: int, *, keep_id: bool) -> None:
         """The record at ``at`` is not imported: read again next time; its id is kept
         only when ``keep_id`` (so its disappearance is noticed)."""
-        self.keys[at] = 0
+        self.refused.append(at)
         self.starts[at] = 0
         if not keep_id:
             self.id_lens[at] = 0
-            self.id_keys[at] = 0
 
 
 class KnownIds:
@@ -357,18 +370,19 @@ class FileDiff:
         at a time (a million of them are not copied whole): once per diff, their
         positions mean nothing after it."""
         new = self.new
-        wrong = np.fromiter(refused, np.int64)
+        wrong = np.concatenate(
+            (np.frombuffer(new.refused, np.int64), np.fromiter(refused, np.int64))
+        )
         new.keys[wrong], new.starts[wrong] = 0, 0
         order = np.argsort(new.keys, kind="stable")
         new.keys = new.keys[order]
-        new.id_keys = new.id_keys[order]
         new.starts = new.starts[order]
         new.id_lens = new.id_lens[order]
         new.id_at = new.id_at[order]
         del order
         blob = _gather(np.frombuffer(new.blob, np.uint8), new.id_at, new.id_lens)
         new.id_at, new.blob = np.zeros(0, np.int64), bytearray()
-        added = LineIndex(new.keys, new.id_keys, new.starts, new.id_lens, blob)
+        added = LineIndex(new.keys, _id_keys(blob, new.id_lens), new.starts, new.id_lens, blob)
         index = merged(self.old.subset(self.used if keep is None else keep), added)[0]
         index.salt, index.complete = self.salt, self.complete
         return index
@@ -395,6 +409,24 @@ def _gather(blob: Bytes, starts: BlobAt, lens: Lens) -> Bytes:
     return out
 
 
+def _id_keys(blob: Bytes, lens: Lens) -> Keys:
+    """:func:`id_key` of each id of ``blob`` (``lens`` bytes each, one after another)."""
+    out = np.zeros(len(lens), np.uint64)
+    ends = np.cumsum(lens, dtype=np.int64)
+    for first in range(0, len(lens), _GATHER):  # a part at a time: no million bytes objects
+        part_ends = ends[first : first + _GATHER]
+        if not len(part_ends):
+            break
+        base = int(part_ends[0] - lens[first])
+        data = blob[base : int(part_ends[-1])].tobytes()
+        cuts = (part_ends - base).tolist()
+        begins = [0, *cuts[:-1]]
+        out[first : first + len(cuts)] = np.fromiter(
+            (id_key(data[b:e]) for b, e in zip(begins, cuts, strict=True)), np.uint64, len(cuts)
+        )
+    return out
+
+
 def merged(kept: LineIndex, added: LineIndex) -> tuple[LineIndex, Mask]:
     """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``), and
     which of its records are ``added``'s."""
@@ -409,7 +441,7 @@ def merged(kept: LineIndex, added: LineIndex) -> tuple[LineIndex, Mask]:
     out = LineIndex()
     for name in ("keys", "id_keys", "starts", "id_lens"):
         mine, theirs = getattr(kept, name), getattr(added, name)
-        both = np.empty(total, mine.dtype)
+        both = np.empty(total, np.result_type(mine, theirs))
         both[slots], both[~is_added] = theirs, mine
         setattr(out, name, both)
     in_added = np.repeat(is_added, out.id_lens)

@@ -30,19 +30,19 @@ class SeenIds:
         self.recent: dict[bytes, int] = {}  # id -> its entry
         self.levels: list[tuple[Short, Where]] = []
 
-    def add(self, positions: Sequence[int]) -> None:
-        """The ids of the entries at ``positions`` are taken."""
+    def add(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
+        """The ids ``ids`` of the entries at ``positions`` are taken."""
         if len(positions) == 1:
-            self.recent[self.entries.id(positions[0])] = positions[0]
+            self.recent[ids[0]] = positions[0]
             if len(self.recent) > self.small:
-                self._level(list(self.recent.values()))
+                self._level(list(self.recent.values()), list(self.recent))
                 self.recent = {}
         elif len(positions):
-            self._level(positions)
+            self._level(positions, ids)
 
-    def _level(self, positions: Sequence[int]) -> None:
+    def _level(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
         where = np.asarray(positions, np.int32)  # (entries: fewer than 2**31)
-        keys = short_keys(self.entries.id_keys[where])
+        keys = short_keys(id_keys(ids))
         order = np.argsort(keys, kind="stable")
         level = (keys[order], where[order])
         while (
