@@ -137,6 +137,17 @@ def test_an_index_packs_and_merges_as_it_was() -> None:
     odd, even = index.subset(np.arange(50) % 2 == 1), index.subset(np.arange(50) % 2 == 0)
     both, from_even = merged(odd, even)
     assert both.ids(range(50)) == ids and list(from_even) == [i % 2 == 0 for i in range(50)]
+    keep = rng.random(50) < 0.6  # the records of ``odd`` kept, without a copy of it first
+    for kept in (keep[1::2], np.ones(25, np.bool_), np.zeros(25, np.bool_)):
+        some, from_some = merged(odd, even, kept)
+        whole, from_whole = merged(odd.subset(kept), even)
+        assert some.ids(range(len(some))) == whole.ids(range(len(whole)))
+        for name in ("keys", "id_keys", "starts", "id_lens", "id_blob"):
+            assert np.array_equal(getattr(some, name), getattr(whole, name)), name
+        assert np.array_equal(from_some, from_whole)
+    alone, none_added = merged(odd, even.subset(np.zeros(25, np.bool_)), keep[1::2])
+    assert alone.ids(range(len(alone))) == odd.subset(keep[1::2]).ids(range(len(alone)))
+    assert len(none_added) == len(alone) and not none_added.any()
 
 
 def test_a_line_twice_is_the_old_record_once() -> None:

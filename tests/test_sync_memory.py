@@ -240,3 +240,29 @@ def test_starts_past_32_bits_widen_and_are_stored_whole(
     with engine.connect() as conn:
         far = conn.execute(sa.text("SELECT start FROM appointment WHERE pms_id = 'A40'")).scalar()
     assert str(far).startswith("2045-03-01")
+
+
+def test_a_base_merged_with_its_delta_is_let_go_once_read(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A stored index with a delta is read as one merged index: the stored base's bytes
+    are taken out of the state the engine read (freed there, not at the end)."""
+    data = many_appointments(80, 12)
+    folder = data.write(tmp_path / "export", age=60)
+    sync = make_sync(engine, folder)
+    assert sync.run().inserted == 93
+    data.appointments[7][6] = "Changed"
+    data.write(folder, age=50)
+    assert sync.run().updated == 1  # a delta stored beside the base
+    stored = _stored(engine)
+    assert stored["appointments.csv#delta"] and stored["appointments.csv"]
+    data.appointments[9][6] = "Changed too"
+    data.write(folder, age=40)
+    connector = sync.connector
+    assert connector is not None
+    loaded, _run, _cursor = state.load_state(engine, connector.source)
+    assert "appointments.csv" in loaded
+    changes = connector.changes(loaded, StopFlag())
+    assert "appointments.csv" not in loaded and "appointments.csv#delta" not in loaded
+    block = changes.appointments.block
+    assert block is not None and list(block.columns.pms_id) == ["A9"]  # read against both

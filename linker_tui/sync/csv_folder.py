@@ -39,7 +39,7 @@ from linker_tui.sync.connector import ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag, run_io
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_index import FileDiff, LineIndex
-from linker_tui.sync.csv_store import StoredIndex, load_index, store_index
+from linker_tui.sync.csv_store import DELTA, StoredIndex, load_index, store_index
 from linker_tui.sync.state import StateValue
 
 T = TypeVar("T")
@@ -92,8 +92,10 @@ class CsvFolderConnector:
         return out
 
     # ---------------------------------------------------------------- changes
-    def changes(self, state: Mapping[str, bytes], stop: StopFlag) -> ChangeSet:
-        """Read the three files and compare them with ``state`` (see the module doc)."""
+    def changes(self, state: dict[str, bytes], stop: StopFlag) -> ChangeSet:
+        """Read the three files and compare them with ``state`` (see the module doc); a
+        file's stored index is taken out of ``state`` once read (the bytes of a base
+        merged with its delta are freed then, not at the end of the reading)."""
         cursor = self.cursor(stop)
         parser = RowParser(self.fmt)
         problems: list[RowProblem] = []
@@ -107,6 +109,8 @@ class CsvFolderConnector:
 
             def old(name: str = name) -> LineIndex:
                 stored[name] = load_index(state, name)
+                for key in (name, name + DELTA):  # a base merged with its delta: let go
+                    state.pop(key, None)
                 return stored[name].index
 
             tables[name], diffs[name], stamps[name] = self._file(

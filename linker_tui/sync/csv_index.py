@@ -383,7 +383,7 @@ class FileDiff:
         blob = _gather(np.frombuffer(new.blob, np.uint8), new.id_at, new.id_lens)
         new.id_at, new.blob = np.zeros(0, np.int64), bytearray()
         added = LineIndex(new.keys, _id_keys(blob, new.id_lens), new.starts, new.id_lens, blob)
-        index = merged(self.old.subset(self.used if keep is None else keep), added)[0]
+        index = merged(self.old, added, self.used if keep is None else keep)[0]
         index.salt, index.complete = self.salt, self.complete
         return index
 
@@ -427,24 +427,31 @@ def _id_keys(blob: Bytes, lens: Lens) -> Keys:
     return out
 
 
-def merged(kept: LineIndex, added: LineIndex) -> tuple[LineIndex, Mask]:
-    """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``), and
-    which of its records are ``added``'s."""
+def merged(kept: LineIndex, added: LineIndex, keep: Mask | None = None) -> tuple[LineIndex, Mask]:
+    """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``; of
+    ``kept`` only the records of ``keep``, when given), and which of its records are
+    ``added``'s. Made an array at a time: ``kept`` is never copied whole."""
+    if keep is not None and bool(np.all(keep)):
+        keep = None
     if len(added) == 0:
-        return kept, np.zeros(len(kept), np.bool_)
-    if len(kept) == 0:
+        out = kept if keep is None else kept.subset(keep)
+        return out, np.zeros(len(out), np.bool_)
+    own_keys = kept.keys if keep is None else kept.keys[keep]
+    if len(own_keys) == 0:
         return added, np.ones(len(added), np.bool_)
-    total = len(kept) + len(added)
-    slots = np.searchsorted(kept.keys, added.keys, side="right") + np.arange(len(added))
+    total = len(own_keys) + len(added)
+    slots = np.searchsorted(own_keys, added.keys, side="right") + np.arange(len(added))
+    del own_keys
     is_added = np.zeros(total, np.bool_)
     is_added[slots] = True
     out = LineIndex()
     for name in ("keys", "id_keys", "starts", "id_lens"):
         mine, theirs = getattr(kept, name), getattr(added, name)
         both = np.empty(total, np.result_type(mine, theirs))
-        both[slots], both[~is_added] = theirs, mine
+        both[slots], both[~is_added] = theirs, mine if keep is None else mine[keep]
         setattr(out, name, both)
     in_added = np.repeat(is_added, out.id_lens)
     out.id_blob = np.empty(len(in_added), np.uint8)
-    out.id_blob[in_added], out.id_blob[~in_added] = added.id_blob, kept.id_blob
+    own_blob = kept.id_blob if keep is None else kept.id_blob[np.repeat(keep, kept.id_lens)]
+    out.id_blob[in_added], out.id_blob[~in_added] = added.id_blob, own_blob
     return out, is_added

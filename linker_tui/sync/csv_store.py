@@ -137,7 +137,7 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
         return _nothing()
     keep = np.ones(len(base), np.bool_)
     keep[removed] = False
-    stored.index, stored.from_delta = merged(base.subset(keep) if gone else base, added[0])
+    stored.index, stored.from_delta = merged(base, added[0], keep)
     stored.kept = keep
     stored.index.salt, stored.index.complete = base.salt, bool(complete)
     return stored
