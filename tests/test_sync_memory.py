@@ -242,9 +242,7 @@ def test_starts_past_32_bits_widen_and_are_stored_whole(
     assert str(far).startswith("2045-03-01")
 
 
-def test_a_base_merged_with_its_delta_is_let_go_once_read(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_a_base_merged_with_its_delta_is_let_go_once_read(engine: Engine, tmp_path: Path) -> None:
     """A stored index with a delta is read as one merged index: the stored base's bytes
     are taken out of the state the engine read (freed there, not at the end)."""
     data = many_appointments(80, 12)

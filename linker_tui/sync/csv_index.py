@@ -13,7 +13,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -444,14 +444,33 @@ def merged(kept: LineIndex, added: LineIndex, keep: Mask | None = None) -> tuple
     del own_keys
     is_added = np.zeros(total, np.bool_)
     is_added[slots] = True
-    out = LineIndex()
-    for name in ("keys", "id_keys", "starts", "id_lens"):
+    out = LineIndex()  # the ids first: their merge's temporaries come before the rest
+    out.id_lens = _merged_column(kept.id_lens, added.id_lens, slots, is_added, keep)
+    out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep)
+    for name in ("keys", "id_keys", "starts"):
         mine, theirs = getattr(kept, name), getattr(added, name)
-        both = np.empty(total, np.result_type(mine, theirs))
-        both[slots], both[~is_added] = theirs, mine if keep is None else mine[keep]
-        setattr(out, name, both)
-    in_added = np.repeat(is_added, out.id_lens)
-    out.id_blob = np.empty(len(in_added), np.uint8)
-    own_blob = kept.id_blob if keep is None else kept.id_blob[np.repeat(keep, kept.id_lens)]
-    out.id_blob[in_added], out.id_blob[~in_added] = added.id_blob, own_blob
+        setattr(out, name, _merged_column(mine, theirs, slots, is_added, keep))
     return out, is_added
+
+
+def _merged_column(
+    mine: npt.NDArray[Any], theirs: npt.NDArray[Any], slots: Ints, is_added: Mask, keep: Mask | None
+) -> npt.NDArray[Any]:
+    """One array of :func:`merged`: ``theirs`` at ``slots``, ``mine`` (of ``keep``) around."""
+    both = np.empty(len(is_added), np.result_type(mine, theirs))
+    both[slots] = theirs
+    both[~is_added] = mine if keep is None else mine[keep]
+    return both
+
+
+def _merged_blob(
+    kept: LineIndex, added: LineIndex, is_added: Mask, lens: Lens, keep: Mask | None
+) -> Bytes:
+    """The ids' bytes of :func:`merged` (``lens`` the merged ids' lengths)."""
+    own = kept.id_blob if keep is None else kept.id_blob[np.repeat(keep, kept.id_lens)]
+    theirs = np.repeat(is_added, lens)
+    out = np.empty(len(theirs), np.uint8)
+    out[theirs] = added.id_blob
+    np.logical_not(theirs, out=theirs)  # now: the bytes of ``kept``'s ids
+    out[theirs] = own
+    return out
