@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -275,7 +275,7 @@ class RowsConnector:
     def cursor(self, stop: StopFlag) -> str:
         return str(len(self.providers) + len(self.patients))
 
-    def changes(self, state: dict[str, bytes], stop: StopFlag) -> ChangeSet:
+    def changes(self, state: MutableMapping[str, bytes], stop: StopFlag) -> ChangeSet:
         def table(file: str, rows: Sequence[R]) -> TableChanges[R]:
             changed = [Changed(row, line, line) for line, row in enumerate(rows, 2)]
             return TableChanges(file, seen=len(rows), changed=changed)

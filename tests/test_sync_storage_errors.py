@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 import pytest
@@ -109,7 +109,7 @@ class _LockedMeanwhile:
     def cursor(self, stop: StopFlag) -> str:
         return self.inner.cursor(stop)
 
-    def changes(self, state: dict[str, bytes], stop: StopFlag) -> object:
+    def changes(self, state: MutableMapping[str, bytes], stop: StopFlag) -> object:
         self.locker = _locker(self.db, 1.5)
         return self.inner.changes(state, stop)
 

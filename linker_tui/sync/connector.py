@@ -19,7 +19,7 @@ cursor there instead.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, NamedTuple, Protocol, TypeVar
@@ -172,7 +172,7 @@ class Connector(Protocol):
         """A cheap token that changes whenever the source may have changed."""
         ...
 
-    def changes(self, state: dict[str, bytes], stop: StopFlag) -> ChangeSet:
+    def changes(self, state: MutableMapping[str, bytes], stop: StopFlag) -> ChangeSet:
         """The rows changed since the run that left ``state`` (the connector may take
         what it has read out of ``state``: the caller keeps no use for it)."""
         ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +92,7 @@ class CsvFolderConnector:
         return out
 
     # ---------------------------------------------------------------- changes
-    def changes(self, state: dict[str, bytes], stop: StopFlag) -> ChangeSet:
+    def changes(self, state: MutableMapping[str, bytes], stop: StopFlag) -> ChangeSet:
         """Read the three files and compare them with ``state`` (see the module doc); a
         file's stored index is taken out of ``state`` once read (the bytes of a base
         merged with its delta are freed then, not at the end of the reading)."""

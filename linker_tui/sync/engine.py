@@ -69,7 +69,7 @@ from linker_tui.sync.run_record import (
     update_requests_imported,
 )
 from linker_tui.sync.sql import RunSql
-from linker_tui.sync.state import load_state, save_state, state_run
+from linker_tui.sync.state import StateMoved, load_state, save_state, state_run
 from linker_tui.sync.summary import SyncSummary
 from linker_tui.sync.writers import write_patients, write_providers
 from linker_tui.workflow.attention import flag_for_attention
@@ -81,10 +81,6 @@ _PG_LOCK_KEY = 0x6C696E6B5F73796E  # "link_syn"
 
 
 # --------------------------------------------------------------------------- results
-
-
-class _StateMoved(Exception):
-    """Another run stored a newer state for the source while this one was reading."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +208,7 @@ class SyncEngine:
                 with _collector_paused():
                     self._pms_once(run, force, stop)
                 return
-            except _StateMoved:
+            except StateMoved:
                 run.reset_pms()
                 if attempt == 2:
                     raise RuntimeError("another sync stored newer data meanwhile") from None
@@ -236,7 +232,7 @@ class SyncEngine:
             with write_session(self.engine) as session:
                 conn = session.connection()
                 if state_run(conn, source) != stored_by:
-                    raise _StateMoved
+                    raise StateMoved
                 sql = RunSql(conn, stop)
                 with sql.big_cache():
                     self._write(session, sql, run, changes)

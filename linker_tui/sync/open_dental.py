@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -177,7 +177,7 @@ class OpenDentalConnector:
         return digest.hexdigest()[:40]
 
     # ---------------------------------------------------------------- changes
-    def changes(self, state: dict[str, bytes], stop: StopFlag) -> ChangeSet:
+    def changes(self, state: MutableMapping[str, bytes], stop: StopFlag) -> ChangeSet:
         """The rows changed since the read that left ``state``, in one snapshot."""
         old = _State.load(state.get(STATE_NAME))
         if old.scope != self.scope():

@@ -10,7 +10,7 @@ pieces (:data:`StateValue`) is never joined into one object either.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,23 +24,84 @@ PIECE = 1 << 20  # bytes written or read at a time; a bigger value is read or wr
 StateValue = bytes | list[memoryview]
 
 
-def load_state(engine: Engine, source: str) -> tuple[dict[str, bytes], int | None, str]:
-    """The connector state stored for ``source``: data per name, run id, cursor."""
+class StateMoved(Exception):
+    """Another run stored a newer state for the source while this one was reading."""
+
+
+class StoredState(MutableMapping[str, bytes]):
+    """The connector state stored for a source, as a run reads it: the small values read
+    with the cursor, each big one (over :data:`PIECE` bytes: a CSV file's index, 70 MB
+    for 2M appointments) only when first asked for, so a run that finds its files
+    unchanged reads none of them. A big value whose row was stored again meanwhile (by
+    another run) raises :class:`StateMoved`: the run starts again."""
+
+    def __init__(self, engine: Engine, values: dict[str, bytes], big: dict[str, _BigRow]) -> None:
+        self._engine = engine
+        self._values = values
+        self._big = big
+
+    def __getitem__(self, name: str) -> bytes:
+        if name in self._big:
+            self._values[name] = self._read(self._big.pop(name))
+        return self._values[name]
+
+    def __setitem__(self, name: str, value: bytes) -> None:
+        self._big.pop(name, None)
+        self._values[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        if self._big.pop(name, None) is None:
+            del self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *self._big])
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._big)
+
+    def _read(self, big: _BigRow) -> bytes:
+        row, run_id = big
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT run_id FROM sync_state WHERE id = :id"), {"id": row}
+            ).first()
+            if found is None or found[0] != run_id:
+                raise StateMoved
+            if conn.dialect.name == "sqlite":
+                return _read_in_pieces(conn, row)
+            data = conn.execute(
+                sa.text("SELECT data FROM sync_state WHERE id = :id"), {"id": row}
+            ).scalar_one()
+            return bytes(data)
+
+
+_BigRow = tuple[int, int | None]  # a big value's row and the run that stored it
+
+
+def load_state(engine: Engine, source: str) -> tuple[StoredState, int | None, str]:
+    """The connector state stored for ``source`` (its big values read when asked for),
+    the run that stored it and its cursor."""
     with engine.connect() as conn:
-        sqlite = conn.dialect.name == "sqlite"
-        value = "CASE WHEN length(data) > :piece THEN NULL ELSE data END" if sqlite else "data"
+        size = "length(data)" if conn.dialect.name == "sqlite" else "octet_length(data)"
         rows = conn.execute(
-            sa.text(f"SELECT id, name, run_id, cursor, {value} FROM sync_state WHERE source = :s"),
+            sa.text(
+                f"SELECT id, name, run_id, cursor, CASE WHEN {size} > :piece THEN NULL "
+                "ELSE data END FROM sync_state WHERE source = :s"
+            ),
             {"s": source, "piece": PIECE},
         ).all()
-        data: dict[str, bytes] = {}
-        for id_, name, _run, _cursor, blob in rows:
-            if name == CURSOR_ROW:
-                continue
-            data[name] = bytes(blob) if blob is not None else _read_in_pieces(conn, id_)
+    values: dict[str, bytes] = {}
+    big: dict[str, _BigRow] = {}
+    for id_, name, run, _cursor, blob in rows:
+        if name == CURSOR_ROW:
+            continue
+        if blob is None:
+            big[name] = (id_, run)
+        else:
+            values[name] = bytes(blob)
     meta = [(run, cursor) for _id, name, run, cursor, _blob in rows if name == CURSOR_ROW]
     run_id, cursor = meta[0] if meta else (None, "")
-    return data, run_id, cursor or ""
+    return StoredState(engine, values, big), run_id, cursor or ""
 
 
 def state_run(conn: sa.Connection, source: str) -> int | None:

@@ -4,6 +4,7 @@ requests flagged by the sync, and the list following changes made at another des
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,7 @@ async def test_quitting_mid_sync_exits_at_once_and_keeps_nothing(
     started: list[float] = []
 
     def slow_changes(
-        self: CsvFolderConnector, state: dict[str, bytes], stop: StopFlag
+        self: CsvFolderConnector, state: MutableMapping[str, bytes], stop: StopFlag
     ) -> ChangeSet:
         result = real_changes(self, state, stop)
         started.append(time.monotonic())
