@@ -18,6 +18,7 @@ from linker_tui.sync import csv_store
 from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
+    KnownIds,
     LineIndex,
     id_key,
     id_keys,
@@ -213,6 +214,25 @@ def test_seen_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None
     assert seen.isdisjoint([other, b"P3"]) and not seen.isdisjoint([other, taken])
     seen.add([3], [other])
     assert other in seen
+
+
+def test_known_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None:
+    """The ids of the old records still in the file are kept as the high 32 bits of their
+    hashes: an id sharing them with a kept one is not taken for it; an old record not in
+    the file (``used`` False) is not known."""
+    taken, other = b"A107709", b"A177229"  # (the same high 32 bits)
+    ids = [b"P1", taken, b"P2", b"P3", b"GONE"]
+    lens = np.array([len(i) for i in ids], np.uint16)
+    blob = np.frombuffer(b"".join(ids), np.uint8)
+    keys = np.arange(1, 6, dtype=np.uint64)
+    old = LineIndex(keys, id_keys(ids), np.zeros(5, np.int64), lens, blob)
+    known = KnownIds(old, np.array([True, True, True, True, False]))
+    assert all(pms_id in known for pms_id in ids[:4])
+    assert other not in known and b"GONE" not in known and "P1" not in known
+    assert known.isdisjoint([other, b"GONE", b"P9"]) and not known.isdisjoint([other, b"P3"])
+    assert old.ids([4, 1, 0]) == [b"GONE", taken, b"P1"] and old.ids([]) == []
+    nothing = KnownIds(old, np.zeros(5, np.bool_))
+    assert taken not in nothing and nothing.isdisjoint(ids)
 
 
 def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:

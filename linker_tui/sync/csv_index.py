@@ -82,10 +82,13 @@ class LineIndex:
         )
 
     def ids(self, positions: Iterable[int]) -> list[bytes]:
-        """The ids of the records at these positions."""
-        ends = np.cumsum(self.id_lens, dtype=np.int64)
-        blob = self.id_blob.tobytes()
-        return [blob[ends[at] - self.id_lens[at] : ends[at]] for at in positions]
+        """The ids of the records at these positions (the ids' bytes are not copied
+        whole for them)."""
+        at = np.fromiter(positions, np.int64)
+        ends = np.cumsum(self.id_lens, dtype=np.int64)[at]
+        starts = ends - self.id_lens[at]
+        view = self.id_blob.data  # (a memoryview: the bytes not copied)
+        return [view[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
 
 
 @dataclass
@@ -146,40 +149,48 @@ class Entries:
 
 
 class KnownIds:
-    """The ids of the old records still in the file (``used``), looked up by their
-    hashes (the bytes compared on a hit)."""
+    """The ids of the old records still in the file (``used``), looked up by the high 32
+    bits of their hashes (the bytes compared on a hit): one sorted array of those bits
+    and where each id is (8 bytes an id, sorted in place, no argsort of a million)."""
 
     def __init__(self, old: LineIndex, used: Mask) -> None:
         where = np.flatnonzero(used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
-        order = np.argsort(old.id_keys[where], kind="stable")
-        self.keys: Keys = old.id_keys[where][order]
-        self.where: Ints = where[order]
+        packed = old.id_keys[where]  # (an index has fewer than 2^32 records)
+        packed >>= np.uint64(32)
+        packed <<= np.uint64(32)
+        packed |= where.astype(np.uint64)
+        del where
+        packed.sort()
+        self.packed: Keys = packed
         self.old = old
-        self._ends: Ints | None = None
+        self._ends: npt.NDArray[np.unsignedinteger[Any]] | None = None
 
     def _id(self, at: int) -> bytes:
         if self._ends is None:
-            self._ends = np.cumsum(self.old.id_lens, dtype=np.int64)
+            wide = len(self.old.id_blob) >= 1 << 32
+            self._ends = np.cumsum(self.old.id_lens, dtype=np.uint64 if wide else np.uint32)
         end = int(self._ends[at])
         return self.old.id_blob[end - int(self.old.id_lens[at]) : end].tobytes()
 
     def __contains__(self, pms_id: object) -> bool:
-        if not isinstance(pms_id, bytes) or len(self.keys) == 0:
+        if not isinstance(pms_id, bytes) or len(self.packed) == 0:
             return False
-        key = id_key(pms_id)
-        at = int(np.searchsorted(self.keys, np.uint64(key)))
-        while at < len(self.keys) and int(self.keys[at]) == key:
-            if self._id(int(self.where[at])) == pms_id:
+        first = np.uint64((id_key(pms_id) >> 32) << 32)
+        at = int(np.searchsorted(self.packed, first))
+        while at < len(self.packed) and int(self.packed[at]) >> 32 == int(first) >> 32:
+            if self._id(int(self.packed[at]) & 0xFFFFFFFF) == pms_id:
                 return True
             at += 1
         return False
 
     def isdisjoint(self, ids: Iterable[bytes]) -> bool:
         """None of ``ids`` is one of these."""
-        if len(self.keys) == 0:
+        if len(self.packed) == 0:
             return True
         wanted = list(ids)
-        hits = np.flatnonzero(found_in(self.keys, id_keys(wanted)))
+        firsts = (id_keys(wanted) >> np.uint64(32)) << np.uint64(32)
+        at = np.minimum(np.searchsorted(self.packed, firsts), len(self.packed) - 1)
+        hits = np.flatnonzero((self.packed[at] >> np.uint64(32)) == (firsts >> np.uint64(32)))
         return not any(wanted[at] in self for at in hits.tolist())
 
 
