@@ -14,11 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
-from linker_tui.sync import csv_store
+from linker_tui.sync import csv_index, csv_store
 from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
-    KnownIds,
     LineIndex,
     id_key,
     id_keys,
@@ -26,7 +25,7 @@ from linker_tui.sync.csv_index import (
     merged,
 )
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
-from linker_tui.sync.seen_ids import SeenIds, short_keys
+from linker_tui.sync.seen_ids import KnownIds, SeenIds, short_keys
 from tests.sync_support import (
     ExportData,
     appointments_by_pms_id,
@@ -146,6 +145,12 @@ def test_an_index_packs_and_merges_as_it_was() -> None:
         for name in ("keys", "id_keys", "starts", "id_lens", "id_blob"):
             assert np.array_equal(getattr(some, name), getattr(whole, name)), name
         assert np.array_equal(from_some, from_whole)
+    copy = odd.subset(np.ones(25, np.bool_))
+    consumed, _ = merged(copy, even, keep[1::2], consume=True)  # each array let go once merged
+    assert consumed.ids(range(len(consumed))) == merged(odd, even, keep[1::2])[0].ids(
+        range(len(consumed))
+    )
+    assert len(copy) == 0 and len(copy.id_blob) == 0 and len(copy.starts) == 0
     alone, none_added = merged(odd, even.subset(np.zeros(25, np.bool_)), keep[1::2])
     assert alone.ids(range(len(alone))) == odd.subset(keep[1::2]).ids(range(len(alone)))
     assert len(none_added) == len(alone) and not none_added.any()
@@ -214,6 +219,23 @@ def test_seen_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None
     assert seen.isdisjoint([other, b"P3"]) and not seen.isdisjoint([other, taken])
     seen.add([3], [other])
     assert other in seen
+
+
+def test_the_window_of_a_file_is_its_records_first_and_last_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """min..max of the starts of the old records still in the file and of those read
+    (0: no start), a few at a time."""
+    monkeypatch.setattr(csv_index, "_GATHER", 3)
+    rng = np.random.default_rng(9)
+    old = LineIndex(np.arange(1, 21, dtype=np.uint64), starts=rng.integers(0, 9, 20) * 1000)
+    used = rng.random(20) < 0.5
+    diff = FileDiff(old, used, Entries(np.arange(1, 8, dtype=np.uint64)))
+    diff.new.set_starts(range(7), [0, 500, 0, 90_000, 0, 0, 0])
+    starts = np.concatenate((old.starts[used], diff.new.starts))
+    starts = starts[starts != 0]
+    assert diff.window() == (int(starts.min()), int(starts.max()))
+    assert FileDiff(old, np.zeros(20, np.bool_)).window() is None
 
 
 def test_known_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None:

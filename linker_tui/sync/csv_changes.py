@@ -59,7 +59,6 @@ from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
     Keys,
-    KnownIds,
     LineIndex,
     Mask,
     gone_ids,
@@ -68,7 +67,7 @@ from linker_tui.sync.csv_index import (
     settle,
     unchanged_ids,
 )
-from linker_tui.sync.seen_ids import SeenIds
+from linker_tui.sync.seen_ids import KnownIds, SeenIds
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole

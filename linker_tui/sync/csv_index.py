@@ -148,52 +148,6 @@ class Entries:
             self.id_lens[at] = 0
 
 
-class KnownIds:
-    """The ids of the old records still in the file (``used``), looked up by the high 32
-    bits of their hashes (the bytes compared on a hit): one sorted array of those bits
-    and where each id is (8 bytes an id, sorted in place, no argsort of a million)."""
-
-    def __init__(self, old: LineIndex, used: Mask) -> None:
-        where = np.flatnonzero(used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
-        packed = old.id_keys[where]  # (an index has fewer than 2^32 records)
-        packed >>= np.uint64(32)
-        packed <<= np.uint64(32)
-        packed |= where.astype(np.uint64)
-        del where
-        packed.sort()
-        self.packed: Keys = packed
-        self.old = old
-        self._ends: npt.NDArray[np.unsignedinteger[Any]] | None = None
-
-    def _id(self, at: int) -> bytes:
-        if self._ends is None:
-            wide = len(self.old.id_blob) >= 1 << 32
-            self._ends = np.cumsum(self.old.id_lens, dtype=np.uint64 if wide else np.uint32)
-        end = int(self._ends[at])
-        return self.old.id_blob[end - int(self.old.id_lens[at]) : end].tobytes()
-
-    def __contains__(self, pms_id: object) -> bool:
-        if not isinstance(pms_id, bytes) or len(self.packed) == 0:
-            return False
-        first = np.uint64((id_key(pms_id) >> 32) << 32)
-        at = int(np.searchsorted(self.packed, first))
-        while at < len(self.packed) and int(self.packed[at]) >> 32 == int(first) >> 32:
-            if self._id(int(self.packed[at]) & 0xFFFFFFFF) == pms_id:
-                return True
-            at += 1
-        return False
-
-    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
-        """None of ``ids`` is one of these."""
-        if len(self.packed) == 0:
-            return True
-        wanted = list(ids)
-        firsts = (id_keys(wanted) >> np.uint64(32)) << np.uint64(32)
-        at = np.minimum(np.searchsorted(self.packed, firsts), len(self.packed) - 1)
-        hits = np.flatnonzero((self.packed[at] >> np.uint64(32)) == (firsts >> np.uint64(32)))
-        return not any(wanted[at] in self for at in hits.tolist())
-
-
 def unchanged_ids(old: LineIndex, used: Mask, ids: set[bytes]) -> set[bytes]:
     """Those of ``ids`` that an old record still in the file (``used``) has."""
     if not ids or not np.any(used):
@@ -370,16 +324,26 @@ class FileDiff:
 
     def window(self) -> tuple[int, int] | None:
         """min..max start (epoch seconds) of the records in the file."""
-        starts = np.concatenate((self.old.starts[self.used], self.new.starts))
-        starts = starts[starts != 0]
-        return (int(starts.min()), int(starts.max())) if len(starts) else None
+        ends: list[int] = []
+        for starts, mask in ((self.old.starts, self.used), (self.new.starts, None)):
+            for first in range(0, len(starts), _GATHER):  # a part at a time: no copies
+                part = starts[first : first + _GATHER]
+                if mask is not None:
+                    part = part[mask[first : first + _GATHER]]
+                part = part[part != 0]
+                if len(part):
+                    ends += (int(part.min()), int(part.max()))
+        return (min(ends), max(ends)) if ends else None
 
-    def index(self, refused: Iterable[int] = (), keep: Mask | None = None) -> LineIndex:
+    def index(
+        self, refused: Iterable[int] = (), keep: Mask | None = None, *, last: bool = False
+    ) -> LineIndex:
         """The next run's index: the old records still in the file (or those of
         ``keep``) and the records read (those in ``refused`` not imported: read again
         next time). The records read are put in fingerprint order in place, an array
         at a time (a million of them are not copied whole): once per diff, their
-        positions mean nothing after it."""
+        positions mean nothing after it. ``last``: the old index is not used again (its
+        arrays are let go as they are merged: ``old`` is empty afterwards)."""
         new = self.new
         wrong = np.concatenate(
             (np.frombuffer(new.refused, np.int64), np.fromiter(refused, np.int64))
@@ -394,7 +358,7 @@ class FileDiff:
         blob = _gather(np.frombuffer(new.blob, np.uint8), new.id_at, new.id_lens)
         new.id_at, new.blob = np.zeros(0, np.int64), bytearray()
         added = LineIndex(new.keys, _id_keys(blob, new.id_lens), new.starts, new.id_lens, blob)
-        index = merged(self.old, added, self.used if keep is None else keep)[0]
+        index = merged(self.old, added, self.used if keep is None else keep, consume=last)[0]
         index.salt, index.complete = self.salt, self.complete
         return index
 
@@ -438,10 +402,13 @@ def _id_keys(blob: Bytes, lens: Lens) -> Keys:
     return out
 
 
-def merged(kept: LineIndex, added: LineIndex, keep: Mask | None = None) -> tuple[LineIndex, Mask]:
+def merged(
+    kept: LineIndex, added: LineIndex, keep: Mask | None = None, *, consume: bool = False
+) -> tuple[LineIndex, Mask]:
     """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``; of
     ``kept`` only the records of ``keep``, when given), and which of its records are
-    ``added``'s. Made an array at a time: ``kept`` is never copied whole."""
+    ``added``'s. Made an array at a time: ``kept`` is never copied whole; ``consume``:
+    each array of ``kept`` is let go once merged (``kept`` is empty afterwards)."""
     if keep is not None and bool(np.all(keep)):
         keep = None
     if len(added) == 0:
@@ -458,9 +425,14 @@ def merged(kept: LineIndex, added: LineIndex, keep: Mask | None = None) -> tuple
     out = LineIndex()  # the ids first: their merge's temporaries come before the rest
     out.id_lens = _merged_column(kept.id_lens, added.id_lens, slots, is_added, keep)
     out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep)
+    merged_yet = ["id_blob", "id_lens"]
     for name in ("keys", "id_keys", "starts"):
         mine, theirs = getattr(kept, name), getattr(added, name)
         setattr(out, name, _merged_column(mine, theirs, slots, is_added, keep))
+        merged_yet.append(name)
+        for done in merged_yet if consume else ():  # (arrays of their own: not views)
+            setattr(kept, done, np.zeros(0, getattr(kept, done).dtype))
+        del mine
     return out, is_added
 
 

@@ -156,7 +156,7 @@ def store_index(
     change = len(gone) + int(np.count_nonzero(used & (origin < 0))) + len(diff.new.keys)
     big = change > max(_REWRITE_OVER, stored.base_size // 8)
     if big or stored.base_size == 0 or diff.salt != stored.base_salt:
-        index = diff.index(refused)  # (the delta is not built: one index in memory)
+        index = diff.index(refused, last=True)  # (no delta built; the old index let go)
         diff.new = Entries(np.zeros(0, np.uint64))  # the records read, let go before packing
         return {name: index_pieces(index, base=True), name + DELTA: b""}, index.imported
     added = diff.index(refused, keep=used & (origin < 0))

@@ -1,13 +1,27 @@
-"""The ids taken so far in a run (:class:`SeenIds`), for the duplicate check: a row whose
-id an earlier row of the run took is a duplicate."""
+"""The ids a run's duplicate check looks up: those taken so far in the run
+(:class:`SeenIds`: a row whose id an earlier row of the run took is a duplicate) and
+those of the old records still in the file (:class:`KnownIds`: a record read with the
+id of an unchanged one is a duplicate)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from linker_tui.sync.csv_index import Entries, Keys, Short, Where, found_in, id_key, id_keys
+from linker_tui.sync.csv_index import (
+    Entries,
+    Keys,
+    LineIndex,
+    Mask,
+    Short,
+    Where,
+    found_in,
+    id_key,
+    id_keys,
+)
 
 
 def short_keys(keys: Keys) -> Short:
@@ -94,3 +108,49 @@ def _merged_level(first: tuple[Short, Where], second: tuple[Short, Where]) -> tu
     out_keys[slots], out_keys[mine] = more, keys
     out_where[slots], out_where[mine] = more_where, where
     return out_keys, out_where
+
+
+class KnownIds:
+    """The ids of the old records still in the file (``used``), looked up by the high 32
+    bits of their hashes (the bytes compared on a hit): one sorted array of those bits
+    and where each id is (8 bytes an id, sorted in place, no argsort of a million)."""
+
+    def __init__(self, old: LineIndex, used: Mask) -> None:
+        where = np.flatnonzero(used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
+        packed = old.id_keys[where]  # (an index has fewer than 2^32 records)
+        packed >>= np.uint64(32)
+        packed <<= np.uint64(32)
+        packed |= where.view(np.uint64)  # (positions: not negative)
+        del where
+        packed.sort()
+        self.packed: Keys = packed
+        self.old = old
+        self._ends: npt.NDArray[np.unsignedinteger[Any]] | None = None
+
+    def _id(self, at: int) -> bytes:
+        if self._ends is None:
+            wide = len(self.old.id_blob) >= 1 << 32
+            self._ends = np.cumsum(self.old.id_lens, dtype=np.uint64 if wide else np.uint32)
+        end = int(self._ends[at])
+        return self.old.id_blob[end - int(self.old.id_lens[at]) : end].tobytes()
+
+    def __contains__(self, pms_id: object) -> bool:
+        if not isinstance(pms_id, bytes) or len(self.packed) == 0:
+            return False
+        first = np.uint64((id_key(pms_id) >> 32) << 32)
+        at = int(np.searchsorted(self.packed, first))
+        while at < len(self.packed) and int(self.packed[at]) >> 32 == int(first) >> 32:
+            if self._id(int(self.packed[at]) & 0xFFFFFFFF) == pms_id:
+                return True
+            at += 1
+        return False
+
+    def isdisjoint(self, ids: Iterable[bytes]) -> bool:
+        """None of ``ids`` is one of these."""
+        if len(self.packed) == 0:
+            return True
+        wanted = list(ids)
+        firsts = (id_keys(wanted) >> np.uint64(32)) << np.uint64(32)
+        at = np.minimum(np.searchsorted(self.packed, firsts), len(self.packed) - 1)
+        hits = np.flatnonzero((self.packed[at] >> np.uint64(32)) == (firsts >> np.uint64(32)))
+        return not any(wanted[at] in self for at in hits.tolist())
