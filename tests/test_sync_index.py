@@ -25,7 +25,7 @@ from linker_tui.sync.csv_index import (
     merged,
 )
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
-from linker_tui.sync.seen_ids import KnownIds, SeenIds, short_keys
+from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds, short_keys
 from tests.sync_support import (
     ExportData,
     appointments_by_pms_id,
@@ -255,6 +255,21 @@ def test_known_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> Non
     assert old.ids([4, 1, 0]) == [b"GONE", taken, b"P1"] and old.ids([]) == []
     nothing = KnownIds(old, np.zeros(5, np.bool_))
     assert taken not in nothing and nothing.isdisjoint(ids)
+
+
+def test_gone_ids_are_removed_unless_a_record_read_has_them() -> None:
+    ids = [b"A1", b"A2", b"", b"A4", b"A5"]  # (the third record has no id)
+    lens = np.array([len(i) for i in ids], np.uint16)
+    blob = np.frombuffer(b"".join(ids), np.uint8)
+    old = LineIndex(
+        np.arange(1, 6, dtype=np.uint64), id_keys(ids), np.zeros(5, np.int64), lens, blob
+    )
+    gone = GoneIds(old, np.array([True, False, False, False, True]))  # A2, A4 gone
+    assert gone and gone.removed() == {b"A2", b"A4"}
+    gone.saw([b"A4", b"A1", b"X9"])  # A4 read again (moved, changed): not removed
+    gone.saw([])
+    assert gone.removed() == {b"A2"}
+    assert not GoneIds(old, np.ones(5, np.bool_)) and not GoneIds(LineIndex(), np.zeros(0, bool))
 
 
 def test_an_id_of_64_four_byte_characters_is_kept_whole(engine: Engine, tmp_path: Path) -> None:

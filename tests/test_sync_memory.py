@@ -86,6 +86,7 @@ def test_a_big_state_value_is_read_only_when_asked_for(
     assert data.get("big") == b"b" * 100 and data["big"] == b"b" * 100 and len(reads) == 1
     data.pop("big")
     assert "big" not in data and sorted(data) == ["other", "small"]
+    assert "other" in data and len(reads) == 1  # (looked for, not read)
     with engine.begin() as conn:  # another run stores the file's index again
         state.save_state(RunSql(conn, StopFlag()), "src", "cur-2", 8, {"other": b"n" * 80})
     with pytest.raises(state.StateMoved):

@@ -61,13 +61,12 @@ from linker_tui.sync.csv_index import (
     Keys,
     LineIndex,
     Mask,
-    gone_ids,
     match_lines,
     runs,
     settle,
     unchanged_ids,
 )
-from linker_tui.sync.seen_ids import KnownIds, SeenIds
+from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole
@@ -165,12 +164,11 @@ class FileReader:
             entries = Entries(record_keys[pending_mask])
         table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
         diff = FileDiff(old, found.used, entries, salt)
-        gone = gone_ids(old, found.used)
+        gone = GoneIds(old, found.used)
         finish = partial(self._finish, table, diff, gone, reported)
         if stream:
             pending.rows = self._again(lines, parsed, pending_mask)
-            step = _Step(self, table, csv.columns, entries, KnownIds(old, found.used))
-            step.keep_read_ids = bool(gone)  # a first import: a million ids not kept
+            step = _Step(self, table, csv.columns, entries, KnownIds(old, found.used), gone)
             batches = self._batches(table, pending, lines.utf8, step, finish)
             if step.bulk is None:
                 table.row_batches = batches
@@ -180,20 +178,22 @@ class FileReader:
         assert parsed.rows is not None
         pending.rows = list(compress(parsed.rows, pending_mask.tolist()))
         unchanged = self._unchanged(csv.columns, pending, old, found.used)
-        finish(self._rows(table, pending, csv.columns, lines.utf8, entries, unchanged))
+        self._rows(
+            table, pending, lines.utf8, _Step(self, table, csv.columns, entries, unchanged, gone)
+        )
+        finish()
         return table, diff
 
     def _finish(
         self,
         table: TableChanges[Any],
         diff: FileDiff,
-        gone_ids: set[bytes],
+        gone: GoneIds,
         reported: int,
-        read_ids: set[bytes],
     ) -> None:
         """Once every record was read: the ids gone from the file, its problems in line
         order (after those of other files read meanwhile), whether it was read whole."""
-        table.removed_ids = {i.decode("utf-8", "replace") for i in gone_ids - read_ids}
+        table.removed_ids = {i.decode("utf-8", "replace") for i in gone.removed()}
         tail = self.problems[reported:]
         mine = sorted((p for p in tail if p.file == self.name), key=lambda p: p.line)
         self.problems[reported:] = [p for p in tail if p.file != self.name] + mine
@@ -268,23 +268,12 @@ class FileReader:
         wanted.discard(b"")
         return unchanged_ids(old, used, wanted)
 
-    def _rows(
-        self,
-        table: TableChanges[Any],
-        pending: _Pending,
-        columns: list[str],
-        utf8: bool,
-        entries: Entries,
-        unchanged: IdSet,
-    ) -> set[bytes]:
-        """Turn the pending records into rows (into ``table``) and fix their entries;
-        returns the ids of the records read (imported or not)."""
-        step = _Step(self, table, columns, entries, unchanged)
+    def _rows(self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step) -> None:
+        """Turn the pending records into rows (into ``table``) and fix their entries."""
         for _ in self._convert(table, pending, utf8, step):
             pass
         if step.block is not None:
             table.block = step.block
-        return step.read_ids
 
     def _batches(
         self,
@@ -292,11 +281,11 @@ class FileReader:
         pending: _Pending,
         utf8: bool,
         step: _Step,
-        finish: Callable[[set[bytes]], None],
+        finish: Callable[[], None],
     ) -> Iterator[Any]:
         """The pending records turned into rows a batch at a time (appointments column by
         column, :class:`AppointmentBlock`; the others as a list of :class:`Changed`);
-        ``finish`` is told the ids read once they all were."""
+        ``finish`` is called once they all were read."""
         for _ in self._convert(table, pending, utf8, step):
             batch: AppointmentBlock | list[Changed[Any]]
             if step.block is None:
@@ -306,7 +295,7 @@ class FileReader:
                 table.changed, step.block = [], AppointmentBlock()
             if len(batch):
                 yield batch
-        finish(step.read_ids)
+        finish()
 
     def _convert(
         self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step
@@ -389,6 +378,7 @@ class _Step:
         columns: list[str],
         entries: Entries,
         unchanged: IdSet,
+        gone: GoneIds,
     ) -> None:
         name = reader.name
         self.reader, self.table, self.entries, self.unchanged = reader, table, entries, unchanged
@@ -397,8 +387,7 @@ class _Step:
         self.row_reader = reader.parser.reader(name, columns)
         self.bulk = reader.parser.appointment_bulk(columns) if name == APPOINTMENTS_FILE else None
         self.block = AppointmentBlock() if self.bulk is not None else None
-        self.read_ids: set[bytes] = set()  # ids of the records read
-        self.keep_read_ids = True  # False: no old record is gone, no id is looked up
+        self.gone = gone  # the ids gone from the file: those read are not removed
         self.taken = SeenIds(entries)  # ids of the rows imported
         self.epoch_of: dict[datetime, int] = {}
 
@@ -433,8 +422,7 @@ class _Step:
         ids = got.pms_id
         encoded = list(map(str.encode, ids))
         self.entries.set_ids(positions, encoded)
-        if self.keep_read_ids:
-            self.read_ids.update(encoded)
+        self.gone.saw(encoded)
         distinct = set(encoded)
         if (
             len(distinct) < len(ids)
@@ -469,8 +457,7 @@ class _Step:
         readable = 0 < len(pms_id) <= MAX_ID_LENGTH
         if readable:
             entries.set_ids([at], [encoded])
-            if self.keep_read_ids:
-                self.read_ids.add(encoded)
+            self.gone.saw([encoded])
         try:
             parsed = self.row_reader([*values, ""])
         except BadRow as exc:

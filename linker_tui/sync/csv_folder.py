@@ -110,7 +110,8 @@ class CsvFolderConnector:
             def old(name: str = name) -> LineIndex:
                 stored[name] = load_index(state, name)
                 for key in (name, name + DELTA):  # a base merged with its delta: let go
-                    state.pop(key, None)
+                    if key in state:  # (deleted unread: a delta not used is not read)
+                        del state[key]
                 return stored[name].index
 
             tables[name], diffs[name], stamps[name] = self._file(

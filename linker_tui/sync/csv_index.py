@@ -292,12 +292,6 @@ def _blank(keys: Keys) -> Mask:
     return blank
 
 
-def gone_ids(old: LineIndex, used: Mask) -> set[bytes]:
-    """The ids of the old records no line is any more."""
-    gone = np.flatnonzero(~used & (old.id_lens > 0))
-    return set(old.ids(gone.tolist())) if len(gone) else set()
-
-
 @dataclass
 class FileDiff:
     """How one file compares with its old index: the old records still in the file

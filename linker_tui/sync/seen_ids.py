@@ -1,7 +1,8 @@
-"""The ids a run's duplicate check looks up: those taken so far in the run
-(:class:`SeenIds`: a row whose id an earlier row of the run took is a duplicate) and
-those of the old records still in the file (:class:`KnownIds`: a record read with the
-id of an unchanged one is a duplicate)."""
+"""The ids a run looks up as it reads: those taken so far in the run (:class:`SeenIds`: a
+row whose id an earlier row of the run took is a duplicate), those of the old records
+still in the file (:class:`KnownIds`: a record read with the id of an unchanged one is
+a duplicate) and those of the old records gone from it (:class:`GoneIds`: removed
+unless a record read has the id)."""
 
 from __future__ import annotations
 
@@ -154,3 +155,43 @@ class KnownIds:
         at = np.minimum(np.searchsorted(self.packed, firsts), len(self.packed) - 1)
         hits = np.flatnonzero((self.packed[at] >> np.uint64(32)) == (firsts >> np.uint64(32)))
         return not any(wanted[at] in self for at in hits.tolist())
+
+
+class GoneIds:
+    """The ids of the old records no line is any more, and whether a record read this
+    run has one (then it is not removed): each as its hash, where its bytes are in the
+    old index and how long they are (19 bytes an id, sorted by hash), not a set of
+    bytes; the bytes compared on a hash's hit."""
+
+    def __init__(self, old: LineIndex, used: Mask) -> None:
+        where = np.flatnonzero(~used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
+        where = where[np.argsort(old.id_keys[where], kind="stable")]
+        self.keys: Keys = old.id_keys[where]
+        self.lens = old.id_lens[where]
+        self.starts = np.cumsum(old.id_lens, dtype=np.int64)[where] - self.lens
+        self.read = np.zeros(len(where), np.bool_)
+        self.blob = old.id_blob
+
+    def __bool__(self) -> bool:
+        return bool(len(self.keys))
+
+    def _id(self, at: int) -> bytes:
+        start = int(self.starts[at])
+        return self.blob[start : start + int(self.lens[at])].tobytes()
+
+    def saw(self, ids: Sequence[bytes]) -> None:
+        """Records read have these ids (those of them gone are not removed)."""
+        if not len(self.keys) or not ids:
+            return
+        hashes = id_keys(ids)
+        at = np.minimum(np.searchsorted(self.keys, hashes), len(self.keys) - 1)
+        for hit in np.flatnonzero(self.keys[at] == hashes).tolist():
+            where = int(at[hit])
+            while where < len(self.keys) and self.keys[where] == hashes[hit]:
+                if self._id(where) == ids[hit]:
+                    self.read[where] = True
+                where += 1
+
+    def removed(self) -> set[bytes]:
+        """The ids gone that no record read has."""
+        return {self._id(at) for at in np.flatnonzero(~self.read).tolist()}

@@ -42,8 +42,12 @@ class StoredState(MutableMapping[str, bytes]):
 
     def __getitem__(self, name: str) -> bytes:
         if name in self._big:
-            self._values[name] = self._read(self._big.pop(name))
+            self._values[name] = self._read(self._big[name])
+            del self._big[name]
         return self._values[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._values or name in self._big  # (nothing read)
 
     def __setitem__(self, name: str, value: bytes) -> None:
         self._big.pop(name, None)
