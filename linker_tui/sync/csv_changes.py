@@ -101,7 +101,7 @@ class _Parsed:
     lines: array[int] = field(default_factory=lambda: array("q"))
     ends: array[int] = field(default_factory=lambda: array("q"))
     rows: list[list[str]] | None = None
-    calls: list[tuple[int, int]] = field(default_factory=list)
+    calls: array[int] = field(default_factory=lambda: array("q"))  # from, to, from, to...
     covered: Mask | None = None
 
 
@@ -222,8 +222,8 @@ class FileReader:
         for start, end in to_read:
             if end <= done:
                 continue
-            parsed.calls.append((first + max(start, done), first + end))
-            for chunk in lines.records(*parsed.calls[-1]):
+            parsed.calls.extend((first + max(start, done), first + end))
+            for chunk in lines.records(*parsed.calls[-2:]):
                 self.stop.check()
                 if chunk.unreadable:
                     table.complete = False
@@ -242,8 +242,9 @@ class FileReader:
         """The values of the records to turn into rows, read again (the file's bytes are
         the same: so are its records; checked line by line)."""
         done = 0
-        for call in parsed.calls:
-            for chunk in lines.records(*call):
+        calls = parsed.calls
+        for at in range(0, len(calls), 2):
+            for chunk in lines.records(calls[at], calls[at + 1]):
                 self.stop.check()
                 count = len(chunk.lines)
                 if chunk.lines != parsed.lines[done : done + count].tolist():
