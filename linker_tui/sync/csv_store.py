@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from linker_tui.sync.csv_index import Entries, FileDiff, Ints, LineIndex, Mask, merged
+from linker_tui.sync.csv_index import Entries, FileDiff, LineIndex, Mask, merged
 from linker_tui.sync.state import StateValue
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
@@ -102,14 +102,6 @@ class StoredIndex:
     from_delta: Mask | None = None
     kept: Mask | None = None
 
-    def origin(self) -> Ints:
-        """Where each record of ``index`` is in the base (-1: in the delta)."""
-        if self.from_delta is None or self.kept is None:
-            return np.arange(len(self.index), dtype=np.int64)
-        origin = np.full(len(self.index), -1, np.int64)
-        origin[~self.from_delta] = np.flatnonzero(self.kept)
-        return origin
-
 
 def _nothing() -> StoredIndex:
     return StoredIndex(LineIndex())
@@ -149,17 +141,22 @@ def store_index(
     """The state rows of the file's next index (its delta, or a new base and an empty
     delta) and the number of its records imported. Once per ``diff``: a new base lets
     go of ``diff.new`` (a million records' arrays) before it is packed."""
-    used, origin = diff.used, stored.origin()
-    removed = np.ones(stored.base_size, np.bool_)
-    removed[origin[used & (origin >= 0)]] = False
+    used = diff.used
+    if stored.from_delta is None or stored.kept is None:  # the index is its base
+        removed, from_delta = ~used, np.zeros(len(used), np.bool_)
+    else:  # the base's records still in the file: those of the index not the delta's
+        removed = np.ones(stored.base_size, np.bool_)
+        removed[np.flatnonzero(stored.kept)[used[~stored.from_delta]]] = False
+        from_delta = used & stored.from_delta
     gone = np.flatnonzero(removed)
-    change = len(gone) + int(np.count_nonzero(used & (origin < 0))) + len(diff.new.keys)
+    del removed
+    change = len(gone) + int(np.count_nonzero(from_delta)) + len(diff.new.keys)
     big = change > max(_REWRITE_OVER, stored.base_size // 8)
     if big or stored.base_size == 0 or diff.salt != stored.base_salt:
         index = diff.index(refused, last=True)  # (no delta built; the old index let go)
         diff.new = Entries(np.zeros(0, np.uint64))  # the records read, let go before packing
         return {name: index_pieces(index, base=True), name + DELTA: b""}, index.imported
-    added = diff.index(refused, keep=used & (origin < 0))
+    added = diff.index(refused, keep=from_delta)
     head = _DELTA_HEAD.pack(_DELTA_MAGIC, stored.generation, len(gone), int(diff.complete))
     gone_bytes = gone.astype("<i8").data.cast("B")
     return {name + DELTA: [memoryview(head), gone_bytes, *index_pieces(added)]}, diff.imported()
