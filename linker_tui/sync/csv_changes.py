@@ -66,6 +66,7 @@ from linker_tui.sync.csv_index import (
     settle,
     unchanged_ids,
 )
+from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
@@ -216,6 +217,8 @@ class FileReader:
     ) -> _Parsed:
         """Read the records of the runs of lines ``to_read`` (each record to its end):
         the line each starts on, the line after it and (``keep_rows``) its values."""
+        if not keep_rows:  # a big read: freed memory goes back at once (small: glibc's own)
+            return_freed_memory()
         code = "i" if lines.count + 1 < _NARROW_LINES else "q"  # (line numbers from 1)
         parsed = _Parsed(array(code), array(code), [] if keep_rows else None)
         done = 0  # data lines before this one are decided

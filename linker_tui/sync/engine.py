@@ -59,7 +59,6 @@ from linker_tui.sync.flags import (
     waiting_flags,
 )
 from linker_tui.sync.inbox import RequestInbox
-from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.run_record import (
     RunCounts,
     insert_problems,
@@ -202,7 +201,6 @@ class SyncEngine:
 
     def _pms(self, run: RunCounts, force: bool, stop: StopFlag) -> None:
         assert self.connector is not None
-        return_freed_memory()
         for attempt in (1, 2):
             try:
                 with _collector_paused():

@@ -8,6 +8,11 @@ buffers of a run, tens of MiB freed stay in the process. Fixing the thresholds a
 128 KiB (as ``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` would) keeps big
 blocks mapped on their own, returned when freed. Only glibc has these knobs; elsewhere
 nothing is done.
+
+It is done only once a run turns out big (a CSV file read while written, an Open
+Dental full read): every array over 128 KiB then costs a fresh mapping and its page
+faults, which made a run of 1,000 changes in 1M appointments ~0.25 s slower (0.52-0.74
+against 0.80-1.18 s); small runs keep glibc's own thresholds.
 """
 
 from __future__ import annotations

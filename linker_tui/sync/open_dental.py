@@ -54,6 +54,7 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, Changed, ChangeSet, TableChanges
 from linker_tui.sync.control import StopFlag
+from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.open_dental_rows import (
     APPOINTMENTS_SQL,
     DELETED_OBJECTS_SQL,
@@ -225,6 +226,7 @@ class OpenDentalConnector:
         page at a time as the engine asks for them (:attr:`TableChanges.row_batches`,
         :attr:`TableChanges.batches`), never all at once. The last page closes the
         snapshot; :meth:`ChangeSet.close` does if the run ends before."""
+        return_freed_memory()  # a big read: freed memory goes back at once
         reading = OpenRead(self._session(stop))
         try:
             now, marks = change_marks(reading.cur)
