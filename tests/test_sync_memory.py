@@ -62,8 +62,22 @@ def test_a_big_state_value_is_stored_and_read_back_whole(
     assert data["big"] == whole[::-1] and (run_id, cursor) == (8, "cur-2")
 
 
+@pytest.fixture
+def big_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The rows of the big state values read (:class:`state.StoredState`), in order."""
+    reads: list[int] = []
+    real = state.StoredState._read
+
+    def spy(self: state.StoredState, big: Any) -> bytes:
+        reads.append(big[0])
+        return real(self, big)
+
+    monkeypatch.setattr(state.StoredState, "_read", spy)
+    return reads
+
+
 def test_a_big_state_value_is_read_only_when_asked_for(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, big_reads: list[int]
 ) -> None:
     """The small values come with the cursor; a big one is read when first asked for,
     and one stored again meanwhile by another run is not read as this run's."""
@@ -72,21 +86,13 @@ def test_a_big_state_value_is_read_only_when_asked_for(
         sql = RunSql(conn, StopFlag())
         state.save_state(sql, "src", "cur-1", 7, {"big": b"b" * 100, "other": b"o" * 90})
         state.save_state(sql, "src", "cur-1", 7, {"small": b"s"})
-    reads: list[int] = []
-    real = state.StoredState._read
-
-    def spy(self: state.StoredState, big: Any) -> bytes:
-        reads.append(big[0])
-        return real(self, big)
-
-    monkeypatch.setattr(state.StoredState, "_read", spy)
     data, _run, _cursor = state.load_state(engine, "src")
     assert sorted(data) == ["big", "other", "small"] and len(data) == 3
-    assert data["small"] == b"s" and reads == []
-    assert data.get("big") == b"b" * 100 and data["big"] == b"b" * 100 and len(reads) == 1
+    assert data["small"] == b"s" and big_reads == []
+    assert data.get("big") == b"b" * 100 and data["big"] == b"b" * 100 and len(big_reads) == 1
     data.pop("big")
     assert "big" not in data and sorted(data) == ["other", "small"]
-    assert "other" in data and len(reads) == 1  # (looked for, not read)
+    assert "other" in data and len(big_reads) == 1  # (looked for, not read)
     with engine.begin() as conn:  # another run stores the file's index again
         state.save_state(RunSql(conn, StopFlag()), "src", "cur-2", 8, {"other": b"n" * 80})
     with pytest.raises(state.StateMoved):
@@ -94,28 +100,20 @@ def test_a_big_state_value_is_read_only_when_asked_for(
 
 
 def test_a_run_that_finds_its_files_unchanged_reads_no_index(
-    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, big_reads: list[int]
 ) -> None:
     monkeypatch.setattr(state, "PIECE", 100)  # every file's index is a big value here
-    reads: list[int] = []
-    real = state.StoredState._read
-
-    def spy(self: state.StoredState, big: Any) -> bytes:
-        reads.append(big[0])
-        return real(self, big)
-
-    monkeypatch.setattr(state.StoredState, "_read", spy)
     data = many_appointments(80, 12)
     folder = data.write(tmp_path / "export", age=60)
     sync = make_sync(engine, folder)
-    assert sync.run().inserted == 93 and reads == []
+    assert sync.run().inserted == 93 and big_reads == []
     data.write(folder, age=50)  # written again, the same bytes: no file is read
-    assert sync.run().ok and reads == []
-    assert sync.run().ok and reads == []  # the export untouched: the cursor alone
+    assert sync.run().ok and big_reads == []
+    assert sync.run().ok and big_reads == []  # the export untouched: the cursor alone
     data.appointments[7][6] = "Changed"
     data.write(folder, age=40)
     again = sync.run()  # the appointments' index alone is read (the others: same bytes)
-    assert again.updated == 1 and len(reads) == 1
+    assert again.updated == 1 and len(big_reads) == 1
 
 
 def test_an_index_stored_in_pieces_is_the_index_read_next_time(

@@ -19,6 +19,7 @@ from linker_tui.workflow.trail import audit_trail
 from tests.builders import NOW
 from tests.conftest import is_decision_time, make_workflow
 from tests.sync_support import (
+    ExportData,
     appointment,
     appointments_by_pms_id,
     drop_request,
@@ -237,10 +238,9 @@ def test_a_waiting_request_is_flagged_when_its_appointment_arrives(
     assert summary.detail["appointments_inserted"] == 2
 
 
-def _flagged_waiting(engine: Engine, tmp_path: Path) -> tuple[Path, list[list[str]]]:
-    """Bill's request waits for the PMS; the PMS books him (A9 and A11): "can link now"."""
-    data = sample()
-    data.appointments = [a for a in data.appointments if a[1] != "1001"]  # Bill: nothing booked
+def _bill_waiting(engine: Engine, tmp_path: Path, data: ExportData) -> Path:
+    """Bill's request R1 imported with the export ``data`` (written to a folder, which
+    is returned) and sent to wait for the PMS."""
     inbox = tmp_path / "inbox"
     drop_request(inbox, "r1.json", fhir_request("R1"))
     folder = data.write(tmp_path / "export")
@@ -248,6 +248,14 @@ def _flagged_waiting(engine: Engine, tmp_path: Path) -> tuple[Path, list[list[st
     request = _request(engine, "R1")
     assert request.id is not None
     make_workflow(engine).defer(request.id, expected_version=request.version)
+    return folder
+
+
+def _flagged_waiting(engine: Engine, tmp_path: Path) -> tuple[Path, list[list[str]]]:
+    """Bill's request waits for the PMS; the PMS books him (A9 and A11): "can link now"."""
+    data = sample()
+    data.appointments = [a for a in data.appointments if a[1] != "1001"]  # Bill: nothing booked
+    folder = _bill_waiting(engine, tmp_path, data)
     data.appointments.append(appointment("A9", "1001", "2026-12-03T09:30"))
     data.appointments.append(appointment("A11", "1001", "2026-12-09T09:30"))
     assert make_sync(engine, data.write(folder)).run().flagged == 1
@@ -364,13 +372,7 @@ def test_a_waiting_request_is_flagged_by_a_big_first_import_of_appointments(
     data = sample()
     booked = data.appointments
     data.appointments = []  # the PMS's patients first, no appointment yet
-    inbox = tmp_path / "inbox"
-    drop_request(inbox, "r1.json", fhir_request("R1"))
-    folder = data.write(tmp_path / "export")
-    make_sync(engine, folder, inbox).run()
-    request = _request(engine, "R1")
-    assert request.id is not None
-    make_workflow(engine).defer(request.id, expected_version=request.version)
+    folder = _bill_waiting(engine, tmp_path, data)
     monkeypatch.setattr(FileReader, "stream_over", 2)  # read while written
     modes: list[bool] = []
 

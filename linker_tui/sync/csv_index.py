@@ -390,9 +390,8 @@ def _id_keys(blob: Bytes, lens: Lens) -> Keys:
         data = blob[base : int(part_ends[-1])].tobytes()
         cuts = (part_ends - base).tolist()
         begins = [0, *cuts[:-1]]
-        out[first : first + len(cuts)] = np.fromiter(
-            (id_key(data[b:e]) for b, e in zip(begins, cuts, strict=True)), np.uint64, len(cuts)
-        )
+        ids = [data[b:e] for b, e in zip(begins, cuts, strict=True)]
+        out[first : first + len(cuts)] = id_keys(ids)
     return out
 
 
@@ -419,13 +418,13 @@ def merged(
     out = LineIndex()  # the ids first: their merge's temporaries come before the rest
     out.id_lens = _merged_column(kept.id_lens, added.id_lens, slots, is_added, keep)
     out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep)
-    merged_yet = ["id_blob", "id_lens"]
+    if consume:  # (empty arrays of their own: a view would keep the old one)
+        kept.id_blob, kept.id_lens = kept.id_blob[:0].copy(), kept.id_lens[:0].copy()
     for name in ("keys", "id_keys", "starts"):
         mine, theirs = getattr(kept, name), getattr(added, name)
         setattr(out, name, _merged_column(mine, theirs, slots, is_added, keep))
-        merged_yet.append(name)
-        for done in merged_yet if consume else ():  # (arrays of their own: not views)
-            setattr(kept, done, np.zeros(0, getattr(kept, done).dtype))
+        if consume:
+            setattr(kept, name, mine[:0].copy())
         del mine
     return out, is_added
 
