@@ -51,7 +51,7 @@ def test_a_file_read_a_block_at_a_time_reads_as_its_bytes(
     assert streamed.data is None  # the bytes are not held
     assert digest == xxhash.xxh3_64_intdigest(data)
     assert np.array_equal(streamed.keys, whole.keys)
-    assert np.array_equal(streamed.offsets, whole.offsets)
+    assert np.array_equal(streamed.marks, whole.marks)
     if streamed.count > 2:
         assert streamed.key(0, 2) == whole.key(0, 2)
     assert _records(streamed) == _records(whole)
@@ -66,15 +66,37 @@ def test_line_starts_past_the_32_bit_limit_are_kept_in_64_bits(
     path = tmp_path / "a.csv"
     path.write_bytes(data)
     narrow, _ = CsvLines.of_file(path)
-    assert narrow.offsets.dtype == np.uint32  # under 4 GiB: 4 bytes a line
+    assert narrow.marks.dtype == np.uint32  # under 4 GiB: 4 bytes a mark
     size = len(data.removeprefix(codecs.BOM_UTF8))
     limit = max(1, size - past)  # as if the file's last bytes were past 4 GiB
+    lengths = [0, *map(len, data.removeprefix(codecs.BOM_UTF8).splitlines(keepends=True))]
+    marks = np.cumsum(lengths)[:-1][::16].tolist()
     monkeypatch.setattr(csv_file, "_NARROW", limit)
     monkeypatch.setattr(csv_file, "_BLOCK", 1_000)  # blocks under the limit, others past it
     for lines in (CsvLines.of_file(path)[0], CsvLines(data)):
-        assert lines.offsets.dtype == (np.int64 if size >= limit else np.uint32)
-        assert np.array_equal(lines.offsets, narrow.offsets)
+        assert lines.marks.tolist() == marks  # where every 16th line starts
+        assert lines.marks.dtype == (np.int64 if marks and marks[-1] >= limit else np.uint32)
         assert _records(lines) == _records(narrow)
+
+
+@pytest.mark.parametrize("mark", [1, 3, 16])
+def test_any_range_of_lines_reads_as_the_bytes_between_marks(
+    mark: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only every ``_MARK``-th line's start is kept: a range is read from the mark before
+    it and cut to its lines, held or read again from the file."""
+    monkeypatch.setattr(csv_file, "_MARK", mark)
+    monkeypatch.setattr(csv_file, "_BLOCK", 100)  # many blocks, not aligned with the marks
+    data = b"id,reason\n" + b"".join(b"%d,%s\n" % (i, b"z" * (i % 13)) for i in range(40))
+    path = tmp_path / "a.csv"
+    path.write_bytes(data + b"41,last")  # no line break at the end
+    split = (data + b"41,last").splitlines(keepends=True)
+    held, streamed = CsvLines(data + b"41,last"), CsvLines.of_file(path)[0]
+    assert len(held.marks) == len(streamed.marks) == -(-len(split) // mark)
+    for first in range(len(split)):
+        for end in range(first + 2, len(split) + 1):
+            expected = xxhash.xxh3_64_intdigest(b"".join(split[first:end]))
+            assert held.key(first, end) == streamed.key(first, end) == expected
 
 
 @pytest.mark.parametrize("data", [b"id\r\n1\r\n", b"id\n1\r2\n", b"id\n1\0\n"])

@@ -1,9 +1,10 @@
 """The one way a CSV export file is read: Python's :mod:`csv` module (in C), a chunk of
 records at a time, each record with the line it starts on.
 
-:class:`CsvLines` holds where each physical line of a file starts (lines end at ``\\n``
-or ``\\r``, as the csv module counts them), with a 64-bit fingerprint of each line's
-bytes (XXH3), computed before anything is decoded; and the bytes, or, for a file read a
+:class:`CsvLines` holds a 64-bit fingerprint of each physical line of a file (lines end
+at ``\\n`` or ``\\r``, as the csv module counts them; XXH3), computed before anything
+is decoded, and where every :data:`_MARK`-th line starts (a range of lines is read from
+the mark before it); and the bytes, or, for a file read a
 block at a time (:meth:`CsvLines.of_file`, the sync), only its path: the lines are read
 again when their records are, each checked against its fingerprint. A reader that knows
 which lines it read before (the sync) hands the csv module only the lines that changed
@@ -36,6 +37,7 @@ _CHUNK = 4_096  # records per chunk: small enough to stay in the CPU's cache
 _BLOCK = 1 << 20  # bytes split into lines at a time (the lines are not kept)
 _LINES = 16_384  # lines decoded at a time
 _NARROW = 1 << 32  # line starts below this are kept in 32 bits (4 bytes a line, not 8)
+_MARK = 16  # where every 16th line starts is kept (a quarter of a byte a line, not 4)
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _SENTINEL = "\0"  # after a range: NUL never reaches the csv module otherwise
 
@@ -49,9 +51,15 @@ Starts = npt.NDArray[np.uint32] | npt.NDArray[np.int64]
 def _narrowed(starts: npt.NDArray[np.int64]) -> Starts:
     """Line starts (ascending) in 32 bits when the last is below :data:`_NARROW` (a
     file's blocks of lines narrowed or not, joined: 64-bit if any block is)."""
-    if len(starts) and int(starts[-1]) < _NARROW:
+    if not len(starts) or int(starts[-1]) < _NARROW:
         return starts.astype(np.uint32)
     return starts
+
+
+def _marked(starts: npt.NDArray[np.int64], before: int) -> Starts:
+    """Of the starts of a block of lines (the first is the file's line ``before``, from
+    0), those of every :data:`_MARK`-th line of the file (:func:`_narrowed`)."""
+    return _narrowed(np.ascontiguousarray(starts[(-before) % _MARK :: _MARK]))
 
 
 def line_key(raw: bytes) -> int:
@@ -96,30 +104,29 @@ class CsvLines:
         self.path: Path | None = None
         self._skip = 0  # bytes of the file before its first line (a BOM)
         self.utf8 = True  # every range decoded so far was UTF-8 (else check: not_utf8)
-        starts: list[Starts] = []
+        marks: list[Starts] = []
         keys: list[npt.NDArray[np.uint64]] = []
         whole = np.frombuffer(data, np.uint8)
-        at = 0
+        at = count = 0
         while at < len(data):
             end = data.find(b"\n", at + _BLOCK)
             end = len(data) if end < 0 else end + 1
             lines = data[at:end].splitlines(keepends=True)
             if only_lf:  # each line starts after a "\n"
-                starts.append(
-                    _narrowed(
-                        np.concatenate(([at], np.flatnonzero(whole[at : end - 1] == 10) + at + 1))
-                    )
-                )
+                starts = np.concatenate(([at], np.flatnonzero(whole[at : end - 1] == 10) + at + 1))
             else:
                 sizes = np.fromiter(map(len, lines), np.int64, len(lines))
-                starts.append(_narrowed(np.cumsum(sizes) - sizes + at))
+                starts = np.cumsum(sizes) - sizes + at
+            marks.append(_marked(starts, count))
             keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
-            at = end
-        self._ends(starts, keys, len(data))
+            at, count = end, count + len(lines)
+        self._ends(marks, keys, len(data))
 
-    def _ends(self, starts: list[Starts], keys: list[npt.NDArray[np.uint64]], size: int) -> None:
-        #: where each line starts, and the end (32-bit below 4 GiB, else 64-bit)
-        self.offsets: Starts = np.concatenate([*starts, _narrowed(np.array([size], np.int64))])
+    def _ends(self, marks: list[Starts], keys: list[npt.NDArray[np.uint64]], size: int) -> None:
+        #: where lines 0, 16, 32... start (every :data:`_MARK`-th; 32-bit below 4 GiB)
+        self.marks: Starts = np.concatenate(marks) if marks else np.zeros(0, np.uint32)
+        #: the bytes of the lines (after a BOM)
+        self.size = size
         #: each line's fingerprint (with its line break)
         self.keys = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
 
@@ -131,8 +138,9 @@ class CsvLines:
         fingerprint (:class:`FileChanged` if it changed meanwhile). A file with NUL bytes
         or a ``\\r`` is held whole (its bytes are rewritten before they are split)."""
         digest = xxhash.xxh3_64()
-        starts: list[Starts] = []
+        marks: list[Starts] = []
         keys: list[npt.NDArray[np.uint64]] = []
+        count = 0  # lines so far
         with path.open("rb") as handle:
             pending = handle.read(_BLOCK)
             digest.update(pending)
@@ -148,18 +156,16 @@ class CsvLines:
                 cut = pending.rfind(b"\n") + 1 if more else len(pending)
                 if cut:
                     part = np.frombuffer(pending, np.uint8, cut)
-                    starts.append(
-                        _narrowed(
-                            np.concatenate(([at], np.flatnonzero(part[: cut - 1] == 10) + at + 1))
-                        )
-                    )
+                    starts = np.concatenate(([at], np.flatnonzero(part[: cut - 1] == 10) + at + 1))
+                    marks.append(_marked(starts, count))
+                    count += len(starts)
                     lines = pending[:cut].splitlines(keepends=True)
                     keys.append(np.fromiter(map(_xxh3, lines), np.uint64, len(lines)))
                     at += cut
                 pending = pending[cut:] + more
         out = cls(b"")
         out.data, out.path, out._skip = None, path, skip
-        out._ends(starts, keys, at)
+        out._ends(marks, keys, at)
         return out, digest.intdigest()
 
     @property
@@ -217,21 +223,31 @@ class CsvLines:
             yield from map(bytes.decode, lines, repeat("utf-8"), repeat(errors))
 
     def _raw(self, first: int, end: int) -> tuple[bytes, list[bytes]]:
-        """Lines ``first`` to ``end``: their bytes, and each line's (read again from the
-        file if it is not held: each line checked against its fingerprint)."""
-        start, stop = int(self.offsets[first]), int(self.offsets[end])
+        """Lines ``first`` to ``end``: their bytes, and each line's (from the marks around
+        them; read again from the file if it is not held: each line checked against its
+        fingerprint)."""
+        if first >= end:
+            return b"", []
+        mark, after = first // _MARK, -(-end // _MARK)
+        start = int(self.marks[mark])
+        stop = int(self.marks[after]) if after < len(self.marks) else self.size
+        wanted = slice(first - mark * _MARK, end - mark * _MARK)
         if self.data is not None:
-            raw = self.data[start:stop]
-            return raw, raw.splitlines(keepends=True)
+            lines = self.data[start:stop].splitlines(keepends=True)[wanted]
+            return b"".join(lines), lines
         assert self.path is not None
         with self.path.open("rb") as handle:
             handle.seek(self._skip + start)
             raw = handle.read(stop - start)
-        lines = raw.splitlines(keepends=True)
+        every = raw.splitlines(keepends=True)
+        lines = every[wanted]
         keys = np.fromiter(map(_xxh3, lines), np.uint64, len(lines))
-        if len(raw) != stop - start or not np.array_equal(keys, self.keys[first:end]):
+        read_whole = len(raw) == stop - start and len(every) == min(after * _MARK, self.count) - (
+            mark * _MARK
+        )
+        if not read_whole or not np.array_equal(keys, self.keys[first:end]):
             raise FileChanged(f"{self.path.name} changed while it was read; read next time")
-        return raw, lines
+        return (raw if len(lines) == len(every) else b"".join(lines)), lines
 
 
 def _before(chunks: list[CsvChunk], end: int) -> Iterator[CsvChunk]:
