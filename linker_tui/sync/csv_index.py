@@ -381,17 +381,14 @@ def _gather(blob: Bytes, starts: BlobAt, lens: Lens) -> Bytes:
 def _id_keys(blob: Bytes, lens: Lens) -> Keys:
     """:func:`id_key` of each id of ``blob`` (``lens`` bytes each, one after another)."""
     out = np.zeros(len(lens), np.uint64)
-    ends = np.cumsum(lens, dtype=np.int64)
+    base = 0  # where the part's first id starts
     for first in range(0, len(lens), _GATHER):  # a part at a time: no million bytes objects
-        part_ends = ends[first : first + _GATHER]
-        if not len(part_ends):
-            break
-        base = int(part_ends[0] - lens[first])
-        data = blob[base : int(part_ends[-1])].tobytes()
-        cuts = (part_ends - base).tolist()
+        cuts = np.cumsum(lens[first : first + _GATHER], dtype=np.int64).tolist()
+        data = blob[base : base + cuts[-1]].tobytes()
         begins = [0, *cuts[:-1]]
         ids = [data[b:e] for b, e in zip(begins, cuts, strict=True)]
         out[first : first + len(cuts)] = id_keys(ids)
+        base += cuts[-1]
     return out
 
 
