@@ -124,7 +124,7 @@ class CsvLines:
 
     def _ends(self, marks: list[Starts], keys: list[npt.NDArray[np.uint64]], size: int) -> None:
         #: where lines 0, 16, 32... start (every :data:`_MARK`-th; 32-bit below 4 GiB)
-        self.marks: Starts = np.concatenate(marks) if marks else np.zeros(0, np.uint32)
+        self.marks: Starts = np.concatenate(marks) if marks else np.zeros(0, np.uint32)  # type: ignore[assignment]
         #: the bytes of the lines (after a BOM)
         self.size = size
         #: each line's fingerprint (with its line break)

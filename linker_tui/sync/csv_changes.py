@@ -87,7 +87,7 @@ class _Pending:
     """Records to turn into rows (the new entries' positions, in order): their lines and
     values."""
 
-    lines: array[int] = field(default_factory=lambda: array("q"))
+    lines: Sequence[int] = field(default_factory=lambda: array("q"))
     rows: Iterable[list[str]] = ()
 
 
@@ -97,9 +97,10 @@ class _Parsed:
     it (32-bit below :data:`_NARROW_LINES` lines), their values (None: not kept, read
     again when they are turned into rows), the ranges of lines read (to read them again),
     and the lines inside records over several lines (``covered``, per data line; None:
-    there are none)."""
+    there are none). Once read, lines one after another are a ``range``
+    (:func:`_as_range`: a first import's records hold no 4 bytes each)."""
 
-    lines: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] | range = field(default_factory=lambda: array("q"))
     ends: array[int] = field(default_factory=lambda: array("q"))
     rows: list[list[str]] | None = None
     calls: array[int] = field(default_factory=lambda: array("q"))  # from, to, from, to...
@@ -153,16 +154,13 @@ class FileReader:
         parsed = self._parse(table, lines, first, to_read, keep_rows=not stream)
         record_keys = _record_keys(lines, first, parsed)
         parsed.ends = array("q")  # (needed for the fingerprints only: a million let go)
+        parsed.lines = _as_range(parsed.lines)
         if same:
             pending_mask = ~settle(keys, found, old, parsed.covered, record_keys)
         else:
             pending_mask = np.ones(len(record_keys), np.bool_)
             found.used = np.zeros(len(old), np.bool_)
-        if pending_mask.all():  # a first import: every record read (no copies of them)
-            pending, entries = _Pending(parsed.lines), Entries(record_keys)
-        else:
-            pending = _Pending(_array(_numbers(parsed.lines)[pending_mask], parsed.lines.typecode))
-            entries = Entries(record_keys[pending_mask])
+        pending, entries = _pending(parsed, record_keys, pending_mask, _line_code(lines))
         table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
         diff = FileDiff(old, found.used, entries, salt)
         gone = GoneIds(old, found.used)
@@ -219,8 +217,8 @@ class FileReader:
         the line each starts on, the line after it and (``keep_rows``) its values."""
         if not keep_rows:  # a big read: freed memory goes back at once (small: glibc's own)
             return_freed_memory()
-        code = "i" if lines.count + 1 < _NARROW_LINES else "q"  # (line numbers from 1)
-        parsed = _Parsed(array(code), array(code), [] if keep_rows else None)
+        starts = array(_line_code(lines))
+        parsed = _Parsed(starts, array(starts.typecode), [] if keep_rows else None)
         done = 0  # data lines before this one are decided
         for start, end in to_read:
             if end <= done:
@@ -233,7 +231,7 @@ class FileReader:
                     self.problems.extend(
                         RowProblem(self.name, at, why) for at, why in chunk.unreadable
                     )
-                parsed.lines.extend(chunk.lines)
+                starts.extend(chunk.lines)
                 parsed.ends.extend(chunk.ends)
                 if parsed.rows is not None:
                     parsed.rows.extend(chunk.rows)
@@ -250,7 +248,7 @@ class FileReader:
             for chunk in lines.records(calls[at], calls[at + 1]):
                 self.stop.check()
                 count = len(chunk.lines)
-                if chunk.lines != parsed.lines[done : done + count].tolist():
+                if chunk.lines != list(parsed.lines[done : done + count]):
                     raise RuntimeError(f"{self.name}: line {chunk.lines[0]} read differently twice")
                 keep = wanted[done : done + count]
                 done += count
@@ -337,6 +335,17 @@ class FileReader:
         entries.refuse(at, keep_id=keep_id)
 
 
+def _pending(
+    parsed: _Parsed, record_keys: Keys, wanted: Mask, code: str
+) -> tuple[_Pending, Entries]:
+    """The records to turn into rows (those of ``wanted``) and their entries; in a first
+    import, every record read (no copies of them)."""
+    if wanted.all():
+        return _Pending(parsed.lines), Entries(record_keys)
+    lines = _array(_numbers(parsed.lines)[wanted], code)
+    return _Pending(lines), Entries(record_keys[wanted])
+
+
 def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
     """The fingerprint of each record read: its line's, or that of its lines when it
     goes on over more (those lines are marked in ``parsed.covered``). Records of one line
@@ -360,9 +369,25 @@ def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
     return keys
 
 
-def _numbers(values: array[int]) -> npt.NDArray[np.signedinteger[Any]]:
-    """An ``array`` of 32- or 64-bit ints as a NumPy array (no copy)."""
+def _numbers(values: array[int] | range) -> npt.NDArray[np.signedinteger[Any]]:
+    """An ``array`` of 32- or 64-bit ints as a NumPy array (no copy), or a range's."""
+    if isinstance(values, range):
+        return np.arange(values.start, values.stop, dtype=np.int64)
     return np.frombuffer(values, np.dtype(values.typecode))
+
+
+def _line_code(lines: CsvLines) -> str:
+    """The ``array`` typecode of the file's line numbers (from 1): 32-bit below
+    :data:`_NARROW_LINES` lines."""
+    return "i" if lines.count + 1 < _NARROW_LINES else "q"
+
+
+def _as_range(lines: array[int] | range) -> array[int] | range:
+    """Lines one after another (ascending: so when the last is the first + the count - 1)
+    as a range."""
+    if isinstance(lines, array) and len(lines) and lines[-1] - lines[0] == len(lines) - 1:
+        return range(lines[0], lines[-1] + 1)
+    return lines
 
 
 def _array(values: npt.NDArray[np.signedinteger[Any]], code: str) -> array[int]:
