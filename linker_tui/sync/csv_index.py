@@ -343,8 +343,8 @@ class FileDiff:
             (np.frombuffer(new.refused, np.int64), np.fromiter(refused, np.int64))
         )
         new.keys[wrong], new.starts[wrong] = 0, 0
-        order = np.argsort(new.keys, kind="stable")
-        new.keys = new.keys[order]
+        order = np.argsort(new.keys, kind="stable").astype(np.int32)  # (fewer than 2**31)
+        new.keys.sort()  # in place (the same as ``new.keys[order]``, without a copy)
         new.starts = new.starts[order]
         new.id_lens = new.id_lens[order]
         new.id_at = new.id_at[order]
@@ -364,17 +364,17 @@ class FileDiff:
 
 
 def _gather(blob: Bytes, starts: BlobAt, lens: Lens) -> Bytes:
-    """The bytes ``blob[start : start + len]`` of each (start, len), one after another."""
-    sizes = lens.astype(np.int64)
-    ends = np.cumsum(sizes)
-    out = np.empty(int(ends[-1]) if len(ends) else 0, np.uint8)
-    for first in range(0, len(sizes), _GATHER):
-        size = sizes[first : first + _GATHER]
-        begin = ends[first : first + _GATHER] - size
-        base = int(begin[0])
+    """The bytes ``blob[start : start + len]`` of each (start, len), one after another
+    (found a part at a time: no array of every id's place)."""
+    out = np.empty(int(lens.sum(dtype=np.int64)), np.uint8)
+    base = 0  # where the part's first id goes
+    for first in range(0, len(lens), _GATHER):
+        size = lens[first : first + _GATHER].astype(np.int64)
         total = int(size.sum())
-        where = np.repeat(starts[first : first + _GATHER].astype(np.int64) - (begin - base), size)
+        begin = np.cumsum(size) - size  # where each id goes, from ``base``
+        where = np.repeat(starts[first : first + _GATHER].astype(np.int64) - begin, size)
         out[base : base + total] = blob[where + np.arange(total)]
+        base += total
     return out
 
 
