@@ -156,6 +156,25 @@ def test_an_index_packs_and_merges_as_it_was() -> None:
     assert len(none_added) == len(alone) and not none_added.any()
 
 
+def test_32_bit_starts_are_stored_as_64_bit_ones_converted_a_part_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(csv_store, "_CONVERTED", 7)  # many parts, the last one short
+    keys = np.arange(1, 51, dtype=np.uint64)
+    ids = [f"A{i}".encode() for i in range(50)]
+    lens = np.array([len(i) for i in ids], np.uint16)
+    blob = np.frombuffer(b"".join(ids), np.uint8)
+    starts = np.arange(50, dtype=np.int64) * 86_400 - 10**9  # (some before 1970)
+    wide = LineIndex(keys, keys, starts, lens, blob, b"s" * 16, True)
+    narrow = LineIndex(keys, keys, starts.astype(np.int32), lens, blob, b"s" * 16, True)
+    pieces = csv_store.index_pieces(narrow, base=True)
+    assert not all(isinstance(piece, memoryview) for piece in pieces)  # made as written
+    assert sum(piece.nbytes for piece in pieces) == len(pack_index(wide, base=True))
+    assert pack_index(narrow, base=True) == pack_index(wide, base=True)  # generation too
+    found = unpack_index(pack_index(narrow))
+    assert found is not None and found[0].starts.tolist() == starts.tolist()
+
+
 def test_a_line_twice_is_the_old_record_once() -> None:
     old = LineIndex(np.array([0, 7, 9], np.uint64), salt=b"s")
     lines = np.array([9, 7, 9, 5, 7], np.uint64)

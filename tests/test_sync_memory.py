@@ -60,6 +60,25 @@ def test_a_big_state_value_is_stored_and_read_back_whole(
         state.save_state(sql, "src", "cur-2", 8, {"big": [memoryview(whole[::-1])]})
     data, run_id, cursor = state.load_state(engine, "src")
     assert data["big"] == whole[::-1] and (run_id, cursor) == (8, "cur-2")
+    made = _Made([b"made ", b"as ", b"written" * 20])  # a piece made a part at a time
+    with engine.begin() as conn:
+        sql = RunSql(conn, StopFlag())
+        state.save_state(sql, "src", "cur-3", 9, {"big": [pieces[1], made]})
+    assert state.load_state(engine, "src")[0]["big"] == bytes(pieces[1]) + made.whole
+    assert made.made == 1
+
+
+class _Made:
+    """A :class:`state.MadePiece`: its parts made when asked for (counted)."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.whole = b"".join(parts)
+        self.nbytes = len(self.whole)
+        self._parts, self.made = parts, 0
+
+    def parts(self) -> Any:
+        self.made += 1
+        return map(memoryview, self._parts)
 
 
 @pytest.fixture

@@ -13,15 +13,16 @@ is lost).
 from __future__ import annotations
 
 import struct
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import xxhash
 
 from linker_tui.sync.csv_index import Entries, FileDiff, LineIndex, Mask, merged
-from linker_tui.sync.state import StateValue
+from linker_tui.sync.state import MadePiece, StateValue, value_parts
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
 _MAGIC = b"LTX6"  # sorted, XXH3, 16-bit id lengths (LTX5: 8-bit; LTX4: file order, CRC)
@@ -32,19 +33,36 @@ _DELTA_MAGIC = b"LTD1"
 _DELTA_HEAD = struct.Struct("<4sQQB3x")  # magic, base generation, base records gone, complete
 _REWRITE_OVER = 10_000  # records in a delta (and more than 1/8 of the base): new base
 _PER_RECORD = 26  # bytes: fingerprint, id hash, start, id length
+_CONVERTED = 1 << 17  # values converted at a time as an index is written (1 MiB)
 
 
 def pack_index(index: LineIndex, *, base: bool = False) -> bytes:
     """An index packed (little-endian) for the ``sync_state`` table; a ``base`` is
     numbered by the hash of its records (the generation its delta names)."""
-    return b"".join(index_pieces(index, base=base))
+    return b"".join(value_parts(index_pieces(index, base=base)))
 
 
-def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview]:
+class _Converted:
+    """An array as another type (32-bit starts stored in 64 bits), made a part at a time
+    as it is written (:class:`linker_tui.sync.state.MadePiece`)."""
+
+    def __init__(self, values: npt.NDArray[Any], dtype: str) -> None:
+        self.values, self.dtype = values, np.dtype(dtype)
+        self.nbytes = len(values) * self.dtype.itemsize
+
+    def parts(self) -> Iterator[memoryview]:
+        for first in range(0, len(self.values), _CONVERTED):
+            yield self.values[first : first + _CONVERTED].astype(self.dtype).data.cast("B")
+
+
+def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview | MadePiece]:
     """:func:`pack_index` as its pieces, one after another: the head, then the arrays
-    as they are (no copy of them: the state is written a piece at a time)."""
-    parts = [
-        np.ascontiguousarray(part.astype(dtype, copy=False)).data.cast("B")
+    as they are (no copy of them: the state is written a piece at a time; an array of
+    another type is converted a part at a time as it is written)."""
+    parts: list[memoryview | MadePiece] = [
+        np.ascontiguousarray(part).data.cast("B")
+        if part.dtype == np.dtype(dtype)
+        else _Converted(part, dtype)
         for part, dtype in (
             (index.keys, "<u8"),
             (index.id_keys, "<u8"),
@@ -56,7 +74,7 @@ def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview]:
     generation = 0
     if base:
         digest = xxhash.xxh3_64()
-        for part in parts:
+        for part in value_parts(parts):
             digest.update(part)
         generation = digest.intdigest() | 1
     count, blob = len(index.keys), len(index.id_blob)

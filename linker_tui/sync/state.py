@@ -10,8 +10,8 @@ pieces (:data:`StateValue`) is never joined into one object either.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -20,8 +20,37 @@ from linker_tui.sync.sql import RunSql
 
 CURSOR_ROW = ""  # the name of the sync_state row holding the cursor
 PIECE = 1 << 20  # bytes written or read at a time; a bigger value is read or written so
+
+
+class MadePiece(Protocol):
+    """A piece of a value made as it is written, a part at a time (an array converted to
+    the stored type: never whole beside the array)."""
+
+    @property
+    def nbytes(self) -> int: ...
+
+    def parts(self) -> Iterable[memoryview]: ...
+
+
 #: A value to store: bytes, or its pieces one after another (never joined on SQLite).
-StateValue = bytes | list[memoryview]
+StateValue = bytes | Sequence[memoryview | MadePiece]
+
+
+def value_parts(value: StateValue) -> Iterator[memoryview]:
+    """The bytes of a value, a part at a time."""
+    if isinstance(value, bytes):
+        yield memoryview(value)
+        return
+    for piece in value:
+        if isinstance(piece, memoryview):
+            yield piece
+        else:
+            yield from piece.parts()
+
+
+def value_size(value: StateValue) -> int:
+    """The bytes of a value."""
+    return len(value) if isinstance(value, bytes) else sum(piece.nbytes for piece in value)
 
 
 class StateMoved(Exception):
@@ -127,24 +156,22 @@ def save_state(
         (source, *names),
     )
     rows: list[tuple[Any, ...]] = [(source, CURSOR_ROW, run_id, cursor, b"")]
-    big: list[tuple[str, list[memoryview]]] = []
+    big: list[tuple[str, StateValue]] = []
     for name, value in sorted(state.items()):
-        pieces = [memoryview(value)] if isinstance(value, bytes) else value
-        if sql.sqlite and sum(p.nbytes for p in pieces) > PIECE:
-            big.append((name, pieces))
+        if sql.sqlite and value_size(value) > PIECE:
+            big.append((name, value))
         else:
-            rows.append((source, name, run_id, "", b"".join(pieces)))
+            rows.append((source, name, run_id, "", b"".join(value_parts(value))))
     insert = "INSERT INTO sync_state (source, name, run_id, cursor, data) VALUES ({})"
     sql.conn.exec_driver_sql(insert.format(sql.params(5)), rows)
-    for name, pieces in big:
-        size = sum(p.nbytes for p in pieces)
+    for name, value in big:
         row = sql.conn.exec_driver_sql(
-            insert.format("?, ?, ?, '', zeroblob(?)"), (source, name, run_id, size)
+            insert.format("?, ?, ?, '', zeroblob(?)"), (source, name, run_id, value_size(value))
         ).lastrowid
         with _driver(sql.conn).blobopen("sync_state", "data", row) as blob:
-            for piece in pieces:
-                for at in range(0, piece.nbytes, PIECE):
-                    blob.write(piece[at : at + PIECE])
+            for part in value_parts(value):
+                for at in range(0, part.nbytes, PIECE):
+                    blob.write(part[at : at + PIECE])
 
 
 def _read_in_pieces(conn: sa.Connection, row: int) -> bytes:
