@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
@@ -21,9 +23,9 @@ from linker_tui.sync.csv_index import (
     LineIndex,
     id_key,
     id_keys,
-    match_lines,
     merged,
 )
+from linker_tui.sync.csv_match import match_lines
 from linker_tui.sync.csv_store import DELTA, load_index, pack_index, unpack_index
 from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds, short_keys
 from tests.sync_support import (
@@ -154,6 +156,60 @@ def test_an_index_packs_and_merges_as_it_was() -> None:
     alone, none_added = merged(odd, even.subset(np.zeros(25, np.bool_)), keep[1::2])
     assert alone.ids(range(len(alone))) == odd.subset(keep[1::2]).ids(range(len(alone)))
     assert len(none_added) == len(alone) and not none_added.any()
+
+
+def _index_of(records: list[tuple[int, bytes]]) -> LineIndex:
+    """An index of (fingerprint, id) records, sorted by fingerprint (stable)."""
+    records = sorted(records, key=lambda record: record[0])
+    keys = np.array([key for key, _ in records], np.uint64)
+    lens = np.array([len(pms_id) for _, pms_id in records], np.uint16)
+    blob = np.frombuffer(b"".join(pms_id for _, pms_id in records), np.uint8)
+    starts = np.array([key * 60 for key, _ in records], np.int64)
+    return LineIndex(keys, id_keys([pms_id for _, pms_id in records]), starts, lens, blob)
+
+
+_RECORDS = st.lists(st.tuples(st.integers(1, 12), st.binary(min_size=0, max_size=5)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    kept=_RECORDS,
+    added=_RECORDS,
+    keep_bits=st.lists(st.booleans(), min_size=30, max_size=30),
+    part=st.sampled_from([1, 2, 3, 7, 1 << 16]),
+)
+def test_merged_is_the_kept_records_and_the_added_ones_in_order(
+    kept: list[tuple[int, bytes]],
+    added: list[tuple[int, bytes]],
+    keep_bits: list[bool],
+    part: int,
+) -> None:
+    """A part at a time (``GATHER`` records), with records not kept anywhere among them,
+    :func:`merged` gives what sorting them together gives (kept ones first among equal
+    fingerprints), and lets the kept arrays go when asked to."""
+    old, new = _index_of(kept), _index_of(added)
+    keep = np.array(keep_bits[: len(old)], np.bool_)
+    expected = sorted(
+        [
+            (int(k), 0, i, b)
+            for i, (k, b) in enumerate(zip(old.keys, old.ids(range(len(old))), strict=True))
+            if keep[i]
+        ]
+        + [
+            (int(k), 1, i, b)
+            for i, (k, b) in enumerate(zip(new.keys, new.ids(range(len(new))), strict=True))
+        ]
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_index, "GATHER", part)
+        out, from_added = merged(old, new, keep, consume=True)
+    assert out.keys.tolist() == [key for key, *_ in expected]
+    assert out.ids(range(len(out))) == [pms_id for *_, pms_id in expected]
+    assert out.id_keys.tolist() == id_keys(out.ids(range(len(out)))).tolist()
+    assert out.starts.tolist() == [key * 60 for key, *_ in expected]
+    assert from_added.tolist() == [side == 1 for _, side, *_ in expected]
+    if len(new) and keep.any():  # (merged: else one side is given back as it is)
+        assert len(old) == 0 and len(old.id_blob) == 0
 
 
 def test_32_bit_starts_are_stored_as_64_bit_ones_converted_a_part_at_a_time(

@@ -55,17 +55,8 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges, merged_block
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.csv_index import (
-    Entries,
-    FileDiff,
-    Keys,
-    LineIndex,
-    Mask,
-    match_lines,
-    runs,
-    settle,
-    unchanged_ids,
-)
+from linker_tui.sync.csv_index import Entries, FileDiff, Keys, LineIndex, Mask
+from linker_tui.sync.csv_match import match_lines, runs, settle, unchanged_ids
 from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds
 

@@ -1,6 +1,6 @@
-"""The index of a file's records, kept from one run to the next (:class:`LineIndex`), how
-the lines of the file as it is now compare with it (:func:`match_lines`), and the next
-run's index made as the old one plus this run's changes (:meth:`FileDiff.index`).
+"""The index of a file's records, kept from one run to the next (:class:`LineIndex`), and
+the next run's index made as the old one plus this run's changes (:meth:`FileDiff.index`);
+how the lines of the file as it is now compare with it: :mod:`linker_tui.sync.csv_match`.
 
 Everything here is a whole-array operation (NumPy): a million records are compared,
 kept or added without a Python object each. The index is sorted by fingerprint, so rows
@@ -19,8 +19,6 @@ import numpy as np
 import numpy.typing as npt
 import xxhash
 
-from linker_tui.ingest.csv_file import BLANK_KEYS
-
 Keys = npt.NDArray[np.uint64]
 Ints = npt.NDArray[np.int64]
 Bytes = npt.NDArray[np.uint8]
@@ -31,7 +29,7 @@ Short = npt.NDArray[np.uint32]  # the high 32 bits of ids' hashes (``seen_ids.sh
 BlobAt = npt.NDArray[np.uint32] | npt.NDArray[np.int64]  # where ids are in a blob
 Starts = npt.NDArray[np.int32] | npt.NDArray[np.int64]  # epoch seconds, 32-bit while they fit
 
-_GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
+GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
 _INT32 = np.iinfo(np.int32)
 
 
@@ -148,150 +146,6 @@ class Entries:
             self.id_lens[at] = 0
 
 
-def unchanged_ids(old: LineIndex, used: Mask, ids: set[bytes]) -> set[bytes]:
-    """Those of ``ids`` that an old record still in the file (``used``) has."""
-    if not ids or not np.any(used):
-        return set()
-    wanted = _unique(id_keys(list(ids)))
-    hits = np.flatnonzero(used & _found_few(wanted, old.id_keys))
-    return ids.intersection(old.ids(hits.tolist())) if len(hits) else set()
-
-
-@dataclass
-class Matched:
-    """The data lines of a file against an old index: per line, whether it must be read
-    (no old record is that line); per old record, whether a line is it (``used``)."""
-
-    needs: Mask
-    used: Mask
-
-
-def match_lines(keys: Keys, old: LineIndex) -> Matched:
-    """Which lines (their fingerprints ``keys``, in file order) are old records. A line
-    whose bytes come twice is the old record once: its later copies are read (and
-    reported as duplicates)."""
-    count = len(keys)
-    live = int(np.searchsorted(old.keys, np.uint64(0), side="right"))  # 0: not imported, read again
-    if count == 0 or live == len(old):
-        return Matched(np.ones(count, np.bool_), np.zeros(len(old), np.bool_))
-    known = old.keys[live:]
-    ordered = np.sort(keys)
-    hit = found_in(known, ordered)
-    twice = np.zeros(count, np.bool_)
-    twice[1:] = ordered[1:] == ordered[:-1]
-    doubled = _unique(ordered[twice & hit])
-    wanted = _unique(ordered[~hit])
-    if len(doubled):
-        wanted = np.union1d(wanted, doubled)
-    needs = _found_few(wanted, keys)
-    if len(doubled):
-        _first_copies(keys, needs, doubled)
-    alone = ordered[hit & _firsts(ordered)]  # the distinct keys of the lines not read
-    del ordered, hit, twice
-    used = np.zeros(len(old), np.bool_)
-    used[live:] = found_in(alone, known) & _firsts(known)
-    return Matched(needs, used)
-
-
-def found_in(sorted_keys: Keys | Short, keys: Keys | Short) -> Mask:
-    """Per key, whether it is one of ``sorted_keys``."""
-    found = np.zeros(len(keys), np.bool_)
-    if len(sorted_keys) == 0:
-        return found
-    last = len(sorted_keys) - 1
-    for first in range(0, len(keys), _GATHER):  # a part at a time: small temporaries
-        part = keys[first : first + _GATHER]
-        found[first : first + _GATHER] = (
-            sorted_keys[np.minimum(np.searchsorted(sorted_keys, part), last)] == part
-        )
-    return found
-
-
-def _found_few(sorted_keys: Keys, keys: Keys) -> Mask:
-    """:func:`_found` for a few ``sorted_keys`` among many ``keys``: a table of their
-    low bits first (one look-up per key), then a search for the keys it lets through."""
-    if len(sorted_keys) * 16 > len(keys):
-        return found_in(sorted_keys, keys)
-    size = 1 << max(16, (64 * len(sorted_keys)).bit_length())
-    table = np.zeros(size, np.bool_)
-    table[sorted_keys & np.uint64(size - 1)] = True
-    maybe = np.flatnonzero(table[keys & np.uint64(size - 1)])
-    found = np.zeros(len(keys), np.bool_)
-    found[maybe] = found_in(sorted_keys, keys[maybe])
-    return found
-
-
-def _unique(keys: Keys) -> Keys:
-    """The distinct keys, sorted."""
-    ordered = np.sort(keys)
-    return ordered[_firsts(ordered)]
-
-
-def _firsts(sorted_keys: Keys) -> Mask:
-    """Per key, whether it is the first of its value."""
-    first = np.ones(len(sorted_keys), np.bool_)
-    first[1:] = sorted_keys[1:] != sorted_keys[:-1]
-    return first
-
-
-def _first_copies(keys: Keys, needs: Mask, doubled: Keys) -> None:
-    """The first line of each doubled fingerprint is the old record (not read)."""
-    seen: set[int] = set()
-    for at in np.flatnonzero(_found_few(doubled, keys)).tolist():
-        key = int(keys[at])
-        if key not in seen:
-            seen.add(key)
-            needs[at] = False
-
-
-def settle(
-    keys: Keys,
-    found: Matched,
-    old: LineIndex,
-    covered: Mask | None,
-    record_keys: Keys,
-) -> Mask:
-    """Once the lines to read were read: which of the records read are an old record
-    after all (one over several lines, whose lines matched nothing alone); ``covered``
-    marks the lines inside such records (a line there that matched an old record is no
-    record: that old record is not used after all). Updates ``found.used``."""
-    live = int(np.searchsorted(old.keys, np.uint64(0), side="right"))
-    known = old.keys[live:]
-    if covered is not None and np.any(covered & ~found.needs):
-        alone = _unique(keys[~found.needs & ~covered & ~_blank(keys)])
-        found.used[live:] = found_in(alone, known) & _firsts(known)
-    unchanged = np.zeros(len(record_keys), np.bool_)
-    if len(known) == 0 or len(record_keys) == 0:
-        return unchanged
-    candidates = np.flatnonzero(found_in(known, record_keys)).tolist()
-    for at in candidates:  # few: records over several lines, later copies
-        where = live + int(np.searchsorted(known, record_keys[at]))
-        if not found.used[where]:
-            found.used[where] = True
-            unchanged[at] = True
-    return unchanged
-
-
-def runs(keys: Keys, needs: Mask) -> list[tuple[int, int]]:
-    """The runs of lines (from, to) to read (blank lines apart)."""
-    where = np.flatnonzero(needs)
-    where = where[~_blank(keys[where])]
-    if len(where) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(where) != 1)
-    firsts = np.concatenate(([where[0]], where[breaks + 1]))
-    lasts = np.concatenate((where[breaks], [where[-1]])) + 1
-    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
-
-
-def _blank(keys: Keys) -> Mask:
-    """Per key, whether it is a blank line's."""
-    blank = np.zeros(len(keys), np.bool_)
-    for key in BLANK_KEYS:
-        blank |= keys == np.uint64(key)
-    return blank
-
-
 @dataclass
 class FileDiff:
     """How one file compares with its old index: the old records still in the file
@@ -320,10 +174,10 @@ class FileDiff:
         """min..max start (epoch seconds) of the records in the file."""
         ends: list[int] = []
         for starts, mask in ((self.old.starts, self.used), (self.new.starts, None)):
-            for first in range(0, len(starts), _GATHER):  # a part at a time: no copies
-                part = starts[first : first + _GATHER]
+            for first in range(0, len(starts), GATHER):  # a part at a time: no copies
+                part = starts[first : first + GATHER]
                 if mask is not None:
-                    part = part[mask[first : first + _GATHER]]
+                    part = part[mask[first : first + GATHER]]
                 part = part[part != 0]
                 if len(part):
                     ends += (int(part.min()), int(part.max()))
@@ -368,11 +222,11 @@ def _gather(blob: Bytes, starts: BlobAt, lens: Lens) -> Bytes:
     (found a part at a time: no array of every id's place)."""
     out = np.empty(int(lens.sum(dtype=np.int64)), np.uint8)
     base = 0  # where the part's first id goes
-    for first in range(0, len(lens), _GATHER):
-        size = lens[first : first + _GATHER].astype(np.int64)
+    for first in range(0, len(lens), GATHER):
+        size = lens[first : first + GATHER].astype(np.int64)
         total = int(size.sum())
         begin = np.cumsum(size) - size  # where each id goes, from ``base``
-        where = np.repeat(starts[first : first + _GATHER].astype(np.int64) - begin, size)
+        where = np.repeat(starts[first : first + GATHER].astype(np.int64) - begin, size)
         out[base : base + total] = blob[where + np.arange(total)]
         base += total
     return out
@@ -382,8 +236,8 @@ def _id_keys(blob: Bytes, lens: Lens) -> Keys:
     """:func:`id_key` of each id of ``blob`` (``lens`` bytes each, one after another)."""
     out = np.zeros(len(lens), np.uint64)
     base = 0  # where the part's first id starts
-    for first in range(0, len(lens), _GATHER):  # a part at a time: no million bytes objects
-        cuts = np.cumsum(lens[first : first + _GATHER], dtype=np.int64).tolist()
+    for first in range(0, len(lens), GATHER):  # a part at a time: no million bytes objects
+        cuts = np.cumsum(lens[first : first + GATHER], dtype=np.int64).tolist()
         data = blob[base : base + cuts[-1]].tobytes()
         begins = [0, *cuts[:-1]]
         ids = [data[b:e] for b, e in zip(begins, cuts, strict=True)]
@@ -397,53 +251,107 @@ def merged(
 ) -> tuple[LineIndex, Mask]:
     """Two sorted indexes as one (``added`` after equal fingerprints of ``kept``; of
     ``kept`` only the records of ``keep``, when given), and which of its records are
-    ``added``'s. Made an array at a time: ``kept`` is never copied whole; ``consume``:
-    each array of ``kept`` is let go once merged (``kept`` is empty afterwards)."""
+    ``added``'s. Made an array at a time, each a part at a time: no array of ``kept`` is
+    copied whole; ``consume``: each array of ``kept`` is let go once merged (``kept`` is
+    empty afterwards: arrays of their own are freed then)."""
     if keep is not None and bool(np.all(keep)):
         keep = None
     if len(added) == 0:
         out = kept if keep is None else kept.subset(keep)
         return out, np.zeros(len(out), np.bool_)
-    own_keys = kept.keys if keep is None else kept.keys[keep]
-    if len(own_keys) == 0:
+    gone = np.zeros(0, np.int64) if keep is None else np.flatnonzero(~keep)
+    if len(kept) == len(gone):
         return added, np.ones(len(added), np.bool_)
-    total = len(own_keys) + len(added)
-    slots = np.searchsorted(own_keys, added.keys, side="right") + np.arange(len(added))
-    del own_keys
-    is_added = np.zeros(total, np.bool_)
+    below = np.searchsorted(kept.keys, added.keys, side="right")  # kept records <= each
+    slots = below - np.searchsorted(gone, below) + np.arange(len(added))
+    is_added = np.zeros(len(kept) - len(gone) + len(added), np.bool_)
     is_added[slots] = True
+    del below, slots
+    plan = _plan(is_added, gone)
     out = LineIndex()  # the ids first: their merge's temporaries come before the rest
-    out.id_lens = _merged_column(kept.id_lens, added.id_lens, slots, is_added, keep)
-    out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep)
+    out.id_lens = _merged_column(kept.id_lens, added.id_lens, is_added, keep, plan)
+    out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep, plan)
     if consume:  # (empty arrays of their own: a view would keep the old one)
         kept.id_blob, kept.id_lens = kept.id_blob[:0].copy(), kept.id_lens[:0].copy()
     for name in ("keys", "id_keys", "starts"):
         mine, theirs = getattr(kept, name), getattr(added, name)
-        setattr(out, name, _merged_column(mine, theirs, slots, is_added, keep))
+        setattr(out, name, _merged_column(mine, theirs, is_added, keep, plan))
         if consume:
             setattr(kept, name, mine[:0].copy())
         del mine
     return out, is_added
 
 
+_Part = tuple[int, int, int, int, int, int]  # merged from, to; added from, to; kept from, to
+
+
+def _plan(is_added: Mask, gone: Ints) -> list[_Part]:
+    """Per part of :data:`GATHER` merged records: where its records are, among the
+    merged, ``added``'s and ``kept``'s (``gone``: the records of ``kept`` not kept, which
+    its range of ``kept`` may hold)."""
+    before_gone = gone - np.arange(len(gone))  # kept records before each one gone
+
+    def kept_at(rank: int) -> int:  # where the kept record of this rank is in ``kept``
+        return rank + int(np.searchsorted(before_gone, rank, side="right"))
+
+    parts: list[_Part] = []
+    added_at = own = 0  # added records, kept records before the part
+    for first in range(0, len(is_added), GATHER):
+        part = is_added[first : first + GATHER]
+        count = int(np.count_nonzero(part))
+        mine = len(part) - count
+        begin = kept_at(own)  # (none of ``kept``: an empty range where the next one is)
+        end = kept_at(own + mine - 1) + 1 if mine else begin
+        parts.append((first, first + len(part), added_at, added_at + count, begin, end))
+        added_at, own = added_at + count, own + mine
+    return parts
+
+
 def _merged_column(
-    mine: npt.NDArray[Any], theirs: npt.NDArray[Any], slots: Ints, is_added: Mask, keep: Mask | None
+    mine: npt.NDArray[Any],
+    theirs: npt.NDArray[Any],
+    is_added: Mask,
+    keep: Mask | None,
+    plan: list[_Part],
 ) -> npt.NDArray[Any]:
-    """One array of :func:`merged`: ``theirs`` at ``slots``, ``mine`` (of ``keep``) around."""
+    """One array of :func:`merged`: ``theirs`` where ``is_added``, ``mine`` (of ``keep``)
+    around, a part at a time."""
     both = np.empty(len(is_added), np.result_type(mine, theirs))
-    both[slots] = theirs
-    both[~is_added] = mine if keep is None else mine[keep]
+    for first, end, added_from, added_to, kept_from, kept_to in plan:
+        part, slot = both[first:end], is_added[first:end]
+        own = mine[kept_from:kept_to]
+        part[slot] = theirs[added_from:added_to]
+        part[~slot] = own if keep is None else own[keep[kept_from:kept_to]]
     return both
 
 
 def _merged_blob(
-    kept: LineIndex, added: LineIndex, is_added: Mask, lens: Lens, keep: Mask | None
+    kept: LineIndex,
+    added: LineIndex,
+    is_added: Mask,
+    lens: Lens,
+    keep: Mask | None,
+    plan: list[_Part],
 ) -> Bytes:
-    """The ids' bytes of :func:`merged` (``lens`` the merged ids' lengths)."""
-    own = kept.id_blob if keep is None else kept.id_blob[np.repeat(keep, kept.id_lens)]
-    theirs = np.repeat(is_added, lens)
-    out = np.empty(len(theirs), np.uint8)
-    out[theirs] = added.id_blob
-    np.logical_not(theirs, out=theirs)  # now: the bytes of ``kept``'s ids
-    out[theirs] = own
+    """The ids' bytes of :func:`merged` (``lens`` the merged ids' lengths), a part at a
+    time."""
+    out = np.empty(int(lens.sum(dtype=np.int64)), np.uint8)
+    at = added_at = kept_at = kept_done = 0  # bytes before the part: merged, added, kept
+
+    def size(values: Lens, first: int, end: int) -> int:
+        return int(values[first:end].sum(dtype=np.int64))
+
+    for first, end, added_from, added_to, kept_from, kept_to in plan:
+        kept_at += size(kept.id_lens, kept_done, kept_from)  # (records not kept between)
+        mine = kept.id_blob[kept_at : kept_at + size(kept.id_lens, kept_from, kept_to)]
+        kept_at, kept_done = kept_at + len(mine), kept_to
+        if keep is not None:
+            mine = mine[np.repeat(keep[kept_from:kept_to], kept.id_lens[kept_from:kept_to])]
+        theirs = added.id_blob[added_at : added_at + size(added.id_lens, added_from, added_to)]
+        added_at += len(theirs)
+        part = out[at : at + size(lens, first, end)]
+        at += len(part)
+        slot = np.repeat(is_added[first:end], lens[first:end])
+        part[slot] = theirs
+        part[~slot] = mine
     return out

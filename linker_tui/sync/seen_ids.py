@@ -12,17 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from linker_tui.sync.csv_index import (
-    Entries,
-    Keys,
-    LineIndex,
-    Mask,
-    Short,
-    Where,
-    found_in,
-    id_key,
-    id_keys,
-)
+from linker_tui.sync.csv_index import Entries, Keys, LineIndex, Mask, Short, Where, id_key, id_keys
+from linker_tui.sync.csv_match import found_in
 
 
 def short_keys(keys: Keys) -> Short:
