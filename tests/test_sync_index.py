@@ -301,7 +301,7 @@ def test_the_window_of_a_file_is_its_records_first_and_last_start(
 ) -> None:
     """min..max of the starts of the old records still in the file and of those read
     (0: no start), a few at a time."""
-    monkeypatch.setattr(csv_index, "_GATHER", 3)
+    monkeypatch.setattr(csv_index, "GATHER", 3)
     rng = np.random.default_rng(9)
     old = LineIndex(np.arange(1, 21, dtype=np.uint64), starts=rng.integers(0, 9, 20) * 1000)
     used = rng.random(20) < 0.5

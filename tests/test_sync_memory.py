@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from linker_tui.ingest import csv_file
 from linker_tui.store.db import make_engine
 from linker_tui.store.schema import create_schema
-from linker_tui.sync import csv_changes, state, writers
+from linker_tui.sync import csv_records, state, writers
 from linker_tui.sync.control import StopFlag
 from linker_tui.sync.csv_changes import FileReader
 from linker_tui.sync.csv_index import Entries
@@ -269,7 +269,7 @@ def test_narrow_positions_past_their_limits_widen_to_the_same_index(
     # starts and record lines in 64 bits, where the ids are widened from 32 to 64 bits
     # midway (after 100 bytes of ids).
     monkeypatch.setattr(csv_file, "_NARROW", 300)
-    monkeypatch.setattr(csv_changes, "_NARROW_LINES", 20)
+    monkeypatch.setattr(csv_records, "NARROW_LINES", 20)
     monkeypatch.setattr(Entries, "narrow", 100)
     widened: list[str] = []
     real = Entries.set_ids

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from itertools import compress, islice, repeat
@@ -37,7 +36,6 @@ from operator import is_
 from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from linker_tui.ingest.csv_file import CsvLines, read_header
 from linker_tui.ingest.pms_export import (
@@ -55,14 +53,21 @@ from linker_tui.ingest.pms_export import (
 )
 from linker_tui.sync.connector import AppointmentBlock, Changed, TableChanges, merged_block
 from linker_tui.sync.control import StopFlag
-from linker_tui.sync.csv_index import Entries, FileDiff, Keys, LineIndex, Mask
+from linker_tui.sync.csv_index import Entries, FileDiff, LineIndex, Mask
 from linker_tui.sync.csv_match import match_lines, runs, settle, unchanged_ids
+from linker_tui.sync.csv_records import (
+    Parsed,
+    Pending,
+    as_range,
+    line_code,
+    pending_records,
+    record_fingerprints,
+)
 from linker_tui.sync.memory import return_freed_memory
 from linker_tui.sync.seen_ids import GoneIds, KnownIds, SeenIds
 
 _STREAMED = (PATIENTS_FILE, APPOINTMENTS_FILE)  # files read while written when big
 _SALT = b"csv-lines-2\n"  # a new fingerprint scheme: an old index is read again whole
-_NARROW_LINES = 1 << 31  # files of fewer lines: records' lines kept in 32 bits (array "i")
 
 
 class IdSet(Protocol):
@@ -71,31 +76,6 @@ class IdSet(Protocol):
     def __contains__(self, pms_id: object) -> bool: ...
 
     def isdisjoint(self, ids: Iterable[bytes]) -> bool: ...
-
-
-@dataclass
-class _Pending:
-    """Records to turn into rows (the new entries' positions, in order): their lines and
-    values."""
-
-    lines: Sequence[int] = field(default_factory=lambda: array("q"))
-    rows: Iterable[list[str]] = ()
-
-
-@dataclass
-class _Parsed:
-    """The records the first reading found: the line each starts on and the line after
-    it (32-bit below :data:`_NARROW_LINES` lines), their values (None: not kept, read
-    again when they are turned into rows), the ranges of lines read (to read them again),
-    and the lines inside records over several lines (``covered``, per data line; None:
-    there are none). Once read, lines one after another are a ``range``
-    (:func:`_as_range`: a first import's records hold no 4 bytes each)."""
-
-    lines: array[int] | range = field(default_factory=lambda: array("q"))
-    ends: array[int] = field(default_factory=lambda: array("q"))
-    rows: list[list[str]] | None = None
-    calls: array[int] = field(default_factory=lambda: array("q"))  # from, to, from, to...
-    covered: Mask | None = None
 
 
 class FileReader:
@@ -143,15 +123,15 @@ class FileReader:
         to_read = runs(keys, found.needs)
         stream = self.name in _STREAMED and sum(e - s for s, e in to_read) > self.stream_over
         parsed = self._parse(table, lines, first, to_read, keep_rows=not stream)
-        record_keys = _record_keys(lines, first, parsed)
+        record_keys = record_fingerprints(lines, first, parsed)
         parsed.ends = array("q")  # (needed for the fingerprints only: a million let go)
-        parsed.lines = _as_range(parsed.lines)
+        parsed.lines = as_range(parsed.lines)
         if same:
             pending_mask = ~settle(keys, found, old, parsed.covered, record_keys)
         else:
             pending_mask = np.ones(len(record_keys), np.bool_)
             found.used = np.zeros(len(old), np.bool_)
-        pending, entries = _pending(parsed, record_keys, pending_mask, _line_code(lines))
+        pending, entries = pending_records(parsed, record_keys, pending_mask, line_code(lines))
         table.seen = int(np.count_nonzero(found.used)) + len(entries.keys)
         diff = FileDiff(old, found.used, entries, salt)
         gone = GoneIds(old, found.used)
@@ -203,13 +183,13 @@ class FileReader:
         to_read: list[tuple[int, int]],
         *,
         keep_rows: bool,
-    ) -> _Parsed:
+    ) -> Parsed:
         """Read the records of the runs of lines ``to_read`` (each record to its end):
         the line each starts on, the line after it and (``keep_rows``) its values."""
         if not keep_rows:  # a big read: freed memory goes back at once (small: glibc's own)
             return_freed_memory()
-        starts = array(_line_code(lines))
-        parsed = _Parsed(starts, array(starts.typecode), [] if keep_rows else None)
+        starts = array(line_code(lines))
+        parsed = Parsed(starts, array(starts.typecode), [] if keep_rows else None)
         done = 0  # data lines before this one are decided
         for start, end in to_read:
             if end <= done:
@@ -230,7 +210,7 @@ class FileReader:
                     done = max(done, chunk.ends[-1] - 1 - first)
         return parsed
 
-    def _again(self, lines: CsvLines, parsed: _Parsed, wanted: Mask) -> Iterator[list[str]]:
+    def _again(self, lines: CsvLines, parsed: Parsed, wanted: Mask) -> Iterator[list[str]]:
         """The values of the records to turn into rows, read again (the file's bytes are
         the same: so are its records; checked line by line)."""
         done = 0
@@ -249,7 +229,7 @@ class FileReader:
                     yield from compress(chunk.rows, keep.tolist())
 
     def _unchanged(
-        self, columns: list[str], pending: _Pending, old: LineIndex, used: Mask
+        self, columns: list[str], pending: Pending, old: LineIndex, used: Mask
     ) -> set[bytes]:
         """The ids of the pending records that an unchanged record has too."""
         id_at = columns.index(ID_COLUMNS[self.name])
@@ -261,7 +241,7 @@ class FileReader:
         wanted.discard(b"")
         return unchanged_ids(old, used, wanted)
 
-    def _rows(self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step) -> None:
+    def _rows(self, table: TableChanges[Any], pending: Pending, utf8: bool, step: _Step) -> None:
         """Turn the pending records into rows (into ``table``) and fix their entries."""
         for _ in self._convert(table, pending, utf8, step):
             pass
@@ -271,7 +251,7 @@ class FileReader:
     def _batches(
         self,
         table: TableChanges[Any],
-        pending: _Pending,
+        pending: Pending,
         utf8: bool,
         step: _Step,
         finish: Callable[[], None],
@@ -291,7 +271,7 @@ class FileReader:
         finish()
 
     def _convert(
-        self, table: TableChanges[Any], pending: _Pending, utf8: bool, step: _Step
+        self, table: TableChanges[Any], pending: Pending, utf8: bool, step: _Step
     ) -> Iterator[None]:
         """Turn the pending records into rows (into ``step``), a few thousand at a time,
         and fix their entries; yields after each few thousand."""
@@ -324,68 +304,6 @@ class FileReader:
         disappearance is noticed) only when it was read (``keep_id``)."""
         self.problems.append(RowProblem(self.name, line, reason))
         entries.refuse(at, keep_id=keep_id)
-
-
-def _pending(
-    parsed: _Parsed, record_keys: Keys, wanted: Mask, code: str
-) -> tuple[_Pending, Entries]:
-    """The records to turn into rows (those of ``wanted``) and their entries; in a first
-    import, every record read (no copies of them)."""
-    if wanted.all():
-        return _Pending(parsed.lines), Entries(record_keys)
-    lines = _array(_numbers(parsed.lines)[wanted], code)
-    return _Pending(lines), Entries(record_keys[wanted])
-
-
-def _record_keys(lines: CsvLines, first: int, parsed: _Parsed) -> Keys:
-    """The fingerprint of each record read: its line's, or that of its lines when it
-    goes on over more (those lines are marked in ``parsed.covered``). Records of one line
-    each, one after another (a first import), are the lines' own fingerprints (a view:
-    not a copy of a million; :class:`Entries` clears a refused one only at the end)."""
-    starts = _numbers(parsed.lines) - 1
-    ends = _numbers(parsed.ends) - 1
-    longer = np.flatnonzero(ends > starts + 1)
-    if len(starts) == 0:
-        return np.zeros(0, np.uint64)
-    first_line, last_line = int(starts[0]), int(starts[-1])
-    if not len(longer) and last_line - first_line == len(starts) - 1:
-        return lines.keys[first_line : last_line + 1]  # one line each, in a row
-    keys: Keys = lines.keys[starts]
-    if len(longer):
-        covered = np.zeros(lines.count - first, np.bool_)
-        for at in longer.tolist():
-            keys[at] = lines.key(int(starts[at]), int(ends[at]))
-            covered[starts[at] + 1 - first : ends[at] - first] = True
-        parsed.covered = covered
-    return keys
-
-
-def _numbers(values: array[int] | range) -> npt.NDArray[np.signedinteger[Any]]:
-    """An ``array`` of 32- or 64-bit ints as a NumPy array (no copy), or a range's."""
-    if isinstance(values, range):
-        return np.arange(values.start, values.stop, dtype=np.int64)
-    return np.frombuffer(values, np.dtype(values.typecode))
-
-
-def _line_code(lines: CsvLines) -> str:
-    """The ``array`` typecode of the file's line numbers (from 1): 32-bit below
-    :data:`_NARROW_LINES` lines."""
-    return "i" if lines.count + 1 < _NARROW_LINES else "q"
-
-
-def _as_range(lines: array[int] | range) -> array[int] | range:
-    """Lines one after another (ascending: so when the last is the first + the count - 1)
-    as a range."""
-    if isinstance(lines, array) and len(lines) and lines[-1] - lines[0] == len(lines) - 1:
-        return range(lines[0], lines[-1] + 1)
-    return lines
-
-
-def _array(values: npt.NDArray[np.signedinteger[Any]], code: str) -> array[int]:
-    """A NumPy array of ints as an ``array`` of typecode ``code`` (its items plain ints)."""
-    out = array(code)
-    out.frombytes(values.astype(np.dtype(code)).tobytes())
-    return out
 
 
 class _Step:
