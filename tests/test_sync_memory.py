@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,9 @@ def test_a_big_state_value_is_stored_and_read_back_whole(
     read_in_pieces: list[int] = []
     real = state._read_in_pieces
 
-    def spy(conn: sa.Connection, row: int) -> bytes:
+    def spy(conn: sa.Connection, row: int, sizes: Any) -> Any:
         read_in_pieces.append(row)
-        return real(conn, row)
+        return real(conn, row, sizes)
 
     monkeypatch.setattr(state, "_read_in_pieces", spy)
     with engine.begin() as conn:
@@ -68,6 +69,29 @@ def test_a_big_state_value_is_stored_and_read_back_whole(
     assert made.made == 1
 
 
+def test_a_big_value_is_read_cut_into_parts_of_their_own(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stored index is read as its head and its arrays (:func:`state.cut_value`): on
+    SQLite each array is read into a buffer of its own, so an array let go is freed (a
+    base merged with its delta is not held whole beside the merged index)."""
+    monkeypatch.setattr(state, "PIECE", 64)
+    whole = bytes(range(256)) * 4
+    with engine.begin() as conn:
+        state.save_state(RunSql(conn, StopFlag()), "src", "c", 1, {"big": whole, "s": b"ab"})
+    stored = state.load_state(engine, "src")[0]
+    cut: state.Cut = (3, lambda head: [head[0] if head else 0, 100, -1, 5])  # (as the head says)
+    parts = state.cut_value(stored, "big", cut)
+    at = [0, 3, 3, 103, len(whole), len(whole)]
+    assert [bytes(part) for part in parts] == [whole[a:b] for a, b in pairwise(at)]
+    if engine.dialect.name == "sqlite":
+        buffers = [bytes(part.obj) for part in parts[1:]]  # (each its buffer's whole)
+        assert buffers == [bytes(part) for part in parts[1:]]  # no part a view of the whole
+    small = state.cut_value(stored, "s", cut)  # held: views of it
+    assert [bytes(part) for part in small] == [b"ab", b"", b"", b"", b""]
+    assert [bytes(part) for part in state.cut_value({}, "none", cut)] == [b""] * 5
+
+
 class _Made:
     """A :class:`state.MadePiece`: its parts made when asked for (counted)."""
 
@@ -87,9 +111,9 @@ def big_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     reads: list[int] = []
     real = state.StoredState._read
 
-    def spy(self: state.StoredState, big: Any) -> bytes:
+    def spy(self: state.StoredState, big: Any, *sizes: Any) -> Any:
         reads.append(big[0])
-        return real(self, big)
+        return real(self, big, *sizes)
 
     monkeypatch.setattr(state.StoredState, "_read", spy)
     return reads

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import xxhash
 
 from linker_tui.sync.csv_index import Entries, FileDiff, LineIndex, Mask, merged
-from linker_tui.sync.state import MadePiece, StateValue, value_parts
+from linker_tui.sync.state import Cut, MadePiece, StateValue, cut_bytes, cut_value, value_parts
 
 DELTA = "#delta"  # state name suffix: the delta of the file's index
 _MAGIC = b"LTX6"  # sorted, XXH3, 16-bit id lengths (LTX5: 8-bit; LTX4: file order, CRC)
@@ -33,6 +33,7 @@ _DELTA_MAGIC = b"LTD1"
 _DELTA_HEAD = struct.Struct("<4sQQB3x")  # magic, base generation, base records gone, complete
 _REWRITE_OVER = 10_000  # records in a delta (and more than 1/8 of the base): new base
 _PER_RECORD = 26  # bytes: fingerprint, id hash, start, id length
+_DTYPES = ("<u8", "<u8", "<i8", "<u2", "|u1")  # fingerprints, id hashes, starts, id lengths, ids
 _CONVERTED = 1 << 17  # values converted at a time as an index is written (1 MiB)
 
 
@@ -63,12 +64,10 @@ def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview | M
         np.ascontiguousarray(part).data.cast("B")
         if part.dtype == np.dtype(dtype)
         else _Converted(part, dtype)
-        for part, dtype in (
-            (index.keys, "<u8"),
-            (index.id_keys, "<u8"),
-            (index.starts, "<i8"),
-            (index.id_lens, "<u2"),
-            (index.id_blob, "u1"),
+        for part, dtype in zip(
+            (index.keys, index.id_keys, index.starts, index.id_lens, index.id_blob),
+            _DTYPES,
+            strict=True,
         )
     ]
     generation = 0
@@ -85,23 +84,53 @@ def index_pieces(index: LineIndex, *, base: bool = False) -> list[memoryview | M
 def unpack_index(data: bytes) -> tuple[LineIndex, int] | None:
     """An index from :func:`pack_index` and its generation (its arrays are views of
     ``data``: read only); None if it cannot be read (an older scheme too)."""
+    _, *parts = cut_bytes(memoryview(data), _CUT)
+    head = _head(memoryview(data))
+    return None if head is None else _unpacked(head, parts)
+
+
+_Head = tuple[bytes, int, int, int, int, bytes]  # magic, generation, records, id bytes, ...
+
+
+def _head(data: memoryview) -> _Head | None:
+    """The head of a packed index (None: not one of this scheme)."""
     if len(data) < _HEAD.size:
         return None
-    magic, generation, count, blob, complete, salt = _HEAD.unpack_from(data)
-    if magic != _MAGIC or len(data) != _HEAD.size + _PER_RECORD * count + blob:
-        return None
-    at = _HEAD.size
+    head: _Head = _HEAD.unpack_from(data)
+    return head if head[0] == _MAGIC else None
 
-    def take(dtype: str, size: int) -> Any:
-        nonlocal at
-        values = np.frombuffer(data, dtype, size // np.dtype(dtype).itemsize, at)
-        at += size
+
+def _sizes(head: _Head) -> list[int]:
+    """The bytes of a packed index's arrays, then the rest (its ids' bytes)."""
+    count = head[2]
+    return [8 * count, 8 * count, 8 * count, 2 * count, -1]
+
+
+def _arrays(head: memoryview) -> list[int]:
+    """:func:`_sizes` as the head of a packed index says (none: not one)."""
+    found = _head(head)
+    return [] if found is None else _sizes(found)
+
+
+_CUT: Cut = (_HEAD.size, _arrays)  # a packed index: its head, then its arrays
+
+
+def _unpacked(head: _Head, parts: list[memoryview]) -> tuple[LineIndex, int] | None:
+    """An index from its head and its arrays' bytes (:func:`_sizes`; arrays of their
+    own parts: each freed once let go)."""
+    _magic, generation, _count, blob, complete, salt = head
+    if [len(part) for part in parts] != [*_sizes(head)[:-1], blob]:
+        return None
+
+    def take(part: memoryview, dtype: str) -> Any:
+        values = np.frombuffer(part, dtype)
         if not values.flags.aligned:
             values = values.copy()
         return values.astype(dtype[1:], copy=False)  # native byte order: no copy here
 
-    keys, id_keys, starts = take("<u8", 8 * count), take("<u8", 8 * count), take("<i8", 8 * count)
-    id_lens, id_blob = take("<u2", 2 * count), take("|u1", blob)
+    keys, id_keys, starts, id_lens, id_blob = (
+        take(part, dtype) for part, dtype in zip(parts, _DTYPES, strict=True)
+    )
     if int(id_lens.sum(dtype=np.int64)) != blob:
         return None
     return LineIndex(keys, id_keys, starts, id_lens, id_blob, salt, bool(complete)), generation
@@ -126,8 +155,12 @@ def _nothing() -> StoredIndex:
 
 
 def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
-    """The stored index of the file ``name`` (empty: none, or unreadable)."""
-    found = unpack_index(state.get(name, b""))
+    """The stored index of the file ``name`` (empty: none, or unreadable). A base with a
+    delta is merged an array at a time, each array of the base let go once merged (read
+    into arrays of their own: the base is not held whole beside the merged index)."""
+    first, *parts = cut_value(state, name, _CUT)
+    head = _head(first)
+    found = None if head is None else _unpacked(head, parts)
     if found is None:
         return _nothing()
     base, generation = found
@@ -147,7 +180,7 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
         return _nothing()
     keep = np.ones(len(base), np.bool_)
     keep[removed] = False
-    stored.index, stored.from_delta = merged(base, added[0], keep)
+    stored.index, stored.from_delta = merged(base, added[0], keep, consume=True)
     stored.kept = keep
     stored.index.salt, stored.index.complete = base.salt, bool(complete)
     return stored

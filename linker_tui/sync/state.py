@@ -10,7 +10,7 @@ pieces (:data:`StateValue`) is never joined into one object either.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -71,7 +71,7 @@ class StoredState(MutableMapping[str, bytes]):
 
     def __getitem__(self, name: str) -> bytes:
         if name in self._big:
-            self._values[name] = self._read(self._big[name])
+            self._values[name] = self._read(self._big[name])[1]
             del self._big[name]
         return self._values[name]
 
@@ -92,7 +92,16 @@ class StoredState(MutableMapping[str, bytes]):
     def __len__(self) -> int:
         return len(self._values) + len(self._big)
 
-    def _read(self, big: _BigRow) -> bytes:
+    def cut(self, name: str, cut: Cut) -> list[memoryview]:
+        """:func:`cut_value` of a stored value: on SQLite a big one's parts are read from
+        its row, each into a buffer of its own (nothing else of it is read or kept)."""
+        if name not in self._big:
+            return cut_bytes(memoryview(self.get(name, b"")), cut)
+        return [memoryview(part) for part in self._read(self._big[name], cut)]
+
+    def _read(self, big: _BigRow, cut: Cut | None = None) -> list[Any]:
+        """A big value cut (:func:`cut_value`); None: the whole of it, as bytes, after an
+        empty head."""
         row, run_id = big
         with self._engine.connect() as conn:
             found = conn.execute(
@@ -101,11 +110,40 @@ class StoredState(MutableMapping[str, bytes]):
             if found is None or found[0] != run_id:
                 raise StateMoved
             if conn.dialect.name == "sqlite":
-                return _read_in_pieces(conn, row)
-            data = conn.execute(
-                sa.text("SELECT data FROM sync_state WHERE id = :id"), {"id": row}
-            ).scalar_one()
-            return bytes(data)
+                return _read_in_pieces(conn, row, cut or _WHOLE)
+            data = bytes(
+                conn.execute(
+                    sa.text("SELECT data FROM sync_state WHERE id = :id"), {"id": row}
+                ).scalar_one()
+            )
+            return [b"", data] if cut is None else cut_bytes(memoryview(data), cut)
+
+
+#: How a value is cut: the bytes of its head, then (given the head) the sizes of the
+#: parts after it (-1: the rest; a part past the value's end is short).
+Cut = tuple[int, Callable[[memoryview], Sequence[int]]]
+_WHOLE: Cut = (0, lambda _head: (-1,))
+
+
+def cut_value(state: Mapping[str, bytes], name: str, cut: Cut) -> list[memoryview]:
+    """The value ``name`` of ``state`` (empty if none) cut (:data:`Cut`): its head, then
+    its parts. A big value stored on SQLite is read a part at a time, each part into a
+    buffer of its own: parts let go are freed, and the whole value is never held
+    (:meth:`StoredState.cut`)."""
+    if isinstance(state, StoredState):
+        return state.cut(name, cut)
+    return cut_bytes(memoryview(state.get(name, b"")), cut)
+
+
+def cut_bytes(data: memoryview, cut: Cut) -> list[memoryview]:
+    """Bytes cut as :func:`cut_value` does (views)."""
+    head = data[: cut[0]]
+    parts, at = [head], len(head)
+    for size in cut[1](head):
+        end = len(data) if size < 0 else at + size
+        parts.append(data[at:end])
+        at = min(end, len(data))
+    return parts
 
 
 _BigRow = tuple[int, int | None]  # a big value's row and the run that stored it
@@ -174,14 +212,19 @@ def save_state(
                     blob.write(part[at : at + PIECE])
 
 
-def _read_in_pieces(conn: sa.Connection, row: int) -> bytes:
-    """A big value of ``sync_state`` read a piece at a time into one buffer (SQLite)."""
+def _read_in_pieces(conn: sa.Connection, row: int, cut: Cut) -> list[Any]:
+    """A big value of ``sync_state`` cut as :func:`cut_value` does, each part read a piece
+    at a time into a buffer of its own (SQLite; bytes-like: read as bytes are)."""
     with _driver(conn).blobopen("sync_state", "data", row, readonly=True) as blob:
-        out = bytearray(len(blob))
-        view = memoryview(out)
-        for at in range(0, len(out), PIECE):
-            view[at : at + PIECE] = blob.read(PIECE)
-    return out  # type: ignore[return-value]  # (bytes-like: read as bytes are)
+        parts = [blob.read(min(cut[0], len(blob)))]
+        for size in cut[1](memoryview(parts[0])):
+            left = len(blob) - blob.tell()
+            out = bytearray(left if size < 0 else min(size, left))
+            view = memoryview(out)
+            for at in range(0, len(out), PIECE):
+                view[at : at + PIECE] = blob.read(min(PIECE, len(out) - at))
+            parts.append(out)
+    return parts
 
 
 def _driver(conn: sa.Connection) -> Any:
