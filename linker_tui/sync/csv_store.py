@@ -161,6 +161,7 @@ def load_index(state: Mapping[str, bytes], name: str) -> StoredIndex:
     first, *parts = cut_value(state, name, _CUT)
     head = _head(first)
     found = None if head is None else _unpacked(head, parts)
+    del parts  # (the arrays alone hold their buffers now: each is freed once merged)
     if found is None:
         return _nothing()
     base, generation = found
