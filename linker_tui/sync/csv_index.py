@@ -29,6 +29,7 @@ Short = npt.NDArray[np.uint32]  # the high 32 bits of ids' hashes (``seen_ids.sh
 BlobAt = npt.NDArray[np.uint32] | npt.NDArray[np.int64]  # where ids are in a blob
 Starts = npt.NDArray[np.int32] | npt.NDArray[np.int64]  # epoch seconds, 32-bit while they fit
 
+_ARRAYS = ("keys", "id_keys", "starts", "id_lens", "id_blob")  # a LineIndex's arrays
 GATHER = 1 << 16  # ids gathered at a time (their byte positions fit in the CPU's cache)
 _INT32 = np.iinfo(np.int32)
 
@@ -259,6 +260,11 @@ def merged(
     if len(added) == 0:
         out = kept if keep is None else kept.subset(keep)
         return out, np.zeros(len(out), np.bool_)
+    if keep is not None and int(np.count_nonzero(keep)) * 2 < len(keep):
+        few = kept.subset(keep)  # (a copy of the few kept: no array of the many gone)
+        if consume:
+            _let_go(kept)
+        kept, keep = few, None
     gone = np.zeros(0, np.int64) if keep is None else np.flatnonzero(~keep)
     if len(kept) == len(gone):
         return added, np.ones(len(added), np.bool_)
@@ -271,15 +277,22 @@ def merged(
     out = LineIndex()  # the ids first: their merge's temporaries come before the rest
     out.id_lens = _merged_column(kept.id_lens, added.id_lens, is_added, keep, plan)
     out.id_blob = _merged_blob(kept, added, is_added, out.id_lens, keep, plan)
-    if consume:  # (empty arrays of their own: a view would keep the old one)
-        kept.id_blob, kept.id_lens = kept.id_blob[:0].copy(), kept.id_lens[:0].copy()
+    if consume:
+        _let_go(kept, ("id_blob", "id_lens"))
     for name in ("keys", "id_keys", "starts"):
         mine, theirs = getattr(kept, name), getattr(added, name)
         setattr(out, name, _merged_column(mine, theirs, is_added, keep, plan))
-        if consume:
-            setattr(kept, name, mine[:0].copy())
         del mine
+        if consume:
+            _let_go(kept, (name,))
     return out, is_added
+
+
+def _let_go(index: LineIndex, names: Sequence[str] = _ARRAYS) -> None:
+    """These arrays of ``index`` emptied (arrays of their own: a view would keep the old
+    one)."""
+    for name in names:
+        setattr(index, name, getattr(index, name)[:0].copy())
 
 
 _Part = tuple[int, int, int, int, int, int]  # merged from, to; added from, to; kept from, to

@@ -198,7 +198,7 @@ def store_index(
         removed, from_delta = ~used, np.zeros(len(used), np.bool_)
     else:  # the base's records still in the file: those of the index not the delta's
         removed = np.ones(stored.base_size, np.bool_)
-        removed[np.flatnonzero(stored.kept)[used[~stored.from_delta]]] = False
+        removed[stored.kept] = ~used[~stored.from_delta]  # (merged in the base's order)
         from_delta = used & stored.from_delta
     gone = np.flatnonzero(removed)
     del removed
