@@ -55,10 +55,9 @@ def match_lines(keys: Keys, old: LineIndex) -> Matched:
     needs = _found_few(wanted, keys)
     if len(doubled):
         _first_copies(keys, needs, doubled)
-    alone = ordered[hit & _firsts(ordered)]  # the distinct keys of the lines not read
-    del ordered, hit, twice
-    used = np.zeros(len(old), np.bool_)
-    used[live:] = found_in(alone, known) & _firsts(known)
+    del hit, twice
+    used = np.zeros(len(old), np.bool_)  # (an old record a line is: a line not read)
+    used[live:] = found_in(ordered, known) & _firsts(known)
     return Matched(needs, used)
 
 
@@ -77,16 +76,20 @@ def found_in(sorted_keys: Keys | Short, keys: Keys | Short) -> Mask:
 
 
 def _found_few(sorted_keys: Keys, keys: Keys) -> Mask:
-    """:func:`_found` for a few ``sorted_keys`` among many ``keys``: a table of their
-    low bits first (one look-up per key), then a search for the keys it lets through."""
+    """:func:`found_in` for a few ``sorted_keys`` among many ``keys``: a table of their
+    low bits first (one look-up per key), then a search for the keys it lets through (a
+    part of ``keys`` at a time: small temporaries)."""
     if len(sorted_keys) * 16 > len(keys):
         return found_in(sorted_keys, keys)
     size = 1 << max(16, (64 * len(sorted_keys)).bit_length())
+    low = np.uint64(size - 1)
     table = np.zeros(size, np.bool_)
-    table[sorted_keys & np.uint64(size - 1)] = True
-    maybe = np.flatnonzero(table[keys & np.uint64(size - 1)])
+    table[sorted_keys & low] = True
     found = np.zeros(len(keys), np.bool_)
-    found[maybe] = found_in(sorted_keys, keys[maybe])
+    for first in range(0, len(keys), GATHER):
+        part = keys[first : first + GATHER]
+        maybe = np.flatnonzero(table[part & low])
+        found[first + maybe] = found_in(sorted_keys, part[maybe])
     return found
 
 
