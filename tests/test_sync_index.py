@@ -203,8 +203,9 @@ def test_merged_is_the_kept_records_and_the_added_ones_in_order(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(csv_index, "GATHER", part)
         out, from_added = merged(old, new, keep, consume=True)
+        backwards = out.ids(reversed(range(len(out))))  # (where each id is: a part at a time)
     assert out.keys.tolist() == [key for key, *_ in expected]
-    assert out.ids(range(len(out))) == [pms_id for *_, pms_id in expected]
+    assert out.ids(range(len(out))) == [pms_id for *_, pms_id in expected] == backwards[::-1]
     assert out.id_keys.tolist() == id_keys(out.ids(range(len(out)))).tolist()
     assert out.starts.tolist() == [key * 60 for key, *_ in expected]
     assert from_added.tolist() == [side == 1 for _, side, *_ in expected]

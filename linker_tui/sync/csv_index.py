@@ -84,10 +84,27 @@ class LineIndex:
         """The ids of the records at these positions (the ids' bytes are not copied
         whole for them)."""
         at = np.fromiter(positions, np.int64)
-        ends = np.cumsum(self.id_lens, dtype=np.int64)[at]
-        starts = ends - self.id_lens[at]
+        order = np.argsort(at, kind="stable")
+        starts = np.empty(len(at), np.int64)
+        starts[order] = id_starts(self.id_lens, at[order])
+        ends = starts + self.id_lens[at]
         view = self.id_blob.data  # (a memoryview: the bytes not copied)
         return [view[s:e].tobytes() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+
+
+def id_starts(lens: Lens, at: Ints) -> Ints:
+    """Where the ids at the positions ``at`` (ascending) start among ids of ``lens`` bytes
+    each, one after another (a part at a time: no array of every id's place)."""
+    out = np.empty(len(at), np.int64)
+    done = 0  # the ids' bytes before the part
+    for first in range(0, len(lens), GATHER):
+        part = lens[first : first + GATHER]
+        low, high = np.searchsorted(at, [first, first + len(part)])
+        if high > low:
+            before = np.cumsum(part, dtype=np.int64) - part
+            out[low:high] = done + before[at[low:high] - first]
+        done += int(part.sum(dtype=np.int64))
+    return out
 
 
 @dataclass

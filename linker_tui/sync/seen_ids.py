@@ -12,7 +12,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from linker_tui.sync.csv_index import Entries, Keys, LineIndex, Mask, Short, Where, id_key, id_keys
+from linker_tui.sync.csv_index import (
+    Entries,
+    Keys,
+    LineIndex,
+    Mask,
+    Short,
+    Where,
+    id_key,
+    id_keys,
+    id_starts,
+)
 from linker_tui.sync.csv_match import found_in
 
 
@@ -155,11 +165,13 @@ class GoneIds:
     bytes; the bytes compared on a hash's hit."""
 
     def __init__(self, old: LineIndex, used: Mask) -> None:
-        where = np.flatnonzero(~used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
-        where = where[np.argsort(old.id_keys[where], kind="stable")]
+        where = np.flatnonzero(~used) if len(used) else np.zeros(0, np.int64)
+        where = where[old.id_lens[where] > 0]
+        starts = id_starts(old.id_lens, where)
+        order = np.argsort(old.id_keys[where], kind="stable")
+        where, self.starts = where[order], starts[order]
         self.keys: Keys = old.id_keys[where]
         self.lens = old.id_lens[where]
-        self.starts = np.cumsum(old.id_lens, dtype=np.int64)[where] - self.lens
         self.read = np.zeros(len(where), np.bool_)
         self.blob = old.id_blob
 
