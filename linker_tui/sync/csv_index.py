@@ -70,12 +70,21 @@ class LineIndex:
 
     def subset(self, keep: Mask) -> LineIndex:
         """The records of ``keep`` (the same salt and completeness)."""
+        lens = self.id_lens[keep]
+        blob = np.empty(int(lens.sum(dtype=np.int64)), np.uint8)
+        done = at = 0  # bytes before the part: of the index's ids, of those kept
+        for first in range(0, len(keep), GATHER):  # a part at a time: no mask of every byte
+            part = self.id_lens[first : first + GATHER]
+            size = int(part.sum(dtype=np.int64))
+            mine = self.id_blob[done : done + size][np.repeat(keep[first : first + GATHER], part)]
+            blob[at : at + len(mine)] = mine
+            done, at = done + size, at + len(mine)
         return LineIndex(
             self.keys[keep],
             self.id_keys[keep],
             self.starts[keep],
-            self.id_lens[keep],
-            self.id_blob[np.repeat(keep, self.id_lens)],
+            lens,
+            blob,
             self.salt,
             self.complete,
         )
@@ -231,7 +240,8 @@ class FileDiff:
     def imported(self) -> int:
         """The records of the next run's index that were imported (after :meth:`index`
         was told the refused ones)."""
-        kept = np.count_nonzero(self.old.keys[self.used])
+        live = int(np.searchsorted(self.old.keys, np.uint64(0), side="right"))  # 0: first
+        kept = np.count_nonzero(self.used[live:])
         return int(kept + np.count_nonzero(self.new.keys))
 
 
