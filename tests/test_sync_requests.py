@@ -394,3 +394,15 @@ def test_a_waiting_request_is_flagged_by_a_big_first_import_of_appointments(
         row[6] = "Crown seat"
     again = make_sync(engine, data.write(folder)).run()
     assert again.ok and again.updated == 3 and again.flagged == 0 and modes == [False]
+
+
+def test_written_ids_asked_about_then_added_to_are_all_found() -> None:
+    """The ids' hashes are sorted in place when first asked about (no copy of them); more
+    added afterwards are found too."""
+    from linker_tui.sync.appointment_writer import WrittenIds
+
+    written = WrittenIds()
+    written.add(["A2", "A1"])
+    assert "A1" in written and "A3" not in written
+    written.add(["A3"])  # (the sorted view let go: the hashes grow)
+    assert all(pms_id in written for pms_id in ("A1", "A2", "A3")) and "A4" not in written

@@ -45,8 +45,8 @@ class WrittenIds:
         """Add these ids."""
         self._count += len(ids)
         if not self.every_stored:
+            self._sorted = None  # (a view of the hashes: let go before they grow)
             self._hashes.extend(map(hash, ids))
-            self._sorted = None
 
     def __bool__(self) -> bool:
         return self._count > 0
@@ -54,8 +54,9 @@ class WrittenIds:
     def __contains__(self, pms_id: object) -> bool:
         if self.every_stored:
             return True
-        if self._sorted is None:  # (sorted as an array: no Python int per id)
-            self._sorted = np.sort(np.frombuffer(self._hashes, np.int64))
+        if self._sorted is None:  # (sorted in place as an array: no copy, no int per id)
+            self._sorted = np.frombuffer(self._hashes, np.int64)
+            self._sorted.sort()
         wanted = hash(pms_id)
         at = int(np.searchsorted(self._sorted, wanted))
         return at < len(self._sorted) and int(self._sorted[at]) == wanted
