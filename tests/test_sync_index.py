@@ -213,6 +213,38 @@ def test_merged_is_the_kept_records_and_the_added_ones_in_order(
         assert len(old) == 0 and len(old.id_blob) == 0
 
 
+@pytest.mark.parametrize("out_of_order", [False, True])
+def test_ids_in_order_keep_no_places_and_give_the_same_index(
+    out_of_order: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ids set in the records' order keep only every ``mark``-th one's place; an id set
+    out of order places them all; either way each id reads back and the index is the
+    one made with every place kept from the start."""
+    monkeypatch.setattr(Entries, "mark", 4)
+    ids = [b"A%d" % i * (1 + i % 3) for i in range(30)]
+
+    def filled(placed: bool) -> Entries:
+        entries = Entries(np.arange(30, 0, -1, dtype=np.uint64))
+        if placed:
+            entries.place()
+        entries.set_ids(range(10), ids[:10])
+        entries.refuse(5, keep_id=False)  # an id dropped while they come in order
+        entries.set_ids([12, 13, 17], [ids[12], ids[13], ids[17]])
+        if out_of_order:
+            entries.set_ids([11], [ids[11]])
+        entries.set_ids(range(20, 30), ids[20:30])
+        return entries
+
+    lazy, placed = filled(placed=False), filled(placed=True)
+    assert (lazy.id_at is None) is not out_of_order
+    for at in (0, 3, 4, 9, 12, 13, 17, 20, 23, 24, 29):
+        assert lazy.id(at) == placed.id(at) == ids[at]
+    made = [FileDiff(LineIndex(), np.zeros(0, np.bool_), new).index() for new in (lazy, placed)]
+    for name in ("keys", "id_keys", "starts", "id_lens", "id_blob"):
+        assert np.array_equal(getattr(made[0], name), getattr(made[1], name)), name
+    assert ids[5] not in made[0].ids(range(len(made[0])))  # (dropped: not in the index)
+
+
 def test_32_bit_starts_are_stored_as_64_bit_ones_converted_a_part_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

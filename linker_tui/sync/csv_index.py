@@ -119,36 +119,74 @@ def id_starts(lens: Lens, at: Ints) -> Ints:
 @dataclass
 class Entries:
     """The records read this run (those no old record is), in file order: fingerprint,
-    start (epoch seconds; 32-bit while every start fits, then 64-bit), where the id is
-    in ``blob`` (32-bit while the blob is under :attr:`narrow` bytes, then 64-bit) and
-    how long it is. The ids' hashes are made once, for the index (:meth:`FileDiff.index`);
-    the records refused are noted (``refused``) and their fingerprints cleared there too:
-    ``keys`` may be the file's own lines' fingerprints, which the second reading of a
-    streamed file still checks its lines against."""
+    start (epoch seconds; 32-bit while every start fits, then 64-bit), its id (in
+    ``blob``) and how long it is. The ids' hashes are made once, for the index
+    (:meth:`FileDiff.index`); the records refused are noted (``refused``) and their
+    fingerprints cleared there too: ``keys`` may be the file's own lines' fingerprints,
+    which the second reading of a streamed file still checks its lines against.
+
+    While ids come in the records' order (a clean export), where each is in ``blob``
+    is not kept (4 bytes a record): only where every :attr:`mark`-th record's is, and
+    the ids of refused records are dropped only when the ids are placed (:meth:`place`:
+    for the index, or once an id comes out of order); then ``id_at`` holds where each
+    is (32-bit while the blob is under :attr:`narrow` bytes, then 64-bit)."""
 
     narrow: ClassVar[int] = 1 << 32
+    mark: ClassVar[int] = 256
     keys: Keys
     starts: Starts = field(init=False)
-    id_at: BlobAt = field(init=False)
     id_lens: Lens = field(init=False)
+    id_at: BlobAt | None = None  # None: in order (``marks``)
     blob: bytearray = field(default_factory=bytearray)
     refused: array[int] = field(default_factory=lambda: array("q"))
+    marks: array[int] = field(default_factory=lambda: array("q"))  # of records 0, mark...
+    dropped: array[int] = field(default_factory=lambda: array("q"))  # ids not kept
+    last: int = -1  # the last record whose id came in order
 
     def __post_init__(self) -> None:
         count = len(self.keys)
         self.starts = np.zeros(count, np.int32)
-        self.id_at = np.zeros(count, np.uint32)
         self.id_lens = np.zeros(count, np.uint16)
 
     def set_ids(self, positions: Sequence[int], ids: Sequence[bytes]) -> None:
         """The ids of the records at ``positions``."""
         lens = np.fromiter(map(len, ids), np.int64, len(ids))
         where = np.asarray(positions, np.int64)
-        if self.id_at.dtype != np.int64 and len(self.blob) + int(lens.sum()) >= self.narrow:
-            self.id_at = self.id_at.astype(np.int64)
-        self.id_at[where] = len(self.blob) + np.cumsum(lens) - lens
+        if not len(where):
+            return
+        if self.id_at is None and (int(where[0]) <= self.last or bool(np.any(np.diff(where) <= 0))):
+            self.place()  # out of order
+        places = len(self.blob) + np.cumsum(lens) - lens
+        if self.id_at is None:
+            marked = np.arange(len(self.marks), int(where[-1]) // self.mark + 1) * self.mark
+            self.marks.extend(places[np.searchsorted(where, marked)].tolist())
+            self.last = int(where[-1])
+        else:
+            if self.id_at.dtype != np.int64 and len(self.blob) + int(lens.sum()) >= self.narrow:
+                self.id_at = self.id_at.astype(np.int64)
+            self.id_at[where] = places
         self.id_lens[where] = lens
         self.blob += b"".join(ids)
+
+    def place(self) -> BlobAt:
+        """Where each id is in ``blob`` (kept from now on; the ids dropped meanwhile
+        dropped now)."""
+        if self.id_at is None:
+            wide = len(self.blob) >= self.narrow
+            at: BlobAt = (
+                np.empty(len(self.id_lens), np.int64)
+                if wide
+                else np.empty(len(self.id_lens), np.uint32)
+            )
+            done = 0
+            for first in range(0, len(at), GATHER):  # (no array of every id's end)
+                part = self.id_lens[first : first + GATHER]
+                at[first : first + len(part)] = done + np.cumsum(part, dtype=np.int64) - part
+                done += int(part.sum(dtype=np.int64))
+            self.id_at = at
+            self.id_lens[np.frombuffer(self.dropped, np.int64)] = 0
+            self.marks, self.dropped = array("q"), array("q")
+        return self.id_at
 
     def set_starts(self, positions: Sequence[int], epochs: Sequence[int]) -> None:
         """The starts (epoch seconds) of the records at ``positions`` (the starts widened
@@ -161,7 +199,11 @@ class Entries:
 
     def id(self, at: int) -> bytes:
         """The id of the record at ``at``."""
-        start = int(self.id_at[at])
+        if self.id_at is not None:
+            start = int(self.id_at[at])
+        else:  # from the mark before it
+            first = at - at % self.mark
+            start = self.marks[first // self.mark] + int(self.id_lens[first:at].sum())
         return bytes(self.blob[start : start + int(self.id_lens[at])])
 
     def refuse(self, at: int, *, keep_id: bool) -> None:
@@ -170,7 +212,10 @@ class Entries:
         self.refused.append(at)
         self.starts[at] = 0
         if not keep_id:
-            self.id_lens[at] = 0
+            if self.id_at is None:
+                self.dropped.append(at)  # (its bytes in ``blob``: the marks stay true)
+            else:
+                self.id_lens[at] = 0
 
 
 @dataclass
@@ -227,11 +272,13 @@ class FileDiff:
         order = np.argsort(new.keys, kind="stable").astype(np.int32)  # (fewer than 2**31)
         new.keys.sort()  # in place (the same as ``new.keys[order]``, without a copy)
         new.starts = new.starts[order]
+        id_at = new.place()[order]
         new.id_lens = new.id_lens[order]
-        new.id_at = new.id_at[order]
+        new.id_at = None
         del order
-        blob = _gather(np.frombuffer(new.blob, np.uint8), new.id_at, new.id_lens)
-        new.id_at, new.blob = np.zeros(0, np.int64), bytearray()
+        blob = _gather(np.frombuffer(new.blob, np.uint8), id_at, new.id_lens)
+        del id_at
+        new.blob = bytearray()
         added = LineIndex(new.keys, _id_keys(blob, new.id_lens), new.starts, new.id_lens, blob)
         index = merged(self.old, added, self.used if keep is None else keep, consume=last)[0]
         index.salt, index.complete = self.salt, self.complete
