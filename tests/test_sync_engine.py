@@ -322,8 +322,8 @@ def test_a_stopped_run_keeps_the_previous_state(
     stop = StopFlag()
     real = appointment_writer.write_appointments  # as the engine calls it
 
-    def stop_midway(db: Any, table: Any) -> Any:
-        result = real(db, table)
+    def stop_midway(db: Any, table: Any, *watched: Any) -> Any:
+        result = real(db, table, *watched)
         stop.set()  # the app quits while the appointments are being written
         db.stop.check()
         return result

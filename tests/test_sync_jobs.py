@@ -122,8 +122,8 @@ def test_quitting_during_a_sync_stops_it_within_a_second(
     writing = threading.Event()
     real = appointment_writer.write_appointments  # as the engine calls it
 
-    def slow(db: Any, table: Any) -> Any:
-        result = real(db, table)
+    def slow(db: Any, table: Any, *watched: Any) -> Any:
+        result = real(db, table, *watched)
         writing.set()
         while True:  # a long write: a million rows, chunk after chunk
             db.stop.check()

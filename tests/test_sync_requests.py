@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Set
 from pathlib import Path
 
 import pytest
@@ -375,11 +376,13 @@ def test_a_waiting_request_is_flagged_by_a_big_first_import_of_appointments(
     folder = _bill_waiting(engine, tmp_path, data)
     monkeypatch.setattr(FileReader, "stream_over", 2)  # read while written
     modes: list[bool] = []
+    made: list[appointment_writer.WrittenIds] = []
 
     class Spied(appointment_writer.WrittenIds):
-        def __init__(self, *, every_stored: bool = False) -> None:
-            super().__init__(every_stored=every_stored)
+        def __init__(self, *, every_stored: bool = False, watched: Set[int] | None = None) -> None:
+            super().__init__(every_stored=every_stored, watched=watched)
             modes.append(every_stored)
+            made.append(self)
 
     monkeypatch.setattr(appointment_writer, "WrittenIds", Spied)
     data.appointments = [*booked, appointment("A9", "1001", "2026-12-03T09:30")]
@@ -394,15 +397,27 @@ def test_a_waiting_request_is_flagged_by_a_big_first_import_of_appointments(
         row[6] = "Crown seat"
     again = make_sync(engine, data.write(folder)).run()
     assert again.ok and again.updated == 3 and again.flagged == 0 and modes == [False]
+    assert len(made[-1]._hashes) == 0  # none of the three is the waiting patient's: not kept
 
 
 def test_written_ids_asked_about_then_added_to_are_all_found() -> None:
     """The ids' hashes are sorted in place when first asked about (no copy of them); more
-    added afterwards are found too."""
+    added afterwards are found too. Watching some patients, only their appointments'
+    ids are kept; another patient's appointment counts as written (not asked about but
+    in a race: a request set waiting while the run went on)."""
     from linker_tui.sync.appointment_writer import WrittenIds
 
     written = WrittenIds()
-    written.add(["A2", "A1"])
-    assert "A1" in written and "A3" not in written
-    written.add(["A3"])  # (the sorted view let go: the hashes grow)
-    assert all(pms_id in written for pms_id in ("A1", "A2", "A3")) and "A4" not in written
+    written.add(["A2", "A1"], [7, 8])
+    assert written.has("A1", 8) and not written.has("A3", 7)
+    written.add(["A3"], [9])  # (the sorted view let go: the hashes grow)
+    assert all(written.has(pms_id, 7) for pms_id in ("A1", "A2", "A3"))
+    assert not written.has("A4", 7)
+    watching = WrittenIds(watched=frozenset({7}))
+    watching.add(["A1", "A2", "A3"], [7, 8, 7])
+    assert watching.has("A1", 7) and watching.has("A3", 7) and not watching.has("A2", 7)
+    assert len(watching._hashes) == 2  # (A2, another patient's: not kept)
+    assert watching.has("A9", 8) and bool(watching)
+    nobody = WrittenIds(watched=frozenset())
+    nobody.add(["A1"], [7])
+    assert bool(nobody) and len(nobody._hashes) == 0

@@ -4,7 +4,7 @@ cancelling those gone from the export."""
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress, repeat
@@ -28,31 +28,41 @@ _GUARD_SHARE, _GUARD_MIN = 0.5, 100
 
 
 class WrittenIds:
-    """The appointment ids written, kept as their 64-bit hashes (8 bytes each, whatever
-    the import's size; sorted when first asked). Two ids of one hash (once in 2^64) make
-    an id not written look written: it is only looked at again for the flags of
-    waiting requests, which say what the PMS has. ``every_stored``: the table was empty
-    before the run, so every id stored now was written (nothing is kept: a first import's
-    million ids cost nothing; only stored ids are asked about)."""
+    """The appointment ids written, kept as their 64-bit hashes (8 bytes each; sorted in
+    place when first asked about), of the ``watched`` patients' appointments alone when
+    given: the flags of waiting requests ask only about their patients' appointments,
+    so a run that rewrites a million rows keeps a few. Two ids of one hash (once in
+    2^64) make an id not written look written: it is only looked at again for those
+    flags, which say what the PMS has. ``every_stored``: the table was empty before the
+    run, so every id stored now was written (nothing is kept: a first import's million
+    ids cost nothing). An appointment of a patient not watched (a request set waiting
+    while the run went on) counts as written too."""
 
-    def __init__(self, *, every_stored: bool = False) -> None:
+    def __init__(self, *, every_stored: bool = False, watched: Set[int] | None = None) -> None:
         self.every_stored = every_stored
+        self.watched = watched
         self._count = 0
         self._hashes = array("q")
         self._sorted: npt.NDArray[np.int64] | None = None
 
-    def add(self, ids: Sequence[str]) -> None:
-        """Add these ids."""
+    def add(self, ids: Sequence[str], patients: Sequence[int | None]) -> None:
+        """Add these ids (of appointments of these patients)."""
         self._count += len(ids)
-        if not self.every_stored:
+        if self.every_stored or self.watched == frozenset():
+            return
+        if self.watched is not None:
+            watched = self.watched
+            ids = [i for i, patient in zip(ids, patients, strict=True) if patient in watched]
+        if ids:
             self._sorted = None  # (a view of the hashes: let go before they grow)
             self._hashes.extend(map(hash, ids))
 
     def __bool__(self) -> bool:
         return self._count > 0
 
-    def __contains__(self, pms_id: object) -> bool:
-        if self.every_stored:
+    def has(self, pms_id: str, patient_id: int | None) -> bool:
+        """Whether the run wrote this appointment (of this patient)."""
+        if self.every_stored or (self.watched is not None and patient_id not in self.watched):
             return True
         if self._sorted is None:  # (sorted in place as an array: no copy, no int per id)
             self._sorted = np.frombuffer(self._hashes, np.int64)
@@ -85,13 +95,16 @@ class _Chunks:
     writer: TableWriter
 
 
-def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> AppointmentsWritten:
-    """Write the changed appointments. Converted a chunk at a time, a column at a time; a
-    chunk with an unknown reference is checked row by row (those rows are refused)."""
+def write_appointments(
+    sql: RunSql, table: TableChanges[AppointmentRow], watched: Set[int] | None = None
+) -> AppointmentsWritten:
+    """Write the changed appointments (the ids of the ``watched`` patients' appointments
+    kept: :class:`WrittenIds`). Converted a chunk at a time, a column at a time; a chunk
+    with an unknown reference is checked row by row (those rows are refused)."""
     if table.batches is not None:
-        return _write_batches(sql, table, table.batches)
+        return _write_batches(sql, table, table.batches, watched)
     block = appointment_block(table)
-    out = AppointmentsWritten()
+    out = AppointmentsWritten(ids=WrittenIds(watched=watched))
     if not len(block):
         return out
     pms_ids = block.columns.pms_id
@@ -107,12 +120,15 @@ def write_appointments(sql: RunSql, table: TableChanges[AppointmentRow]) -> Appo
 
 
 def _write_batches(
-    sql: RunSql, table: TableChanges[AppointmentRow], batches: Iterator[AppointmentBlock]
+    sql: RunSql,
+    table: TableChanges[AppointmentRow],
+    batches: Iterator[AppointmentBlock],
+    watched: Set[int] | None,
 ) -> AppointmentsWritten:
     """Write the changed appointments a batch at a time as the connector reads them (a
     big import): each id comes once in the whole export (the connector sees to it)."""
     empty = not sql.conn.exec_driver_sql("SELECT 1 FROM appointment LIMIT 1").first()
-    out = AppointmentsWritten(ids=WrittenIds(every_stored=empty))
+    out = AppointmentsWritten(ids=WrittenIds(every_stored=empty, watched=watched))
     writer = TableWriter(sql, "appointment", set(), True)
     chunks = _Chunks(sql, table, {}, _provider_ids(sql), set(), writer)
     with indexes_rebuilt(sql, "appointment", sql.rebuild_indexes_over if empty else 0, 0):
@@ -159,7 +175,7 @@ def _write_chunk(chunks: _Chunks, part: AppointmentBlock, out: AppointmentsWritt
         provider_ids = list(compress(provider_ids, keep))
     if chunks.existing:
         out.newly_cancelled += _newly_cancelled(sql, got, chunks.existing)
-    out.ids.add(got.pms_id)
+    out.ids.add(got.pms_id, patient_ids)
     chunks.writer.write_columns(
         {
             "pms_id": got.pms_id,

@@ -57,6 +57,7 @@ from linker_tui.sync.flags import (
     linked_flags,
     stale_waiting_flags,
     waiting_flags,
+    watched_patients,
 )
 from linker_tui.sync.inbox import RequestInbox
 from linker_tui.sync.run_record import (
@@ -250,7 +251,8 @@ class SyncEngine:
         patients_changed = bool(patients.changed) or patients.row_batches is not None
         run.count("patients", *write_patients(sql, changes.patients, self.options.phone_region))
         changes.patients.changed = []  # let go once written (a big import's: tens of MiB)
-        written = write_appointments(sql, changes.appointments)
+        ctx = FlagContext(session, sql, self._today(), self.options.tz, self.options.phone_region)
+        written = write_appointments(sql, changes.appointments, watched_patients(ctx))
         # a big export is read while it is written: what was read is known now
         run.rows_seen = changes.rows_seen
         run.add_problems("pms", changes.problems)
@@ -264,7 +266,6 @@ class SyncEngine:
         run.detail["appointments_vanished"] = len(vanished)
         run.cancelled = written.newly_cancelled + len(vanished)
         sql.stop.check()
-        ctx = FlagContext(session, sql, self._today(), self.options.tz, self.options.phone_region)
         flags = linked_flags(sql, linked_before, set(vanished), self.options.tz)
         flags += waiting_flags(ctx, written.ids, patients_changed)
         flags += stale_waiting_flags(ctx, written.ids, set(vanished), flags)

@@ -97,6 +97,22 @@ def linked_flags(
     return flags
 
 
+def watched_patients(ctx: FlagContext) -> frozenset[int]:
+    """The patients of the waiting requests: each one's, or the one its sender's identity
+    finds. Found before the run writes appointments: the flags below ask whether the run
+    wrote an appointment of these patients alone (:class:`WrittenIds`)."""
+    found = set()
+    for request in ctx.session.exec(
+        select(OnlineRequest).where(OnlineRequest.state == RequestState.WAITING_PMS.value)
+    ).all():
+        patient_id = (
+            request.patient_id or find_patient(ctx.session, request, ctx.phone_region).patient_id
+        )
+        if patient_id is not None:
+            found.add(patient_id)
+    return frozenset(found)
+
+
 def waiting_flags(
     ctx: FlagContext, written: WrittenIds, patients_changed: bool
 ) -> list[AttentionFlag]:
@@ -106,14 +122,14 @@ def waiting_flags(
     sql = ctx.sql
     found: dict[int, list[tuple[datetime, str]]] = {}
     rows = sql.conn.exec_driver_sql(
-        "SELECT r.id, a.pms_id, a.start FROM online_request r "
+        "SELECT r.id, a.pms_id, a.start, a.patient_id FROM online_request r "
         "JOIN appointment a ON a.patient_id = r.patient_id "
         f"WHERE r.state = {sql.param} AND a.status IN ({sql.params(len(BOOKABLE_STATUSES))}) "
         f"AND a.start >= {sql.param} ORDER BY a.start",
         (RequestState.WAITING_PMS.value, *BOOKABLE_STATUSES, sql.stored_datetime(ctx.today)),
     ).all()
-    for request_id, pms_id, start in rows:
-        if pms_id in written:
+    for request_id, pms_id, start, patient_id in rows:
+        if written.has(pms_id, patient_id):
             found.setdefault(request_id, []).append((sql.read_datetime(start), pms_id))
     unmatched = ctx.session.exec(
         select(OnlineRequest).where(
@@ -126,7 +142,7 @@ def waiting_flags(
         if patient_id is None or request.id is None:
             continue
         bookable = _bookable(sql, _appointments_of(sql, patient_id), ctx.today)
-        if any(pms_id in written for _, pms_id in bookable):
+        if any(written.has(pms_id, patient_id) for _, pms_id in bookable):
             found[request.id] = bookable
     return [
         AttentionFlag(request_id, _can_link_text(appointments, ctx.tz), WAITING)
@@ -156,7 +172,8 @@ def stale_waiting_flags(
             request.patient_id or find_patient(ctx.session, request, ctx.phone_region).patient_id
         )
         rows = _appointments_of(ctx.sql, patient_id) if patient_id is not None else []
-        if rows and not any(pms_id in written or id_ in vanished for id_, pms_id, *_ in rows):
+        changed = (written.has(pms_id, patient_id) or id_ in vanished for id_, pms_id, *_ in rows)
+        if rows and not any(changed):
             continue  # none of its appointments changed in this run
         bookable = _bookable(ctx.sql, rows, ctx.today)
         if not bookable:
