@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from linker_tui.ingest import csv_file
-from linker_tui.sync import csv_index, csv_store
+from linker_tui.sync import csv_index, csv_match, csv_store, seen_ids
 from linker_tui.sync.csv_index import (
     Entries,
     FileDiff,
@@ -274,6 +274,24 @@ def test_a_line_twice_is_the_old_record_once() -> None:
     assert diff.dirty is True  # the unimported record is gone from it
 
 
+def test_a_few_lines_to_read_among_many_are_found_a_part_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Lines matched against an old index (two changed, one twice) give the same lines to
+    read and old records used, whatever the part of lines looked at a time."""
+    old = LineIndex(np.arange(1, 201, dtype=np.uint64), salt=b"s")
+    lines = np.arange(1, 201, dtype=np.uint64)[::-1].copy()  # (moved: another order)
+    lines[[10, 150]] = [1_000, 1_001]  # two records changed
+    lines[60] = lines[61]  # one line twice (the record of line 60 gone)
+    whole = match_lines(lines, old)
+    for part in (1, 3, 64):
+        monkeypatch.setattr(csv_match, "GATHER", part)
+        found = match_lines(lines, old)
+        assert np.array_equal(found.needs, whole.needs) and np.array_equal(found.used, whole.used)
+    assert np.flatnonzero(whole.needs).tolist() == [10, 61, 150]
+    assert int(np.count_nonzero(~whole.used)) == 3
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_ids_taken_as_hashes_give_what_a_set_gives(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
@@ -346,10 +364,16 @@ def test_the_window_of_a_file_is_its_records_first_and_last_start(
     assert FileDiff(old, np.zeros(20, np.bool_)).window() is None
 
 
-def test_known_ids_of_the_same_short_hash_are_told_apart_by_their_bytes() -> None:
+@pytest.mark.parametrize("part", [1, 2, 1 << 16])
+def test_known_ids_of_the_same_short_hash_are_told_apart_by_their_bytes(
+    part: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The ids of the old records still in the file are kept as the high 32 bits of their
-    hashes: an id sharing them with a kept one is not taken for it; an old record not in
-    the file (``used`` False) is not known."""
+    hashes (found a part of ``GATHER`` records at a time): an id sharing them with a kept
+    one is not taken for it; an old record not in the file (``used`` False) is not
+    known."""
+    monkeypatch.setattr(csv_index, "GATHER", part)
+    monkeypatch.setattr(seen_ids, "GATHER", part)
     taken, other = b"A107709", b"A177229"  # (the same high 32 bits)
     ids = [b"P1", taken, b"P2", b"P3", b"GONE"]
     lens = np.array([len(i) for i in ids], np.uint16)

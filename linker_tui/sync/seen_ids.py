@@ -7,12 +7,11 @@ unless a record read has the id)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from linker_tui.sync.csv_index import (
+    GATHER,
     Entries,
     Keys,
     LineIndex,
@@ -118,23 +117,27 @@ class KnownIds:
     and where each id is (8 bytes an id, sorted in place, no argsort of a million)."""
 
     def __init__(self, old: LineIndex, used: Mask) -> None:
-        where = np.flatnonzero(used & (old.id_lens > 0)) if len(used) else np.zeros(0, np.int64)
-        packed = old.id_keys[where]  # (an index has fewer than 2^32 records)
-        packed >>= np.uint64(32)
-        packed <<= np.uint64(32)
-        packed |= where.view(np.uint64)  # (positions: not negative)
-        del where
+        wanted = used & (old.id_lens > 0) if len(used) else np.zeros(0, np.bool_)
+        packed = np.empty(int(np.count_nonzero(wanted)), np.uint64)
+        done = 0
+        for first in range(0, len(wanted), GATHER):  # (no array of every position)
+            where = np.flatnonzero(wanted[first : first + GATHER]) + first
+            part = packed[done : done + len(where)]
+            part[:] = old.id_keys[where]  # (an index has fewer than 2^32 records)
+            part >>= np.uint64(32)
+            part <<= np.uint64(32)
+            part |= where.view(np.uint64)  # (positions: not negative)
+            done += len(where)
+        del wanted
         packed.sort()
         self.packed: Keys = packed
         self.old = old
-        self._ends: npt.NDArray[np.unsignedinteger[Any]] | None = None
 
     def _id(self, at: int) -> bytes:
-        if self._ends is None:
-            wide = len(self.old.id_blob) >= 1 << 32
-            self._ends = np.cumsum(self.old.id_lens, dtype=np.uint64 if wide else np.uint32)
-        end = int(self._ends[at])
-        return self.old.id_blob[end - int(self.old.id_lens[at]) : end].tobytes()
+        """The id of the old record at ``at`` (where it starts found for it alone: no
+        array of every id's place; a hit is rare)."""
+        start = int(id_starts(self.old.id_lens, np.array([at], np.int64))[0])
+        return self.old.id_blob[start : start + int(self.old.id_lens[at])].tobytes()
 
     def __contains__(self, pms_id: object) -> bool:
         if not isinstance(pms_id, bytes) or len(self.packed) == 0:
