@@ -32,7 +32,6 @@ _HEAD = struct.Struct("<4sQQQB16s3x")
 _DELTA_MAGIC = b"LTD1"
 _DELTA_HEAD = struct.Struct("<4sQQB3x")  # magic, base generation, base records gone, complete
 _REWRITE_OVER = 10_000  # records in a delta (and more than 1/8 of the base): new base
-_PER_RECORD = 26  # bytes: fingerprint, id hash, start, id length
 _DTYPES = ("<u8", "<u8", "<i8", "<u2", "|u1")  # fingerprints, id hashes, starts, id lengths, ids
 _CONVERTED = 1 << 17  # values converted at a time as an index is written (1 MiB)
 
