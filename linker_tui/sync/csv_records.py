@@ -34,7 +34,7 @@ class Parsed:
     again when they are turned into rows), the ranges of lines read (to read them again),
     and the lines inside records over several lines (``covered``, per data line; None:
     there are none). Once read, lines one after another are a ``range``
-    (:func:`_as_range`: a first import's records hold no 4 bytes each)."""
+    (:func:`as_range`: a first import's records hold no 4 bytes each)."""
 
     lines: array[int] | range = field(default_factory=lambda: array("q"))
     ends: array[int] = field(default_factory=lambda: array("q"))
